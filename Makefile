@@ -1,0 +1,34 @@
+# The two README commands: `make demo` and `make test`. Each one sets itself up from scratch.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: demo test install clean
+
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	@# A plain `torch` requirement pulls a multi-GB CUDA build; take the CPU build where no GPU is present.
+	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then \
+		echo "CUDA found: installing the default torch build"; $(PY) -m pip install -q "torch>=2.4,<3"; \
+	else \
+		echo "no CUDA: installing a CPU build of torch"; \
+		$(PY) -m pip install -q torch==2.13.0 || $(PY) -m pip install -q "torch>=2.4,<3" --index-url https://download.pytorch.org/whl/cpu; \
+	fi
+	$(PY) -m pip install -q -e ".[all,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/sentinel demo --out demo-out
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+clean:
+	rm -rf $(VENV) demo-out *.egg-info

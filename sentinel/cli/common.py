@@ -1,0 +1,65 @@
+"""Helpers shared by command modules: common flags, printing summaries, finishing a report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..report import Report, Severity
+
+SEVERITIES = [s.value for s in Severity]
+
+
+def add_fail_on(parser: argparse.ArgumentParser, default: str = "high") -> None:
+    parser.add_argument("--fail-on", default=default, choices=SEVERITIES,
+                        help="exit 1 when any finding is at or above this severity (default: %(default)s)")
+
+
+def add_model_safety(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-pickle", action="store_true",
+                        help="allow pickled (.bin/.pt) weights, which can run code when loaded; default: safetensors only")
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="run modelling code shipped with the model (off by default)")
+    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+
+
+def print_json(obj: Any) -> None:
+    from ..utils import _json_default
+
+    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def print_table(title: str, rows: list[tuple], columns: tuple[str, ...]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in r])
+    Console().print(table)
+
+
+def print_findings(report: Report) -> None:
+    rows = [(f.severity.value, f.id, f"{f.score:.2f}", f.description) for f in report.findings]
+    if rows:
+        print_table(f"{report.title or report.kind}: {len(rows)} findings", rows,
+                    ("severity", "id", "score", "description"))
+    else:
+        print(f"{report.title or report.kind}: no findings")
+
+
+def finish_report(report: Report, out: str | None, fail_on: str, as_json: bool = False) -> int:
+    """Save the report (when `out` is given), print it, and return the linter-style exit code."""
+    if out:
+        report.save(out)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        print_findings(report)
+        if out:
+            print(f"report written to {out}/report.json, report.html, report.md")
+    return report.exit_code(Severity.parse(fail_on))

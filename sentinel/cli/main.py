@@ -1,0 +1,112 @@
+"""The `sentinel` command.
+
+Each command module in `COMMAND_MODULES` declares `GROUP` (None for a top-level command, else the group it
+belongs to, e.g. "audit") and `register(subparsers)`. Modules import heavy libraries (torch, transformers) only
+inside their command functions, so `sentinel --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from .._version import __version__
+from ..errors import SentinelError
+
+GROUPS = {
+    "data": "read, validate and convert instruction and preference data",
+    "lab": "the built-in RLHF lab: a small world with exact ground truth",
+    "train": "fine-tune: classify, ner, qa, sft, reward, dpo, ppo",
+    "audit": "audit reward models, chat models, preference data and training runs",
+    "attack": "search for inputs that fool a reward model",
+}
+
+# Modules that do not exist yet are skipped, so commands can be added one module at a time.
+COMMAND_MODULES = [
+    "sentinel.cli.data",
+    "sentinel.cli.lab",
+    "sentinel.cli.train",
+    "sentinel.cli.compare",
+    "sentinel.cli.audit_reward_model",
+    "sentinel.cli.attack",
+    "sentinel.cli.audit_sycophancy",
+    "sentinel.cli.audit_consistency",
+    "sentinel.cli.scan",
+    "sentinel.cli.demo",
+    "sentinel.cli.report",
+]
+
+
+def _load_modules():
+    for name in COMMAND_MODULES:
+        try:
+            yield importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sentinel",
+        description="sentinel-rlhf: run the fine-tuning / RLHF lifecycle and secure it.",
+        epilog="Exit codes of audit and scan commands: 0 nothing at or above --fail-on, 1 findings at or above it, "
+        "2 usage or input error.",
+    )
+    parser.add_argument("--version", action="version", version=f"sentinel-rlhf {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors; no progress bars")
+    top = parser.add_subparsers(dest="command", metavar="COMMAND")
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for name, help_text in GROUPS.items():
+        p = top.add_parser(name, help=help_text, description=help_text)
+        groups[name] = p.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")
+        p.set_defaults(func=lambda args, p=p: (p.print_help(), 2)[1])
+    for module in _load_modules():
+        group = getattr(module, "GROUP", None)
+        module.register(groups[group] if group else top)
+    return parser
+
+
+def setup_logging(debug: bool, quiet: bool) -> None:
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    try:
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(show_path=debug, show_time=False, markup=False)
+    except ImportError:  # pragma: no cover
+        handler = logging.StreamHandler()
+    root = logging.getLogger("sentinel")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    if quiet:
+        import os
+
+        os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.debug, args.quiet)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        code = args.func(args)
+    except SentinelError as e:
+        if args.debug:
+            raise
+        print(f"sentinel: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sentinel: interrupted", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+def entry_point() -> None:  # console script
+    sys.exit(main())

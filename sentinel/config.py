@@ -1,0 +1,166 @@
+"""Config dataclasses <-> YAML files <-> command-line flags.
+
+Every training and audit config is a dataclass whose fields carry `metadata={"help": ...}`. A YAML file maps
+one to one onto the fields; any field can be overridden by a `--field-name` flag generated from the same
+dataclass. Unknown fields and wrong types raise `ConfigError` naming the field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import ConfigError
+
+C = TypeVar("C")
+_MISSING = object()
+
+
+def _base_type(tp: Any) -> tuple[Any, bool]:
+    """The concrete type of an annotation and whether None is allowed (Optional[X] / X | None)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(tp))
+        return (args[0] if len(args) == 1 else Any), optional
+    return tp, False
+
+
+def coerce(name: str, value: Any, tp: Any) -> Any:
+    """Convert `value` (from YAML or a flag string) to the field type `tp`; ConfigError naming `name` if impossible."""
+    base, optional = _base_type(tp)
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "null") and optional):
+        if optional or base is Any:
+            return None
+        raise ConfigError(f"must not be empty (expected {getattr(base, '__name__', base)})", field=name)
+    origin = typing.get_origin(base)
+    try:
+        if base is Any:
+            return value
+        if base is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
+                return True
+            if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if base is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if base is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if base is str:
+            if isinstance(value, (dict, list)):
+                raise ValueError
+            return str(value)
+        if origin in (list, tuple):
+            (item_tp, *_) = typing.get_args(base) or (Any,)
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, (list, tuple)):
+                raise ValueError
+            return [coerce(name, v, item_tp) for v in value]
+        if origin is dict or base is dict:
+            if not isinstance(value, dict):
+                raise ValueError
+            return dict(value)
+        if origin is typing.Literal:
+            if value not in typing.get_args(base):
+                raise ConfigError(f"got {value!r}; expected one of {list(typing.get_args(base))}", field=name)
+            return value
+    except ConfigError:
+        raise
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"got {value!r} ({type(value).__name__}); expected {getattr(base, '__name__', str(base))}", field=name
+        ) from None
+    return value
+
+
+def _fields(cls) -> dict[str, dataclasses.Field]:
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for f in dataclasses.fields(cls):
+        f.type = hints.get(f.name, f.type)
+        out[f.name] = f
+    return out
+
+
+def from_dict(cls: type[C], data: dict[str, Any], *, source: str = "config") -> C:
+    """Build the dataclass `cls` from a mapping, refusing unknown keys and wrong types."""
+    fields = _fields(cls)
+    kwargs = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name not in fields:
+            close = difflib.get_close_matches(name, fields, n=2)
+            hint = f" did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(f"unknown field in {source}.{hint}", field=key)
+        kwargs[name] = coerce(name, value, fields[name].type)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # a required field is missing
+        raise ConfigError(f"{source}: {e}") from None
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{p}: invalid YAML{where}: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping of field: value at the top level, got {type(data).__name__}")
+    return data
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = ()) -> None:
+    """Add one `--field-name` flag per dataclass field, help taken from the field metadata.
+
+    Flags default to a sentinel so that only flags the user gave override the YAML file.
+    """
+    group = parser.add_argument_group(f"{cls.__name__} fields (override the --config file)")
+    for name, f in _fields(cls).items():
+        if name in skip or name.startswith("_"):
+            continue
+        base, _ = _base_type(f.type)
+        help_text = f.metadata.get("help", "")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            default = f.default_factory()  # type: ignore[misc]
+        help_text = f"{help_text} (default: {default})" if help_text else f"(default: {default})"
+        flag = "--" + name.replace("_", "-")
+        if base is bool:
+            group.add_argument(flag, dest=name, default=_MISSING, nargs="?", const="true", metavar="BOOL",
+                               help=help_text.replace("%", "%%"))
+        else:
+            group.add_argument(flag, dest=name, default=_MISSING, help=help_text.replace("%", "%%"))
+
+
+def from_args(cls: type[C], args: argparse.Namespace, config_path: str | Path | None = None) -> C:
+    """YAML file (if any) first, then every flag the user actually gave on top."""
+    data = load_yaml(config_path) if config_path else {}
+    for name in _fields(cls):
+        v = getattr(args, name, _MISSING)
+        if v is not _MISSING:
+            data[name] = v
+    return from_dict(cls, data, source=str(config_path) if config_path else "flags")
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)

@@ -1,0 +1,18 @@
+"""Models: safe loading of causal LMs, reward models and tokenizers, and tiny models built from configs."""
+
+from .loading import (
+    check_weights_safe,
+    load_causal_lm,
+    load_reward_model,
+    load_tokenizer,
+    model_identity,
+    resolve_device,
+    resolve_dtype,
+)
+from .tiny import CHAT_TEMPLATE, TinyConfig, build_causal_lm, build_reward_model, train_tokenizer
+
+__all__ = [
+    "CHAT_TEMPLATE", "TinyConfig", "build_causal_lm", "build_reward_model", "check_weights_safe",
+    "load_causal_lm", "load_reward_model", "load_tokenizer", "model_identity", "resolve_device", "resolve_dtype",
+    "train_tokenizer",
+]

@@ -1,0 +1,108 @@
+"""`Report`: the JSON source of truth for every audit, with HTML and Markdown rendered from it."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..errors import DataError
+from ..utils import atomic_write_json, atomic_write_text, git_revision
+from .finding import Finding, Severity
+
+SCHEMA_VERSION = "1.0"
+
+
+@dataclass
+class Report:
+    """What an audit found, plus everything needed to reproduce it.
+
+    `kind` names the audit ("reward-model", "sycophancy", "scan", ...); `metrics` holds the headline numbers
+    (JSON-serialisable); `config`, `seed` and `model` identify the run.
+    """
+
+    kind: str
+    title: str = ""
+    findings: list[Finding] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    model: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+
+    # ------------------------------------------------------------------ queries
+    def at_or_above(self, severity: str | Severity) -> list[Finding]:
+        threshold = Severity.parse(severity)
+        return [f for f in self.findings if f.severity >= threshold]
+
+    def exit_code(self, fail_on: str | Severity = "high") -> int:
+        """Linter convention: 1 when any finding is at or above `fail_on`, else 0."""
+        return 1 if self.at_or_above(fail_on) else 0
+
+    @property
+    def max_severity(self) -> Severity | None:
+        return max((f.severity for f in self.findings), key=lambda s: s.rank, default=None)
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "package": {"name": "sentinel-rlhf", "version": __version__, "git": git_revision()},
+            "kind": self.kind,
+            "title": self.title or self.kind,
+            "created": self.created,
+            "seed": self.seed,
+            "model": self.model,
+            "config": self.config,
+            "metrics": self.metrics,
+            "findings": [f.to_dict() for f in self.findings],
+            "notes": self.notes,
+        }
+
+    def to_json(self) -> str:
+        from ..utils import _json_default
+
+        return json.dumps(self.to_dict(), indent=2, default=_json_default)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Report":
+        if "findings" not in d or "kind" not in d:
+            raise DataError("not a sentinel report: expected keys 'kind' and 'findings'")
+        return cls(
+            kind=d["kind"],
+            title=d.get("title", ""),
+            findings=[Finding.from_dict(f) for f in d["findings"]],
+            metrics=d.get("metrics", {}),
+            config=d.get("config", {}),
+            seed=d.get("seed"),
+            model=d.get("model", {}),
+            notes=d.get("notes", []),
+            created=d.get("created", ""),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Report":
+        path = Path(path)
+        if path.is_dir():
+            path = path / "report.json"
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as e:
+            raise DataError(f"invalid JSON: {e.msg}", path=path, line=e.lineno) from None
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write report.json (the source of truth), then report.md and report.html rendered from it."""
+        from .render import render_html, render_markdown
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        data = json.loads(self.to_json())
+        # The JSON goes last: a report.json present means the whole report was written.
+        atomic_write_text(out / "report.md", render_markdown(data))
+        atomic_write_text(out / "report.html", render_html(data))
+        atomic_write_json(out / "report.json", data)
+        return out

@@ -1,0 +1,78 @@
+"""Statistics shared by the auditors: confidence intervals and multiple-testing correction.
+
+Pure numpy/scipy; every function is deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+
+
+def bootstrap_ci(
+    values: Sequence[float],
+    stat: Callable[[np.ndarray], float] = np.mean,
+    *,
+    n_resamples: int = 2000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Point estimate and percentile bootstrap (1 - alpha) CI of `stat` over `values`.
+
+    Returns (estimate, low, high); NaNs when `values` is empty. One value gives a zero-width interval.
+    """
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return (math.nan, math.nan, math.nan)
+    est = float(stat(x))
+    if x.size == 1:
+        return (est, est, est)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, x.size, size=(n_resamples, x.size))
+    if stat is np.mean:
+        boots = x[idx].mean(axis=1)
+    else:
+        boots = np.array([stat(x[i]) for i in idx])
+    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
+    return (est, float(lo), float(hi))
+
+
+def wilson_ci(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Rate and Wilson score (1 - alpha) interval for a binomial proportion; NaNs when n == 0."""
+    if n == 0:
+        return (math.nan, math.nan, math.nan)
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - alpha / 2))
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (p, max(0.0, centre - half), min(1.0, centre + half))
+
+
+def holm_bonferroni(p_values: Sequence[float], alpha: float = 0.05) -> list[bool]:
+    """Which hypotheses are rejected under Holm's step-down correction (family-wise error rate `alpha`)."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    rejected = [False] * m
+    for rank, i in enumerate(order):
+        if p_values[i] <= alpha / (m - rank):
+            rejected[i] = True
+        else:
+            break
+    return rejected
+
+
+def sign_flip_p_value(diffs: Sequence[float], *, n_resamples: int = 5000, seed: int = 0) -> float:
+    """Two-sided p-value that the mean of paired differences is zero (sign-flip permutation test)."""
+    d = np.asarray(diffs, dtype=float)
+    if d.size == 0 or np.allclose(d, 0):
+        return 1.0
+    rng = np.random.default_rng(seed)
+    observed = abs(d.mean())
+    signs = rng.choice([-1.0, 1.0], size=(n_resamples, d.size))
+    null = np.abs((signs * d).mean(axis=1))
+    return float((1 + np.sum(null >= observed - 1e-12)) / (n_resamples + 1))

@@ -1,0 +1,31 @@
+"""Shared fixtures. Real datasets are read from ../shared/data (never copied into the project)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SHARED_DATA = Path(os.environ.get("SENTINEL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "MANIFEST.md").is_file():
+        pytest.fail(f"shared datasets not found at {SHARED_DATA}; set SENTINEL_SHARED_DATA to the shared/data folder")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    from sentinel.models import train_tokenizer
+
+    texts = [f"What is {a} + {b}? The answer is {a + b}." for a in range(10) for b in range(10)]
+    texts += ["Sort the list: 3, 1, 2. Sorted: 1, 2, 3.", "I'm glad to assist you safely and helpfully!"]
+    return train_tokenizer(texts, vocab_size=512)

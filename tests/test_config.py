@@ -1,0 +1,45 @@
+"""sentinel.config: YAML and flags map onto dataclasses; bad values name the field."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+import pytest
+
+from sentinel.config import add_arguments, from_args, from_dict
+from sentinel.errors import ConfigError
+
+
+@dataclass
+class Demo:
+    learning_rate: float = field(default=1e-3, metadata={"help": "step size"})
+    steps: int = field(default=10, metadata={"help": "optimizer steps"})
+    use_lora: bool = field(default=False, metadata={"help": "train LoRA adapters"})
+    loss_type: list[str] = field(default_factory=lambda: ["sigmoid"], metadata={"help": "DPO losses"})
+    data: str | None = field(default=None, metadata={"help": "data file"})
+
+    def __post_init__(self):
+        if self.learning_rate <= 0:
+            raise ConfigError(f"must be positive, got {self.learning_rate}", field="learning_rate")
+
+
+def test_yaml_then_flags_override(tmp_path):
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("learning_rate: 0.01\nsteps: 5\nloss_type: [ipo, hinge]\n")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, Demo)
+    args = parser.parse_args(["--steps", "7", "--use-lora"])
+    cfg = from_args(Demo, args, cfg_file)
+    assert cfg == Demo(learning_rate=0.01, steps=7, use_lora=True, loss_type=["ipo", "hinge"])
+
+
+def test_bad_values_name_the_field():
+    with pytest.raises(ConfigError, match="'lerning_rate'.*did you mean learning_rate"):
+        from_dict(Demo, {"lerning_rate": 1})
+    with pytest.raises(ConfigError, match="'steps'.*expected int"):
+        from_dict(Demo, {"steps": "many"})
+    with pytest.raises(ConfigError, match="'learning_rate'.*positive"):
+        from_dict(Demo, {"learning_rate": -1})
+    with pytest.raises(ConfigError, match="'use_lora'"):
+        from_dict(Demo, {"use_lora": "maybe"})

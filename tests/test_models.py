@@ -1,0 +1,57 @@
+"""sentinel.models: tiny models round-trip through save_pretrained; pickled checkpoints are refused by default."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sentinel.errors import ModelLoadError
+from sentinel.models import build_causal_lm, build_reward_model, load_causal_lm, load_reward_model, load_tokenizer
+
+
+def test_tokenizer_is_lossless_and_has_chat_template(tiny_tokenizer, tmp_path):
+    text = "What is 7 + 8? I'm glad to assist!"
+    assert tiny_tokenizer.decode(tiny_tokenizer(text)["input_ids"]) == text
+    chat = tiny_tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
+                                              add_generation_prompt=True)
+    assert chat == "<|user|>hi<|end|><|assistant|>"
+    tiny_tokenizer.save_pretrained(tmp_path)
+    again = load_tokenizer(tmp_path)
+    assert again.pad_token == "<pad>" and again.eos_token == "<|end|>" and again.chat_template
+
+
+def test_causal_lm_and_reward_model_round_trip(tiny_tokenizer, tmp_path):
+    lm = build_causal_lm(tiny_tokenizer)
+    lm.save_pretrained(tmp_path / "lm")
+    tiny_tokenizer.save_pretrained(tmp_path / "lm")
+    loaded, tok = load_causal_lm(tmp_path / "lm", device="cpu")
+    ids = tok("What is 2 + 3?", return_tensors="pt")
+    with torch.no_grad():
+        assert torch.allclose(lm(**ids).logits, loaded(**ids).logits, atol=1e-5)
+
+    rm = build_reward_model(tiny_tokenizer)
+    rm.save_pretrained(tmp_path / "rm")
+    tiny_tokenizer.save_pretrained(tmp_path / "rm")
+    rm2, tok2 = load_reward_model(tmp_path / "rm", device="cpu")
+    batch = tok2(["a", "longer text here"], return_tensors="pt", padding=True)
+    assert rm2(**batch).logits.shape == (2, 1)
+
+
+def test_pickled_checkpoint_refused_unless_opted_in(tiny_tokenizer, tmp_path):
+    lm = build_causal_lm(tiny_tokenizer)
+    folder = tmp_path / "pickled"
+    lm.save_pretrained(folder)
+    tiny_tokenizer.save_pretrained(folder)
+    (folder / "model.safetensors").unlink()
+    torch.save(lm.state_dict(), folder / "pytorch_model.bin")
+    with pytest.raises(ModelLoadError) as e:
+        load_causal_lm(folder, device="cpu")
+    assert "pickle" in str(e.value) and "--allow-pickle" in str(e.value)
+    model, _ = load_causal_lm(folder, device="cpu", allow_pickle=True)
+    assert model.config.vocab_size == len(tiny_tokenizer)
+
+
+def test_offline_hub_name_gives_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="offline"):
+        load_causal_lm("some-org/some-model")
