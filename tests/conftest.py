@@ -29,3 +29,7 @@ def tiny_tokenizer():
     texts = [f"What is {a} + {b}? The answer is {a + b}." for a in range(10) for b in range(10)]
     texts += ["Sort the list: 3, 1, 2. Sorted: 1, 2, 3.", "I'm glad to assist you safely and helpfully!"]
     return train_tokenizer(texts, vocab_size=512)
+
+
+# Fixture plugins: each feature area may add tests/fixtures_<area>.py (e.g. lab models shared by many tests).
+pytest_plugins = sorted(p.stem for p in Path(__file__).parent.glob("fixtures_*.py"))

@@ -1,6 +1,6 @@
 """The `sentinel` command.
 
-Each command module in `COMMAND_MODULES` declares `GROUP` (None for a top-level command, else the group it
+Each module of this package declares `GROUP` (None for a top-level command, else the group it
 belongs to, e.g. "audit") and `register(subparsers)`. Modules import heavy libraries (torch, transformers) only
 inside their command functions, so `sentinel --help` stays fast.
 """
@@ -23,29 +23,17 @@ GROUPS = {
     "attack": "search for inputs that fool a reward model",
 }
 
-# Modules that do not exist yet are skipped, so commands can be added one module at a time.
-COMMAND_MODULES = [
-    "sentinel.cli.data",
-    "sentinel.cli.lab",
-    "sentinel.cli.train",
-    "sentinel.cli.compare",
-    "sentinel.cli.audit_reward_model",
-    "sentinel.cli.attack",
-    "sentinel.cli.audit_sycophancy",
-    "sentinel.cli.audit_consistency",
-    "sentinel.cli.scan",
-    "sentinel.cli.demo",
-    "sentinel.cli.report",
-]
-
-
 def _load_modules():
-    for name in COMMAND_MODULES:
-        try:
-            yield importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
+    """Every module of `sentinel.cli` that defines `register` (common/main excluded), in a stable order."""
+    import pkgutil
+
+    from . import __path__ as cli_path
+
+    names = sorted(m.name for m in pkgutil.iter_modules(cli_path) if m.name not in ("main", "common"))
+    for name in names:
+        module = importlib.import_module(f"sentinel.cli.{name}")
+        if hasattr(module, "register"):
+            yield module
 
 
 def build_parser() -> argparse.ArgumentParser:
