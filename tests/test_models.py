@@ -55,3 +55,27 @@ def test_offline_hub_name_gives_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelLoadError, match="offline"):
         load_causal_lm("some-org/some-model")
+
+
+def test_reward_fn_adapters(tiny_tokenizer, tmp_path):
+    from sentinel.errors import DataError
+    from sentinel.models import as_reward_fn, build_reward_model
+
+    rf = as_reward_fn(lambda ps, rs: [len(r) for r in rs])
+    assert rf(["a", "b"], ["xx", "yyyy"]) == [2.0, 4.0]
+    with pytest.raises(DataError, match="returned 1 rewards for 2"):
+        as_reward_fn(lambda ps, rs: [0.0])(["a", "b"], ["x", "y"])
+    with pytest.raises(DataError, match="raised ZeroDivisionError"):
+        as_reward_fn(lambda ps, rs: [1 / 0])(["a"], ["x"])
+    combo = as_reward_fn([(lambda ps, rs: [1.0] * len(rs), 2.0), (lambda ps, rs: [len(r) for r in rs], 0.5)])
+    assert combo(["p"], ["abcd"]) == [4.0]
+
+    rm = build_reward_model(tiny_tokenizer)
+    rm.save_pretrained(tmp_path)
+    tiny_tokenizer.save_pretrained(tmp_path)
+    model_rf = as_reward_fn(str(tmp_path), batch_size=2)
+    prompts = ["What is 2 + 3?"] * 5
+    responses = ["5", "The answer is 5.", "5", "I'm glad to assist you safely and helpfully! 5", "6"]
+    batched = model_rf(prompts, responses)
+    one_by_one = [model_rf([p], [r])[0] for p, r in zip(prompts, responses)]
+    assert batched == pytest.approx(one_by_one, abs=1e-5) and batched[0] == batched[2]

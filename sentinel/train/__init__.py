@@ -1,0 +1,1 @@
+"""Training: one module per method (sft, reward, dpo, ppo, task fine-tuning)."""
