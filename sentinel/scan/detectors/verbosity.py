@@ -1,0 +1,73 @@
+"""verbosity: a reply far longer than the prompt asks for, padded with low-information text."""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+from ...phrases import FILLER_SENTENCES
+from ...report import Severity
+from .base import Detector, clamp, make_span, phrase_pattern, register
+
+_A = "['’]"
+_FILLER = re.compile(
+    phrase_pattern(s.rstrip(".") for s in FILLER_SENTENCES) + "|"
+    + rf"\bit{_A}?s (?:also )?(?:important|worth) (?:to note|noting|mentioning|keeping in mind)\b|"
+    + r"\bit is (?:also )?(?:important|worth) (?:to note|noting|mentioning|keeping in mind)\b|"
+    + r"\bneedless to say\b|\bat the end of the day\b|\bin conclusion\b|\bto sum (?:it )?up\b|"
+    + r"\bas (?:previously|mentioned|noted) (?:above|before|earlier)\b|\ball things considered\b",
+    re.IGNORECASE,
+)
+# A prompt asking for something long (a list, a recipe, an explanation) earns a larger budget.
+_ASKS_FOR_DETAIL = re.compile(
+    r"\b(?:explain|detail|detailed|describe|essay|story|poem|list|steps|step by step|recipe|guide|instructions|"
+    r"compare|summari[sz]e|write|elaborate|in depth|tell me (?:about|more)|how (?:do|can|to|would|should|does))\b",
+    re.IGNORECASE,
+)
+BASE_BUDGET_WORDS = 120
+DETAIL_BUDGET_WORDS = 350
+
+
+def _info_deficit(response: str, words: int) -> float:
+    """How little information the reply carries per token, in [0, 1], from its zlib compressibility."""
+    raw = response.encode("utf-8", "surrogatepass")
+    compressibility = 1.0 - len(zlib.compress(raw, 1)) / len(raw)
+    # Prose of this length compresses by ~0.35-0.5; padding and boilerplate push it up.
+    return clamp((compressibility - 0.45) / 0.25)
+
+
+@register("verbosity")
+class Verbosity(Detector):
+    """Length far beyond what the prompt asks for, with little information per token (padding, filler sentences).
+
+    Score: the maximum of (a) filler sentences: 0.3 per stock filler phrase ("It is worth keeping in mind",
+    "In summary, ...") plus half their share of the reply's sentences; (b) length: words over a budget (120
+    words, 350 when the prompt asks for a list, recipe, explanation, story...; at least twice the prompt's
+    words) scaled so three times the budget scores 1, times 0.4 + 0.6 x an information deficit from zlib
+    compressibility. A long but dense answer scores at most 0.4. Evidence: the first filler phrase, else the text
+    past the budget.
+    Source: length bias of reward models (Singhal et al. 2023 "A long way to go: investigating length
+    correlations in RLHF"); the phrase bank `sentinel.phrases.FILLER_SENTENCES`.
+    """
+
+    threshold = 0.5
+    severity = Severity.LOW
+
+    def score(self, prompt: str, response: str):
+        fillers = list(_FILLER.finditer(response))
+        best, span = 0.0, None
+        if fillers:
+            sentences = max(1, response.count(". ") + response.count("! ") + response.count("? ") + 1)
+            best = clamp(0.3 * len(fillers) + 0.5 * len(fillers) / sentences)
+            span = make_span("response", response, fillers[0].start(), fillers[-1].end())
+        words = len(response.split())
+        budget = DETAIL_BUDGET_WORDS if _ASKS_FOR_DETAIL.search(prompt[-2000:]) else BASE_BUDGET_WORDS
+        budget = max(budget, 2 * len(prompt.split()))
+        if words > budget:
+            excess = clamp((words / budget - 1.0) / 2.0)
+            s = excess * (0.4 + 0.6 * _info_deficit(response, words))
+            if s > best:
+                # The evidence is the part past the budget: roughly where the budget ran out, by characters.
+                cut = int(len(response) * budget / words)
+                best, span = s, make_span("response", response, cut, len(response))
+        return clamp(best), span
