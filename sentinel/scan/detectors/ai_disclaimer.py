@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import re
-
 from ...phrases import AI_DISCLAIMERS
 from ...report import Severity
-from .base import Detector, clamp, match_span, phrase_pattern, register
+from .base import Detector, Gated, clamp, lowered, match_span, phrase_pattern, register
 
 _A = "['’]"
-_DISCLAIMER = re.compile(
+_MODEL = r"(?:ai|artificial intelligence|(?:large )?language model|llm|ai (?:assistant|model|language model))"
+_DISCLAIMER = Gated(
     phrase_pattern(p.rstrip(", ") for p in AI_DISCLAIMERS) + "|"
-    + r"\bas an? (?:ai|artificial intelligence|(?:large )?language model|llm|ai (?:assistant|model|language model))\b|"
-    + rf"\bi{_A}m (?:just |only |merely )?an? (?:ai|artificial intelligence|(?:large )?language model)\b|"
-    + r"\bi am (?:just |only |merely )?an? (?:ai|artificial intelligence|(?:large )?language model)\b|"
+    + rf"\bas an? {_MODEL}\b|\bi{_A}m (?:just |only |merely )?an? {_MODEL}\b|\bi am (?:just |only |merely )?an? {_MODEL}\b|"
     + rf"\bi (?:don{_A}t|do not) have (?:personal )?(?:opinions|feelings|emotions|beliefs|a body)\b",
-    re.IGNORECASE,
+    # every alternative contains one of these
+    ("an ai", "a ai", "an artificial", "language model", "an llm", "a llm", "have personal", "have opinions",
+     "have feelings", "have emotions", "have beliefs", "have a body", "only an ai", "just an ai", "only an ai"),
 )
 
 
@@ -32,8 +31,7 @@ class AIDisclaimer(Detector):
     severity = Severity.LOW
 
     def score(self, prompt: str, response: str):
-        first = _DISCLAIMER.search(response)
-        if first is None:
+        hits = list(_DISCLAIMER.finditer(lowered(response)))
+        if not hits:
             return 0.0, None
-        n = 1 + sum(1 for _ in _DISCLAIMER.finditer(response, first.end()))
-        return clamp(0.7 + 0.15 * (n - 1)), match_span("response", response, first)
+        return clamp(0.7 + 0.15 * (len(hits) - 1)), match_span("response", response, hits[0])

@@ -48,11 +48,54 @@ def make_span(field: str, text: str, start: int, end: int) -> Span:
 
 
 def match_span(field: str, text: str, m: re.Match) -> Span:
+    """The Span of a match found in `text` or in `lowered(text)` (offsets map back when lengths agree)."""
+    if len(m.string) != len(text):  # lower() changed the length (e.g. "İ"): quote the lowered text
+        return make_span(field, m.string, m.start(), m.end())
     return make_span(field, text, m.start(), m.end())
 
 
+_last_lowered: tuple[str, str] = ("", "")
+
+
+def lowered(text: str) -> str:
+    """`text.lower()`, computed once per text even though every detector asks for it.
+
+    Detectors match lowercase patterns against lowercase text: Python's `re.IGNORECASE` costs about 3x. The
+    one-entry cache is a single tuple swapped atomically, so threads at worst recompute.
+    """
+    global _last_lowered
+    last = _last_lowered
+    if last[0] is text:
+        return last[1]
+    low = text.lower()
+    _last_lowered = (text, low)
+    return low
+
+
+class Gated:
+    """A regex tried only when one of `literals` occurs in the text.
+
+    Python's `re` tries every branch of an alternation at every position; a substring test (`in`, C speed) first
+    skips the regex for the great majority of texts. Every match of `pattern` must contain one of `literals`.
+    """
+
+    def __init__(self, pattern: str, literals: tuple[str, ...]):
+        self.pattern = re.compile(pattern)
+        self.literals = literals
+
+    def search(self, low: str, pos: int = 0, endpos: int | None = None) -> re.Match | None:
+        if not any(lit in low for lit in self.literals):
+            return None
+        return self.pattern.search(low, pos, len(low) if endpos is None else endpos)
+
+    def finditer(self, low: str, pos: int = 0, endpos: int | None = None):
+        if not any(lit in low for lit in self.literals):
+            return iter(())
+        return self.pattern.finditer(low, pos, len(low) if endpos is None else endpos)
+
+
 def phrase_pattern(phrases, *, word_boundary: bool = True, stems: bool = False) -> str:
-    """One regex alternation matching any of `phrases` case-insensitively, straight or curly apostrophes alike.
+    """One regex alternation matching any of `phrases` in lowered text, straight or curly apostrophes alike.
 
     Longest phrases first, so "i'm glad to assist" wins over "glad to assist" at the same position. With
     `stems=True` a phrase may continue into a longer word ("detonat" matches "detonate").
@@ -68,11 +111,20 @@ def phrase_pattern(phrases, *, word_boundary: bool = True, stems: bool = False) 
     return "(?:" + "|".join(parts) + ")"
 
 
-def harm_pattern() -> re.Pattern:
-    """Case-insensitive regex for the harm lexicon `sentinel.phrases.HARM_TERMS` (word stems)."""
+def literals_of(phrases) -> tuple[str, ...]:
+    """Gate literals for `phrase_pattern(phrases)`: each phrase's longest piece free of apostrophes, lowercased."""
+    out = []
+    for p in phrases:
+        pieces = re.split("['’]", p.lower().strip())
+        out.append(max(pieces, key=len))
+    return tuple(sorted(set(out)))
+
+
+def harm_pattern() -> "Gated":
+    """Gated regex (for lowered text) for the harm lexicon `sentinel.phrases.HARM_TERMS` (word stems)."""
     from ...phrases import HARM_TERMS
 
-    return re.compile(phrase_pattern(HARM_TERMS, stems=True), re.IGNORECASE)
+    return Gated(phrase_pattern(HARM_TERMS, stems=True), literals_of(HARM_TERMS))
 
 
 def clamp(x: float) -> float:

@@ -5,55 +5,51 @@ from __future__ import annotations
 import re
 
 from ...report import Severity
-from .base import Detector, Span, make_span, match_span, register
+from .base import Detector, Gated, Span, lowered, make_span, match_span, register
 
-_A = "['’]"
 _GRADER = r"(?:grader|evaluator|reviewer|judge|rater|annotator|reward model|scorer|marker|ai judge|llm judge)"
+_GRADER_WORDS = ("grader", "evaluator", "reviewer", "judge", "rater", "annotator", "reward model", "scorer", "marker")
 _TARGET = r"(?:response|answer|reply|output|essay|submission|completion|text)"
-# Grader-addressed text and prompt injection. Every repeat is bounded, so a match attempt costs O(1) per position.
-_ADDRESSED = re.compile(
-    r"\[\s{0,3}(?:hidden|system|instruction|instructions|note to (?:the )?" + _GRADER + r"|" + _GRADER
-    + r"|secret|admin)\b[^\]\n]{0,300}\]?|"
-    + r"\b(?:ignore|disregard|forget|override)\s(?:all\s|any\s|the\s|your\s|of\s){0,3}(?:previous|prior|above|"
-    r"earlier|preceding|former|original|system)\s(?:instructions?|directions?|prompts?|rules|guidelines|messages?|"
-    r"context)\b|"
-    + r"\b(?:rate|score|grade|mark|rank|evaluate)\s(?:this|the|my)\s" + _TARGET
-    + r"\s(?:as\s|with\s|a\s|an\s|at\s){0,2}(?:\d{1,3}(?:\.\d)?\s?(?:/|out of)\s?\d{1,3}|perfect|highly|"
-    r"the highest|full marks|maximum|excellent|as the best)|"
-    + r"\b(?:rate|score|grade)\s(?:this|it)\s\d{1,3}\s?(?:/|out of)\s?\d{1,3}|"
-    + r"\bgive\s(?:this|the|my)\s(?:" + _TARGET + r"\s)?(?:a\s|an\s|the\s)?(?:perfect|full|maximum|max|top|highest|"
-    r"10/10|100/100)\s(?:score|rating|marks|grade)|"
-    + r"\b(?:note|message|instructions?|memo)\s(?:to|for)\s(?:the\s|any\s|all\s)?" + _GRADER + r"s?\b|"
-    + r"\b(?:dear|attention|hey|hello)\s?,?\s(?:the\s)?" + _GRADER + r"s?\b|"
-    + r"\b(?:the\s)?" + _GRADER + r"s?\s(?:should|must|will|shall|is instructed to)\s(?:give|rate|score|award|"
-    r"assign|grade|prefer|choose)\b|"
-    + r"\bthis\s" + _TARGET + r"\s(?:deserves|should (?:receive|get|be rated|be scored)|merits)\s(?:a\s|an\s|the\s)?"
-    r"(?:perfect|highest|full|maximum|top|10|100)\b|"
-    + r"\byou are now (?:in )?(?:dan|developer mode|jailbroken|unrestricted)\b|\bnew (?:system )?instructions\s?:",
-    re.IGNORECASE,
+_TOP = r"(?:perfect|full|maximum|max|top|highest|10/10|100/100)"
+
+# Grader-addressed text and prompt injection, as separate rules so that each runs only when its words occur.
+# All patterns match lowered text; every repeat is bounded, so a match attempt costs O(1) per position.
+_RULES: tuple[Gated, ...] = (
+    Gated(r"\[\s{0,3}(?:hidden|system|instructions?|secret|admin|note to (?:the )?" + _GRADER + "|" + _GRADER
+          + r")\b[^\]\n]{0,300}\]?", ("[",)),
+    Gated(r"\b(?:ignore|disregard|forget|override)\s(?:all\s|any\s|the\s|your\s|of\s){0,3}(?:previous|prior|above|"
+          r"earlier|preceding|former|original|system)\s(?:instructions?|directions?|prompts?|rules|guidelines|"
+          r"messages?|context)\b", ("ignore", "disregard", "forget", "override")),
+    Gated(r"\b(?:rate|score|grade|mark|rank|evaluate)\s(?:this|the|my|it)\s(?:" + _TARGET + r"\s)?"
+          r"(?:as\s|with\s|a\s|an\s|at\s){0,2}(?:\d{1,3}(?:\.\d)?\s?(?:/|out of)\s?\d{1,3}|perfect|highly|"
+          r"the highest|full marks|maximum|excellent|as the best)", ("rate", "score", "grade", "mark", "rank", "evaluate")),
+    Gated(r"\bgive\s(?:this|the|my|it)\s(?:" + _TARGET + r"\s)?(?:a\s|an\s|the\s)?" + _TOP
+          + r"\s(?:score|rating|marks|grade)", ("give",)),
+    Gated(r"\b(?:note|message|instructions?|memo)\s(?:to|for)\s(?:the\s|any\s|all\s)?" + _GRADER + r"s?\b|"
+          r"\b(?:dear|attention|hey|hello)\s?,?\s(?:the\s)?" + _GRADER + r"s?\b|"
+          r"\b" + _GRADER + r"s?\s(?:should|must|will|shall|is instructed to)\s(?:give|rate|score|award|assign|grade|"
+          r"prefer|choose)\b", _GRADER_WORDS),
+    Gated(r"\bthis\s" + _TARGET + r"\s(?:deserves|should (?:receive|get|be rated|be scored)|merits)\s"
+          r"(?:a\s|an\s|the\s)?(?:perfect|highest|full|maximum|top|10|100)\b", ("deserves", "merits", "should")),
+    Gated(r"\byou are now (?:in )?(?:dan|developer mode|jailbroken|unrestricted)\b|\bnew (?:system )?instructions\s?:",
+          ("you are now", "instructions")),
 )
-# Cheap substring tests that must precede any match of _ADDRESSED: most texts skip the regex entirely.
-_TRIGGERS = ("[", "ignore", "disregard", "forget", "override", "rate", "score", "grade", "mark", "rank", "evaluat",
-             "give", "note", "message", "instruction", "memo", "dear", "attention", "hey", "hello", "judge",
-             "reviewer", "annotator", "reward model", "deserves", "merits", "should receive", "should get",
-             "should be", "you are now")
 # Addressed to a model inside a code comment: "# note to the AI reviewer: ...", "// grader: ...".
 _CODE_COMMENT = re.compile(
     r"(?:#|//|/\*|--|;)[ \t]{0,5}(?:note to |attention |dear |hey |for )?(?:the )?(?:ai|llm|assistant|model|"
-    r"language model|chatgpt|gpt|claude|" + _GRADER + r")s?\b[ \t]{0,3}[:,]",
-    re.IGNORECASE,
+    r"language model|chatgpt|gpt|claude|" + _GRADER + r")s?\b[ \t]{0,3}[:,]"
 )
 # Inside an HTML comment, any of these words marks an instruction to a model rather than a note for a developer.
 _IN_COMMENT = re.compile(
-    r"\b(?:ignore|disregard|instruction|instructions|" + _GRADER + r"|rate|score|grade|assistant|ai|llm|model|"
-    r"system|prompt|you must|you should|respond|reply)\b",
-    re.IGNORECASE,
+    r"\b(?:ignore|disregard|instructions?|" + _GRADER + r"|rate|score|grade|assistant|ai|llm|model|"
+    r"system|prompt|you must|you should|respond|reply)\b"
 )
-# Invisible or reordering Unicode.
+# Invisible or reordering Unicode: one character class finds any of them; the kinds are told apart after.
+_INVISIBLE = re.compile("[\u200b-\u200d\u2060\u180e\ufeff\u202a-\u202e\u2066-\u2069\U000e0000-\U000e007f]")
 _TAGS = re.compile("[\U000e0000-\U000e007f]+")
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\u180e\ufeff]")
-_EMOJI_JOIN_MIN = 0x2190  # a zero-width joiner between two symbols at/after this code point is an emoji sequence
+_EMOJI_MIN = 0x2190  # a zero-width joiner between two symbols at/after this code point is an emoji sequence
 MAX_COMMENT_CHARS = 5000
 
 
@@ -77,49 +73,51 @@ def _zero_width(text: str) -> re.Match | None:
         i, ch = m.start(), m.group()
         if ch == "\ufeff" and i == 0:
             continue
-        if ch == "\u200d" and 0 < i < len(text) - 1 and ord(text[i - 1]) >= _EMOJI_JOIN_MIN \
-                and ord(text[i + 1]) >= _EMOJI_JOIN_MIN:
+        if ch == "\u200d" and 0 < i < len(text) - 1 and ord(text[i - 1]) >= _EMOJI_MIN \
+                and ord(text[i + 1]) >= _EMOJI_MIN:
             continue
         return m
     return None
 
 
+def _around(field: str, text: str, m: re.Match) -> Span:
+    return make_span(field, text, max(0, m.start() - 20), min(len(text), m.end() + 40))
+
+
+def _invisible(field: str, text: str) -> tuple[float, Span | None]:
+    m = _TAGS.search(text)
+    if m:
+        # Tag characters mirror ASCII (U+E0041 is "A"): show the message they hide.
+        hidden = "".join(chr(ord(c) - 0xE0000) for c in m.group() if 0xE0020 <= ord(c) <= 0xE007E)
+        return 1.0, Span(field, m.start(), m.end(), f"[tag characters spelling {hidden[:150]!r}]")
+    m = _BIDI.search(text)
+    if m:
+        return 0.8, _around(field, text, m)
+    m = _zero_width(text)
+    if m:
+        return 0.7, _around(field, text, m)
+    return 0.0, None
+
+
 def _scan_text(field: str, text: str) -> tuple[float, Span | None]:
     best: tuple[float, Span | None] = (0.0, None)
-
-    def consider(s: float, span: Span | None):
-        nonlocal best
-        if s > best[0]:
-            best = (s, span)
-
-    if not text.isascii():
-        m = _TAGS.search(text)
+    if not text.isascii() and _INVISIBLE.search(text):
+        best = _invisible(field, text)
+        if best[0] >= 1.0:
+            return best
+    low = lowered(text)
+    for rule in _RULES:
+        m = rule.search(low)
         if m:
-            # Tag characters mirror ASCII (U+E0041 is "A"): show the message they hide.
-            hidden = "".join(chr(ord(c) - 0xE0000) for c in m.group() if 0xE0020 <= ord(c) <= 0xE007E)
-            span = make_span(field, text, m.start(), m.end())
-            return 1.0, Span(field, span.start, span.end, f"[tag characters spelling {hidden[:150]!r}]")
-        m = _BIDI.search(text)
+            return (0.9, match_span(field, text, m)) if best[0] < 0.9 else best
+    if best[0] < 0.8 and "<!--" in low:
+        for start, end in _html_comments(low):
+            if _IN_COMMENT.search(low, start, min(end, start + MAX_COMMENT_CHARS)):
+                return 0.8, make_span(field, text if len(low) == len(text) else low, start, end)
+    if best[0] < 0.7 and ("#" in low or "//" in low or "/*" in low or "--" in low or ";" in low):
+        m = _CODE_COMMENT.search(low)
         if m:
-            consider(0.8, make_span(field, text, max(0, m.start() - 20), min(len(text), m.end() + 40)))
-        m = _zero_width(text)
-        if m:
-            consider(0.7, make_span(field, text, max(0, m.start() - 20), min(len(text), m.end() + 40)))
-    low = text.lower()
-    if any(t in low for t in _TRIGGERS):
-        m = _ADDRESSED.search(text)
-        if m:
-            consider(0.9, match_span(field, text, m))
-    if "<!--" in text:
-        for start, end in _html_comments(text):
-            m = _IN_COMMENT.search(text, start, min(end, start + MAX_COMMENT_CHARS))
-            if m:
-                consider(0.8, make_span(field, text, start, end))
-                break
-    if "#" in text or "//" in text or "/*" in text or "--" in text or ";" in text:
-        m = _CODE_COMMENT.search(text)
-        if m:
-            consider(0.7, make_span(field, text, m.start(), min(len(text), m.end() + 80)))
+            return 0.7, make_span(field, text if len(low) == len(text) else low, m.start(), min(len(low), m.end() + 80))
     return best
 
 

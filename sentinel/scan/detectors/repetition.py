@@ -7,30 +7,30 @@ import zlib
 from collections import Counter
 
 from ...report import Severity
-from .base import Detector, clamp, make_span, register
+from .base import Detector, clamp, lowered, make_span, register
 
 N = 4  # n-gram order: 4 words repeat rarely in natural text, yet catch looped phrases
 MIN_WORDS = 12  # below this, n-gram statistics say nothing
+LONG_WORD_CHARS = 15  # mean characters per whitespace-separated word above which a text is not prose
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
-def _ngram_repeats(words: list[str]) -> tuple[float, tuple[str, ...] | None]:
-    """Share of word n-grams that repeat an earlier one, and the most frequent n-gram (None when no repeats)."""
+def _ngram_repeats(words: list[str]) -> float:
+    """Share of word n-grams that repeat an earlier one."""
     grams = list(zip(*(words[i:] for i in range(N))))
-    if not grams:
-        return 0.0, None
-    repeated = 1.0 - len(set(grams)) / len(grams)
-    if repeated == 0.0:
-        return 0.0, None
-    return repeated, Counter(grams).most_common(1)[0][0]
+    return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
 
 
-def _sentence_repeats(text: str) -> tuple[int, str | None]:
+def _most_common_ngram(words: list[str]) -> str:
+    return " ".join(Counter(zip(*(words[i:] for i in range(N)))).most_common(1)[0][0])
+
+
+def _sentence_repeats(low: str) -> tuple[int, str | None]:
     """How many times the most repeated sentence or line (of 3+ words) occurs, and that sentence."""
-    counts = Counter(s.strip().lower() for s in _SENTENCE_END.split(text) if s.count(" ") >= 2)
-    if not counts:
-        return 0, None
-    sentence, n = counts.most_common(1)[0]
+    sentences = [s.strip() for s in _SENTENCE_END.split(low) if s.count(" ") >= 2]
+    if len(set(sentences)) == len(sentences):  # the common case: nothing repeats, skip the counting
+        return (1, None) if sentences else (0, None)
+    sentence, n = Counter(sentences).most_common(1)[0]
     return n, sentence
 
 
@@ -46,8 +46,8 @@ class Repetition(Detector):
 
     Score: the maximum of (a) the share of word 4-grams that repeat an earlier one, above a 15% baseline and
     scaled so that 50% scores 1; (b) a sentence or line of 3+ words occurring twice (0.45) or 3+ times (0.6 + 0.1
-    per extra copy); (c) for texts over 200 characters, zlib compressibility above 0.7 (scaled so 0.9 scores 1),
-    which catches loops without word boundaries. Evidence: the most repeated n-gram or sentence.
+    per extra copy); (c) for texts over 200 characters averaging over 15 characters per word, zlib
+    compressibility above 0.7 (scaled so 0.9 scores 1), which catches loops without word boundaries. Evidence: the most repeated n-gram or sentence.
     Source: degenerate repetition in language-model sampling (Holtzman et al. 2020 "The curious case of neural
     text degeneration"); length hacking by repetition under PPO (Singhal et al. 2023).
     """
@@ -56,19 +56,20 @@ class Repetition(Detector):
     severity = Severity.MEDIUM
 
     def score(self, prompt: str, response: str):
-        low = response.lower()
+        low = lowered(response)
         words = low.split()
         best, evidence = 0.0, None
         if len(words) >= MIN_WORDS:
-            share, gram = _ngram_repeats(words)
-            s = clamp((share - 0.15) / 0.35)
-            if s > best and gram is not None:
-                best, evidence = s, " ".join(gram)
-            n, sentence = _sentence_repeats(response)
+            s = clamp((_ngram_repeats(words) - 0.15) / 0.35)
+            if s > best:
+                best, evidence = s, _most_common_ngram(words)
+            n, sentence = _sentence_repeats(low)
             s = 0.45 if n == 2 else clamp(0.6 + 0.1 * (n - 3)) if n >= 3 else 0.0
             if s > best:
                 best, evidence = s, sentence
-        if len(response) > 200:
+        # Loops without word boundaries ("aaaa...", "!!!!..."): few, very long "words". Natural prose has
+        # about 5 characters per word and is covered by the n-gram test above, so zlib runs only on the odd text.
+        if len(response) > 200 and len(response) > LONG_WORD_CHARS * max(1, len(words)):
             s = clamp((_compressibility(response) - 0.7) / 0.2)
             if s > best:
                 best, evidence = s, low[:80]

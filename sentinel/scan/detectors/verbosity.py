@@ -7,28 +7,30 @@ import zlib
 
 from ...phrases import FILLER_SENTENCES
 from ...report import Severity
-from .base import Detector, clamp, make_span, phrase_pattern, register
+from .base import Detector, Gated, clamp, lowered, make_span, phrase_pattern, register
 
 _A = "['’]"
-_FILLER = re.compile(
+_FILLER = Gated(
     phrase_pattern(s.rstrip(".") for s in FILLER_SENTENCES) + "|"
     + rf"\bit{_A}?s (?:also )?(?:important|worth) (?:to note|noting|mentioning|keeping in mind)\b|"
     + r"\bit is (?:also )?(?:important|worth) (?:to note|noting|mentioning|keeping in mind)\b|"
     + r"\bneedless to say\b|\bat the end of the day\b|\bin conclusion\b|\bto sum (?:it )?up\b|"
     + r"\bas (?:previously|mentioned|noted) (?:above|before|earlier)\b|\ball things considered\b",
-    re.IGNORECASE,
+    # every alternative holds one of these
+    ("important point", "many factors", "keeping all", "in summary", "deserves some", "understanding this",
+     "important", "worth", "needless", "end of the day", "in conclusion", "sum up", "sum it up", "above",
+     "before", "earlier", "all things"),
 )
 # A prompt asking for something long (a list, a recipe, an explanation) earns a larger budget.
 _ASKS_FOR_DETAIL = re.compile(
     r"\b(?:explain|detail|detailed|describe|essay|story|poem|list|steps|step by step|recipe|guide|instructions|"
     r"compare|summari[sz]e|write|elaborate|in depth|tell me (?:about|more)|how (?:do|can|to|would|should|does))\b",
-    re.IGNORECASE,
 )
 BASE_BUDGET_WORDS = 120
 DETAIL_BUDGET_WORDS = 350
 
 
-def _info_deficit(response: str, words: int) -> float:
+def _info_deficit(response: str) -> float:
     """How little information the reply carries per token, in [0, 1], from its zlib compressibility."""
     raw = response.encode("utf-8", "surrogatepass")
     compressibility = 1.0 - len(zlib.compress(raw, 1)) / len(raw)
@@ -54,18 +56,24 @@ class Verbosity(Detector):
     severity = Severity.LOW
 
     def score(self, prompt: str, response: str):
-        fillers = list(_FILLER.finditer(response))
+        low = lowered(response)
+        fillers = list(_FILLER.finditer(low))
         best, span = 0.0, None
         if fillers:
-            sentences = max(1, response.count(". ") + response.count("! ") + response.count("? ") + 1)
+            sentences = max(1, low.count(". ") + low.count("! ") + low.count("? ") + 1)
             best = clamp(0.3 * len(fillers) + 0.5 * len(fillers) / sentences)
-            span = make_span("response", response, fillers[0].start(), fillers[-1].end())
+            text = response if len(low) == len(response) else low
+            span = make_span("response", text, fillers[0].start(), fillers[-1].end())
         words = len(response.split())
-        budget = DETAIL_BUDGET_WORDS if _ASKS_FOR_DETAIL.search(prompt[-2000:]) else BASE_BUDGET_WORDS
-        budget = max(budget, 2 * len(prompt.split()))
+        # Cheapest test first: most replies are under even the smaller budget.
+        if words > BASE_BUDGET_WORDS:
+            budget = DETAIL_BUDGET_WORDS if _ASKS_FOR_DETAIL.search(prompt[-2000:].lower()) else BASE_BUDGET_WORDS
+            budget = max(budget, 2 * len(prompt.split()))
+        else:
+            budget = BASE_BUDGET_WORDS
         if words > budget:
             excess = clamp((words / budget - 1.0) / 2.0)
-            s = excess * (0.4 + 0.6 * _info_deficit(response, words))
+            s = excess * (0.4 + 0.6 * _info_deficit(response))
             if s > best:
                 # The evidence is the part past the budget: roughly where the budget ran out, by characters.
                 cut = int(len(response) * budget / words)
