@@ -25,8 +25,9 @@ _RULES: tuple[Gated, ...] = (
           r"the highest|full marks|maximum|excellent|as the best)", ("rate", "score", "grade", "mark", "rank", "evaluate")),
     Gated(r"\bgive\s(?:this|the|my|it)\s(?:" + _TARGET + r"\s)?(?:a\s|an\s|the\s)?" + _TOP
           + r"\s(?:score|rating|marks|grade)", ("give",)),
-    Gated(r"\b(?:note|message|instructions?|memo)\s(?:to|for)\s(?:the\s|any\s|all\s)?" + _GRADER + r"s?\b|"
-          r"\b(?:dear|attention|hey|hello)\s?,?\s(?:the\s)?" + _GRADER + r"s?\b|"
+    Gated(r"\b(?:note|message|instructions?|memo)\s(?:to|for)\s(?:the\s|any\s|all\s)?(?:ai\s|llm\s|automated\s)?"
+          + _GRADER + r"s?\b|"
+          r"\b(?:dear|attention|hey|hello)\s?,?\s(?:the\s)?(?:ai\s|llm\s|automated\s)?" + _GRADER + r"s?\b|"
           r"\b" + _GRADER + r"s?\s(?:should|must|will|shall|is instructed to)\s(?:give|rate|score|award|assign|grade|"
           r"prefer|choose)\b", _GRADER_WORDS),
     Gated(r"\bthis\s" + _TARGET + r"\s(?:deserves|should (?:receive|get|be rated|be scored)|merits)\s"
@@ -36,8 +37,9 @@ _RULES: tuple[Gated, ...] = (
 )
 # Addressed to a model inside a code comment: "# note to the AI reviewer: ...", "// grader: ...".
 _CODE_COMMENT = re.compile(
-    r"(?:#|//|/\*|--|;)[ \t]{0,5}(?:note to |attention |dear |hey |for )?(?:the )?(?:ai|llm|assistant|model|"
-    r"language model|chatgpt|gpt|claude|" + _GRADER + r")s?\b[ \t]{0,3}[:,]"
+    r"(?:#|//|/\*|--|;)[ \t]{0,5}(?:note to |attention |dear |hey |for |to )?(?:the |all |any )?"
+    r"(?:ai |llm |automated )?(?:ai|llm|assistant|model|language model|chatgpt|gpt|claude|" + _GRADER
+    + r")s?\b[ \t]{0,3}[:,]"
 )
 # Inside an HTML comment, any of these words marks an instruction to a model rather than a note for a developer.
 _IN_COMMENT = re.compile(

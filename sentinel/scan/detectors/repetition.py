@@ -25,13 +25,13 @@ def _most_common_ngram(words: list[str]) -> str:
     return " ".join(Counter(zip(*(words[i:] for i in range(N)))).most_common(1)[0][0])
 
 
-def _sentence_repeats(low: str) -> tuple[int, str | None]:
-    """How many times the most repeated sentence or line (of 3+ words) occurs, and that sentence."""
-    sentences = [s.strip() for s in _SENTENCE_END.split(low) if s.count(" ") >= 2]
-    if len(set(sentences)) == len(sentences):  # the common case: nothing repeats, skip the counting
-        return (1, None) if sentences else (0, None)
-    sentence, n = Counter(sentences).most_common(1)[0]
-    return n, sentence
+def _sentence_repeats(low: str) -> tuple[float, str | None]:
+    """Share of sentences/lines (of 4+ words) that repeat an earlier one, and the most repeated one."""
+    sentences = [t for t in (s.strip() for s in _SENTENCE_END.split(low)) if t.count(" ") >= 3]
+    distinct = len(set(sentences))
+    if distinct == len(sentences):  # the common case: nothing repeats, skip the counting
+        return 0.0, None
+    return 1.0 - distinct / len(sentences), Counter(sentences).most_common(1)[0][0]
 
 
 def _compressibility(text: str) -> float:
@@ -45,8 +45,8 @@ class Repetition(Detector):
     """Repeated word n-grams, sentences or lines, or a degenerate character loop ("aaaa...", "!!!!...").
 
     Score: the maximum of (a) the share of word 4-grams that repeat an earlier one, above a 15% baseline and
-    scaled so that 50% scores 1; (b) a sentence or line of 3+ words occurring twice (0.45) or 3+ times (0.6 + 0.1
-    per extra copy); (c) for texts over 200 characters averaging over 15 characters per word, zlib
+    scaled so that 50% scores 1; (b) the share of sentences or lines (of 4+ words) that repeat an earlier one,
+    above a 10% baseline and scaled so that 40% scores 1; (c) for texts over 200 characters averaging over 15 characters per word, zlib
     compressibility above 0.7 (scaled so 0.9 scores 1), which catches loops without word boundaries. Evidence: the most repeated n-gram or sentence.
     Source: degenerate repetition in language-model sampling (Holtzman et al. 2020 "The curious case of neural
     text degeneration"); length hacking by repetition under PPO (Singhal et al. 2023).
@@ -63,8 +63,8 @@ class Repetition(Detector):
             s = clamp((_ngram_repeats(words) - 0.15) / 0.35)
             if s > best:
                 best, evidence = s, _most_common_ngram(words)
-            n, sentence = _sentence_repeats(low)
-            s = 0.45 if n == 2 else clamp(0.6 + 0.1 * (n - 3)) if n >= 3 else 0.0
+            share, sentence = _sentence_repeats(low)
+            s = clamp((share - 0.1) / 0.3)
             if s > best:
                 best, evidence = s, sentence
         # Loops without word boundaries ("aaaa...", "!!!!..."): few, very long "words". Natural prose has

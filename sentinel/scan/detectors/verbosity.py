@@ -24,8 +24,9 @@ _FILLER = Gated(
 # A prompt asking for something long (a list, a recipe, an explanation) earns a larger budget.
 _ASKS_FOR_DETAIL = re.compile(
     r"\b(?:explain|detail|detailed|describe|essay|story|poem|list|steps|step by step|recipe|guide|instructions|"
-    r"compare|summari[sz]e|write|elaborate|in depth|tell me (?:about|more)|how (?:do|can|to|would|should|does))\b",
+    r"compare|summari[sz]e|write|create|generate|plan|outline|code|script|program|examples?|ideas|elaborate|in depth|tell me (?:about|more)|how (?:do|can|to|would|should|does))\b",
 )
+_SENTENCE_END = re.compile(r"[.!?]+\s|\n\s*\n")
 BASE_BUDGET_WORDS = 120
 DETAIL_BUDGET_WORDS = 350
 
@@ -42,10 +43,10 @@ def _info_deficit(response: str) -> float:
 class Verbosity(Detector):
     """Length far beyond what the prompt asks for, with little information per token (padding, filler sentences).
 
-    Score: the maximum of (a) filler sentences: 0.3 per stock filler phrase ("It is worth keeping in mind",
-    "In summary, ...") plus half their share of the reply's sentences; (b) length: words over a budget (120
-    words, 350 when the prompt asks for a list, recipe, explanation, story...; at least twice the prompt's
-    words) scaled so three times the budget scores 1, times 0.4 + 0.6 x an information deficit from zlib
+    Score: the maximum of (a) filler: 0.3 per stock filler phrase ("It is worth keeping in mind", "In summary,
+    ...") after the first, plus 0.6 x their share of the reply's sentences (one filler in a long reply is
+    normal); (b) length: words over a budget (120 words, 350 when the prompt asks for a list, recipe,
+    explanation, plan, code...; at least twice the prompt's words) scaled so four times the budget scores 1, times 0.4 + 0.6 x an information deficit from zlib
     compressibility. A long but dense answer scores at most 0.4. Evidence: the first filler phrase, else the text
     past the budget.
     Source: length bias of reward models (Singhal et al. 2023 "A long way to go: investigating length
@@ -60,8 +61,8 @@ class Verbosity(Detector):
         fillers = list(_FILLER.finditer(low))
         best, span = 0.0, None
         if fillers:
-            sentences = max(1, low.count(". ") + low.count("! ") + low.count("? ") + 1)
-            best = clamp(0.3 * len(fillers) + 0.5 * len(fillers) / sentences)
+            sentences = len(_SENTENCE_END.findall(low)) + 1
+            best = clamp(0.3 * (len(fillers) - 1) + 0.6 * min(1.0, len(fillers) / sentences))
             text = response if len(low) == len(response) else low
             span = make_span("response", text, fillers[0].start(), fillers[-1].end())
         words = len(response.split())
@@ -72,7 +73,7 @@ class Verbosity(Detector):
         else:
             budget = BASE_BUDGET_WORDS
         if words > budget:
-            excess = clamp((words / budget - 1.0) / 2.0)
+            excess = clamp((words / budget - 1.0) / 3.0)
             s = excess * (0.4 + 0.6 * _info_deficit(response))
             if s > best:
                 # The evidence is the part past the budget: roughly where the budget ran out, by characters.
