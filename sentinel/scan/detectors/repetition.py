@@ -11,6 +11,7 @@ from .base import Detector, clamp, lowered, make_span, register
 
 N = 4  # n-gram order: 4 words repeat rarely in natural text, yet catch looped phrases
 MIN_WORDS = 12  # below this, n-gram statistics say nothing
+WINDOW_CHARS = 300_000  # word and sentence statistics read this much (counting n-grams of 10 MB costs seconds)
 LONG_WORD_CHARS = 15  # mean characters per whitespace-separated word above which a text is not prose
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -47,7 +48,9 @@ class Repetition(Detector):
     Score: the maximum of (a) the share of word 4-grams that repeat an earlier one, above a 15% baseline and
     scaled so that 50% scores 1; (b) the share of sentences or lines (of 4+ words) that repeat an earlier one,
     above a 10% baseline and scaled so that 40% scores 1; (c) for texts over 200 characters averaging over 15 characters per word, zlib
-    compressibility above 0.7 (scaled so 0.9 scores 1), which catches loops without word boundaries. Evidence: the most repeated n-gram or sentence.
+    compressibility above 0.7 (scaled so 0.9 scores 1), which catches loops without word boundaries. Word and
+    sentence statistics read the first 300,000 characters; longer texts also get the compressibility test over
+    their whole length, so the cost stays linear with a small constant. Evidence: the most repeated n-gram or sentence.
     Source: degenerate repetition in language-model sampling (Holtzman et al. 2020 "The curious case of neural
     text degeneration"); length hacking by repetition under PPO (Singhal et al. 2023).
     """
@@ -57,19 +60,22 @@ class Repetition(Detector):
 
     def score(self, prompt: str, response: str):
         low = lowered(response)
-        words = low.split()
+        window = low[:WINDOW_CHARS]
+        words = window.split()
         best, evidence = 0.0, None
         if len(words) >= MIN_WORDS:
             s = clamp((_ngram_repeats(words) - 0.15) / 0.35)
             if s > best:
                 best, evidence = s, _most_common_ngram(words)
-            share, sentence = _sentence_repeats(low)
+            share, sentence = _sentence_repeats(window)
             s = clamp((share - 0.1) / 0.3)
             if s > best:
                 best, evidence = s, sentence
         # Loops without word boundaries ("aaaa...", "!!!!..."): few, very long "words". Natural prose has
         # about 5 characters per word and is covered by the n-gram test above, so zlib runs only on the odd text.
-        if len(response) > 200 and len(response) > LONG_WORD_CHARS * max(1, len(words)):
+        # Past the window, compressibility of the whole text stands in for the word statistics.
+        not_prose = len(window) > LONG_WORD_CHARS * max(1, len(words))
+        if len(response) > 200 and (not_prose or len(response) > WINDOW_CHARS):
             s = clamp((_compressibility(response) - 0.7) / 0.2)
             if s > best:
                 best, evidence = s, low[:80]
