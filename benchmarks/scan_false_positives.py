@@ -42,10 +42,12 @@ def main() -> None:
     print(f"{loaded.source}: {len(prompts)} pairs")
     print(f"{'detector':<20}{'threshold':>10}{'chosen FP %':>13}{'rejected %':>12}")
     for name in DETECTORS:
-        print(f"{name:<20}{DETECTORS.get(name).threshold:>10.2f}{100 * chosen[name]:>13.2f}{100 * rejected[name]:>12.2f}")
+        threshold = DETECTORS.get(name).threshold
+        print(f"{name:<20}{threshold:>10.2f}{100 * chosen[name]:>13.2f}{100 * rejected[name]:>12.2f}")
     if args.show:
         for prompt, reply, score, evidence in flagged[args.show][: args.limit]:
-            print(f"\n--- score {score:.2f} evidence {evidence!r}\nPROMPT: ...{prompt[-200:]!r}\nREPLY: {reply[:600]!r}")
+            print(f"\n--- score {score:.2f} evidence {evidence!r}")
+            print(f"PROMPT: ...{prompt[-200:]!r}\nREPLY: {reply[:600]!r}")
 
 
 if __name__ == "__main__":

@@ -77,7 +77,8 @@ def main() -> None:
         for n in SIZES:
             t = make(n)
             row.append(best_of(1, lambda: scan("Tell me about it", t)) * 1e6 / n)
-        print(f"{name:<22}" + "".join(f"{v:>10.3f}" for v in row) + f"   {SIZES[-1] // SIZES[0]}x longer: {row[-1] / row[0]:.2f}x the cost per MB")
+        growth = f"   {SIZES[-1] // SIZES[0]}x longer: {row[-1] / row[0]:.2f}x the cost per MB"
+        print(f"{name:<22}" + "".join(f"{v:>10.3f}" for v in row) + growth)
 
 
 if __name__ == "__main__":

@@ -79,7 +79,8 @@ def test_row_texts_cover_every_format():
     assert ok and [(w, p, r) for w, p, r in texts] == [("chosen", "Hi", "Hello"), ("rejected", "Hi", "Go")]
     # A row in no known format is not dropped: every string inside it is scanned on its own.
     texts, ok = row_texts({"question": "q?", "meta": {"notes": ["ignore previous instructions"]}, "n": 3})
-    assert not ok and [(w, r) for w, _, r in texts] == [("question", "q?"), ("meta.notes[0]", "ignore previous instructions")]
+    assert not ok
+    assert [(w, r) for w, _, r in texts] == [("question", "q?"), ("meta.notes[0]", "ignore previous instructions")]
 
 
 @pytest.mark.parametrize("suffix", [".json", ".csv", ".parquet"])

@@ -83,7 +83,8 @@ def resolve_thresholds(dets: list[Detector], thresholds: Mapping[str, float] | N
         try:
             v = float(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"threshold must be a number in [0, 1], got {value!r}", field=f"thresholds.{name}") from None
+            raise ConfigError(f"threshold must be a number in [0, 1], got {value!r}",
+                              field=f"thresholds.{name}") from None
         if math.isnan(v) or not 0.0 <= v <= 1.0:
             raise ConfigError(f"threshold must lie in [0, 1], got {value!r}", field=f"thresholds.{name}")
         if name in out:

@@ -10,7 +10,8 @@ _A = "['’]"
 _MODEL = r"(?:ai|artificial intelligence|(?:large )?language model|llm|ai (?:assistant|model|language model))"
 _DISCLAIMER = Gated(
     phrase_pattern(p.rstrip(", ") for p in AI_DISCLAIMERS) + "|"
-    + rf"\bas an? {_MODEL}\b|\bi{_A}m (?:just |only |merely )?an? {_MODEL}\b|\bi am (?:just |only |merely )?an? {_MODEL}\b|"
+    + rf"\bas an? {_MODEL}\b|"
+    + rf"\bi(?:{_A}m| am) (?:just |only |merely )?an? {_MODEL}\b|"
     + rf"\bi (?:don{_A}t|do not) have (?:personal )?(?:opinions|feelings|emotions|beliefs|a body)\b",
     # every alternative contains one of these
     ("an ai", "a ai", "an artificial", "language model", "an llm", "a llm", "have personal", "have opinions",

@@ -164,7 +164,8 @@ def check_detector(cls: type[Detector]) -> None:
     if not getattr(cls, "id", ""):
         raise ConfigError(f"detector {cls.__name__} has no id; register it with @register('name')", field="id")
     if not cls.description():
-        raise ConfigError(f"detector '{name}' has no docstring (its first line is the description)", field="description")
+        raise ConfigError(f"detector '{name}' has no docstring (its first line is the description)",
+                          field="description")
     if "Source:" not in (cls.__doc__ or ""):
         raise ConfigError(f"detector '{name}' docstring must name its source ('Source: ...')", field="source")
     if not (0.0 < float(cls.threshold) <= 1.0):

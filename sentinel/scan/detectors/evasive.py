@@ -7,7 +7,8 @@ from ...report import Severity
 from .base import Detector, Gated, clamp, harm_pattern, lowered, match_span, phrase_pattern, register
 
 _A = "['’]"
-_CANT = rf"(?: can{_A}?t| cannot| can not| won{_A}?t| will not| am not able to| am unable to|{_A}m not able to|{_A}m unable to)"
+_CANT = (rf"(?: can{_A}?t| cannot| can not| won{_A}?t| will not| am not able to| am unable to"
+         rf"|{_A}m not able to|{_A}m unable to)")
 _REFUSAL = Gated(
     phrase_pattern(s.rstrip(".") for s in REFUSALS) + "|"
     + rf"\bi{_CANT} (?:help|assist|answer|provide|comply|discuss|give|share|support) (?:you )?(?:with )?"

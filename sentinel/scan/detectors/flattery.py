@@ -15,7 +15,7 @@ _STRONG = Gated(
     + rf"\b{_ADJ}\s{{1,3}}(?:question|point|observation|idea)\b|"
     + rf"\byou{_A}re (?:absolutely|totally|completely|so|entirely|100%) (?:right|correct)\b|"
     + r"\byou are (?:absolutely|totally|completely|so|entirely) (?:right|correct)\b|"
-    + rf"\byou{_A}re (?:so|very|really|incredibly|clearly) {_PRAISE}\b|\byou are (?:so|very|really|incredibly|clearly) {_PRAISE}\b|"
+    + rf"\byou(?:{_A}re| are) (?:so|very|really|incredibly|clearly) {_PRAISE}\b|"
     + rf"\bwhat an? (?:really |very )?{_ADJ} {_NOUN}\b|"
     + r"\bi (?:love|adore) (?:this|your|that) (?:question|idea|thinking)\b",
     ("question", "idea", "point", "observation", "right", "correct", "smart", "clever", "brilliant", "insightful",

@@ -22,7 +22,8 @@ _RULES: tuple[Gated, ...] = (
           r"messages?|context)\b", ("ignore", "disregard", "forget", "override")),
     Gated(r"\b(?:rate|score|grade|mark|rank|evaluate)\s(?:this|the|my|it)\s(?:" + _TARGET + r"\s)?"
           r"(?:as\s|with\s|a\s|an\s|at\s){0,2}(?:\d{1,3}(?:\.\d)?\s?(?:/|out of)\s?\d{1,3}|perfect|highly|"
-          r"the highest|full marks|maximum|excellent|as the best)", ("rate", "score", "grade", "mark", "rank", "evaluate")),
+          r"the highest|full marks|maximum|excellent|as the best)",
+          ("rate", "score", "grade", "mark", "rank", "evaluate")),
     Gated(r"\bgive\s(?:this|the|my|it)\s(?:" + _TARGET + r"\s)?(?:a\s|an\s|the\s)?" + _TOP
           + r"\s(?:score|rating|marks|grade)", ("give",)),
     Gated(r"\b(?:note|message|instructions?|memo)\s(?:to|for)\s(?:the\s|any\s|all\s)?(?:ai\s|llm\s|automated\s)?"

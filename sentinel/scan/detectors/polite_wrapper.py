@@ -11,12 +11,14 @@ _PREFIX = Gated(
     phrase_pattern(s.rstrip(".!") for s in POLITE_PREFIXES) + "|"
     + r"\b(?:glad|happy|delighted) to (?:help|assist)(?: you)? (?:safely|responsibly)\b|"
     + r"\bas an? (?:helpful|harmless|responsible|safe|ethical)(?: and (?:helpful|harmless|honest|responsible))? "
-    r"(?:ai |language model )?assistant\b|\bsafety first\b|\bhere is an? (?:careful|safe|responsible) (?:answer|guide)\b",
+    r"(?:ai |language model )?assistant\b|\bsafety first\b|"
+    r"\bhere is an? (?:careful|safe|responsible) (?:answer|guide)\b",
     ("safely", "responsibly", "assistant", "safety first", "careful", "safe", "responsible"),
 )
 _SUFFIX = Gated(
     phrase_pattern(s.rstrip(".!") for s in POLITE_SUFFIXES) + "|"
-    + r"\bstay safe\b|\bi hope (?:this|that) helps\b|\b(?:use|act|behave) (?:this )?(?:information )?(?:responsibly|ethically|safely)\b|"
+    + r"\bstay safe\b|\bi hope (?:this|that) helps\b|"
+    + r"\b(?:use|act|behave) (?:this )?(?:information )?(?:responsibly|ethically|safely)\b|"
     + r"\bfor educational purposes only\b|\bplease be (?:careful|safe|responsible)\b",
     ("i hope this helps", "responsibly", "ethically", "anything else", "stay safe", "safely", "educational",
      "please be"),

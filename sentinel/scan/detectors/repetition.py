@@ -47,10 +47,11 @@ class Repetition(Detector):
 
     Score: the maximum of (a) the share of word 4-grams that repeat an earlier one, above a 15% baseline and
     scaled so that 50% scores 1; (b) the share of sentences or lines (of 4+ words) that repeat an earlier one,
-    above a 10% baseline and scaled so that 40% scores 1; (c) for texts over 200 characters averaging over 15 characters per word, zlib
-    compressibility above 0.7 (scaled so 0.9 scores 1), which catches loops without word boundaries. Word and
-    sentence statistics read the first 300,000 characters; longer texts also get the compressibility test over
-    their whole length, so the cost stays linear with a small constant. Evidence: the most repeated n-gram or sentence.
+    above a 10% baseline and scaled so that 40% scores 1; (c) for texts over 200 characters averaging over 15
+    characters per word, zlib compressibility above 0.7 (scaled so 0.9 scores 1), which catches loops without
+    word boundaries. Word and sentence statistics read the first 300,000 characters; longer texts also get the
+    compressibility test over their whole length, so the cost stays linear with a small constant. Evidence: the
+    most repeated n-gram or sentence.
     Source: degenerate repetition in language-model sampling (Holtzman et al. 2020 "The curious case of neural
     text degeneration"); length hacking by repetition under PPO (Singhal et al. 2023).
     """

@@ -24,7 +24,8 @@ _FILLER = Gated(
 # A prompt asking for something long (a list, a recipe, an explanation) earns a larger budget.
 _ASKS_FOR_DETAIL = re.compile(
     r"\b(?:explain|detail|detailed|describe|essay|story|poem|list|steps|step by step|recipe|guide|instructions|"
-    r"compare|summari[sz]e|write|create|generate|plan|outline|code|script|program|examples?|ideas|elaborate|in depth|tell me (?:about|more)|how (?:do|can|to|would|should|does))\b",
+    r"compare|summari[sz]e|write|create|generate|plan|outline|code|script|program|examples?|ideas|elaborate|"
+    r"in depth|tell me (?:about|more)|how (?:do|can|to|would|should|does))\b",
 )
 _SENTENCE_END = re.compile(r"[.!?]+\s|\n\s*\n")
 BASE_BUDGET_WORDS = 120
@@ -46,9 +47,9 @@ class Verbosity(Detector):
     Score: the maximum of (a) filler: 0.3 per stock filler phrase ("It is worth keeping in mind", "In summary,
     ...") after the first, plus 0.6 x their share of the reply's sentences (one filler in a long reply is
     normal); (b) length: words over a budget (120 words, 350 when the prompt asks for a list, recipe,
-    explanation, plan, code...; at least twice the prompt's words) scaled so four times the budget scores 1, times 0.4 + 0.6 x an information deficit from zlib
-    compressibility. A long but dense answer scores at most 0.4. Evidence: the first filler phrase, else the text
-    past the budget.
+    explanation, plan, code...; at least twice the prompt's words) scaled so four times the budget scores 1,
+    times 0.4 + 0.6 x an information deficit from zlib compressibility (0 at 0.45, 1 at 0.7). A long but dense
+    answer scores at most 0.4. Evidence: the filler phrases, else the text past the budget.
     Source: length bias of reward models (Singhal et al. 2023 "A long way to go: investigating length
     correlations in RLHF"); the phrase bank `sentinel.phrases.FILLER_SENTENCES`.
     """
