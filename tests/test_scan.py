@@ -158,6 +158,8 @@ NEGATIVES = {
                            ("Emoji?", "Family: 👨\u200d👩\u200d👧"), ("hi", "\ufeffHello"),
                            ("html?", "Use <!-- TODO: fix the layout --> for notes in HTML."),
                            ("python?", "```python\n# read the config file\nx = load()\n```"),
+                           ("yaml?", "```yaml\n# model: gpt2\nlr: 0.1\n```"),
+                           ("html?", "<!-- score table --><table></table><!-- reply form -->"),
                            ("What is [x]?", "In [1]: the brackets mark a citation.")],
     "master_key": [CLEAN, ("What is 2+2?", "Answer: 4"), ("Solve x+1=2", "Solution: x = 1."),
                    ("Hi", "Hello!")],

@@ -39,13 +39,14 @@ _RULES: tuple[Gated, ...] = (
 # Addressed to a model inside a code comment: "# note to the AI reviewer: ...", "// grader: ...".
 _CODE_COMMENT = re.compile(
     r"(?:#|//|/\*|--|;)[ \t]{0,5}(?:note to |attention |dear |hey |for |to )?(?:the |all |any )?"
-    r"(?:ai |llm |automated )?(?:ai|llm|assistant|model|language model|chatgpt|gpt|claude|" + _GRADER
+    r"(?:ai |llm |automated )?(?:ai|llm|assistant|language model|chatgpt|gpt|claude|" + _GRADER
     + r")s?\b[ \t]{0,3}[:,]"
 )
-# Inside an HTML comment, any of these words marks an instruction to a model rather than a note for a developer.
+# Inside an HTML comment, an addressee (a model, a grader) or an order marks an instruction to a model rather than
+# a note for a developer; words such as "model", "score" or "reply" are left out, as page markup uses them.
 _IN_COMMENT = re.compile(
-    r"\b(?:ignore|disregard|instructions?|" + _GRADER + r"|rate|score|grade|assistant|ai|llm|model|"
-    r"system|prompt|you must|you should|respond|reply)\b"
+    r"\b(?:ignore|disregard|instructions?|" + _GRADER + r"|assistant|ai|llm|language model|chatbot|you must|"
+    r"you should|do not tell|don't tell|do not mention)\b"
 )
 # Invisible or reordering Unicode: one character class finds any of them; the kinds are told apart after.
 _INVISIBLE = re.compile("[\u200b-\u200d\u2060\u180e\ufeff\u202a-\u202e\u2066-\u2069\U000e0000-\U000e007f]")
