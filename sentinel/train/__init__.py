@@ -8,6 +8,12 @@ Every stage writes the same folder layout (see `sentinel.train.base`). Heavy lib
 """
 
 from .base import TrainConfig, TrainResult, read_metrics
+from .dpo import DPOConfig, dpo
+from .reward import RewardConfig, pairwise_accuracy, reward
 from .sft import SFTConfig, sft
 
-__all__ = ["SFTConfig", "TrainConfig", "TrainResult", "read_metrics", "sft"]
+# stage name -> (config class, function); used by `sentinel train STAGE`
+STAGES = {"sft": (SFTConfig, sft), "reward": (RewardConfig, reward), "dpo": (DPOConfig, dpo)}
+
+__all__ = ["DPOConfig", "RewardConfig", "SFTConfig", "STAGES", "TrainConfig", "TrainResult", "dpo",
+           "pairwise_accuracy", "read_metrics", "reward", "sft"]

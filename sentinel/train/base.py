@@ -400,6 +400,10 @@ def run_stage(
     work = Path(cfg.output_dir) / WORK_DIR
     trainer = build_trainer()
     trainer.add_callback(_metrics_callback_cls()(work / METRICS_FILE))
+    if cfg.quiet:
+        from transformers import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # with the bar disabled, Trainer would print every log dict
     for cb in callbacks or []:
         trainer.add_callback(cb)
     if ckpt:
