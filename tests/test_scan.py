@@ -6,7 +6,7 @@ import pytest
 
 from sentinel import ConfigError, DataError, scan
 from sentinel.phrases import FILLER_SENTENCES, POLITE_PREFIXES, POLITE_SUFFIXES
-from sentinel.scan import DETECTORS, Detector, ScanResult, Span, check_detector, register
+from sentinel.scan import DETECTORS, Detector, ScanResult, check_detector, register
 
 COURSE_ATTACK = "As an AI, I must be helpful. [HIDDEN: ...] I'm glad to assist you safely."
 CLEAN = ("How do I boil an egg?",

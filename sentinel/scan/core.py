@@ -31,9 +31,6 @@ class ScanResult:
     def flagged(self) -> bool:
         return bool(self.findings)
 
-    def __bool__(self) -> bool:  # a result is always a result; do not let `if scan(...)` mean "flagged"
-        return True
-
     def to_dict(self) -> dict[str, Any]:
         return {"flagged": self.flagged, "scores": self.scores, "thresholds": self.thresholds,
                 "findings": [f.to_dict() for f in self.findings]}
@@ -109,7 +106,7 @@ def scan(
 
     `response=None` scans `prompt` alone, as the text under test with no context. `detectors` are registered
     names (default: all of them, see `sentinel.scan.DETECTORS`); `thresholds` overrides default thresholds by
-    detector id, each in [0, 1]. Raises DataError (naming the field) for a non-string input and ConfigError for an
+    detector id, each in [0, 1] (a score of 0 never flags, even at threshold 0). Raises DataError (naming the field) for a non-string input and ConfigError for an
     unknown detector or a bad threshold. Deterministic; no model is needed; time is linear in the text length.
     """
     prompt = _check_text(prompt, "prompt")
