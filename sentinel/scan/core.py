@@ -105,9 +105,10 @@ def scan(
     """Score a prompt/response pair with each detector; flag those at or above their threshold.
 
     `response=None` scans `prompt` alone, as the text under test with no context. `detectors` are registered
-    names (default: all of them, see `sentinel.scan.DETECTORS`); `thresholds` overrides default thresholds by
-    detector id, each in [0, 1] (a score of 0 never flags, even at threshold 0). Raises DataError (naming the field) for a non-string input and ConfigError for an
-    unknown detector or a bad threshold. Deterministic; no model is needed; time is linear in the text length.
+    names, classes or instances (default: every registered detector, see `sentinel.scan.DETECTORS`);
+    `thresholds` overrides default thresholds by detector id, each in [0, 1] (a score of 0 never flags, even at
+    threshold 0). Raises DataError (naming the field) for a non-string input and ConfigError for an unknown
+    detector or a bad threshold. Deterministic; no model is needed; time is linear in the text length.
     """
     prompt = _check_text(prompt, "prompt")
     if response is None:
