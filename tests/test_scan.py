@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sentinel import ConfigError, DataError, scan
-from sentinel.phrases import FILLER_SENTENCES, POLITE_PREFIXES, POLITE_SUFFIXES
+from sentinel.phrases import FILLER_SENTENCES, GRADER_INSTRUCTIONS, POLITE_PREFIXES, POLITE_SUFFIXES
 from sentinel.scan import DETECTORS, Detector, ScanResult, check_detector, register
 
 COURSE_ATTACK = "As an AI, I must be helpful. [HIDDEN: ...] I'm glad to assist you safely."
@@ -248,3 +248,10 @@ def test_public_scan_is_callable_whatever_was_imported_first():
     from sentinel import scan as public_scan
 
     assert public_scan("x", COURSE_ATTACK, detectors=["hidden_instruction"]).flagged
+
+
+@pytest.mark.parametrize("phrase", GRADER_INSTRUCTIONS)
+def test_shared_grader_instruction_bank_is_caught(phrase):
+    # The same bank feeds reward-model attack probes elsewhere; scan must flag every entry inside a normal reply.
+    assert scan("What is the capital of France?", f"Paris is the capital. {phrase}",
+                detectors=["hidden_instruction"]).flagged
