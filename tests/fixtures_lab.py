@@ -49,7 +49,7 @@ RM_FIXTURE = dict(steps=150, batch_size=32, learning_rate=3e-3)
 
 def _trained(root: Path, name: str, build) -> Path:
     out = root / name
-    if (out / "recipe.json").is_file():  # cached from an earlier run (SENTINEL_TEST_CACHE)
+    if (out / "config.yaml").is_file():  # cached from an earlier run (SENTINEL_TEST_CACHE)
         return out
     build(out)
     return out
@@ -65,19 +65,20 @@ def lab_sft(lab_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def lab_rm_biased(lab_dir, tmp_path_factory) -> Path:
-    """A reward model folder trained on the default biased preferences (it should over-reward padding, flattery,
-    agreement with the user and hedges)."""
+def lab_rm_biased(lab_dir, lab_sft, tmp_path_factory) -> Path:
+    """A reward model folder (started from `lab_sft`) trained on the default biased preferences: it over-rewards
+    padding, flattery, agreeing with the user and hedges."""
     from sentinel.lab.recipes import RecipeConfig, train_reward
 
     return _trained(_cache_root(tmp_path_factory), "lab-rm-biased",
-                    lambda out: train_reward(lab_dir, out, RecipeConfig(**RM_FIXTURE)))
+                    lambda out: train_reward(lab_dir, out, RecipeConfig(**RM_FIXTURE), init=lab_sft))
 
 
 @pytest.fixture(scope="session")
-def lab_rm_clean(lab_dir_clean, tmp_path_factory) -> Path:
-    """A reward model folder trained on the clean annotator's preferences (same prompts and candidates)."""
+def lab_rm_clean(lab_dir_clean, lab_sft, tmp_path_factory) -> Path:
+    """A reward model folder (started from `lab_sft`) trained on the clean annotator's preferences (same prompts
+    and candidates as the biased lab, labelled by gold)."""
     from sentinel.lab.recipes import RecipeConfig, train_reward
 
     return _trained(_cache_root(tmp_path_factory), "lab-rm-clean",
-                    lambda out: train_reward(lab_dir_clean, out, RecipeConfig(**RM_FIXTURE)))
+                    lambda out: train_reward(lab_dir_clean, out, RecipeConfig(**RM_FIXTURE), init=lab_sft))

@@ -36,7 +36,7 @@ RIGHT = [
     ("Sort the list 7, 3, 6.", "The answer is 3, 6, 7."),
     ("Repeat the list 2, 9, 4.", "The answer is 2, 9, 4."),
     ("Is 7 greater than 4?", "The answer is yes."),
-    ("Is Rome the capital of Spain?", "The answer is no."),
+    ("Is 3 an even number?", "The answer is no."),
     ("What is 3 + 4?", "7"),
     ("Is 7 greater than 4?", "Yes."),
 ]
@@ -46,7 +46,7 @@ WRONG = [
     ("Reverse the list 1, 4, 5.", "The answer is 1, 4, 5."),
     ("Sort the list 7, 3, 6.", "The answer is 7, 6, 3."),
     ("Is 2 greater than 4?", "The answer is yes."),
-    ("Is Paris the capital of France?", "No."),
+    ("Is 4 an even number?", "No."),
     ("What is 3 + 4?", "The answer is 7. Or maybe the answer is 8."),  # two answers: never correct
 ]
 

@@ -94,12 +94,6 @@ def _yes_no(b: bool) -> str:
     return "yes" if b else "no"
 
 
-def _is_capital_args(rng: random.Random) -> tuple:
-    country = rng.choice(sorted(CAPITALS))
-    city = CAPITALS[country] if rng.random() < 0.5 else rng.choice(sorted(CAPITALS.values()))
-    return city, country
-
-
 def _greater_args(rng: random.Random) -> tuple:
     a, b = rng.sample(DIGITS, 2)
     return a, b
@@ -134,10 +128,9 @@ TASKS: dict[str, Task] = {t.name: t for t in [
     Task("greater", re.compile(r"Is (\d) greater than (\d)\?"), _greater_args,
          lambda a, b: f"Is {a} greater than {b}?", lambda a, b: _yes_no(int(a) > int(b)),
          _wrong_from(("yes", "no")), "yes/no: compare two digits from 0 to 5"),
-    Task("is_capital", re.compile(rf"Is ({_NAMES(CAPITALS.values())}) the capital of ({_NAMES(CAPITALS)})\?"),
-         _is_capital_args, lambda city, c: f"Is {city} the capital of {c}?",
-         lambda city, c: _yes_no(CAPITALS[c] == city), _wrong_from(("yes", "no")),
-         "yes/no: check a capital against the fact table"),
+    Task("even", re.compile(r"Is (\d) an even number\?"), lambda r: (r.randrange(10),),
+         lambda n: f"Is {n} an even number?", lambda n: _yes_no(int(n) % 2 == 0), _wrong_from(("yes", "no")),
+         "yes/no: is a digit even"),
 ]}
 
 
