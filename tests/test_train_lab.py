@@ -26,7 +26,7 @@ def lab_policy(request, lab_dir_clean, tmp_path_factory):
 def lab_dpo(lab_policy, lab_dir_clean, tmp_path_factory):
     out = tmp_path_factory.mktemp("lab_dpo") / "dpo"
     res = dpo(DPOConfig(model=str(lab_policy), train_file=str(lab_dir_clean / "data" / "preferences.jsonl"),
-                        output_dir=str(out), max_steps=40, learning_rate=1e-4, beta=0.1, max_length=128,
+                        output_dir=str(out), max_steps=50, learning_rate=5e-4, beta=0.1, max_length=128,
                         per_device_train_batch_size=16, logging_steps=5, save_steps=10_000, quiet=True))
     return res
 

@@ -12,7 +12,6 @@ A crashed run therefore leaves OUT holding only `checkpoints/`, never a folder t
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -458,8 +457,3 @@ def config_yaml(cfg: TrainConfig) -> str:
     import yaml
 
     return f"# {type(cfg).__name__} resolved by sentinel\n" + yaml.safe_dump(to_dict(cfg), sort_keys=False)
-
-
-def replace(cfg: TrainConfig, **changes) -> TrainConfig:
-    """A copy of `cfg` with `changes` applied (and validated again)."""
-    return dataclasses.replace(cfg, **changes)

@@ -27,7 +27,8 @@ class CompareConfig:
     """How replies are generated and scored."""
 
     max_new_tokens: int = field(default=48, metadata={"help": "reply length cap in tokens"})
-    do_sample: bool = field(default=True, metadata={"help": "sample replies (needed for an unbiased KL); false = greedy"})
+    do_sample: bool = field(default=True, metadata={
+        "help": "sample replies (needed for an unbiased KL); false = greedy"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling threshold"})
     batch_size: int = field(default=16, metadata={"help": "prompts per generation batch"})
