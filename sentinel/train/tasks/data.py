@@ -158,15 +158,6 @@ def _need(obj: Any, key: str, tp: type, path: Path, where: str) -> Any:
     return value
 
 
-def split_rows(rows: Sequence[Any], eval_fraction: float, seed: int) -> tuple[list[Any], list[Any]]:
-    """(train, eval): a seeded shuffle, then the first `ceil(fraction * n)` rows go to eval. Same seed, same split."""
-    idx = list(range(len(rows)))
-    random.Random(seed).shuffle(idx)
-    n_eval = math.ceil(eval_fraction * len(rows))
-    held = set(idx[:n_eval])
-    return [r for i, r in enumerate(rows) if i not in held], [r for i, r in enumerate(rows) if i in held]
-
-
 def split_by_group(rows: Sequence[dict[str, Any]], key: str, eval_fraction: float, seed: int):
     """(train, eval) with whole groups (e.g. articles, `key="title"`) on one side, so no context leaks across."""
     groups = sorted({r[key] for r in rows})
