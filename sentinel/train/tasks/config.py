@@ -29,8 +29,9 @@ class TaskConfig(TrainConfig):
         "help": "encoder folder to fine-tune (default: the offline all-MiniLM-L6-v2 of the 'encoders' extra)"})
     max_length: int = field(default=128, metadata={"help": "longest tokenized input, in tokens; longer is truncated "
                                                            "(classify, ner) or split into windows (qa)"})
-    learning_rate: float = field(default=1e-4, metadata={
-        "help": "peak AdamW learning rate (small encoders with fresh heads like 1e-4)"})
+    learning_rate: float = field(default=3e-4, metadata={
+        "help": "peak AdamW learning rate; MiniLM's [CLS] was never trained for classification, and at 1e-4 "
+                "a short SST-2 run barely moved the loss, while 3e-4 reached 0.80 accuracy"})
     per_device_train_batch_size: int = field(default=16, metadata={"help": "examples per device per step"})
     per_device_eval_batch_size: int = field(default=64, metadata={"help": "examples per device per eval step"})
     max_eval_rows: int | None = field(default=None, metadata={
