@@ -186,8 +186,8 @@ def test_eval_file_with_unseen_label_fails_before_training(tmp_path):
 # ---------------------------------------------------------------- short real runs on MiniLM (CPU)
 # Sized for the area's CI budget (about 4 minutes on 2 cores for all three runs).
 
-NER_TRAIN_ROWS, NER_EPOCHS = 400, 2
-QA_TRAIN_ROWS, QA_MAX_LENGTH, QA_EPOCHS = 200, 128, 2
+NER_TRAIN_ROWS, NER_EPOCHS = 240, 2
+QA_TRAIN_ROWS, QA_MAX_LENGTH, QA_EPOCHS = 100, 128, 2
 
 
 def _load_json(path):
@@ -226,7 +226,7 @@ def sst2_run(shared_data, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("sst2") / "model"
     code = main(["train", "classify", "--train-file", str(shared_data / "tasks" / "sst2-glue-dev.tsv"),
-                 "--eval-fraction", "0.2", "--max-rows", "320", "--max-eval-rows", "160", "--max-length", "64",
+                 "--eval-fraction", "0.2", "--max-rows", "192", "--max-eval-rows", "120", "--max-length", "48",
                  "--num-train-epochs", "2", "--learning-rate", "3e-4", "--logging-steps", "5",
                  "--output-dir", str(out), "--quiet"])
     assert code == 0
@@ -238,7 +238,7 @@ def test_classify_sst2_beats_majority_and_loads_back(sst2_run):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     ev, losses = _check_outputs(sst2_run, "classify")
-    assert ev["baseline"]["kind"] == "majority class" and ev["eval_examples"] == 160
+    assert ev["baseline"]["kind"] == "majority class" and ev["eval_examples"] == 120
     assert ev["eval_accuracy"] > ev["baseline"]["accuracy"] + 0.1  # majority is ~0.5 on SST-2
     assert min(losses[-3:]) < losses[0]
     model = AutoModelForSequenceClassification.from_pretrained(sst2_run)
@@ -252,7 +252,7 @@ def test_classify_sst2_beats_majority_and_loads_back(sst2_run):
                              return_tensors="pt", padding=True)).logits
     assert logits.argmax(-1).tolist() == [1, 0]
     summary = _load_json(sst2_run / "data_summary.json")
-    assert summary["train_examples"] == 320 and set(summary["train_label_counts"]) == {"0", "1"}
+    assert summary["train_examples"] == 192 and set(summary["train_label_counts"]) == {"0", "1"}
     assert "learning_rate: 0.0003" in (sst2_run / "config.yaml").read_text()
 
 
@@ -265,12 +265,12 @@ def test_ner_wnut17_finds_entities(shared_data, tmp_path):
     d = shared_data / "tasks"
     out = tmp_path / "ner"
     res = ner(NERConfig(train_file=str(d / "wnut17-train.conll"), eval_file=str(d / "wnut17-dev.conll"),
-                        output_dir=str(out), max_rows=NER_TRAIN_ROWS, max_eval_rows=300, max_length=64,
-                        num_train_epochs=NER_EPOCHS, learning_rate=3e-4, logging_steps=10, quiet=True))
+                        output_dir=str(out), max_rows=NER_TRAIN_ROWS, max_eval_rows=150, max_length=64,
+                        num_train_epochs=NER_EPOCHS, learning_rate=5e-4, logging_steps=10, quiet=True))
     ev, losses = _check_outputs(out, "ner")
     assert ev["eval_f1"] > 0 and ev["eval_predicted_entities"] > 0
     assert res.metrics["eval_f1"] == ev["eval_f1"]
-    assert losses[-1] < losses[0] / 2
+    assert losses[-1] < losses[0] / 2  # the fresh head starts at ln(13) = 2.6
     model = AutoModelForTokenClassification.from_pretrained(out)
     assert model.config.label2id["B-person"] > 0 and model.config.id2label[0] == "O"
     assert _changed(model, "encoder.layer.0.attention.self.query.weight")
@@ -284,7 +284,7 @@ def test_qa_xquad_beats_prefix_baseline(shared_data, tmp_path):
 
     out = tmp_path / "qa"
     qa(QAConfig(train_file=str(shared_data / "tasks" / "xquad.en.json"), eval_fraction=0.2,
-                output_dir=str(out), max_rows=QA_TRAIN_ROWS, max_eval_rows=150, max_length=QA_MAX_LENGTH,
+                output_dir=str(out), max_rows=QA_TRAIN_ROWS, max_eval_rows=100, max_length=QA_MAX_LENGTH,
                 doc_stride=32, num_train_epochs=QA_EPOCHS, learning_rate=3e-4, logging_steps=10, quiet=True))
     ev, losses = _check_outputs(out, "qa")
     assert ev["eval_f1"] > ev["baseline"]["f1"] + 0.05 and ev["eval_exact_match"] >= ev["baseline"]["exact_match"]

@@ -93,4 +93,4 @@ def classify(cfg: ClassifyConfig, *, callbacks: list | None = None) -> TrainResu
         return make_trainer(cfg, "SEQ_CLS", model, tok, encode(train), encode(held) if held else None,
                             compute_metrics=compute_metrics)
 
-    return run_task("classify", cfg, build, summary, majority_baseline(train, held))
+    return run_task("classify", cfg, build, summary, majority_baseline(train, held), callbacks=callbacks)

@@ -69,6 +69,7 @@ def run_task(
     data_summary: dict[str, Any],
     baseline: dict[str, float],
     evaluate: Callable[[Any], dict[str, float]] | None = None,
+    callbacks: list | None = None,
 ) -> TrainResult:
     """`run_stage`, plus `eval.json` in the finished folder: the final eval_* metrics next to a trivial baseline."""
 
@@ -83,7 +84,7 @@ def run_task(
         })
 
     data_summary = {**data_summary, "baseline": baseline}
-    return run_stage(cfg, build_trainer, data_summary, save_extra=save_eval, evaluate=evaluate)
+    return run_stage(cfg, build_trainer, data_summary, save_extra=save_eval, evaluate=evaluate, callbacks=callbacks)
 
 
 def take(rows: list, limit: int | None) -> list:

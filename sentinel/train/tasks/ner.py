@@ -130,4 +130,4 @@ def ner(cfg: NERConfig, *, callbacks: list | None = None) -> TrainResult:
         return make_trainer(cfg, "TOKEN_CLS", model, tok, train_ds, eval_ds, compute_metrics=compute_metrics,
                             collator=DataCollatorForTokenClassification(tok, label_pad_token_id=IGNORE))
 
-    return run_task("ner", cfg, build, summary, lookup_baseline(train, held))
+    return run_task("ner", cfg, build, summary, lookup_baseline(train, held), callbacks=callbacks)

@@ -159,4 +159,5 @@ def qa(cfg: QAConfig, *, callbacks: list | None = None) -> TrainResult:
     def build():
         return make_trainer(cfg, "QUESTION_ANS", model, tok, Dataset.from_dict(feats))
 
-    return run_task("qa", cfg, build, summary, prefix_baseline(train, held), evaluate=evaluate)
+    return run_task("qa", cfg, build, summary, prefix_baseline(train, held), evaluate=evaluate,
+                    callbacks=callbacks)
