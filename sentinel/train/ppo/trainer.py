@@ -18,10 +18,12 @@ import json
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+from transformers import LogitsProcessorList
 
 from ...config import to_dict
 from ...errors import ConfigError, DataError, SentinelError
@@ -30,9 +32,21 @@ from ...utils import atomic_directory, atomic_write_json, atomic_write_text, set
 from . import core
 from .config import PPOConfig
 from .prompts import load_prompts
+from .sampling import InverseCDFSampler
 from .value_head import PolicyWithValue, base_causal_lm, trunk_forward
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Rollout:
+    """What generate() remembers of one sample: exact tokens, and the policy's view of them while sampling."""
+
+    prompt_ids: list[int]
+    response_ids: list[int]
+    missing_eos: bool
+    logp: torch.Tensor | None = None  # (R,) log-probs of the sampled tokens, temperature applied
+    values: torch.Tensor | None = None  # (R,) value-head predictions before each token
 
 
 class TrainingDiverged(SentinelError):
@@ -75,8 +89,11 @@ class PPOTrainer:
 
         module = PolicyWithValue(policy)
         params = [p for p in module.parameters() if p.requires_grad]
+        # The fused kernel updates all tensors at once: on a small model Adam's per-tensor loop costs as much as
+        # the maths. It needs every parameter on one CPU/CUDA device and a floating dtype.
+        fused = device.type in ("cpu", "cuda")
         optimizer = torch.optim.AdamW(params, lr=config.learning_rate, eps=config.adam_eps,
-                                      weight_decay=config.weight_decay)
+                                      weight_decay=config.weight_decay, fused=fused)
         self.model, self.optimizer = self.accelerator.prepare(module, optimizer)
         self.kl_ctl = (core.AdaptiveKLController(config.init_kl_coef, config.target, config.horizon)
                        if config.adap_kl_ctrl else core.FixedKLController(config.init_kl_coef))
@@ -86,7 +103,7 @@ class PPOTrainer:
         self.stop_training = False
         self.diverged = False
         self.history: list[dict[str, float]] = []
-        self._rollouts: dict[tuple, tuple[list[int], list[int], bool]] = {}
+        self._rollouts: dict[tuple, Rollout] = {}
         self._eos_ids = self._eos_token_ids()
         self._max_context = getattr(base_causal_lm(policy).config.get_text_config(), "max_position_embeddings", None)
 
@@ -173,13 +190,16 @@ class PPOTrainer:
     # ------------------------------------------------------------------------------------------ generation
     def _generation_kwargs(self, overrides: dict) -> dict:
         c = self.config
-        kw = dict(max_new_tokens=c.max_new_tokens, do_sample=c.do_sample, pad_token_id=self.tokenizer.pad_token_id,
+        kw = dict(max_new_tokens=c.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
                   eos_token_id=self._eos_ids, use_cache=True)
-        if c.do_sample:
-            kw.update(temperature=c.temperature, top_k=c.top_k or None, top_p=c.top_p)
         if c.stop_strings:
             kw.update(stop_strings=list(c.stop_strings), tokenizer=self.tokenizer)
         kw.update(overrides)
+        sample = kw.pop("do_sample", c.do_sample)
+        temperature, top_k, top_p = (kw.pop(k, getattr(c, k)) for k in ("temperature", "top_k", "top_p"))
+        kw["do_sample"] = False  # sampling happens in InverseCDFSampler; see sampling.py
+        if sample:
+            kw["logits_processor"] = LogitsProcessorList([InverseCDFSampler(temperature, top_k or 0, top_p)])
         return kw
 
     @torch.no_grad()
@@ -199,16 +219,27 @@ class PPOTrainer:
         chunk = self.config.generation_batch_size or len(encoded) or 1
         self._rollouts = {}
         out: list[str] = []
+        module = self.accelerator.unwrap_model(self.model)
         for start in range(0, len(encoded), chunk):
             batch = encoded[start : start + chunk]
             ids, mask = _left_pad(batch, self.tokenizer.pad_token_id, device)
-            seqs = lm.generate(input_ids=ids, attention_mask=mask, **kw)
-            for prompt, p_ids, row in zip(prompts[start : start + chunk], batch, seqs[:, ids.shape[1]:].tolist()):
+            # The raw logits and last hidden states of every generated token come back with the tokens: they are
+            # the rollout's log-probs, entropies and values, so step() needs no second policy forward pass.
+            gen = lm.generate(input_ids=ids, attention_mask=mask, return_dict_in_generate=True, output_logits=True,
+                              output_hidden_states=True, **kw)
+            tokens = gen.sequences[:, ids.shape[1]:]  # (b, G)
+            logits = torch.stack(gen.logits, 1).float() / self.config.temperature  # (b, G, V)
+            hidden = torch.stack([h[-1][:, -1] for h in gen.hidden_states], 1)  # (b, G, H)
+            logp = core.logprobs_of(logits, tokens)
+            values = module.v_head(hidden.to(module.v_head.weight.dtype)).squeeze(-1).float()
+            del gen, logits, hidden
+            for j, (prompt, p_ids, row) in enumerate(zip(prompts[start : start + chunk], batch, tokens.tolist())):
                 resp, has_eos = self._cut_response(row)
+                n = len(resp)
                 text = self.tokenizer.decode(resp, skip_special_tokens=True)
                 stopped = has_eos or any(text.endswith(s) for s in self.config.stop_strings)
-                missing_eos = not stopped and len(resp) >= kw["max_new_tokens"]
-                self._rollouts[self._key(prompt, text)] = (p_ids, resp, missing_eos)
+                missing_eos = not stopped and n >= kw["max_new_tokens"]
+                self._rollouts[self._key(prompt, text)] = Rollout(p_ids, resp, missing_eos, logp[j, :n], values[j, :n])
                 out.append(text)
         return out
 
@@ -236,23 +267,20 @@ class PPOTrainer:
                             field="rewards")
         return values
 
-    def _tokens(self, prompts, responses) -> tuple[list[list[int]], list[list[int]], list[bool]]:
-        p_ids, r_ids, missing = [], [], []
+    def _rollouts_for(self, prompts, responses) -> list[Rollout]:
+        """The remembered rollout of each pair; pairs not produced by generate() are taken as complete responses
+        (an EOS is appended) and get their log-probs and values from a forward pass in step()."""
+        out = []
         for i, (p, r) in enumerate(zip(prompts, responses)):
             cached = self._rollouts.get(self._key(p, r))
-            if cached is not None:
-                pi, ri, m = cached
-            else:  # a response not produced by generate(): take it as complete, ending with EOS
-                pi = self._encode_prompt(p, i)
+            if cached is None:
                 ri = r.tolist() if isinstance(r, torch.Tensor) else list(r) if not isinstance(r, str) else \
                     self.tokenizer(r, add_special_tokens=False)["input_ids"]
                 if not ri or ri[-1] not in self._eos_ids:
                     ri = ri + [self._eos_ids[0]]
-                m = False
-            p_ids.append(pi)
-            r_ids.append(ri)
-            missing.append(m)
-        return p_ids, r_ids, missing
+                cached = Rollout(self._encode_prompt(p, i), ri, False)
+            out.append(cached)
+        return out
 
     def _shape_scores(self, scores: torch.Tensor) -> torch.Tensor:
         c = self.config
@@ -269,24 +297,30 @@ class PPOTrainer:
         return scores
 
     @torch.no_grad()
-    def _score_rollouts(self, batch: dict) -> dict:
-        """Old log-probs, values, entropy and reference log-probs for the whole batch, (B, R) each."""
+    def _score_rollouts(self, batch: dict, rolls: list[Rollout]) -> dict:
+        """Old log-probs and values (from generation when remembered) and reference log-probs, (B, R) each."""
         module = self.accelerator.unwrap_model(self.model)
+        R, T = batch["R"], self.config.temperature
+        remembered = all(r.logp is not None for r in rolls)
         size = self.config.forward_batch_size or batch["input_ids"].shape[0]
-        parts: dict[str, list] = {"logp": [], "values": [], "entropy": [], "ref_logp": []}
+        parts: dict[str, list] = {"logp": [], "values": [], "ref_logp": []}
         for rows in torch.arange(batch["input_ids"].shape[0]).split(size):
-            ids, mask, pos, R, resp, rmask = _slice(batch, rows)
-            logits, values = module(ids, mask, pos, R)
-            logits = logits / self.config.temperature
-            parts["logp"].append(_pad_to(core.logprobs_of(logits, resp), batch["R"]))
-            parts["values"].append(_pad_to(values.float(), batch["R"]))
-            parts["entropy"].append(_pad_to(core.entropy_of(logits), batch["R"]))
+            ids, mask, pos, n, resp, _ = _slice(batch, rows)
+            if not remembered:
+                logits, values = module(ids, mask, pos, n)
+                parts["logp"].append(_pad_to(core.logprobs_of(logits / T, resp), R))
+                parts["values"].append(_pad_to(values.float(), R))
+                del logits
             if self.ref_model is None:
                 with self.policy.disable_adapter():
-                    ref_logits, _ = trunk_forward(self.policy, ids, mask, pos, R)
+                    ref_logits, _ = trunk_forward(self.policy, ids, mask, pos, n)
             else:
-                ref_logits, _ = trunk_forward(self.ref_model, ids, mask, pos, R)
-            parts["ref_logp"].append(_pad_to(core.logprobs_of(ref_logits / self.config.temperature, resp), batch["R"]))
+                ref_logits, _ = trunk_forward(self.ref_model, ids, mask, pos, n)
+            parts["ref_logp"].append(_pad_to(core.logprobs_of(ref_logits / T, resp), R))
+        if remembered:
+            device = self.accelerator.device
+            for name in ("logp", "values"):
+                parts[name] = [_pad_to(getattr(r, name).to(device)[None], R) for r in rolls]
         return {k: torch.cat(v) * batch["response_mask"] for k, v in parts.items()}
 
     def step(self, prompts: Sequence[Any], responses: Sequence[Any], rewards: Any = None) -> dict[str, float]:
@@ -319,15 +353,17 @@ class PPOTrainer:
         if not keep:
             logger.warning("step %d: every reward was NaN/inf; no update", self.step_count + 1)
             return self._finish(stats, t0)
-        p_ids, r_ids, missing = self._tokens([prompts[i] for i in keep], [responses[i] for i in keep])
+        rolls = self._rollouts_for([prompts[i] for i in keep], [responses[i] for i in keep])
+        missing = [r.missing_eos for r in rolls]
         raw = torch.tensor([scores[i] for i in keep], dtype=torch.float32)
         penalised = raw.clone()
         if self.config.missing_eos_penalty is not None:
             penalised -= self.config.missing_eos_penalty * torch.tensor(missing, dtype=torch.float32)
         shaped = self._shape_scores(penalised).to(self.accelerator.device)
 
-        batch = _build_batch(p_ids, r_ids, self.tokenizer.pad_token_id, self.accelerator.device)
-        roll = self._score_rollouts(batch)
+        batch = _build_batch([r.prompt_ids for r in rolls], [r.response_ids for r in rolls],
+                             self.tokenizer.pad_token_id, self.accelerator.device)
+        roll = self._score_rollouts(batch, rolls)
         mask = batch["response_mask"]
         kl = core.kl_per_token(roll["logp"], roll["ref_logp"], self.config.kl_penalty) * mask
         kl_coef = self.kl_ctl.value
@@ -347,7 +383,8 @@ class PPOTrainer:
         stats.update({
             "objective/kl": mean_kl,
             "objective/kl_coef": kl_coef,
-            "objective/entropy": float((roll["entropy"] * mask).sum(1).mean()),
+            # classic TRL's estimate of the response entropy: -sum of the sampled tokens' log-probs, nats/sample
+            "objective/entropy": float((-roll["logp"] * mask).sum(1).mean()),
             "objective/non_score_reward": float(non_score.mean()),
             "objective/rlhf_reward": float((non_score + shaped).mean()),
             "objective/scores": float(raw.mean()),
