@@ -167,9 +167,10 @@ def timed_loop(iters: int, prompts: list[str], generate, step) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------- main
-def run_worker(python: str, side: str, work: Path, iters: int) -> dict:
+def run_worker(python: str, side: str, work: Path, iters: int, threads: int) -> dict:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONWARNINGS="ignore")
-    proc = subprocess.run([python, __file__, "--worker", side, "--work", str(work), "--iters", str(iters)],
+    proc = subprocess.run([python, __file__, "--worker", side, "--work", str(work), "--iters", str(iters),
+                           "--threads", str(threads)],
                           capture_output=True, text=True, env=env)
     if proc.returncode:
         sys.exit(f"{side} worker failed:\n{proc.stderr[-4000:]}")
@@ -180,10 +181,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iters", type=int, default=6, help="timed iterations per run (after one warm-up)")
     ap.add_argument("--rounds", type=int, default=2, help="alternating runs of each side")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch threads per worker (0 = torch's default, one per core); 1 is steadier on a shared machine")
     ap.add_argument("--worker", choices=["ours", "trl"], help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
+        import torch
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
         fn = worker_ours if args.worker == "ours" else worker_trl
         print(json.dumps(fn(Path(args.work), args.iters)))
         return
@@ -193,11 +200,11 @@ def main() -> None:
         prepare(work)
         setup = json.loads((work / "setup.json").read_text())
         print(f"model: {setup['parameters'] / 1e6:.2f}M parameters, vocabulary {setup['dims']['vocab_size']}; "
-              f"{N_PROMPTS} prompts, {NEW_TOKENS} new tokens, mini-batch {MINI_BATCH}, {PPO_EPOCHS} PPO epochs")
+              f"torch threads: {args.threads or 'default'}; {N_PROMPTS} prompts, {NEW_TOKENS} new tokens, mini-batch {MINI_BATCH}, {PPO_EPOCHS} PPO epochs")
         runs: dict[str, list[dict]] = {"ours": [], "trl": []}
         for r in range(args.rounds):
             for side, py in (("trl", str(trl_python)), ("ours", sys.executable)):
-                res = run_worker(py, side, work, args.iters)
+                res = run_worker(py, side, work, args.iters, args.threads)
                 runs[side].append(res)
                 print(f"round {r + 1} {side:>4}: {res['s_per_iter']:.3f} s/iter (generate {res['gen_s']:.3f} s, "
                       f"step {res['step_s']:.3f} s; CPU {res['cpu_s']:.3f} s), {res['samples_per_s']:.1f} samples/s, "
