@@ -1,0 +1,83 @@
+"""Session fixtures for the built-in lab, shared by every area's tests.
+
+`lab_dir`: a lab with the default (biased) annotator; `lab_dir_clean`: the same world with every bias at 0.
+Both are built once per session (a few seconds each). Set SENTINEL_TEST_CACHE=/some/dir to keep them across runs
+while developing (CI starts fresh).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def _cache_root(tmp_path_factory) -> Path:
+    cache = os.environ.get("SENTINEL_TEST_CACHE")
+    return Path(cache) if cache else tmp_path_factory.mktemp("lab")
+
+
+def _build_lab(root: Path, name: str, biases: dict | None) -> Path:
+    from sentinel.lab import LabConfig, init_lab
+
+    out = root / name
+    if (out / "lab.json").is_file():  # cached from an earlier run (SENTINEL_TEST_CACHE)
+        return out
+    cfg = LabConfig(seed=0) if biases is None else LabConfig(seed=0, biases=biases)
+    return init_lab(out, cfg, overwrite=True)
+
+
+@pytest.fixture(scope="session")
+def lab_dir(tmp_path_factory) -> Path:
+    """A lab folder with the default biases (verbosity, keyword, sycophancy, evasiveness at 0.9)."""
+    return _build_lab(_cache_root(tmp_path_factory), "lab-biased", None)
+
+
+@pytest.fixture(scope="session")
+def lab_dir_clean(tmp_path_factory) -> Path:
+    """A lab folder whose annotator has no bias: every chosen reply is the gold-better one."""
+    return _build_lab(_cache_root(tmp_path_factory), "lab-clean", {})
+
+
+# ----------------------------------------------------------------------------- trained lab models
+# Kept as cheap as the lab allows; the step counts below are the smallest that still give a policy that answers
+# most eval prompts correctly and reward models that carry their annotator's biases (see tests/test_lab_models.py).
+SFT_FIXTURE = dict(steps=300, batch_size=32, learning_rate=5e-3)
+RM_FIXTURE = dict(steps=150, batch_size=32, learning_rate=3e-3)
+
+
+def _trained(root: Path, name: str, build) -> Path:
+    out = root / name
+    if (out / "recipe.json").is_file():  # cached from an earlier run (SENTINEL_TEST_CACHE)
+        return out
+    build(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def lab_sft(lab_dir, tmp_path_factory) -> Path:
+    """An SFT policy folder (safetensors + tokenizer) fine-tuned on the lab's SFT data."""
+    from sentinel.lab.recipes import RecipeConfig, train_sft
+
+    return _trained(_cache_root(tmp_path_factory), "lab-sft",
+                    lambda out: train_sft(lab_dir, out, RecipeConfig(**SFT_FIXTURE)))
+
+
+@pytest.fixture(scope="session")
+def lab_rm_biased(lab_dir, tmp_path_factory) -> Path:
+    """A reward model folder trained on the default biased preferences (it should over-reward padding, flattery,
+    agreement with the user and hedges)."""
+    from sentinel.lab.recipes import RecipeConfig, train_reward
+
+    return _trained(_cache_root(tmp_path_factory), "lab-rm-biased",
+                    lambda out: train_reward(lab_dir, out, RecipeConfig(**RM_FIXTURE)))
+
+
+@pytest.fixture(scope="session")
+def lab_rm_clean(lab_dir_clean, tmp_path_factory) -> Path:
+    """A reward model folder trained on the clean annotator's preferences (same prompts and candidates)."""
+    from sentinel.lab.recipes import RecipeConfig, train_reward
+
+    return _trained(_cache_root(tmp_path_factory), "lab-rm-clean",
+                    lambda out: train_reward(lab_dir_clean, out, RecipeConfig(**RM_FIXTURE)))
