@@ -31,7 +31,11 @@ class InverseCDFSampler(LogitsProcessor):
         cdf = probs.cumsum(-1)
         u = torch.rand(cdf.shape[0], 1, device=cdf.device, dtype=cdf.dtype) * cdf[:, -1:]
         picked = torch.searchsorted(cdf, u).clamp_(max=scores.shape[-1] - 1)  # (B, 1)
-        # A zero-probability token can only be picked at a cdf plateau edge; step to the next allowed one.
-        picked = torch.where(probs.gather(-1, picked) > 0, picked, probs.argmax(-1, keepdim=True))
+        # searchsorted can land on a zero-probability token only at a float rounding edge of the cdf; then take
+        # the row's most likely token (checked first: the argmax over the vocabulary is rarely needed).
+        zero = probs.gather(-1, picked) <= 0
+        if zero.any():
+            picked = torch.where(zero, probs.argmax(-1, keepdim=True), picked)
+        # Not in place: generate() keeps the tensor it passed in as the raw logits (output_logits=True).
         out = torch.full_like(scores, float("-inf"))
         return out.scatter_(-1, picked, 0.0)
