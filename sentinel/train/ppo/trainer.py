@@ -228,7 +228,7 @@ class PPOTrainer:
             gen = lm.generate(input_ids=ids, attention_mask=mask, return_dict_in_generate=True, output_logits=True,
                               output_hidden_states=True, **kw)
             tokens = gen.sequences[:, ids.shape[1]:]  # (b, G)
-            logits = torch.stack(gen.logits, 1).float() / self.config.temperature  # (b, G, V)
+            logits = _tempered(torch.stack(gen.logits, 1).float(), self.config.temperature)  # (b, G, V)
             hidden = torch.stack([h[-1][:, -1] for h in gen.hidden_states], 1)  # (b, G, H)
             logp = core.logprobs_of(logits, tokens)
             values = module.v_head(hidden.to(module.v_head.weight.dtype)).squeeze(-1).float()
@@ -308,7 +308,7 @@ class PPOTrainer:
             ids, mask, pos, n, resp, _ = _slice(batch, rows)
             if not remembered:
                 logits, values = module(ids, mask, pos, n)
-                parts["logp"].append(_pad_to(core.logprobs_of(logits / T, resp), R))
+                parts["logp"].append(_pad_to(core.logprobs_of(_tempered(logits, T), resp), R))
                 parts["values"].append(_pad_to(values.float(), R))
                 del logits
             if self.ref_model is None:
@@ -316,7 +316,7 @@ class PPOTrainer:
                     ref_logits, _ = trunk_forward(self.policy, ids, mask, pos, n)
             else:
                 ref_logits, _ = trunk_forward(self.ref_model, ids, mask, pos, n)
-            parts["ref_logp"].append(_pad_to(core.logprobs_of(ref_logits / T, resp), R))
+            parts["ref_logp"].append(_pad_to(core.logprobs_of(_tempered(ref_logits, T), resp), R))
         if remembered:
             device = self.accelerator.device
             for name in ("logp", "values"):
@@ -442,7 +442,7 @@ class PPOTrainer:
         c = self.config
         ids, mask_in, pos, R, resp, mask = _slice(batch, rows)
         logits, values = self.model(ids, mask_in, pos, R)
-        logits = logits / c.temperature
+        logits = _tempered(logits, c.temperature)
         logp = core.logprobs_of(logits, resp)
         sl = lambda t: t[rows, :R]
         pg_loss, pg = core.policy_loss(logp, sl(roll["logp"]), sl(advantages), mask, c.cliprange)
@@ -614,6 +614,11 @@ def _slice(batch: dict, rows: torch.Tensor):
     cols = slice(start, P + R)
     return (batch["input_ids"][rows, cols], batch["attention_mask"][rows, cols], batch["position_ids"][rows, cols], R,
             batch["response_ids"][rows, :R], batch["response_mask"][rows, :R])
+
+
+def _tempered(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """logits / temperature, skipping the (B, T, V) copy in the common temperature-1 case."""
+    return logits if temperature == 1.0 else logits / temperature
 
 
 def _pad_to(x: torch.Tensor, R: int) -> torch.Tensor:
