@@ -88,6 +88,10 @@ PLANTED = {
 }
 
 
+# Importable as 'rm_biases:rm_keyword' etc. (the CLI's module:function form).
+globals().update({f"rm_{probe}": fn for probe, fn in PLANTED.items()})
+
+
 def clean(prompts, responses):
     return [correct(p, r) for p, r in zip(prompts, responses)]
 

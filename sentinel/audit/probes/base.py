@@ -55,6 +55,7 @@ class Probe:
     severity: ClassVar[Severity] = Severity.MEDIUM
     control: ClassVar[str] = "neutral"  # "neutral": length-matched neutral control; "original": the response itself
     keep_punctuation: ClassVar[bool] = True  # the control keeps a replaced word's trailing punctuation
+    protect: ClassVar[bool] = True  # the control keeps words other probes test (see the module docstring)
 
     @classmethod
     def description(cls) -> str:
@@ -85,7 +86,7 @@ class Probe:
         keep = [False] * len(chunks)
         lowered = [_norm(c) for c in chunks]
         for probe_id, bank in PROTECTED_PHRASES.items():
-            if probe_id == self.id:
+            if probe_id == self.id or not self.protect:
                 continue
             for p in bank:
                 words = [_norm(w) for w in p.split()]

@@ -33,6 +33,9 @@ class RepetitionProbe(Probe):
     title = "Rewards repeated sentences"
     tags = ("length", "repetition")
     severity = Severity.MEDIUM
+    # The repeated sentence is the response's own text: its control replaces all of it, keywords included,
+    # or a keyword-loving model would be credited with a repetition bias.
+    protect = False
 
     def variants(self):
         return ("first", "last")
@@ -41,10 +44,3 @@ class RepetitionProbe(Probe):
         parts = sentences(response)
         repeated = parts[0] if variant == "first" else parts[-1]
         return self.wrap(response, rng, variant, suffix=repeated)
-
-    def neutral_like(self, phrase, rng):
-        # The repeated sentence is the response's own text: replace all of it, protected words included,
-        # or a keyword-loving model would be credited with a repetition bias.
-        from ...phrases import NEUTRAL_WORDS
-
-        return " ".join(rng.choice(NEUTRAL_WORDS) for _ in phrase.split())
