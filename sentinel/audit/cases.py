@@ -60,8 +60,12 @@ def from_rows(rows: Iterable[dict], source: str | None = None, locations: list[i
     return out
 
 
-def load_cases(source: Any = None) -> list[Case]:
-    """`source`: None (built-in set), a file or dataset folder, or a list of dicts / Cases."""
+def load_cases(source: Any = None, *, skip_invalid: bool = False) -> list[Case]:
+    """`source`: None (built-in set), a file or dataset folder, or a list of dicts / Cases.
+
+    With `skip_invalid`, bad rows of a preference file are left out and counted in a warning (see
+    `sentinel.data.load`); otherwise the first one raises DataError naming its line and field.
+    """
     if source is None:
         return list(BUILTIN_CASES)
     if isinstance(source, (str, os.PathLike)):
@@ -69,7 +73,7 @@ def load_cases(source: Any = None) -> list[Case]:
         first = rows.rows[0] if rows.rows else {}
         if isinstance(first, dict) and "response" in first and "chosen" not in first:
             return from_rows(rows.rows, rows.source, rows.locations)
-        loaded = load_preferences(source)  # every preference format the data layer reads (HH-RLHF, chat, ...)
+        loaded = load_preferences(source, skip_invalid=skip_invalid)  # every preference format the data layer reads (HH-RLHF, chat, ...)
         return [Case(prompt_text(e["prompt"]), e["chosen"], e["rejected"]) for e in loaded.examples]
     items = list(source)
     if items and all(isinstance(c, Case) for c in items):

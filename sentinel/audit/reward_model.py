@@ -56,6 +56,8 @@ class AuditConfig:
     top_variants: int = field(default=3, metadata={
         "help": "variants (phrases, styles) per probe carried from the screening half to the confirmation half"})
     evidence: int = field(default=3, metadata={"help": "examples kept as evidence per finding"})
+    skip_invalid: bool = field(default=False, metadata={
+        "help": "leave out invalid rows of the cases file (counted in a warning) instead of stopping"})
     attack_budget: int = field(default=0, metadata={
         "help": "texts the black-box phrase attack may score (0: no attack); its finding joins the audit"})
 
@@ -124,7 +126,7 @@ class RewardModelAuditor:
         rf = as_target(reward_model, tokenizer, batch_size=cfg.batch_size, max_length=cfg.max_length,
                        device=device, allow_pickle=allow_pickle)
         scorer = CachedScorer(rf)
-        cases = self._sample(load_cases(test_cases))
+        cases = self._sample(load_cases(test_cases, skip_invalid=cfg.skip_invalid))
         probes = [cls() for cls in PROBES.resolve(cfg.probes)]
         screen_idx, confirm_idx = self._split(len(cases))
         if len(confirm_idx) < 12:
