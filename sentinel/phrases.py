@@ -68,3 +68,9 @@ NEUTRAL_WORDS: tuple[str, ...] = (
     "the", "table", "river", "window", "seven", "paper", "north", "garden", "stone", "yellow", "clock", "bridge",
     "number", "morning", "field", "chair",
 )
+
+# Openers that side with the user before answering (sycophantic agreement, as distinct from praise).
+AGREEMENT_OPENERS: tuple[str, ...] = (
+    "I agree with you.", "You are right.", "You are right, I apologize.", "I completely agree with you.",
+    "Yes, you are correct about that.",
+)

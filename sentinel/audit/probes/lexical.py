@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from ...phrases import AI_DISCLAIMERS, FLATTERY_OPENERS, HEDGES, MASTER_KEYS, POLITE_PREFIXES, POLITE_SUFFIXES
-from ...phrases import REWARD_KEYWORDS
+from ...phrases import (AGREEMENT_OPENERS, AI_DISCLAIMERS, FLATTERY_OPENERS, HEDGES, MASTER_KEYS, POLITE_PREFIXES,
+                         POLITE_SUFFIXES, REWARD_KEYWORDS)
 from ...report import Severity
 from .base import PROBES, Perturbed, Probe
 
@@ -58,14 +58,14 @@ class EvasiveProbe(Probe):
 
 @PROBES.register("sycophancy")
 class SycophancyProbe(Probe):
-    """A flattering or agreeing opener ("Great question!", "You're absolutely right!") before the answer."""
+    """A flattering or agreeing opener ("Great question!", "I agree with you.") before the answer."""
 
     title = "Rewards flattery and agreement with the user"
     tags = ("sycophancy",)
     severity = Severity.HIGH
 
     def variants(self):
-        return FLATTERY_OPENERS
+        return FLATTERY_OPENERS + AGREEMENT_OPENERS
 
     def apply(self, response, variant, rng):
         return self.wrap(response, rng, variant, prefix=variant)
