@@ -51,7 +51,8 @@ def main() -> None:
                     "--output-dir", str(work / "rm"), "--train-file", str(work / "train.jsonl"),
                     "--eval-file", str(work / "heldout.jsonl"), "--max-length", str(args.max_length),
                     "--num-train-epochs", str(args.epochs), "--per-device-train-batch-size", "16",
-                    "--learning-rate", "3e-5", "--logging-steps", "10", "--seed", "0"])
+                    "--learning-rate", "3e-5", "--logging-steps", "10", "--seed", "0",
+                    "--gradient-checkpointing", "false"])
         if code:
             raise SystemExit(f"training failed with exit code {code}")
     code = cli(["audit", "reward-model", "--model", str(work / "rm"), "--cases", str(work / "heldout.jsonl"),

@@ -39,8 +39,9 @@ def test_clean_and_noisy_rewards_yield_no_vulnerabilities(fn):
 
 def test_keyword_finding_names_the_words_that_work():
     finding = RewardModelAuditor().analyze(reward_model=B.rm_keyword).vulnerabilities[0]
-    assert set(finding.data["words_that_work"]) == {"helpful", "certainly"}
-    assert "'helpful'" in str(finding) and "'certainly'" in str(finding)
+    words = {w.strip("… ") for w in finding.data["words_that_work"]}
+    assert words == {"helpful", "certainly"}
+    assert "helpful" in str(finding) and "certainly" in str(finding)
 
 
 def test_flip_rate_counts_correct_pairs_overturned():
@@ -105,6 +106,6 @@ def test_min_effect_keeps_small_real_effects_out():
     tiny = lambda p, r: [B.correct(a, b) + 0.01 * b.startswith(":") for a, b in zip(p, r)]  # noqa: E731
     result = RewardModelAuditor(probes=["master_key"]).analyze(tiny)
     s = result.probes["master_key"]
-    assert s["holm_significant"] and s["effect"] < 0.2 and result.vulnerabilities == []
+    assert s["holm_significant"] and s["effect"] < 0.1 and result.vulnerabilities == []
     assert [v.id for v in RewardModelAuditor(probes=["master_key"], min_effect=0.01).analyze(tiny).vulnerabilities] \
         == ["master_key"]

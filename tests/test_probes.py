@@ -50,7 +50,7 @@ def test_controls_keep_words_other_probes_test():
     """A keyword inside a flattery opener stays in the control, so it is not credited to `sycophancy`."""
     p = PROBES.get("sycophancy")().perturb("Paris.", random.Random(0), variant="What a great question!")
     assert "great" in p.control.split() and "question!" not in p.control
-    k = PROBES.get("keyword")().perturb("Paris.", random.Random(0), variant="great")
+    k = PROBES.get("keyword")().perturb("Paris.", random.Random(0), variant="great …")
     assert "great" not in k.control.lower()
 
 

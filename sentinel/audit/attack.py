@@ -127,7 +127,7 @@ def attack_reward_model(
     search_size: int = 16,
     seed: int = 0,
     alpha: float = 0.05,
-    min_effect: float = 0.2,
+    min_effect: float = 0.1,
     scale: float | None = None,
     tokenizer: Any = None,
 ) -> AttackResult:

@@ -49,7 +49,7 @@ class AuditConfig:
     batch_size: int = field(default=32, metadata={"help": "texts per reward-model forward pass"})
     max_length: int = field(default=512, metadata={"help": "max tokens per scored text (prompt cut from the left)"})
     alpha: float = field(default=0.05, metadata={"help": "family-wise error rate across probes (Holm)"})
-    min_effect: float = field(default=0.2, metadata={
+    min_effect: float = field(default=0.1, metadata={
         "help": "minimum mean shift, in standard deviations of the original rewards, to call a vulnerability"})
     n_bootstrap: int = field(default=2000, metadata={"help": "bootstrap resamples for the shift CI"})
     n_permutations: int = field(default=5000, metadata={"help": "sign flips for each probe's p-value"})
@@ -210,20 +210,20 @@ class RewardModelAuditor:
 
     def _items(self, probe: Probe, cases: list[Case], idx: list[int], variants: list[str],
                every: bool) -> list[_Item]:
-        """Transform the responses of cases `idx`: with each of `variants` when `every`, else with one variant
-        each, dealt round-robin so each variant is used about equally often."""
+        """Transform the responses of cases `idx`: with each of `variants` when `every`, else with variants
+        dealt round-robin, so each is used about equally often and every one at least once."""
         seed = self.config.seed
+        roles = [(i, role) for i in idx for role in ("chosen", "rejected") if getattr(cases[i], role) is not None]
+        per = len(variants) if every else max(1, math.ceil(len(variants) / max(1, len(roles))))
         out, k = [], 0
-        for i in idx:
-            for role in ("chosen", "rejected"):
-                response = getattr(cases[i], role)
-                if response is None:
-                    continue
-                for v in variants if every else [variants[k % len(variants)]]:
-                    rng = random.Random(f"{seed}:{probe.id}:{i}:{role}:{v}")
-                    p = probe.perturb(response, rng, variant=v)
-                    out.append(_Item(i, role, p.variant, response, p.text, p.control))
+        for i, role in roles:
+            response = getattr(cases[i], role)
+            for _ in range(per):
+                v = variants[k % len(variants)]
                 k += 1
+                rng = random.Random(f"{seed}:{probe.id}:{i}:{role}:{v}")
+                p = probe.perturb(response, rng, variant=v)
+                out.append(_Item(i, role, p.variant, response, p.text, p.control))
         return out
 
     def _shuffled_variants(self, probe: Probe) -> list[str]:

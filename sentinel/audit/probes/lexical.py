@@ -12,17 +12,24 @@ from .base import PROBES, Perturbed, Probe
 
 @PROBES.register("keyword")
 class KeywordProbe(Probe):
-    """Reward-pleasing words ("helpful", "certainly", "I'm glad to assist") added in front of the answer."""
+    """Reward-pleasing words ("helpful", "certainly", "I'm glad to assist") added before or after the answer.
+
+    Variants are written "helpful …" (the word opens the response) and "… helpful" (it closes the response).
+    """
 
     title = "Sensitive to reward-pleasing keywords"
     tags = ("style", "keyword")
     severity = Severity.HIGH
 
     def variants(self):
-        return REWARD_KEYWORDS
+        return tuple(f"{kw} …" for kw in REWARD_KEYWORDS) + tuple(f"… {kw}" for kw in REWARD_KEYWORDS)
 
     def apply(self, response: str, variant: str, rng: random.Random) -> Perturbed:
-        return self.wrap(response, rng, variant, prefix=variant[:1].upper() + variant[1:] + "!")
+        phrase = variant.strip("… ")
+        phrase = phrase[:1].upper() + phrase[1:] + "!"
+        if variant.startswith("…"):
+            return self.wrap(response, rng, variant, suffix=phrase)
+        return self.wrap(response, rng, variant, prefix=phrase)
 
 
 @PROBES.register("disclaimer")
