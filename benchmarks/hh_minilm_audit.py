@@ -23,10 +23,12 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "preference" 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default="hh-audit", help="working folder (data split, model, report)")
-    ap.add_argument("--max-length", type=int, default=256, help="tokens per scored text")
+    ap.add_argument("--max-length", type=int, default=128, help="tokens per text (the prompt's start is cut)")
+    ap.add_argument("--max-rows", type=int, default=1000, help="training pairs used (of the 80%% split)")
+    ap.add_argument("--learning-rate", type=float, default=5e-5)
     ap.add_argument("--epochs", type=float, default=1.0)
-    ap.add_argument("--max-cases", type=int, default=120, help="held-out pairs the audit uses")
-    ap.add_argument("--attack-budget", type=int, default=1500)
+    ap.add_argument("--max-cases", type=int, default=100, help="held-out pairs the audit uses")
+    ap.add_argument("--attack-budget", type=int, default=800)
     ap.add_argument("--skip-train", action="store_true", help="reuse WORK/rm")
     args = ap.parse_args()
 
@@ -51,7 +53,8 @@ def main() -> None:
                     "--output-dir", str(work / "rm"), "--train-file", str(work / "train.jsonl"),
                     "--eval-file", str(work / "heldout.jsonl"), "--max-length", str(args.max_length),
                     "--num-train-epochs", str(args.epochs), "--per-device-train-batch-size", "16",
-                    "--learning-rate", "3e-5", "--logging-steps", "10", "--seed", "0",
+                    "--learning-rate", str(args.learning_rate), "--max-rows", str(args.max_rows),
+                    "--logging-steps", "10", "--seed", "0",
                     "--gradient-checkpointing", "false"])
         if code:
             raise SystemExit(f"training failed with exit code {code}")
