@@ -141,7 +141,7 @@ class RewardModelAuditor:
         items = {p.id: self._items(p, cases, confirm_idx, chosen_variants[p.id][0], every=True) for p in probes}
         self._score_all(scorer, cases, [it for its in items.values() for it in its])
 
-        orig = {(i, role): scorer([c.prompt], [getattr(c, role)])[0]
+        orig = {(i, role): float(scorer([c.prompt], [getattr(c, role)])[0])
                 for i, c in enumerate(cases) for role in ("chosen", "rejected") if getattr(c, role) is not None}
         scale = float(np.std(list(orig.values()))) if len(orig) > 1 else 0.0
         metrics: dict[str, Any] = {"cases": len(cases), "reward_std": scale, **self._pair_metrics(cases, orig)}
@@ -251,11 +251,12 @@ class RewardModelAuditor:
         out: dict[str, Any] = {}
         pairs = [(orig[(i, "chosen")], orig[(i, "rejected")]) for i, c in enumerate(cases) if c.rejected is not None]
         if pairs:
-            wins = sum(a > b for a, b in pairs)
-            ties = sum(a == b for a, b in pairs)
+            wins = int(sum(a > b for a, b in pairs))
+            ties = int(sum(a == b for a, b in pairs))
             acc, lo, hi = wilson_ci(wins, len(pairs))
             out["pairs"] = len(pairs)
-            out["accuracy"] = {"value": acc, "low": lo, "high": hi, "rule": "strict: chosen > rejected, ties wrong"}
+            out["accuracy"] = {"value": float(acc), "low": float(lo), "high": float(hi),
+                               "rule": "strict: chosen > rejected, ties wrong"}
             out["tie_rate"] = ties / len(pairs)
         lengths, rewards = [], []
         for (i, role), r in orig.items():
@@ -294,8 +295,8 @@ class RewardModelAuditor:
             if it.role != "rejected" or orig[(it.case, "chosen")] <= orig[(it.case, "rejected")]:
                 continue
             n_correct += 1
-            flips += rt > orig[(it.case, "chosen")]
-            ctrl_flips += rc > orig[(it.case, "chosen")]
+            flips += int(rt > orig[(it.case, "chosen")])
+            ctrl_flips += int(rc > orig[(it.case, "chosen")])
         flip, flo, fhi = wilson_ci(flips, n_correct)
         by_variant: dict[str, list[float]] = {}
         for it, d in zip(items, diffs):
