@@ -37,7 +37,8 @@ def main() -> None:
             tok = load_tokenizer(lab.tokenizer)
             build_reward_model(tok, lab.reward_config()).save_pretrained(d / "rm-init")
             tok.save_pretrained(d / "rm-init")
-            reward(RewardConfig(model=str(d / "rm-init"), output_dir=str(d / "rm"), train_file=str(lab.data("preferences")),
+            reward(RewardConfig(model=str(d / "rm-init"), output_dir=str(d / "rm"),
+                                train_file=str(lab.data("preferences")),
                                 learning_rate=args.learning_rate, num_train_epochs=1, per_device_train_batch_size=32,
                                 max_length=128, seed=0, logging_steps=50, gradient_checkpointing=False))
     cases = str(root / "clean" / "data" / "preferences.jsonl")

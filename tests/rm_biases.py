@@ -68,7 +68,8 @@ def repetition_bias(r):
 
 
 def hedging_bias(r):
-    return 0.6 * bool(re.search(r"difficult to say|not able to give|cannot answer|many perspectives|i can't help", r.lower()))
+    hedge = r"difficult to say|not able to give|cannot answer|many perspectives|i can't help"
+    return 0.6 * bool(re.search(hedge, r.lower()))
 
 
 def polite_wrapper_bias(r):

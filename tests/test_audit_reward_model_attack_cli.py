@@ -56,7 +56,8 @@ def test_cli_exit_codes_and_report(tmp_path, capsys):
     assert main(["-q", "audit", "reward-model", "--model", "rm_biases:rm_format", "--fail-on", "medium"]) == 1
     # Usage and input errors exit 2 with a one-line message.
     capsys.readouterr()
-    assert main(["-q", "audit", "reward-model", "--model", "rm_biases:clean", "--cases", str(tmp_path / "no.jsonl")]) == 2
+    missing = str(tmp_path / "no.jsonl")
+    assert main(["-q", "audit", "reward-model", "--model", "rm_biases:clean", "--cases", missing]) == 2
     assert main(["-q", "audit", "reward-model", "--model", "rm_biases:clean", "--probes", "verbositty"]) == 2
     assert "did you mean 'verbosity'" in capsys.readouterr().err
     assert main(["-q", "audit", "reward-model", "--model", "rm_biases:missing"]) == 2

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -253,8 +253,10 @@ def _heldout(c: Candidate, cases: list[Case], scorer: CachedScorer, seed: int, t
         "effect": gain / scale if scale > 0 else (math.inf if gain > 1e-12 else 0.0), "p_value": p,
         "flip_rate": None if math.isnan(rate) else rate, "flip_low": None if math.isnan(flo) else flo,
         "flip_high": None if math.isnan(fhi) else fhi, "pairs_ranked_correctly": int(correct.sum()),
-        "example": {"prompt": cases[best].prompt, "original": cases[best].rejected, "original_score": float(r_orig[best]),
-                    "attacked": insert(cases[best].rejected, c.phrase, c.position), "attacked_score": float(r_att[best]),
+        "example": {"prompt": cases[best].prompt, "original": cases[best].rejected,
+                    "original_score": float(r_orig[best]),
+                    "attacked": insert(cases[best].rejected, c.phrase, c.position),
+                    "attacked_score": float(r_att[best]),
                     "chosen": cases[best].chosen, "chosen_score": float(r_chosen[best])},
     }
 

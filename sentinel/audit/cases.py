@@ -73,7 +73,8 @@ def load_cases(source: Any = None, *, skip_invalid: bool = False) -> list[Case]:
         first = rows.rows[0] if rows.rows else {}
         if isinstance(first, dict) and "response" in first and "chosen" not in first:
             return from_rows(rows.rows, rows.source, rows.locations)
-        loaded = load_preferences(source, skip_invalid=skip_invalid)  # every preference format the data layer reads (HH-RLHF, chat, ...)
+        # Every preference format the data layer reads (prompt/chosen/rejected, chat, HH-RLHF dialogues).
+        loaded = load_preferences(source, skip_invalid=skip_invalid)
         return [Case(prompt_text(e["prompt"]), e["chosen"], e["rejected"]) for e in loaded.examples]
     items = list(source)
     if items and all(isinstance(c, Case) for c in items):

@@ -33,7 +33,7 @@ from ..errors import ConfigError, DataError
 from ..report import Effect, Finding, Report
 from ..report.stats import bootstrap_ci, holm_bonferroni, sign_flip_p_value, wilson_ci
 from .cases import Case, load_cases
-from .probes import PROBES, Probe, words
+from .probes import PROBES, Probe
 from .targets import CachedScorer, as_target
 
 logger = logging.getLogger(__name__)
