@@ -15,7 +15,9 @@ def test_attack_finds_the_planted_phrase():
     best = result.best["phrase"].lower()
     assert "helpful" in best or "certainly" in best
     assert result.uplift > 0.4 and result.finding == "attack"
-    assert result.evaluations <= 1500 + 4 * 16  # the held-out check comes on top of the search budget
+    # The search keeps to its budget; the held-out check (3 phrases + controls on 16 pairs) and the reward scale
+    # (all 32 pairs) come on top.
+    assert result.evaluations <= 1500 + 4 * 2 * 16 + 2 * 32
     assert result.flip_rate is not None
 
 
