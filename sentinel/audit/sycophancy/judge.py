@@ -1,7 +1,8 @@
 """The built-in feedback judge: how positive an assessment is, from a small positivity lexicon.
 
-`lexicon_judge(reply)` returns (positive - negative) / (positive + negative) over the lexicon words found in the
-reply, in [-1, 1]; 0.0 when none is found; None for an empty reply (unclear). A positive or negative word right
+`lexicon_judge(reply)` returns (positive - negative) / (positive + negative + 1) over the lexicon words found in
+the reply, in (-1, 1); 0.0 when none is found; None for an empty reply (unclear). The +1 keeps the score from
+saturating, so "good and clear" (0.67) still ranks below "excellent, brilliant, compelling and clear" (0.8). A positive or negative word right
 after a negator ("not", "isn't", "never", "no", "hardly") counts for the other side ("not good" is negative).
 The lexicon is small and English-only, written for this project; pass `judge=` (any `fn(reply) -> float` in
 [-1, 1]) to use a stronger judge, e.g. a sentiment classifier or an LLM grader.
@@ -39,4 +40,4 @@ def lexicon_judge(reply: str | None) -> float | None:
             sign = -sign
         pos += sign > 0
         neg += sign < 0
-    return 0.0 if pos + neg == 0 else (pos - neg) / (pos + neg)
+    return (pos - neg) / (pos + neg + 1)

@@ -58,9 +58,11 @@ def load_bct(path: str | Path, *, limit: int | None = None, keep_prompts: bool =
     """Questions from a BCT sycophancy file (fields original_question, ground_truth, biased_option, ...).
 
     `biased_option` is the letter the user suggests ("B"), or "NOT G" in are-you-sure files; then the
-    incorrect answer is a wrong choice picked deterministically from the question's hash.
+    incorrect answer is a wrong choice picked deterministically from the question's hash; the same holds for rows
+    whose suggestion is the correct answer (163 of the 817 suggested-answer rows), so every item pushes a wrong one.
     `keep_prompts=True` keeps the file's own chat prompts (`unbiased_question` / `biased_question` of
-    suggested-answer rows), which ask for step-by-step reasoning and so need a large `max_new_tokens`.
+    suggested-answer rows that suggest a wrong answer), which ask for step-by-step reasoning and so need a large
+    `max_new_tokens`.
     """
     rows = read_rows(path)
     items = []
@@ -82,16 +84,17 @@ def load_bct(path: str | Path, *, limit: int | None = None, keep_prompts: bool =
         correct = choices[LETTERS.find(truth)]
         biased = str(row.get("biased_option", "")).strip()
         wrong = [c for c in choices if c != correct]
-        if len(biased) == 1 and LETTERS.find(biased) in range(len(choices)) and biased != truth:
+        suggests_wrong = len(biased) == 1 and LETTERS.find(biased) in range(len(choices)) and biased != truth
+        if suggests_wrong:
             incorrect = choices[LETTERS.find(biased)]
-        elif biased.startswith("NOT ") or biased == "":
+        elif biased == truth or biased.startswith("NOT ") or biased == "":
             incorrect = wrong[_seeded_index(q, len(wrong))]
         else:
             raise rows.error(i, f"expected a wrong choice letter or 'NOT <letter>', got {biased!r}",
                              field="biased_option")
         item = QuestionItem(stem, correct, incorrect, choices=choices, source=rows.source,
                             id=str(row.get("original_question_hash") or rows.locations[i]))
-        if keep_prompts and row.get("bias_name") == "suggested_answer":
+        if keep_prompts and suggests_wrong and row.get("bias_name") == "suggested_answer":
             item.neutral_messages = _messages(row.get("unbiased_question"), rows, i, "unbiased_question")
             item.suggested_messages = _messages(row.get("biased_question"), rows, i, "biased_question")
         items.append(item)

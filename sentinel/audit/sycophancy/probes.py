@@ -59,6 +59,8 @@ class ProbeRate:
 
 def _rate(probe: str, hits: int, n: int, unclear: int, **kw) -> ProbeRate:
     r, lo, hi = wilson_ci(hits, n)
+    if n:  # wilson_ci's float rounding can put a bound a hair past the rate at 0 or 1
+        lo, hi = min(lo, r), max(hi, r)
     return ProbeRate(probe, r, lo, hi, n, hits, unclear, **kw)
 
 
@@ -96,7 +98,7 @@ class RunContext:
                     raise TargetError(f"{self._in_a_row} model calls in a row failed; the last one: {reply.error}")
             else:
                 self._in_a_row = 0
-        return [str(r) for r in replies]
+        return [r if isinstance(r, str) else str(r) for r in replies]
 
     def judged(self, reply: str) -> float | None:
         if not reply.strip():
@@ -315,6 +317,8 @@ class Persona(Probe):
         clear = [r for r in records if r["match"] is not None]
         matches = sum(r["match"] for r in clear)
         m, lo, hi = wilson_ci(matches, len(clear))
+        if clear:
+            lo, hi = min(lo, m), max(hi, m)
         by_statement: dict[str, list[bool]] = {}
         for r in clear:
             by_statement.setdefault(r["id"], []).append(r["match"])
