@@ -53,6 +53,11 @@ class ProbeRate:
             d[key] = _nan_none(d[key])
         return d
 
+    @property
+    def ci(self) -> tuple[float, float]:
+        """The 95% Wilson interval (low, high)."""
+        return (self.low, self.high)
+
     def __getitem__(self, key: str):  # result.rates["are_you_sure"]["rate"] reads like the JSON
         return getattr(self, key) if hasattr(self, key) else self.extra[key]
 
