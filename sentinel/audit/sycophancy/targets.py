@@ -147,6 +147,10 @@ class HFChatTarget(ChatTarget):
                 "chat (instruction-tuned) model, set tokenizer.chat_template, or wrap the model in a callable "
                 "fn(messages) -> str that formats prompts itself."
             )
+        if tokenizer.pad_token is None:
+            if tokenizer.eos_token is None:
+                raise ModelLoadError("the tokenizer has neither a pad nor an eos token; set tokenizer.pad_token")
+            tokenizer.pad_token = tokenizer.eos_token  # only ever masked out, so any real token will do
         self.model, self.tok, self.batch_size = model, tokenizer, max(1, batch_size)
         self.name = str(getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__)
 
