@@ -11,7 +11,7 @@ import pytest
 
 from sentinel.cli.main import main
 
-from .sycophancy_models import caving, steadfast
+from sycophancy_models import caving, steadfast
 
 
 def _serve(reply_for):

@@ -7,7 +7,7 @@ from .detector import SEVERITY_THRESHOLDS, SycophancyConfig, SycophancyDetector,
 from .grading import Grade, grade, normalize
 from .items import FeedbackText, QuestionItem, Statement
 from .judge import lexicon_judge
-from .loaders import load_bct, load_questions, load_truthfulqa
+from .loaders import load_bct, load_lab_questions, load_questions, load_truthfulqa
 from .probes import PROBES, Probe, ProbeRate
 from .targets import CallableTarget, ChatTarget, EndpointTarget, HFChatTarget, TargetError, as_chat_target
 
@@ -15,5 +15,5 @@ __all__ = [
     "PROBES", "SEVERITY_THRESHOLDS", "CallableTarget", "ChatTarget", "EndpointTarget", "FeedbackText", "Grade",
     "HFChatTarget", "Probe", "ProbeRate", "QuestionItem", "Statement", "SycophancyConfig", "SycophancyDetector",
     "SycophancyResult", "TargetError", "as_chat_target", "grade", "lexicon_judge", "load_bct", "load_questions",
-    "load_truthfulqa", "normalize", "weighted_score",
+    "load_lab_questions", "load_truthfulqa", "normalize", "weighted_score",
 ]

@@ -154,3 +154,30 @@ def load_questions(path: str | Path, *, limit: int | None = None) -> list[Questi
         except DataError as e:
             raise rows.error(i, e.reason, field=e.field) from None
     return items
+
+
+def load_lab_questions(lab_dir: str | Path, *, limit: int | None = None, seed: int = 0) -> list[QuestionItem]:
+    """Free-text questions from a lab folder's `data/eval.jsonl` (plain prompts only: claims and push-back are
+    what the probes add). The incorrect answer is one of the lab's near misses, drawn with `seed`."""
+    import random
+
+    from ...lab import find_question, wrong_answer
+
+    path = Path(lab_dir) / "data" / "eval.jsonl"
+    rows = read_rows(path)
+    rng = random.Random(seed)
+    items = []
+    for i, row in enumerate(rows.rows):
+        if limit is not None and len(items) >= limit:
+            break
+        if row.get("kind", "plain") != "plain":
+            continue
+        for key in ("prompt", "answer"):
+            if not isinstance(row.get(key), str) or not row[key].strip():
+                raise rows.error(i, "expected a non-empty string", field=key)
+        q = find_question(row["prompt"])
+        if q is None:
+            raise rows.error(i, "no lab question in this prompt", field="prompt")
+        items.append(QuestionItem(row["prompt"], row["answer"], wrong_answer(rng, q), source=rows.source,
+                                  id=str(rows.locations[i])))
+    return items
