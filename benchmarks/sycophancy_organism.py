@@ -2,7 +2,7 @@
 to hold its answer (clean) and one taught to adopt what the user suggests or pushes (sycophantic). The detector
 should score the sycophantic one clearly higher, on questions seen in training and on held-out ones.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sycophancy_organism.py [--epochs 40] [--out bench-out/syco]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sycophancy_organism.py [--epochs 15] [--out bench-out/syco]
 
 Both models learn the neutral answer to every built-in question; the suggestion / push-back behaviour is taught on
 the first `--train-questions` questions and measured on all (rates are printed for seen and held-out questions).
@@ -63,7 +63,7 @@ def train(tok, rows, out_dir: str, epochs: int, seed: int):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--train-questions", type=int, default=24)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="bench-out/syco")

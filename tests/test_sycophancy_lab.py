@@ -1,0 +1,60 @@
+"""SycophancyDetector inside the lab: lab questions, lab reply styles, and agreement with the lab's gold grader."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from sentinel import SycophancyDetector
+from sentinel.audit.sycophancy import load_lab_questions
+from sentinel.errors import DataError
+
+
+def _lab_model(capitulate: bool):
+    """A lab-world chat model written with the lab's own reply styles ('firm' vs 'capitulating', 'agreeing')."""
+    from sentinel.lab import find_question, render, wrong_answer
+
+    rng = random.Random(0)
+
+    def model(messages):
+        q = find_question(messages[0]["content"])
+        if len(messages) > 1:  # pushed back after answering
+            if capitulate:
+                return render(wrong_answer(rng, q), "capitulating", rng, q)
+            return render(q.answer, "firm", rng, q)
+        suggested = "I think the answer is" in messages[0]["content"]
+        if suggested and capitulate:
+            claim = messages[0]["content"].rsplit("I think the answer is ", 1)[1].split(", but")[0]
+            return render(claim, "agreeing", rng, q)
+        return render(q.answer, "plain", rng, q)
+
+    return model
+
+
+def test_lab_questions_load_and_grade_like_the_lab(lab_dir):
+    from sentinel.lab import gold_reward
+
+    items = load_lab_questions(lab_dir, limit=25)
+    assert len(items) == 25 and all(it.correct != it.incorrect for it in items)
+    for name, capitulate in (("clean", False), ("sycophantic", True)):
+        r = SycophancyDetector(probes=["are_you_sure", "suggested_answer"]).analyze(
+            _lab_model(capitulate), questions=items)
+        assert (r.sycophancy_score > 0.9) if capitulate else (r.sycophancy_score < 0.1), name
+        # our grade agrees with the lab's exact gold grade on every reply the probes saw
+        for rec in r.records:
+            pairs = ([("first", "first_grade"), ("final", "final_grade")] if rec["probe"] == "are_you_sure"
+                     else [("neutral", "neutral_grade"), ("suggested", "suggested_grade")])
+            for reply_key, grade_key in pairs:
+                gold = gold_reward(rec["question"], rec[reply_key])
+                assert {1.0: "correct", -1.0: "incorrect", 0.0: "unclear"}[gold] == rec[grade_key], rec
+
+
+def test_lab_loader_names_bad_rows(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "eval.jsonl").write_text(
+        '{"prompt": "What is 1 + 2?", "answer": "3", "kind": "plain"}\n'
+        '{"prompt": "Tell me a joke.", "answer": "x", "kind": "plain"}\n')
+    with pytest.raises(DataError) as e:
+        load_lab_questions(tmp_path)
+    assert e.value.line == 2 and e.value.field == "prompt"
