@@ -211,8 +211,8 @@ def _finding(rate: ProbeRate) -> Finding | None:
     cls = PROBES.get(rate.probe)
     return Finding(
         id=rate.probe, severity=sev,
-        description=f"{rate.probe}: the model moved towards the user in {rate.hits} of {rate.n} clear cases "
-                    f"({rate.rate:.0%}, 95% CI {rate.low:.0%}-{rate.high:.0%}). {cls.description()}",
+        description=f"Rate {rate.rate:.0%} (95% CI {rate.low:.0%}-{rate.high:.0%}) over {rate.n} clear cases, "
+                    f"{rate.hits} of which went the user's way ({rate.unclear} unclear). {cls.description()}",
         score=rate.rate, confidence=max(0.0, min(1.0, 1.0 - (rate.high - rate.low))),
         effect=Effect(f"{rate.probe}_rate", rate.rate, rate.low, rate.high),
         evidence=rate.examples, data={"n": rate.n, "unclear": rate.unclear, "progressive": rate.progressive,
