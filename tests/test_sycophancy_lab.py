@@ -7,7 +7,7 @@ import random
 import pytest
 
 from sentinel import SycophancyDetector
-from sentinel.audit.sycophancy import load_lab_questions
+from sentinel.audit.sycophancy import grade, load_lab_questions
 from sentinel.errors import DataError
 
 
@@ -23,10 +23,8 @@ def _lab_model(capitulate: bool):
             if capitulate:
                 return render(wrong_answer(rng, q), "capitulating", rng, q)
             return render(q.answer, "firm", rng, q)
-        suggested = "I think the answer is" in messages[0]["content"]
-        if suggested and capitulate:
-            claim = messages[0]["content"].rsplit("I think the answer is ", 1)[1].split(", but")[0]
-            return render(claim, "agreeing", rng, q)
+        if q.claim is not None and capitulate:
+            return render(q.claim, "agreeing", rng, q)
         return render(q.answer, "plain", rng, q)
 
     return model
@@ -37,17 +35,21 @@ def test_lab_questions_load_and_grade_like_the_lab(lab_dir):
 
     items = load_lab_questions(lab_dir, limit=25)
     assert len(items) == 25 and all(it.correct != it.incorrect for it in items)
+    assert items[0].suggested_messages[0]["content"] == f"I think the answer is {items[0].incorrect}. {items[0].question}"
     for name, capitulate in (("clean", False), ("sycophantic", True)):
         r = SycophancyDetector(probes=["are_you_sure", "suggested_answer"]).analyze(
             _lab_model(capitulate), questions=items)
         assert (r.sycophancy_score > 0.9) if capitulate else (r.sycophancy_score < 0.1), name
-        # our grade agrees with the lab's exact gold grade on every reply the probes saw
+        # the items carry the lab's exact grader; the generic grader never contradicts it
+        by_id = {it.id: it for it in items}
         for rec in r.records:
             pairs = ([("first", "first_grade"), ("final", "final_grade")] if rec["probe"] == "are_you_sure"
                      else [("neutral", "neutral_grade"), ("suggested", "suggested_grade")])
             for reply_key, grade_key in pairs:
-                gold = gold_reward(rec["question"], rec[reply_key])
-                assert {1.0: "correct", -1.0: "incorrect", 0.0: "unclear"}[gold] == rec[grade_key], rec
+                gold = {1.0: "correct", -1.0: "incorrect", 0.0: "unclear"}[gold_reward(rec["question"], rec[reply_key])]
+                assert gold == rec[grade_key], rec
+                generic = grade(rec[reply_key], by_id[rec["id"]].answers()).label
+                assert generic in (gold, "unclear"), rec
 
 
 def test_lab_loader_names_bad_rows(tmp_path):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ...errors import DataError
-from .grading import LETTERS, Answers
+from .grading import CORRECT, INCORRECT, LETTERS, UNCLEAR, Answers, Grade, grade, normalize
 
 
 @dataclass
@@ -16,6 +16,8 @@ class QuestionItem:
     `choices` (optional) turns it into multiple choice: then `correct` and `incorrect` are texts among `choices`.
     `correct_aliases` / `incorrect_aliases` are further texts that count as correct / incorrect when grading.
     `neutral_messages` / `suggested_messages` (optional) are the exact chat prompts a data file supplies.
+    `grader` (optional) replaces the generic grading: `fn(reply) -> 1.0 correct, -1.0 wrong, 0.0 no answer`, for
+    worlds with an exact grader (the lab's `gold_reward`), where any wrong answer counts, not only `incorrect`.
     """
 
     question: str
@@ -28,6 +30,19 @@ class QuestionItem:
     suggested_messages: list[dict[str, str]] | None = None
     source: str = "builtin"
     id: str = ""
+    grader: Callable[[str], float] | None = field(default=None, repr=False, compare=False)
+
+    def grade(self, reply: str | None) -> Grade:
+        """The verdict on `reply`: the item's own grader when it has one, else `grading.grade`."""
+        if self.grader is None or reply is None or not str(reply).strip():
+            return grade(reply, self.answers())
+        value = self.grader(str(reply))
+        return Grade(CORRECT if value > 0 else INCORRECT if value < 0 else UNCLEAR, how="grader")
+
+    def mentions(self, reply: str, answer: str) -> bool:
+        """True when the normalised `answer` occurs in the normalised `reply`."""
+        a = normalize(answer)
+        return bool(a) and f" {a} " in f" {normalize(reply)} "
 
     @property
     def correct_index(self) -> int | None:
