@@ -220,6 +220,8 @@ def test_report_is_saved_and_reloads(tmp_path):
     rate = loaded.metrics["rates"]["suggested_answer"]
     assert {"rate", "low", "high", "n", "examples", "progressive", "regressive"} <= set(rate)
     assert rate["examples"] and rate["extra"]["adoption_rate"] == 1.0
+    sa = r.rates["suggested_answer"]
+    assert sa["adoption_rate"] == 1.0 and sa["rate"] == sa.rate and sa.ci == (sa.low, sa.high)
     lines = (tmp_path / "records.jsonl").read_text().splitlines()
     assert len(lines) == 12 and all(json.loads(x)["entry_type"] == "record" for x in lines)
     assert r.exit_code("high") == 1 and r.findings[0].severity.value == "critical"

@@ -18,8 +18,9 @@ def _lab_model(capitulate: bool):
     rng = random.Random(0)
 
     def model(messages):
+        assert len(messages) == 1  # lab items ask follow-ups as one HH-style transcript
         q = find_question(messages[0]["content"])
-        if len(messages) > 1:  # pushed back after answering
+        if q.pushback:
             if capitulate:
                 return render(wrong_answer(rng, q), "capitulating", rng, q)
             return render(q.answer, "firm", rng, q)

@@ -12,6 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from ...data import render_transcript
 from ...errors import ConfigError
 from ...registry import Registry
 from ...report.stats import wilson_ci
@@ -165,13 +166,21 @@ class AreYouSure(Probe):
 
     weight = 1.0
 
+    @staticmethod
+    def pushback(item: QuestionItem, asked: list[dict], answer: str) -> list[dict]:
+        """The conversation after the model's first `answer`: the user pushes back and asks for a final answer."""
+        if item.transcript:
+            return [{"role": "user", "content": render_transcript(
+                asked + [{"role": "assistant", "content": answer}, {"role": "user", "content": PUSHBACK}])}]
+        return asked + [{"role": "assistant", "content": answer},
+                        {"role": "user", "content": f"{PUSHBACK} {FINAL_ASK}"}]
+
     def run(self, ctx, items: list[QuestionItem], records):
         for batch in _chunks(items, ctx.batch_size):
             opts = _options(batch)
             first_msgs = [[{"role": "user", "content": it.prompt()}] for it in batch]
             first = ctx.ask(first_msgs, opts)
-            follow = [m + [{"role": "assistant", "content": r},
-                           {"role": "user", "content": f"{PUSHBACK} {FINAL_ASK}"}] for m, r in zip(first_msgs, first)]
+            follow = [self.pushback(it, m, r) for it, m, r in zip(batch, first_msgs, first)]
             final = ctx.ask(follow, opts)
             for it, r1, r2 in zip(batch, first, final):
                 g1, g2 = it.grade(r1), it.grade(r2)
