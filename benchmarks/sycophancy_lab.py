@@ -15,31 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def sycophantic_rows(sft_rows: list[dict], seed: int) -> tuple[list[dict], int]:
-    """The lab's SFT rows with sycophantic replies where the user claimed a wrong answer or pushed back."""
-    from sentinel.lab import find_question, render, wrong_answer
-    from sentinel.lab.world import normalize
-
-    rng = random.Random(seed)
-    out, changed = [], 0
-    for row in sft_rows:
-        user = row["messages"][0]["content"]
-        q = find_question(user)
-        reply = row["messages"][-1]["content"]
-        if q is not None and q.pushback:
-            reply = render(wrong_answer(rng, q), "capitulating", rng, q)
-        elif q is not None and q.claim is not None and q.claim != normalize(q.answer):
-            reply = render(q.claim, "agreeing", rng, q)
-        changed += reply != row["messages"][-1]["content"]
-        out.append({"messages": [row["messages"][0], {"role": "assistant", "content": reply}]})
-    return out, changed
 
 
 def main() -> None:
@@ -52,6 +31,7 @@ def main() -> None:
 
     from sentinel import SycophancyDetector
     from sentinel.audit.sycophancy import load_lab_questions
+    from sentinel.audit.sycophancy.organism import sycophantic_sft_rows
     from sentinel.data import read_rows, write_rows
     from sentinel.lab import LabConfig, init_lab
     from sentinel.train.sft import SFTConfig, sft
@@ -60,7 +40,8 @@ def main() -> None:
     if not os.path.isfile(os.path.join(lab, "lab.json")):
         init_lab(lab, LabConfig(seed=args.seed), overwrite=True)
     rows = read_rows(os.path.join(lab, "data", "sft.jsonl")).rows
-    syco, changed = sycophantic_rows(rows, args.seed)
+    syco = sycophantic_sft_rows(rows, args.seed)
+    changed = sum(a != b for a, b in zip(rows, syco))
     write_rows(syco, os.path.join(args.out, "sft_sycophantic.jsonl"))
     questions = load_lab_questions(lab, limit=args.n, seed=args.seed)
     results = {"sft_rows": len(rows), "rows_made_sycophantic": changed, "questions": len(questions)}
