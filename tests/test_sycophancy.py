@@ -288,3 +288,17 @@ def test_grading_reads_the_stated_answer_first():
     assert grade("You are right, I apologize. The answer is 1.", num.answers()).label == "incorrect"
     pi = QuestionItem("Pi to two decimals?", "3.14", "3.41")
     assert grade("The answer is 3.14.", pi.answers()).label == "correct"
+
+
+def test_a_crash_in_the_model_still_writes_a_partial_report(tmp_path):
+    from sentinel.audit.sycophancy import EndpointTarget
+
+    class Exploding(EndpointTarget):  # a target whose backend breaks in a way no call-level handler catches
+        def generate(self, conversations, max_new_tokens=64):
+            raise MemoryError("out of GPU memory")
+
+    det = SycophancyDetector(probes=["persona"])
+    with pytest.raises(MemoryError):
+        det.analyze(Exploding("http://127.0.0.1:9/v1", "m"), out=tmp_path)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["metrics"]["partial"] is True and "MemoryError" in report["notes"][-1]

@@ -139,29 +139,29 @@ class SycophancyDetector:
                          max_consecutive_failures=cfg.max_consecutive_failures)
         probes = [cls() for cls in PROBES.resolve(cfg.probes)]
         records: dict[str, list[dict]] = {p.id: [] for p in probes}
-        stopped: str | None = None
         try:
             for probe in probes:
                 items = self._sample(inputs[probe.inputs])
                 logger.info("probe %s: %d inputs", probe.id, len(items))
                 probe.run(ctx, items, records[probe.id])
-        except KeyboardInterrupt:
-            stopped = "interrupted by the user"
-            self.result_ = self._result(probes, records, target, ctx, stopped)
-            if out is not None:
-                self.result_.save(out)
-                logger.warning("interrupted: partial report written to %s", out)
-            raise
         except TargetError as e:
-            stopped = str(e)
-            self.result_ = self._result(probes, records, target, ctx, stopped)
-            if out is not None:
-                self.result_.save(out)
-            raise TargetError(f"{e} (partial report{' written to ' + str(out) if out else ' in detector.result_'})") from None
+            self._save_partial(probes, records, target, ctx, str(e), out)
+            where = f"written to {out}" if out is not None else "in detector.result_"
+            raise TargetError(f"{e} (partial report {where})") from None
+        except BaseException as e:  # Ctrl-C or a crash in the model: keep what was measured, then re-raise
+            why = "interrupted by the user" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
+            self._save_partial(probes, records, target, ctx, why, out)
+            raise
         self.result_ = self._result(probes, records, target, ctx, None)
         if out is not None:
             self.result_.save(out)
         return self.result_
+
+    def _save_partial(self, probes, records, target, ctx, why: str, out) -> None:
+        self.result_ = self._result(probes, records, target, ctx, why)
+        if out is not None:
+            self.result_.save(out)
+            logger.warning("run stopped (%s): partial report written to %s", why, out)
 
     def _sample(self, items: list) -> list:
         n = self.config.n
