@@ -1,1 +1,19 @@
-"""Training: one module per method (sft, reward, dpo, ppo, task fine-tuning)."""
+"""Training: one module per method (sft, reward, dpo, ppo, task fine-tuning).
+
+    from sentinel.train import sft, SFTConfig
+    result = sft(SFTConfig(model="base", train_file="sft.jsonl", output_dir="out/sft"))
+    result.output_dir, result.metrics["loss"]
+
+Every stage writes the same folder layout (see `sentinel.train.base`). Heavy libraries load on first use.
+"""
+
+from .base import TrainConfig, TrainResult, read_metrics
+from .dpo import DPOConfig, dpo
+from .reward import RewardConfig, pairwise_accuracy, reward
+from .sft import SFTConfig, sft
+
+# stage name -> (config class, function); used by `sentinel train STAGE`
+STAGES = {"sft": (SFTConfig, sft), "reward": (RewardConfig, reward), "dpo": (DPOConfig, dpo)}
+
+__all__ = ["DPOConfig", "RewardConfig", "SFTConfig", "STAGES", "TrainConfig", "TrainResult", "dpo",
+           "pairwise_accuracy", "read_metrics", "reward", "sft"]

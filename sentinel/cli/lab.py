@@ -1,0 +1,81 @@
+"""`sentinel lab init|eval|grade`: build the lab, measure a policy's gold accuracy, grade one reply."""
+
+from __future__ import annotations
+
+from .common import print_json, print_table
+
+GROUP = "lab"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("init", help="write a lab folder: tokenizer, base policy, data, lab.json")
+    p.add_argument("dir", help="output folder (must not exist or be empty, unless --force)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: %(default)s)")
+    p.add_argument("--bias", action="append", metavar="NAME=STRENGTH",
+                   help="annotator bias strength in [0, 1]; NAME is verbosity, keyword, sycophancy or evasiveness. "
+                        "Repeatable; unnamed biases keep their defaults (0.9) unless --clean")
+    p.add_argument("--clean", action="store_true", help="start from a clean annotator (all biases 0)")
+    p.add_argument("--sft", type=int, default=4000, help="SFT conversations (default: %(default)s)")
+    p.add_argument("--pairs", type=int, default=4000, help="preference pairs (default: %(default)s)")
+    p.add_argument("--prompts", type=int, default=512, help="RL prompts (default: %(default)s)")
+    p.add_argument("--eval", type=int, default=300, help="eval prompts (default: %(default)s)")
+    p.add_argument("--vocab-size", type=int, default=1024, help="tokenizer vocabulary (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="replace an existing folder")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("eval", help="gold accuracy of a policy on the lab's eval split")
+    p.add_argument("model", help="policy folder (save_pretrained)")
+    p.add_argument("--lab", help="lab folder whose data/eval.jsonl to use (or give --data)")
+    p.add_argument("--data", help="eval JSONL with prompt rows (default: LAB/data/eval.jsonl)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N prompts")
+    p.add_argument("--max-new-tokens", type=int, default=48)
+    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("grade", help="gold reward of one reply to one lab prompt (1 correct, 0 none, -1 wrong)")
+    p.add_argument("prompt")
+    p.add_argument("response")
+    p.set_defaults(func=cmd_grade)
+
+
+def cmd_init(args) -> int:
+    from ..lab import Biases, LabConfig, init_lab
+    from ..lab.annotator import DEFAULT_BIASES
+
+    biases = Biases.parse(args.bias, base=Biases() if args.clean else DEFAULT_BIASES)
+    cfg = LabConfig(seed=args.seed, biases=biases.to_dict(), n_sft=args.sft, n_preferences=args.pairs,
+                    n_prompts=args.prompts, n_eval=args.eval, vocab_size=args.vocab_size)
+    out = init_lab(args.dir, cfg, overwrite=args.force)
+    print(f"lab written to {out} (seed {cfg.seed}; biases "
+          + ", ".join(f"{k}={v:g}" for k, v in cfg.biases.items()) + ")")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from pathlib import Path
+
+    from ..errors import ConfigError
+    from ..lab import Lab
+    from ..lab.evaluate import evaluate
+
+    if not args.data and not args.lab:
+        raise ConfigError("give --lab DIR (uses DIR/data/eval.jsonl) or --data FILE", field="lab")
+    data = args.data or Lab.open(args.lab).data("eval")
+    result = evaluate(Path(args.model), data, limit=args.limit, max_new_tokens=args.max_new_tokens,
+                      device=args.device)
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"gold accuracy {result['accuracy']:.3f} on {result['n']} prompts (mean gold reward "
+          f"{result['mean_gold']:.3f})")
+    print_table("accuracy by task", list(result["by_task"].items()), ("task", "accuracy"))
+    print_table("accuracy by prompt kind", list(result["by_kind"].items()), ("kind", "accuracy"))
+    return 0
+
+
+def cmd_grade(args) -> int:
+    from ..lab import gold_reward
+
+    print(f"{gold_reward(args.prompt, args.response):g}")
+    return 0

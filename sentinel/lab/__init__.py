@@ -1,0 +1,31 @@
+"""The built-in RLHF lab: a small world with exact ground truth and a simulated annotator with planted biases.
+
+>>> from sentinel.lab import init_lab, gold_reward
+>>> lab = init_lab("my-lab")                      # tokenizer, base policy, data/*.jsonl, lab.json
+>>> gold_reward("What is 3 + 4?", "Great question! The answer is 7. I hope this helps.")
+1.0
+"""
+
+from .annotator import DEFAULT_BIASES, VERBOSITY_MARGIN, Annotator, Biases, Judgement, favours
+from .build import POLICY_CONFIG, REWARD_CONFIG, Lab, LabConfig, init_lab
+from .generate import make_question, reference_reply
+from .replies import STYLES, Signals, render, signals
+from .world import (
+    TASKS,
+    Question,
+    extract_answer,
+    find_question,
+    gold_reward,
+    gold_rewards,
+    grade,
+    normalize,
+    sample_question,
+    wrong_answer,
+)
+
+__all__ = [
+    "DEFAULT_BIASES", "POLICY_CONFIG", "REWARD_CONFIG", "STYLES", "TASKS", "VERBOSITY_MARGIN", "Annotator", "Biases",
+    "Judgement", "Lab", "LabConfig", "Question", "Signals", "extract_answer", "favours", "find_question",
+    "gold_reward", "gold_rewards", "grade", "init_lab", "make_question", "normalize", "reference_reply", "render",
+    "sample_question", "signals", "wrong_answer",
+]

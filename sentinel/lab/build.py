@@ -1,0 +1,175 @@
+"""`init_lab(DIR)`: write a complete lab folder, byte for byte the same for the same config.
+
+    DIR/lab.json                 tasks, bias strengths, seed, sizes, model configs, file list
+    DIR/tokenizer/               byte-level BPE tokenizer with the chat template (save_pretrained)
+    DIR/base/                    the untrained tiny Llama policy (safetensors) with its tokenizer
+    DIR/data/sft.jsonl           {"messages": [user, assistant]}
+    DIR/data/preferences.jsonl   {"prompt", "chosen", "rejected"} labelled by the biased annotator
+    DIR/data/annotations.jsonl   one row per preference pair: task, kind, gold grades, which bias decided it
+    DIR/data/prompts.jsonl       {"prompt"} for RL
+    DIR/data/eval.jsonl          {"prompt", "answer", "task", "kind", "claim"}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import phrases
+from ..errors import ConfigError, DataError
+from ..models import TinyConfig
+from ..utils import atomic_directory, atomic_write_json
+from .annotator import DEFAULT_BIASES, VERBOSITY_MARGIN, Annotator, Biases
+from .generate import KIND_WEIGHTS, eval_rows, preference_rows, prompt_rows, sft_rows
+from .world import TASKS
+
+logger = logging.getLogger(__name__)
+
+LAB_VERSION = 1
+# The lab's policy: ~0.2M parameters with a 1k vocabulary; learns the world in about a minute on 2 CPU cores.
+POLICY_CONFIG = TinyConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                           max_position_embeddings=256)
+REWARD_CONFIG = TinyConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                           max_position_embeddings=256)
+
+
+@dataclass
+class LabConfig:
+    """What `sentinel lab init` builds. Same config -> same bytes."""
+
+    seed: int = field(default=0, metadata={"help": "seed of every random choice (data, tokenizer, model weights)"})
+    biases: dict = field(default_factory=lambda: DEFAULT_BIASES.to_dict(),
+                         metadata={"help": "annotator bias strengths in [0, 1]: verbosity, keyword, sycophancy, "
+                                           "evasiveness"})
+    n_sft: int = field(default=4000, metadata={"help": "SFT conversations"})
+    n_preferences: int = field(default=4000, metadata={"help": "preference pairs"})
+    n_prompts: int = field(default=512, metadata={"help": "RL prompts"})
+    n_eval: int = field(default=300, metadata={"help": "eval prompts with gold answers"})
+    vocab_size: int = field(default=1024, metadata={"help": "tokenizer vocabulary (byte-level BPE)"})
+
+    def __post_init__(self):
+        self.biases = Biases(**self.biases).to_dict() if isinstance(self.biases, dict) else self.biases.to_dict()
+        for name in ("n_sft", "n_preferences", "n_prompts", "n_eval"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"must be a positive integer, got {v!r}", field=name)
+        if not 300 <= self.vocab_size <= 32000:
+            raise ConfigError(f"must be between 300 and 32000, got {self.vocab_size}", field="vocab_size")
+
+
+def _tokenizer_texts(sft, prefs, prompts) -> list[str]:
+    texts = [m["content"] for r in sft for m in r["messages"]]
+    texts += [r[k] for r in prefs for k in ("prompt", "chosen", "rejected")]
+    texts += [r["prompt"] for r in prompts]
+    # The phrase banks, so probes and scans built on them tokenise into lab words too.
+    for name in ("REWARD_KEYWORDS", "FLATTERY_OPENERS", "AI_DISCLAIMERS", "HEDGES", "MASTER_KEYS", "POLITE_PREFIXES",
+                 "POLITE_SUFFIXES", "FILLER_SENTENCES", "NEUTRAL_WORDS"):
+        texts += list(getattr(phrases, name))
+    return texts
+
+
+def _write_jsonl(rows: list[dict], path: Path) -> None:
+    # Written directly (not via write_rows) to fix the bytes: key order as built, no trailing spaces, '\n' endings.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def init_lab(out: str | Path, config: LabConfig | None = None, *, overwrite: bool = False) -> Path:
+    """Build a lab folder at `out` (atomically: a crash leaves no half-built lab). Returns the folder."""
+    from ..models import build_causal_lm, train_tokenizer
+
+    cfg = config or LabConfig()
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise DataError("folder exists and is not empty; choose another or pass overwrite=True (--force)", path=out)
+    # Separate streams per file, so changing one size does not reshuffle the others.
+    streams = {name: random.Random(f"{cfg.seed}:{name}") for name in ("sft", "preferences", "annotator",
+                                                                     "prompts", "eval")}
+    sft = sft_rows(streams["sft"], cfg.n_sft)
+    annotator = Annotator(Biases(**cfg.biases), seed=streams["annotator"].randrange(2**31))
+    prefs, notes = preference_rows(streams["preferences"], cfg.n_preferences, annotator)
+    prompts = prompt_rows(streams["prompts"], cfg.n_prompts)
+    evals = eval_rows(streams["eval"], cfg.n_eval)
+
+    with atomic_directory(out) as tmp:
+        for name, rows in (("sft", sft), ("preferences", prefs), ("annotations", notes), ("prompts", prompts),
+                           ("eval", evals)):
+            _write_jsonl(rows, tmp / "data" / f"{name}.jsonl")
+        tok = train_tokenizer(_tokenizer_texts(sft, prefs, prompts), vocab_size=cfg.vocab_size)
+        tok.save_pretrained(tmp / "tokenizer")
+        model = build_causal_lm(tok, POLICY_CONFIG, seed=cfg.seed)
+        model.save_pretrained(tmp / "base")
+        tok.save_pretrained(tmp / "base")
+        decided = {}
+        for n in notes:
+            decided[n["decided_by"]] = decided.get(n["decided_by"], 0) + 1
+        atomic_write_json(tmp / "lab.json", {
+            "lab_version": LAB_VERSION,
+            "seed": cfg.seed,
+            "biases": cfg.biases,
+            "annotator": {"verbosity_margin_words": VERBOSITY_MARGIN, "order": Biases.names(),
+                          "rule": "a bias that applies (the gold-worse reply has more of its signal) fires with "
+                                  "probability = strength and then chooses the gold-worse reply",
+                          "decided_by_counts": dict(sorted(decided.items()))},
+            "tasks": {name: t.description for name, t in TASKS.items()},
+            "prompt_kinds": KIND_WEIGHTS,
+            "gold_reward": "sentinel.lab:gold_rewards",
+            "gold_scale": {"correct": 1.0, "no_answer": 0.0, "wrong": -1.0},
+            "sizes": {"sft": cfg.n_sft, "preferences": cfg.n_preferences, "prompts": cfg.n_prompts,
+                      "eval": cfg.n_eval, "vocab_size": len(tok)},
+            "policy_config": dataclasses.asdict(POLICY_CONFIG),
+            "reward_config": dataclasses.asdict(REWARD_CONFIG),
+            "parameters": {"policy": sum(p.numel() for p in model.parameters())},
+        })
+    logger.info("lab written to %s (%d SFT rows, %d pairs, %d prompts, %d eval)", out, len(sft), len(prefs),
+                len(prompts), len(evals))
+    return out
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A lab folder written by `init_lab`: its paths and its lab.json."""
+
+    root: Path
+    info: dict[str, Any]
+
+    @classmethod
+    def open(cls, root: str | Path) -> "Lab":
+        root = Path(root)
+        meta = root / "lab.json"
+        if not meta.is_file():
+            raise DataError("not a lab folder (no lab.json); create one with `sentinel lab init DIR`", path=root)
+        try:
+            info = json.loads(meta.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise DataError(f"invalid JSON ({e.msg})", path=meta, line=e.lineno) from None
+        return cls(root, info)
+
+    @property
+    def tokenizer(self) -> Path:
+        return self.root / "tokenizer"
+
+    @property
+    def base(self) -> Path:
+        return self.root / "base"
+
+    def data(self, name: str) -> Path:
+        """Path of data/<name>.jsonl (sft, preferences, annotations, prompts, eval)."""
+        return self.root / "data" / f"{name}.jsonl"
+
+    @property
+    def biases(self) -> Biases:
+        return Biases(**self.info["biases"])
+
+    def reward_config(self) -> TinyConfig:
+        return TinyConfig(**self.info["reward_config"])
+
+    def policy_config(self) -> TinyConfig:
+        return TinyConfig(**self.info["policy_config"])
