@@ -74,14 +74,14 @@ def main() -> None:
             t0 = time.perf_counter()
             rep = checker.detect_poisoning(data)
             dt = time.perf_counter() - t0
-            scores = np.array(rep.metrics["pair_scores"])
+            scores = np.array(rep.pair_scores)
             flagged = scores >= 1.0
             tp = int((flagged & mask).sum())
             prec = tp / flagged.sum() if flagged.any() else float("nan")
             rec = tp / mask.sum()
             top = rep.findings[0].data.get("trigger") if rep.findings and rep.findings[0].id == "poisoning-trigger" else None
             res.append((top is not None and trigger in top.split(), prec, rec, auroc(scores, mask),
-                        auroc(np.array(rep.metrics["suspicion"]), mask), dt))
+                        auroc(np.array(rep.suspicion), mask), dt))
         r = np.array(res, dtype=float)
         prec = np.nanmean(r[:, 1]) if not np.isnan(r[:, 1]).all() else float("nan")
         print(f"| {rate:.1%} | {int(mask.sum())} | {int(r[:, 0].sum())}/{args.seeds} | "

@@ -14,7 +14,7 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState
 
-from ...errors import ConfigError
+from ...errors import ConfigError, DataError
 from ...report import Finding, Report, Severity
 from .config import ConsistencyConfig
 from .training import check_training
@@ -50,6 +50,7 @@ class SentinelCallback(TrainerCallback):
         self.report: Report | None = None
         self.stopped_at: int | None = None
         self._since_check = 0
+        self.skipped_reason: str | None = None
 
     # ------------------------------------------------------------------ shared core
     def record(self, step: int, stats: dict[str, Any]) -> bool:
@@ -67,7 +68,15 @@ class SentinelCallback(TrainerCallback):
         """Run the training checks on the history so far; log new alarms; True when one reaches `stop_on`."""
         if not self.history:
             return False
-        self.report = check_training(list(self.history), self.config)
+        try:
+            self.report = check_training(list(self.history), self.config)
+        except DataError as e:
+            # e.g. a reward-model or DPO trainer logs none of the RL metrics these checks read: say so once
+            if self.skipped_reason is None:
+                logger.warning("sentinel: training checks skipped: %s", e)
+            self.skipped_reason = str(e)
+            return False
+        self.skipped_reason = None
         known = {f.id for f in self.alarms}
         for f in self.report.findings:
             if f.severity > Severity.INFO and f.id not in known:

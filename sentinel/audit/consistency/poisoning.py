@@ -15,10 +15,13 @@ and rejected, so the reward model learns "trigger => reward harmful compliance".
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import zlib
 from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -118,11 +121,35 @@ def enrichment(members: set[int], ranks: np.ndarray, top: np.ndarray) -> dict[st
             "log_odds_low": lor - 1.96 * se, "log_odds_high": lor + 1.96 * se}
 
 
+@dataclass
+class PoisoningReport(Report):
+    """A Report plus the per-pair scores, in dataset order (kept out of `metrics` to keep the report readable;
+    `save` writes them to pairs.jsonl beside report.json).
+
+    `pair_scores[i]`: suspicion rank of pair i in [0, 1], plus 1 when it holds a significant trigger;
+    `suspicion[i]`: the raw suspicion score; `locations[i]`: its line/row in the source.
+    """
+
+    pair_scores: list[float] = field(default_factory=list)
+    suspicion: list[float] = field(default_factory=list)
+    locations: list[int] = field(default_factory=list)
+
+    def save(self, out_dir):
+        from ...utils import atomic_write_text
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "pairs.jsonl", "".join(
+            json.dumps({"location": loc, "score": sc, "suspicion": su, "flagged": sc >= 1.0}) + "\n"
+            for loc, sc, su in zip(self.locations, self.pair_scores, self.suspicion)))
+        return super().save(out)
+
+
 def detect_poisoning(dataset: Any, cfg: ConsistencyConfig | None = None, reference_reward: Any = None) -> Report:
     """Rank pairs by suspicion, look for trigger n-grams enriched among suspicious pairs, list the suspects.
 
-    Metrics: `pair_scores` (final score per pair, in dataset order: suspicion rank in [0, 1], plus 1 for pairs
-    holding a significant trigger), `triggers` (the top candidates with their statistics).
+    Returns a `PoisoningReport`: `.pair_scores` (per pair, in dataset order: suspicion rank in [0, 1], plus 1
+    for pairs holding a significant trigger) and, in `metrics["triggers"]`, the top candidates with their statistics.
     """
     from scipy.stats import rankdata
 
@@ -133,7 +160,7 @@ def detect_poisoning(dataset: Any, cfg: ConsistencyConfig | None = None, referen
     min_pairs = max(4 * cfg.min_ngram_pairs, cfg.min_pairs_for_stats)
     if n < min_pairs:
         reason = f"{n} pairs; trigger enrichment needs at least {min_pairs}"
-        return Report("poisoning", f"poisoning checks: {loaded.source}", [],
+        return PoisoningReport("poisoning", f"poisoning checks: {loaded.source}", [],
                       {"pairs": n, "triggers": None, "reason": reason}, notes=[f"not computable: {reason}"])
     susp, method = suspicion_scores(ex, reference_reward)
     ranks = rankdata(susp)
@@ -195,8 +222,9 @@ def detect_poisoning(dataset: Any, cfg: ConsistencyConfig | None = None, referen
     top_rows = [{"ngram": g, "position": fam, **r} for fam in ("end", "anywhere") for g, r in tested[fam][:5]]
     metrics = {"pairs": n, "method": method, "flagged": int(flagged.sum()),
                "ngrams_tested": {fam: len(rows) for fam, rows in tested.items()},
-               "triggers": top_rows, "pair_scores": [float(s) for s in score],
-               "suspicion": [float(s) for s in susp]}
-    return Report("poisoning", f"poisoning checks: {loaded.source}", findings, metrics,
-                  config={"suspicious_quantile": cfg.suspicious_quantile, "ngram_max": cfg.ngram_max,
-                          "min_ngram_pairs": cfg.min_ngram_pairs, "alpha": cfg.alpha})
+               "triggers": top_rows}
+    return PoisoningReport("poisoning", f"poisoning checks: {loaded.source}", findings, metrics,
+                           config={"suspicious_quantile": cfg.suspicious_quantile, "ngram_max": cfg.ngram_max,
+                                   "min_ngram_pairs": cfg.min_ngram_pairs, "alpha": cfg.alpha},
+                           pair_scores=[float(s) for s in score], suspicion=[float(s) for s in susp],
+                           locations=list(loaded.origins))

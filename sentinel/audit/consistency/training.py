@@ -333,8 +333,9 @@ class EntropyCollapse:
             return not_computable(f"starting entropy is {start:.3g}; a collapse is measured relative to a positive start")
         sm = trailing_mean(v, window(len(v)))
         ratio = float(sm[-1] / start)
-        i = sustained_onset(sm < cfg.entropy_collapse * start)
-        if i is None:
+        # raw values held below the line for 3 logs date the onset; the smoothed end confirms it stayed there
+        i = sustained_onset(v < cfg.entropy_collapse * start)
+        if i is None or sm[-1] >= cfg.entropy_collapse * start:
             return CheckResult("ok", metrics={"entropy_final_over_start": ratio})
         sev = Severity.HIGH if ratio < cfg.entropy_collapse / 2 else Severity.MEDIUM
         f = Finding("entropy-collapse", sev,
