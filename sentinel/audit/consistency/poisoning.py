@@ -185,7 +185,7 @@ def detect_poisoning(dataset: Any, cfg: ConsistencyConfig | None = None, referen
         covered |= pairs
     flagged = np.zeros(n, dtype=bool)
     flagged[list(covered)] = True
-    score = ranks / n + flagged
+    score = ranks / (n + 1) + flagged  # below 1 unless flagged
     findings = []
     for fam, g, r in kept[:5]:
         where = "at the end of" if fam == "end" else "in"
