@@ -53,11 +53,10 @@ def test_conflicting_duplicates_exact_and_near_are_found_with_their_lines(tmp_pa
     path = tmp_path / "prefs.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     report = RLHFConsistencyChecker().check_preferences(path)
-    f = _ids(report)["conflicting-duplicates"]
-    assert f.severity >= Severity.MEDIUM
-    pairs = sorted(tuple(p) for p in f.data["pairs"])
-    assert pairs == [(6, 201, "exact"), (10, 202, "near")]  # file lines (1-based)
-    assert "line 6 vs line 201" in f.evidence[0]
+    exact, near = _ids(report)["conflicting-duplicates"], _ids(report)["near-conflicting-duplicates"]
+    assert exact.severity == Severity.MEDIUM and near.severity == Severity.LOW  # 1 of 202 pairs each
+    assert exact.data["pairs"] == [[6, 201]] and near.data["pairs"] == [[10, 202]]  # file lines (1-based)
+    assert "line 6 vs line 201" in exact.evidence[0]
 
 
 def test_chosen_equals_rejected_and_a_cycle():

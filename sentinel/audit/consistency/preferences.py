@@ -60,23 +60,33 @@ def duplicates(loaded, keys, cfg: ConsistencyConfig) -> tuple[list[Finding], dic
             near_repeats += 1
     ex = loaded.examples
     findings = []
-    metrics = {"conflicting_duplicates": len(conflicts),
-               "conflicting_duplicates_exact": sum(1 for c in conflicts if c[2] == "exact"),
+    metrics = {"conflicting_duplicates": sum(1 for c in conflicts if c[2] == "exact"),
+               "near_conflicting_duplicates": sum(1 for c in conflicts if c[2] == "near"),
                "repeated_pairs": repeats, "near_repeated_pairs": near_repeats}
-    if conflicts:
-        n = len(ex)
-        f = Finding(
-            "conflicting-duplicates", Severity.HIGH if len(conflicts) >= max(2, 0.01 * n) else Severity.MEDIUM,
-            f"{len(conflicts)} pairs appear twice with opposite labels ({metrics['conflicting_duplicates_exact']} "
-            f"exact after normalisation, the rest near-identical, Jaccard >= {thr}); a reward model gets no signal "
-            "from them and they point to annotation errors or tampering",
-            score=min(1.0, len(conflicts) / max(1, n) * 20),
-            effect=Effect("share of pairs in a conflicting duplicate", 2 * len(conflicts) / n),
-            evidence=[f"{pair_location(loaded, a)} vs {pair_location(loaded, b)} ({kind}): prompt "
+    n = len(ex)
+    for kind, fid in (("exact", "conflicting-duplicates"), ("near", "near-conflicting-duplicates")):
+        group = [(a, b) for a, b, k in conflicts if k == kind]
+        if not group:
+            continue
+        many = len(group) >= max(2, 0.01 * n)
+        if kind == "exact":
+            sev = Severity.HIGH if many else Severity.MEDIUM
+            what = "appear twice with opposite labels (identical after normalising case, spacing and quotes)"
+        else:
+            # a one-token difference can be the whole point (a number, "not"): near conflicts need a look
+            sev = Severity.MEDIUM if many else Severity.LOW
+            what = (f"have a near-identical twin (token Jaccard >= {thr}) with the opposite label; check the "
+                    "evidence, since the few differing words may be what decides the label")
+        findings.append(Finding(
+            fid, sev,
+            f"{len(group)} pairs {what}; a reward model gets contradictory signal from them (annotation errors "
+            "or tampering)",
+            score=min(1.0, len(group) / max(1, n) * 20),
+            effect=Effect("share of pairs in a conflicting duplicate", 2 * len(group) / n),
+            evidence=[f"{pair_location(loaded, a)} vs {pair_location(loaded, b)}: prompt "
                       f"'{short(pair_prompt(ex[a]), 60)}', chosen '{short(ex[a]['chosen'], 50)}' vs "
-                      f"'{short(ex[b]['chosen'], 50)}'" for a, b, kind in conflicts[: cfg.max_evidence]],
-            data={"pairs": [[loaded.origins[a], loaded.origins[b], kind] for a, b, kind in conflicts]})
-        findings.append(f)
+                      f"'{short(ex[b]['chosen'], 50)}'" for a, b in group[: cfg.max_evidence]],
+            data={"pairs": [[loaded.origins[a], loaded.origins[b]] for a, b in group]}))
     if repeats or near_repeats:
         findings.append(Finding("repeated-pairs", Severity.INFO,
                                 f"{repeats} exact and {near_repeats} near repeats of a pair with the same label "
