@@ -174,3 +174,34 @@ def test_nan_values_written_by_json_are_kept_as_nan(tmp_path):
     (tmp_path / "m.jsonl").write_text(text)
     f = _ids(RLHFConsistencyChecker().check_training(tmp_path / "m.jsonl"))["non-finite"]
     assert f.data["step"] == 1 and math.isfinite(f.data["step"])
+
+
+@pytest.mark.parametrize("name", __import__("sentinel.audit.consistency.training", fromlist=["x"]).TRAINING_CHECKS.names())
+def test_every_registered_training_check_keeps_the_contract(name):
+    """Each check: a docstring, a status that is ok / alarm / 'not computable: <reason>', findings with a step."""
+    from sentinel.audit.consistency.config import ConsistencyConfig
+    from sentinel.audit.consistency.series import read_training_log
+    from sentinel.audit.consistency.training import TRAINING_CHECKS
+
+    check = TRAINING_CHECKS.get(name)
+    assert check.__doc__ and check.id == name
+    cfg = ConsistencyConfig(kl_target=1.0)
+    for rows in (ppo_log(), ppo_log(hacking=True, over_opt=True), ppo_log(n=3), [{"step": 1, "objective/kl": 0.1}]):
+        result = check().run(read_training_log(rows), cfg)
+        assert result.status in ("ok", "alarm") or result.status.startswith("not computable: ")
+        assert (result.status == "alarm") == bool(result.findings)
+        for f in result.findings:
+            assert isinstance(f.data["step"], (int, float)) and f.severity > Severity.INFO
+
+
+def test_config_errors_name_the_field():
+    from sentinel.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="kl_target"):
+        RLHFConsistencyChecker(kl_target=-1)
+    with pytest.raises(ConfigError, match="min_steps"):
+        RLHFConsistencyChecker(min_steps=2)
+    with pytest.raises(ConfigError, match="kl_targt"):
+        RLHFConsistencyChecker(kl_targt=1.0)
+    with pytest.raises(ConfigError, match="unknown training check 'lenght-hacking'. did you mean 'length-hacking'"):
+        RLHFConsistencyChecker().check_training(ppo_log(), checks=["lenght-hacking"])
