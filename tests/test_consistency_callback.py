@@ -51,9 +51,9 @@ def test_healthy_run_is_not_stopped_and_warns_nothing(caplog):
 class FakePPO:
     """Stands in for our PPOTrainer: the callback contract is on_step_end(trainer, step, stats)."""
 
-    def __init__(self, target_kl=None):
+    def __init__(self, target=None, target_kl=None, adap_kl_ctrl=True):
         self.stop_training = False
-        self.config = type("Cfg", (), {"kl_target": target_kl})()
+        self.config = type("Cfg", (), {"target": target, "target_kl": target_kl, "adap_kl_ctrl": adap_kl_ctrl})()
 
 
 def test_ppo_path_stops_via_return_value_and_trainer_flag():
@@ -69,14 +69,17 @@ def test_ppo_path_stops_via_return_value_and_trainer_flag():
     assert 21 < stopped < 40 and cb.alarms[0].id == "length-hacking"
 
 
-def test_ppo_path_reads_the_kl_target_from_the_trainer_config():
+def test_ppo_path_reads_the_kl_targets_from_the_trainer_config():
     cb = SentinelCallback(every_n_steps=10)
-    trainer = FakePPO(target_kl=1.0)
+    trainer = FakePPO(target=1.0, target_kl=0.005)
     for r in ppo_log(n=60, hacking=True):
         cb.on_step_end(trainer, r["step"], {k: v for k, v in r.items() if k != "step"})
-    assert cb.config.kl_target == 1.0
-    assert "kl-above-target" in [f.id for f in cb.alarms]
+    assert (cb.config.kl_target, cb.config.approxkl_target) == (1.0, 0.005)
+    assert {"kl-above-target", "approxkl-above-target"} <= {f.id for f in cb.alarms}
     assert trainer.stop_training is False  # stop_on=None only warns
+    fixed = SentinelCallback()
+    fixed.on_step_end(FakePPO(target=1.0, adap_kl_ctrl=False), 1, {"objective/kl": 0.1})
+    assert fixed.config.kl_target is None  # a fixed KL coefficient has no KL target
 
 
 def test_recorded_ppo_metrics_file_replays_to_the_same_alarm(tmp_path):

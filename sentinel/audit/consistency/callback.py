@@ -27,8 +27,9 @@ class SentinelCallback(TrainerCallback):
 
     every_n_steps: run the checks every this many logged steps (and at the end of training).
     stop_on: stop training when a finding reaches this severity ("high", "critical", ...); None never stops.
-    kl_target: the run's KL target (nats), for the "KL above 1.5x target" alarm; read from the PPO trainer's
-        config (`kl_target` / `target_kl` / `target`) when not given.
+    kl_target: the run's KL target (nats), for the "KL above 1.5x target" alarm; when not given, read from our
+        PPO trainer's config (`target` of the adaptive KL controller, when `adap_kl_ctrl` is on); its early-stop
+        `target_kl` becomes `approxkl_target` likewise.
     Other keyword arguments are `ConsistencyConfig` fields. After training, `report` holds the last Report,
     `alarms` every finding raised (first time each id fired), `stopped_at` the step training was stopped at.
     """
@@ -51,6 +52,7 @@ class SentinelCallback(TrainerCallback):
         self.stopped_at: int | None = None
         self._since_check = 0
         self.skipped_reason: str | None = None
+        self._targets_read = False
 
     # ------------------------------------------------------------------ shared core
     def record(self, step: int, stats: dict[str, Any]) -> bool:
@@ -109,17 +111,26 @@ class SentinelCallback(TrainerCallback):
         trainer, step, stats = (list(args) + [kwargs.get("trainer"), kwargs.get("step"), kwargs.get("stats")])[:3]
         if stats is None or step is None:
             raise ConfigError("SentinelCallback.on_step_end expects (trainer, step, stats)", field="callbacks")
-        if self.config.kl_target is None and trainer is not None:
-            self._adopt_kl_target(trainer)
+        if trainer is not None and not self._targets_read:
+            self._adopt_kl_targets(trainer)
         stop = self.record(int(step), dict(stats))
         if stop and trainer is not None:
             trainer.stop_training = True
         return stop
 
-    def _adopt_kl_target(self, trainer) -> None:
-        cfg = getattr(trainer, "config", None) or getattr(trainer, "args", None)
-        for name in ("kl_target", "target_kl", "target"):
+    def _adopt_kl_targets(self, trainer) -> None:
+        """Read the KL targets from a PPO trainer's config: the adaptive controller's `target` (for objective/kl,
+        only when adaptive control is on) and the early-stopping `target_kl` (for policy/approxkl_avg)."""
+        cfg = getattr(trainer, "config", None)
+
+        def positive(name):
             v = getattr(cfg, name, None)
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
-                self.config.kl_target = float(v)
-                return
+            return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else None
+
+        if self.config.kl_target is None:
+            explicit = positive("kl_target")
+            adaptive = positive("target") if getattr(cfg, "adap_kl_ctrl", False) else None
+            self.config.kl_target = explicit or adaptive
+        if self.config.approxkl_target is None:
+            self.config.approxkl_target = positive("target_kl")
+        self._targets_read = True

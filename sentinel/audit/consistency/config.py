@@ -38,6 +38,9 @@ class ConsistencyConfig:
     # ------------------------------------------------------------------ training runs
     kl_target: float | None = field(default=None, metadata=_help(
         "the KL target of the run (nats); KL above 1.5x this is an alarm. None: only negative KL is checked"))
+    approxkl_target: float | None = field(default=None, metadata=_help(
+        "per-update approximate KL target (PPO's early-stopping `target_kl`, nats); policy/approxkl_avg above 1.5x "
+        "this is an alarm. None: not checked"))
     min_steps: int = field(default=8, metadata=_help(
         "fewest logged steps needed before trend checks (length lockstep, entropy, over-optimisation) run"))
     length_lockstep_r: float = field(default=0.8, metadata=_help(
@@ -68,8 +71,9 @@ class ConsistencyConfig:
         if not 0 <= self.confound_effect_medium <= self.confound_effect_high <= 0.5:
             raise ConfigError("expected 0 <= confound_effect_medium <= confound_effect_high <= 0.5, got "
                               f"{self.confound_effect_medium}, {self.confound_effect_high}", field="confound_effect_medium")
-        if self.kl_target is not None and self.kl_target <= 0:
-            raise ConfigError(f"must be positive or None, got {self.kl_target!r}", field="kl_target")
+        for name in ("kl_target", "approxkl_target"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise ConfigError(f"must be positive or None, got {getattr(self, name)!r}", field=name)
         for name in ("reward_tolerance", "edit_tolerance", "ratio_tolerance", "spike_factor", "clipfrac_max",
                      "gold_drop", "length_share_alarm", "length_lockstep_r"):
             if getattr(self, name) <= 0:

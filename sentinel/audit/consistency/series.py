@@ -24,6 +24,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "length": ("response_length/mean", "completions/mean_length", "env/response_length", "tokens/responses_len_mean",
                "response_length"),
     "kl": ("objective/kl", "kl", "objective/kl_mean"),
+    "approxkl": ("policy/approxkl_avg", "approxkl", "policy/approxkl"),
     "kl_coef": ("objective/kl_coef", "kl_coef"),
     "entropy": ("objective/entropy", "entropy", "policy/entropy_avg"),
     "clipfrac": ("policy/clipfrac_avg", "clipfrac", "policy/clipfrac", "clip_ratio/region_mean"),

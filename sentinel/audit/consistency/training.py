@@ -249,6 +249,30 @@ class KLCheck:
         return CheckResult("alarm" if out else "ok", out, metrics)
 
 
+@TRAINING_CHECKS.register("approxkl-above-target")
+class ApproxKLCheck:
+    """The per-update approximate KL above 1.5x PPO's `target_kl`: single updates move the policy too far
+    (classic TRL stops the PPO epochs of a batch there)."""
+
+    def run(self, log, cfg):
+        if cfg.approxkl_target is None:
+            return not_computable("no approxkl_target given")
+        s = log.series("approxkl")
+        if s is None:
+            return not_computable(f"no approximate-KL metric in the log (looked for {log.looked_for('approxkl')})")
+        limit = 1.5 * cfg.approxkl_target
+        above = np.flatnonzero(np.isfinite(s.values) & (s.values > limit))
+        if not len(above):
+            return CheckResult("ok", metrics={"approxkl_above_target": 0})
+        f = Finding("approxkl-above-target", Severity.HIGH if len(above) >= 3 else Severity.MEDIUM,
+                    f"approximate KL per update exceeded 1.5x target_kl ({limit:.3g}) at {len(above)} logged steps, "
+                    f"first at step {_step(s.steps[above[0]])} ({s.values[above[0]]:.3g})",
+                    score=float(min(1.0, 0.5 + len(above) / len(s))),
+                    evidence=[f"step {_step(s.steps[i])}: {s.key} = {s.values[i]:.4g}" for i in above[:10]],
+                    data={"step": _step(s.steps[above[0]]), "count": int(len(above)), "key": s.key})
+        return CheckResult("alarm", [f], {"approxkl_above_target": int(len(above))})
+
+
 @TRAINING_CHECKS.register("importance-ratio")
 class RatioCheck:
     """The PPO importance ratio pi/pi_old should stay near 1; far from it, updates are off-policy and unstable."""
@@ -435,4 +459,5 @@ def check_training(run: Any, cfg: ConsistencyConfig | None = None, checks: list[
     metrics = {"steps_logged": len(steps), "first_step": _step(steps[0]), "last_step": _step(steps[-1]),
                "checks": statuses, **metrics}
     return Report("training-consistency", f"training-run checks: {log.source}", findings, metrics,
-                  config={"kl_target": cfg.kl_target, "min_steps": cfg.min_steps}, notes=notes)
+                  config={"kl_target": cfg.kl_target, "approxkl_target": cfg.approxkl_target,
+                          "min_steps": cfg.min_steps}, notes=notes)
