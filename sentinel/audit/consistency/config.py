@@ -38,6 +38,9 @@ class ConsistencyConfig:
     # ------------------------------------------------------------------ training runs
     kl_target: float | None = field(default=None, metadata=_help(
         "the KL target of the run (nats); KL above 1.5x this is an alarm. None: only negative KL is checked"))
+    kl_negative_tolerance: float = field(default=0.05, metadata=_help(
+        "KL values between -this and 0 (nats) count as sampling noise, not negative KL: a policy still close to "
+        "its reference gives small negative estimates by chance"))
     approxkl_target: float | None = field(default=None, metadata=_help(
         "per-update approximate KL target (PPO's early-stopping `target_kl`, nats); policy/approxkl_avg above 1.5x "
         "this is an alarm. None: not checked"))
@@ -75,6 +78,6 @@ class ConsistencyConfig:
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ConfigError(f"must be positive or None, got {getattr(self, name)!r}", field=name)
         for name in ("reward_tolerance", "edit_tolerance", "ratio_tolerance", "spike_factor", "clipfrac_max",
-                     "gold_drop", "length_share_alarm", "length_lockstep_r"):
+                     "gold_drop", "length_share_alarm", "length_lockstep_r", "kl_negative_tolerance"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"must be positive, got {getattr(self, name)!r}", field=name)

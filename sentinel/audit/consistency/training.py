@@ -222,12 +222,12 @@ class KLCheck:
         if len(v) == 0:
             return not_computable("every KL value is NaN/inf")
         out, metrics = [], {"kl_max": float(v.max()), "kl_last": float(v[-1]), "kl_target": cfg.kl_target}
-        neg = np.flatnonzero(v < 0)
+        neg = np.flatnonzero(v < -cfg.kl_negative_tolerance)
         if len(neg):
             sev = Severity.HIGH if len(neg) >= 3 else Severity.MEDIUM
             out.append(Finding(
                 "kl-negative", sev,
-                f"KL to the reference is negative at {len(neg)} of {len(v)} logged steps, first at step "
+                f"KL to the reference is below -{cfg.kl_negative_tolerance:g} at {len(neg)} of {len(v)} logged steps, first at step "
                 f"{_step(steps[neg[0]])} (min {v.min():.3g}); the KL estimate should stay positive",
                 score=len(neg) / len(v), evidence=[f"step {_step(steps[i])}: {s.key} = {v[i]:.4g}" for i in neg[:10]],
                 data={"step": _step(steps[neg[0]]), "count": int(len(neg)), "key": s.key}))
