@@ -38,3 +38,46 @@ def lab_dir(tmp_path_factory) -> Path:
 def lab_dir_clean(tmp_path_factory) -> Path:
     """A lab folder whose annotator has no bias: every chosen reply is the gold-better one."""
     return _build_lab(_cache_root(tmp_path_factory), "lab-clean", {})
+
+
+# ----------------------------------------------------------------------------- trained lab models
+# Kept as cheap as the lab allows; the step counts below are the smallest that still give a policy that answers
+# most eval prompts correctly and reward models that carry their annotator's biases (see tests/test_lab_models.py).
+SFT_FIXTURE = dict(steps=300, batch_size=32, learning_rate=5e-3)
+RM_FIXTURE = dict(steps=150, batch_size=32, learning_rate=3e-3)
+
+
+def _trained(root: Path, name: str, build) -> Path:
+    out = root / name
+    if (out / "recipe.json").is_file():  # cached from an earlier run (SENTINEL_TEST_CACHE)
+        return out
+    build(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def lab_sft(lab_dir, tmp_path_factory) -> Path:
+    """An SFT policy folder (safetensors + tokenizer) fine-tuned on the lab's SFT data."""
+    from sentinel.lab.recipes import RecipeConfig, train_sft
+
+    return _trained(_cache_root(tmp_path_factory), "lab-sft",
+                    lambda out: train_sft(lab_dir, out, RecipeConfig(**SFT_FIXTURE)))
+
+
+@pytest.fixture(scope="session")
+def lab_rm_biased(lab_dir, tmp_path_factory) -> Path:
+    """A reward model folder trained on the default biased preferences (it should over-reward padding, flattery,
+    agreement with the user and hedges)."""
+    from sentinel.lab.recipes import RecipeConfig, train_reward
+
+    return _trained(_cache_root(tmp_path_factory), "lab-rm-biased",
+                    lambda out: train_reward(lab_dir, out, RecipeConfig(**RM_FIXTURE)))
+
+
+@pytest.fixture(scope="session")
+def lab_rm_clean(lab_dir_clean, tmp_path_factory) -> Path:
+    """A reward model folder trained on the clean annotator's preferences (same prompts and candidates)."""
+    from sentinel.lab.recipes import RecipeConfig, train_reward
+
+    return _trained(_cache_root(tmp_path_factory), "lab-rm-clean",
+                    lambda out: train_reward(lab_dir_clean, out, RecipeConfig(**RM_FIXTURE)))

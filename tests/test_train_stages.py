@@ -150,3 +150,16 @@ def test_cli_yaml_with_flag_override(tiny, tmp_path):
     assert "max_steps: 2\n" in config and "- sft" in config
     assert [r["step"] for r in read_metrics(tmp_path / "cli" / "metrics.jsonl") if "loss" in r] == [1, 2]
     assert main(["train", "dpo", "--config", str(cfg), "--beta", "-1"]) == 2  # ConfigError -> exit 2
+
+
+def test_sft_packing_and_reward_lora_run(tiny, tmp_path):
+    from sentinel.models import as_reward_fn
+
+    res = sft(SFTConfig(**_common(tiny, tmp_path, model=str(tiny / "lm"), train_file=str(tiny / "alpaca.jsonl"),
+                                  max_steps=3, packing=True, max_length=64, output_dir=str(tmp_path / "packed"))))
+    assert res.global_step == 3 and _changed(_weights(tiny / "lm"), _weights(res.output_dir))
+    res = reward(RewardConfig(**_common(tiny, tmp_path, model=str(tiny / "rm"), train_file=str(tiny / "pairs.jsonl"),
+                                        max_steps=3, lora_r=4, learning_rate=1e-2, output_dir=str(tmp_path / "lora"))))
+    assert _changed(_weights(tiny / "rm"), _weights(res.output_dir))  # adapters merged into plain weights
+    assert not (res.output_dir / "adapter_config.json").exists()
+    assert len(as_reward_fn(str(res.output_dir))(["a"], ["b"])) == 1

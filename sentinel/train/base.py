@@ -419,6 +419,10 @@ def run_stage(
             final.update(extra)
     trainer.accelerator.wait_for_everyone()
     out = Path(cfg.output_dir)
+    acc = trainer.accelerator
+    data_summary["processes"] = acc.num_processes
+    data_summary["examples_per_step"] = (cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
+                                         * acc.num_processes)
     if trainer.accelerator.is_main_process:
         _write_final(cfg, trainer, data_summary, save_extra)
     trainer.accelerator.wait_for_everyone()

@@ -1,0 +1,84 @@
+"""Benchmark the lab pipeline on this machine's CPU: lab init, SFT, reward models, planted-bias check.
+
+    HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false python benchmarks/lab_pipeline.py [--out DIR] [--sft-steps N]
+
+Prints, and writes to DIR/results.json:
+  - `lab init` wall time (default sizes: 4000 SFT rows, 4000 pairs);
+  - SFT wall time and gold accuracy of the policy on the eval split (greedy decoding, graded by gold_reward);
+  - reward models trained on the biased and on the clean preferences (the last 500 pairs held out): wall time,
+    held-out strict pairwise accuracy against the annotator's labels and against gold;
+  - for both reward models, the bias probes of `sentinel.lab.probe.bias_preferences` (share of single-bias pairs
+    where the RM prefers the bias-favoured reply, and the mean reward shift).
+Targets from the lab issue: init < 10 s, SFT >= 90% gold accuracy in < 2 min on 2 cores, RM >= 85% held-out.
+There is no peer tool for this world, so no ratio is printed; the clean RM is the control for the bias check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def main() -> None:
+    from sentinel.lab import LabConfig, init_lab
+    from sentinel.lab.evaluate import evaluate
+    from sentinel.lab.probe import bias_preferences, pairwise_accuracy
+    from sentinel.lab.recipes import RecipeConfig, preference_split, train_reward, train_sft
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=None, help="working folder (default: a temporary one)")
+    ap.add_argument("--sft-steps", type=int, default=RecipeConfig().steps)
+    ap.add_argument("--sft-lr", type=float, default=RecipeConfig().learning_rate)
+    ap.add_argument("--rm-steps", type=int, default=300)
+    ap.add_argument("--rm-lr", type=float, default=3e-3)
+    ap.add_argument("--holdout", type=int, default=500)
+    ap.add_argument("--skip", nargs="*", default=[], choices=["sft", "rm"], help="stages to skip")
+    args = ap.parse_args()
+    out = Path(args.out or tempfile.mkdtemp(prefix="lab-bench-"))
+    res: dict = {"threads_for_training": 1, "cpu_count": os.cpu_count()}
+
+    t = time.perf_counter()
+    init_lab(out / "lab", LabConfig(seed=0), overwrite=True)
+    res["init_s"] = time.perf_counter() - t
+    init_lab(out / "lab-clean", LabConfig(seed=0, biases={}), overwrite=True)
+    print(f"lab init: {res['init_s']:.1f} s")
+
+    if "sft" not in args.skip:
+        t = time.perf_counter()
+        train_sft(out / "lab", out / "sft", RecipeConfig(steps=args.sft_steps, learning_rate=args.sft_lr))
+        res["sft_s"] = time.perf_counter() - t
+        ev = evaluate(out / "sft", out / "lab" / "data" / "eval.jsonl", device="cpu")
+        res["sft"] = {k: ev[k] for k in ("accuracy", "mean_gold", "n", "by_task", "by_kind")}
+        print(f"SFT: {args.sft_steps} steps in {res['sft_s']:.1f} s; gold accuracy {ev['accuracy']:.3f} "
+              f"on {ev['n']} eval prompts")
+        print("  by task: " + ", ".join(f"{k} {v:.2f}" for k, v in ev["by_task"].items()))
+
+    if "rm" not in args.skip:
+        for name in ("lab", "lab-clean"):
+            train, held = preference_split(out / name, args.holdout)
+            t = time.perf_counter()
+            rm = train_reward(out / name, out / f"rm-{name}", RecipeConfig(steps=args.rm_steps,
+                                                                           learning_rate=args.rm_lr), pairs=train)
+            secs = time.perf_counter() - t
+            acc = pairwise_accuracy(rm, held, device="cpu")
+            probes = bias_preferences(rm, device="cpu")
+            res[f"rm_{name}"] = {"train_s": secs, "heldout_accuracy": acc, "probes": probes}
+            print(f"RM on {name} preferences: {args.rm_steps} steps in {secs:.1f} s; held-out accuracy "
+                  f"{acc['labels']:.3f} vs labels, {acc['gold']:.3f} vs gold ({acc['n']} pairs)")
+            for probe, v in probes.items():
+                print(f"  {probe:13s} prefers the biased reply {v['prefers_biased']:.2f} "
+                      f"(mean shift {v['mean_shift']:+.2f})")
+    (out / "results.json").write_text(json.dumps(res, indent=2))
+    print(f"results in {out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""`sentinel scan`: flag reward-hacking and attack signatures in one prompt/response pair or a whole data file."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import ConfigError
+from .common import add_fail_on, print_json, print_table
+
+GROUP = None
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "scan", help="flag reward-hacking and attack signatures in a prompt/response pair or a data file",
+        description="Scan one pair (--prompt/--response) or every text of FILE with the registered detectors. "
+        "Exit 0 when nothing is at or above --fail-on, 1 when something is, 2 for a usage or input error.",
+    )
+    p.add_argument("file", nargs="?", help="data file (JSON, JSONL(.gz), CSV, TSV, Parquet) or save_to_disk folder")
+    p.add_argument("--prompt", help="the prompt (alone: scanned as the text under test)")
+    p.add_argument("--response", help="the response to scan, with --prompt as its context")
+    p.add_argument("--detectors", nargs="+", metavar="NAME", help="detectors to run (default: all; see --list)")
+    p.add_argument("--threshold", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
+                   help="override a detector's threshold, e.g. --threshold verbosity=0.7 repetition=0.6")
+    p.add_argument("--out", help="FILE mode: write the rows no detector flagged here (format from the suffix)")
+    p.add_argument("--flagged", help="FILE mode: write the flagged rows here, each with a 'sentinel_scan' field")
+    p.add_argument("--report", metavar="DIR", help="also save report.json/.html/.md to this folder")
+    p.add_argument("--split", help="FILE mode: split to read from a dataset folder with several")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--list", action="store_true", help="list the detectors with their thresholds and exit")
+    add_fail_on(p, default="low")
+    p.set_defaults(func=cmd_scan)
+
+
+def parse_thresholds(items: list[str]) -> dict[str, float]:
+    """`["verbosity=0.7", ...]` -> `{"verbosity": 0.7}`; ConfigError naming the bad item."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"expected NAME=VALUE (e.g. verbosity=0.7), got {item!r}", field="threshold")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"threshold for '{name}' must be a number in [0, 1], got {value!r}",
+                              field=f"threshold.{name}") from None
+    return out
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from ..report import Severity
+    from ..scan import DETECTORS
+
+    if args.list:
+        rows = [(n, f"{DETECTORS.get(n).threshold:.2f}", Severity.parse(DETECTORS.get(n).severity).value,
+                 DETECTORS.get(n).description()) for n in DETECTORS]
+        print_table("scan detectors", rows, ("id", "threshold", "severity", "description"))
+        return 0
+    thresholds = parse_thresholds(args.threshold)
+    pair = args.prompt is not None or args.response is not None
+    if args.file and pair:
+        raise ConfigError("give either FILE or --prompt/--response, not both", field="file")
+    if not args.file and not pair:
+        raise ConfigError("nothing to scan: give FILE, or --prompt P [--response R]", field="file")
+    if pair and (args.out or args.flagged or args.split):
+        raise ConfigError("--out, --flagged and --split apply to FILE mode only", field="out")
+    if pair:
+        return _scan_pair(args, thresholds)
+    return _scan_file(args, thresholds)
+
+
+def _scan_pair(args, thresholds) -> int:
+    from ..scan import scan
+
+    if args.prompt is None:
+        result = scan("", args.response, args.detectors, thresholds)
+    else:
+        result = scan(args.prompt, args.response, args.detectors, thresholds)
+    report = result.to_report()
+    if args.report:
+        report.save(args.report)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        rows = [(name, f"{s:.2f}", f"{result.thresholds[name]:.2f}", "FLAGGED" if any(f.id == name for f in
+                 result.findings) else "") for name, s in result.scores.items()]
+        print_table("scan scores", rows, ("detector", "score", "threshold", ""))
+        for f in result.findings:
+            print(f"{f.severity.value:>8}  {f.id}: {f.description}")
+            for e in f.evidence:
+                print(f"          evidence ({f.data.get('field', '?')}): {e!r}")
+        if not result.findings:
+            print("clean: no detector at or above its threshold")
+    return report.exit_code(args.fail_on)
+
+
+def _scan_file(args, thresholds) -> int:
+    from ..scan.dataset import scan_dataset
+
+    ds = scan_dataset(args.file, args.detectors, thresholds, split=args.split, out=args.out, flagged_out=args.flagged)
+    if args.report:
+        ds.report.save(args.report)
+    if args.json:
+        print_json(ds.summary())
+    else:
+        rows = [(name, n, f"{n / ds.rows:.1%}", f"{ds.thresholds[name]:.2f}") for name, n in ds.counts.items()]
+        print_table(f"{ds.source}: {ds.rows} rows, {ds.texts} texts; {len(ds.flagged)} rows flagged", rows,
+                    ("detector", "rows flagged", "share", "threshold"))
+        if ds.unparsed_rows:
+            print(f"{ds.unparsed_rows} rows fit no known format: each of their string fields was scanned alone")
+        for path, what, n in ((args.out, "kept", len(ds.kept)), (args.flagged, "flagged", len(ds.flagged))):
+            if path:
+                print(f"wrote {n} {what} rows to {path}")
+    return ds.report.exit_code(args.fail_on)

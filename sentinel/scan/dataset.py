@@ -1,0 +1,169 @@
+"""`scan_dataset()`: scan every text of a data file and split its rows into kept and flagged.
+
+Any file or dataset `sentinel.data.read_rows` reads works. Each row is recognised on its own (so a mixed file is
+fine) and turned into prompt/response pairs: for preference data, the prompt with `chosen` and with `rejected`; for
+instruction data, every assistant turn with the conversation before it as its prompt; a plain `text` row as one
+text. Prompts and earlier turns are seen by detectors that read the prompt (`hidden_instruction`). A row that
+fits no known format is not dropped: each of its string fields (nested ones too) is scanned as a text on its own.
+
+Rows are kept or flagged whole and written unchanged; a flagged row gains a `sentinel_scan` field saying why.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+from ..data import read_rows, write_rows
+from ..data.formats import RowError, converter_for, detect_format, kind_of, render_transcript
+from ..report import Finding, Report
+from .core import resolve_detectors, resolve_thresholds, scan
+
+logger = logging.getLogger(__name__)
+
+SCAN_FIELD = "sentinel_scan"  # added to flagged rows in the flagged output
+MAX_EXAMPLES = 5  # evidence rows kept per detector in the report
+
+
+@dataclass
+class DatasetScan:
+    """The outcome of scanning a data source.
+
+    `kept` / `flagged` are the original rows (flagged ones with a `sentinel_scan` field); `counts[detector]` is
+    the number of rows that detector flagged; `report` holds one finding per detector that flagged any row.
+    """
+
+    source: str
+    rows: int
+    texts: int
+    kept: list[dict[str, Any]]
+    flagged: list[dict[str, Any]]
+    counts: dict[str, int]
+    unparsed_rows: int
+    report: Report
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "rows": self.rows, "texts_scanned": self.texts, "rows_kept": len(self.kept),
+            "rows_flagged": len(self.flagged), "rows_unparsed": self.unparsed_rows,
+            "flagged_per_detector": self.counts, "thresholds": self.thresholds,
+        }
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(field path, string) for every string inside `value`, depth first."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _strings(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _strings(v, f"{path}[{i}]")
+
+
+def _context(messages: list[dict]) -> str:
+    if not messages:
+        return ""
+    if len(messages) == 1:
+        return messages[0]["content"]
+    return render_transcript(messages)
+
+
+def row_texts(row: dict[str, Any]) -> tuple[list[tuple[str, str, str]], bool]:
+    """The (field, prompt, response) texts of one row, and whether the row was in a recognised format."""
+    try:
+        fmt = detect_format(row)
+        examples = converter_for(fmt)(row)
+    except RowError:
+        return [(where, "", text) for where, text in _strings(row, "")], False
+    out = []
+    if kind_of(fmt) == "preference":
+        for ex in examples:
+            prompt = _context(ex["prompt"])
+            out += [("chosen", prompt, ex["chosen"]), ("rejected", prompt, ex["rejected"])]
+        return out, True
+    for ex in examples:
+        if "text" in ex:
+            out.append(("text", "", ex["text"]))
+            continue
+        msgs = ex["messages"]
+        for i, m in enumerate(msgs):
+            if m["role"] == "assistant":
+                out.append((f"messages[{i}]", _context(msgs[:i]), m["content"]))
+        if not any(m["role"] == "assistant" for m in msgs):
+            out += [(f"messages[{i}]", "", m["content"]) for i, m in enumerate(msgs)]
+    return out, True
+
+
+def scan_dataset(
+    source: Any,
+    detectors: list[str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    *,
+    split: str | None = None,
+    out: str | None = None,
+    flagged_out: str | None = None,
+) -> DatasetScan:
+    """Scan every row of `source`; write kept rows to `out` and flagged rows to `flagged_out` (both optional).
+
+    A row is flagged when any of its texts is. Outputs are written atomically in the format their suffix names
+    (.jsonl, .jsonl.gz, .json, .csv, .tsv, .parquet). Raises DataError for an unreadable source (naming the file
+    and line) and ConfigError for unknown detectors or bad thresholds, before anything is written.
+    """
+    dets = resolve_detectors(detectors)
+    limits = resolve_thresholds(dets, thresholds)
+    rows = read_rows(source, split=split)
+    kept, flagged = [], []
+    counts = {d.id: 0 for d in dets}
+    examples: dict[str, list[dict]] = {d.id: [] for d in dets}
+    texts = unparsed = 0
+    for i, row in enumerate(rows.rows):
+        items, recognised = row_texts(row)
+        unparsed += not recognised
+        texts += len(items)
+        hits: dict[str, dict] = {}
+        for where, prompt, response in items:
+            for f in scan(prompt, response, dets, limits).findings:
+                if f.id not in hits or f.score > hits[f.id]["score"]:
+                    hits[f.id] = {"id": f.id, "score": round(f.score, 4), "field": where,
+                                  "in": f.data.get("field"), "evidence": f.evidence[0] if f.evidence else None}
+        if not hits:
+            kept.append(row)
+            continue
+        flagged.append({**row, SCAN_FIELD: {"flagged_by": sorted(hits), "findings": list(hits.values())}})
+        for det_id, hit in hits.items():
+            counts[det_id] += 1
+            if len(examples[det_id]) < MAX_EXAMPLES:
+                examples[det_id].append({rows.unit: rows.locations[i], **hit})
+    if unparsed:
+        logger.warning("%s: %d of %d rows fit no known format; each of their string fields was scanned alone",
+                       rows.source, unparsed, len(rows))
+    report = _report(rows.source, len(rows), texts, dets, counts, examples, limits, len(flagged), unparsed)
+    if out:
+        write_rows(kept, out)
+    if flagged_out:
+        write_rows(flagged, flagged_out)
+    return DatasetScan(rows.source, len(rows), texts, kept, flagged, counts, unparsed, report, limits)
+
+
+def _report(source, n_rows, texts, dets, counts, examples, limits, n_flagged, unparsed) -> Report:
+    findings = []
+    for det in dets:
+        n = counts[det.id]
+        if not n:
+            continue
+        findings.append(Finding(
+            id=det.id, severity=det.severity, score=n / n_rows,
+            description=f"{det.id}: {n} of {n_rows} rows ({n / n_rows:.1%}) at or above {limits[det.id]:.2f}. "
+                        f"{det.description()}",
+            evidence=examples[det.id], data={"rows_flagged": n, "rate": n / n_rows, "threshold": limits[det.id]},
+        ))
+    findings.sort(key=lambda f: (-f.severity.rank, -f.score))
+    return Report(kind="scan", title=f"scan of {source}", findings=findings,
+                  metrics={"rows": n_rows, "texts_scanned": texts, "rows_flagged": n_flagged,
+                           "rows_kept": n_rows - n_flagged, "rows_unparsed": unparsed,
+                           "flagged_per_detector": counts},
+                  config={"source": source, "detectors": [d.id for d in dets], "thresholds": limits})

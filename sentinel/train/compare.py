@@ -1,0 +1,283 @@
+"""Compare policies ("DPO vs SFT-only"): generate from each model on the same prompts and score the replies.
+
+Per model: mean reward (reward model or the lab's gold grader), win rate against the first model (ties count half),
+KL to a reference model, and mean reply length. Results are a `Report` (report.json/.html/.md via `.save`).
+
+KL is estimated by Monte Carlo on the sampled replies: KL(pi || ref) ~ mean over prompts of
+sum_t [log pi(y_t | x, y_<t) - log ref(y_t | x, y_<t)], in nats per reply. It needs the models to share the
+reference's vocabulary, and is only an unbiased estimate when replies are sampled (not greedy).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import ConfigError, DataError
+from ..report import Effect, Finding, Report, Severity
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CompareConfig:
+    """How replies are generated and scored."""
+
+    max_new_tokens: int = field(default=48, metadata={"help": "reply length cap in tokens"})
+    do_sample: bool = field(default=True, metadata={"help": "sample replies (needed for an unbiased KL); false = greedy"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling threshold"})
+    batch_size: int = field(default=16, metadata={"help": "prompts per generation batch"})
+    max_prompts: int | None = field(default=None, metadata={"help": "use at most this many prompts"})
+    seed: int = field(default=0, metadata={"help": "sampling seed (the same for every model)"})
+
+    def __post_init__(self) -> None:
+        for name in ("max_new_tokens", "batch_size", "temperature", "top_p"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"got {getattr(self, name)}; expected a number > 0", field=name)
+        if self.top_p > 1:
+            raise ConfigError(f"got {self.top_p}; expected a number in (0, 1]", field="top_p")
+        if self.max_prompts is not None and self.max_prompts <= 0:
+            raise ConfigError(f"got {self.max_prompts}; expected a positive integer", field="max_prompts")
+
+
+# ------------------------------------------------------------------------------------------------- prompts
+
+
+def load_prompts(source: Any, limit: int | None = None) -> list[str]:
+    """Prompt strings from a list, or a file whose rows hold `prompt` (text or messages) or any data format."""
+    from ..data import load, read_rows
+    from ..data.formats import prompt_text
+
+    if isinstance(source, (list, tuple)):
+        prompts = [str(p) for p in source]
+    else:
+        rows = read_rows(source)
+        if rows.rows and all(set(r) <= {"prompt", "id", "meta", "metadata", "task", "category"} and "prompt" in r
+                             for r in rows.rows):
+            prompts = []
+            for i, r in enumerate(rows.rows):
+                p = r["prompt"]
+                if isinstance(p, list):
+                    p = prompt_text(p)
+                if not isinstance(p, str) or not p.strip():
+                    raise rows.error(i, "expected a non-empty prompt (text or messages)", "prompt")
+                prompts.append(p)
+        else:
+            loaded = load(source)
+            prompts = [prompt_text(e["prompt"] if "prompt" in e else e["messages"][:-1]) for e in loaded.examples]
+    prompts = prompts[:limit] if limit else prompts
+    if not prompts:
+        raise DataError("no prompts to compare on", path=None if isinstance(source, (list, tuple)) else source)
+    return prompts
+
+
+# ------------------------------------------------------------------------------------------------ generation
+
+
+def policy_text(tokenizer, prompt: str) -> str:
+    """The text a policy is conditioned on: its chat template with the generation prompt, else 'prompt\\n\\n'
+    (the same layout `sentinel train sft` uses for tokenizers without a template)."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                             add_generation_prompt=True)
+    return prompt + "\n\n"
+
+
+def generate(model, tokenizer, prompts: Sequence[str], cfg: CompareConfig) -> tuple[list[str], list[list[int]]]:
+    """(reply texts, reply token ids) for each prompt. Left padding so every reply starts at the same column."""
+    import torch
+
+    device = next(model.parameters()).device
+    old_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    texts, ids = [], []
+    torch.manual_seed(cfg.seed)
+    try:
+        for start in range(0, len(prompts), cfg.batch_size):
+            batch = [policy_text(tokenizer, p) for p in prompts[start : start + cfg.batch_size]]
+            enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+            with torch.inference_mode():
+                out = model.generate(**enc, max_new_tokens=cfg.max_new_tokens, do_sample=cfg.do_sample,
+                                     temperature=cfg.temperature if cfg.do_sample else None,
+                                     top_p=cfg.top_p if cfg.do_sample else None,
+                                     pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+            for row in out[:, enc["input_ids"].shape[1]:].tolist():
+                reply = _until_eos(row, tokenizer)
+                ids.append(reply)
+                texts.append(tokenizer.decode(reply, skip_special_tokens=True).strip())
+    finally:
+        tokenizer.padding_side = old_side
+    return texts, ids
+
+
+def _until_eos(row: list[int], tokenizer) -> list[int]:
+    """Reply tokens up to and including the first EOS (padding after it dropped)."""
+    eos = tokenizer.eos_token_id
+    return row[: row.index(eos) + 1] if eos is not None and eos in row else row
+
+
+def reply_logprobs(model, tokenizer, prompts: Sequence[str], replies: Sequence[list[int]],
+                   batch_size: int = 16) -> list[float]:
+    """Sum of log p(reply token | prompt, earlier reply tokens) under `model`, one float (nats) per reply."""
+    import torch
+
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(prompts), batch_size):
+        ctx = [tokenizer(policy_text(tokenizer, p), add_special_tokens=False)["input_ids"]
+               for p in prompts[start : start + batch_size]]
+        rep = list(replies[start : start + batch_size])
+        seqs = [c + r for c, r in zip(ctx, rep)]
+        width = max(len(s) for s in seqs)
+        pad = tokenizer.pad_token_id or 0
+        input_ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=device)  # (B, T)
+        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=device)
+        with torch.inference_mode():
+            logits = model(input_ids=input_ids, attention_mask=mask).logits.float()  # (B, T, V)
+        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, input_ids[:, 1:, None])[..., 0]  # (B, T-1)
+        for i, (c, r) in enumerate(zip(ctx, rep)):
+            # token t of the sequence is predicted at position t-1
+            out.append(float(logp[i, len(c) - 1 : len(c) - 1 + len(r)].sum()) if r else 0.0)
+    return out
+
+
+# -------------------------------------------------------------------------------------------------- compare
+
+
+def _label(model: Any, i: int, used: set[str]) -> str:
+    if isinstance(model, (str, os.PathLike)):
+        name = Path(model).name or str(model)
+    else:
+        name = f"model{i + 1}"
+    label, n = name, 2
+    while label in used:
+        label, n = f"{name}#{n}", n + 1
+    used.add(label)
+    return label
+
+
+def gold_reward_fn():
+    """The lab's gold grader as a reward function `fn(prompts, responses) -> list[float]`."""
+    try:
+        from ..lab import gold_reward
+    except ImportError as e:
+        raise ConfigError(f"the lab's gold grader is not available ({e})", field="gold") from None
+
+    def lab_gold(prompts, responses):
+        return [gold_reward(p, r) for p, r in zip(prompts, responses)]
+
+    return lab_gold
+
+
+def compare(
+    models: Sequence[Any],
+    prompts: Any,
+    *,
+    reward_model: Any = None,
+    gold: str | None = None,
+    reference: Any = None,
+    config: CompareConfig | None = None,
+    device: str | None = None,
+    allow_pickle: bool = False,
+    trust_remote_code: bool = False,
+) -> Report:
+    """Generate from every model on `prompts` and score the replies; the first model is the baseline.
+
+    `models`: folders or loaded (model, tokenizer) pairs. `reward_model`: anything `as_reward_fn` takes.
+    `gold="lab"`: the lab's gold grader. `reference`: model for the KL column (default: the first model).
+    Returns a Report whose metrics hold, per model label, `mean_reward`, `win_rate` (vs the baseline, ties
+    count half), `kl` (nats per reply), `mean_length` (reply tokens); one finding per model vs the baseline.
+    """
+    from ..models import as_reward_fn, load_causal_lm
+    from ..report.stats import bootstrap_ci
+
+    cfg = config or CompareConfig()
+    if len(models) < 2:
+        raise ConfigError("give at least two models to compare", field="models")
+    if (reward_model is None) == (gold is None):
+        raise ConfigError("give exactly one of reward_model or gold", field="reward_model")
+    if gold is not None and gold != "lab":
+        raise ConfigError(f"got {gold!r}; the only gold grader is 'lab'", field="gold")
+    score = as_reward_fn(gold_reward_fn() if gold else reward_model, device=device, allow_pickle=allow_pickle,
+                         trust_remote_code=trust_remote_code)
+    prompt_list = load_prompts(prompts, cfg.max_prompts)
+
+    def load(m):
+        if isinstance(m, tuple):
+            return m
+        return load_causal_lm(m, device=device, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+
+    used: set[str] = set()
+    labels = [_label(m, i, used) for i, m in enumerate(models)]
+    ref_model, ref_tok = load(reference if reference is not None else models[0])
+    results: dict[str, dict[str, Any]] = {}
+    for label, m in zip(labels, models):
+        model, tok = load(m)
+        model.eval()
+        texts, ids = generate(model, tok, prompt_list, cfg)
+        rewards = score(prompt_list, texts)
+        kl = None
+        if len(tok) == len(ref_tok) and tok.get_vocab() == ref_tok.get_vocab():
+            lp = reply_logprobs(model, tok, prompt_list, ids, cfg.batch_size)
+            lp_ref = reply_logprobs(ref_model, ref_tok, prompt_list, ids, cfg.batch_size)
+            kl = [a - b for a, b in zip(lp, lp_ref)]
+        else:
+            logger.warning("%s: vocabulary differs from the reference's; KL not computed", label)
+        results[label] = {"replies": texts, "rewards": rewards, "lengths": [len(x) for x in ids], "kl": kl}
+
+    base = labels[0]
+    metrics: dict[str, Any] = {"prompts": len(prompt_list), "baseline": base}
+    findings = []
+    for label in labels:
+        r = results[label]
+        mean_r, lo_r, hi_r = bootstrap_ci(r["rewards"], seed=cfg.seed)
+        metrics[f"{label}/mean_reward"] = mean_r
+        metrics[f"{label}/mean_reward_ci"] = [lo_r, hi_r]
+        metrics[f"{label}/kl"] = sum(r["kl"]) / len(r["kl"]) if r["kl"] is not None else None
+        metrics[f"{label}/mean_length"] = sum(r["lengths"]) / len(r["lengths"])
+        if label == base:
+            metrics[f"{label}/win_rate"] = 0.5
+            continue
+        outcomes = [1.0 if a > b else 0.5 if a == b else 0.0 for a, b in zip(r["rewards"], results[base]["rewards"])]
+        win, lo, hi = bootstrap_ci(outcomes, seed=cfg.seed)
+        metrics[f"{label}/win_rate"] = win
+        metrics[f"{label}/win_rate_ci"] = [lo, hi]
+        better = lo > 0.5
+        worse = hi < 0.5
+        verdict = "beats" if better else "loses to" if worse else "is not distinguishable from"
+        best = max(range(len(prompt_list)), key=lambda i: r["rewards"][i] - results[base]["rewards"][i])
+        findings.append(Finding(
+            id=f"compare.{label}",
+            severity=Severity.INFO,
+            description=f"{label} {verdict} {base}: win rate {win:.2f} (95% CI {lo:.2f}-{hi:.2f}), mean reward "
+                        f"{mean_r:.3f} vs {metrics[f'{base}/mean_reward']:.3f}",
+            score=win, confidence=1.0 if (better or worse) else 0.5,
+            effect=Effect("win_rate", win, lo, hi),
+            evidence=[{"prompt": prompt_list[best], label: r["replies"][best], base: results[base]["replies"][best],
+                       "rewards": [r["rewards"][best], results[base]["rewards"][best]]}],
+            data={"wins": sum(o == 1.0 for o in outcomes), "ties": sum(o == 0.5 for o in outcomes),
+                  "losses": sum(o == 0.0 for o in outcomes)},
+        ))
+    scorer = "lab gold reward" if gold else f"reward model {getattr(score, 'name', 'reward')}"
+    return Report(
+        kind="compare", title=f"compare {', '.join(labels)} on {len(prompt_list)} prompts ({scorer})",
+        findings=findings, metrics=metrics, seed=cfg.seed,
+        config={"models": [str(m) if isinstance(m, (str, os.PathLike)) else label for m, label in zip(models, labels)],
+                "scorer": scorer, "reference": str(reference) if reference is not None else base,
+                **{k: v for k, v in vars(cfg).items()}},
+        notes=[f"win rate: share of prompts where the model's reply scores higher than {base}'s (ties count half)",
+               "kl: Monte Carlo estimate of KL(model || reference) in nats per reply"
+               + ("" if cfg.do_sample else " (greedy replies: biased estimate)")],
+    )
+
+
+def table_rows(report: Report) -> list[tuple]:
+    """(model, mean reward, win rate, KL, mean length) rows of a compare report, for printing."""
+    m = report.metrics
+    labels = [k[: -len("/mean_reward")] for k in m if k.endswith("/mean_reward")]
+    return [(lab, m[f"{lab}/mean_reward"], m[f"{lab}/win_rate"],
+             m[f"{lab}/kl"] if m[f"{lab}/kl"] is not None else "n/a", m[f"{lab}/mean_length"]) for lab in labels]
