@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -91,6 +92,40 @@ def test_recorded_ppo_metrics_file_replays_to_the_same_alarm(tmp_path):
         cb.on_step_end(None, row.pop("step"), row)
     cb.run_checks()
     assert cb.alarms[0].id == "length-hacking" and 30 <= cb.alarms[0].data["step"] <= 34
+
+
+RECORDED = Path(__file__).parent / "data" / "ppo_lab_gold_metrics.jsonl"
+
+
+def _replay(rows, cb):
+    for row in rows:
+        row = dict(row)
+        if cb.on_step_end(None, row.pop("step"), row):
+            return
+    cb.run_checks()
+
+
+def test_recorded_lab_ppo_log_is_quiet_and_a_planted_hack_on_it_is_found():
+    """RECORDED: 40 steps of our PPO (PPO branch b18891b) on the lab's SFT policy optimising the gold reward
+    (batch 16, lr 1e-4, 48 new tokens). Real noise: reward flat, length 6-9 words, KL 0-0.7, value loss bumpy."""
+    rows = [json.loads(line) for line in RECORDED.read_text().splitlines()]
+    quiet = SentinelCallback(every_n_steps=5, stop_on="high")
+    _replay(rows, quiet)
+    assert not {f.id for f in quiet.alarms} & {"length-hacking", "over-optimisation"}
+    assert quiet.stopped_at is None
+    # plant the hack on the same real log: from step 16 the policy pads (+0.8 words a step) and the proxy follows
+    hacked = [dict(r) for r in rows]
+    for r in hacked:
+        extra = max(0, r["step"] - 15) * 0.8
+        r["response_length/mean"] += extra
+        r["objective/scores"] += 0.08 * extra
+        r["objective/kl"] += 0.1 * extra
+    loud = SentinelCallback(every_n_steps=5)  # no stop: let every check see the whole run
+    _replay(hacked, loud)
+    alarms = {f.id: f for f in loud.alarms}
+    assert 14 <= alarms["length-hacking"].data["step"] <= 19
+    # the gold score was left as recorded (flat) while the proxy rose: over-optimisation fires too
+    assert "over-optimisation" in alarms
 
 
 def test_bad_arguments():
