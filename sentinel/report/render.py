@@ -45,6 +45,8 @@ def render_markdown(d: dict) -> str:
     if d.get("model"):
         lines.append(f"Model: `{d['model']}`")
     lines.append("")
+    for fig in d.get("figures", []):
+        lines += [f"![{fig}]({fig})", ""]
     findings = d.get("findings", [])
     lines.append(f"## Findings ({len(findings)})")
     lines.append("")
@@ -89,6 +91,8 @@ def render_html(d: dict) -> str:
     )
     if d.get("model"):
         parts.append(f"<p>Model: <code>{e(str(d['model']))}</code></p>")
+    for fig in d.get("figures", []):
+        parts.append(f"<p><img src='{e(fig)}' alt='{e(fig)}' style='max-width:100%'></p>")
     findings = d.get("findings", [])
     parts.append(f"<h2>Findings ({len(findings)})</h2>")
     if not findings:

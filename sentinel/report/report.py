@@ -32,6 +32,7 @@ class Report:
     seed: int | None = None
     model: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)  # image paths relative to the report folder
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
     # ------------------------------------------------------------------ queries
@@ -61,6 +62,7 @@ class Report:
             "metrics": self.metrics,
             "findings": [f.to_dict() for f in self.findings],
             "notes": self.notes,
+            "figures": self.figures,
         }
 
     def to_json(self) -> str:
@@ -81,6 +83,7 @@ class Report:
             seed=d.get("seed"),
             model=d.get("model", {}),
             notes=d.get("notes", []),
+            figures=d.get("figures", []),
             created=d.get("created", ""),
         )
 
