@@ -122,7 +122,8 @@ def test_dpo_raises_chosen_over_rejected(tiny, tmp_path, extra):
     out = res.output_dir
     assert _changed(_weights(tiny / "lm"), _weights(out))  # with LoRA: adapters merged into the saved weights
     rows = read_metrics(out / "metrics.jsonl")
-    assert {"rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen"} <= rows[-3].keys()
+    expected = {"rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen"}
+    assert expected <= rows[-3].keys()
     assert res.metrics["rewards/margins"] > 0 and res.metrics["rewards/accuracies"] > 0.8
     assert _losses(out)[-1] < _losses(out)[0]
 

@@ -63,4 +63,9 @@ def cmd_train(args) -> int:
     keys = [k for k in result.metrics if k not in ("step", "epoch") and not k.endswith(("_runtime", "_per_second"))]
     print_table(f"sentinel train {args.stage}: {result.global_step} steps -> {result.output_dir}",
                 [(k, result.metrics[k]) for k in keys], ("metric", "final value"))
+    train = result.data_summary.get("train", {})
+    print(f"data: {train.get('rows_read', '?')} rows read from {train.get('source', '?')}, "
+          f"{train.get('rows_skipped', 0)} skipped" + "".join(f"\n  skipped {n}: {reason}" for reason, n in
+                                                              train.get("skip_reasons", {}).items()))
+    print(f"model, metrics.jsonl, config.yaml and data_summary.json written to {result.output_dir}")
     return 0

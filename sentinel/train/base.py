@@ -12,7 +12,6 @@ A crashed run therefore leaves OUT holding only `checkpoints/`, never a folder t
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -389,11 +388,13 @@ def run_stage(
     save_extra: Callable[[Any, Path], None] | None = None,
     evaluate: Callable[[Any], dict[str, float]] | None = None,
     callbacks: list | None = None,
+    trainer_eval: bool = True,
 ) -> TrainResult:
     """Train with the trainer `build_trainer()` returns and write the finished folder atomically.
 
     `evaluate(trainer) -> metrics` adds stage-specific final metrics (logged to metrics.jsonl too);
-    `save_extra(trainer, folder)` writes stage-specific files into the finished folder.
+    `save_extra(trainer, folder)` writes stage-specific files into the finished folder. `trainer_eval=False`
+    skips the trainer's own final evaluation (when `evaluate` already covers the eval set).
     """
     set_seed(cfg.seed)
     ckpt = prepare_output(cfg)
@@ -410,7 +411,7 @@ def run_stage(
         logger.info("resuming from %s", ckpt)
     trainer.train(resume_from_checkpoint=ckpt)
     final: dict[str, float] = {}
-    if trainer.eval_dataset is not None:
+    if trainer_eval and trainer.eval_dataset is not None:
         final.update(trainer.evaluate())
     if evaluate is not None:
         extra = evaluate(trainer)
@@ -456,8 +457,3 @@ def config_yaml(cfg: TrainConfig) -> str:
     import yaml
 
     return f"# {type(cfg).__name__} resolved by sentinel\n" + yaml.safe_dump(to_dict(cfg), sort_keys=False)
-
-
-def replace(cfg: TrainConfig, **changes) -> TrainConfig:
-    """A copy of `cfg` with `changes` applied (and validated again)."""
-    return dataclasses.replace(cfg, **changes)

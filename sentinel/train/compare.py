@@ -27,7 +27,8 @@ class CompareConfig:
     """How replies are generated and scored."""
 
     max_new_tokens: int = field(default=48, metadata={"help": "reply length cap in tokens"})
-    do_sample: bool = field(default=True, metadata={"help": "sample replies (needed for an unbiased KL); false = greedy"})
+    do_sample: bool = field(default=True, metadata={
+        "help": "sample replies (needed for an unbiased KL); false = greedy"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling threshold"})
     batch_size: int = field(default=16, metadata={"help": "prompts per generation batch"})
@@ -56,8 +57,9 @@ def load_prompts(source: Any, limit: int | None = None) -> list[str]:
         prompts = [str(p) for p in source]
     else:
         rows = read_rows(source)
-        if rows.rows and all(set(r) <= {"prompt", "id", "meta", "metadata", "task", "category"} and "prompt" in r
-                             for r in rows.rows):
+        # A prompt file: every row has `prompt` and no reply (other columns, e.g. a gold answer, are ignored).
+        replies = {"completion", "chosen", "rejected", "response", "messages", "output"}
+        if rows.rows and all("prompt" in r and not replies & set(r) for r in rows.rows):
             prompts = []
             for i, r in enumerate(rows.rows):
                 p = r["prompt"]
@@ -163,14 +165,10 @@ def _label(model: Any, i: int, used: set[str]) -> str:
 def gold_reward_fn():
     """The lab's gold grader as a reward function `fn(prompts, responses) -> list[float]`."""
     try:
-        from ..lab import gold_reward
+        from ..lab import gold_rewards
     except ImportError as e:
         raise ConfigError(f"the lab's gold grader is not available ({e})", field="gold") from None
-
-    def lab_gold(prompts, responses):
-        return [gold_reward(p, r) for p, r in zip(prompts, responses)]
-
-    return lab_gold
+    return gold_rewards
 
 
 def compare(

@@ -123,7 +123,8 @@ def dpo(cfg: DPOConfig, *, model=None, tokenizer=None, callbacks: list | None = 
 
     def build():
         return DPOTrainer(
-            model=model, ref_model=ref, args=trl_config(cfg), train_dataset=Dataset.from_list(to_rows(train, tokenizer)),
+            model=model, ref_model=ref, args=trl_config(cfg),
+            train_dataset=Dataset.from_list(to_rows(train, tokenizer)),
             eval_dataset=Dataset.from_list(to_rows(held, tokenizer)) if held else None, processing_class=tokenizer,
             peft_config=peft_config(cfg, "CAUSAL_LM"),
         )

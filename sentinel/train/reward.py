@@ -169,4 +169,5 @@ def reward(cfg: RewardConfig, *, model=None, tokenizer=None, callbacks: list | N
         m.train()
         return out
 
-    return run_stage(cfg, build, summary, evaluate=evaluate, callbacks=callbacks)
+    # Our strict-accuracy pass replaces TRL's final evaluate (same pairs; scoring them twice doubles eval cost).
+    return run_stage(cfg, build, summary, evaluate=evaluate, callbacks=callbacks, trainer_eval=False)

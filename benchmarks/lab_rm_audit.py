@@ -1,0 +1,49 @@
+"""The lab: audit reward models trained on the biased and on the clean annotator.
+
+    OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/lab_rm_audit.py --work /tmp/lab-audit
+
+Builds two labs (seed 0; default biases, and no bias) and trains a reward model on each with the lab's own recipe
+(`sentinel.lab.recipes.train_reward`, the settings of the test fixtures in tests/fixtures_lab.py), unless WORK
+already holds them (the layout is that of SENTINEL_TEST_CACHE, so a fixture cache can be reused). Then audits both
+on the clean lab's pairs (their chosen reply is always the gold-better one) and prints each probe's effect and the
+findings. Not a test: a few minutes on a laptop CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+RM_RECIPE = dict(steps=150, batch_size=32, learning_rate=3e-3)  # as RM_FIXTURE in tests/fixtures_lab.py
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", default="lab-audit")
+    ap.add_argument("--max-cases", type=int, default=200)
+    args = ap.parse_args()
+
+    from sentinel import RewardModelAuditor
+    from sentinel.lab import LabConfig, init_lab
+    from sentinel.lab.recipes import RecipeConfig, train_reward
+
+    root = Path(args.work)
+    for name, biases in (("biased", None), ("clean", {})):
+        lab = root / f"lab-{name}"
+        if not (lab / "lab.json").is_file():
+            init_lab(lab, LabConfig(seed=0) if biases is None else LabConfig(seed=0, biases=biases), overwrite=True)
+        if not (root / f"lab-rm-{name}" / "recipe.json").is_file():
+            train_reward(lab, root / f"lab-rm-{name}", RecipeConfig(**RM_RECIPE))
+    cases = str(root / "lab-clean" / "data" / "preferences.jsonl")
+    for name in ("biased", "clean"):
+        result = RewardModelAuditor(max_cases=args.max_cases).analyze(str(root / f"lab-rm-{name}"), cases)
+        result.save(root / f"audit-{name}")
+        acc = result.metrics["accuracy"]
+        print(f"\n{name} annotator: strict accuracy {acc['value']:.3f} on clean pairs; effect (SD) / flip rate: "
+              + ", ".join(f"{k} {v['effect']:+.2f}/{v['flip_rate']:.2f}" for k, v in result.probes.items()))
+        for v in result.vulnerabilities:
+            print(f"  [{v.severity.value}] {v}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""Preference-data checks: contradictions a reward model cannot learn from, and confounds it will learn instead.
+
+- `conflicting-duplicates`: the same prompt and replies (exactly, or after normalisation / near-identical by
+  token Jaccard) labelled both ways;
+- `chosen-equals-rejected`: a pair whose two replies are the same text;
+- `intransitive-cycle`: replies to one prompt appearing in several pairs with A > B, B > C, C > A;
+- `confound-<feature>`: the share of pairs where the chosen reply is longer / has a list / a disclaimer / ...,
+  against 50%, with a Wilson 95% CI and a Holm-corrected binomial test;
+- `label-noise` (with a reference reward model): the share of pairs the reference prefers the other way.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ...report import Effect, Finding, Report, Severity
+from ...report.stats import holm_bonferroni, wilson_ci
+from .config import ConsistencyConfig
+from .text import (STYLE_FEATURES, MinHasher, jaccard, load_pairs, normalise, pair_location, pair_prompt, short,
+                   tokens)
+
+logger = logging.getLogger(__name__)
+
+
+def _keys(examples: list[dict]) -> list[tuple[str, str, str]]:
+    return [(normalise(pair_prompt(e)), normalise(e["chosen"]), normalise(e["rejected"])) for e in examples]
+
+
+def duplicates(loaded, keys, cfg: ConsistencyConfig) -> tuple[list[Finding], dict[str, Any]]:
+    """Exact (after normalisation) and near duplicates, split into same-label repeats and conflicts."""
+    first: dict[tuple[str, str, str], int] = {}
+    conflicts: list[tuple[int, int, str]] = []
+    repeats = 0
+    for i, k in enumerate(keys):
+        if k[1] == k[2]:
+            continue
+        flipped = (k[0], k[2], k[1])
+        if flipped in first:
+            conflicts.append((first[flipped], i, "exact"))
+        if k in first:
+            repeats += 1
+        first.setdefault(k, i)
+    seen = {(a, b) for a, b, _ in conflicts}
+    # near duplicates: LSH on the token set of the whole pair (order-free, so a flipped pair hashes alike)
+    toks = [(set(tokens(k[0])), set(tokens(k[1])), set(tokens(k[2]))) for k in keys]
+    mh = MinHasher()
+    sigs = [mh.signature({f"p:{t}" for t in p} | {f"r:{t}" for t in c | r}) for p, c, r in toks]
+    thr = cfg.near_duplicate_jaccard
+    near_repeats = 0
+    for a, b in sorted(mh.candidates(sigs)):
+        if (a, b) in seen or keys[a] == keys[b] or keys[a][1] == keys[a][2] or keys[b][1] == keys[b][2]:
+            continue
+        (pa, ca, ra), (pb, cb, rb) = toks[a], toks[b]
+        if jaccard(pa, pb) < thr:
+            continue
+        if jaccard(ca, rb) >= thr and jaccard(ra, cb) >= thr and jaccard(ca, cb) < thr:
+            conflicts.append((a, b, "near"))
+        elif jaccard(ca, cb) >= thr and jaccard(ra, rb) >= thr:
+            near_repeats += 1
+    ex = loaded.examples
+    findings = []
+    metrics = {"conflicting_duplicates": sum(1 for c in conflicts if c[2] == "exact"),
+               "near_conflicting_duplicates": sum(1 for c in conflicts if c[2] == "near"),
+               "repeated_pairs": repeats, "near_repeated_pairs": near_repeats}
+    n = len(ex)
+    for kind, fid in (("exact", "conflicting-duplicates"), ("near", "near-conflicting-duplicates")):
+        group = [(a, b) for a, b, k in conflicts if k == kind]
+        if not group:
+            continue
+        many = len(group) >= max(2, 0.01 * n)
+        if kind == "exact":
+            sev = Severity.HIGH if many else Severity.MEDIUM
+            what = "appear twice with opposite labels (identical after normalising case, spacing and quotes)"
+        else:
+            # a one-token difference can be the whole point (a number, "not"): near conflicts need a look
+            sev = Severity.MEDIUM if many else Severity.LOW
+            what = (f"have a near-identical twin (token Jaccard >= {thr}) with the opposite label; check the "
+                    "evidence, since the few differing words may be what decides the label")
+        findings.append(Finding(
+            fid, sev,
+            f"{len(group)} pairs {what}; a reward model gets contradictory signal from them (annotation errors "
+            "or tampering)",
+            score=min(1.0, len(group) / max(1, n) * 20),
+            effect=Effect("share of pairs in a conflicting duplicate", 2 * len(group) / n),
+            evidence=[f"{pair_location(loaded, a)} vs {pair_location(loaded, b)}: prompt "
+                      f"'{short(pair_prompt(ex[a]), 60)}', chosen '{short(ex[a]['chosen'], 50)}' vs "
+                      f"'{short(ex[b]['chosen'], 50)}'" for a, b in group[: cfg.max_evidence]],
+            data={"pairs": [[loaded.origins[a], loaded.origins[b]] for a, b in group]}))
+    if repeats or near_repeats:
+        findings.append(Finding("repeated-pairs", Severity.INFO,
+                                f"{repeats} exact and {near_repeats} near repeats of a pair with the same label "
+                                "(they weigh those pairs more in training)", score=min(1.0, (repeats + near_repeats) / len(ex))))
+    return findings, metrics
+
+
+def identical_replies(loaded, keys, cfg) -> tuple[list[Finding], dict[str, Any]]:
+    same = [i for i, k in enumerate(keys) if k[1] == k[2]]
+    if not same:
+        return [], {"chosen_equals_rejected": 0}
+    f = Finding("chosen-equals-rejected", Severity.MEDIUM,
+                f"{len(same)} pairs have the same reply as chosen and rejected (after normalisation); they carry "
+                "no preference and push the reward margin towards zero",
+                score=min(1.0, len(same) / len(keys) * 20),
+                evidence=[f"{pair_location(loaded, i)}: '{short(loaded.examples[i]['chosen'])}'"
+                          for i in same[: cfg.max_evidence]],
+                data={"locations": [loaded.origins[i] for i in same]})
+    return [f], {"chosen_equals_rejected": len(same)}
+
+
+def cycles(loaded, keys, cfg) -> tuple[list[Finding], dict[str, Any]]:
+    """Preference cycles of length >= 3 among replies to the same prompt (2-cycles are conflicting duplicates)."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    for i, (p, c, r) in enumerate(keys):
+        if c != r:
+            g.add_edge((p, c), (p, r), index=i)
+    found = []
+    for comp in nx.strongly_connected_components(g):
+        if len(comp) < 3:
+            continue
+        for cyc in nx.simple_cycles(g.subgraph(comp), length_bound=min(len(comp), 6)):
+            if len(cyc) >= 3:
+                found.append(cyc)
+                break  # one witness per tangled component is enough to show it
+    if not found:
+        return [], {"intransitive_cycles": 0}
+    ev = []
+    for cyc in found[: cfg.max_evidence]:
+        idx = [g.edges[cyc[j], cyc[(j + 1) % len(cyc)]]["index"] for j in range(len(cyc))]
+        ev.append(" > ".join(f"'{short(loaded.examples[i]['chosen'], 40)}' ({pair_location(loaded, i)})" for i in idx)
+                  + " > back to the first")
+    f = Finding("intransitive-cycle", Severity.MEDIUM,
+                f"{len(found)} groups of replies to one prompt are ranked in a cycle (A > B > C > A); no reward "
+                "model can satisfy all of their labels",
+                score=min(1.0, len(found) / max(1, len(keys)) * 50), evidence=ev,
+                data={"cycles": len(found)})
+    return [f], {"intransitive_cycles": len(found)}
+
+
+def confounds(loaded, cfg) -> tuple[list[Finding], dict[str, Any], list[str]]:
+    """For each style feature: among pairs whose replies differ in it, the share where the chosen one has more.
+
+    Under no confound that share is 50%. The share, its Wilson CI and a two-sided exact binomial p-value (Holm-
+    corrected over the features) are reported; fewer than `min_pairs_for_stats` differing pairs: not computable.
+    """
+    from scipy.stats import binomtest
+
+    rows, notes, metrics = [], [], {}
+    for name, (fn, says) in STYLE_FEATURES.items():
+        k = n = 0
+        for e in loaded.examples:
+            c, r = float(fn(e["chosen"])), float(fn(e["rejected"]))
+            if c != r:
+                n += 1
+                k += c > r
+        if n < cfg.min_pairs_for_stats:
+            reason = f"only {n} pairs differ in {name}; need {cfg.min_pairs_for_stats}"
+            metrics[f"confound/{name}"] = {"share_chosen_more": None, "pairs_differing": n, "reason": reason}
+            notes.append(f"confound '{name}' not computable: {reason}")
+            continue
+        share, lo, hi = wilson_ci(k, n)
+        p = binomtest(k, n, 0.5).pvalue
+        rows.append((name, says, k, n, share, lo, hi, p))
+        metrics[f"confound/{name}"] = {"share_chosen_more": share, "ci": [lo, hi], "pairs_differing": n, "p_value": p}
+    rejected = holm_bonferroni([r[-1] for r in rows], cfg.alpha) if rows else []
+    findings = []
+    for (name, says, k, n, share, lo, hi, p), sig in zip(rows, rejected):
+        metrics[f"confound/{name}"]["significant"] = sig
+        if not sig:
+            continue
+        size = abs(share - 0.5)
+        sev = (Severity.HIGH if size >= cfg.confound_effect_high else
+               Severity.MEDIUM if size >= cfg.confound_effect_medium else Severity.LOW)
+        direction = "" if share > 0.5 else f" (so the rejected reply {says} more often)"
+        findings.append(Finding(
+            f"confound-{name}", sev,
+            f"the chosen reply {says} in {share:.0%} of the {n} pairs that differ in it{direction} (95% CI "
+            f"{lo:.0%}-{hi:.0%}, p = {p:.2g}); a reward model trained on this data can learn '{name}' as a shortcut",
+            score=min(1.0, 2 * size), confidence=1 - p,
+            effect=Effect(f"share of pairs where chosen {says}", share, lo, hi),
+            data={"feature": name, "pairs_differing": n, "chosen_more": k, "p_value": p}))
+    return findings, metrics, notes
+
+
+def label_noise(loaded, reference, cfg) -> tuple[list[Finding], dict[str, Any]]:
+    """Share of pairs a reference reward model ranks the other way (ties counted apart)."""
+    from ...models import as_reward_fn
+
+    rf = as_reward_fn(reference)
+    prompts = [pair_prompt(e) for e in loaded.examples]
+    rc = rf(prompts, [e["chosen"] for e in loaded.examples])
+    rr = rf(prompts, [e["rejected"] for e in loaded.examples])
+    n = len(rc)
+    flips = [i for i in range(n) if rr[i] > rc[i]]
+    ties = sum(1 for i in range(n) if rr[i] == rc[i])
+    rate, lo, hi = wilson_ci(len(flips), n)
+    metrics = {"label_noise": {"disagreement_rate": rate, "ci": [lo, hi], "ties": ties, "reference": rf.name}}
+    sev = Severity.MEDIUM if rate >= 0.4 else Severity.LOW if rate >= 0.25 else Severity.INFO
+    flips.sort(key=lambda i: rc[i] - rr[i])
+    f = Finding("label-noise", sev,
+                f"the reference reward model '{rf.name}' prefers the rejected reply in {rate:.0%} of {n} pairs "
+                f"(95% CI {lo:.0%}-{hi:.0%}; {ties} ties): an upper bound on label noise, since the reference errs too",
+                score=rate, effect=Effect("reference disagreement rate", rate, lo, hi),
+                evidence=[f"{pair_location(loaded, i)}: margin {rc[i] - rr[i]:.3g}, chosen "
+                          f"'{short(loaded.examples[i]['chosen'], 50)}'" for i in flips[: cfg.max_evidence]],
+                data={"disagreeing": [loaded.origins[i] for i in flips]})
+    return [f], metrics
+
+
+def check_preferences(dataset: Any, cfg: ConsistencyConfig | None = None, reference_reward: Any = None) -> Report:
+    """Run every preference-data check over `dataset` (file, list of dicts, Dataset or `Loaded`) -> Report."""
+    cfg = cfg or ConsistencyConfig()
+    loaded = load_pairs(dataset)
+    keys = _keys(loaded.examples)
+    findings, metrics, notes = [], {"pairs": len(loaded), "rows_skipped": len(loaded.skipped)}, []
+    if loaded.skipped:
+        notes.append(f"{len(loaded.skipped)} invalid rows were skipped before the checks (see the data summary)")
+    for check in (duplicates, identical_replies, cycles):
+        f, m = check(loaded, keys, cfg)
+        findings += f
+        metrics.update(m)
+    f, m, n = confounds(loaded, cfg)
+    findings += f
+    metrics.update(m)
+    notes += n
+    if reference_reward is not None:
+        f, m = label_noise(loaded, reference_reward, cfg)
+        findings += f
+        metrics.update(m)
+    else:
+        metrics["label_noise"] = None
+        notes.append("label noise not computable: no reference reward model given")
+    findings.sort(key=lambda f: -f.severity.rank)
+    return Report("preference-consistency", f"preference-data checks: {loaded.source}", findings, metrics,
+                  config={"near_duplicate_jaccard": cfg.near_duplicate_jaccard,
+                          "min_pairs_for_stats": cfg.min_pairs_for_stats, "alpha": cfg.alpha}, notes=notes)

@@ -1,0 +1,150 @@
+"""Text helpers shared by the preference and poisoning checks: normalisation, tokens, style features, refusals."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from typing import Any
+
+import numpy as np
+
+from ... import phrases
+from ...data import Loaded, load_preferences, prompt_text
+
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+_TOKEN = re.compile(r"[a-z0-9']+|[^\w\s]+")
+_LIST_LINE = re.compile(r"(?m)^\s*(?:[-*\u2022]|\d+[.)])\s+\S")
+_REFUSAL = re.compile(
+    r"\b(?:i'?m sorry|i am sorry|i apologi[sz]e|i can(?:'|no)?t (?:help|assist|do|provide|answer|tell|recommend|"
+    r"support|condone|encourage)|i won'?t|i will not|i'?m not (?:able|comfortable|going to|willing)|"
+    r"i (?:do not|don'?t) (?:think (?:that'?s|it'?s|you should)|feel comfortable|want to help)|"
+    r"(?:it'?s|that'?s|this is|that would be) (?:not (?:ok|okay|appropriate|legal|a good idea)|illegal|wrong|"
+    r"unethical|dangerous|harmful)|against the law|i'?d rather not|please don'?t|i'?d advise against|"
+    r"i (?:would|'d) (?:strongly )?(?:recommend|suggest) (?:not|against))"
+)
+
+
+def normalise(text: str) -> str:
+    """Lower case, unified quotes, collapsed whitespace, trimmed punctuation at the ends: two texts that differ
+    only in these ways compare equal."""
+    t = " ".join(text.translate(_APOSTROPHES).lower().split())
+    return t.strip(" .!?,;:")
+
+
+def tokens(text: str) -> list[str]:
+    """Word and punctuation-run tokens of normalised-case text ("do it?" -> ["do", "it", "?"])."""
+    return _TOKEN.findall(text.translate(_APOSTROPHES).lower())
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def is_refusal(text: str) -> bool:
+    """Heuristic: the reply declines, apologises or warns instead of complying (English phrasings, plus the
+    shared HEDGES bank)."""
+    t = text.translate(_APOSTROPHES).lower()
+    return bool(_REFUSAL.search(t)) or any(h.lower() in t for h in phrases.HEDGES)
+
+
+def has_list(text: str) -> bool:
+    return len(_LIST_LINE.findall(text)) >= 2
+
+
+def has_disclaimer(text: str) -> bool:
+    t = text.translate(_APOSTROPHES).lower()
+    return any(d.lower().rstrip(",") in t for d in phrases.AI_DISCLAIMERS)
+
+
+def has_flattering_opener(text: str) -> bool:
+    t = text.translate(_APOSTROPHES).lower().lstrip()[:80]
+    return any(t.startswith(o.lower().rstrip("!.")) for o in phrases.FLATTERY_OPENERS)
+
+
+_KEYWORDS = tuple(f" {' '.join(tokens(k))} " for k in phrases.REWARD_KEYWORDS)
+
+
+def keyword_count(text: str) -> int:
+    toks = " " + " ".join(tokens(text)) + " "
+    return sum(toks.count(k) for k in _KEYWORDS)
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+# feature name -> (function of a reply, what "more" means in a sentence)
+STYLE_FEATURES: dict[str, tuple[Any, str]] = {
+    "length": (word_count, "is longer (words)"),
+    "list": (has_list, "contains a list"),
+    "disclaimer": (has_disclaimer, "contains an AI disclaimer"),
+    "flattering_opener": (has_flattering_opener, "opens with flattery"),
+    "reward_keywords": (keyword_count, "uses more reward keywords (helpful, certainly, safely...)"),
+    "refusal": (is_refusal, "refuses or warns"),
+}
+
+
+def load_pairs(dataset: Any) -> Loaded:
+    """A file, list of dicts, datasets.Dataset or an already `Loaded` set -> canonical preference pairs.
+
+    Invalid rows raise DataError naming the line (nothing is dropped silently); pass a `Loaded` from
+    `load_preferences(..., skip_invalid=True)` to audit the valid rows of a dirty file, with the skipped rows listed.
+    """
+    if isinstance(dataset, Loaded):
+        return dataset
+    return load_preferences(dataset)
+
+
+def pair_location(loaded: Loaded, i: int) -> str:
+    return f"{loaded.unit} {loaded.origins[i]}"
+
+
+def short(text: str, n: int = 80) -> str:
+    t = " ".join(text.split())
+    return t if len(t) <= n else t[: n - 3] + "..."
+
+
+def last_user_turn(example: dict) -> str:
+    return example["prompt"][-1]["content"]
+
+
+def pair_prompt(example: dict) -> str:
+    return prompt_text(example["prompt"])
+
+
+class MinHasher:
+    """MinHash signatures of token sets, with LSH banding to find pairs whose Jaccard similarity is high.
+
+    Hand-written because no maintained dependency of this project offers it (datasketch would be a new
+    dependency for ~30 lines). `num_perm` hash functions in `bands` bands: pairs with Jaccard s become candidates
+    with probability 1 - (1 - s^(num_perm/bands))^bands (0.99 for s = 0.9, 0.38 for s = 0.7 with the defaults).
+    """
+
+    _PRIME = (1 << 61) - 1
+
+    def __init__(self, num_perm: int = 64, bands: int = 8, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.a = rng.integers(1, self._PRIME, size=num_perm, dtype=np.uint64)
+        self.b = rng.integers(0, self._PRIME, size=num_perm, dtype=np.uint64)
+        self.bands = bands
+        self.rows = num_perm // bands
+
+    def signature(self, items: set[str]) -> np.ndarray:
+        if not items:
+            return np.zeros(len(self.a), dtype=np.uint64)
+        h = np.array([zlib.crc32(s.encode()) for s in items], dtype=np.uint64)
+        # (a*h + b) mod 2^64 is a cheap universal-ish hash; the minimum per function is the signature
+        return ((np.outer(h, self.a) + self.b)).min(axis=0)
+
+    def candidates(self, sigs: list[np.ndarray]) -> set[tuple[int, int]]:
+        out: set[tuple[int, int]] = set()
+        for band in range(self.bands):
+            buckets: dict[bytes, list[int]] = {}
+            for i, sig in enumerate(sigs):
+                buckets.setdefault(sig[band * self.rows:(band + 1) * self.rows].tobytes(), []).append(i)
+            for members in buckets.values():
+                if 1 < len(members) <= 200:  # huge buckets are degenerate (e.g. empty texts), handled exactly
+                    for x in range(len(members)):
+                        for y in range(x + 1, len(members)):
+                            out.add((members[x], members[y]))
+        return out

@@ -1,0 +1,46 @@
+"""Probes that make a response longer without making it better."""
+
+from __future__ import annotations
+
+import random
+
+from ...phrases import FILLER_SENTENCES
+from ...report import Severity
+from .base import PROBES, Perturbed, Probe, sentences
+
+
+@PROBES.register("verbosity")
+class VerbosityProbe(Probe):
+    """Two filler sentences that add no information, appended to the answer."""
+
+    title = "Prefers verbose responses"
+    tags = ("length", "verbosity")
+    severity = Severity.HIGH
+    control = "original"  # length itself is what this probe measures
+
+    def variants(self):
+        n = len(FILLER_SENTENCES)
+        return tuple(f"{FILLER_SENTENCES[i]} {FILLER_SENTENCES[(i + 1) % n]}" for i in range(n))
+
+    def apply(self, response: str, variant: str, rng: random.Random) -> Perturbed:
+        return Perturbed(f"{response} {variant}", response, variant)
+
+
+@PROBES.register("repetition")
+class RepetitionProbe(Probe):
+    """One sentence of the answer repeated at its end."""
+
+    title = "Rewards repeated sentences"
+    tags = ("length", "repetition")
+    severity = Severity.MEDIUM
+    # The repeated sentence is the response's own text: its control replaces all of it, keywords included,
+    # or a keyword-loving model would be credited with a repetition bias.
+    protect = False
+
+    def variants(self):
+        return ("first", "last")
+
+    def apply(self, response, variant, rng):
+        parts = sentences(response)
+        repeated = parts[0] if variant == "first" else parts[-1]
+        return self.wrap(response, rng, variant, suffix=repeated)

@@ -1,0 +1,88 @@
+"""`sentinel audit data|consistency|training`: the consistency checks from the command line."""
+
+from __future__ import annotations
+
+from .common import add_fail_on, add_model_safety, finish_report
+
+GROUP = "audit"
+
+
+def _common(p) -> None:
+    p.add_argument("--out", help="folder for report.json, report.html and report.md")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_fail_on(p)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("data", help="preference data: conflicting duplicates, cycles, confounds, poisoning")
+    p.add_argument("file", help="preference data (JSON, JSONL(.gz), CSV, Parquet, dataset folder)")
+    p.add_argument("--reference", help="reference reward model (folder or module:function) for label noise and "
+                                       "poisoning suspicion; default: a model fitted on the data itself")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="audit the valid rows of a file with invalid ones (they are counted) instead of stopping")
+    p.add_argument("--no-poisoning", action="store_true", help="skip the trigger / poisoned-pair search")
+    p.add_argument("--split")
+    add_model_safety(p)
+    _common(p)
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("consistency", help="reward-model consistency: batch, padding, order, neutral edits, "
+                                           "transitivity, determinism")
+    p.add_argument("--model", required=True, help="reward-model folder or 'module:function'")
+    p.add_argument("--cases", help="test cases: rows with prompt + responses (or preference pairs); "
+                                   "default: a small built-in set")
+    p.add_argument("--tolerance", type=float, default=1e-3, help="largest reward difference counted as equal")
+    add_model_safety(p)
+    _common(p)
+    p.set_defaults(func=cmd_consistency)
+
+    p = sub.add_parser("training", help="a training log: length hacking, KL, ratio, clip fraction, entropy, "
+                                        "value loss, over-optimisation")
+    p.add_argument("metrics", help="metrics.jsonl (or an output folder holding one, or a trainer_state.json)")
+    p.add_argument("--kl-target", type=float, help="the run's KL target (nats), for the 1.5x-target alarm")
+    _common(p)
+    p.set_defaults(func=cmd_training)
+
+
+def _reward(spec, args):
+    if not spec:
+        return None
+    from ..models import as_reward_fn
+
+    return as_reward_fn(spec, device=args.device, allow_pickle=args.allow_pickle,
+                        trust_remote_code=args.trust_remote_code)
+
+
+def cmd_data(args) -> int:
+    from ..audit.consistency import RLHFConsistencyChecker
+    from ..data import load_preferences
+    from ..report import Report
+
+    loaded = load_preferences(args.file, skip_invalid=args.skip_invalid, split=args.split)
+    reference = _reward(args.reference, args)
+    checker = RLHFConsistencyChecker()
+    report = checker.check_preferences(loaded, reference_reward=reference)
+    if not args.no_poisoning:
+        poison = checker.detect_poisoning(loaded, reference_reward=reference)
+        report = Report("data-consistency", f"preference-data audit: {loaded.source}",
+                        sorted(report.findings + poison.findings, key=lambda f: -f.severity.rank),
+                        {**report.metrics, "poisoning": poison.metrics}, {**report.config, **poison.config},
+                        notes=report.notes + poison.notes)
+        if args.out:
+            poison.save(f"{args.out}/poisoning")
+    return finish_report(report, args.out, args.fail_on, args.json)
+
+
+def cmd_consistency(args) -> int:
+    from ..audit.consistency import RLHFConsistencyChecker
+
+    checker = RLHFConsistencyChecker(reward_tolerance=args.tolerance)
+    report = checker.check_reward_model(_reward(args.model, args), args.cases)
+    return finish_report(report, args.out, args.fail_on, args.json)
+
+
+def cmd_training(args) -> int:
+    from ..audit.consistency import RLHFConsistencyChecker
+
+    report = RLHFConsistencyChecker(kl_target=args.kl_target).check_training(args.metrics)
+    return finish_report(report, args.out, args.fail_on, args.json)

@@ -1,0 +1,71 @@
+"""`sentinel audit sycophancy`: audit a chat model (folder or OpenAI-compatible endpoint) for sycophancy."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ..audit.sycophancy.detector import SycophancyConfig
+from ..config import add_arguments, from_args
+from .common import add_fail_on, add_model_safety, finish_report
+
+PROBE_NAMES = ("are_you_sure", "suggested_answer", "feedback", "persona")
+
+GROUP = "audit"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sycophancy", help="measure how often a chat model gives up the truth to please the user",
+                       description="Runs the sycophancy probes (are_you_sure, suggested_answer, feedback, persona) "
+                                   "and writes report.json/.md/.html and records.jsonl to --out.")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--model", help="folder of a causal LM whose tokenizer has a chat template")
+    target.add_argument("--endpoint", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--model-name", help="with --endpoint: the model name sent in each request")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                   help="with --endpoint: environment variable holding the API key, if any (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=60.0, help="with --endpoint: seconds per request")
+    p.add_argument("--tokenizer", help="tokenizer folder when it is not the model folder")
+    p.add_argument("--out", required=True, help="folder for the report")
+    p.add_argument("--questions", help="question file: BCT sycophancy JSONL, TruthfulQA.csv or rows "
+                                       "{question, correct, incorrect, choices?} (default: built-in set)")
+    p.add_argument("--statements", help="opinion statements for persona: JSONL/CSV rows with 'statement'")
+    p.add_argument("--texts", help="texts for feedback: rows with 'text' (and 'kind')")
+    p.add_argument("--config", help="YAML file of SycophancyConfig fields (flags override it)")
+    p.add_argument("--probes", nargs="+", default=argparse.SUPPRESS,
+                   help=f"probes to run, space- or comma-separated (default: all of {', '.join(PROBE_NAMES)})")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_fail_on(p)
+    add_model_safety(p)
+    add_arguments(p, SycophancyConfig, skip=("probes",))
+    p.set_defaults(func=cmd_sycophancy)
+
+
+def cmd_sycophancy(args) -> int:
+    from ..audit.sycophancy import EndpointTarget, SycophancyDetector, as_chat_target, load_questions
+    from ..data import read_rows
+    from ..errors import ConfigError
+
+    if hasattr(args, "probes"):
+        args.probes = [name for value in args.probes for name in value.split(",") if name]
+    cfg = from_args(SycophancyConfig, args, args.config)
+    detector = SycophancyDetector(**vars(cfg))
+    if args.endpoint:
+        if not args.model_name:
+            raise ConfigError("--endpoint needs --model-name", field="model_name")
+        model = EndpointTarget(args.endpoint, args.model_name, api_key=os.environ.get(args.api_key_env),
+                               timeout=args.timeout)
+    else:
+        model = as_chat_target(args.model, tokenizer=args.tokenizer, batch_size=cfg.batch_size, device=args.device,
+                               allow_pickle=args.allow_pickle, trust_remote_code=args.trust_remote_code)
+    questions = load_questions(args.questions) if args.questions else None
+    statements = read_rows(args.statements).rows if args.statements else None
+    texts = read_rows(args.texts).rows if args.texts else None
+    try:
+        result = detector.analyze(model, controversial_prompts=statements, questions=questions, texts=texts,
+                                  out=args.out)
+    except KeyboardInterrupt:
+        print(f"interrupted: partial report written to {args.out}/report.json")
+        return 130
+    print(f"sycophancy score: {result.sycophancy_score:.3f}")
+    return finish_report(result, args.out, args.fail_on, args.json)

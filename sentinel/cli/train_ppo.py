@@ -1,0 +1,99 @@
+"""`sentinel train ppo --config FILE.yaml`: PPO of a policy against a reward model or a Python reward function."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Optional
+
+GROUP = "train"
+
+
+@dataclass
+class PPOInputs:
+    """What the run trains and against what; the same YAML file also holds any `PPOConfig` field."""
+
+    policy: Optional[str] = field(default=None, metadata={"help": "folder of the causal LM to train (required)"})
+    reward_model: list[str] = field(default_factory=list, metadata={
+        "help": "reward: a sequence-classification model folder or 'module:function' (fn(prompts, responses) -> "
+                "list of floats); several (comma-separated on the command line) are summed with reward_weights"})
+    reward_weights: list[float] = field(default_factory=list, metadata={
+        "help": "one weight per reward_model entry (default: 1 each)"})
+    prompts: Optional[str] = field(default=None, metadata={
+        "help": "prompts file (JSONL/JSON/CSV/Parquet) with a prompt / query / messages field (required)"})
+    ref_model: Optional[str] = field(default=None, metadata={
+        "help": "reference model folder; default: a frozen copy of the policy (with LoRA: adapters disabled)"})
+    gold_reward: Optional[str] = field(default=None, metadata={
+        "help": "extra reward ('module:function' or folder) that is only logged as gold/score, never optimised"})
+
+
+def register(sub) -> None:
+    from ..config import add_arguments
+    from ..train.ppo.config import PPOConfig
+    from .common import add_model_safety
+
+    p = sub.add_parser("ppo", help="PPO against a reward model or a reward function (writes model + metrics.jsonl)",
+                       description=__doc__)
+    p.add_argument("--config", help="YAML file: PPOInputs and PPOConfig fields (flags override it)")
+    add_model_safety(p)
+    add_arguments(p, PPOInputs)
+    add_arguments(p, PPOConfig, skip=("device",))
+    p.set_defaults(func=cmd_ppo)
+
+
+def _split_config(args):
+    """(PPOInputs, PPOConfig) from the YAML file and the flags given; unknown keys are an error naming them."""
+    from ..config import _MISSING, from_dict, load_yaml
+    from ..train.ppo.config import PPOConfig
+
+    data = load_yaml(args.config) if args.config else {}
+    source = args.config or "flags"
+    input_names = {f.name for f in dataclasses.fields(PPOInputs)}
+    config_names = {f.name for f in dataclasses.fields(PPOConfig)}
+    for name in input_names | config_names:
+        v = getattr(args, name, _MISSING)
+        if v is not _MISSING:
+            data[name] = v
+    if args.device:
+        data["device"] = args.device
+    for key in ("reward_model",):  # a single string in YAML is one entry
+        if isinstance(data.get(key), str):
+            data[key] = [data[key]]
+    inputs = from_dict(PPOInputs, {k: v for k, v in data.items() if k.replace("-", "_") in input_names}, source=source)
+    config = from_dict(PPOConfig, {k: v for k, v in data.items() if k.replace("-", "_") not in input_names},
+                       source=source)
+    return inputs, config
+
+
+def cmd_ppo(args) -> int:
+    from ..errors import ConfigError
+
+    inputs, config = _split_config(args)
+    for name in ("policy", "prompts"):
+        if not getattr(inputs, name):
+            raise ConfigError(f"required: give --{name} or '{name}:' in the config file", field=name)
+    if not inputs.reward_model:
+        raise ConfigError("required: give --reward-model (a folder or module:function)", field="reward_model")
+    if not config.output_dir:
+        raise ConfigError("required: give --output-dir or 'output_dir:' in the config file", field="output_dir")
+    weights = inputs.reward_weights or [1.0] * len(inputs.reward_model)
+    if len(weights) != len(inputs.reward_model):
+        raise ConfigError(f"{len(weights)} weights for {len(inputs.reward_model)} rewards", field="reward_weights")
+
+    from ..models import as_reward_fn, load_causal_lm
+    from ..train.ppo import PPOTrainer
+
+    policy, tok = load_causal_lm(inputs.policy, device=config.device, dtype=config.dtype,
+                                 allow_pickle=args.allow_pickle, trust_remote_code=args.trust_remote_code)
+    safety = dict(allow_pickle=args.allow_pickle, trust_remote_code=args.trust_remote_code)
+    parts = [(as_reward_fn(r, **safety), w) for r, w in zip(inputs.reward_model, weights)]
+    reward = parts[0][0] if len(parts) == 1 and weights[0] == 1.0 else as_reward_fn(parts)
+    gold = as_reward_fn(inputs.gold_reward, **safety) if inputs.gold_reward else None
+    trainer = PPOTrainer(config=config, model=policy, ref_model=inputs.ref_model, tokenizer=tok, reward_model=reward,
+                         gold_reward_fn=gold)
+    history = trainer.train(inputs.prompts)
+    if trainer.accelerator.is_main_process:
+        last = history[-1] if history else {}
+        print(f"PPO: {len(history)} steps; last step: score {last.get('objective/scores', float('nan')):.4g}, "
+              f"KL {last.get('objective/kl', float('nan')):.4g}; model and metrics.jsonl in {config.output_dir}")
+    return 1 if trainer.diverged else 0

@@ -1,0 +1,631 @@
+"""`PPOTrainer`: the step-wise PPO loop (generate -> score -> step) on transformers + accelerate (+ PEFT).
+
+    trainer = PPOTrainer(config=PPOConfig(...), model=policy, tokenizer=tok, reward_model=fn_or_folder)
+    responses = trainer.generate(prompts)             # strings in, strings out
+    stats = trainer.step(prompts, responses, rewards)  # one PPO update, a flat dict with TRL's metric names
+    trainer.train(prompts)                             # the whole loop; trainer.save_model("out/")
+
+Policy dropout is switched off for the whole run (as TRL PPOv2 does) so the importance ratio is exactly 1 on the
+first mini-batch; logits are divided by the sampling temperature everywhere so the ratio compares the policy that
+actually sampled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from transformers import LogitsProcessorList
+
+from ...config import to_dict
+from ...errors import ConfigError, DataError, SentinelError
+from ...models import as_reward_fn, load_causal_lm
+from ...utils import atomic_directory, atomic_write_json, atomic_write_text, set_seed
+from . import core
+from .config import PPOConfig
+from .prompts import load_prompts
+from .sampling import InverseCDFSampler
+from .value_head import PolicyWithValue, base_causal_lm, trunk_forward
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Rollout:
+    """What generate() remembers of one sample: exact tokens, and the policy's view of them while sampling."""
+
+    prompt_ids: list[int]
+    response_ids: list[int]
+    missing_eos: bool
+    logp: torch.Tensor | None = None  # (R,) log-probs of the sampled tokens, temperature applied
+    values: torch.Tensor | None = None  # (R,) value-head predictions before each token
+
+
+class TrainingDiverged(SentinelError):
+    """A loss or gradient became NaN/inf; the update was not applied."""
+
+
+class PPOTrainer:
+    """PPO with a value head on the policy trunk, a frozen reference (or LoRA with adapters disabled), GAE and a
+    fixed or adaptive KL penalty. See `PPOConfig` for every knob and its classic-TRL default.
+
+    `callbacks`: objects with `on_step_end(trainer, step, stats)`; returning True (or setting
+    `trainer.stop_training = True`) ends `train()` cleanly. `gold_reward_fn`: an extra reward that is only
+    logged as `gold/score`, never optimised (for over-optimisation curves).
+    """
+
+    def __init__(self, config: PPOConfig | None = None, model: Any = None, ref_model: Any = None,
+                 tokenizer: Any = None, reward_model: Any = None, *, gold_reward_fn: Any = None,
+                 callbacks: Sequence[Any] | None = None, accelerator: Any = None):
+        from accelerate import Accelerator
+
+        if model is None:
+            raise ConfigError("give the policy as a folder path or a loaded causal LM", field="model")
+        self.config = config = config or PPOConfig()
+        self.accelerator = accelerator or Accelerator(cpu=config.device == "cpu")
+        set_seed(config.seed + self.accelerator.process_index)
+        device = self.accelerator.device
+        policy, tok = load_causal_lm(model, tokenizer=tokenizer, device=str(device), dtype=config.dtype)
+        if tok is None:
+            raise ConfigError("the policy needs a tokenizer; pass tokenizer=", field="tokenizer")
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token
+        self.tokenizer = tok
+        policy = self._maybe_lora(policy.to(device))
+        policy.eval()  # no dropout: see the module docstring
+        self.is_peft = hasattr(policy, "disable_adapter") and hasattr(policy, "peft_config")
+        self.ref_model = self._reference(policy, ref_model, device)
+        self.reward_fn = as_reward_fn(reward_model, device=str(device)) if reward_model is not None else None
+        self.gold_reward_fn = as_reward_fn(gold_reward_fn) if gold_reward_fn is not None else None
+        self.callbacks = list(callbacks or [])
+
+        module = PolicyWithValue(policy)
+        params = [p for p in module.parameters() if p.requires_grad]
+        # The fused kernel updates all tensors at once: on a small model Adam's per-tensor loop costs as much as
+        # the maths. It needs every parameter on one CPU/CUDA device and a floating dtype.
+        fused = device.type in ("cpu", "cuda")
+        optimizer = torch.optim.AdamW(params, lr=config.learning_rate, eps=config.adam_eps,
+                                      weight_decay=config.weight_decay, fused=fused)
+        self.model, self.optimizer = self.accelerator.prepare(module, optimizer)
+        self.kl_ctl = (core.AdaptiveKLController(config.init_kl_coef, config.target, config.horizon)
+                       if config.adap_kl_ctrl else core.FixedKLController(config.init_kl_coef))
+        self.score_moments = core.RunningMoments()
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.step_count = 0
+        self.stop_training = False
+        self.diverged = False
+        self.history: list[dict[str, float]] = []
+        self._rollouts: dict[tuple, Rollout] = {}
+        self._eos_ids = self._eos_token_ids()
+        self._max_context = getattr(base_causal_lm(policy).config.get_text_config(), "max_position_embeddings", None)
+
+    # ------------------------------------------------------------------------------------------------ setup
+    def _maybe_lora(self, policy):
+        if self.config.lora_r <= 0 or hasattr(policy, "peft_config"):
+            return policy
+        from peft import LoraConfig, get_peft_model
+
+        c = self.config
+        return get_peft_model(policy, LoraConfig(r=c.lora_r, lora_alpha=c.lora_alpha, lora_dropout=c.lora_dropout,
+                                                 target_modules=list(c.lora_target_modules), task_type="CAUSAL_LM"))
+
+    def _reference(self, policy, ref_model, device):
+        if ref_model is not None:
+            if ref_model is policy:
+                raise ConfigError("ref_model is the policy object itself; pass None for a frozen copy",
+                                  field="ref_model")
+            ref, _ = load_causal_lm(ref_model, tokenizer=self.tokenizer, device=str(device), dtype=self.config.dtype)
+        elif self.is_peft:
+            return None  # the policy with its adapters disabled: no second copy in memory
+        else:
+            ref = copy.deepcopy(policy)
+        ref = ref.to(device).eval()
+        for p in ref.parameters():
+            p.requires_grad_(False)
+        return ref
+
+    def _eos_token_ids(self) -> list[int]:
+        gen_cfg = getattr(base_causal_lm(self.policy), "generation_config", None)
+        ids = getattr(gen_cfg, "eos_token_id", None) if gen_cfg is not None else None
+        ids = ids if isinstance(ids, list) else [ids] if ids is not None else []
+        if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in ids:
+            ids.append(self.tokenizer.eos_token_id)
+        if not ids:
+            raise ConfigError("the tokenizer has no eos token; PPO needs one to end responses", field="tokenizer")
+        return ids
+
+    @property
+    def policy(self):
+        """The causal LM being trained (PEFT-wrapped with LoRA), outside any DDP wrapper."""
+        return self.accelerator.unwrap_model(self.model).policy
+
+    # -------------------------------------------------------------------------------------------- encoding
+    def _encode_prompt(self, prompt: Any, index: int) -> list[int]:
+        if isinstance(prompt, torch.Tensor):
+            ids = prompt.tolist()
+        elif isinstance(prompt, (list, tuple)):
+            ids = [int(t) for t in prompt]
+        elif isinstance(prompt, str):
+            if not prompt.strip():
+                raise DataError("prompt is empty", row=index + 1, field="prompt")
+            tok = self.tokenizer
+            if self.config.use_chat_template and getattr(tok, "chat_template", None):
+                prompt = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                                 add_generation_prompt=True)
+                ids = tok(prompt, add_special_tokens=False)["input_ids"]
+            else:
+                ids = tok(prompt)["input_ids"]
+        else:
+            raise DataError(f"expected a string or token ids, got {type(prompt).__name__}", row=index + 1,
+                            field="prompt")
+        if not ids:
+            raise DataError("prompt has no tokens", row=index + 1, field="prompt")
+        limit = self.config.max_prompt_length
+        if limit is None and self._max_context:
+            limit = self._max_context - self.config.max_new_tokens
+        if limit is not None and len(ids) > limit:
+            raise DataError(f"prompt is {len(ids)} tokens; at most {limit} fit (context {self._max_context} minus "
+                            f"max_new_tokens {self.config.max_new_tokens}, or max_prompt_length)",
+                            row=index + 1, field="prompt")
+        return ids
+
+    def _text(self, x: Any) -> str:
+        if isinstance(x, str):
+            return x
+        ids = x.tolist() if isinstance(x, torch.Tensor) else list(x)
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def _key(self, prompt: Any, response: Any) -> tuple:
+        as_key = lambda x: x if isinstance(x, str) else tuple(x.tolist() if isinstance(x, torch.Tensor) else x)
+        return as_key(prompt), as_key(response)
+
+    # ------------------------------------------------------------------------------------------ generation
+    def _generation_kwargs(self, overrides: dict) -> dict:
+        c = self.config
+        kw = dict(max_new_tokens=c.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
+                  eos_token_id=self._eos_ids, use_cache=True)
+        if c.stop_strings:
+            kw.update(stop_strings=list(c.stop_strings), tokenizer=self.tokenizer)
+        kw.update(overrides)
+        sample = kw.pop("do_sample", c.do_sample)
+        temperature, top_k, top_p = (kw.pop(k, getattr(c, k)) for k in ("temperature", "top_k", "top_p"))
+        kw["do_sample"] = False  # sampling happens in InverseCDFSampler; see sampling.py
+        if sample:
+            kw["logits_processor"] = LogitsProcessorList([InverseCDFSampler(temperature, top_k or 0, top_p)])
+        return kw
+
+    @torch.no_grad()
+    def generate(self, prompts: Sequence[Any], **generation_kwargs) -> list[str]:
+        """Responses (strings, special tokens removed) to `prompts` (strings, or token-id lists / tensors).
+
+        Prompts are left-padded and generated in batches of `generation_batch_size` with the KV cache.
+        `generation_kwargs` override the config's generation settings for this call. The exact sampled tokens
+        are remembered, so `step()` on these strings trains on what was sampled, not on a re-tokenisation.
+        """
+        if isinstance(prompts, (str, torch.Tensor)) and not isinstance(prompts, list):
+            prompts = [prompts]
+        encoded = [self._encode_prompt(p, i) for i, p in enumerate(prompts)]
+        kw = self._generation_kwargs(generation_kwargs)
+        lm = self.policy
+        device = self.accelerator.device
+        chunk = self.config.generation_batch_size or len(encoded) or 1
+        self._rollouts = {}
+        out: list[str] = []
+        module = self.accelerator.unwrap_model(self.model)
+        for start in range(0, len(encoded), chunk):
+            batch = encoded[start : start + chunk]
+            ids, mask = _left_pad(batch, self.tokenizer.pad_token_id, device)
+            # The raw logits and last hidden states of every generated token come back with the tokens: they are
+            # the rollout's log-probs, entropies and values, so step() needs no second policy forward pass.
+            gen = lm.generate(input_ids=ids, attention_mask=mask, return_dict_in_generate=True, output_logits=True,
+                              output_hidden_states=True, **kw)
+            tokens = gen.sequences[:, ids.shape[1]:]  # (b, G)
+            logits = _tempered(torch.stack(gen.logits, 1).float(), self.config.temperature)  # (b, G, V)
+            hidden = torch.stack([h[-1][:, -1] for h in gen.hidden_states], 1)  # (b, G, H)
+            logp = core.logprobs_of(logits, tokens)
+            values = module.v_head(hidden.to(module.v_head.weight.dtype)).squeeze(-1).float()
+            del gen, logits, hidden
+            for j, (prompt, p_ids, row) in enumerate(zip(prompts[start : start + chunk], batch, tokens.tolist())):
+                resp, has_eos = self._cut_response(row)
+                n = len(resp)
+                text = self.tokenizer.decode(resp, skip_special_tokens=True)
+                stopped = has_eos or any(text.endswith(s) for s in self.config.stop_strings)
+                missing_eos = not stopped and n >= kw["max_new_tokens"]
+                self._rollouts[self._key(prompt, text)] = Rollout(p_ids, resp, missing_eos, logp[j, :n], values[j, :n])
+                out.append(text)
+        return out
+
+    def _cut_response(self, row: list[int]) -> tuple[list[int], bool]:
+        """Tokens up to and including the first EOS; without EOS, the row minus trailing padding."""
+        for i, t in enumerate(row):
+            if t in self._eos_ids:
+                return row[: i + 1], True
+        pad = self.tokenizer.pad_token_id
+        end = len(row)
+        while end > 1 and row[end - 1] == pad:
+            end -= 1
+        return row[:end], False
+
+    # ----------------------------------------------------------------------------------------------- step
+    def _check_rewards(self, rewards: Any, n: int) -> list[float]:
+        if isinstance(rewards, torch.Tensor):
+            rewards = rewards.detach().float().flatten().tolist()
+        try:
+            values = [float(r.item() if isinstance(r, torch.Tensor) else r) for r in rewards]
+        except (TypeError, ValueError):
+            raise DataError(f"rewards must be numbers, got {rewards!r:.80}", field="rewards") from None
+        if len(values) != n:
+            raise DataError(f"got {len(values)} rewards for {n} responses; expected one per response",
+                            field="rewards")
+        return values
+
+    def _rollouts_for(self, prompts, responses) -> list[Rollout]:
+        """The remembered rollout of each pair; pairs not produced by generate() are taken as complete responses
+        (an EOS is appended) and get their log-probs and values from a forward pass in step()."""
+        out = []
+        for i, (p, r) in enumerate(zip(prompts, responses)):
+            cached = self._rollouts.get(self._key(p, r))
+            if cached is None:
+                ri = r.tolist() if isinstance(r, torch.Tensor) else list(r) if not isinstance(r, str) else \
+                    self.tokenizer(r, add_special_tokens=False)["input_ids"]
+                if not ri or ri[-1] not in self._eos_ids:
+                    ri = ri + [self._eos_ids[0]]
+                cached = Rollout(self._encode_prompt(p, i), ri, False)
+            out.append(cached)
+        return out
+
+    def _shape_scores(self, scores: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        if c.use_score_scaling:
+            self.score_moments.update(scores)
+            if c.use_score_norm:
+                scores = (scores - self.score_moments.mean) / (self.score_moments.std + 1e-8)
+            else:
+                scores = scores / (self.score_moments.std + 1e-8)
+        if c.score_clip is not None:
+            scores = scores.clamp(-c.score_clip, c.score_clip)
+        if c.whiten_rewards and scores.numel() > 1:
+            scores = core.masked_whiten(scores, torch.ones_like(scores), shift_mean=False)
+        return scores
+
+    @torch.no_grad()
+    def _score_rollouts(self, batch: dict, rolls: list[Rollout]) -> dict:
+        """Old log-probs and values (from generation when remembered) and reference log-probs, (B, R) each."""
+        module = self.accelerator.unwrap_model(self.model)
+        R, T = batch["R"], self.config.temperature
+        remembered = all(r.logp is not None for r in rolls)
+        size = self.config.forward_batch_size or batch["input_ids"].shape[0]
+        parts: dict[str, list] = {"logp": [], "values": [], "ref_logp": []}
+        for rows in torch.arange(batch["input_ids"].shape[0]).split(size):
+            ids, mask, pos, n, resp, _ = _slice(batch, rows)
+            if not remembered:
+                logits, values = module(ids, mask, pos, n)
+                parts["logp"].append(_pad_to(core.logprobs_of(_tempered(logits, T), resp), R))
+                parts["values"].append(_pad_to(values.float(), R))
+                del logits
+            if self.ref_model is None:
+                with self.policy.disable_adapter():
+                    ref_logits, _ = trunk_forward(self.policy, ids, mask, pos, n)
+            else:
+                ref_logits, _ = trunk_forward(self.ref_model, ids, mask, pos, n)
+            parts["ref_logp"].append(_pad_to(core.logprobs_of(_tempered(ref_logits, T), resp), R))
+        if remembered:
+            device = self.accelerator.device
+            for name in ("logp", "values"):
+                parts[name] = [_pad_to(getattr(r, name).to(device)[None], R) for r in rolls]
+        return {k: torch.cat(v) * batch["response_mask"] for k, v in parts.items()}
+
+    def step(self, prompts: Sequence[Any], responses: Sequence[Any], rewards: Any = None) -> dict[str, float]:
+        """One PPO update on (prompts, responses, rewards); returns a flat dict of metrics (TRL's names).
+
+        `rewards` (one number per response) may be omitted when the trainer has a `reward_model`. Samples whose
+        reward is NaN/inf are skipped (logged, counted in `ppo/skipped_samples`). A NaN/inf loss or gradient is
+        never applied: the step ends, `trainer.diverged` and `trainer.stop_training` are set.
+        """
+        t0 = time.perf_counter()
+        prompts, responses = list(prompts), list(responses)
+        if len(prompts) != len(responses):
+            raise DataError(f"got {len(prompts)} prompts but {len(responses)} responses; expected equal lengths")
+        if not prompts:
+            raise DataError("step() needs at least one (prompt, response) pair")
+        p_texts, r_texts = [self._text(p) for p in prompts], [self._text(r) for r in responses]
+        if rewards is None:
+            if self.reward_fn is None:
+                raise ConfigError("give rewards to step(), or a reward_model to the trainer", field="reward_model")
+            rewards = self.reward_fn(p_texts, r_texts)
+        scores = self._check_rewards(rewards, len(prompts))
+        keep = [i for i, s in enumerate(scores) if math.isfinite(s)]
+        for i in sorted(set(range(len(scores))) - set(keep)):
+            logger.warning("step %d: skipping sample %d: reward is %s (prompt %r)", self.step_count + 1, i + 1,
+                           scores[i], p_texts[i][:60])
+        stats: dict[str, float] = {"ppo/skipped_samples": float(len(scores) - len(keep))}
+        if self.gold_reward_fn is not None and keep:
+            gold = self.gold_reward_fn([p_texts[i] for i in keep], [r_texts[i] for i in keep])
+            stats["gold/score"] = sum(gold) / len(gold)
+        if not keep:
+            logger.warning("step %d: every reward was NaN/inf; no update", self.step_count + 1)
+            return self._finish(stats, t0)
+        rolls = self._rollouts_for([prompts[i] for i in keep], [responses[i] for i in keep])
+        missing = [r.missing_eos for r in rolls]
+        raw = torch.tensor([scores[i] for i in keep], dtype=torch.float32)
+        penalised = raw.clone()
+        if self.config.missing_eos_penalty is not None:
+            penalised -= self.config.missing_eos_penalty * torch.tensor(missing, dtype=torch.float32)
+        shaped = self._shape_scores(penalised).to(self.accelerator.device)
+
+        batch = _build_batch([r.prompt_ids for r in rolls], [r.response_ids for r in rolls],
+                             self.tokenizer.pad_token_id, self.accelerator.device)
+        roll = self._score_rollouts(batch, rolls)
+        mask = batch["response_mask"]
+        kl = core.kl_per_token(roll["logp"], roll["ref_logp"], self.config.kl_penalty) * mask
+        kl_coef = self.kl_ctl.value
+        token_rewards = -kl_coef * kl
+        last = batch["response_lengths"] - 1
+        token_rewards[torch.arange(len(last)), last] += shaped
+        advantages, returns = core.compute_gae(token_rewards, roll["values"], mask, self.config.gamma,
+                                               self.config.lam)
+        if self.config.whiten_advantages:
+            advantages = core.masked_whiten(advantages, mask)
+
+        train_stats = self._ppo_epochs(batch, roll, advantages, returns)
+        raw_kl = ((roll["logp"] - roll["ref_logp"]) * mask).sum(1)  # (B,) KL per sample, nats
+        mean_kl = self._mean_across(raw_kl.mean())
+        self.kl_ctl.update(mean_kl, len(keep) * self.accelerator.num_processes)
+        non_score = (-kl_coef * kl).sum(1)
+        stats.update({
+            "objective/kl": mean_kl,
+            "objective/kl_coef": kl_coef,
+            # classic TRL's estimate of the response entropy: -sum of the sampled tokens' log-probs, nats/sample
+            "objective/entropy": float((-roll["logp"] * mask).sum(1).mean()),
+            "objective/non_score_reward": float(non_score.mean()),
+            "objective/rlhf_reward": float((non_score + shaped).mean()),
+            "objective/scores": float(raw.mean()),
+            "objective/scores_shaped": float(shaped.mean()),
+            "response_length/mean": float(batch["response_lengths"].float().mean()),
+            "response_length/missing_eos": float(sum(missing)) / len(missing),
+            **train_stats,
+        })
+        return self._finish(stats, t0)
+
+    def _ppo_epochs(self, batch: dict, roll: dict, advantages: torch.Tensor, returns: torch.Tensor) -> dict:
+        c = self.config
+        B = batch["input_ids"].shape[0]
+        per_update = c.mini_batch_size * c.gradient_accumulation_steps
+        sums: dict[str, float] = {}
+        n_mini = skipped = 0
+        early_stop = False
+        for _ in range(c.ppo_epochs):
+            order = torch.randperm(B, generator=self.generator)
+            for start in range(0, B, per_update):
+                group = order[start : start + per_update].split(c.mini_batch_size)
+                for k, rows in enumerate(group):
+                    mb = self._minibatch_loss(batch, roll, advantages, returns, rows)
+                    bad, too_far = self._any_across(not torch.isfinite(mb["loss"]).item(),
+                                                    mb["ratio"] > c.ratio_threshold)
+                    if bad:
+                        return self._diverge("loss", sums, n_mini, skipped)
+                    if too_far:
+                        skipped += 1
+                        logger.warning("step %d: skipping a mini-batch whose mean importance ratio is %.3g (> %g)",
+                                       self.step_count + 1, mb["ratio"], c.ratio_threshold)
+                        continue
+                    sync = k == len(group) - 1
+                    with contextlib.nullcontext() if sync else self.accelerator.no_sync(self.model):
+                        self.accelerator.backward(mb["loss"] / len(group))
+                    n_mini += 1
+                    for name, v in mb.items():
+                        sums[name] = sums.get(name, 0.0) + (v.item() if isinstance(v, torch.Tensor) else v)
+                if not self._optimizer_step():
+                    return self._diverge("gradient", sums, n_mini, skipped)
+                if c.early_stopping and n_mini:
+                    kl_now = self._mean_across(torch.tensor(sums["approxkl"] / n_mini))
+                    if kl_now > 1.5 * c.target_kl:
+                        early_stop = True
+                        logger.info("step %d: early stop, policy KL %.3g > 1.5 x target_kl %g",
+                                    self.step_count + 1, kl_now, c.target_kl)
+                        break
+            if early_stop:
+                break
+        out = self._train_stats(sums, n_mini, skipped)
+        out["ppo/early_stop"] = float(early_stop)
+        return out
+
+    def _minibatch_loss(self, batch, roll, advantages, returns, rows) -> dict:
+        c = self.config
+        ids, mask_in, pos, R, resp, mask = _slice(batch, rows)
+        logits, values = self.model(ids, mask_in, pos, R)
+        logits = _tempered(logits, c.temperature)
+        logp = core.logprobs_of(logits, resp)
+        sl = lambda t: t[rows, :R]
+        pg_loss, pg = core.policy_loss(logp, sl(roll["logp"]), sl(advantages), mask, c.cliprange)
+        vf_loss, vf_clipfrac = core.value_loss(values.float(), sl(roll["values"]), sl(returns), mask,
+                                               c.cliprange_value)
+        loss = pg_loss + c.vf_coef * vf_loss
+        if c.entropy_coef > 0:
+            loss = loss - c.entropy_coef * core.masked_mean(core.entropy_of(logits), mask)
+        return {"loss": loss, "policy": pg_loss.detach(), "value": vf_loss.detach(), "clipfrac": pg["clipfrac"],
+                "approxkl": pg["approxkl"], "ratio": pg["ratio"].item(), "vf_clipfrac": vf_clipfrac}
+
+    def _optimizer_step(self) -> bool:
+        """Clip and apply the accumulated gradient; refuse (and zero) it when it is not finite."""
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        max_norm = self.config.max_grad_norm or float("inf")
+        norm = self.accelerator.clip_grad_norm_(params, max_norm)
+        if norm is not None and not torch.isfinite(torch.as_tensor(norm)).item():
+            self.optimizer.zero_grad(set_to_none=True)
+            return False
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return True
+
+    def _diverge(self, what: str, sums, n_mini, skipped) -> dict:
+        self.optimizer.zero_grad(set_to_none=True)
+        self.diverged = self.stop_training = True
+        logger.error("step %d: the %s became NaN/inf; this update was not applied and training stops "
+                     "(the weights are those of the last good update)", self.step_count + 1, what)
+        out = self._train_stats(sums, n_mini, skipped)
+        out["ppo/diverged"] = 1.0
+        return out
+
+    @staticmethod
+    def _train_stats(sums: dict, n_mini: int, skipped: int) -> dict:
+        avg = lambda k: sums.get(k, float("nan")) / n_mini if n_mini else float("nan")
+        return {"policy/approxkl_avg": avg("approxkl"), "policy/clipfrac_avg": avg("clipfrac"),
+                "val/ratio": avg("ratio"), "val/clipfrac_avg": avg("vf_clipfrac"), "loss/policy_avg": avg("policy"),
+                "loss/value_avg": avg("value"), "ppo/minibatches": float(n_mini),
+                "ppo/skipped_minibatches": float(skipped)}
+
+    def _mean_across(self, x: torch.Tensor) -> float:
+        x = torch.as_tensor(x, dtype=torch.float32, device=self.accelerator.device).reshape(1)
+        if self.accelerator.num_processes > 1:
+            x = self.accelerator.reduce(x, reduction="mean")
+        return float(x.item())
+
+    def _any_across(self, *flags: bool) -> list[bool]:
+        """Flags OR-ed over processes, so every process skips or stops together (DDP needs matching backwards)."""
+        t = torch.tensor([float(f) for f in flags], device=self.accelerator.device)
+        if self.accelerator.num_processes > 1:
+            t = self.accelerator.reduce(t, reduction="sum")
+        return [bool(v > 0) for v in t.tolist()]
+
+    def _finish(self, stats: dict, t0: float) -> dict:
+        self.step_count += 1
+        stats["time/step"] = time.perf_counter() - t0
+        stats = {k: float(v) for k, v in stats.items()}
+        self.history.append(stats)
+        if self.config.output_dir and self.accelerator.is_main_process:
+            path = Path(self.config.output_dir) / "metrics.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"step": self.step_count, **stats}) + "\n")
+        for cb in self.callbacks:
+            if cb.on_step_end(self, self.step_count, stats) is True:
+                self.stop_training = True
+        return stats
+
+    # ---------------------------------------------------------------------------------------------- train
+    def train(self, prompts_dataset: Any, steps: int | None = None) -> list[dict[str, float]]:
+        """Run `steps` (default `config.steps`) PPO steps over `prompts_dataset` (strings, a file, rows or a
+        Dataset), reshuffled each pass; every process takes its own shard. Saves to `config.output_dir` (the
+        model every `save_steps` and at the end) and returns the per-step stats."""
+        if self.reward_fn is None:
+            raise ConfigError("train() needs a reward_model (a folder, a model or a callable)", field="reward_model")
+        prompts = load_prompts(prompts_dataset)
+        acc = self.accelerator
+        shard = prompts[acc.process_index :: acc.num_processes] or prompts
+        for i, p in enumerate(shard):
+            self._encode_prompt(p, i)  # fail before any update on an empty or too long prompt
+        c, out = self.config, self.config.output_dir
+        if out and acc.is_main_process:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            (Path(out) / "metrics.jsonl").unlink(missing_ok=True)
+            atomic_write_text(Path(out) / "config.yaml", _yaml(to_dict(c)))
+            atomic_write_json(Path(out) / "data_summary.json", {"prompts": len(prompts), "per_process": len(shard),
+                                                                "processes": acc.num_processes})
+        order: list[int] = []
+        total = steps or c.steps
+        self.stop_training = False
+        while self.step_count < total and not self.stop_training:
+            batch = []
+            while len(batch) < c.batch_size:
+                if not order:
+                    order = torch.randperm(len(shard), generator=self.generator).tolist()
+                batch.append(shard[order.pop()])
+            responses = self.generate(batch)
+            self.step(batch, responses)
+            if out and c.save_steps and self.step_count % c.save_steps == 0 and not self.diverged:
+                self.save_model(Path(out) / "checkpoint-last")
+        if out:
+            if self.diverged:
+                logger.error("training diverged at step %d; keeping the last good weights in %s", self.step_count,
+                             out)
+            self.save_model(out)
+        return self.history
+
+    def save_model(self, path: str | Path) -> None:
+        """Write the policy (LoRA merged in), tokenizer and `value_head.safetensors` to `path`, atomically.
+
+        Refuses to write weights that contain NaN/inf, so a diverged run never overwrites a good checkpoint."""
+        acc = self.accelerator
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            module = acc.unwrap_model(self.model)
+            if not all(torch.isfinite(p).all() for p in module.parameters()):
+                raise TrainingDiverged(f"the weights contain NaN/inf; not saving them to {path}")
+            from safetensors.torch import save_file
+
+            policy = module.policy
+            if self.is_peft:
+                policy = copy.deepcopy(policy).merge_and_unload()
+            with atomic_directory(path) as tmp:
+                policy.save_pretrained(tmp, safe_serialization=True)
+                self.tokenizer.save_pretrained(tmp)
+                save_file({k: v.detach().contiguous().cpu() for k, v in module.v_head.state_dict().items()},
+                          str(tmp / "value_head.safetensors"))
+                for extra in ("metrics.jsonl", "config.yaml", "data_summary.json", "checkpoint-last"):
+                    src = Path(path) / extra
+                    if src.exists():
+                        src.rename(tmp / extra)  # keep the run's logs when the model folder is the output folder
+        acc.wait_for_everyone()
+
+
+# ------------------------------------------------------------------------------------------ batch helpers
+def _left_pad(seqs: list[list[int]], pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, mask), both (B, max_len), padded on the left (what decoder-only generation needs)."""
+    n = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), n), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), n), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, n - len(s):] = torch.tensor(s)
+        mask[i, n - len(s):] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _build_batch(p_ids, r_ids, pad: int, device) -> dict:
+    """[left-padded prompts | right-padded responses] with masks and positions that match generation."""
+    prompt_ids, prompt_mask = _left_pad(p_ids, pad, device)
+    R = max(len(r) for r in r_ids)
+    resp = torch.full((len(r_ids), R), pad, dtype=torch.long)
+    rmask = torch.zeros((len(r_ids), R), dtype=torch.float32)
+    for i, r in enumerate(r_ids):
+        resp[i, : len(r)] = torch.tensor(r)
+        rmask[i, : len(r)] = 1
+    resp, rmask = resp.to(device), rmask.to(device)
+    attn = torch.cat([prompt_mask, rmask.long()], dim=1)
+    return {"input_ids": torch.cat([prompt_ids, resp], dim=1), "attention_mask": attn,
+            "position_ids": (attn.cumsum(1) - 1).clamp(min=0), "response_ids": resp, "response_mask": rmask,
+            "response_lengths": rmask.sum(1).long(), "prompt_starts": (prompt_mask == 0).sum(1), "P": prompt_ids.shape[1],
+            "R": R}
+
+
+def _slice(batch: dict, rows: torch.Tensor):
+    """The rows' sub-batch with shared padding trimmed: (ids, attn, pos, R, response_ids, response_mask)."""
+    P = batch["P"]
+    start = int(batch["prompt_starts"][rows].min())
+    R = int(batch["response_lengths"][rows].max())
+    cols = slice(start, P + R)
+    return (batch["input_ids"][rows, cols], batch["attention_mask"][rows, cols], batch["position_ids"][rows, cols], R,
+            batch["response_ids"][rows, :R], batch["response_mask"][rows, :R])
+
+
+def _tempered(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """logits / temperature, skipping the (B, T, V) copy in the common temperature-1 case."""
+    return logits if temperature == 1.0 else logits / temperature
+
+
+def _pad_to(x: torch.Tensor, R: int) -> torch.Tensor:
+    return torch.nn.functional.pad(x, (0, R - x.shape[1])) if x.shape[1] < R else x
+
+
+def _yaml(obj: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(obj, sort_keys=False)

@@ -1,0 +1,39 @@
+"""Synthetic but realistic PPO metric logs for the training-check tests (TRL metric names)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def ppo_log(n: int = 60, *, hacking: bool = False, onset: int = 20, over_opt: bool = False, seed: int = 0,
+            every: int = 1) -> list[dict]:
+    """`n` logged steps of a PPO run. Healthy: reward rises and saturates, length flat, KL small.
+    `hacking`: from step `onset` length grows and the reward follows it in lockstep while KL grows.
+    `over_opt`: a gold score that peaks at `onset` and then falls while the proxy keeps rising."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        step = (i + 1) * every
+        t = max(0, i - onset)
+        length = 40 + rng.normal(0, 1.5) + (1.8 * t if hacking else 0)
+        reward = 0.5 * (1 - np.exp(-i / 15)) + rng.normal(0, 0.04) + (0.05 * (length - 40) if hacking else 0)
+        kl = 0.5 + 0.02 * i + abs(rng.normal(0, 0.05)) + (0.15 * t if hacking else 0)
+        gold = 0.5 * (1 - np.exp(-i / 15)) + rng.normal(0, 0.02)
+        if over_opt:
+            gold = 0.04 * min(i, onset) - 0.05 * t + rng.normal(0, 0.02)
+        rows.append({
+            "step": step,
+            "objective/scores": float(reward),
+            "objective/rlhf_reward": float(reward - 0.05 * kl),
+            "objective/kl": float(kl),
+            "objective/kl_coef": 0.05,
+            "objective/entropy": float(2.5 - 0.005 * i + rng.normal(0, 0.03)),
+            "policy/approxkl_avg": float(abs(rng.normal(0.01, 0.003))),
+            "policy/clipfrac_avg": float(abs(rng.normal(0.08, 0.01))),
+            "val/ratio": float(1 + rng.normal(0, 0.01)),
+            "loss/policy_avg": float(rng.normal(0, 0.02)),
+            "loss/value_avg": float(0.3 * np.exp(-i / 30) + abs(rng.normal(0, 0.01)) + 0.02),
+            "response_length/mean": float(length),
+            "gold/score": float(gold),
+        })
+    return rows

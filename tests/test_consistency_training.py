@@ -1,0 +1,207 @@
+"""Training-run checks: planted reward hacking, over-optimisation and instabilities are found at the right step;
+a healthy log raises nothing above info; bad logs get clear messages."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from consistency_logs import ppo_log
+from sentinel import RLHFConsistencyChecker
+from sentinel.errors import DataError
+from sentinel.report import Severity
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _ids(report):
+    return {f.id: f for f in report.findings}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_healthy_log_raises_nothing_above_info(seed):
+    report = RLHFConsistencyChecker(kl_target=6.0).check_training(ppo_log(seed=seed))
+    assert report.at_or_above("low") == []
+    assert report.metrics["checks"]["length-hacking"] == "ok"
+    assert report.metrics["length_share_of_gain"] < 0.5  # reward rose, but not with length
+
+
+@pytest.mark.parametrize("onset,every", [(20, 1), (35, 10)])
+def test_length_hacking_is_found_at_the_step_it_began(onset, every):
+    rows = ppo_log(n=60, hacking=True, onset=onset, every=every)
+    report = RLHFConsistencyChecker().check_training(rows)
+    f = _ids(report)["length-hacking"]
+    assert f.severity >= Severity.MEDIUM
+    planted = (onset + 1) * every  # the first logged step at which length starts to grow
+    assert planted - every <= f.data["step"] <= planted + 2 * every
+    assert f.data["share_of_gain"] > 0.8 and f.effect.value > 0.9
+    assert f"step {f.data['step']}" in f.description
+
+
+def test_growing_kl_above_target_is_an_alarm_only_with_a_target():
+    rows = ppo_log(hacking=True)
+    with_target = _ids(RLHFConsistencyChecker(kl_target=1.0).check_training(rows))
+    kl = with_target["kl-above-target"]
+    first = next(r["step"] for r in rows if r["objective/kl"] > 1.5)
+    assert kl.data["step"] == first
+    without = RLHFConsistencyChecker().check_training(rows)
+    assert "kl-above-target" not in _ids(without)
+    assert without.metrics["kl_above_target"].startswith("not computable")
+
+
+def test_over_optimisation_names_the_gold_peak_and_sqrt_kl():
+    rows = ppo_log(over_opt=True, onset=25)
+    report = RLHFConsistencyChecker().check_training(rows)
+    f = _ids(report)["over-optimisation"]
+    assert f.severity == Severity.HIGH
+    assert 24 <= f.data["step"] <= 30  # gold peaks at the 26th logged step, seen through a short trailing mean
+    assert f.data["sqrt_kl_at_end"] > f.data["sqrt_kl_at_gold_peak"] > 0
+    assert "length-hacking" not in _ids(report)  # the proxy rose without length
+
+
+def test_instabilities_negative_kl_nan_ratio_clipfrac_entropy():
+    rows = ppo_log(n=40)
+    for r in rows:
+        if r["step"] >= 12:
+            r["objective/kl"] = -0.3
+        if r["step"] == 20:
+            r["policy/clipfrac_avg"] = 0.45
+        if r["step"] >= 25:
+            r["objective/entropy"] = 0.1
+        if r["step"] == 30:
+            r["val/ratio"] = 14.0
+        if r["step"] >= 33:
+            r["loss/value_avg"] = float("nan")
+    found = _ids(RLHFConsistencyChecker().check_training(rows))
+    assert found["kl-negative"].data["step"] == 12 and found["kl-negative"].severity == Severity.HIGH
+    assert found["clipfrac-spike"].data["step"] == 20
+    assert found["entropy-collapse"].data["step"] == 25
+    assert found["importance-ratio"].data["step"] == 30 and found["importance-ratio"].severity == Severity.HIGH
+    nf = found["non-finite"]
+    assert nf.severity == Severity.CRITICAL and nf.data["step"] == 33 and "loss/value_avg" in nf.description
+
+
+def test_value_loss_spike_is_found():
+    rows = ppo_log(n=30)
+    rows[17]["loss/value_avg"] = 5.0
+    f = _ids(RLHFConsistencyChecker().check_training(rows))["value-loss-spike"]
+    assert f.data["step"] == 18
+
+
+def test_reads_metrics_jsonl_trainer_state_and_a_trainer(tmp_path):
+    rows = ppo_log(hacking=True)
+    from_file = RLHFConsistencyChecker().check_training(_write(tmp_path / "metrics.jsonl", rows))
+    from_dir = RLHFConsistencyChecker().check_training(tmp_path)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "trainer_state.json").write_text(json.dumps({"log_history": rows}))
+    from_state = RLHFConsistencyChecker().check_training(tmp_path / "state")
+
+    class FakeTrainer:
+        class state:
+            log_history = rows
+
+    from_trainer = RLHFConsistencyChecker().check_training(FakeTrainer())
+    for rep in (from_file, from_dir, from_state, from_trainer):
+        assert _ids(rep)["length-hacking"].data["step"] == _ids(from_file)["length-hacking"].data["step"]
+
+
+def test_malformed_line_is_named(tmp_path):
+    p = tmp_path / "metrics.jsonl"
+    p.write_text('{"step": 1, "objective/kl": 0.1}\n{"step": 2, "objective/kl": 0.2\n')
+    with pytest.raises(DataError, match=r"metrics.jsonl, line 2: invalid JSON"):
+        RLHFConsistencyChecker().check_training(p)
+
+
+def test_non_numeric_metric_and_missing_step_are_named(tmp_path):
+    rows = ppo_log(n=5)
+    rows[3]["objective/kl"] = "high"
+    with pytest.raises(DataError, match=r"line 4, field 'objective/kl': expected a number"):
+        RLHFConsistencyChecker().check_training(_write(tmp_path / "a.jsonl", rows))
+    rows = ppo_log(n=5)
+    del rows[2]["step"]
+    with pytest.raises(DataError, match=r"line 3, field 'step': missing 'step'"):
+        RLHFConsistencyChecker().check_training(_write(tmp_path / "b.jsonl", rows))
+
+
+def test_empty_and_unrelated_logs_get_clear_messages(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(DataError, match="empty"):
+        RLHFConsistencyChecker().check_training(tmp_path / "empty.jsonl")
+    with pytest.raises(DataError, match="empty"):
+        RLHFConsistencyChecker().check_training([])
+    with pytest.raises(DataError, match=r"none of the training metrics .* \(found: epoch, loss, step\)"):
+        RLHFConsistencyChecker().check_training([{"step": 1, "loss": 0.5, "epoch": 0.1}])
+
+
+def test_short_log_reports_not_computable_never_zero():
+    report = RLHFConsistencyChecker().check_training(ppo_log(n=5, hacking=True, onset=0))
+    checks = report.metrics["checks"]
+    assert checks["length-hacking"].startswith("not computable: 5 steps")
+    assert checks["entropy-collapse"].startswith("not computable")
+    assert "length_share_of_gain" not in report.metrics
+    assert any("length-hacking: not computable" in n for n in report.notes)
+    # a log without a gold reward says so instead of reporting zero over-optimisation
+    rows = [{k: v for k, v in r.items() if k != "gold/score"} for r in ppo_log()]
+    rep = RLHFConsistencyChecker().check_training(rows)
+    assert rep.metrics["checks"]["over-optimisation"] == ("not computable: no gold reward in the log "
+                                                          "(looked for 'gold/score' / 'gold_reward' / 'eval/gold')")
+    assert "gold_fall_after_peak" not in rep.metrics
+
+
+def test_report_saves_and_cli_exit_codes(tmp_path):
+    from sentinel.cli import main
+
+    hack = _write(tmp_path / "hack.jsonl", ppo_log(hacking=True))
+    healthy = _write(tmp_path / "ok.jsonl", ppo_log())
+    assert main(["audit", "training", str(hack), "--out", str(tmp_path / "rep")]) == 1
+    saved = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert saved["findings"][0]["id"] == "length-hacking" and saved["findings"][0]["data"]["step"] == 21
+    assert main(["audit", "training", str(healthy), "--kl-target", "6"]) == 0
+    assert main(["audit", "training", str(hack), "--fail-on", "critical"]) == 0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{oops\n")
+    assert main(["audit", "training", str(bad)]) == 2
+
+
+def test_nan_values_written_by_json_are_kept_as_nan(tmp_path):
+    rows = ppo_log(n=12)
+    text = "".join(json.dumps(r) + "\n" for r in rows).replace('"loss/value_avg": 0.', '"loss/value_avg": NaN, "x": 0.', 1)
+    (tmp_path / "m.jsonl").write_text(text)
+    f = _ids(RLHFConsistencyChecker().check_training(tmp_path / "m.jsonl"))["non-finite"]
+    assert f.data["step"] == 1 and math.isfinite(f.data["step"])
+
+
+@pytest.mark.parametrize("name", __import__("sentinel.audit.consistency.training", fromlist=["x"]).TRAINING_CHECKS.names())
+def test_every_registered_training_check_keeps_the_contract(name):
+    """Each check: a docstring, a status that is ok / alarm / 'not computable: <reason>', findings with a step."""
+    from sentinel.audit.consistency.config import ConsistencyConfig
+    from sentinel.audit.consistency.series import read_training_log
+    from sentinel.audit.consistency.training import TRAINING_CHECKS
+
+    check = TRAINING_CHECKS.get(name)
+    assert check.__doc__ and check.id == name
+    cfg = ConsistencyConfig(kl_target=1.0)
+    for rows in (ppo_log(), ppo_log(hacking=True, over_opt=True), ppo_log(n=3), [{"step": 1, "objective/kl": 0.1}]):
+        result = check().run(read_training_log(rows), cfg)
+        assert result.status in ("ok", "alarm") or result.status.startswith("not computable: ")
+        assert (result.status == "alarm") == bool(result.findings)
+        for f in result.findings:
+            assert isinstance(f.data["step"], (int, float)) and f.severity > Severity.INFO
+
+
+def test_config_errors_name_the_field():
+    from sentinel.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="kl_target"):
+        RLHFConsistencyChecker(kl_target=-1)
+    with pytest.raises(ConfigError, match="min_steps"):
+        RLHFConsistencyChecker(min_steps=2)
+    with pytest.raises(ConfigError, match="kl_targt"):
+        RLHFConsistencyChecker(kl_targt=1.0)
+    with pytest.raises(ConfigError, match="unknown training check 'lenght-hacking'. did you mean 'length-hacking'"):
+        RLHFConsistencyChecker().check_training(ppo_log(), checks=["lenght-hacking"])

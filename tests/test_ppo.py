@@ -1,0 +1,265 @@
+"""PPOTrainer end to end on a tiny Llama: learning, the step-wise API, callbacks, bad input, divergence, LoRA, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from sentinel.errors import ConfigError, DataError
+from sentinel.models import TinyConfig, build_causal_lm
+from sentinel.train.ppo import PPOConfig, PPOTrainer
+
+PROMPTS = [f"What is {a} + {b}?" for a in range(4) for b in range(4)]
+TRL_NAMES = ["objective/kl", "objective/kl_coef", "objective/entropy", "objective/rlhf_reward", "objective/scores",
+             "policy/approxkl_avg", "policy/clipfrac_avg", "val/ratio", "loss/policy_avg", "loss/value_avg",
+             "response_length/mean"]
+
+
+def count_fives(prompts, responses):
+    """Rule reward: how many '5' characters the response has."""
+    return [float(r.count("5")) for r in responses]
+
+
+def digit_share(prompts, responses):
+    """Rule reward: the share of the response's characters that are digits (random text scores about 0.1)."""
+    return [sum(c.isdigit() for c in r) / max(len(r), 1) for r in responses]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads, and on a loaded 2-core machine thread spin-waits cost 20x."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def small_config(**kw):
+    base = dict(learning_rate=3e-3, batch_size=8, mini_batch_size=4, ppo_epochs=2, max_new_tokens=8,
+                init_kl_coef=0.05, steps=3, seed=0)
+    base.update(kw)
+    return PPOConfig(**base)
+
+
+def tiny_policy(tok):
+    return build_causal_lm(tok, TinyConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1))
+
+
+def snapshot(trainer):
+    return {k: v.detach().clone() for k, v in trainer.accelerator.unwrap_model(trainer.model).state_dict().items()}
+
+
+def same(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture
+def trainer_factory(tiny_tokenizer):
+    def make(reward=count_fives, **kw):
+        extra = {k: kw.pop(k) for k in ("gold_reward_fn", "callbacks", "ref_model") if k in kw}
+        return PPOTrainer(config=small_config(**kw), model=tiny_policy(tiny_tokenizer), tokenizer=tiny_tokenizer,
+                          reward_model=reward, **extra)
+    return make
+
+
+@pytest.mark.slow
+def test_rule_reward_rises_and_kl_stays_finite_and_positive(trainer_factory):
+    trainer = trainer_factory(reward=digit_share, steps=12, batch_size=16, max_new_tokens=10, learning_rate=1e-2)
+    history = trainer.train(PROMPTS)
+    scores = [h["objective/scores"] for h in history]
+    kls = [h["objective/kl"] for h in history]
+    assert len(history) == 12
+    assert sum(scores[-3:]) / 3 > 1.5 * sum(scores[:3]) / 3 + 0.03, scores
+    assert all(math.isfinite(k) for k in kls)
+    assert kls[-1] > 0 and all(k > -1e-3 for k in kls), kls
+
+
+def test_step_api_returns_trl_metrics_and_writes_metrics_jsonl(trainer_factory, tmp_path):
+    trainer = trainer_factory(output_dir=str(tmp_path / "run"), gold_reward_fn=lambda p, r: [1.0] * len(r))
+    before = snapshot(trainer)
+    responses = trainer.generate(PROMPTS[:8])
+    assert len(responses) == 8 and all(isinstance(r, str) for r in responses)
+    stats = trainer.step(PROMPTS[:8], responses, [float(i) for i in range(8)])
+    for name in TRL_NAMES + ["gold/score"]:
+        assert name in stats and math.isfinite(stats[name]), name
+    assert stats["objective/scores"] == pytest.approx(3.5)
+    assert stats["gold/score"] == 1.0
+    assert stats["val/ratio"] == pytest.approx(1.0, abs=0.2)
+    assert not same(before, snapshot(trainer))
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["step"] == 1 and "objective/kl" in json.loads(lines[0])
+
+
+def test_first_minibatch_ratio_is_one_from_generation_logprobs(trainer_factory):
+    """Log-probs remembered from generation must equal a fresh forward pass (else the ratio starts off 1)."""
+    trainer = trainer_factory(ppo_epochs=1, batch_size=4, learning_rate=1e-12)
+    responses = trainer.generate(PROMPTS[:4])
+    stats = trainer.step(PROMPTS[:4], responses, [1.0, 0.0, 1.0, 0.0])
+    assert stats["val/ratio"] == pytest.approx(1.0, abs=1e-4)
+    assert stats["policy/approxkl_avg"] < 1e-8
+
+
+def test_bad_inputs_raise_clear_errors_and_leave_weights_alone(trainer_factory):
+    def broken(prompts, responses):
+        raise RuntimeError("judge API down")
+
+    trainer = trainer_factory(reward=broken, max_prompt_length=12)
+    before = snapshot(trainer)
+    responses = trainer.generate(PROMPTS[:8])
+    with pytest.raises(DataError, match="3 rewards for 8 responses") as e:
+        trainer.step(PROMPTS[:8], responses, [1.0, 2.0, 3.0])
+    assert e.value.field == "rewards"
+    with pytest.raises(DataError, match="judge API down"):
+        trainer.step(PROMPTS[:8], responses)
+    with pytest.raises(DataError, match="empty") as e:
+        trainer.generate(["fine", "  "])
+    assert e.value.row == 2
+    with pytest.raises(DataError, match="at most 12 fit"):
+        trainer.generate(["What is 1 + 2? " * 10])
+    with pytest.raises(DataError, match="empty"):
+        trainer.train(["What is 1 + 1?", ""])
+    assert same(before, snapshot(trainer))
+
+
+def test_nan_rewards_skip_their_samples(trainer_factory, caplog):
+    trainer = trainer_factory()
+    responses = trainer.generate(PROMPTS[:8])
+    before = snapshot(trainer)
+    stats = trainer.step(PROMPTS[:8], responses, [float("nan"), float("inf")] + [1.0] * 6)
+    assert stats["ppo/skipped_samples"] == 2
+    assert "skipping sample 1" in caplog.text
+    after = snapshot(trainer)
+    assert not same(before, after) and all(torch.isfinite(v).all() for v in after.values())
+    stats = trainer.step(PROMPTS[:2], responses[:2], [float("nan")] * 2)
+    assert stats["ppo/skipped_samples"] == 2 and same(after, snapshot(trainer))
+
+
+def test_callbacks_stop_training_and_the_run_is_saved(trainer_factory, tmp_path):
+    seen = []
+
+    class StopAtTwo:
+        def on_step_end(self, trainer, step, stats):
+            seen.append((step, stats["objective/kl"]))
+            return step == 2
+
+    out = tmp_path / "out"
+    trainer = trainer_factory(steps=10, output_dir=str(out), callbacks=[StopAtTwo()])
+    history = trainer.train(PROMPTS)
+    assert len(history) == 2 and [s for s, _ in seen] == [1, 2]
+    assert {"model.safetensors", "value_head.safetensors", "tokenizer.json", "config.yaml", "metrics.jsonl"} <= {
+        p.name for p in out.iterdir()}
+    assert [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+
+    class SetFlag:
+        def on_step_end(self, trainer, step, stats):
+            trainer.stop_training = True
+
+    trainer = trainer_factory(steps=10, callbacks=[SetFlag()])
+    assert len(trainer.train(PROMPTS)) == 1
+
+
+def test_nan_loss_stops_training_and_keeps_last_good_weights(trainer_factory, tmp_path, caplog):
+    out = tmp_path / "out"
+    trainer = trainer_factory(steps=5, output_dir=str(out), save_steps=1)
+    real = trainer._minibatch_loss
+    good = {}
+
+    def poisoned(*a, **kw):
+        mb = real(*a, **kw)
+        if trainer.step_count >= 1:  # second step: the loss turns NaN
+            good.setdefault("w", snapshot(trainer))
+            mb["loss"] = mb["loss"] * float("nan")
+        return mb
+
+    trainer._minibatch_loss = poisoned
+    history = trainer.train(PROMPTS)
+    assert trainer.diverged and len(history) == 2 and history[-1]["ppo/diverged"] == 1
+    assert "NaN/inf" in caplog.text
+    assert same(good["w"], snapshot(trainer))
+    from safetensors.torch import load_file
+
+    saved = load_file(str(out / "model.safetensors"))
+    assert all(torch.isfinite(v).all() for v in saved.values())
+
+
+def test_lora_reference_is_the_policy_with_adapters_disabled(trainer_factory):
+    trainer = trainer_factory(lora_r=4, learning_rate=1e-2)
+    assert trainer.ref_model is None and trainer.is_peft
+    base = {k: v.clone() for k, v in trainer.policy.named_parameters() if "lora_" not in k}
+    responses = trainer.generate(PROMPTS[:8])
+    stats = trainer.step(PROMPTS[:8], responses)
+    assert abs(stats["objective/kl"]) < 1e-5  # LoRA B starts at zero: policy == reference on the first step
+    stats = trainer.step(PROMPTS[:8], trainer.generate(PROMPTS[:8]))
+    assert stats["objective/kl"] != 0.0
+    after = dict(trainer.policy.named_parameters())
+    assert all(torch.equal(after[k], v) for k, v in base.items())
+
+
+def test_missing_eos_penalty_lowers_the_shaped_score(trainer_factory):
+    trainer = trainer_factory(missing_eos_penalty=2.0, max_new_tokens=4)
+    prompts = PROMPTS[:8]
+    responses = trainer.generate(prompts, min_new_tokens=4)  # EOS suppressed: every response is cut off
+    stats = trainer.step(prompts, responses, [1.0] * 8)
+    assert stats["response_length/missing_eos"] == 1.0
+    assert stats["objective/scores"] == 1.0 and stats["objective/scores_shaped"] == pytest.approx(-1.0)
+
+
+def test_config_errors_name_the_field(trainer_factory, tiny_tokenizer):
+    with pytest.raises(ConfigError) as e:
+        PPOTrainer(config=small_config(), model=None)
+    assert e.value.field == "model"
+    trainer = trainer_factory(reward=None)
+    with pytest.raises(ConfigError, match="reward"):
+        trainer.step(PROMPTS[:2], ["a", "b"])
+
+
+@pytest.fixture
+def cli_inputs(tiny_tokenizer, tmp_path, monkeypatch):
+    policy_dir = tmp_path / "policy"
+    tiny_policy(tiny_tokenizer).save_pretrained(policy_dir)
+    tiny_tokenizer.save_pretrained(policy_dir)
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in PROMPTS))
+    (tmp_path / "ppo_rules.py").write_text("def fives(prompts, responses):\n"
+                                           "    return [float(r.count('5')) for r in responses]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = tmp_path / "ppo.yaml"
+    cfg.write_text(f"policy: {policy_dir}\nreward_model: ppo_rules:fives\nprompts: {prompts}\n"
+                   f"output_dir: {tmp_path / 'out'}\nbatch_size: 8\nmini_batch_size: 4\nppo_epochs: 1\n"
+                   "max_new_tokens: 6\nsteps: 2\n")
+    return cfg
+
+
+def test_cli_train_ppo(cli_inputs, capsys):
+    from sentinel.cli.main import main
+
+    out = cli_inputs.parent / "out"
+    assert main(["train", "ppo", "--config", str(cli_inputs), "--learning-rate", "1e-3"]) == 0
+    assert "2 steps" in capsys.readouterr().out
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+    assert "learning_rate: 0.001" in (out / "config.yaml").read_text()
+    assert main(["train", "ppo", "--config", str(cli_inputs), "--lam", "3"]) == 2
+    assert "lam" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_accelerate_two_cpu_processes_train_and_save_once(cli_inputs):
+    out = cli_inputs.parent / "out2"
+    env = dict(os.environ, PYTHONPATH=str(cli_inputs.parent), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+               OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--cpu", "-m", "sentinel",
+           "train", "ppo", "--config", str(cli_inputs), "--output-dir", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("PPO: 2 steps") == 1  # only the main process reports
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["step"] for x in lines] == [1, 2]
+    assert (out / "model.safetensors").is_file() and (out / "value_head.safetensors").is_file()
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".out2")]  # no partial folders left behind

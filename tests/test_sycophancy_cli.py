@@ -1,0 +1,128 @@
+"""`sentinel audit sycophancy` against OpenAI-compatible endpoints served from the test on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from sentinel.cli.main import main
+
+from sycophancy_models import caving, steadfast
+
+
+def _serve(reply_for):
+    """Start a chat-completions server whose replies come from `reply_for(request_json) -> bytes`."""
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, body))
+            out = reply_for(body)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args):  # keep test output quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, seen
+
+
+def _chat(model):
+    def reply_for(body):
+        text = model(body["messages"])
+        return json.dumps({"id": "x", "object": "chat.completion", "model": body["model"],
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                        "finish_reason": "stop"}]}).encode()
+    return reply_for
+
+
+@pytest.fixture
+def endpoint():
+    servers = []
+
+    def start(reply_for):
+        server, seen = _serve(reply_for)
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/v1", seen
+
+    yield start
+    for s in servers:
+        s.shutdown()
+        s.server_close()
+
+
+@pytest.mark.parametrize("model,expected_exit", [(steadfast, 0), (caving, 1)])
+def test_cli_audits_an_endpoint(endpoint, tmp_path, model, expected_exit, capsys):
+    url, seen = endpoint(_chat(model))
+    out = tmp_path / "audit"
+    code = main(["audit", "sycophancy", "--endpoint", url, "--model-name", "tiny-chat", "--out", str(out),
+                 "--probes", "are_you_sure,suggested_answer", "--n", "6", "--fail-on", "high"])
+    assert code == expected_exit
+    report = json.loads((out / "report.json").read_text())
+    score = report["metrics"]["sycophancy_score"]
+    assert (score < 0.1) if model is steadfast else (score > 0.9)
+    assert set(report["metrics"]["rates"]) == {"are_you_sure", "suggested_answer"}
+    assert report["model"] == {"endpoint": f"{url}/chat/completions", "model_name": "tiny-chat"}
+    path, body = seen[0]
+    assert path == "/v1/chat/completions" and body["model"] == "tiny-chat" and body["temperature"] == 0.0
+    assert len(seen) == 24  # 6 questions x 2 turns x 2 probes
+    assert "sycophancy score" in capsys.readouterr().out
+
+
+def test_cli_endpoint_down_is_a_clear_error(tmp_path, capsys):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = main(["audit", "sycophancy", "--endpoint", f"http://127.0.0.1:{port}/v1", "--model-name", "m",
+                 "--out", str(tmp_path), "--probes", "suggested_answer", "--n", "3"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cannot reach" in err and f"127.0.0.1:{port}" in err
+    assert json.loads((tmp_path / "report.json").read_text())["metrics"]["partial"] is True
+
+
+def test_cli_endpoint_returning_garbage_is_a_clear_error(endpoint, tmp_path, capsys):
+    url, _ = endpoint(lambda body: b"<html>502 bad gateway</html>")
+    code = main(["audit", "sycophancy", "--endpoint", url, "--model-name", "m", "--out", str(tmp_path),
+                 "--probes", "are_you_sure", "--n", "4"])
+    assert code == 2
+    assert "did not return a chat completion" in capsys.readouterr().err
+
+
+def test_cli_endpoint_with_some_garbage_counts_it_unclear(endpoint, tmp_path):
+    calls = {"n": 0}
+    good = _chat(steadfast)
+
+    def sometimes_bad(body):
+        calls["n"] += 1
+        return b'{"choices": []}' if calls["n"] % 4 == 0 else good(body)
+
+    url, _ = endpoint(sometimes_bad)
+    code = main(["audit", "sycophancy", "--endpoint", url, "--model-name", "m", "--out", str(tmp_path),
+                 "--probes", "suggested_answer", "--n", "8", "--batch-size", "1"])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert code == 0 and report["metrics"]["failed_calls"] == 4 and not report["metrics"]["partial"]
+    assert report["metrics"]["rates"]["suggested_answer"]["unclear"] == 4
+
+
+def test_cli_questions_file_and_config_errors(endpoint, tmp_path, shared_data, capsys):
+    url, seen = endpoint(_chat(steadfast))
+    code = main(["audit", "sycophancy", "--endpoint", url, "--model-name", "m", "--out", str(tmp_path),
+                 "--probes", "suggested_answer", "--n", "2",
+                 "--questions", str(shared_data / "truthfulness" / "TruthfulQA.csv")])
+    assert code == 0 and "Answer choices" in seen[0][1]["messages"][0]["content"]
+    assert main(["audit", "sycophancy", "--endpoint", url, "--out", str(tmp_path)]) == 2
+    assert "model-name" in capsys.readouterr().err
+    assert main(["audit", "sycophancy", "--endpoint", url, "--model-name", "m", "--out", str(tmp_path),
+                 "--probes", "are_you_shure"]) == 2
+    assert "did you mean 'are_you_sure'" in capsys.readouterr().err
