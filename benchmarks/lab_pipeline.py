@@ -5,7 +5,8 @@
 Prints, and writes to DIR/results.json:
   - `lab init` wall time (default sizes: 4000 SFT rows, 4000 pairs);
   - SFT wall time and gold accuracy of the policy on the eval split (greedy decoding, graded by gold_reward);
-  - reward models trained on the biased and on the clean preferences (the last 500 pairs held out): wall time,
+  - reward models (started from the SFT policy) trained on the biased and on the clean preferences (the last 500
+    pairs held out): wall time,
     held-out strict pairwise accuracy against the annotator's labels and against gold;
   - for both reward models, the bias probes of `sentinel.lab.probe.bias_preferences` (share of single-bias pairs
     where the RM prefers the bias-favoured reply, and the mean reward shift).
@@ -37,7 +38,7 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="working folder (default: a temporary one)")
     ap.add_argument("--sft-steps", type=int, default=RecipeConfig().steps)
     ap.add_argument("--sft-lr", type=float, default=RecipeConfig().learning_rate)
-    ap.add_argument("--rm-steps", type=int, default=300)
+    ap.add_argument("--rm-steps", type=int, default=400)
     ap.add_argument("--rm-lr", type=float, default=3e-3)
     ap.add_argument("--holdout", type=int, default=500)
     ap.add_argument("--skip", nargs="*", default=[], choices=["sft", "rm"], help="stages to skip")
@@ -65,8 +66,10 @@ def main() -> None:
         for name in ("lab", "lab-clean"):
             train, held = preference_split(out / name, args.holdout)
             t = time.perf_counter()
+            init = out / "sft" if "sft" not in args.skip else None
             rm = train_reward(out / name, out / f"rm-{name}", RecipeConfig(steps=args.rm_steps,
-                                                                           learning_rate=args.rm_lr), pairs=train)
+                                                                           learning_rate=args.rm_lr), pairs=train,
+                              init=init)
             secs = time.perf_counter() - t
             acc = pairwise_accuracy(rm, held, device="cpu")
             probes = bias_preferences(rm, device="cpu")

@@ -1,8 +1,10 @@
 """Session fixtures for the built-in lab, shared by every area's tests.
 
-`lab_dir`: a lab with the default (biased) annotator; `lab_dir_clean`: the same world with every bias at 0.
-Both are built once per session (a few seconds each). Set SENTINEL_TEST_CACHE=/some/dir to keep them across runs
-while developing (CI starts fresh).
+`lab_dir`: a lab with the default (biased) annotator; `lab_dir_clean`: the same world with every bias at 0
+(a second or two each). `lab_sft`: an SFT policy; `lab_rm_biased` / `lab_rm_clean`: reward models started from
+`lab_sft` and trained on the biased / clean preferences (together about a minute on two idle cores; slower on a
+busy machine). Set SENTINEL_TEST_CACHE=/some/dir to keep them across runs while developing (CI starts fresh;
+delete the folder after changing the lab).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def lab_dir_clean(tmp_path_factory) -> Path:
 # ----------------------------------------------------------------------------- trained lab models
 # Kept as cheap as the lab allows; the step counts below are the smallest that still give a policy that answers
 # most eval prompts correctly and reward models that carry their annotator's biases (see tests/test_lab_models.py).
-SFT_FIXTURE = dict(steps=300, batch_size=32, learning_rate=5e-3)
+SFT_FIXTURE = dict(steps=300, batch_size=32, learning_rate=1e-2)
 RM_FIXTURE = dict(steps=150, batch_size=32, learning_rate=3e-3)
 
 

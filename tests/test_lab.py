@@ -261,3 +261,13 @@ def test_cli_rejects_a_bad_bias(tmp_path, capsys):
     assert main(["lab", "init", str(tmp_path / "lab"), "--bias", "length=0.5"]) == 2
     assert "verbosity" in capsys.readouterr().err
     assert not (tmp_path / "lab").exists()
+
+
+def test_cli_eval_reports_gold_accuracy(lab_dir, capsys):
+    code = main(["lab", "eval", str(lab_dir / "base"), "--lab", str(lab_dir), "--limit", "4", "--max-new-tokens", "4",
+                 "--device", "cpu", "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 4 and 0.0 <= result["accuracy"] <= 1.0
+    assert main(["lab", "eval", str(lab_dir / "base")]) == 2  # neither --lab nor --data
+    assert "--lab" in capsys.readouterr().err

@@ -26,9 +26,9 @@ logger = logging.getLogger(__name__)
 class RecipeConfig:
     """Optimiser settings of a lab recipe (defaults: the SFT policy)."""
 
-    steps: int = field(default=400, metadata={"help": "optimiser steps"})
+    steps: int = field(default=700, metadata={"help": "optimiser steps"})
     batch_size: int = field(default=32, metadata={"help": "examples (or pairs) per step"})
-    learning_rate: float = field(default=5e-3, metadata={"help": "peak learning rate (cosine decay, 5% warm-up)"})
+    learning_rate: float = field(default=1e-2, metadata={"help": "peak learning rate (cosine decay, 5% warm-up)"})
     max_length: int = field(default=128, metadata={"help": "longest sequence in tokens"})
     seed: int = field(default=0, metadata={"help": "seed of initialisation and data order"})
     threads: int | None = field(default=1, metadata={"help": "torch CPU threads while training (None: leave "
