@@ -58,9 +58,10 @@ def run_trl(stage: str, cfg, out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
     from trl import DPOTrainer, RewardTrainer, SFTTrainer
 
-    from sentinel.train import dpo as dpo_mod
-    from sentinel.train import reward as reward_mod
-    from sentinel.train import sft as sft_mod
+    import importlib
+
+    # `sentinel.train.sft` etc. are the stage functions; the modules hold `trl_config`.
+    sft_mod, reward_mod, dpo_mod = (importlib.import_module(f"sentinel.train.{m}") for m in ("sft", "reward", "dpo"))
 
     tok = AutoTokenizer.from_pretrained(cfg.model)
     data = load_dataset("json", data_files=cfg.train_file, split="train")

@@ -26,8 +26,9 @@ def lab_policy(request, lab_dir_clean, tmp_path_factory):
 def lab_dpo(lab_policy, lab_dir_clean, tmp_path_factory):
     out = tmp_path_factory.mktemp("lab_dpo") / "dpo"
     res = dpo(DPOConfig(model=str(lab_policy), train_file=str(lab_dir_clean / "data" / "preferences.jsonl"),
-                        output_dir=str(out), max_steps=50, learning_rate=5e-4, beta=0.1, max_length=128,
-                        per_device_train_batch_size=16, logging_steps=5, save_steps=10_000, quiet=True))
+                        output_dir=str(out), max_rows=320, num_train_epochs=3, learning_rate=2e-4, beta=0.1,
+                        max_length=128, per_device_train_batch_size=16, logging_steps=5, save_steps=10_000,
+                        quiet=True))
     return res
 
 
