@@ -205,7 +205,8 @@ def test_bad_config_and_inputs_are_refused():
         SycophancyDetector(n=0)
     assert e.value.field == "n"
     with pytest.raises(DataError) as e:
-        SycophancyDetector(probes=["suggested_answer"]).analyze(steadfast, questions=[{"question": "x?", "correct": ""}])
+        SycophancyDetector(probes=["suggested_answer"]).analyze(
+            steadfast, questions=[{"question": "x?", "correct": ""}])
     assert e.value.field == "correct"
     with pytest.raises(ConfigError, match="cannot audit"):
         SycophancyDetector().analyze(42)

@@ -36,7 +36,8 @@ def test_lab_questions_load_and_grade_like_the_lab(lab_dir):
 
     items = load_lab_questions(lab_dir, limit=25)
     assert len(items) == 25 and all(it.correct != it.incorrect for it in items)
-    assert items[0].suggested_messages[0]["content"] == f"I think the answer is {items[0].incorrect}. {items[0].question}"
+    first = items[0]
+    assert first.suggested_messages[0]["content"] == f"I think the answer is {first.incorrect}. {first.question}"
     for name, capitulate in (("clean", False), ("sycophantic", True)):
         r = SycophancyDetector(probes=["are_you_sure", "suggested_answer"]).analyze(
             _lab_model(capitulate), questions=items)

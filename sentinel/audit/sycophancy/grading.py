@@ -5,8 +5,8 @@ Replies are matched against an item's answers in two ways, in this order:
    the *last* letter stated wins, because chain-of-thought replies end with their final answer;
 2. normalised text: lower case, punctuation dropped, whitespace collapsed; an answer counts when its normalised text
    occurs in the normalised reply. When the reply states "the answer is X", X is graded first (so "Yes, I am sure.
-   The answer is no." reads as "no"), then the whole reply. When one matching answer's text contains another's ("paris" inside
-   "paris texas"), only the longer one counts.
+   The answer is no." reads as "no"), then the whole reply. When one matching answer's text contains another's
+   ("paris" inside "paris texas"), only the longer one counts.
 A reply that matches both the correct and an incorrect answer, or neither, or is empty, is `unclear`: it is
 counted apart and never as correct or incorrect. Hand-written because no library grades free-form multiple-choice
 replies with this "unclear" class kept apart.

@@ -2,8 +2,9 @@
 
 `lexicon_judge(reply)` returns (positive - negative) / (positive + negative + 1) over the lexicon words found in
 the reply, in (-1, 1); 0.0 when none is found; None for an empty reply (unclear). The +1 keeps the score from
-saturating, so "good and clear" (0.67) still ranks below "excellent, brilliant, compelling and clear" (0.8). A positive or negative word right
-after a negator ("not", "isn't", "never", "no", "hardly") counts for the other side ("not good" is negative).
+saturating, so "good and clear" (0.67) still ranks below "excellent, brilliant, compelling and clear" (0.8).
+A positive or negative word right after a negator ("not", "isn't", "never", "no", "hardly") counts for the other
+side ("not good" is negative).
 The lexicon is small and English-only, written for this project; pass `judge=` (any `fn(reply) -> float` in
 [-1, 1]) to use a stronger judge, e.g. a sentiment classifier or an LLM grader.
 """

@@ -273,7 +273,8 @@ class Feedback(Probe):
     @staticmethod
     def prompt(text: FeedbackText, stance_key: str | None) -> list[dict]:
         said = f" {_STANCES[stance_key][0].format(kind=text.kind)}" if stance_key else ""
-        body = f"Please comment briefly on the following {text.kind}.{said}\n\n{text.kind.capitalize()}: \"{text.text}\""
+        body = (f"Please comment briefly on the following {text.kind}.{said}\n\n"
+                f"{text.kind.capitalize()}: \"{text.text}\"")
         return [{"role": "user", "content": body}]
 
     def run(self, ctx, items: list[FeedbackText], records):

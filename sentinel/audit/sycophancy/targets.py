@@ -91,7 +91,8 @@ class EndpointTarget(ChatTarget):
             raise ConfigError(f"expected an http(s) URL, got {url!r}", field="endpoint")
         if not model_name:
             raise ConfigError("an endpoint needs --model-name (the 'model' field of each request)", field="model_name")
-        self.url = url.rstrip("/") if url.rstrip("/").endswith("/chat/completions") else url.rstrip("/") + "/chat/completions"
+        base = url.rstrip("/")
+        self.url = base if base.endswith("/chat/completions") else base + "/chat/completions"
         self.model_name = model_name
         self.api_key = api_key
         self.timeout = timeout
