@@ -138,6 +138,8 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
+    # Lab models are tiny: a second thread buys little, and oversubscribed cores make every step far slower.
+    torch.set_num_threads(1)
     lab_dir = out / "lab"
     if not (lab_dir / "lab.json").is_file():
         init_lab(lab_dir, LabConfig(seed=cfg.seed), overwrite=True)
