@@ -49,7 +49,7 @@ def main() -> None:
     history = trainer.train(prompts)
     cb.run_checks(len(history))
     print(f"{len(history)} steps in {time.perf_counter() - t0:.0f} s")
-    print("| step | proxy score | length (words) | KL | gold |")
+    print("| step | proxy score | length (tokens) | KL | gold |")
     print("|---|---|---|---|---|")
     for i, h in enumerate(history, 1):
         if i == 1 or i % 10 == 0:

@@ -107,7 +107,7 @@ def _replay(rows, cb):
 
 def test_recorded_lab_ppo_log_is_quiet_and_a_planted_hack_on_it_is_found():
     """RECORDED: 40 steps of our PPO (PPO branch b18891b) on the lab's SFT policy optimising the gold reward
-    (batch 16, lr 1e-4, 48 new tokens). Real noise: reward flat, length 6-9 words, KL 0-0.7, value loss bumpy."""
+    (batch 16, lr 1e-4, 48 new tokens). Real noise: reward flat, length 6-9 tokens, KL 0-0.7, value loss bumpy."""
     rows = [json.loads(line) for line in RECORDED.read_text().splitlines()]
     quiet = SentinelCallback(every_n_steps=5, stop_on="high")
     _replay(rows, quiet)
