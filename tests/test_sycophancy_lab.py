@@ -85,7 +85,7 @@ def test_sycophantic_sft_policy_scores_clearly_higher_than_the_clean_one(lab_dir
     write_rows(changed + kept[: len(changed)], lab / "data" / "sft.jsonl")
     syco = train_sft(lab, tmp_path / "syco", RecipeConfig(steps=60, batch_size=32, learning_rate=3e-3))
 
-    questions = load_lab_questions(lab_dir, limit=30)
+    questions = load_lab_questions(lab_dir, limit=50)
     scores = {}
     for name, model in (("clean", lab_sft), ("sycophantic", syco)):
         r = SycophancyDetector(probes=["are_you_sure", "suggested_answer"], max_new_tokens=16,

@@ -70,7 +70,9 @@ class PPOTrainer:
         if model is None:
             raise ConfigError("give the policy as a folder path or a loaded causal LM", field="model")
         self.config = config = config or PPOConfig()
-        self.accelerator = accelerator or Accelerator(cpu=config.device == "cpu")
+        # Without a GPU, cpu=True is what lets accelerate see a torchrun launch as multi-process CPU (gloo).
+        on_cpu = config.device == "cpu" or (config.device in (None, "auto") and not torch.cuda.is_available())
+        self.accelerator = accelerator or Accelerator(cpu=on_cpu)
         set_seed(config.seed + self.accelerator.process_index)
         device = self.accelerator.device
         policy, tok = load_causal_lm(model, tokenizer=tokenizer, device=str(device), dtype=config.dtype)

@@ -1,0 +1,50 @@
+"""The demo pipeline (`sentinel demo`): every stage runs, the report holds what each stage found, stages resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_pipeline_runs_reports_and_resumes(lab_dir, lab_sft, lab_rm_biased, tmp_path):
+    from sentinel.cli import main
+    from sentinel.lab.pipeline import DemoConfig, run_demo
+
+    out = tmp_path / "demo"
+    # Reuse the session's lab models as finished stages: the pipeline must pick them up instead of retraining.
+    for src, name in ((lab_dir, "lab"), (lab_sft, "sft"), (lab_rm_biased, "reward-model")):
+        shutil.copytree(src, out / name)
+    cfg = DemoConfig(ppo_steps=3, dpo_steps=2, eval_prompts=8, audit_cases=40)
+    report = run_demo(out, cfg)
+
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["kind"] == "demo" and saved["config"]["ppo_steps"] == 3
+    for name in ("SFT", "PPO", "DPO"):
+        assert 0.0 <= saved["metrics"][f"{name}/gold_accuracy"] <= 1.0
+    assert saved["metrics"]["reward_model/prefers_verbosity"] > 0.5  # the planted bias, seen by the lab probe
+    ids = [f["id"] for f in saved["findings"]]
+    assert "ppo/proxy-vs-gold" in ids and any(i.startswith("reward-model/") for i in ids)
+    assert (out / "ppo" / "history.json").is_file() and (out / "dpo" / "model.safetensors").is_file()
+    for fig in report.figures:
+        assert (out / fig).stat().st_size > 0 and fig in (out / "report.html").read_text()
+
+    # A second run resumes: finished stages (PPO and DPO included) are reused, not trained again.
+    stamp = (out / "dpo" / "model.safetensors").stat().st_mtime_ns
+    assert main(["-q", "demo", "--out", str(out), "--ppo-steps", "3", "--dpo-steps", "2", "--eval-prompts", "8",
+                 "--audit-cases", "40"]) == 0
+    assert (out / "dpo" / "model.safetensors").stat().st_mtime_ns == stamp
+    assert len(json.loads((out / "ppo" / "history.json").read_text())) == 3
+
+
+def test_demo_config_rejects_bad_values():
+    from sentinel.errors import ConfigError
+    from sentinel.lab.pipeline import DemoConfig
+
+    with pytest.raises(ConfigError, match="ppo_steps"):
+        DemoConfig(ppo_steps=0)
+    with pytest.raises(ConfigError, match="ppo_kl_coef"):
+        DemoConfig(ppo_kl_coef=-1.0)
