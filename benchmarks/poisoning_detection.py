@@ -65,7 +65,7 @@ def main() -> None:
     base = loaded.examples
     print(f"{args.data}: {len(base)} valid pairs ({len(loaded.skipped)} invalid rows skipped)")
     checker = RLHFConsistencyChecker()
-    print(f"| rate | poisoned pairs | trigger top-1 | precision | recall | AUROC (final) | AUROC (suspicion only) | s/run |")
+    print("| rate | poisoned pairs | trigger top-1 | precision | recall | AUROC (final) | AUROC (suspicion only) | s/run |")
     print("|---|---|---|---|---|---|---|---|")
     for rate in args.rates:
         res = []

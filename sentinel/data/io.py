@@ -144,11 +144,8 @@ def _read_csv(text: str, path: str, delimiter: str) -> Rows:
             raise DataError(f"duplicate column name '{h}' in the header", path=path, line=1, field=h)
         seen.add(h)
     rows, locs = [], []
-    start = reader.line_num
     try:
         for values in reader:
-            lineno = start + 1 if not locs else reader.line_num
-            start = reader.line_num
             if not values or all(not v.strip() for v in values):
                 continue
             if len(values) != len(header):

@@ -457,3 +457,16 @@ def config_yaml(cfg: TrainConfig) -> str:
     import yaml
 
     return f"# {type(cfg).__name__} resolved by sentinel\n" + yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def load_policy(cfg: TrainConfig, model: Any = None, tokenizer: Any = None):
+    """(model, tokenizer) of a causal-LM stage: loaded from `cfg.model` unless `model` is given in memory, in which
+    case its tokenizer must be given too (`cfg.model` then only labels the run)."""
+    from ..models import load_causal_lm
+
+    if model is None:
+        return load_causal_lm(cfg.model, tokenizer=tokenizer or cfg.tokenizer, device="cpu", dtype=load_dtype(cfg),
+                              allow_pickle=cfg.allow_pickle, trust_remote_code=cfg.trust_remote_code)
+    if tokenizer is None:
+        raise ConfigError("give the tokenizer with an in-memory model", field="tokenizer")
+    return model, tokenizer

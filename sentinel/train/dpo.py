@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
-from .base import TrainConfig, TrainResult, load_dtype, peft_config, quiet_mode, run_stage, training_kwargs
+from .base import (TrainConfig, TrainResult, load_dtype, load_policy, peft_config, quiet_mode, run_stage,
+                   training_kwargs)
 from .reward import load_preference_data
 
 logger = logging.getLogger(__name__)
@@ -106,16 +107,10 @@ def dpo(cfg: DPOConfig, *, model=None, tokenizer=None, callbacks: list | None = 
     from datasets import Dataset
     from trl import DPOTrainer
 
-    from ..models import load_causal_lm
 
     quiet_mode(cfg)
     model_given = model is not None
-    if model is None:
-        model, tokenizer = load_causal_lm(cfg.model, tokenizer=tokenizer or cfg.tokenizer, device="cpu",
-                                          dtype=load_dtype(cfg), allow_pickle=cfg.allow_pickle,
-                                          trust_remote_code=cfg.trust_remote_code)
-    elif tokenizer is None:
-        raise ConfigError("give the tokenizer with an in-memory model", field="tokenizer")
+    model, tokenizer = load_policy(cfg, model, tokenizer)
     train, held, summary = load_preference_data(cfg)
     ref = reference_model(cfg, model, tokenizer, model_given)
     summary["reference"] = ("adapters disabled (LoRA)" if cfg.lora_r else cfg.ref_model

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
-from .base import (TrainConfig, TrainResult, load_dtype, peft_config, quiet_mode, require_rows, run_stage,
+from .base import (TrainConfig, TrainResult, load_policy, peft_config, quiet_mode, require_rows, run_stage,
                    split_eval, training_kwargs)
 
 logger = logging.getLogger(__name__)
@@ -101,15 +101,8 @@ def sft(cfg: SFTConfig, *, model=None, tokenizer=None, callbacks: list | None = 
     from datasets import Dataset
     from trl import SFTTrainer
 
-    from ..models import load_causal_lm
-
     quiet_mode(cfg)
-    if model is None:
-        model, tokenizer = load_causal_lm(cfg.model, tokenizer=tokenizer or cfg.tokenizer, device="cpu",
-                                          dtype=load_dtype(cfg), allow_pickle=cfg.allow_pickle,
-                                          trust_remote_code=cfg.trust_remote_code)
-    elif tokenizer is None:
-        raise ConfigError("give the tokenizer with an in-memory model", field="tokenizer")
+    model, tokenizer = load_policy(cfg, model, tokenizer)
     train, held, summary = load_data(cfg, tokenizer)
     summary["train_examples_truncated"] = count_truncated(train, tokenizer, cfg.max_length)
     if summary["train_examples_truncated"]:
