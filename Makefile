@@ -28,7 +28,7 @@ demo: install
 	$(VENV)/bin/sentinel demo --out demo-out
 
 test: install
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15 tests
 
 clean:
 	rm -rf $(VENV) demo-out *.egg-info
