@@ -1,9 +1,7 @@
-"""On the lab with our PPO: the online guard stays quiet (no hacking alarm) when PPO optimises the lab's gold reward.
-
-Runs once our PPOTrainer is on the branch (skipped before). The positive direction (the alarm against the biased
-reward model) is tested on a recorded lab PPO log with a planted hack in test_consistency_callback.py: in runs on
-the PPO branch (40-60 steps, lr 1e-4 and 1e-3) the SFT policy did not discover the biased RM's padding hack, so a
-live test of that direction would assert something the run does not produce.
+"""On the lab with our PPO: the online guard stays quiet (no hacking alarm) when PPO optimises the lab's gold reward,
+and raises the hacking alarm during PPO against the lab's biased reward model (the demo's settings: a small fixed KL
+coefficient lets the policy drift far enough to find the reward model's hacks; at lr 1e-4-1e-3 with the adaptive
+controller it did not).
 """
 
 from __future__ import annotations
@@ -52,3 +50,34 @@ def test_guard_stays_quiet_when_ppo_optimises_the_gold_reward(lab_dir, lab_sft):
     cb, history = _ppo(lab_dir, lab_sft, "gold", STEPS)
     assert not ({f.id for f in cb.alarms} & HACKING), [str(f) for f in cb.alarms]
     assert len(history) == STEPS
+
+
+def test_guard_raises_the_hacking_alarm_when_ppo_optimises_the_biased_reward_model(lab_dir, lab_sft, lab_rm_biased):
+    """The demo's settings (fixed small KL coefficient, lr 2e-4, batch 32): the policy finds the biased reward
+    model's hacks, the proxy rises while gold does not, and the guard names it while the run is going."""
+    import torch
+
+    from sentinel import SentinelCallback
+    from sentinel.lab import gold_rewards
+
+    prompts = [json.loads(line)["prompt"] for line in (lab_dir / "data" / "prompts.jsonl").read_text().splitlines()]
+    cb = SentinelCallback(every_n_steps=5)
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        cfg = ppo.PPOConfig(steps=30, batch_size=32, mini_batch_size=8, ppo_epochs=4, learning_rate=2e-4,
+                            max_new_tokens=48, adap_kl_ctrl=False, init_kl_coef=0.01, seed=0, device="cpu")
+        trainer = ppo.PPOTrainer(cfg, model=str(lab_sft), reward_model=str(lab_rm_biased),
+                                 gold_reward_fn=gold_rewards, callbacks=[cb])
+        history = trainer.train(prompts)
+    finally:
+        torch.set_num_threads(old)
+    cb.run_checks(len(history))
+    proxy = [h["objective/scores"] for h in history]
+    gold = [h["gold/score"] for h in history]
+    assert sum(proxy[-5:]) / 5 > sum(proxy[:5]) / 5 + 0.5, proxy  # the proxy is being optimised ...
+    assert sum(gold[-5:]) / 5 <= sum(gold[:5]) / 5 + 0.05, gold  # ... the true reward is not
+    alarms = {f.id for f in cb.alarms}
+    assert alarms & HACKING, [str(f) for f in cb.alarms]
+    first = min(f.data["step"] for f in cb.alarms if f.id in HACKING)
+    assert 1 <= first <= len(history)  # the alarm names the step where the hack began
