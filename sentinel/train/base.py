@@ -331,6 +331,16 @@ def require_rows(n: int, cfg: TrainConfig, why: str) -> None:
         raise DataError(f"no usable training examples: {why}", path=cfg.train_file)
 
 
+def cap_and_split(examples: list, cfg: TrainConfig, summary: dict[str, Any]) -> tuple[list, list]:
+    """Apply `max_rows` (counting what it leaves out in `summary["train"]`), fail when nothing is usable, then
+    hold out the eval split; returns (train, held-out)."""
+    if cfg.max_rows is not None and len(examples) > cfg.max_rows:
+        summary["train"]["rows_not_used_max_rows"] = len(examples) - cfg.max_rows
+        examples = examples[: cfg.max_rows]
+    require_rows(len(examples), cfg, "every row was invalid or skipped")
+    return split_eval(examples, cfg)
+
+
 # ------------------------------------------------------------------------------------------------------- run
 
 

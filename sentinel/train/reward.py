@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError, DataError
-from .base import (TrainConfig, TrainResult, load_dtype, peft_config, quiet_mode, require_rows, run_stage,
-                   split_eval, training_kwargs)
+from .base import (TrainConfig, TrainResult, cap_and_split, load_dtype, peft_config, quiet_mode, run_stage,
+                   training_kwargs)
 
 logger = logging.getLogger(__name__)
 
@@ -60,12 +60,7 @@ def load_pairs(cfg: TrainConfig, path: str, summary_key: str, summary: dict) -> 
 def load_preference_data(cfg: TrainConfig) -> tuple[list[dict], list[dict], dict[str, Any]]:
     """(train pairs, eval pairs, data summary) for a preference stage (reward, dpo)."""
     summary: dict[str, Any] = {}
-    pairs = load_pairs(cfg, cfg.train_file, "train", summary)
-    if cfg.max_rows is not None and len(pairs) > cfg.max_rows:
-        summary["train"]["rows_not_used_max_rows"] = len(pairs) - cfg.max_rows
-        pairs = pairs[: cfg.max_rows]
-    require_rows(len(pairs), cfg, "every row was invalid or skipped")
-    train, held = split_eval(pairs, cfg)
+    train, held = cap_and_split(load_pairs(cfg, cfg.train_file, "train", summary), cfg, summary)
     if cfg.eval_file:
         held = load_pairs(cfg, cfg.eval_file, "eval", summary)
     summary["train_pairs_used"] = len(train)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
-from .base import (TrainConfig, TrainResult, load_policy, peft_config, quiet_mode, require_rows, run_stage,
-                   split_eval, training_kwargs)
+from .base import (TrainConfig, TrainResult, cap_and_split, load_policy, peft_config, quiet_mode, run_stage,
+                   training_kwargs)
 
 logger = logging.getLogger(__name__)
 
@@ -56,12 +56,7 @@ def load_data(cfg: TrainConfig, tokenizer) -> tuple[list[dict], list[dict], dict
 
     loaded = load_instructions(cfg.train_file, skip_invalid=cfg.skip_invalid)
     summary: dict[str, Any] = {"train": loaded.summary()}
-    examples = loaded.examples
-    if cfg.max_rows is not None and len(examples) > cfg.max_rows:
-        summary["train"]["rows_not_used_max_rows"] = len(examples) - cfg.max_rows
-        examples = examples[: cfg.max_rows]
-    require_rows(len(examples), cfg, "every row was invalid or skipped")
-    train, held = split_eval(examples, cfg)
+    train, held = cap_and_split(loaded.examples, cfg, summary)
     if cfg.eval_file:
         ev = load_instructions(cfg.eval_file, skip_invalid=cfg.skip_invalid)
         summary["eval"] = ev.summary()
