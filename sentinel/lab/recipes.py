@@ -120,3 +120,75 @@ def train_reward(lab: str | Path, out: str | Path, config: RecipeConfig | None =
         # `model` names the run in config.yaml; the weights are the in-memory model.
         run = RewardConfig(model=name, train_file=str(train_file), **_stage_kwargs(cfg, out))
         return reward(run, model=model, tokenizer=tok).output_dir
+
+
+def onpolicy_pairs(lab: str | Path, policy: str | Path, *, n_samples: int = 4, temperature: float = 1.0,
+                   max_new_tokens: int = 32, prompts: list[str] | None = None, seed: int = 0,
+                   device: str | None = "cpu") -> list[dict[str, Any]]:
+    """Preference pairs from the policy's own samples, labelled by the lab's gold grader ("best of n" pairs).
+
+    For each prompt (default: the lab's RL prompts, DIR/data/prompts.jsonl), `n_samples` replies are sampled from
+    `policy`; where at least one is correct (gold 1.0) and one is not, the first correct reply becomes `chosen`
+    and the lowest-graded reply `rejected`. Prompts whose samples all grade the same give no pair (nothing to
+    learn from them). Returns {"prompt", "chosen", "rejected", "gold_chosen", "gold_rejected"} rows.
+
+    Why this and not the lab's annotator pairs: those replies were written by the lab, not sampled from the
+    policy, and the default annotator is biased; DPO on them teaches style (padding, flattery) rather than
+    correctness. Pairs drawn from the policy itself and graded exactly sharpen exactly what the policy gets wrong.
+    """
+    from ..data import read_rows
+    from ..models import load_causal_lm
+    from ..train.compare import CompareConfig, generate
+    from .world import gold_rewards
+
+    if n_samples < 2:
+        raise ConfigError(f"need at least 2 samples per prompt to form a pair, got {n_samples}", field="n_samples")
+    lab = Lab.open(lab)
+    if prompts is None:
+        prompts = [r["prompt"] for r in read_rows(lab.data("prompts")).rows]
+    model, tok = load_causal_lm(policy, device=device)
+    model.eval()
+    repeated = [p for p in prompts for _ in range(n_samples)]  # the samples of one prompt are adjacent
+    gen = CompareConfig(max_new_tokens=max_new_tokens, temperature=temperature, batch_size=64, seed=seed)
+    replies, _ = generate(model, tok, repeated, gen)
+    golds = gold_rewards(repeated, replies)
+    pairs = []
+    for i, prompt in enumerate(prompts):
+        group = list(zip(replies[i * n_samples:(i + 1) * n_samples], golds[i * n_samples:(i + 1) * n_samples]))
+        best = next((g for g in group if g[1] == 1.0), None)
+        worst = min(group, key=lambda g: g[1])
+        if best is None or worst[1] == 1.0 or best[0] == worst[0]:
+            continue
+        pairs.append({"prompt": prompt, "chosen": best[0], "rejected": worst[0], "gold_chosen": best[1],
+                      "gold_rejected": worst[1]})
+    logger.info("on-policy pairs: %d of %d prompts had a correct and a wrong sample (%d samples each)",
+                len(pairs), len(prompts), n_samples)
+    if not pairs:
+        raise ConfigError("no prompt had both a correct and a wrong sample; train the policy longer or sample "
+                          "more replies", field="n_samples")
+    return pairs
+
+
+DPO_RECIPE = dict(steps=60, batch_size=16, learning_rate=5e-4, max_length=128)
+
+
+def train_dpo(lab: str | Path, out: str | Path, policy: str | Path, config: RecipeConfig | None = None, *,
+              pairs: list[dict[str, Any]] | None = None, beta: float = 0.1, n_samples: int = 4,
+              loss_type: tuple[str, ...] = ("sigmoid",), loss_weights: tuple[float, ...] | None = None) -> Path:
+    """DPO from `policy` (normally the lab's SFT policy) on gold-labelled on-policy pairs (or `pairs`).
+
+    Default pairs: `onpolicy_pairs(lab, policy, n_samples=n_samples)`. Pass `pairs=` (e.g. from
+    `preference_split`) to run DPO on the annotator's preferences instead. The reference is `policy`. Returns `out`.
+    """
+    from ..data import write_rows
+    from ..train import DPOConfig, dpo
+
+    cfg = config or RecipeConfig(**DPO_RECIPE)
+    with _threads(cfg.threads), tempfile.TemporaryDirectory(prefix="lab-dpo-") as tmp:
+        if pairs is None:
+            pairs = onpolicy_pairs(lab, policy, n_samples=n_samples, seed=cfg.seed)
+        train_file = Path(tmp) / "pairs.jsonl"
+        write_rows([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs], train_file)
+        run = DPOConfig(model=str(policy), train_file=str(train_file), beta=beta, loss_type=list(loss_type),
+                        loss_weights=list(loss_weights) if loss_weights else None, **_stage_kwargs(cfg, out))
+        return dpo(run).output_dir
