@@ -1,4 +1,5 @@
-"""`sentinel lab init|eval|grade`: build the lab, measure a policy's gold accuracy, grade one reply."""
+"""`sentinel lab init|eval|grade|pairs`: build the lab, measure a policy's gold accuracy, grade one reply, and write
+gold-labelled preference pairs from a policy's own samples (for `sentinel train dpo`)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,17 @@ def register(sub) -> None:
     p.add_argument("prompt")
     p.add_argument("response")
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("pairs", help="sample replies from a policy and write gold-labelled preference pairs (a "
+                                     "correct sample chosen over a wrong one) for `sentinel train dpo`")
+    p.add_argument("lab", help="lab folder (its data/prompts.jsonl are the prompts)")
+    p.add_argument("--policy", required=True, help="policy folder to sample from (normally the SFT policy)")
+    p.add_argument("--out", required=True, help="pairs file to write (JSONL: prompt, chosen, rejected, gold grades)")
+    p.add_argument("--samples", type=int, default=8, help="replies sampled per prompt (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
+    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: cpu)")
+    p.set_defaults(func=cmd_pairs)
 
 
 def cmd_init(args) -> int:
@@ -78,4 +90,15 @@ def cmd_grade(args) -> int:
     from ..lab import gold_reward
 
     print(f"{gold_reward(args.prompt, args.response):g}")
+    return 0
+
+
+def cmd_pairs(args) -> int:
+    from ..data import write_rows
+    from ..lab.recipes import onpolicy_pairs
+
+    pairs = onpolicy_pairs(args.lab, args.policy, n_samples=args.samples, temperature=args.temperature,
+                           seed=args.seed, device=args.device or "cpu")
+    write_rows(pairs, args.out)
+    print(f"{len(pairs)} pairs written to {args.out}")
     return 0

@@ -32,7 +32,8 @@ class DemoConfig:
         "help": "PPO learning rate: high enough that the policy finds the reward model's hacks in a short run"})
     ppo_kl_coef: float = field(default=0.01, metadata={
         "help": "fixed KL coefficient; small, so the policy may drift from the SFT start and over-optimise"})
-    dpo_steps: int = field(default=50, metadata={"help": "DPO optimiser steps on the lab's (biased) preferences"})
+    dpo_steps: int = field(default=120, metadata={
+        "help": "DPO optimiser steps on gold-labelled pairs of the SFT policy's own samples (`sentinel lab pairs`)"})
     eval_prompts: int = field(default=120, metadata={"help": "eval prompts for gold accuracy and the comparison"})
     audit_cases: int = field(default=150, metadata={"help": "preference pairs used by the reward-model audit"})
 
@@ -128,11 +129,10 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
     import torch
 
     from .. import RewardModelAuditor
-    from ..train import DPOConfig, dpo
     from .build import Lab, LabConfig, init_lab
     from .evaluate import evaluate
     from .probe import bias_preferences
-    from .recipes import RecipeConfig, train_reward, train_sft
+    from .recipes import DPO_RECIPE, RecipeConfig, train_dpo, train_reward, train_sft
 
     cfg = config or DemoConfig()
     out = Path(out)
@@ -158,10 +158,10 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
     logger.info("PPO against the biased reward model (%d steps)", cfg.ppo_steps)
     history, guard = _ppo(lab, sft, rm, out / "ppo", cfg)
 
-    dpo_dir = _stage("DPO", out / "dpo", lambda f: dpo(DPOConfig(
-        model=str(sft), train_file=str(lab.data("preferences")), output_dir=str(f), max_steps=cfg.dpo_steps,
-        learning_rate=5e-4, beta=0.1, max_length=128, per_device_train_batch_size=16, logging_steps=5,
-        save_steps=10_000, quiet=True, seed=cfg.seed)))
+    # DPO gets the clean signal PPO lacks: pairs of the SFT policy's own samples ranked by the gold grader. (DPO on
+    # the biased annotator's pairs, like PPO against the biased reward model, does not raise gold accuracy.)
+    dpo_dir = _stage("DPO", out / "dpo", lambda f: train_dpo(lab_dir, f, sft, RecipeConfig(
+        **{**DPO_RECIPE, "steps": cfg.dpo_steps, "seed": cfg.seed})))
 
     logger.info("gold accuracy of SFT, PPO and DPO on %d eval prompts", cfg.eval_prompts)
     comparison = {}
@@ -204,6 +204,8 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
             "ppo/length_first": first["response_length/mean"], "ppo/length_last": last["response_length/mean"],
         },
         notes=[f"planted annotator biases: {lab.info['biases']}",
+               "PPO optimised the reward model trained on the biased preferences; DPO learned from pairs of the SFT "
+               "policy's own samples ranked by the gold grader (correct over wrong)",
                "gold accuracy: greedy replies graded by the lab's exact grader (1 correct, 0 no answer, -1 wrong)",
                *[f"{n} sample: {s['prompt']!r} -> {s['reply']!r} (gold {s['gold']:+.0f})"
                  for n, c in comparison.items() for s in c["samples"][:1]]],
