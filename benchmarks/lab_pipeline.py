@@ -4,7 +4,7 @@
 
 Prints, and writes to DIR/results.json:
   - `lab init` wall time (default sizes: 4000 SFT rows, 4000 pairs);
-  - SFT wall time and gold accuracy of the policy on the eval split (greedy decoding, graded by gold_reward);
+  - SFT wall time, CPU time (this process) and gold accuracy of the policy on the eval split (greedy decoding, graded by gold_reward);
   - reward models (started from the SFT policy) trained on the biased and on the clean preferences (the last 500
     pairs held out): wall time,
     held-out strict pairwise accuracy against the annotator's labels and against gold;
@@ -32,12 +32,13 @@ def main() -> None:
     from sentinel.lab import LabConfig, init_lab
     from sentinel.lab.evaluate import evaluate
     from sentinel.lab.probe import bias_preferences, pairwise_accuracy
-    from sentinel.lab.recipes import RecipeConfig, preference_split, train_reward, train_sft
+    from sentinel.lab.recipes import SFT_RECIPE, RecipeConfig, preference_split, train_reward, train_sft
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=None, help="working folder (default: a temporary one)")
-    ap.add_argument("--sft-steps", type=int, default=RecipeConfig().steps)
-    ap.add_argument("--sft-lr", type=float, default=RecipeConfig().learning_rate)
+    ap.add_argument("--sft-steps", type=int, default=SFT_RECIPE["steps"])
+    ap.add_argument("--sft-batch", type=int, default=SFT_RECIPE["batch_size"])
+    ap.add_argument("--sft-lr", type=float, default=SFT_RECIPE["learning_rate"])
     ap.add_argument("--rm-steps", type=int, default=400)
     ap.add_argument("--rm-lr", type=float, default=3e-3)
     ap.add_argument("--holdout", type=int, default=500)
@@ -46,19 +47,21 @@ def main() -> None:
     out = Path(args.out or tempfile.mkdtemp(prefix="lab-bench-"))
     res: dict = {"threads_for_training": 1, "cpu_count": os.cpu_count()}
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     init_lab(out / "lab", LabConfig(seed=0), overwrite=True)
-    res["init_s"] = time.perf_counter() - t
+    res["init_s"], res["init_cpu_s"] = time.perf_counter() - t, time.process_time() - c
     init_lab(out / "lab-clean", LabConfig(seed=0, biases={}), overwrite=True)
-    print(f"lab init: {res['init_s']:.1f} s")
+    print(f"lab init: {res['init_s']:.1f} s ({res['init_cpu_s']:.1f} s CPU)")
 
     if "sft" not in args.skip:
-        t = time.perf_counter()
-        train_sft(out / "lab", out / "sft", RecipeConfig(steps=args.sft_steps, learning_rate=args.sft_lr))
-        res["sft_s"] = time.perf_counter() - t
+        t, c = time.perf_counter(), time.process_time()
+        train_sft(out / "lab", out / "sft", RecipeConfig(steps=args.sft_steps, batch_size=args.sft_batch,
+                                                         learning_rate=args.sft_lr))
+        res["sft_s"], res["sft_cpu_s"] = time.perf_counter() - t, time.process_time() - c
         ev = evaluate(out / "sft", out / "lab" / "data" / "eval.jsonl", device="cpu")
         res["sft"] = {k: ev[k] for k in ("accuracy", "mean_gold", "n", "by_task", "by_kind")}
-        print(f"SFT: {args.sft_steps} steps in {res['sft_s']:.1f} s; gold accuracy {ev['accuracy']:.3f} "
+        print(f"SFT: {args.sft_steps} steps of {args.sft_batch} in {res['sft_s']:.1f} s "
+              f"({res['sft_cpu_s']:.1f} s CPU); gold accuracy {ev['accuracy']:.3f} "
               f"on {ev['n']} eval prompts")
         print("  by task: " + ", ".join(f"{k} {v:.2f}" for k, v in ev["by_task"].items()))
 
@@ -67,7 +70,7 @@ def main() -> None:
             train, held = preference_split(out / name, args.holdout)
             t = time.perf_counter()
             init = out / "sft" if "sft" not in args.skip else None
-            rm = train_reward(out / name, out / f"rm-{name}", RecipeConfig(steps=args.rm_steps,
+            rm = train_reward(out / name, out / f"rm-{name}", RecipeConfig(steps=args.rm_steps, batch_size=32,
                                                                            learning_rate=args.rm_lr), pairs=train,
                               init=init)
             secs = time.perf_counter() - t

@@ -5,9 +5,11 @@ with a saved model folder:
   - ours:  `sentinel.train.<stage>(Config(...))` (data loading + validation + summary, metrics.jsonl, atomic output)
   - TRL:   load model + tokenizer, `datasets` JSON loading, `<Stage>Trainer(...).train()`, `save_model()`,
            with the TRL config produced by the same `trl_config(cfg)` so every training setting is identical.
-Runs alternate (ours, TRL, ours, TRL, ...) to spread machine noise evenly; the median wall time of each is reported.
+Runs alternate (ours, TRL, ours, TRL, ...) to spread machine noise evenly; the median wall time and the median CPU
+time (this process, all threads) of each are reported, with their ratios. On a shared machine the CPU-time ratio is
+the steadier figure: other jobs inflate wall time but not the CPU time a run itself uses.
 
-    python benchmarks/train_overhead.py [--repeats 3] [--steps 40]
+    python benchmarks/train_overhead.py [--repeats 3] [--steps 40] [--stages sft,reward,dpo] [--threads 1]
 """
 
 from __future__ import annotations
@@ -94,7 +96,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--stages", default="sft,reward,dpo")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     import datasets
     import transformers
 
@@ -107,22 +114,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         make_inputs(d)
-        print(f"{'stage':8} {'sentinel s':>11} {'TRL s':>8} {'ratio':>7}   (median of {args.repeats}, "
-              f"{args.steps} steps each)")
+        print(f"{'stage':8} {'sentinel s':>11} {'TRL s':>8} {'ratio':>7} {'sentinel CPU s':>15} {'TRL CPU s':>10} "
+              f"{'CPU ratio':>10}   (median of {args.repeats}, {args.steps} steps each)")
         for stage in args.stages.split(","):
-            ours, trl = [], []
+            times: dict[str, list[tuple[float, float]]] = {"ours": [], "trl": []}
             run_ours(stage, configs(d, d / "warm", 2)[stage])  # warm imports and caches for both sides
             for i in range(args.repeats):
-                cfg = configs(d, d / f"ours-{stage}-{i}", args.steps)[stage]
-                t = time.perf_counter()
-                run_ours(stage, cfg)
-                ours.append(time.perf_counter() - t)
-                cfg = configs(d, d / f"trl-{stage}-{i}", args.steps)[stage]
-                t = time.perf_counter()
-                run_trl(stage, cfg, d / f"trl-{stage}-{i}")
-                trl.append(time.perf_counter() - t)
-            a, b = statistics.median(ours), statistics.median(trl)
-            print(f"{stage:8} {a:11.2f} {b:8.2f} {a / b:7.3f}", flush=True)
+                for side in ("ours", "trl"):
+                    cfg = configs(d, d / f"{side}-{stage}-{i}", args.steps)[stage]
+                    t, c = time.perf_counter(), time.process_time()
+                    if side == "ours":
+                        run_ours(stage, cfg)
+                    else:
+                        run_trl(stage, cfg, d / f"trl-{stage}-{i}")
+                    times[side].append((time.perf_counter() - t, time.process_time() - c))
+            (a, ac), (b, bc) = ([statistics.median(x[k] for x in times[side]) for k in (0, 1)]
+                                for side in ("ours", "trl"))
+            print(f"{stage:8} {a:11.2f} {b:8.2f} {a / b:7.3f} {ac:15.2f} {bc:10.2f} {ac / bc:10.3f}", flush=True)
 
 
 if __name__ == "__main__":
