@@ -204,8 +204,8 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
             "ppo/length_first": first["response_length/mean"], "ppo/length_last": last["response_length/mean"],
         },
         notes=[f"planted annotator biases: {lab.info['biases']}",
-               "PPO optimised the reward model trained on the biased preferences; DPO learned from pairs of the SFT "
-               "policy's own samples ranked by the gold grader (correct over wrong)",
+               ("PPO optimised the reward model trained on the biased preferences; DPO learned from pairs of the SFT "
+                "policy's own samples ranked by the gold grader (correct over wrong)"),
                "gold accuracy: greedy replies graded by the lab's exact grader (1 correct, 0 no answer, -1 wrong)",
                *[f"{n} sample: {s['prompt']!r} -> {s['reply']!r} (gold {s['gold']:+.0f})"
                  for n, c in comparison.items() for s in c["samples"][:1]]],

@@ -67,7 +67,7 @@ def _stage_kwargs(cfg: RecipeConfig, out: str | Path) -> dict[str, Any]:
 # The lab's SFT recipe (benchmarks/lab_pipeline.py, README "The lab"): 500 steps of 64 conversations (8 epochs of the
 # 4000 rows) at learning rate 1e-2 with cosine decay. The list and arithmetic tasks are learnt late and abruptly;
 # batches of 64 get there in fewer examples than batches of 32 (700 x 32 stops at 88% gold accuracy).
-SFT_RECIPE = dict(steps=500, batch_size=64, learning_rate=1e-2)
+SFT_RECIPE = {"steps": 500, "batch_size": 64, "learning_rate": 1e-2}
 
 
 def train_sft(lab: str | Path, out: str | Path, config: RecipeConfig | None = None) -> Path:
@@ -181,7 +181,7 @@ def onpolicy_pairs(lab: str | Path, policy: str | Path, *, n_samples: int = 8, t
 # DPO in the lab (measured in tests/test_train_lab.py and the README): 120 steps of 16 pairs, learning rate 1e-3, with
 # TRL's "sft" loss on the chosen reply added to the sigmoid loss (RPO). Without it, or at 3e-3, the tiny policy
 # lowers the likelihood of both replies until it stops answering at all.
-DPO_RECIPE = dict(steps=120, batch_size=16, learning_rate=1e-3, max_length=128)
+DPO_RECIPE = {"steps": 120, "batch_size": 16, "learning_rate": 1e-3, "max_length": 128}
 
 
 def train_dpo(lab: str | Path, out: str | Path, policy: str | Path, config: RecipeConfig | None = None, *,
