@@ -32,7 +32,7 @@ class DemoConfig:
         "help": "PPO learning rate: high enough that the policy finds the reward model's hacks in a short run"})
     ppo_kl_coef: float = field(default=0.01, metadata={
         "help": "fixed KL coefficient; small, so the policy may drift from the SFT start and over-optimise"})
-    dpo_steps: int = field(default=120, metadata={
+    dpo_steps: int = field(default=240, metadata={
         "help": "DPO optimiser steps on gold-labelled pairs of the SFT policy's own samples (`sentinel lab pairs`)"})
     eval_prompts: int = field(default=120, metadata={"help": "eval prompts for gold accuracy and the comparison"})
     audit_cases: int = field(default=150, metadata={"help": "preference pairs used by the reward-model audit"})
