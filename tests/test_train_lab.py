@@ -88,3 +88,12 @@ def test_compare_shows_dpo_beating_its_sft_start_on_gold(lab_dpo_gold, lab_polic
     assert m["dpo/win_rate_ci"][0] > 0.5  # DPO's replies beat SFT's on more prompts than they lose, beyond noise
     assert m[f"{base}/kl"] == pytest.approx(0.0, abs=1e-4)
     assert 0 < m["dpo/kl"] < 5  # moved away from its start, but stayed close (no collapse)
+
+
+def test_onpolicy_pairs_need_two_samples_per_prompt(tmp_path):
+    from sentinel.errors import ConfigError
+    from sentinel.lab.recipes import onpolicy_pairs
+
+    with pytest.raises(ConfigError) as e:
+        onpolicy_pairs(tmp_path, tmp_path, n_samples=1)
+    assert e.value.field == "n_samples"
