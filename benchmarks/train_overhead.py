@@ -5,6 +5,10 @@ with a saved model folder:
   - ours:  `sentinel.train.<stage>(Config(...))` (data loading + validation + summary, metrics.jsonl, atomic output)
   - TRL:   load model + tokenizer, `datasets` JSON loading, `<Stage>Trainer(...).train()`, `save_model()`,
            with the TRL config produced by the same `trl_config(cfg)` so every training setting is identical.
+           TRL reads the same rows in its conversational format (user / assistant messages): the tokenizer has a
+           chat template, which our stages apply, so both sides train on the same tokens. (Given plain strings,
+           TRL would train on shorter sequences without the template's tokens, and the comparison would not be
+           like for like.)
 Runs alternate (ours, TRL, ours, TRL, ...) to spread machine noise evenly; the median wall time and the median CPU
 time (this process, all threads) of each are reported, with their ratios. On a shared machine the CPU-time ratio is
 the steadier figure: other jobs inflate wall time but not the CPU time a run itself uses.
@@ -26,6 +30,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def user(text: str) -> list[dict]:
+    return [{"role": "user", "content": text}]
+
+
+def reply(text: str) -> list[dict]:
+    return [{"role": "assistant", "content": text}]
+
+
 def make_inputs(d: Path):
     from sentinel.models import TinyConfig, build_causal_lm, build_reward_model, train_tokenizer
 
@@ -40,6 +52,10 @@ def make_inputs(d: Path):
     (d / "sft.jsonl").write_text("".join(json.dumps({"prompt": p, "completion": c}) + "\n" for p, c, _ in pairs))
     (d / "pairs.jsonl").write_text("".join(
         json.dumps({"prompt": p, "chosen": c, "rejected": r}) + "\n" for p, c, r in pairs))
+    (d / "sft_chat.jsonl").write_text("".join(
+        json.dumps({"prompt": user(p), "completion": reply(c)}) + "\n" for p, c, _ in pairs))
+    (d / "pairs_chat.jsonl").write_text("".join(
+        json.dumps({"prompt": user(p), "chosen": reply(c), "rejected": reply(r)}) + "\n" for p, c, r in pairs))
 
 
 def configs(d: Path, out: Path, steps: int):
@@ -66,7 +82,8 @@ def run_trl(stage: str, cfg, out: Path) -> None:
     sft_mod, reward_mod, dpo_mod = (importlib.import_module(f"sentinel.train.{m}") for m in ("sft", "reward", "dpo"))
 
     tok = AutoTokenizer.from_pretrained(cfg.model)
-    data = load_dataset("json", data_files=cfg.train_file, split="train")
+    chat_file = Path(cfg.train_file).with_name(Path(cfg.train_file).stem + "_chat.jsonl")
+    data = load_dataset("json", data_files=str(chat_file), split="train")
     if stage == "sft":
         args = sft_mod.trl_config(cfg)
         model = AutoModelForCausalLM.from_pretrained(cfg.model)
