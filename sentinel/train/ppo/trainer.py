@@ -33,7 +33,7 @@ from . import core
 from .config import PPOConfig
 from .prompts import load_prompts
 from .sampling import InverseCDFSampler
-from .value_head import PolicyWithValue, base_causal_lm, trunk_forward
+from .value_head import PolicyWithValue, base_causal_lm, response_logprobs
 
 logger = logging.getLogger(__name__)
 
@@ -307,18 +307,17 @@ class PPOTrainer:
         size = self.config.forward_batch_size or batch["input_ids"].shape[0]
         parts: dict[str, list] = {"logp": [], "values": [], "ref_logp": []}
         for rows in torch.arange(batch["input_ids"].shape[0]).split(size):
-            ids, mask, pos, n, resp, _ = _slice(batch, rows)
+            ids, mask, pos, _, resp, _ = _slice(batch, rows)
             if not remembered:
-                logits, values = module(ids, mask, pos, n)
-                parts["logp"].append(_pad_to(core.logprobs_of(_tempered(logits, T), resp), R))
+                logp, values, _ = module(ids, mask, pos, resp, T)
+                parts["logp"].append(_pad_to(logp, R))
                 parts["values"].append(_pad_to(values.float(), R))
-                del logits
             if self.ref_model is None:
                 with self.policy.disable_adapter():
-                    ref_logits, _ = trunk_forward(self.policy, ids, mask, pos, n)
+                    ref_logp, _, _ = response_logprobs(self.policy, ids, mask, pos, resp, T)
             else:
-                ref_logits, _ = trunk_forward(self.ref_model, ids, mask, pos, n)
-            parts["ref_logp"].append(_pad_to(core.logprobs_of(_tempered(ref_logits, T), resp), R))
+                ref_logp, _, _ = response_logprobs(self.ref_model, ids, mask, pos, resp, T)
+            parts["ref_logp"].append(_pad_to(ref_logp, R))
         if remembered:
             device = self.accelerator.device
             for name in ("logp", "values"):
@@ -443,16 +442,14 @@ class PPOTrainer:
     def _minibatch_loss(self, batch, roll, advantages, returns, rows) -> dict:
         c = self.config
         ids, mask_in, pos, R, resp, mask = _slice(batch, rows)
-        logits, values = self.model(ids, mask_in, pos, R)
-        logits = _tempered(logits, c.temperature)
-        logp = core.logprobs_of(logits, resp)
+        logp, values, entropy = self.model(ids, mask_in, pos, resp, c.temperature, c.entropy_coef > 0)
         sl = lambda t: t[rows, :R]
         pg_loss, pg = core.policy_loss(logp, sl(roll["logp"]), sl(advantages), mask, c.cliprange)
         vf_loss, vf_clipfrac = core.value_loss(values.float(), sl(roll["values"]), sl(returns), mask,
                                                c.cliprange_value)
         loss = pg_loss + c.vf_coef * vf_loss
         if c.entropy_coef > 0:
-            loss = loss - c.entropy_coef * core.masked_mean(core.entropy_of(logits), mask)
+            loss = loss - c.entropy_coef * core.masked_mean(entropy, mask)
         return {"loss": loss, "policy": pg_loss.detach(), "value": vf_loss.detach(), "clipfrac": pg["clipfrac"],
                 "approxkl": pg["approxkl"], "ratio": pg["ratio"].item(), "vf_clipfrac": vf_clipfrac}
 
