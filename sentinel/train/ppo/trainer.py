@@ -230,11 +230,12 @@ class PPOTrainer:
             gen = lm.generate(input_ids=ids, attention_mask=mask, return_dict_in_generate=True, output_logits=True,
                               output_hidden_states=True, **kw)
             tokens = gen.sequences[:, ids.shape[1]:]  # (b, G)
-            logits = _tempered(torch.stack(gen.logits, 1).float(), self.config.temperature)  # (b, G, V)
+            # one generated position at a time: no (b, G, V) stack of the logits and no full log-softmax output
+            logp = torch.stack([_token_logp(_tempered(step.float(), self.config.temperature), tokens[:, t])
+                                for t, step in enumerate(gen.logits)], 1)  # (b, G)
             hidden = torch.stack([h[-1][:, -1] for h in gen.hidden_states], 1)  # (b, G, H)
-            logp = core.logprobs_of(logits, tokens)
             values = module.v_head(hidden.to(module.v_head.weight.dtype)).squeeze(-1).float()
-            del gen, logits, hidden
+            del gen, hidden
             for j, (prompt, p_ids, row) in enumerate(zip(prompts[start : start + chunk], batch, tokens.tolist())):
                 resp, has_eos = self._cut_response(row)
                 n = len(resp)
@@ -618,6 +619,11 @@ def _slice(batch: dict, rows: torch.Tensor):
 def _tempered(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """logits / temperature, skipping the (B, T, V) copy in the common temperature-1 case."""
     return logits if temperature == 1.0 else logits / temperature
+
+
+def _token_logp(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """log p(token) for one generated position: logits (b, V), tokens (b,) -> (b,)."""
+    return logits.gather(-1, tokens[:, None]).squeeze(-1) - torch.logsumexp(logits, -1)
 
 
 def _pad_to(x: torch.Tensor, R: int) -> torch.Tensor:
