@@ -1,12 +1,12 @@
 """PPO in the lab against a rule reward that knows the right answer: does gold accuracy rise?
 
-    python benchmarks/ppo_gold.py --out runs/ppo-gold [--steps 30] [--reward correct-brief]
+    python benchmarks/ppo_gold.py --out runs/ppo-gold [--reward gold] [--steps 150] [--learning-rate 1e-4]
         [--lab DIR --sft DIR]   # lab folders; built into --out when not given (a minute or two)
 
 Starts from the lab's SFT policy, trains PPO on the lab's prompts (DIR/data/prompts.jsonl) against a rule reward
 built on the gold grader, and prints, before and after: greedy gold accuracy on the lab's eval split
 (`sentinel.lab.evaluate`, per task), and the mean reward of sampled responses during training (first and last
-5 steps). Rewards (`--reward`):
+5 steps). Defaults: `sentinel.train.ppo.config.LAB_RECIPE`. Rewards (`--reward`):
 
     gold           the gold grade itself: 1 correct, 0 no answer, -1 wrong
     correct        1 when correct, else 0
@@ -64,15 +64,17 @@ def main() -> None:
     ap.add_argument("--out", default="runs/ppo-gold")
     ap.add_argument("--lab")
     ap.add_argument("--sft")
-    ap.add_argument("--reward", choices=["gold", "correct", "correct-brief"], default="correct-brief")
-    ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--mini-batch-size", type=int, default=8)
-    ap.add_argument("--learning-rate", type=float, default=1e-4)
-    ap.add_argument("--kl-coef", type=float, default=0.05, help="initial KL coefficient")
+    ap.add_argument("--reward", choices=["gold", "correct", "correct-brief"], default="gold")
+    from sentinel.train.ppo.config import LAB_RECIPE as R
+
+    ap.add_argument("--steps", type=int, default=R["steps"])
+    ap.add_argument("--batch-size", type=int, default=R["batch_size"])
+    ap.add_argument("--mini-batch-size", type=int, default=R["mini_batch_size"])
+    ap.add_argument("--learning-rate", type=float, default=R["learning_rate"])
+    ap.add_argument("--kl-coef", type=float, default=R["init_kl_coef"], help="initial KL coefficient")
     ap.add_argument("--adaptive-kl", action="store_true", help="adaptive KL controller (default: fixed)")
-    ap.add_argument("--temperature", type=float, default=1.0)
-    ap.add_argument("--max-new-tokens", type=int, default=24)
+    ap.add_argument("--temperature", type=float, default=R["temperature"], help="sampling temperature")
+    ap.add_argument("--max-new-tokens", type=int, default=R["max_new_tokens"])
     ap.add_argument("--vf-coef", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
