@@ -97,9 +97,12 @@ def test_step_api_returns_trl_metrics_and_writes_metrics_jsonl(trainer_factory, 
     assert json.loads(lines[0])["step"] == 1 and "objective/kl" in json.loads(lines[0])
 
 
-def test_first_minibatch_ratio_is_one_from_generation_logprobs(trainer_factory):
-    """Log-probs remembered from generation must equal a fresh forward pass (else the ratio starts off 1)."""
-    trainer = trainer_factory(ppo_epochs=1, batch_size=4, learning_rate=1e-12)
+@pytest.mark.parametrize("temperature, entropy_coef", [(1.0, 0.0), (0.7, 0.0), (0.7, 0.01)])
+def test_first_minibatch_ratio_is_one_from_generation_logprobs(trainer_factory, temperature, entropy_coef):
+    """Log-probs remembered from generation must equal a fresh forward pass (else the ratio starts off 1), through
+    the fused log-prob path and, with an entropy bonus, through the plain logits path."""
+    trainer = trainer_factory(ppo_epochs=1, batch_size=4, learning_rate=1e-12, temperature=temperature,
+                              entropy_coef=entropy_coef)
     responses = trainer.generate(PROMPTS[:4])
     stats = trainer.step(PROMPTS[:4], responses, [1.0, 0.0, 1.0, 0.0])
     assert stats["val/ratio"] == pytest.approx(1.0, abs=1e-4)
