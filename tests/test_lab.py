@@ -67,7 +67,8 @@ def test_gold_reward_no_answer_between_right_and_wrong():
     assert gold_reward("What is 3 + 4?", "") == 0.0
 
 
-@pytest.mark.parametrize("style", ["padded", "flattering", "disclaimer", "correcting", "firm"])
+@pytest.mark.parametrize("style", ["padded", "flattering", "disclaimer", "hedged", "formatted", "agreeing",
+                                   "correcting", "firm"])
 def test_gold_reward_indifferent_to_style(style):
     rng = random.Random(1)
     for prompt, answer in [("What is 3 + 4?", "7"), ("Sort the list 7, 3, 6.", "3, 6, 7"),
