@@ -62,7 +62,7 @@ def reference_reply(q: Question) -> str:
 # Styles of a candidate reply, the same for correct and for wrong replies: style is independent of correctness,
 # so a clean annotator's labels teach only correctness, and a biased annotator teaches exactly its planted biases
 # (a style that appeared mostly on correct replies would be learned as "style -> better" even from clean labels).
-STYLE_WEIGHTS = {"plain": 0.3, "padded": 0.2, "flattering": 0.2, "disclaimer": 0.15, "hedged": 0.15}
+STYLE_WEIGHTS = {"plain": 0.15, "framed": 0.2, "padded": 0.2, "flattering": 0.2, "disclaimer": 0.1, "hedged": 0.15}
 FORMAT_SHARE = 0.15  # share of candidate replies (any style, right or wrong) laid out in markdown (`layout`)
 EVASIVE_SHARE = 0.15  # share of gold-worse candidates that are an evasive hedge with no answer (gold 0)
 TURN_STYLE_SHARE = 0.4  # share of replies to a claim or a pushback written in the turn's own style (see _style)
