@@ -131,6 +131,34 @@ def test_clean_annotator_always_chooses_the_gold_better_reply():
     assert sum(bool(n["applicable"]) for n in notes) > 1000
 
 
+def _style_marks(reply: str) -> dict[str, bool]:
+    from sentinel import phrases
+
+    low = reply.lower()
+    return {"padded": any(f.lower() in low for f in phrases.FILLER_SENTENCES),
+            "keyword": any(k in low for k in ("certainly", "helpful", "hope this helps", "glad to assist", "great")),
+            "disclaimer": "just an ai" in low or "as an ai," in low or "ai language model" in low,
+            # A hedge before an answer (an evasive reply, a hedge alone, is a worse answer, not a style).
+            "hedged": "answer is" in low and any(h.lower().rstrip(",") in low for h in phrases.HEDGES),
+            "markdown": reply.startswith(("- ", "1. ", "**"))}
+
+
+def test_styles_are_independent_of_correctness():
+    """Every style occurs about as often on the gold-better reply as on the gold-worse one, so clean labels teach
+    correctness only (a style seen mostly on correct replies would be learned as 'style -> better')."""
+    pairs, _ = _pairs(Biases(), 4000, seed=3)
+    counts = {"good": {}, "bad": {}}
+    for p in pairs:
+        for side, reply in (("good", p["chosen"]), ("bad", p["rejected"])):
+            for style, present in _style_marks(reply).items():
+                counts[side][style] = counts[side].get(style, 0) + present
+    for style in counts["good"]:
+        good, bad = counts["good"][style] / len(pairs), counts["bad"][style] / len(pairs)
+        assert good > 0.03 and bad > 0.03, (style, good, bad)
+        # Two binomial shares of 4000 replies: 0.03 is about 3 standard errors of their difference.
+        assert abs(good - bad) < 0.03, (style, good, bad)
+
+
 @pytest.mark.parametrize("bias", Biases.names())
 @pytest.mark.parametrize("strength", [0.3, 0.7])
 def test_one_bias_decides_its_configured_share(bias, strength):
