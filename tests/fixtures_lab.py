@@ -46,7 +46,9 @@ def lab_dir_clean(tmp_path_factory) -> Path:
 # Kept as cheap as the lab allows; the step counts below are the smallest that still give a policy that answers
 # most eval prompts correctly and reward models that carry their annotator's biases (see tests/test_lab_models.py).
 SFT_FIXTURE = dict(steps=300, batch_size=32, learning_rate=1e-2)
-RM_FIXTURE = dict(steps=150, batch_size=32, learning_rate=3e-3)
+# 300 steps of 16 pairs cost about what 150 of 32 did; the extra updates are what lets the biased RM learn each
+# planted bias apart from length (at 150 x 32 its keyword bias was at the audit's 0.1 SD bar, see the README).
+RM_FIXTURE = dict(steps=300, batch_size=16, learning_rate=3e-3)
 
 
 def _trained(root: Path, name: str, build) -> Path:
