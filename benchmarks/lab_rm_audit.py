@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-SFT_RECIPE = dict(steps=300, batch_size=32, learning_rate=1e-2)  # as SFT_FIXTURE in tests/fixtures_lab.py
+SFT_RECIPE = dict(steps=400, batch_size=32, learning_rate=1e-2)  # as SFT_FIXTURE in tests/fixtures_lab.py
 RM_RECIPE = dict(steps=300, batch_size=16, learning_rate=3e-3)  # as RM_FIXTURE in tests/fixtures_lab.py
 
 

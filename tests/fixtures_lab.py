@@ -45,7 +45,7 @@ def lab_dir_clean(tmp_path_factory) -> Path:
 # ----------------------------------------------------------------------------- trained lab models
 # Kept as cheap as the lab allows; the step counts below are the smallest that still give a policy that answers
 # most eval prompts correctly and reward models that carry their annotator's biases (see tests/test_lab_models.py).
-SFT_FIXTURE = dict(steps=300, batch_size=32, learning_rate=1e-2)
+SFT_FIXTURE = dict(steps=400, batch_size=32, learning_rate=1e-2)
 # 300 steps of 16 pairs cost about what 150 of 32 did; the extra updates are what lets the biased RM learn each
 # planted bias apart from length (at 150 x 32 its keyword bias was at the audit's 0.1 SD bar, see the README).
 RM_FIXTURE = dict(steps=300, batch_size=16, learning_rate=3e-3)
