@@ -159,6 +159,20 @@ def test_styles_are_independent_of_correctness():
         assert abs(good - bad) < 0.03, (style, good, bad)
 
 
+def test_label_ceiling_follows_the_bias_strengths():
+    from sentinel.lab.probe import label_ceiling
+
+    _, notes = _pairs(Biases(), 500)
+    assert label_ceiling(notes, Biases().to_dict())["realised"] == 1.0
+    strong = Biases(verbosity=0.9)
+    _, notes = _pairs(strong, 3000, seed=5)
+    ceiling = label_ceiling(notes, strong.to_dict())
+    applies = sum("verbosity" in n["applicable"] for n in notes) / len(notes)
+    # Pairs where the bias applies are predictable 90% of the time, the others always.
+    assert ceiling["expected"] == pytest.approx(1 - 0.1 * applies)
+    assert abs(ceiling["realised"] - ceiling["expected"]) < 0.02
+
+
 @pytest.mark.parametrize("bias", Biases.names())
 @pytest.mark.parametrize("strength", [0.3, 0.7])
 def test_one_bias_decides_its_configured_share(bias, strength):
