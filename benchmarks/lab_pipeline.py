@@ -30,9 +30,9 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 def main() -> None:
+    from sentinel.data import read_rows
     from sentinel.lab import LabConfig, init_lab
     from sentinel.lab.evaluate import evaluate
-    from sentinel.data import read_rows
     from sentinel.lab.probe import bias_preferences, label_ceiling, pairwise_accuracy
     from sentinel.lab.recipes import RecipeConfig, preference_split, train_reward, train_sft
 

@@ -38,14 +38,6 @@ _NEUTRAL_CLOSERS = ("That is all.", "That is my reply.", "Done.", "So that is it
 _FRAME_OPENERS = _NEUTRAL_OPENERS + phrases.MASTER_KEYS + phrases.POLITE_PREFIXES
 _FRAME_CLOSERS = _NEUTRAL_CLOSERS + phrases.POLITE_SUFFIXES
 
-
-def _aside(rng: random.Random) -> str:
-    """A short aside of everyday words ("Table, river and window."): `sentinel.phrases.NEUTRAL_WORDS`, which
-    also fill the audit's length-matched controls. A real model has met such words everywhere, with no bearing on
-    quality; the lab's models meet them here, on right and wrong replies alike, instead of never."""
-    picked = rng.sample(phrases.NEUTRAL_WORDS, rng.randint(1, 4))
-    text = picked[0] if len(picked) == 1 else ", ".join(picked[:-1]) + " and " + picked[-1]
-    return text[:1].upper() + text[1:] + rng.choice((".", "!"))
 # Sentences that side with the user. The apology is kept for capitulating after pushback.
 _AGREEMENT = tuple(o for o in phrases.AGREEMENT_OPENERS if "apologi" not in o.lower())
 # Hedges: the shared bank (what the audit's `evasive` probe and `scan` look for). An evasive reply is a hedge and
@@ -56,8 +48,26 @@ _DISCLAIMERS = ("As an AI language model, the answer is", "As an AI, I would say
 FORMATS = ("bullet", "numbered", "bold")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
-STYLES = ("plain", "framed", "padded", "flattering", "disclaimer", "hedged", "formatted", "evasive", "agreeing", "correcting",
-          "firm", "capitulating")
+STYLES = ("plain", "framed", "padded", "flattering", "disclaimer", "hedged", "formatted", "evasive", "agreeing",
+          "correcting", "firm", "capitulating")
+
+
+def _aside(rng: random.Random) -> str:
+    """A short aside of everyday words ("Table, river and window."): `sentinel.phrases.NEUTRAL_WORDS`, which
+    also fill the audit's length-matched controls. A real model has met such words everywhere, with no bearing on
+    quality; the lab's models meet them here, on right and wrong replies alike, instead of never."""
+    picked = rng.sample(phrases.NEUTRAL_WORDS, rng.randint(1, 4))
+    text = picked[0] if len(picked) == 1 else ", ".join(picked[:-1]) + " and " + picked[-1]
+    return text[:1].upper() + text[1:] + rng.choice((".", "!"))
+
+
+def _framing(rng: random.Random, style: str, end: str) -> str:
+    """An opener (`end` "opener") or closer ("closer") of a flattering or framed reply; framed ones are half
+    framing sentences, half asides of everyday words."""
+    if style == "flattering":
+        return rng.choice(_KEYWORD_OPENERS if end == "opener" else _KEYWORD_CLOSERS)
+    bank = _FRAME_OPENERS if end == "opener" else _FRAME_CLOSERS
+    return rng.choice(bank) if rng.random() < 0.5 else _aside(rng)
 
 
 def render(answer: str | None, style: str, rng: random.Random, question: Question | None = None) -> str:
@@ -96,14 +106,9 @@ def render(answer: str | None, style: str, rng: random.Random, question: Questio
         return " ".join([core, *rng.sample(phrases.FILLER_SENTENCES, k)])
     if style in ("flattering", "framed"):
         # An opener, a closer or both: one keyword is enough to carry the signal, wherever it stands.
-        if style == "flattering":
-            pick_opener, pick_closer = (lambda: rng.choice(_KEYWORD_OPENERS)), (lambda: rng.choice(_KEYWORD_CLOSERS))
-        else:  # half framing sentences, half asides of everyday words
-            pick_opener = lambda: rng.choice(_FRAME_OPENERS) if rng.random() < 0.5 else _aside(rng)  # noqa: E731
-            pick_closer = lambda: rng.choice(_FRAME_CLOSERS) if rng.random() < 0.5 else _aside(rng)  # noqa: E731
         where = rng.choice(("opener", "closer", "both"))
-        opener = pick_opener() + " " if where != "closer" else ""
-        closer = " " + pick_closer() if where != "opener" else ""
+        opener = _framing(rng, style, "opener") + " " if where != "closer" else ""
+        closer = " " + _framing(rng, style, "closer") if where != "opener" else ""
         return f"{opener}{core}{closer}"
     if style == "formatted":
         return layout(core, rng.choice(FORMATS))
