@@ -112,3 +112,39 @@ def test_config_rejects_bad_values(kw, field):
     with pytest.raises(ConfigError) as e:
         PPOConfig(**kw)
     assert e.value.field == field
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_fused_token_logprobs_match_log_softmax_values_and_gradients(temperature):
+    from sentinel.train.ppo.logprobs import token_logprobs
+
+    torch.manual_seed(0)
+    head = torch.nn.Linear(8, 50, bias=False)
+    states = torch.randn(3, 5, 8, requires_grad=True)
+    tokens = torch.randint(0, 50, (3, 5))
+    weights = torch.randn(3, 5)  # an arbitrary downstream loss, so every row's gradient differs
+
+    fused = token_logprobs(states, head, tokens, temperature)
+    (fused * weights).sum().backward()
+    g_states, g_head = states.grad.clone(), head.weight.grad.clone()
+    states.grad, head.weight.grad = None, None
+    plain = core.logprobs_of(head(states) / temperature, tokens)
+    (plain * weights).sum().backward()
+
+    assert torch.allclose(fused, plain, atol=1e-5)
+    assert torch.allclose(g_states, states.grad, atol=1e-5)
+    assert torch.allclose(g_head, head.weight.grad, atol=1e-5)
+    assert g_head.abs().sum() > 0  # the comparison is not between two zero gradients
+
+
+def test_fused_head_only_for_plain_linear_heads():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from sentinel.train.ppo.logprobs import fusable_head
+
+    cfg = LlamaConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                      intermediate_size=32)
+    lm = LlamaForCausalLM(cfg)
+    assert fusable_head(lm) is lm.lm_head
+    lm.lm_head = torch.nn.Linear(16, 40, bias=True)
+    assert fusable_head(lm) is None  # a bias changes the logits: use the model's own head

@@ -26,12 +26,13 @@ def test_sft_under_accelerate_launch_two_processes(tmp_path, tiny_tokenizer):
     (tmp_path / "sft.yaml").write_text(
         f"model: {tmp_path / 'base'}\ntrain_file: {tmp_path / 'sft.jsonl'}\noutput_dir: {out}\n"
         "max_steps: 4\nlogging_steps: 1\nsave_steps: 2\nper_device_train_batch_size: 4\nlearning_rate: 0.001\n")
-    # Two real CPU processes: `torchrun` (torch.distributed.run). accelerate 1.15's `launch --cpu --num_processes 2`
-    # starts ONE process (its simple launcher), so it cannot show data parallelism; the Trainer's accelerate state
-    # picks up torchrun's ranks and trains with gloo.
+    # Two real CPU processes through `accelerate launch`. On a machine without GPUs, `--multi_gpu` is the switch that
+    # makes accelerate start its torchrun launcher (the processes then run DDP over gloo on the CPU, as
+    # `PartialState` reports MULTI_CPU); accelerate 1.15's `--cpu` flag selects its single-process launcher instead.
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+        [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29531",
          "-m", "sentinel", "-q", "train", "sft", "--config", str(tmp_path / "sft.yaml")],
         capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
     )

@@ -184,6 +184,17 @@ def load_dtype(cfg: TrainConfig) -> str:
     return "float32" if cfg.dtype == "auto" else cfg.dtype
 
 
+def _checkpointing_arg() -> str:
+    """transformers renamed `gradient_checkpointing` to `activation_checkpointing` (the old name warns); use the
+    name the installed version has, so every 5.x in our range works without a FutureWarning."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
 def training_kwargs(cfg: TrainConfig) -> dict[str, Any]:
     """Keyword arguments shared by every TRL/transformers config built from `cfg` (CPU or GPU defaults)."""
     import torch
@@ -217,7 +228,7 @@ def training_kwargs(cfg: TrainConfig) -> dict[str, Any]:
         use_cpu=not gpu and cfg.device != "mps",
         bf16=bf16,
         fp16=False,
-        gradient_checkpointing=cfg.gradient_checkpointing if cfg.gradient_checkpointing is not None else gpu,
+        **{_checkpointing_arg(): cfg.gradient_checkpointing if cfg.gradient_checkpointing is not None else gpu},
         dataloader_pin_memory=gpu,
         remove_unused_columns=True,
     )

@@ -13,6 +13,15 @@ from ...errors import ConfigError
 
 KL_ESTIMATORS = ("kl", "abs", "mse", "k3")
 
+# PPO settings for the built-in lab's tiny policy (64-wide, 2 layers) against a reward that knows the right answer
+# (`sentinel.lab.gold_rewards`), measured with benchmarks/ppo_gold.py (README "PPO"). Classic TRL's learning rate
+# is for GPT-2-sized models; on this policy 2e-4 and above make it drift (greedy answers lose the answer phrase,
+# "The is 3, 3, 4 I") even while the sampled reward rises, so greedy accuracy falls. Sampling at temperature 0.7
+# keeps the rollouts near what greedy decoding says (at 1.0 most sampled answers are wrong), which is where the
+# update has to move probability for greedy accuracy to change. A small fixed KL coefficient lets it move.
+LAB_RECIPE = dict(learning_rate=1e-4, batch_size=32, mini_batch_size=8, ppo_epochs=4, max_new_tokens=24,
+                  temperature=0.7, adap_kl_ctrl=False, init_kl_coef=0.05, steps=150)
+
 
 @dataclass
 class PPOConfig:

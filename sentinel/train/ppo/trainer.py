@@ -33,7 +33,7 @@ from . import core
 from .config import PPOConfig
 from .prompts import load_prompts
 from .sampling import InverseCDFSampler
-from .value_head import PolicyWithValue, base_causal_lm, trunk_forward
+from .value_head import PolicyWithValue, base_causal_lm, response_logprobs
 
 logger = logging.getLogger(__name__)
 
@@ -230,11 +230,12 @@ class PPOTrainer:
             gen = lm.generate(input_ids=ids, attention_mask=mask, return_dict_in_generate=True, output_logits=True,
                               output_hidden_states=True, **kw)
             tokens = gen.sequences[:, ids.shape[1]:]  # (b, G)
-            logits = _tempered(torch.stack(gen.logits, 1).float(), self.config.temperature)  # (b, G, V)
+            # one generated position at a time: no (b, G, V) stack of the logits and no full log-softmax output
+            logp = torch.stack([_token_logp(_tempered(step.float(), self.config.temperature), tokens[:, t])
+                                for t, step in enumerate(gen.logits)], 1)  # (b, G)
             hidden = torch.stack([h[-1][:, -1] for h in gen.hidden_states], 1)  # (b, G, H)
-            logp = core.logprobs_of(logits, tokens)
             values = module.v_head(hidden.to(module.v_head.weight.dtype)).squeeze(-1).float()
-            del gen, logits, hidden
+            del gen, hidden
             for j, (prompt, p_ids, row) in enumerate(zip(prompts[start : start + chunk], batch, tokens.tolist())):
                 resp, has_eos = self._cut_response(row)
                 n = len(resp)
@@ -307,18 +308,17 @@ class PPOTrainer:
         size = self.config.forward_batch_size or batch["input_ids"].shape[0]
         parts: dict[str, list] = {"logp": [], "values": [], "ref_logp": []}
         for rows in torch.arange(batch["input_ids"].shape[0]).split(size):
-            ids, mask, pos, n, resp, _ = _slice(batch, rows)
+            ids, mask, pos, _, resp, _ = _slice(batch, rows)
             if not remembered:
-                logits, values = module(ids, mask, pos, n)
-                parts["logp"].append(_pad_to(core.logprobs_of(_tempered(logits, T), resp), R))
+                logp, values, _ = module(ids, mask, pos, resp, T)
+                parts["logp"].append(_pad_to(logp, R))
                 parts["values"].append(_pad_to(values.float(), R))
-                del logits
             if self.ref_model is None:
                 with self.policy.disable_adapter():
-                    ref_logits, _ = trunk_forward(self.policy, ids, mask, pos, n)
+                    ref_logp, _, _ = response_logprobs(self.policy, ids, mask, pos, resp, T)
             else:
-                ref_logits, _ = trunk_forward(self.ref_model, ids, mask, pos, n)
-            parts["ref_logp"].append(_pad_to(core.logprobs_of(_tempered(ref_logits, T), resp), R))
+                ref_logp, _, _ = response_logprobs(self.ref_model, ids, mask, pos, resp, T)
+            parts["ref_logp"].append(_pad_to(ref_logp, R))
         if remembered:
             device = self.accelerator.device
             for name in ("logp", "values"):
@@ -443,16 +443,14 @@ class PPOTrainer:
     def _minibatch_loss(self, batch, roll, advantages, returns, rows) -> dict:
         c = self.config
         ids, mask_in, pos, R, resp, mask = _slice(batch, rows)
-        logits, values = self.model(ids, mask_in, pos, R)
-        logits = _tempered(logits, c.temperature)
-        logp = core.logprobs_of(logits, resp)
+        logp, values, entropy = self.model(ids, mask_in, pos, resp, c.temperature, c.entropy_coef > 0)
         sl = lambda t: t[rows, :R]
         pg_loss, pg = core.policy_loss(logp, sl(roll["logp"]), sl(advantages), mask, c.cliprange)
         vf_loss, vf_clipfrac = core.value_loss(values.float(), sl(roll["values"]), sl(returns), mask,
                                                c.cliprange_value)
         loss = pg_loss + c.vf_coef * vf_loss
         if c.entropy_coef > 0:
-            loss = loss - c.entropy_coef * core.masked_mean(core.entropy_of(logits), mask)
+            loss = loss - c.entropy_coef * core.masked_mean(entropy, mask)
         return {"loss": loss, "policy": pg_loss.detach(), "value": vf_loss.detach(), "clipfrac": pg["clipfrac"],
                 "approxkl": pg["approxkl"], "ratio": pg["ratio"].item(), "vf_clipfrac": vf_clipfrac}
 
@@ -621,6 +619,11 @@ def _slice(batch: dict, rows: torch.Tensor):
 def _tempered(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """logits / temperature, skipping the (B, T, V) copy in the common temperature-1 case."""
     return logits if temperature == 1.0 else logits / temperature
+
+
+def _token_logp(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """log p(token) for one generated position: logits (b, V), tokens (b,) -> (b,)."""
+    return logits.gather(-1, tokens[:, None]).squeeze(-1) - torch.logsumexp(logits, -1)
 
 
 def _pad_to(x: torch.Tensor, R: int) -> torch.Tensor:

@@ -5,14 +5,18 @@ GPUs this project targets, a second network would double the memory and the forw
 mini-batch. The price is that policy and value gradients share the trunk; `vf_coef` (0.1, as classic TRL) keeps
 the value loss from dominating it.
 
-Only response positions are projected onto the vocabulary: the lm_head over a 30k vocabulary is the most
-expensive op of a small model, and the prompt positions' logits are never used.
+Only response positions are projected onto the vocabulary, and only the sampled tokens' log-probs leave the
+projection (`logprobs.py`): the lm_head over a 30k vocabulary is the most expensive op of a small model, and the
+prompt positions' logits are never used.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from . import core
+from .logprobs import fusable_head, token_logprobs
 
 
 def base_causal_lm(model):
@@ -36,22 +40,42 @@ class PolicyWithValue(nn.Module):
         param = next(lm.parameters())
         self.v_head.to(device=param.device, dtype=torch.float32)
 
-    def forward(self, input_ids, attention_mask, position_ids, n_response: int, with_values: bool = True):
-        """Logits (B, R, V) and values (B, R) for the states that predict the last `n_response` tokens.
+    def forward(self, input_ids, attention_mask, position_ids, response_ids, temperature: float = 1.0,
+                with_entropy: bool = False):
+        """Log-probs (B, R) of `response_ids` (B, R) under logits / `temperature`, values (B, R), and the
+        per-token entropy (B, R) when `with_entropy` (else None).
 
-        The input is [left-padded prompt | right-padded response]; position R-1 of the outputs is the state just
-        before response token R-1, so logits[:, i] scores input_ids[:, -n_response + i].
+        The input is [left-padded prompt | right-padded response]; position i of the outputs belongs to the state
+        just before response token i (input_ids[:, -R + i]).
         """
-        return trunk_forward(self.policy, input_ids, attention_mask, position_ids, n_response,
-                             v_head=self.v_head if with_values else None)
+        return response_logprobs(self.policy, input_ids, attention_mask, position_ids, response_ids, temperature,
+                                 v_head=self.v_head, with_entropy=with_entropy)
 
 
-def trunk_forward(model, input_ids, attention_mask, position_ids, n_response: int, v_head=None):
-    """Run the decoder once, project only the response states: (logits (B, R, V), values (B, R) or None)."""
+def response_states(model, input_ids, attention_mask, position_ids, n_response: int) -> torch.Tensor:
+    """Last hidden states (B, R, H) of the positions that predict the last `n_response` tokens."""
     lm = base_causal_lm(model)
     hidden = lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                               use_cache=False).last_hidden_state  # (B, P + R, H)
-    states = hidden[:, -n_response - 1 : -1]  # (B, R, H)
-    logits = lm.get_output_embeddings()(states)  # (B, R, V)
+    return hidden[:, -n_response - 1 : -1]
+
+
+def response_logprobs(model, input_ids, attention_mask, position_ids, response_ids, temperature: float = 1.0,
+                      v_head=None, with_entropy: bool = False):
+    """Run the decoder once; return (logp (B, R), values (B, R) or None, entropy (B, R) or None).
+
+    Only response states are projected onto the vocabulary, through the fused log-prob function
+    (`logprobs.py`) when the model's head allows it and no entropy is asked for; otherwise through the model's
+    own head and a log-softmax.
+    """
+    lm = base_causal_lm(model)
+    states = response_states(model, input_ids, attention_mask, position_ids, response_ids.shape[1])
     values = v_head(states.to(v_head.weight.dtype)).squeeze(-1) if v_head is not None else None
-    return logits, values
+    head = None if with_entropy else fusable_head(lm)
+    if head is not None:
+        return token_logprobs(states, head, response_ids, temperature), values, None
+    logits = lm.get_output_embeddings()(states)  # (B, R, V)
+    if temperature != 1.0:
+        logits = logits / temperature
+    logp = core.logprobs_of(logits, response_ids)
+    return logp, values, core.entropy_of(logits) if with_entropy else None
