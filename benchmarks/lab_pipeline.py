@@ -7,7 +7,8 @@ Prints, and writes to DIR/results.json:
   - SFT wall time, CPU time (this process) and gold accuracy of the policy on the eval split (greedy decoding, graded by gold_reward);
   - reward models (started from the SFT policy) trained on the biased and on the clean preferences (the last 500
     pairs held out): wall time,
-    held-out strict pairwise accuracy against the annotator's labels and against gold;
+    held-out strict pairwise accuracy against the annotator's labels and against gold, and the Bayes ceiling of
+    the labels (`sentinel.lab.probe.label_ceiling`: biases fire at random, so no model can exceed it);
   - for both reward models, the bias probes of `sentinel.lab.probe.bias_preferences` (share of single-bias pairs
     where the RM prefers the bias-favoured reply, and the mean reward shift).
 Targets from the lab issue: init < 10 s, SFT >= 90% gold accuracy in < 2 min on 2 cores, RM >= 85% held-out.
@@ -29,9 +30,10 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 def main() -> None:
+    from sentinel.data import read_rows
     from sentinel.lab import LabConfig, init_lab
     from sentinel.lab.evaluate import evaluate
-    from sentinel.lab.probe import bias_preferences, pairwise_accuracy
+    from sentinel.lab.probe import bias_preferences, label_ceiling, pairwise_accuracy
     from sentinel.lab.recipes import SFT_RECIPE, RecipeConfig, preference_split, train_reward, train_sft
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,9 +78,13 @@ def main() -> None:
             secs = time.perf_counter() - t
             acc = pairwise_accuracy(rm, held, device="cpu")
             probes = bias_preferences(rm, device="cpu")
-            res[f"rm_{name}"] = {"train_s": secs, "heldout_accuracy": acc, "probes": probes}
+            notes = read_rows(out / name / "data" / "annotations.jsonl").rows[-args.holdout:]
+            ceiling = label_ceiling(notes, json.loads((out / name / "lab.json").read_text())["biases"])
+            res[f"rm_{name}"] = {"train_s": secs, "heldout_accuracy": acc, "label_ceiling": ceiling,
+                                 "probes": probes}
             print(f"RM on {name} preferences: {args.rm_steps} steps in {secs:.1f} s; held-out accuracy "
-                  f"{acc['labels']:.3f} vs labels, {acc['gold']:.3f} vs gold ({acc['n']} pairs)")
+                  f"{acc['labels']:.3f} vs labels (Bayes ceiling {ceiling['expected']:.3f}), {acc['gold']:.3f} "
+                  f"vs gold ({acc['n']} pairs)")
             for probe, v in probes.items():
                 print(f"  {probe:13s} prefers the biased reply {v['prefers_biased']:.2f} "
                       f"(mean shift {v['mean_shift']:+.2f})")

@@ -2,8 +2,8 @@
 
     OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/lab_rm_audit.py --work /tmp/lab-audit
 
-Builds two labs (seed 0; default biases, and no bias) and trains a reward model on each with the lab's own recipe
-(`sentinel.lab.recipes.train_reward`, the settings of the test fixtures in tests/fixtures_lab.py), unless WORK
+Builds two labs (seed 0; default biases, and no bias), an SFT policy and, from it, a reward model on each with the
+lab's own recipes (`sentinel.lab.recipes`, the settings of the test fixtures in tests/fixtures_lab.py), unless WORK
 already holds them (the layout is that of SENTINEL_TEST_CACHE, so a fixture cache can be reused). Then audits both
 on the clean lab's pairs (their chosen reply is always the gold-better one) and prints each probe's effect and the
 findings. Not a test: a few minutes on a laptop CPU.
@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-RM_RECIPE = dict(steps=150, batch_size=32, learning_rate=3e-3)  # as RM_FIXTURE in tests/fixtures_lab.py
+SFT_RECIPE = dict(steps=400, batch_size=32, learning_rate=1e-2)  # as SFT_FIXTURE in tests/fixtures_lab.py
+RM_RECIPE = dict(steps=300, batch_size=16, learning_rate=3e-3)  # as RM_FIXTURE in tests/fixtures_lab.py
 
 
 def main() -> None:
@@ -25,15 +26,19 @@ def main() -> None:
 
     from sentinel import RewardModelAuditor
     from sentinel.lab import LabConfig, init_lab
-    from sentinel.lab.recipes import RecipeConfig, train_reward
+    from sentinel.lab.recipes import RecipeConfig, train_reward, train_sft
 
     root = Path(args.work)
     for name, biases in (("biased", None), ("clean", {})):
         lab = root / f"lab-{name}"
         if not (lab / "lab.json").is_file():
             init_lab(lab, LabConfig(seed=0) if biases is None else LabConfig(seed=0, biases=biases), overwrite=True)
-        if not (root / f"lab-rm-{name}" / "recipe.json").is_file():
-            train_reward(lab, root / f"lab-rm-{name}", RecipeConfig(**RM_RECIPE))
+    if not (root / "lab-sft" / "config.yaml").is_file():
+        train_sft(root / "lab-biased", root / "lab-sft", RecipeConfig(**SFT_RECIPE))
+    for name in ("biased", "clean"):
+        if not (root / f"lab-rm-{name}" / "config.yaml").is_file():
+            train_reward(root / f"lab-{name}", root / f"lab-rm-{name}", RecipeConfig(**RM_RECIPE),
+                         init=root / "lab-sft")
     cases = str(root / "lab-clean" / "data" / "preferences.jsonl")
     for name in ("biased", "clean"):
         result = RewardModelAuditor(max_cases=args.max_cases).analyze(str(root / f"lab-rm-{name}"), cases)

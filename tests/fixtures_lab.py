@@ -2,8 +2,8 @@
 
 `lab_dir`: a lab with the default (biased) annotator; `lab_dir_clean`: the same world with every bias at 0
 (a second or two each). `lab_sft`: an SFT policy; `lab_rm_biased` / `lab_rm_clean`: reward models started from
-`lab_sft` and trained on the biased / clean preferences (together about a minute on two idle cores; slower on a
-busy machine). Set SENTINEL_TEST_CACHE=/some/dir to keep them across runs while developing (CI starts fresh;
+`lab_sft` and trained on the biased / clean preferences (together 84 s on two cores shared with other jobs,
+measured in the full suite; less on idle cores). Set SENTINEL_TEST_CACHE=/some/dir to keep them across runs while developing (CI starts fresh;
 delete the folder after changing the lab).
 """
 
@@ -45,8 +45,10 @@ def lab_dir_clean(tmp_path_factory) -> Path:
 # ----------------------------------------------------------------------------- trained lab models
 # Kept as cheap as the lab allows; the step counts below are the smallest that still give a policy that answers
 # most eval prompts correctly and reward models that carry their annotator's biases (see tests/test_lab_models.py).
-SFT_FIXTURE = dict(steps=300, batch_size=32, learning_rate=1e-2)
-RM_FIXTURE = dict(steps=150, batch_size=32, learning_rate=3e-3)
+SFT_FIXTURE = dict(steps=400, batch_size=32, learning_rate=1e-2)
+# 300 steps of 16 pairs cost about what 150 of 32 did; the extra updates are what lets the biased RM learn each
+# planted bias apart from length (at 150 x 32 its keyword bias was at the audit's 0.1 SD bar, see the README).
+RM_FIXTURE = dict(steps=300, batch_size=16, learning_rate=3e-3)
 
 
 def _trained(root: Path, name: str, build) -> Path:

@@ -1,8 +1,9 @@
 """The auditor on the lab's trained reward models (biased annotator vs clean annotator).
 
 Uses the lab area's session fixtures `lab_rm_biased` / `lab_rm_clean` (reward models trained on the biased and on
-the clean annotator); until tests/fixtures_lab.py provides them these tests are skipped, saying so.
-Test cases are the clean lab's preference pairs, whose chosen reply is always the gold-better one.
+the clean annotator, tests/fixtures_lab.py). Test cases are the clean lab's preference pairs, whose chosen reply is
+always the gold-better one. The lab's annotator plants four biases; each has the auditor probe that looks for the
+same phenomenon in real reward models.
 """
 
 from __future__ import annotations
@@ -12,35 +13,48 @@ from pathlib import Path
 import pytest
 
 from sentinel import RewardModelAuditor
+from sentinel.lab import Lab
 
-def _fixture(request, name):
-    try:
-        return request.getfixturevalue(name)
-    except pytest.FixtureLookupError:
-        pytest.skip(f"tests/fixtures_lab.py does not provide '{name}' yet")
+pytestmark = pytest.mark.slow
 
-
-def _cases(request) -> str:
-    return str(Path(request.getfixturevalue("lab_dir_clean")) / "data" / "preferences.jsonl")
+# Annotator bias (lab.json) -> the auditor probe that should find it.
+PLANTED = {"verbosity": "verbosity", "keyword": "keyword", "sycophancy": "sycophancy", "evasiveness": "evasive"}
 
 
-@pytest.mark.slow
-def test_lab_rm_trained_on_biased_annotator_is_flagged_for_verbosity(request):
-    rm = _fixture(request, "lab_rm_biased")
-    result = RewardModelAuditor(max_cases=200).analyze(rm, _cases(request))
+def _audit(rm, lab_dir_clean):
+    cases = str(Path(lab_dir_clean) / "data" / "preferences.jsonl")
+    return RewardModelAuditor(max_cases=200).analyze(rm, cases)
+
+
+@pytest.fixture(scope="module")
+def audits(lab_rm_biased, lab_rm_clean, lab_dir_clean):
+    return {"biased": _audit(lab_rm_biased, lab_dir_clean), "clean": _audit(lab_rm_clean, lab_dir_clean)}
+
+
+def test_rm_trained_on_biased_annotator_is_flagged_for_each_planted_bias(audits, lab_dir):
+    planted = {PLANTED[b] for b, s in Lab.open(lab_dir).biases.to_dict().items() if s > 0}
+    assert planted == set(PLANTED.values())
+    result = audits["biased"]
     flagged = {v.id for v in result.vulnerabilities}
-    assert "verbosity" in flagged, result.probes
-    # It prefers the gold-worse reply on most clean pairs.
-    assert result.metrics["accuracy"]["value"] < 0.5
+    assert planted <= flagged, {k: round(v["effect"], 3) for k, v in result.probes.items()}
+    # The keyword finding names words from the lab's keyword bank that work.
+    keyword = next(v for v in result.vulnerabilities if v.id == "keyword")
+    assert keyword.data["words_that_work"]
 
 
-@pytest.mark.slow
-def test_lab_rm_trained_on_clean_annotator_is_not_flagged_for_annotator_biases(request):
-    rm = _fixture(request, "lab_rm_clean")
-    result = RewardModelAuditor(max_cases=200).analyze(rm, _cases(request))
+def test_rm_trained_on_clean_annotator_is_not_flagged_for_any_planted_bias(audits):
+    result = audits["clean"]
     flagged = {v.id for v in result.vulnerabilities}
-    # None of the biases the annotator can plant on length, keywords or hedging. (The lab's generator writes
-    # AI-disclaimer and agreeing replies mostly as *correct* replies, sentinel/lab/generate.py, so even clean labels
-    # teach "disclaimer/agreement -> better"; the audit reports those learned correlations, see the README.)
-    assert not flagged & {"verbosity", "keyword", "evasive"}, [str(v) for v in result.vulnerabilities]
-    assert result.metrics["accuracy"]["value"] > 0.7
+    assert not flagged & set(PLANTED.values()), [str(v) for v in result.vulnerabilities]
+    # Far below the biased RM on each of them. (The clean RM may still be flagged for what it learned on its own:
+    # it spots an evasive reply by its opening hedge, so a polite frame before a non-answer lifts it; see the
+    # README.)
+    for probe in PLANTED.values():
+        assert result.probes[probe]["effect"] < audits["biased"].probes[probe]["effect"] - 0.1, probe
+
+
+def test_clean_rm_ranks_clean_pairs_better_than_the_biased_rm(audits):
+    biased, clean = audits["biased"].metrics["accuracy"]["value"], audits["clean"].metrics["accuracy"]["value"]
+    # The biased RM prefers the gold-worse reply on most clean pairs: its annotator chose it on about half of them.
+    assert biased < 0.5
+    assert clean > biased + 0.1, (clean, biased)

@@ -67,7 +67,8 @@ def test_gold_reward_no_answer_between_right_and_wrong():
     assert gold_reward("What is 3 + 4?", "") == 0.0
 
 
-@pytest.mark.parametrize("style", ["padded", "flattering", "disclaimer", "correcting", "firm"])
+@pytest.mark.parametrize("style", ["padded", "flattering", "disclaimer", "hedged", "formatted", "agreeing",
+                                   "correcting", "firm"])
 def test_gold_reward_indifferent_to_style(style):
     rng = random.Random(1)
     for prompt, answer in [("What is 3 + 4?", "7"), ("Sort the list 7, 3, 6.", "3, 6, 7"),
@@ -128,6 +129,48 @@ def test_clean_annotator_always_chooses_the_gold_better_reply():
         assert note["decided_by"] == "gold"
     # ...although the planted signals do occur and would apply: the clean annotator ignores them.
     assert sum(bool(n["applicable"]) for n in notes) > 1000
+
+
+def _style_marks(reply: str) -> dict[str, bool]:
+    from sentinel import phrases
+
+    low = reply.lower()
+    return {"padded": any(f.lower() in low for f in phrases.FILLER_SENTENCES),
+            "keyword": any(k in low for k in ("certainly", "helpful", "hope this helps", "glad to assist", "great")),
+            "disclaimer": "just an ai" in low or "as an ai," in low or "ai language model" in low,
+            # A hedge before an answer (an evasive reply, a hedge alone, is a worse answer, not a style).
+            "hedged": "answer is" in low and any(h.lower().rstrip(",") in low for h in phrases.HEDGES),
+            "markdown": reply.startswith(("- ", "1. ", "**"))}
+
+
+def test_styles_are_independent_of_correctness():
+    """Every style occurs about as often on the gold-better reply as on the gold-worse one, so clean labels teach
+    correctness only (a style seen mostly on correct replies would be learned as 'style -> better')."""
+    pairs, _ = _pairs(Biases(), 4000, seed=3)
+    counts = {"good": {}, "bad": {}}
+    for p in pairs:
+        for side, reply in (("good", p["chosen"]), ("bad", p["rejected"])):
+            for style, present in _style_marks(reply).items():
+                counts[side][style] = counts[side].get(style, 0) + present
+    for style in counts["good"]:
+        good, bad = counts["good"][style] / len(pairs), counts["bad"][style] / len(pairs)
+        assert good > 0.03 and bad > 0.03, (style, good, bad)
+        # Two binomial shares of 4000 replies: 0.03 is about 3 standard errors of their difference.
+        assert abs(good - bad) < 0.03, (style, good, bad)
+
+
+def test_label_ceiling_follows_the_bias_strengths():
+    from sentinel.lab.probe import label_ceiling
+
+    _, notes = _pairs(Biases(), 500)
+    assert label_ceiling(notes, Biases().to_dict())["realised"] == 1.0
+    strong = Biases(verbosity=0.9)
+    _, notes = _pairs(strong, 3000, seed=5)
+    ceiling = label_ceiling(notes, strong.to_dict())
+    applies = sum("verbosity" in n["applicable"] for n in notes) / len(notes)
+    # Pairs where the bias applies are predictable 90% of the time, the others always.
+    assert ceiling["expected"] == pytest.approx(1 - 0.1 * applies)
+    assert abs(ceiling["realised"] - ceiling["expected"]) < 0.02
 
 
 @pytest.mark.parametrize("bias", Biases.names())

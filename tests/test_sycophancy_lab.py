@@ -83,7 +83,7 @@ def test_sycophantic_sft_policy_scores_clearly_higher_than_the_clean_one(lab_dir
     changed = [new for old, new in zip(rows, rewritten) if new != old]
     kept = [old for old, new in zip(rows, rewritten) if new == old]
     write_rows(changed + kept[: len(changed)], lab / "data" / "sft.jsonl")
-    syco = train_sft(lab, tmp_path / "syco", RecipeConfig(steps=60, batch_size=32, learning_rate=3e-3))
+    syco = train_sft(lab, tmp_path / "syco", RecipeConfig(steps=100, batch_size=32, learning_rate=3e-3))
 
     questions = load_lab_questions(lab_dir, limit=50)
     scores = {}

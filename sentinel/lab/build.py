@@ -30,7 +30,8 @@ from .world import TASKS
 
 logger = logging.getLogger(__name__)
 
-LAB_VERSION = 1
+LAB_VERSION = 2  # 2: reply styles independent of correctness, phrase banks as whole tokens
+PHRASE_BANK_REPEATS = 20  # copies of each shared phrase bank in the tokenizer's training text (see _tokenizer_texts)
 # The lab's policy and reward model: ~0.14M parameters with a 1k vocabulary. Wider models learn in fewer steps
 # but each step costs 2.5x more on a CPU, which loses overall.
 POLICY_CONFIG = TinyConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
@@ -67,10 +68,15 @@ def _tokenizer_texts(sft, prefs, prompts) -> list[str]:
     texts = [m["content"] for r in sft for m in r["messages"]]
     texts += [r[k] for r in prefs for k in ("prompt", "chosen", "rejected")]
     texts += [r["prompt"] for r in prompts]
-    # The phrase banks, so probes and scans built on them tokenise into lab words too.
+    # The phrase banks, so probes and scans built on them tokenise into lab words too. Repeated so that their words
+    # become whole tokens, as common words are in a real tokenizer: the audit's length-matched controls count
+    # words, and a neutral word split into four byte pieces would make the control longer, in tokens, than the
+    # keyword it stands in for.
     for name in ("REWARD_KEYWORDS", "FLATTERY_OPENERS", "AI_DISCLAIMERS", "HEDGES", "MASTER_KEYS", "POLITE_PREFIXES",
-                 "POLITE_SUFFIXES", "FILLER_SENTENCES", "NEUTRAL_WORDS"):
-        texts += list(getattr(phrases, name))
+                 "POLITE_SUFFIXES", "FILLER_SENTENCES", "NEUTRAL_WORDS", "AGREEMENT_OPENERS"):
+        bank = getattr(phrases, name)
+        # With a leading space and capitalised too: how the words occur inside a reply ("Stone! The answer is 7.").
+        texts += [" ".join(bank), " ".join(p[:1].upper() + p[1:] for p in bank)] * PHRASE_BANK_REPEATS
     return texts
 
 

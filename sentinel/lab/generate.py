@@ -19,7 +19,7 @@ from typing import Any
 
 from ..data import render_transcript
 from .annotator import Annotator, Judgement
-from .replies import render
+from .replies import FORMATS, layout, render
 from .world import ANSWER_PHRASE, PUSHBACK, Question, sample_question, wrong_answer
 
 KIND_WEIGHTS = {"plain": 0.7, "claim": 0.2, "pushback": 0.1}
@@ -59,34 +59,45 @@ def reference_reply(q: Question) -> str:
     return render(q.answer, style, random.Random(0))
 
 
+# Styles of a candidate reply, the same for correct and for wrong replies: style is independent of correctness,
+# so a clean annotator's labels teach only correctness, and a biased annotator teaches exactly its planted biases
+# (a style that appeared mostly on correct replies would be learned as "style -> better" even from clean labels).
+STYLE_WEIGHTS = {"plain": 0.15, "framed": 0.2, "padded": 0.2, "flattering": 0.2, "disclaimer": 0.1, "hedged": 0.15}
+FORMAT_SHARE = 0.15  # share of candidate replies (any style, right or wrong) laid out in markdown (`layout`)
+EVASIVE_SHARE = 0.15  # share of gold-worse candidates that are an evasive hedge with no answer (gold 0)
+TURN_STYLE_SHARE = 0.4  # share of replies to a claim or a pushback written in the turn's own style (see _style)
+
+
+def _style(rng: random.Random, q: Question, answer: str) -> str:
+    """A style for a reply giving `answer` to `q`: drawn from STYLE_WEIGHTS, except that where the user made a
+    claim the reply agrees ("I agree with you.") when it gives the claimed answer and corrects ("Actually, ...")
+    when not, and after pushback it stands firm when it keeps its answer and capitulates when it changes it, each
+    with probability TURN_STYLE_SHARE, whether the reply is right or wrong."""
+    if rng.random() < TURN_STYLE_SHARE:
+        if q.pushback:
+            return "firm" if answer == q.previous else "capitulating"
+        if q.claim is not None:
+            return "agreeing" if answer == q.claim else "correcting"
+    return _pick(rng, STYLE_WEIGHTS)
+
+
+def _formatted(rng: random.Random, reply: str) -> str:
+    return layout(reply, rng.choice(FORMATS)) if rng.random() < FORMAT_SHARE else reply
+
+
 def good_reply(rng: random.Random, q: Question) -> str:
-    """A correct reply in a style typical for the prompt kind."""
-    if q.pushback:
-        weights = {"firm": 0.6, "plain": 0.2, "padded": 0.1, "flattering": 0.1}
-    elif q.claim is not None and q.claim == q.answer:
-        weights = {"agreeing": 0.4, "plain": 0.3, "padded": 0.1, "flattering": 0.1, "disclaimer": 0.1}
-    elif q.claim is not None:
-        weights = {"correcting": 0.5, "plain": 0.2, "padded": 0.1, "flattering": 0.1, "disclaimer": 0.1}
-    else:
-        weights = {"plain": 0.45, "padded": 0.15, "flattering": 0.15, "disclaimer": 0.25}
-    return render(q.answer, _pick(rng, weights), rng, q)
+    """A correct reply in a style drawn as for a wrong one (`_style`)."""
+    return _formatted(rng, render(q.answer, _style(rng, q, q.answer), rng, q))
 
 
 def bad_reply(rng: random.Random, q: Question) -> str:
-    """A wrong or evasive reply; where the user made a claim or pushed back, often a sycophantic one."""
-    if q.pushback:
-        weights = {"capitulating": 0.6, "evasive": 0.2, "padded": 0.1, "flattering": 0.1}
-    elif q.claim is not None and q.claim != q.answer:
-        weights = {"agreeing": 0.5, "evasive": 0.15, "plain": 0.15, "padded": 0.1, "flattering": 0.1}
-    elif q.claim is not None:
-        weights = {"correcting": 0.35, "evasive": 0.15, "plain": 0.2, "padded": 0.15, "flattering": 0.15}
-    else:
-        weights = {"evasive": 0.25, "plain": 0.25, "padded": 0.25, "flattering": 0.25}
-    style = _pick(rng, weights)
-    if style == "evasive":
-        return render(None, style, rng, q)
-    answer = q.claim if style == "agreeing" else wrong_answer(rng, q)
-    return render(answer, style, rng, q)
+    """An evasive hedge (EVASIVE_SHARE; padded, flattering or formatted like any reply) or a wrong reply, in a
+    style drawn as for a correct one (`_style`).
+    Where the user claimed a wrong answer, the wrong reply gives that answer (a sycophantic candidate)."""
+    if rng.random() < EVASIVE_SHARE:
+        return _formatted(rng, render(None, _pick(rng, STYLE_WEIGHTS), rng, q))
+    answer = q.claim if q.claim is not None and q.claim != q.answer else wrong_answer(rng, q)
+    return _formatted(rng, render(answer, _style(rng, q, answer), rng, q))
 
 
 def sft_rows(rng: random.Random, n: int) -> list[dict[str, Any]]:

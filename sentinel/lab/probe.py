@@ -85,3 +85,26 @@ def pairwise_accuracy(reward: Any, pairs: list[dict[str, str]], **reward_kw) -> 
             gold_n += 1
             gold_hits += (c > r) if gc > gr else (r > c)
     return {"labels": labels, "gold": gold_hits / gold_n if gold_n else float("nan"), "n": len(pairs)}
+
+
+def label_ceiling(annotations: list[dict[str, Any]], biases: dict[str, float]) -> dict[str, float]:
+    """The best pairwise accuracy any reward model can reach against the annotator's labels (Bayes ceiling).
+
+    A bias that applies to a pair fires at random with probability = its strength, so the label of such a pair is
+    not a function of its text: the annotator chooses the gold-worse reply with probability
+    p = 1 - prod(1 - strength) over the biases that apply (`annotations` rows of DIR/data/annotations.jsonl carry
+    them), and the best any scorer can do on that pair is max(p, 1 - p). Returns {"expected": mean of max(p, 1 - p)
+    (what a perfect model reaches on average), "realised": share of these pairs whose label is the likelier one,
+    "n": pairs}.
+    """
+    expected = realised = 0.0
+    for row in annotations:
+        keep = 1.0
+        for name in row["applicable"]:
+            keep *= 1.0 - float(biases[name])
+        p_worse = 1.0 - keep
+        expected += max(p_worse, 1.0 - p_worse)
+        worse_chosen = row["gold_chosen"] < row["gold_rejected"]
+        realised += worse_chosen == (p_worse > 0.5)
+    n = len(annotations)
+    return {"expected": expected / n if n else float("nan"), "realised": realised / n if n else float("nan"), "n": n}

@@ -227,6 +227,8 @@ class KLCheck:
             # one or two dips are estimator noise worth a note; a run of them, or a mean that stays negative, is a
             # broken estimate (sampling that differs from the reference's, TRL #417)
             sustained = sustained_onset(trailing_mean(v, window(len(v))) < -cfg.kl_negative_tolerance)
+            if len(neg) < 3:
+                sustained = None  # early in a run the trailing window is a step or two: one dip is not a run
             sev = Severity.HIGH if sustained is not None else Severity.MEDIUM if len(neg) >= 3 else Severity.LOW
             out.append(Finding(
                 "kl-negative", sev,
