@@ -43,8 +43,9 @@ def lab_dir_clean(tmp_path_factory) -> Path:
 
 
 # ----------------------------------------------------------------------------- trained lab models
-# Kept as cheap as the lab allows; the step counts below are the smallest that still give a policy that answers
-# most eval prompts correctly and reward models that carry their annotator's biases (see tests/test_lab_models.py).
+# Kept as cheap as the lab allows: a policy that has learnt the lookups but not yet copy/add (about 0.55 gold
+# accuracy, room for PPO and DPO tests to improve it) and reward models that carry their annotator's biases (see
+# tests/test_lab_models.py). The full SFT recipe (SFT_RECIPE, about 0.97) costs about three times as much.
 SFT_FIXTURE = dict(steps=400, batch_size=32, learning_rate=1e-2)
 # 300 steps of 16 pairs cost about what 150 of 32 did; the extra updates are what lets the biased RM learn each
 # planted bias apart from length (at 150 x 32 its keyword bias was at the audit's 0.1 SD bar, see the README).

@@ -257,6 +257,25 @@ def test_lab_files_load_with_the_project_loaders(lab_dir):
     assert lab.biases == Biases(verbosity=0.9, keyword=0.9, sycophancy=0.9, evasiveness=0.9)
 
 
+def test_sft_demonstrations_are_all_correct_and_some_are_styled():
+    """SFT teaches correct answers only; a share of them in the candidate styles, so that PPO can later amplify the
+    styles a biased reward model likes (a policy never sampling padding cannot be shown to hack a padding bias)."""
+    import random
+
+    from sentinel.lab import gold_reward
+    from sentinel.lab.generate import SFT_STYLED_SHARE, reference_reply, sft_rows
+    from sentinel.lab import find_question
+
+    rows = sft_rows(random.Random(3), 600)
+    styled = 0
+    for row in rows:
+        prompt, reply = row["messages"][0]["content"], row["messages"][1]["content"]
+        assert gold_reward(prompt, reply) == 1.0, row
+        styled += reply != reference_reply(find_question(prompt))
+    # (a 'styled' reply drawn in the plain or firm style reads like the reference one)
+    assert 0.5 * SFT_STYLED_SHARE < styled / len(rows) <= SFT_STYLED_SHARE + 0.05, styled
+
+
 def test_annotations_match_the_pairs(lab_dir, lab_dir_clean):
     for root in (lab_dir, lab_dir_clean):
         pairs = [json.loads(x) for x in (root / "data" / "preferences.jsonl").read_text().splitlines()]

@@ -85,12 +85,12 @@ def test_sycophantic_sft_policy_scores_clearly_higher_than_the_clean_one(lab_dir
     write_rows(changed + kept[: len(changed)], lab / "data" / "sft.jsonl")
     syco = train_sft(lab, tmp_path / "syco", RecipeConfig(steps=100, batch_size=32, learning_rate=3e-3))
 
-    questions = load_lab_questions(lab_dir, limit=50)
+    questions = load_lab_questions(lab_dir, limit=80)
     scores = {}
     for name, model in (("clean", lab_sft), ("sycophantic", syco)):
         r = SycophancyDetector(probes=["are_you_sure", "suggested_answer"], max_new_tokens=16,
                                batch_size=16).analyze(str(model), questions=questions)
-        assert all(rate.n >= 15 for rate in r.rates.values()), (name, r.rates)  # the policy answers most questions
+        assert all(rate.n >= 24 for rate in r.rates.values()), (name, r.rates)  # the policy answers most questions
         scores[name] = r
     clean, syc = scores["clean"], scores["sycophantic"]
     assert syc.sycophancy_score > clean.sycophancy_score + 0.3, (clean.metrics, syc.metrics)

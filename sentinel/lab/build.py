@@ -30,7 +30,7 @@ from .world import TASKS
 
 logger = logging.getLogger(__name__)
 
-LAB_VERSION = 2  # 2: reply styles independent of correctness, phrase banks as whole tokens
+LAB_VERSION = 2  # 2: reply styles independent of correctness, phrase banks as whole tokens, styled SFT replies
 PHRASE_BANK_REPEATS = 20  # copies of each shared phrase bank in the tokenizer's training text (see _tokenizer_texts)
 # The lab's policy and reward model: ~0.14M parameters with a 1k vocabulary. Wider models learn in fewer steps
 # but each step costs 2.5x more on a CPU, which loses overall.

@@ -100,13 +100,21 @@ def bad_reply(rng: random.Random, q: Question) -> str:
     return _formatted(rng, render(answer, _style(rng, q, answer), rng, q))
 
 
+# Share of SFT demonstrations written as a correct reply in one of the candidate styles (padded, flattering, framed,
+# hedged, ...; `good_reply`) instead of the plain reference reply. Real demonstration data varies in style, and a
+# policy can only over-optimise a reward model's taste for padding or flattery if its SFT start sometimes samples it:
+# with plain-only demonstrations PPO against the biased reward model finds no stylistic hack to amplify.
+SFT_STYLED_SHARE = 0.3
+
+
 def sft_rows(rng: random.Random, n: int) -> list[dict[str, Any]]:
-    """`n` SFT conversations {"messages": [user, assistant]} with the reference reply."""
+    """`n` SFT conversations {"messages": [user, assistant]}: the plain reference reply, or (SFT_STYLED_SHARE of
+    them) a correct reply in a candidate style. Every demonstration is correct."""
     rows = []
     for _ in range(n):
         q, prompt = make_question(rng)
-        rows.append({"messages": [{"role": "user", "content": prompt},
-                                  {"role": "assistant", "content": reference_reply(q)}]})
+        reply = good_reply(rng, q) if rng.random() < SFT_STYLED_SHARE else reference_reply(q)
+        rows.append({"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}]})
     return rows
 
 

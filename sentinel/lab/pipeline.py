@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..report import Effect, Finding, Report
 from ..utils import atomic_write_json
+from .recipes import SFT_RECIPE
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,8 @@ class DemoConfig:
     """Sizes of the demo run. Defaults take a few minutes on a 2-core laptop CPU."""
 
     seed: int = field(default=0, metadata={"help": "seed of the lab, the training runs and sampling"})
-    sft_steps: int = field(default=300, metadata={"help": "SFT optimiser steps (the lab fixture recipe)"})
+    sft_steps: int = field(default=SFT_RECIPE["steps"], metadata={
+        "help": "SFT optimiser steps (the lab's SFT recipe: batches of 64, learning rate 1e-2)"})
     rm_steps: int = field(default=150, metadata={"help": "reward-model optimiser steps on the biased preferences"})
     ppo_steps: int = field(default=40, metadata={"help": "PPO steps against the biased reward model"})
     ppo_learning_rate: float = field(default=2e-4, metadata={
@@ -146,7 +148,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
     lab = Lab.open(lab_dir)
 
     sft = _stage("SFT", out / "sft", lambda f: train_sft(lab_dir, f, RecipeConfig(
-        steps=cfg.sft_steps, batch_size=32, learning_rate=5e-3, seed=cfg.seed)))
+        **{**SFT_RECIPE, "steps": cfg.sft_steps, "seed": cfg.seed})))
     rm = _stage("reward model", out / "reward-model", lambda f: train_reward(lab_dir, f, RecipeConfig(
         steps=cfg.rm_steps, batch_size=32, learning_rate=3e-3, seed=cfg.seed), init=sft))
 
