@@ -68,8 +68,9 @@ def test_onpolicy_pairs_put_a_correct_sample_over_a_wrong_one(lab_dpo_gold):
 def test_compare_shows_dpo_beating_its_sft_start_on_gold(lab_dpo_gold, lab_policy, lab_dir, tmp_path):
     """`sentinel compare SFT DPO --gold lab` on 300 eval prompts (sampled replies, the same seed for both).
 
-    Measured: mean gold reward 0.083 (SFT) -> 0.297 (DPO), win rate 0.555 (95% CI 0.528-0.582), KL 0.37 nats.
-    The assertions leave room for run-to-run noise but not for a tie: the bootstrap CI must clear 0.5.
+    Measured on the fixture policy (about 0.55 greedy gold accuracy): mean gold reward -0.05 (SFT) -> 0.10 (DPO),
+    win rate 0.537 (95% CI 0.505-0.567), KL 2.0 nats. The run is seeded, so it repeats on one machine; the
+    assertions ask for a clear gain in mean gold and a win-rate CI above a tie.
     """
     from sentinel.cli.main import main
     from sentinel.report import Report

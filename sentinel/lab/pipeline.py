@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..report import Effect, Finding, Report
 from ..utils import atomic_write_json
-from .recipes import SFT_RECIPE
+from .recipes import DPO_RECIPE, SFT_RECIPE
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class DemoConfig:
         "help": "PPO learning rate: high enough that the policy finds the reward model's hacks in a short run"})
     ppo_kl_coef: float = field(default=0.01, metadata={
         "help": "fixed KL coefficient; small, so the policy may drift from the SFT start and over-optimise"})
-    dpo_steps: int = field(default=240, metadata={
+    dpo_steps: int = field(default=DPO_RECIPE["steps"], metadata={
         "help": "DPO optimiser steps on gold-labelled pairs of the SFT policy's own samples (`sentinel lab pairs`)"})
     eval_prompts: int = field(default=120, metadata={"help": "eval prompts for gold accuracy and the comparison"})
     audit_cases: int = field(default=150, metadata={"help": "preference pairs used by the reward-model audit"})
@@ -134,7 +134,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
     from .build import Lab, LabConfig, init_lab
     from .evaluate import evaluate
     from .probe import bias_preferences
-    from .recipes import DPO_RECIPE, RecipeConfig, train_dpo, train_reward, train_sft
+    from .recipes import RecipeConfig, train_dpo, train_reward, train_sft
 
     cfg = config or DemoConfig()
     out = Path(out)

@@ -178,10 +178,10 @@ def onpolicy_pairs(lab: str | Path, policy: str | Path, *, n_samples: int = 8, t
     return pairs
 
 
-# DPO in the lab (measured in tests/test_train_lab.py and the README): 120 steps of 16 pairs, learning rate 1e-3, with
+# DPO in the lab (measured in tests/test_train_lab.py and the README): 240 steps of 16 pairs, learning rate 1e-3, with
 # TRL's "sft" loss on the chosen reply added to the sigmoid loss (RPO). Without it, or at 3e-3, the tiny policy
 # lowers the likelihood of both replies until it stops answering at all.
-DPO_RECIPE = {"steps": 120, "batch_size": 16, "learning_rate": 1e-3, "max_length": 128}
+DPO_RECIPE = {"steps": 240, "batch_size": 16, "learning_rate": 1e-3, "max_length": 128}
 
 
 def train_dpo(lab: str | Path, out: str | Path, policy: str | Path, config: RecipeConfig | None = None, *,
