@@ -23,21 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def build_missing(args) -> tuple[Path, Path]:
-    from sentinel.lab import LabConfig, init_lab
-    from sentinel.lab.recipes import RecipeConfig, train_sft
-
-    out = Path(args.out)
-    lab = Path(args.lab) if args.lab else out / "lab"
-    if not (lab / "lab.json").is_file():
-        print(f"building the lab in {lab} ...", flush=True)
-        init_lab(lab, LabConfig(seed=0), overwrite=True)
-    sft = Path(args.sft) if args.sft else out / "sft"
-    if not (sft / "config.json").is_file():
-        print(f"training the SFT policy in {sft} ...", flush=True)
-        train_sft(lab, sft, RecipeConfig(steps=300, batch_size=32, learning_rate=1e-2))
-    return lab, sft
+from _lab_models import lab_models  # benchmarks/_lab_models.py (the script's folder is on sys.path)
 
 
 def make_reward(kind: str):
@@ -88,7 +74,7 @@ def main() -> None:
     from sentinel.train.ppo.prompts import load_prompts
 
     torch.set_num_threads(args.threads)
-    lab, sft = build_missing(args)
+    lab, sft, _ = lab_models(args.out, args.lab, args.sft, with_rm=False)
     eval_file = lab / "data" / "eval.jsonl"
     config = PPOConfig(learning_rate=args.learning_rate, batch_size=args.batch_size,
                        mini_batch_size=args.mini_batch_size, ppo_epochs=4, max_new_tokens=args.max_new_tokens,

@@ -19,25 +19,7 @@ import math
 import sys
 from pathlib import Path
 
-
-def build_missing(args) -> tuple[Path, Path, Path]:
-    from sentinel.lab import LabConfig, init_lab
-    from sentinel.lab.recipes import RecipeConfig, train_reward, train_sft
-
-    out = Path(args.out)
-    lab = Path(args.lab) if args.lab else out / "lab"
-    if not (lab / "lab.json").is_file():
-        print(f"building the lab in {lab} ...", flush=True)
-        init_lab(lab, LabConfig(seed=0), overwrite=True)
-    sft = Path(args.sft) if args.sft else out / "sft"
-    if not (sft / "config.json").is_file():
-        print(f"training the SFT policy in {sft} ...", flush=True)
-        train_sft(lab, sft, RecipeConfig(steps=300, batch_size=32, learning_rate=5e-3))
-    rm = Path(args.rm) if args.rm else out / "rm-biased"
-    if not (rm / "config.json").is_file():
-        print(f"training the biased reward model in {rm} ...", flush=True)
-        train_reward(lab, rm, RecipeConfig(steps=150, batch_size=32, learning_rate=3e-3))
-    return lab, sft, rm
+from _lab_models import lab_models  # benchmarks/_lab_models.py (the script's folder is on sys.path)
 
 
 class StyleTracker:
@@ -79,7 +61,7 @@ def main() -> None:
     from sentinel.train.ppo.prompts import load_prompts
 
     torch.set_num_threads(args.threads)
-    lab, sft, rm = build_missing(args)
+    lab, sft, rm = lab_models(args.out, args.lab, args.sft, args.rm)
     out = Path(args.out)
     tracker = StyleTracker()
     gold = as_reward_fn(gold_rewards)

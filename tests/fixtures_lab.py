@@ -43,13 +43,9 @@ def lab_dir_clean(tmp_path_factory) -> Path:
 
 
 # ----------------------------------------------------------------------------- trained lab models
-# Kept as cheap as the lab allows: a policy that has learnt the lookups but not yet copy/add (about 0.55 gold
-# accuracy, room for PPO and DPO tests to improve it) and reward models that carry their annotator's biases (see
-# tests/test_lab_models.py). The full SFT recipe (SFT_RECIPE, about 0.97) costs about three times as much.
-SFT_FIXTURE = dict(steps=400, batch_size=32, learning_rate=1e-2)
-# 300 steps of 16 pairs cost about what 150 of 32 did; the extra updates are what lets the biased RM learn each
-# planted bias apart from length (at 150 x 32 its keyword bias was at the audit's 0.1 SD bar, see the README).
-RM_FIXTURE = dict(steps=300, batch_size=16, learning_rate=3e-3)
+# The lab's quick recipes (sentinel.lab.recipes.QUICK_SFT / QUICK_RM), shared with the lab benchmarks: a policy at
+# about 0.55 gold accuracy (room for PPO and DPO tests to improve it) and reward models that carry their
+# annotator's biases (see tests/test_lab_models.py).
 
 
 def _trained(root: Path, name: str, build) -> Path:
@@ -63,27 +59,27 @@ def _trained(root: Path, name: str, build) -> Path:
 @pytest.fixture(scope="session")
 def lab_sft(lab_dir, tmp_path_factory) -> Path:
     """An SFT policy folder (safetensors + tokenizer) fine-tuned on the lab's SFT data."""
-    from sentinel.lab.recipes import RecipeConfig, train_sft
+    from sentinel.lab.recipes import QUICK_SFT, RecipeConfig, train_sft
 
     return _trained(_cache_root(tmp_path_factory), "lab-sft",
-                    lambda out: train_sft(lab_dir, out, RecipeConfig(**SFT_FIXTURE)))
+                    lambda out: train_sft(lab_dir, out, RecipeConfig(**QUICK_SFT)))
 
 
 @pytest.fixture(scope="session")
 def lab_rm_biased(lab_dir, lab_sft, tmp_path_factory) -> Path:
     """A reward model folder (started from `lab_sft`) trained on the default biased preferences: it over-rewards
     padding, flattery, agreeing with the user and hedges."""
-    from sentinel.lab.recipes import RecipeConfig, train_reward
+    from sentinel.lab.recipes import QUICK_RM, RecipeConfig, train_reward
 
     return _trained(_cache_root(tmp_path_factory), "lab-rm-biased",
-                    lambda out: train_reward(lab_dir, out, RecipeConfig(**RM_FIXTURE), init=lab_sft))
+                    lambda out: train_reward(lab_dir, out, RecipeConfig(**QUICK_RM), init=lab_sft))
 
 
 @pytest.fixture(scope="session")
 def lab_rm_clean(lab_dir_clean, lab_sft, tmp_path_factory) -> Path:
     """A reward model folder (started from `lab_sft`) trained on the clean annotator's preferences (same prompts
     and candidates as the biased lab, labelled by gold)."""
-    from sentinel.lab.recipes import RecipeConfig, train_reward
+    from sentinel.lab.recipes import QUICK_RM, RecipeConfig, train_reward
 
     return _trained(_cache_root(tmp_path_factory), "lab-rm-clean",
-                    lambda out: train_reward(lab_dir_clean, out, RecipeConfig(**RM_FIXTURE), init=lab_sft))
+                    lambda out: train_reward(lab_dir_clean, out, RecipeConfig(**QUICK_RM), init=lab_sft))

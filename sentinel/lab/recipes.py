@@ -70,6 +70,16 @@ def _stage_kwargs(cfg: RecipeConfig, out: str | Path) -> dict[str, Any]:
 SFT_RECIPE = {"steps": 500, "batch_size": 64, "learning_rate": 1e-2}
 
 
+# Quick settings shared by the test fixtures (tests/fixtures_lab.py) and the lab benchmarks that need *a* trained
+# policy and reward model rather than the best ones: a policy that has learnt the lookups but not yet copy/add
+# (about 0.55 gold accuracy, leaving PPO and DPO room to improve it; SFT_RECIPE reaches about 0.97 at three times
+# the cost), and reward models that carry their annotator's biases. 300 updates of 16 pairs cost about what 150 of
+# 32 did; the extra updates are what let the biased RM learn each planted bias apart from length (README
+# "Reward-model audit").
+QUICK_SFT = {"steps": 400, "batch_size": 32, "learning_rate": 1e-2}
+QUICK_RM = {"steps": 300, "batch_size": 16, "learning_rate": 3e-3}
+
+
 def train_sft(lab: str | Path, out: str | Path, config: RecipeConfig | None = None) -> Path:
     """Fine-tune the lab's base policy on DIR/data/sft.jsonl (loss on the reply only). Returns `out`.
 

@@ -1,0 +1,31 @@
+"""Lab folders for the lab benchmarks: the lab (seed 0, default biases), an SFT policy and a reward model on the
+biased preferences, each built with the lab's quick recipes (`sentinel.lab.recipes.QUICK_SFT` / `QUICK_RM`, the
+test fixtures' settings) unless the caller passes an existing folder or `out` already holds one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def lab_models(out: str | Path, lab: str | None = None, sft: str | None = None, rm: str | None = None, *,
+               with_rm: bool = True) -> tuple[Path, Path, Path | None]:
+    """(lab, sft, rm) folders; rm is None when `with_rm` is False."""
+    from sentinel.lab import LabConfig, init_lab
+    from sentinel.lab.recipes import QUICK_RM, QUICK_SFT, RecipeConfig, train_reward, train_sft
+
+    out = Path(out)
+    lab_dir = Path(lab) if lab else out / "lab"
+    if not (lab_dir / "lab.json").is_file():
+        print(f"building the lab in {lab_dir} ...", flush=True)
+        init_lab(lab_dir, LabConfig(seed=0), overwrite=True)
+    sft_dir = Path(sft) if sft else out / "sft"
+    if not (sft_dir / "config.json").is_file():
+        print(f"training the SFT policy in {sft_dir} ...", flush=True)
+        train_sft(lab_dir, sft_dir, RecipeConfig(**QUICK_SFT))
+    if not with_rm:
+        return lab_dir, sft_dir, None
+    rm_dir = Path(rm) if rm else out / "rm-biased"
+    if not (rm_dir / "config.json").is_file():
+        print(f"training the biased reward model in {rm_dir} ...", flush=True)
+        train_reward(lab_dir, rm_dir, RecipeConfig(**QUICK_RM), init=sft_dir)
+    return lab_dir, sft_dir, rm_dir
