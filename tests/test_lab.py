@@ -262,9 +262,8 @@ def test_sft_demonstrations_are_all_correct_and_some_are_styled():
     styles a biased reward model likes (a policy never sampling padding cannot be shown to hack a padding bias)."""
     import random
 
-    from sentinel.lab import gold_reward
+    from sentinel.lab import find_question, gold_reward
     from sentinel.lab.generate import SFT_STYLED_SHARE, reference_reply, sft_rows
-    from sentinel.lab import find_question
 
     rows = sft_rows(random.Random(3), 600)
     styled = 0
