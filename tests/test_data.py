@@ -109,6 +109,26 @@ def test_csv_tsv_parquet_and_dataset_folder(tmp_path):
 
 
 # ------------------------------------------------------------------ bad input
+def test_read_json_names_the_file_and_line_of_bad_documents(tmp_path):
+    from sentinel.data import read_json
+    from sentinel.lab import Lab
+
+    good = tmp_path / "good.json"
+    good.write_text('{"a": [1, 2]}', encoding="utf-8")
+    assert read_json(good) == {"a": [1, 2]}
+    bad = tmp_path / "lab.json"
+    bad.write_text('{\n  "a": 1,\n  "b": \n}', encoding="utf-8")
+    with pytest.raises(DataError, match="invalid JSON") as e:
+        read_json(bad)
+    assert e.value.path == str(bad) and e.value.line == 4
+    with pytest.raises(DataError, match="invalid JSON") as e:  # the same error through a caller
+        Lab.open(tmp_path)
+    assert e.value.line == 4
+    (tmp_path / "latin.json").write_bytes('{"a": "caf\xe9"}'.encode("latin-1"))
+    with pytest.raises(DataError, match="not valid UTF-8"):
+        read_json(tmp_path / "latin.json")
+
+
 def test_empty_file(tmp_path):
     with pytest.raises(DataError, match="empty"):
         read_rows(write(tmp_path / "e.jsonl", "\n\n"))

@@ -14,11 +14,11 @@ from .formats import (
     prompt_text,
     render_transcript,
 )
-from .io import Rows, read_rows, write_rows
+from .io import Rows, read_json, read_rows, write_rows
 from .load import Loaded, convert, length_stats, load, load_instructions, load_preferences, validate
 
 __all__ = [
     "INSTRUCTION_FORMATS", "INSTRUCTION_TARGETS", "PREFERENCE_FORMATS", "PREFERENCE_TARGETS", "Loaded", "Rows",
     "convert", "detect_format", "length_stats", "load", "load_instructions", "load_preferences",
-    "parse_hh_dialogue", "prompt_text", "read_rows", "render_transcript", "validate", "write_rows",
+    "parse_hh_dialogue", "prompt_text", "read_json", "read_rows", "render_transcript", "validate", "write_rows",
 ]

@@ -205,6 +205,18 @@ def _read_hf(source: str, split: str | None) -> Rows:
     return Rows(rows, list(range(1, len(rows) + 1)), str(source), "row")
 
 
+def read_json(path: str | os.PathLike) -> Any:
+    """One JSON document from a file (a lab's lab.json, a report, a SQuAD file, a trainer_state.json); a DataError
+    names the file and line when the text is not UTF-8 or not valid JSON. What the document must contain is the
+    caller's check."""
+    p = Path(path)
+    text = _decode(p.read_bytes(), str(p))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(f"invalid JSON ({e.msg} at column {e.colno})", path=p, line=e.lineno) from None
+
+
 def read_rows(source: Any, *, split: str | None = None) -> Rows:
     """Read every row of `source`: a path (file or `save_to_disk` folder), a hub name, a list of dicts, or a Dataset.
 

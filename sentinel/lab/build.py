@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import phrases
+from ..data import read_json
 from ..errors import ConfigError, DataError
 from ..models import TinyConfig
 from ..utils import atomic_directory, atomic_write_json
@@ -153,11 +154,7 @@ class Lab:
         meta = root / "lab.json"
         if not meta.is_file():
             raise DataError("not a lab folder (no lab.json); create one with `sentinel lab init DIR`", path=root)
-        try:
-            info = json.loads(meta.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise DataError(f"invalid JSON ({e.msg})", path=meta, line=e.lineno) from None
-        return cls(root, info)
+        return cls(root, read_json(meta))
 
     @property
     def tokenizer(self) -> Path:

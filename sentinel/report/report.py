@@ -92,10 +92,9 @@ class Report:
         path = Path(path)
         if path.is_dir():
             path = path / "report.json"
-        try:
-            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except json.JSONDecodeError as e:
-            raise DataError(f"invalid JSON: {e.msg}", path=path, line=e.lineno) from None
+        from ..data import read_json
+
+        return cls.from_dict(read_json(path))
 
     def save(self, out_dir: str | Path) -> Path:
         """Write report.json (the source of truth), then report.md and report.html rendered from it."""

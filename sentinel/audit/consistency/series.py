@@ -153,12 +153,9 @@ def read_training_log(run: Any) -> TrainingLog:
         if not path.exists():
             raise DataError("no such file", path=path)
         if path.name.endswith(".json") and not path.name.endswith(".jsonl"):
-            import json
+            from ...data import read_json
 
-            try:
-                state = json.loads(path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as e:
-                raise DataError(f"invalid JSON ({e.msg})", path=path, line=e.lineno) from None
+            state = read_json(path)
             if not isinstance(state, dict) or "log_history" not in state:
                 raise DataError("expected a trainer_state.json with a 'log_history' list", path=path,
                                 field="log_history")

@@ -10,14 +10,13 @@ Nothing is dropped silently: a malformed line, an unknown label or an answer tha
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from ...data import read_rows
+from ...data import read_json, read_rows
 from ...errors import DataError
 
 _TAG = re.compile(r"^(O|[BI]-\S+)$")
@@ -110,10 +109,7 @@ def read_squad(path: str | Path) -> list[dict[str, Any]]:
     p = Path(path)
     if not p.is_file():
         raise DataError("file not found; expected SQuAD v1.1 JSON", path=p)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8-sig"))
-    except json.JSONDecodeError as e:
-        raise DataError(f"invalid JSON: {e.msg}", path=p, line=e.lineno) from None
+    doc = read_json(p)
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
         raise DataError("expected a JSON object with a 'data' list (SQuAD v1.1)", path=p, field="data")
     out: list[dict[str, Any]] = []
