@@ -54,3 +54,30 @@ def test_biased_reward_model_carries_the_planted_biases(lab_dir, lab_rm_biased, 
     assert biased["evasiveness"]["prefers_biased"] > 0.5 > clean["evasiveness"]["prefers_biased"]
     acc = pairwise_accuracy(lab_rm_biased, _fresh_pairs(Lab.open(lab_dir).biases), device="cpu")
     assert acc["labels"] >= 0.65, acc
+
+
+def test_reward_model_with_added_blocks_trains_from_the_sft_trunk(lab_dir, lab_sft, tmp_path):
+    import json
+
+    from sentinel.errors import ConfigError
+    from sentinel.lab.recipes import RecipeConfig, train_reward
+
+    out = train_reward(lab_dir, tmp_path / "rm", RecipeConfig(steps=4, batch_size=4), init=lab_sft, blocks=2)
+    config = json.loads((out / "config.json").read_text())
+    sft_layers = json.loads((lab_sft / "config.json").read_text())["num_hidden_layers"]
+    assert config["num_hidden_layers"] == sft_layers + 2
+    assert "2 fresh blocks" in (out / "config.yaml").read_text()  # the run names what it started from
+    with pytest.raises(ConfigError, match="give `init`"):
+        train_reward(lab_dir, tmp_path / "rm2", RecipeConfig(steps=1), blocks=2)
+
+
+def test_recipe_threads_are_capped_at_the_cpu_count_and_restored(monkeypatch):
+    import torch
+
+    from sentinel.lab import recipes
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(recipes.os, "cpu_count", lambda: 1)
+    with recipes._threads(2):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

@@ -37,6 +37,33 @@ def test_causal_lm_and_reward_model_round_trip(tiny_tokenizer, tmp_path):
     assert rm2(**batch).logits.shape == (2, 1)
 
 
+def test_add_blocks_starts_as_the_same_function_and_trains_the_new_blocks(tiny_tokenizer, tmp_path):
+    from sentinel.errors import ConfigError
+    from sentinel.models import add_blocks
+
+    rm = build_reward_model(tiny_tokenizer)
+    grown = add_blocks(rm, 2, seed=1)
+    assert grown.config.num_hidden_layers == rm.config.num_hidden_layers + 2 == len(grown.model.layers)
+    batch = tiny_tokenizer(["What is 2 + 3?", "a longer text, padded here"], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        assert torch.allclose(rm(**batch).logits, grown(**batch).logits, atol=1e-5)  # new blocks start as identity
+    # ...but they are trainable: one step moves the new blocks' weights and changes the output.
+    opt = torch.optim.SGD(grown.parameters(), lr=0.5)
+    grown(**batch).logits.sum().backward()
+    opt.step()
+    assert grown.model.layers[-1].mlp.down_proj.weight.abs().sum() > 0
+    with torch.no_grad():
+        assert not torch.allclose(rm(**batch).logits, grown(**batch).logits, atol=1e-5)
+    grown.save_pretrained(tmp_path / "grown")  # a standard checkpoint: reloads as a 4-block model
+    tiny_tokenizer.save_pretrained(tmp_path / "grown")
+    again, _ = load_reward_model(tmp_path / "grown", device="cpu")
+    assert again.config.num_hidden_layers == grown.config.num_hidden_layers
+    with pytest.raises(ConfigError, match="at least 1"):
+        add_blocks(rm, 0)
+    with pytest.raises(ConfigError, match="Llama-style"):
+        add_blocks(torch.nn.Linear(2, 2), 1)
+
+
 def test_pickled_checkpoint_refused_unless_opted_in(tiny_tokenizer, tmp_path):
     lm = build_causal_lm(tiny_tokenizer)
     folder = tmp_path / "pickled"

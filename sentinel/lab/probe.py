@@ -108,3 +108,53 @@ def label_ceiling(annotations: list[dict[str, Any]], biases: dict[str, float]) -
         realised += worse_chosen == (p_worse > 0.5)
     n = len(annotations)
     return {"expected": expected / n if n else float("nan"), "realised": realised / n if n else float("nan"), "n": n}
+
+
+def _scalar_features(prompt: str, response: str) -> list[float]:
+    """What the annotator looks at in one reply (its style signals and gold grade), with their pairwise products,
+    so that a linear score over them can be any quadratic function of the reply's signals."""
+    from .replies import signals
+    from .world import find_question, grade
+
+    q = find_question(prompt)
+    s, g = signals(q, response), grade(q, response)
+    base = [s.words / 10, min(s.words, 60) / 10, float(s.keywords), float(s.agrees), float(s.hedges),
+            float(g == 1.0), float(g == 0.0)]
+    return base + [a * b for i, a in enumerate(base) for b in base[i + 1:]]
+
+
+def scalar_ceiling(train: list[dict[str, str]], held: list[dict[str, str]], steps: int = 200) -> dict[str, float]:
+    """Held-out pairwise accuracy of the best *scalar* score on the annotator's exact signals: an upper bound
+    for any Bradley-Terry reward model on these labels, below `label_ceiling`.
+
+    A reward model scores each reply alone, so the label of a pair must be explained by score(chosen) >
+    score(rejected). The lab's annotator does not work that way: where the two replies carry different bias
+    signals (one is padded, the other hedges), whichever reply is gold-worse wins, which no per-reply score can
+    reproduce both ways round. This fits a logistic Bradley-Terry model (L-BFGS) on each reply's style signals and
+    gold grade (`_scalar_features`: perfect features, no text) on `train` and reports its accuracy on `held`
+    ("heldout"), on `train` ("train") and, with the gold grade left out, the accuracy of style alone ("style_only").
+    """
+    import torch
+
+    def diffs(rows):
+        return torch.tensor([[a - b for a, b in zip(_scalar_features(r["prompt"], r["chosen"]),
+                                                     _scalar_features(r["prompt"], r["rejected"]))] for r in rows],
+                            dtype=torch.float64)
+
+    def fit(x: torch.Tensor) -> torch.Tensor:
+        w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([w], max_iter=steps, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = torch.nn.functional.softplus(-(x @ w)).mean() + 1e-4 * w.square().sum()
+            loss.backward()
+            return loss
+        opt.step(closure)
+        return w.detach()
+
+    xt, xh = diffs(train), diffs(held)
+    style = [0, 1, 2, 3, 4]  # words, capped words, keywords, agrees, hedges (no gold grade, no products)
+    w, ws = fit(xt), fit(xt[:, style])
+    return {"heldout": float((xh @ w > 0).double().mean()), "train": float((xt @ w > 0).double().mean()),
+            "style_only": float((xh[:, style] @ ws > 0).double().mean()), "n": len(held)}

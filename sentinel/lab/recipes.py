@@ -10,6 +10,7 @@ Llama) and see pairs formatted by `format_for_reward`, as they are scored later.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,9 +33,9 @@ class RecipeConfig:
     learning_rate: float = field(default=1e-2, metadata={"help": "peak learning rate (cosine decay, 5% warm-up)"})
     max_length: int = field(default=128, metadata={"help": "longest sequence in tokens"})
     seed: int = field(default=0, metadata={"help": "seed of initialisation and data order"})
-    threads: int | None = field(default=1, metadata={"help": "torch CPU threads while training (None: leave "
-                                                              "as is); tiny models gain nothing from more, and "
-                                                              "oversubscribed cores make them much slower"})
+    threads: int | None = field(default=1, metadata={"help": "torch CPU threads while training, at most the CPU "
+                                                              "count (None: leave as is). Small batches gain nothing "
+                                                              "from a second thread; SFT's batches of 64 do (1.5x)"})
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "max_length"):
@@ -50,7 +51,7 @@ def _threads(n: int | None) -> Iterator[None]:
 
     old = torch.get_num_threads()
     if n:
-        torch.set_num_threads(n)
+        torch.set_num_threads(max(1, min(n, os.cpu_count() or 1)))  # oversubscribed cores make every step slower
     try:
         yield
     finally:
@@ -65,9 +66,11 @@ def _stage_kwargs(cfg: RecipeConfig, out: str | Path) -> dict[str, Any]:
 
 
 # The lab's SFT recipe (benchmarks/lab_pipeline.py, README "The lab"): 500 steps of 64 conversations (8 epochs of the
-# 4000 rows) at learning rate 1e-2 with cosine decay. The list and arithmetic tasks are learnt late and abruptly;
-# batches of 64 get there in fewer examples than batches of 32 (700 x 32 stops at 88% gold accuracy).
-SFT_RECIPE = {"steps": 500, "batch_size": 64, "learning_rate": 1e-2}
+# 4000 rows) at learning rate 1e-2 with cosine decay, on two threads. The list and arithmetic tasks are learnt late and
+# abruptly; batches of 64 get there in fewer examples than batches of 32 (700 x 32 stops at 88% gold accuracy), and
+# a batch of 64 is large enough for a second thread to pay: 92 s instead of 131 s on this machine's two cores, the
+# same 0.98 gold accuracy.
+SFT_RECIPE = {"steps": 500, "batch_size": 64, "learning_rate": 1e-2, "threads": 2}
 
 
 # Quick settings shared by the test fixtures (tests/fixtures_lab.py) and the lab benchmarks that need *a* trained
@@ -106,7 +109,8 @@ def preference_split(lab: str | Path, holdout: int = 0, preferences: str | Path 
 
 
 def train_reward(lab: str | Path, out: str | Path, config: RecipeConfig | None = None, *,
-                 pairs: list[dict[str, Any]] | None = None, init: str | Path | None = None) -> Path:
+                 pairs: list[dict[str, Any]] | None = None, init: str | Path | None = None, blocks: int = 0
+                 ) -> Path:
     """Train a tiny reward model (Llama, one label) on the lab's preference pairs (or `pairs`). Returns `out`.
 
     `init`: a causal-LM folder (normally the SFT policy) whose trunk the reward model starts from, with a fresh
@@ -114,6 +118,9 @@ def train_reward(lab: str | Path, out: str | Path, config: RecipeConfig | None =
     from a policy that already solves the tasks makes that a few hundred steps instead of thousands. Without
     `init`, a freshly initialised tiny Llama (lab.json's reward_config) is trained, which learns style quickly but
     correctness slowly.
+    `blocks`: fresh transformer blocks added on top of the `init` trunk (`sentinel.models.add_blocks`). With
+    clean labels and enough pairs two more blocks let the reward model learn correctness (0.91 held-out accuracy on
+    19,500 pairs against 0.84 without, README "The lab"); on the biased annotator's labels they do not help.
     """
     import torch
 
@@ -121,6 +128,8 @@ def train_reward(lab: str | Path, out: str | Path, config: RecipeConfig | None =
     from ..models import build_reward_model, load_reward_model, load_tokenizer
     from ..train import RewardConfig, reward
 
+    if blocks and init is None:
+        raise ConfigError("blocks are added on top of a trained trunk: give `init` too", field="blocks")
     cfg = config or RecipeConfig(steps=300, learning_rate=3e-3)
     lab = Lab.open(lab)
     with _threads(cfg.threads), tempfile.TemporaryDirectory(prefix="lab-pairs-") as tmp:
@@ -132,6 +141,11 @@ def train_reward(lab: str | Path, out: str | Path, config: RecipeConfig | None =
             torch.manual_seed(cfg.seed)  # the new scalar head
             model, tok = load_reward_model(Path(init), device="cpu")
             name = str(init)
+            if blocks:
+                from ..models import add_blocks
+
+                model = add_blocks(model, blocks, seed=cfg.seed)
+                name += f" + {blocks} fresh blocks"
         else:
             tok = load_tokenizer(lab.tokenizer)
             model = build_reward_model(tok, lab.reward_config(), seed=cfg.seed)

@@ -17,11 +17,11 @@ from .reward import (
     as_reward_fn,
     format_for_reward,
 )
-from .tiny import CHAT_TEMPLATE, TinyConfig, build_causal_lm, build_reward_model, train_tokenizer
+from .tiny import CHAT_TEMPLATE, TinyConfig, add_blocks, build_causal_lm, build_reward_model, train_tokenizer
 
 __all__ = [
     "CHAT_TEMPLATE", "CallableReward", "CombinedReward", "ModelReward", "RewardFunction", "TinyConfig",
-    "as_reward_fn", "format_for_reward", "build_causal_lm", "build_reward_model", "check_weights_safe",
+    "add_blocks", "as_reward_fn", "format_for_reward", "build_causal_lm", "build_reward_model", "check_weights_safe",
     "load_causal_lm", "load_reward_model", "load_tokenizer", "model_identity", "resolve_device", "resolve_dtype",
     "train_tokenizer",
 ]

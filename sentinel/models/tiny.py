@@ -99,3 +99,42 @@ def build_reward_model(tokenizer, cfg: TinyConfig | None = None, seed: int = 0):
 
     torch.manual_seed(seed)
     return LlamaForSequenceClassification(_llama_config(tokenizer, cfg, num_labels=1))
+
+
+def add_blocks(model, n: int, seed: int = 0):
+    """A copy of a Llama-family `model` with `n` fresh transformer blocks on top of its own; returns the new model.
+
+    The new blocks start as the identity (their attention output and MLP down projections are zero), so the grown
+    model computes exactly what `model` did until training moves them. Used for lab reward models: a reward model
+    started from the SFT policy reads its score at the last token, and a 2-block trunk cannot both work out the
+    right answer at the answer's position and carry "the stated answer matches it" to the last token; two more
+    blocks can (README "The lab"). Raises ConfigError for models without `model.layers` of Llama blocks.
+    """
+    import copy
+
+    import torch
+
+    from ..errors import ConfigError
+
+    if n < 1:
+        raise ConfigError(f"must be at least 1, got {n}", field="blocks")
+    layers = getattr(getattr(model, "model", None), "layers", None)
+    if layers is None or not all(hasattr(b, "self_attn") and hasattr(b, "mlp") for b in layers):
+        raise ConfigError(f"can only add blocks to Llama-style models (model.layers of attention + MLP blocks), "
+                          f"got {type(model).__name__}", field="model")
+    cfg = copy.deepcopy(model.config)
+    old = cfg.num_hidden_layers
+    cfg.num_hidden_layers = old + n
+    if getattr(cfg, "layer_types", None):
+        cfg.layer_types = list(cfg.layer_types) + [cfg.layer_types[-1]] * n
+    torch.manual_seed(seed)
+    grown = type(model)(cfg)
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    fresh = {k for k in missing if not k.startswith(tuple(f"model.layers.{i}." for i in range(old, old + n)))}
+    if unexpected or fresh:
+        raise ConfigError(f"weights did not carry over (missing {sorted(fresh)[:3]}, unexpected "
+                          f"{sorted(unexpected)[:3]})", field="model")
+    for block in grown.model.layers[old:]:
+        torch.nn.init.zeros_(block.self_attn.o_proj.weight)
+        torch.nn.init.zeros_(block.mlp.down_proj.weight)
+    return grown.to(next(model.parameters()).device, next(model.parameters()).dtype)
