@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import json
 import types
 import typing
 from pathlib import Path
@@ -70,6 +71,11 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
                 raise ValueError
             return [coerce(name, v, item_tp) for v in value]
         if origin is dict or base is dict:
+            if isinstance(value, str):  # a mapping given as a flag comes as JSON
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError as e:
+                    raise ConfigError(f"expected a JSON object, got {value!r}: {e}", field=name) from None
             if not isinstance(value, dict):
                 raise ValueError
             return dict(value)

@@ -7,7 +7,6 @@ Runs under `accelerate launch` unchanged (DDP, DeepSpeed and FSDP settings go th
 from __future__ import annotations
 
 import argparse
-import json
 
 from .common import print_table
 
@@ -40,15 +39,9 @@ def register(sub) -> None:
 
 def cmd_train(args) -> int:
     from ..config import from_args
-    from ..errors import ConfigError
     from ..train import STAGES
 
     cls, run = STAGES[args.stage]
-    if isinstance(getattr(args, "trainer_args", None), str):  # a mapping on the command line comes as JSON
-        try:
-            args.trainer_args = json.loads(args.trainer_args)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"expected a JSON object, got {args.trainer_args!r}: {e}", field="trainer_args") from None
     flags = argparse.Namespace(**{k: v for k, v in vars(args).items() if k != "quiet"})
     cfg = from_args(cls, flags, args.config)
     if args.quiet:  # a YAML `quiet: true` stands; the flag can only switch quiet on

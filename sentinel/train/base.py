@@ -92,13 +92,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         # Re-coerce every field so that configs built in Python get the same type checks as YAML/flags.
         for name, f in _fields(type(self)).items():
-            value = getattr(self, name)
-            if name == "trainer_args" and isinstance(value, str):
-                try:
-                    value = json.loads(value)
-                except json.JSONDecodeError as e:
-                    raise ConfigError(f"expected a JSON object, got {value!r}: {e}", field=name) from None
-            setattr(self, name, coerce(name, value, f.type))
+            setattr(self, name, coerce(name, getattr(self, name), f.type))
         self.validate()
 
     def validate(self) -> None:
