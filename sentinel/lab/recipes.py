@@ -68,7 +68,7 @@ def _stage_kwargs(cfg: RecipeConfig, out: str | Path) -> dict[str, Any]:
 # The lab's SFT recipe (benchmarks/lab_pipeline.py, README "The lab"): 500 steps of 64 conversations (8 epochs of the
 # 4000 rows) at learning rate 1e-2 with cosine decay, on two threads. The list and arithmetic tasks are learnt late and
 # abruptly; batches of 64 get there in fewer examples than batches of 32 (700 x 32 stops at 88% gold accuracy), and
-# a batch of 64 is large enough for a second thread to pay: 92 s instead of 131 s on this machine's two cores, the
+# a batch of 64 is large enough for a second thread to pay: 86 s instead of 131 s on this machine's two cores, the
 # same 0.98 gold accuracy.
 SFT_RECIPE = {"steps": 500, "batch_size": 64, "learning_rate": 1e-2, "threads": 2}
 
@@ -119,7 +119,7 @@ def train_reward(lab: str | Path, out: str | Path, config: RecipeConfig | None =
     `init`, a freshly initialised tiny Llama (lab.json's reward_config) is trained, which learns style quickly but
     correctness slowly.
     `blocks`: fresh transformer blocks added on top of the `init` trunk (`sentinel.models.add_blocks`). With
-    clean labels and enough pairs two more blocks let the reward model learn correctness (0.91 held-out accuracy on
+    clean labels and enough pairs two more blocks let the reward model learn correctness (0.92 held-out accuracy on
     19,500 pairs against 0.84 without, README "The lab"); on the biased annotator's labels they do not help.
     """
     import torch
