@@ -62,6 +62,9 @@ def main() -> None:
     ap.add_argument("--rm-lr", type=float, default=3e-3)
     ap.add_argument("--rm-batch", type=int, default=32)
     ap.add_argument("--rm-blocks", type=int, default=0, help="fresh blocks on top of the SFT trunk")
+    ap.add_argument("--rm-threads", type=int, default=1)
+    ap.add_argument("--labs", nargs="+", default=["lab", "lab-clean"], choices=["lab", "lab-clean"],
+                    help="which preferences to train reward models on (biased, clean)")
     ap.add_argument("--extra-pairs", type=int, default=0,
                     help="more training pairs from the same annotator (a lab with the next seed; same held-out)")
     ap.add_argument("--reuse-rm", action="store_true", help="evaluate DIR/rm-* again instead of training them")
@@ -91,7 +94,7 @@ def main() -> None:
         print("  by task: " + ", ".join(f"{k} {v:.2f}" for k, v in ev["by_task"].items()))
 
     if "rm" not in args.skip:
-        for name in ("lab", "lab-clean"):
+        for name in args.labs:
             train, held = preference_split(out / name, args.holdout)
             if args.extra_pairs:
                 biases = json.loads((out / name / "lab.json").read_text())["biases"]
@@ -100,7 +103,8 @@ def main() -> None:
                 train = read_rows(more / "data" / "preferences.jsonl").rows + train
             t = time.perf_counter()
             init = sft_dir if ("sft" not in args.skip or args.sft_from) else None
-            recipe = RecipeConfig(steps=args.rm_steps, batch_size=args.rm_batch, learning_rate=args.rm_lr)
+            recipe = RecipeConfig(steps=args.rm_steps, batch_size=args.rm_batch, learning_rate=args.rm_lr,
+                                  threads=args.rm_threads)
             rm = out / f"rm-{name}"
             reused = args.reuse_rm and (rm / "model.safetensors").is_file()
             if not reused:
