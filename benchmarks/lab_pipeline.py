@@ -35,18 +35,17 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 def _same_signals(pair: dict) -> bool:
-    from sentinel.lab import find_question, signals
-    from sentinel.lab.annotator import VERBOSITY_MARGIN
+    """Whether no planted bias favours either reply of `pair` (the annotator's own test, `favours`)."""
+    from sentinel.lab import Biases, favours, find_question, signals
 
     q = find_question(pair["prompt"])
     a, b = signals(q, pair["chosen"]), signals(q, pair["rejected"])
-    return (abs(a.words - b.words) < VERBOSITY_MARGIN and a.keywords == b.keywords and a.agrees == b.agrees
-            and a.hedges == b.hedges)
+    return not any(favours(name, a, b) or favours(name, b, a) for name in Biases.names())
 
 
 def main() -> None:
     from sentinel.data import read_rows
-    from sentinel.lab import LabConfig, init_lab
+    from sentinel.lab import Lab, LabConfig, init_lab
     from sentinel.lab.evaluate import evaluate
     from sentinel.lab.probe import bias_preferences, label_ceiling, pairwise_accuracy, scalar_ceiling
     from sentinel.lab.recipes import SFT_RECIPE, RecipeConfig, preference_split, train_reward, train_sft
@@ -96,9 +95,10 @@ def main() -> None:
     if "rm" not in args.skip:
         for name in args.labs:
             train, held = preference_split(out / name, args.holdout)
+            biases = Lab.open(out / name).info["biases"]
             if args.extra_pairs:
-                biases = json.loads((out / name / "lab.json").read_text())["biases"]
-                extra = LabConfig(seed=1, biases=biases, n_preferences=args.extra_pairs, n_sft=1, n_prompts=1, n_eval=1)
+                extra = LabConfig(seed=1, biases=biases, n_preferences=args.extra_pairs, n_sft=1, n_prompts=1,
+                                  n_eval=1)
                 more = init_lab(out / f"{name}-extra", extra, overwrite=True)
                 train = read_rows(more / "data" / "preferences.jsonl").rows + train
             t = time.perf_counter()
@@ -117,7 +117,7 @@ def main() -> None:
             acc["same_style_n"] = len(plain)
             probes = bias_preferences(rm, device="cpu")
             notes = read_rows(out / name / "data" / "annotations.jsonl").rows[-args.holdout:]
-            ceiling = label_ceiling(notes, json.loads((out / name / "lab.json").read_text())["biases"])
+            ceiling = label_ceiling(notes, biases)
             scalar = scalar_ceiling(train, held)
             res[f"rm_{name}"] = {"train_s": secs, "train_pairs": len(train), "heldout_accuracy": acc,
                                  "train_accuracy": pairwise_accuracy(rm, train[-500:], device="cpu"),

@@ -3,8 +3,8 @@
 `lab_dir`: a lab with the default (biased) annotator; `lab_dir_clean`: the same world with every bias at 0
 (a second or two each). `lab_sft`: an SFT policy; `lab_rm_biased` / `lab_rm_clean`: reward models started from
 `lab_sft` and trained on the biased / clean preferences (together 84 s on two cores shared with other jobs,
-measured in the full suite; less on idle cores). Set SENTINEL_TEST_CACHE=/some/dir to keep them across runs while developing (CI starts fresh;
-delete the folder after changing the lab).
+measured in the full suite; less on idle cores). Set SENTINEL_TEST_CACHE=/some/dir to keep them across runs while
+developing (CI starts fresh; delete the folder after changing the lab).
 """
 
 from __future__ import annotations

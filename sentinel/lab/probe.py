@@ -124,14 +124,15 @@ def _scalar_features(prompt: str, response: str) -> list[float]:
 
 
 def scalar_ceiling(train: list[dict[str, str]], held: list[dict[str, str]], steps: int = 200) -> dict[str, float]:
-    """Held-out pairwise accuracy of the best *scalar* score on the annotator's exact signals: an upper bound
-    for any Bradley-Terry reward model on these labels, below `label_ceiling`.
+    """Held-out pairwise accuracy of the best *scalar* score fit on the annotator's exact signals: an estimate of
+    the ceiling of any Bradley-Terry reward model on these labels, below `label_ceiling`.
 
     A reward model scores each reply alone, so the label of a pair must be explained by score(chosen) >
     score(rejected). The lab's annotator does not work that way: where the two replies carry different bias
     signals (one is padded, the other hedges), whichever reply is gold-worse wins, which no per-reply score can
     reproduce both ways round. This fits a logistic Bradley-Terry model (L-BFGS) on each reply's style signals and
-    gold grade (`_scalar_features`: perfect features, no text) on `train` and reports its accuracy on `held`
+    gold grade and their pairwise products (`_scalar_features`: perfect features, no text; a quadratic score, so
+    an estimate rather than a proof) on `train` and reports its accuracy on `held`
     ("heldout"), on `train` ("train") and, with the gold grade left out, the accuracy of style alone ("style_only").
     """
     import torch

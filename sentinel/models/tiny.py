@@ -106,9 +106,10 @@ def add_blocks(model, n: int, seed: int = 0):
 
     The new blocks start as the identity (their attention output and MLP down projections are zero), so the grown
     model computes exactly what `model` did until training moves them. Used for lab reward models: a reward model
-    started from the SFT policy reads its score at the last token, and a 2-block trunk does both poorly: work out the
-    right answer at the answer's position and carry "the stated answer matches it" to the last token; with two
-    more blocks the lab's clean reward model goes from 0.84 to 0.92 held-out accuracy (README "The lab"). Raises ConfigError for models without `model.layers` of Llama blocks.
+    started from the SFT policy reads its score at the last token, and a 2-block trunk does two things poorly: work
+    out the right answer at the answer's position, and carry "the stated answer matches it" to the last token;
+    with two more blocks the lab's clean reward model goes from 0.84 to 0.92 held-out accuracy (README "The lab").
+    Raises ConfigError for models without `model.layers` of Llama blocks.
     """
     import copy
 
