@@ -1,4 +1,4 @@
-"""Shared fixtures. Real datasets are read from ../shared/data (never copied into the project)."""
+"""Shared fixtures. Real data comes from the small subsets in tests/data/ (see tests/data/SOURCES.md)."""
 
 from __future__ import annotations
 
@@ -22,14 +22,13 @@ try:
 except ImportError:  # pragma: no cover
     pass
 
-SHARED_DATA = Path(os.environ.get("SENTINEL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not (SHARED_DATA / "MANIFEST.md").is_file():
-        pytest.fail(f"shared datasets not found at {SHARED_DATA}; set SENTINEL_SHARED_DATA to the shared/data folder")
-    return SHARED_DATA
+def test_data() -> Path:
+    """Subsets of real public datasets kept in the repository (tests/data/SOURCES.md), so a clone needs nothing else."""
+    return TEST_DATA
 
 
 @pytest.fixture(scope="session")

@@ -33,8 +33,8 @@ def test_data_error_is_one_line_exit_2(tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1 and "line 1" in err and "Traceback" not in err
 
 
-def test_validate_and_convert_real_file(shared_data, tmp_path, capsys):
-    src = shared_data / "preference" / "harmless-base-test.jsonl.gz"
+def test_validate_and_convert_real_file(test_data, tmp_path, capsys):
+    src = test_data / "preference" / "harmless-base-test.jsonl.gz"
     assert main(["data", "validate", str(src)]) == 1  # the file has invalid rows; they are listed
     assert "line 87" in capsys.readouterr().out
     out = tmp_path / "h.jsonl"

@@ -18,10 +18,10 @@ from poisoning_detection import poison  # noqa: E402  (the benchmark's own injec
 
 
 @pytest.fixture(scope="module")
-def harmless(shared_data):
+def harmless(test_data):
     from sentinel.data import load_preferences
 
-    return load_preferences(shared_data / "preference" / "harmless-base-test.jsonl.gz", skip_invalid=True)
+    return load_preferences(test_data / "preference" / "harmless-base-test.jsonl.gz", skip_invalid=True)
 
 
 @pytest.mark.slow

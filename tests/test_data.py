@@ -1,4 +1,4 @@
-"""sentinel.data: real files from ../shared/data, every converter, and every bad-input case."""
+"""sentinel.data: real files (subsets in tests/data), every converter, and every bad-input case."""
 
 from __future__ import annotations
 
@@ -18,29 +18,29 @@ def write(path, text, mode="w"):
 
 
 # ------------------------------------------------------------------ real data
-def test_hh_pairs_split_into_prompt_and_final_replies(shared_data):
-    data = load_preferences(shared_data / "preference" / "helpful-base-test.jsonl.gz", skip_invalid=True)
-    assert data.format == "hh" and data.rows_read == 2354
-    assert len(data.examples) + len(data.skipped) == 2354  # nothing dropped silently
+def test_hh_pairs_split_into_prompt_and_final_replies(test_data):
+    data = load_preferences(test_data / "preference" / "helpful-base-test.jsonl.gz", skip_invalid=True)
+    assert data.format == "hh" and data.rows_read == 800
+    assert len(data.examples) + len(data.skipped) == 800  # nothing dropped silently
     for pair in data.examples[:200]:
         assert pair["prompt"][-1]["role"] == "user"  # the prompt ends with the last Human turn
         assert pair["chosen"].strip() and pair["rejected"].strip()
         assert "Human:" not in pair["chosen"] and "\n\nAssistant:" not in pair["chosen"]
-    first = json.loads(gzip.open(shared_data / "preference" / "helpful-base-test.jsonl.gz", "rt").readline())
+    first = json.loads(gzip.open(test_data / "preference" / "helpful-base-test.jsonl.gz", "rt").readline())
     assert first["chosen"].endswith(data.examples[0]["chosen"])
     assert data.examples[0]["prompt"][-1]["content"] in first["chosen"]
 
 
-def test_hh_strict_load_names_the_bad_line(shared_data):
+def test_hh_strict_load_names_the_bad_line(test_data):
     with pytest.raises(DataError) as e:
-        load_preferences(shared_data / "preference" / "helpful-base-test.jsonl.gz")
+        load_preferences(test_data / "preference" / "helpful-base-test.jsonl.gz")
     assert "line 121" in str(e.value) and "'rejected'" in str(e.value) and "empty reply" in str(e.value)
 
 
 @pytest.mark.parametrize("name", ["harmless-base-test.jsonl.gz", "helpful-base-test.jsonl.gz",
                                   "helpful-online-test.jsonl.gz", "helpful-rejection-sampled-test.jsonl.gz"])
-def test_every_hh_split_validates_and_converts(shared_data, tmp_path, name):
-    src = shared_data / "preference" / name
+def test_every_hh_split_validates_and_converts(test_data, tmp_path, name):
+    src = test_data / "preference" / name
     summary = validate(src)
     assert summary["format"] == "hh" and summary["examples"] + len(summary["problems"]) == summary["rows_read"]
     out = tmp_path / "pairs.jsonl"
@@ -55,10 +55,10 @@ def test_every_hh_split_validates_and_converts(shared_data, tmp_path, name):
     assert [p["chosen"] for p in again.examples] == [r["chosen"] for r in rows]
 
 
-def test_alpaca_sample_converts_to_messages(shared_data, tmp_path):
-    src = shared_data / "instruction" / "alpaca_data_sample.json"
+def test_alpaca_sample_converts_to_messages(test_data, tmp_path):
+    src = test_data / "instruction" / "alpaca_sample.json"
     data = load_instructions(src, skip_invalid=True)
-    assert data.format == "alpaca" and data.rows_read == 1727
+    assert data.format == "alpaca" and data.rows_read == 20
     assert len(data.skipped) == 3 and all(s["field"] == "output" for s in data.skipped)
     raw = json.load(open(src))
     with_input = next(i for i, r in enumerate(raw) if r["input"].strip() and r["output"].strip())
@@ -70,18 +70,18 @@ def test_alpaca_sample_converts_to_messages(shared_data, tmp_path):
     assert read_rows(out).rows[0] == {"prompt": raw[0]["instruction"], "completion": raw[0]["output"]}
 
 
-def test_alpaca_seed_tasks_expand_instances(shared_data):
-    data = load_instructions(shared_data / "instruction" / "alpaca-seed_tasks.jsonl")
+def test_alpaca_seed_tasks_expand_instances(test_data):
+    data = load_instructions(test_data / "instruction" / "seed_tasks.jsonl")
     assert data.format == "alpaca_seed"
-    raw = [json.loads(line) for line in open(shared_data / "instruction" / "alpaca-seed_tasks.jsonl")]
+    raw = [json.loads(line) for line in open(test_data / "instruction" / "seed_tasks.jsonl")]
     assert len(data.examples) == sum(len(r["instances"]) for r in raw)
 
 
-def test_oasst_trees_flatten_to_root_to_leaf_conversations(shared_data, tmp_path):
-    src = shared_data / "instruction" / "oasst-en_100_message.jsonl"
+def test_oasst_trees_flatten_to_root_to_leaf_conversations(test_data, tmp_path):
+    src = test_data / "instruction" / "oasst-en_100_message.jsonl"
     data = load_instructions(src)
-    assert data.format == "oasst_tree" and data.rows_read == 100
-    assert len(data.examples) > 100  # trees branch
+    assert data.format == "oasst_tree" and data.rows_read == 15
+    assert len(data.examples) > 15  # trees branch
     for ex in data.examples:
         roles = [m["role"] for m in ex["messages"]]
         assert roles[0] == "user" and roles[-1] == "assistant"
@@ -214,7 +214,7 @@ def test_wrong_kind_and_unknown_format(tmp_path):
         read_rows(write(tmp_path / "x.xml", "<a/>"))
 
 
-def test_multi_turn_cannot_become_alpaca(tmp_path, shared_data):
+def test_multi_turn_cannot_become_alpaca(tmp_path, test_data):
     with pytest.raises(DataError, match="single-turn"):
-        convert(shared_data / "instruction" / "oasst-en_100_message.jsonl", "alpaca", str(tmp_path / "a.jsonl"))
+        convert(test_data / "instruction" / "oasst-en_100_message.jsonl", "alpaca", str(tmp_path / "a.jsonl"))
     assert not (tmp_path / "a.jsonl").exists()  # no half-written output

