@@ -7,7 +7,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test install clean
+.PHONY: demo test test-fast lint install clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,16 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/sentinel demo --out demo-out
 
+# The whole suite (the README's command and CI's): fast tests and the slow ones that train tiny models.
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15 tests
+
+# The everyday loop: every test not marked slow (no model training beyond a few steps).
+test-fast: install
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
+
+lint: install
+	$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf $(VENV) demo-out *.egg-info
