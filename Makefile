@@ -7,7 +7,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-fast lint install clean
+.PHONY: demo test install browser clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,25 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/sentinel demo --out demo-out
 
+<<<<<<< HEAD
 # The whole suite (the README's command and CI's): fast tests and the slow ones that train tiny models.
 test: install
+=======
+# tests/test_report_browser.py opens report.html in headless Chromium. Where no Chromium is on PATH and apt-get can
+# install packages (root on Debian), install Debian's `chromium`; otherwise that test skips and says why.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+		|| command -v google-chrome >/dev/null 2>&1 || [ -n "$$SENTINEL_CHROMIUM" ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium (apt-get) for the report browser test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			|| echo "could not install chromium: the report browser test will skip"; \
+	else \
+		echo "no Chromium and no usable apt-get: the report browser test will skip"; \
+	fi
+
+test: install browser
+>>>>>>> issue15
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15 tests
 
 # The everyday loop: every test not marked slow (no model training beyond a few steps).

@@ -29,8 +29,16 @@ def test_demo_pipeline_runs_reports_and_resumes(lab_dir, lab_sft, lab_rm_biased,
     ids = [f["id"] for f in saved["findings"]]
     assert "ppo/proxy-vs-gold" in ids and any(i.startswith("reward-model/") for i in ids)
     assert (out / "ppo" / "history.json").is_file() and (out / "dpo" / "model.safetensors").is_file()
+    html = (out / "report.html").read_text()
     for fig in report.figures:
-        assert (out / fig).stat().st_size > 0 and fig in (out / "report.html").read_text()
+        assert (out / fig).stat().st_size > 0 and f"alt='{fig}'" in html
+    assert html.count("src='data:image/png;base64,") == len(report.figures) == 2  # embedded, not linked
+    # the summary is the run's own: its figures and its first sentence come from the metrics
+    m = saved["metrics"]
+    assert saved["key_metrics"] and all(k in m for k in saved["key_metrics"])
+    assert saved["summary"][0].startswith(f"PPO against the reward model trained on the biased preferences ran 3 "
+                                          f"steps: proxy reward {m['ppo/proxy_first']:+.2f} ->")
+    assert saved["next_steps"] and "What to do next" in html
 
     # A second run resumes: finished stages (PPO and DPO included) are reused, not trained again.
     stamp = (out / "dpo" / "model.safetensors").stat().st_mtime_ns

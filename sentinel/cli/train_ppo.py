@@ -16,9 +16,10 @@ class PPOInputs:
     policy: Optional[str] = field(default=None, metadata={"help": "folder of the causal LM to train (required)"})
     reward_model: list[str] = field(default_factory=list, metadata={
         "help": "reward: a sequence-classification model folder or 'module:function' (fn(prompts, responses) -> "
-                "list of floats); several (comma-separated on the command line) are summed with reward_weights"})
+                "list of floats); several (comma-separated on the command line) are summed with reward_weights, "
+                "or with --ensemble combined as an ensemble"})
     reward_weights: list[float] = field(default_factory=list, metadata={
-        "help": "one weight per reward_model entry (default: 1 each)"})
+        "help": "one weight per reward_model entry (default: 1 each); not with --ensemble"})
     prompts: Optional[str] = field(default=None, metadata={
         "help": "prompts file (JSONL/JSON/CSV/Parquet) with a prompt / query / messages field (required)"})
     ref_model: Optional[str] = field(default=None, metadata={
@@ -47,6 +48,8 @@ def _split_config(args):
     from ..train.ppo.config import PPOConfig
 
     data = load_yaml(args.config) if args.config else {}
+    if isinstance(data.get("reward_model"), str):  # one string in YAML is one entry; a flag's commas split it
+        data["reward_model"] = [data["reward_model"]]
     source = args.config or "flags"
     input_names = {f.name for f in dataclasses.fields(PPOInputs)}
     config_names = {f.name for f in dataclasses.fields(PPOConfig)}
@@ -56,9 +59,6 @@ def _split_config(args):
             data[name] = v
     if args.device:
         data["device"] = args.device
-    for key in ("reward_model",):  # a single string in YAML is one entry
-        if isinstance(data.get(key), str):
-            data[key] = [data[key]]
     inputs = from_dict(PPOInputs, {k: v for k, v in data.items() if k.replace("-", "_") in input_names}, source=source)
     config = from_dict(PPOConfig, {k: v for k, v in data.items() if k.replace("-", "_") not in input_names},
                        source=source)
@@ -67,6 +67,7 @@ def _split_config(args):
 
 def cmd_ppo(args) -> int:
     from ..errors import ConfigError
+    from ..models.ensemble import check_members
 
     inputs, config = _split_config(args)
     for name in ("policy", "prompts"):
@@ -76,6 +77,11 @@ def cmd_ppo(args) -> int:
         raise ConfigError("required: give --reward-model (a folder or module:function)", field="reward_model")
     if not config.output_dir:
         raise ConfigError("required: give --output-dir or 'output_dir:' in the config file", field="output_dir")
+    if config.ensemble is not None:
+        check_members(len(inputs.reward_model), config.ensemble)
+        if inputs.reward_weights:
+            raise ConfigError(f"reward_weights weigh a sum of rewards; ensemble {config.ensemble!r} combines its "
+                              "members itself: give one or the other", field="reward_weights")
     weights = inputs.reward_weights or [1.0] * len(inputs.reward_model)
     if len(weights) != len(inputs.reward_model):
         raise ConfigError(f"{len(weights)} weights for {len(inputs.reward_model)} rewards", field="reward_weights")
@@ -87,7 +93,10 @@ def cmd_ppo(args) -> int:
                                  allow_pickle=args.allow_pickle, trust_remote_code=args.trust_remote_code)
     safety = dict(allow_pickle=args.allow_pickle, trust_remote_code=args.trust_remote_code)
     parts = [(as_reward_fn(r, **safety), w) for r, w in zip(inputs.reward_model, weights)]
-    reward = parts[0][0] if len(parts) == 1 and weights[0] == 1.0 else as_reward_fn(parts)
+    if config.ensemble is not None:
+        reward = [rf for rf, _ in parts]  # the trainer combines them (PPOConfig.ensemble)
+    else:
+        reward = parts[0][0] if len(parts) == 1 and weights[0] == 1.0 else as_reward_fn(parts)
     gold = as_reward_fn(inputs.gold_reward, **safety) if inputs.gold_reward else None
     trainer = PPOTrainer(config=config, model=policy, ref_model=inputs.ref_model, tokenizer=tok, reward_model=reward,
                          gold_reward_fn=gold)

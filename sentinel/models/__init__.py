@@ -1,5 +1,6 @@
 """Models: safe loading of causal LMs, reward models and tokenizers, and tiny models built from configs."""
 
+from .ensemble import ENSEMBLE_METHODS, EnsembleReward, combine_rewards, ensemble_std
 from .loading import (
     check_weights_safe,
     load_causal_lm,
@@ -20,8 +21,27 @@ from .reward import (
 from .tiny import CHAT_TEMPLATE, TinyConfig, add_blocks, build_causal_lm, build_reward_model, train_tokenizer
 
 __all__ = [
-    "CHAT_TEMPLATE", "CallableReward", "CombinedReward", "ModelReward", "RewardFunction", "TinyConfig",
-    "add_blocks", "as_reward_fn", "format_for_reward", "build_causal_lm", "build_reward_model", "check_weights_safe",
-    "load_causal_lm", "load_reward_model", "load_tokenizer", "model_identity", "resolve_device", "resolve_dtype",
+    "CHAT_TEMPLATE",
+    "ENSEMBLE_METHODS",
+    "CallableReward",
+    "CombinedReward",
+    "EnsembleReward",
+    "ModelReward",
+    "RewardFunction",
+    "TinyConfig",
+    "add_blocks",
+    "as_reward_fn",
+    "build_causal_lm",
+    "build_reward_model",
+    "check_weights_safe",
+    "combine_rewards",
+    "ensemble_std",
+    "format_for_reward",
+    "load_causal_lm",
+    "load_reward_model",
+    "load_tokenizer",
+    "model_identity",
+    "resolve_device",
+    "resolve_dtype",
     "train_tokenizer",
 ]

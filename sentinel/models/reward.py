@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
 from typing import Any, Callable, Sequence
 
@@ -176,6 +177,11 @@ def as_reward_fn(
     if isinstance(reward, RewardFunction):
         return reward
     if isinstance(reward, list):
+        for i, item in enumerate(reward):
+            if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[1], numbers.Real)):
+                raise ConfigError(f"entry {i} of the reward list is {type(item).__name__} {item!r:.60}; a list is a "
+                                  "weighted sum of (reward, weight) pairs (for an ensemble of reward models, give "
+                                  "the list to PPO with ensemble='mean', 'min' or 'uwo')", field="reward_model")
         return CombinedReward([(as_reward_fn(r, batch_size=batch_size, max_length=max_length, device=device,
                                              allow_pickle=allow_pickle, trust_remote_code=trust_remote_code), float(w))
                                for r, w in reward])

@@ -1,122 +1,244 @@
-"""Render a report's JSON (a dict) to Markdown and to a self-contained HTML page.
+"""Render a report's JSON (a dict) to Markdown and to one self-contained HTML page.
 
-Renderers read only the JSON dict, never the live objects, so a saved report.json re-renders identically.
+Renderers read only the JSON dict (and, for HTML, the figure files it names), never the live objects, so a saved
+report.json re-renders identically. The HTML page embeds its figures as data URIs and uses no script, so the file
+alone (a CI artefact, an attachment) shows everything; the Markdown links the figure files beside it.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import json
+import logging
+from pathlib import Path
 from typing import Any
 
-_SEV_COLOUR = {"info": "#6b7280", "low": "#2563eb", "medium": "#d97706", "high": "#dc2626", "critical": "#7f1d1d"}
+from .summary import effect_text, fmt, is_estimate, ranked, summarise
+
+logger = logging.getLogger(__name__)
+
+_SEV_COLOUR = {"info": "#6b7280", "low": "#2563eb", "medium": "#b45309", "high": "#dc2626", "critical": "#7f1d1d"}
+_MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+         ".gif": "image/gif", ".webp": "image/webp"}
+EVIDENCE_ROWS = 5  # evidence items shown per finding; the rest stay in report.json
+CELL_CHARS = 400  # longest text shown in one table cell
+COLLAPSE_ROWS = 30  # a metrics or config table longer than this starts folded
+
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
+ color:#111;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #e5e7eb;padding-bottom:.2em}
+h3{font-size:1.05em;margin:1.2em 0 .4em}.meta{color:#555;font-size:.9em}
+table{border-collapse:collapse;margin:.4em 0 .8em;font-size:.9em}
+td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}th{background:#f3f4f6}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.sev{color:#fff;border-radius:4px;padding:1px 6px;font-size:.8em;text-transform:uppercase}
+.summary{background:#f8fafc;border:1px solid #e2e8f0;border-radius:6px;padding:.4em 1.2em 1em;margin:1em 0}
+.summary h2{border:0;margin-top:.6em}.summary h3{margin-top:.9em}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#555;font-size:.85em}
+.missing{color:#b91c1c}pre{background:#f6f6f6;padding:6px;white-space:pre-wrap;font-size:.85em}
+details>summary{cursor:pointer;color:#374151}
+"""
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, (list, tuple)) and len(v) <= 4 and all(isinstance(x, (int, float)) for x in v):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
-    return str(v)
+# ------------------------------------------------------------------------------------------------ shared
+def _clip(text: str, limit: int = CELL_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + f" … ({len(text) - limit} more characters in report.json)"
 
 
-def _effect_text(effect: dict | None) -> str:
-    if not effect:
-        return ""
-    s = f"{effect['name']} = {_fmt(effect['value'])}"
-    if effect.get("unit"):
-        s += f" {effect['unit']}"
-    if effect.get("low") is not None and effect.get("high") is not None:
-        s += f" (95% CI {_fmt(effect['low'])} to {_fmt(effect['high'])})"
-    return s
+def _cell(v: Any) -> str:
+    if isinstance(v, (dict, list)) and not is_estimate(v):
+        if isinstance(v, list) and all(isinstance(x, (int, float, str, type(None))) for x in v):
+            return _clip(fmt(v))
+        return _clip(json.dumps(v, default=str, ensure_ascii=False))
+    return _clip(fmt(v))
 
 
-def _evidence_text(ev: Any) -> str:
-    if isinstance(ev, dict):
-        return "; ".join(f"{k}: {_fmt(v)}" for k, v in ev.items())
-    return str(ev)
+def flatten(d: dict, prefix: str = "", depth: int = 3) -> list[tuple[str, Any]]:
+    """[(dotted key, leaf value)]: nested mappings become dotted keys down to `depth` levels."""
+    rows: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v and depth > 1 and not is_estimate(v):
+            rows += flatten(v, key + ".", depth - 1)
+        else:
+            rows.append((key, v))
+    return rows
+
+
+def identity_rows(model: Any) -> list[tuple[str, str]]:
+    """What the report is about (models, paths, reward functions) as (field, value) rows."""
+    if isinstance(model, dict):
+        return [(k, _cell(v)) for k, v in flatten(model)]
+    return [("model", _cell(model))] if model else []
+
+
+def evidence_table(evidence: list[Any]) -> tuple[list[str], list[list[str]]]:
+    """(columns, rows) of a finding's evidence: mappings become one row each under the union of their keys (in
+    order of first appearance); anything else is one row in an `evidence` column."""
+    columns: list[str] = []
+    for ev in evidence:
+        for k in ev if isinstance(ev, dict) else ["evidence"]:
+            if k not in columns:
+                columns.append(k)
+    rows = []
+    for ev in evidence:
+        item = ev if isinstance(ev, dict) else {"evidence": ev}
+        rows.append([_cell(item[c]) if c in item else "" for c in columns])
+    return columns, rows
+
+
+def _meta(d: dict) -> str:
+    pkg = d.get("package", {})
+    git = f" ({pkg['git'][:10]})" if pkg.get("git") else ""
+    return (f"sentinel-rlhf {pkg.get('version')}{git} · report schema {d.get('schema_version')} · "
+            f"{d.get('created')} · seed {fmt(d.get('seed'))}")
+
+
+# ------------------------------------------------------------------------------------------------ Markdown
+def _md(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(_md(h) for h in header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    return out + [""]
 
 
 def render_markdown(d: dict) -> str:
-    lines = [f"# {d['title']}", ""]
-    pkg = d.get("package", {})
-    lines.append(
-        f"sentinel-rlhf {pkg.get('version')} · schema {d.get('schema_version')} · {d.get('created')} · seed {d.get('seed')}"
-    )
-    if d.get("model"):
-        lines.append(f"Model: `{d['model']}`")
-    lines.append("")
+    s = summarise(d)
+    lines = [f"# {d['title']}", "", _meta(d), "", "## Summary", "", s["tally"], ""]
+    lines += [f"- {w}" for w in s["what_happened"]] + [""]
+    if s["key_figures"]:
+        lines += ["**Key figures**", ""] + _md_table(["figure", "value"], [list(r) for r in s["key_figures"]])
+    lines += ["**What to do next**", ""] + [f"- {n}" for n in s["next_steps"]] + [""]
+    rows = identity_rows(d.get("model"))
+    if rows:
+        lines += ["## What was examined", ""] + _md_table(["", ""], [list(r) for r in rows])
     for fig in d.get("figures", []):
         lines += [f"![{fig}]({fig})", ""]
-    findings = d.get("findings", [])
-    lines.append(f"## Findings ({len(findings)})")
-    lines.append("")
+    findings = ranked(d.get("findings", []))
+    lines += [f"## Findings ({len(findings)})", ""]
     if not findings:
-        lines.append("No findings.")
+        lines += ["No findings.", ""]
     for f in findings:
-        lines.append(f"### [{f['severity'].upper()}] {f['id']}: {f['description']}")
-        lines.append("")
-        lines.append(f"score {_fmt(f['score'])}, confidence {_fmt(f['confidence'])}")
+        lines += [f"### [{f['severity'].upper()}] {f['id']}: {f['description']}", ""]
+        facts = [["score", fmt(f["score"])], ["confidence", fmt(f["confidence"])]]
         if f.get("effect"):
-            lines.append(f"effect: {_effect_text(f['effect'])}")
-        for ev in f.get("evidence", [])[:5]:
-            lines.append(f"- {_evidence_text(ev)[:500]}")
-        lines.append("")
+            facts.append(["effect", effect_text(f["effect"])])
+        lines += _md_table(["", ""], facts)
+        evidence = f.get("evidence", [])
+        if evidence:
+            columns, ev_rows = evidence_table(evidence[:EVIDENCE_ROWS])
+            lines += ["Evidence:", ""] + _md_table(columns, ev_rows)
+            if len(evidence) > EVIDENCE_ROWS:
+                lines += [f"({len(evidence) - EVIDENCE_ROWS} more in report.json)", ""]
     if d.get("metrics"):
-        lines += ["## Metrics", "", "| metric | value |", "|---|---|"]
-        for k, v in d["metrics"].items():
-            lines.append(f"| {k} | {_fmt(v)} |")
-        lines.append("")
+        lines += ["## Metrics", ""] + _md_table(["metric", "value"], [[k, _cell(v)] for k, v in flatten(d["metrics"])])
     if d.get("notes"):
         lines += ["## Notes", ""] + [f"- {n}" for n in d["notes"]] + [""]
     if d.get("config"):
-        lines += ["## Config", "", "```", "\n".join(f"{k}: {v}" for k, v in d["config"].items()), "```", ""]
+        lines += ["## Config", ""] + _md_table(["field", "value"], [[k, _cell(v)] for k, v in flatten(d["config"])])
     return "\n".join(lines)
 
 
-def render_html(d: dict) -> str:
-    e = html.escape
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{e(d['title'])}</title>",
-        "<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}"
-        ".sev{color:#fff;border-radius:4px;padding:1px 6px;font-size:.85em}"
-        "pre,.ev{background:#f6f6f6;padding:6px;white-space:pre-wrap;font-size:.9em}</style></head><body>",
-        f"<h1>{e(d['title'])}</h1>",
-    ]
-    pkg = d.get("package", {})
-    parts.append(
-        f"<p>sentinel-rlhf {e(str(pkg.get('version')))} · schema {e(str(d.get('schema_version')))} · "
-        f"{e(str(d.get('created')))} · seed {e(str(d.get('seed')))}</p>"
-    )
-    if d.get("model"):
-        parts.append(f"<p>Model: <code>{e(str(d['model']))}</code></p>")
-    for fig in d.get("figures", []):
-        parts.append(f"<p><img src='{e(fig)}' alt='{e(fig)}' style='max-width:100%'></p>")
-    findings = d.get("findings", [])
+# ------------------------------------------------------------------------------------------------ HTML
+def _h(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _html_table(header: list[str] | None, rows: list[list[str]], cls: str = "") -> str:
+    out = [f"<table class='{cls}'>" if cls else "<table>"]
+    if header:
+        out.append("<tr>" + "".join(f"<th>{_h(h)}</th>" for h in header) + "</tr>")
+    for row in rows:
+        out.append("<tr>" + "".join(f"<td>{_h(c)}</td>" for c in row) + "</tr>")
+    return "".join(out) + "</table>"
+
+
+def _kv_table(rows: list[tuple[str, str]], cls: str) -> str:
+    return (f"<table class='{cls}'>" + "".join(f"<tr><th>{_h(k)}</th><td>{_h(v)}</td></tr>" for k, v in rows)
+            + "</table>")
+
+
+def _figure(fig: str, base_dir: Path | None) -> str:
+    """<figure> with the image inlined as a data URI, or a visible note saying why it could not be."""
+    why = None
+    path = (base_dir / fig).resolve() if base_dir is not None else None
+    mime = _MIME.get(Path(fig).suffix.lower())
+    if path is None:
+        why = "no report folder was given to read it from"
+    elif not path.is_relative_to(base_dir.resolve()):
+        why = "it lies outside the report folder"
+    elif mime is None:
+        why = f"unknown image type (expected one of {', '.join(sorted(_MIME))})"
+    elif not path.is_file():
+        why = f"the file is missing from {base_dir}"
+    if why:
+        logger.warning("report figure %s not embedded: %s", fig, why)
+        return f"<p class='missing'>Figure {_h(fig)} could not be embedded: {_h(why)}.</p>"
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f"<figure><img src='data:{mime};base64,{data}' alt='{_h(fig)}'>"
+            f"<figcaption>{_h(fig)}</figcaption></figure>")
+
+
+def _folded(title: str, body: str, rows: int, always: bool = False) -> str:
+    if always or rows > COLLAPSE_ROWS:
+        return f"<h2>{_h(title)}</h2><details><summary>{rows} rows</summary>{body}</details>"
+    return f"<h2>{_h(title)}</h2>{body}"
+
+
+def render_html(d: dict, base_dir: str | Path | None = None) -> str:
+    """The report as one HTML page; figures (paths relative to `base_dir`, the report folder) are embedded."""
+    base = Path(base_dir) if base_dir is not None else None
+    s = summarise(d)
+    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+             f"<title>{_h(d['title'])}</title><style>{_CSS}</style></head><body>",
+             f"<h1>{_h(d['title'])}</h1>", f"<p class='meta'>{_h(_meta(d))}</p>"]
+
+    parts.append("<section class='summary' id='summary'><h2>Summary</h2>")
+    parts.append(f"<p><strong>{_h(s['tally'])}</strong></p>")
+    parts.append("<h3>What happened</h3><ul>" + "".join(f"<li>{_h(w)}</li>" for w in s["what_happened"]) + "</ul>")
+    if s["key_figures"]:
+        parts.append("<h3>Key figures</h3>" + _kv_table(s["key_figures"], "key-figures"))
+    parts.append("<h3>What to do next</h3><ul>" + "".join(f"<li>{_h(n)}</li>" for n in s["next_steps"]) + "</ul>")
+    parts.append("</section>")
+
+    rows = identity_rows(d.get("model"))
+    if rows:
+        parts.append("<h2>What was examined</h2>" + _kv_table(rows, "identity"))
+    if d.get("figures"):
+        parts.append("<h2>Figures</h2>" + "".join(_figure(fig, base) for fig in d["figures"]))
+
+    findings = ranked(d.get("findings", []))
     parts.append(f"<h2>Findings ({len(findings)})</h2>")
     if not findings:
         parts.append("<p>No findings.</p>")
     for f in findings:
         colour = _SEV_COLOUR.get(f["severity"], "#333")
-        parts.append(
-            f"<h3><span class='sev' style='background:{colour}'>{e(f['severity'])}</span> "
-            f"{e(f['id'])}: {e(f['description'])}</h3>"
-        )
-        parts.append(f"<p>score {_fmt(f['score'])}, confidence {_fmt(f['confidence'])}")
+        parts.append(f"<h3><span class='sev' style='background:{colour}'>{_h(f['severity'])}</span> "
+                     f"{_h(f['id'])}: {_h(f['description'])}</h3>")
+        facts = [("score", fmt(f["score"])), ("confidence", fmt(f["confidence"]))]
         if f.get("effect"):
-            parts.append(f"<br>effect: {e(_effect_text(f['effect']))}")
-        parts.append("</p>")
-        for ev in f.get("evidence", [])[:5]:
-            parts.append(f"<div class='ev'>{e(_evidence_text(ev)[:1000])}</div>")
+            facts.append(("effect", effect_text(f["effect"])))
+        parts.append(_kv_table(facts, "facts"))
+        evidence = f.get("evidence", [])
+        if evidence:
+            columns, ev_rows = evidence_table(evidence[:EVIDENCE_ROWS])
+            parts.append(_html_table(columns, ev_rows, "evidence"))
+            if len(evidence) > EVIDENCE_ROWS:
+                parts.append(f"<p class='meta'>{len(evidence) - EVIDENCE_ROWS} more in report.json</p>")
+
     if d.get("metrics"):
-        parts.append("<h2>Metrics</h2><table><tr><th>metric</th><th>value</th></tr>")
-        for k, v in d["metrics"].items():
-            parts.append(f"<tr><td>{e(str(k))}</td><td>{e(_fmt(v))}</td></tr>")
-        parts.append("</table>")
+        metric_rows = [[k, _cell(v)] for k, v in flatten(d["metrics"])]
+        parts.append(_folded("Metrics", _html_table(["metric", "value"], metric_rows, "metrics"), len(metric_rows)))
     if d.get("notes"):
-        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{e(str(n))}</li>" for n in d["notes"]) + "</ul>")
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{_h(n)}</li>" for n in d["notes"]) + "</ul>")
     if d.get("config"):
-        parts.append("<h2>Config</h2><pre>" + e("\n".join(f"{k}: {v}" for k, v in d["config"].items())) + "</pre>")
+        config_rows = [[k, _cell(v)] for k, v in flatten(d["config"])]
+        parts.append(_folded("Config", _html_table(["field", "value"], config_rows, "config"), len(config_rows)))
     parts.append("</body></html>")
     return "\n".join(parts)

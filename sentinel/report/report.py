@@ -13,7 +13,7 @@ from ..errors import DataError
 from ..utils import atomic_write_json, atomic_write_text, git_revision
 from .finding import Finding, Severity
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: summary, key_metrics, next_steps
 
 
 @dataclass
@@ -33,6 +33,11 @@ class Report:
     model: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)  # image paths relative to the report folder
+    # The summary a rendered report opens with (see `sentinel.report.summary`): sentences on what happened, the
+    # metrics that are the key figures, and what to do next; each built by the producer from its own results.
+    summary: list[str] = field(default_factory=list)
+    key_metrics: list[str] = field(default_factory=list)
+    next_steps: list[str] = field(default_factory=list)
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
     # ------------------------------------------------------------------ queries
@@ -63,6 +68,9 @@ class Report:
             "findings": [f.to_dict() for f in self.findings],
             "notes": self.notes,
             "figures": self.figures,
+            "summary": self.summary,
+            "key_metrics": self.key_metrics,
+            "next_steps": self.next_steps,
         }
 
     def to_json(self) -> str:
@@ -84,6 +92,9 @@ class Report:
             model=d.get("model", {}),
             notes=d.get("notes", []),
             figures=d.get("figures", []),
+            summary=d.get("summary", []),
+            key_metrics=d.get("key_metrics", []),
+            next_steps=d.get("next_steps", []),
             created=d.get("created", ""),
         )
 
@@ -97,7 +108,9 @@ class Report:
         return cls.from_dict(read_json(path))
 
     def save(self, out_dir: str | Path) -> Path:
-        """Write report.json (the source of truth), then report.md and report.html rendered from it."""
+        """Write report.json (the source of truth), then report.md and report.html rendered from it.
+
+        `figures` must already be in `out_dir`: report.html embeds them, so that one file shows everything."""
         from .render import render_html, render_markdown
 
         out = Path(out_dir)
@@ -105,6 +118,6 @@ class Report:
         data = json.loads(self.to_json())
         # The JSON goes last: a report.json present means the whole report was written.
         atomic_write_text(out / "report.md", render_markdown(data))
-        atomic_write_text(out / "report.html", render_html(data))
+        atomic_write_text(out / "report.html", render_html(data, out))
         atomic_write_json(out / "report.json", data)
         return out

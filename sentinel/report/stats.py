@@ -76,3 +76,17 @@ def sign_flip_p_value(diffs: Sequence[float], *, n_resamples: int = 5000, seed: 
     signs = rng.choice([-1.0, 1.0], size=(n_resamples, d.size))
     null = np.abs((signs * d).mean(axis=1))
     return float((1 + np.sum(null >= observed - 1e-12)) / (n_resamples + 1))
+
+
+def moving_average(values: Sequence[float | None], window: int) -> list[float]:
+    """Centred moving average over `window` points (shrinking at both ends); None/NaN points are left out of every
+    mean, and a point whose window holds no finite value is NaN. window 1 returns the finite values unchanged."""
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    x = [float(v) if v is not None and math.isfinite(float(v)) else math.nan for v in values]
+    half_lo, half_hi = (window - 1) // 2, window // 2
+    out = []
+    for i in range(len(x)):
+        part = [v for v in x[max(0, i - half_lo) : i + half_hi + 1] if not math.isnan(v)]
+        out.append(sum(part) / len(part) if part else math.nan)
+    return out

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Optional
 
 from ...errors import ConfigError
+from ...models.ensemble import check_method
 
 KL_ESTIMATORS = ("kl", "abs", "mse", "k3")
 
@@ -83,6 +84,15 @@ class PPOConfig:
     missing_eos_penalty: Optional[float] = field(default=None, metadata={
         "help": "subtract this from the score of a generated response that hit max_new_tokens without an EOS "
                 "token (TRL PPOv2: None; OpenRLHF applies one)"})
+    # --- reward-model ensemble ----------------------------------------------------------------------------------
+    ensemble: Literal["mean", "min", "uwo"] | None = field(default=None, metadata={
+        "help": "combine several reward models (reward_model=[...], two or more) into one reward per sample, after "
+                "Coste et al. 2023: mean; min (worst case over members); uwo (mean - uwo_lambda x the members' "
+                "variance). None = one reward model (or a weighted sum of (reward, weight) pairs). Each member's "
+                "mean reward and the members' std are logged as ensemble/member_<i> and ensemble/std"})
+    uwo_lambda: float | None = field(default=None, metadata={
+        "help": "with ensemble=uwo (required there, only there): weight of the members' variance (population, "
+                "1/k); its scale depends on the rewards' scale"})
     # --- generation -------------------------------------------------------------------------------------------
     max_new_tokens: int = field(default=32, metadata={"help": "longest response in tokens (TRL examples: 32)"})
     do_sample: bool = field(default=True, metadata={"help": "sample (True) or greedy (False) (classic TRL examples: True)"})
@@ -130,6 +140,10 @@ class PPOConfig:
                 raise ConfigError(f"must be >= 0, got {getattr(self, name)!r}", field=name)
         if self.target <= 0:
             raise ConfigError(f"must be > 0, got {self.target!r}", field="target")
+        if self.ensemble is not None or self.uwo_lambda is not None:
+            if self.ensemble is None:
+                raise ConfigError("uwo_lambda is set but ensemble is not; set ensemble='uwo'", field="uwo_lambda")
+            check_method(self.ensemble, self.uwo_lambda)
         if self.kl_penalty not in KL_ESTIMATORS:
             raise ConfigError(f"got {self.kl_penalty!r}; expected one of {list(KL_ESTIMATORS)}", field="kl_penalty")
         step_samples = self.mini_batch_size * self.gradient_accumulation_steps

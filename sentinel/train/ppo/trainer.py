@@ -28,6 +28,7 @@ from transformers import LogitsProcessorList
 from ...config import to_dict
 from ...errors import ConfigError, DataError, SentinelError
 from ...models import as_reward_fn, load_causal_lm
+from ...models.ensemble import EnsembleReward, check_members, ensemble_std
 from ...utils import atomic_directory, atomic_write_json, atomic_write_text, set_seed
 from . import core
 from .config import PPOConfig
@@ -57,6 +58,8 @@ class PPOTrainer:
     """PPO with a value head on the policy trunk, a frozen reference (or LoRA with adapters disabled), GAE and a
     fixed or adaptive KL penalty. See `PPOConfig` for every knob and its classic-TRL default.
 
+    `reward_model`: anything `sentinel.models.as_reward_fn` accepts; with `config.ensemble` ("mean", "min", "uwo")
+    a list of two or more of them, scored on the same samples and combined per sample (`sentinel.models.ensemble`).
     `callbacks`: objects with `on_step_end(trainer, step, stats)`; returning True (or setting
     `trainer.stop_training = True`) ends `train()` cleanly. `gold_reward_fn`: an extra reward that is only
     logged as `gold/score`, never optimised (for over-optimisation curves).
@@ -85,7 +88,7 @@ class PPOTrainer:
         policy.eval()  # no dropout: see the module docstring
         self.is_peft = hasattr(policy, "disable_adapter") and hasattr(policy, "peft_config")
         self.ref_model = self._reference(policy, ref_model, device)
-        self.reward_fn = as_reward_fn(reward_model, device=str(device)) if reward_model is not None else None
+        self.reward_fn = self._reward(reward_model, device)
         self.gold_reward_fn = as_reward_fn(gold_reward_fn) if gold_reward_fn is not None else None
         self.callbacks = list(callbacks or [])
 
@@ -118,6 +121,25 @@ class PPOTrainer:
         c = self.config
         return get_peft_model(policy, LoraConfig(r=c.lora_r, lora_alpha=c.lora_alpha, lora_dropout=c.lora_dropout,
                                                  target_modules=list(c.lora_target_modules), task_type="CAUSAL_LM"))
+
+    def _reward(self, reward_model, device):
+        """The reward function: one reward (or weighted pairs) as given, or with `config.ensemble` an
+        `EnsembleReward` over the members of the list `reward_model`."""
+        method = self.config.ensemble
+        if isinstance(reward_model, EnsembleReward):
+            if method is not None and method != reward_model.method:
+                raise ConfigError(f"config.ensemble is {method!r} but the EnsembleReward given combines by "
+                                  f"{reward_model.method!r}", field="ensemble")
+            return reward_model
+        if method is None:
+            return as_reward_fn(reward_model, device=str(device)) if reward_model is not None else None
+        members = [] if reward_model is None else list(reward_model) if isinstance(reward_model, list) else \
+            [reward_model]
+        check_members(len(members), method)
+        ensemble = EnsembleReward([as_reward_fn(m, device=str(device)) for m in members], method,
+                                  self.config.uwo_lambda)
+        logger.info("reward: %s", ensemble.name)
+        return ensemble
 
     def _reference(self, policy, ref_model, device):
         if ref_model is not None:
@@ -339,16 +361,23 @@ class PPOTrainer:
         if not prompts:
             raise DataError("step() needs at least one (prompt, response) pair")
         p_texts, r_texts = [self._text(p) for p in prompts], [self._text(r) for r in responses]
+        members = None
         if rewards is None:
             if self.reward_fn is None:
                 raise ConfigError("give rewards to step(), or a reward_model to the trainer", field="reward_model")
-            rewards = self.reward_fn(p_texts, r_texts)
+            if isinstance(self.reward_fn, EnsembleReward):
+                members = self.reward_fn.member_scores(p_texts, r_texts)
+                rewards = self.reward_fn.combine(members)
+            else:
+                rewards = self.reward_fn(p_texts, r_texts)
         scores = self._check_rewards(rewards, len(prompts))
         keep = [i for i, s in enumerate(scores) if math.isfinite(s)]
         for i in sorted(set(range(len(scores))) - set(keep)):
             logger.warning("step %d: skipping sample %d: reward is %s (prompt %r)", self.step_count + 1, i + 1,
                            scores[i], p_texts[i][:60])
         stats: dict[str, float] = {"ppo/skipped_samples": float(len(scores) - len(keep))}
+        if members is not None and keep:
+            stats.update(_ensemble_stats(members, keep))
         if self.gold_reward_fn is not None and keep:
             gold = self.gold_reward_fn([p_texts[i] for i in keep], [r_texts[i] for i in keep])
             stats["gold/score"] = sum(gold) / len(gold)
@@ -614,6 +643,14 @@ def _slice(batch: dict, rows: torch.Tensor):
     cols = slice(start, P + R)
     return (batch["input_ids"][rows, cols], batch["attention_mask"][rows, cols], batch["position_ids"][rows, cols], R,
             batch["response_ids"][rows, :R], batch["response_mask"][rows, :R])
+
+
+def _ensemble_stats(members: list[list[float]], keep: list[int]) -> dict[str, float]:
+    """Each member's mean reward and the members' mean std over the kept samples (finite combined reward)."""
+    stats = {f"ensemble/member_{j}": sum(scores[i] for i in keep) / len(keep) for j, scores in enumerate(members)}
+    std = ensemble_std([[scores[i] for i in keep] for scores in members])
+    stats["ensemble/std"] = sum(std) / len(std)
+    return stats
 
 
 def _tempered(logits: torch.Tensor, temperature: float) -> torch.Tensor:
