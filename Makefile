@@ -27,10 +27,6 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/sentinel demo --out demo-out
 
-<<<<<<< HEAD
-# The whole suite (the README's command and CI's): fast tests and the slow ones that train tiny models.
-test: install
-=======
 # tests/test_report_browser.py opens report.html in headless Chromium. Where no Chromium is on PATH and apt-get can
 # install packages (root on Debian), install Debian's `chromium`; otherwise that test skips and says why.
 browser:
@@ -44,8 +40,8 @@ browser:
 		echo "no Chromium and no usable apt-get: the report browser test will skip"; \
 	fi
 
+# The whole suite (the README's command and CI's): fast tests and the slow ones that train tiny models.
 test: install browser
->>>>>>> issue15
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15 tests
 
 # The everyday loop: every test not marked slow (no model training beyond a few steps).
