@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/lab_rm_audit.py --work /tmp/lab-audit
 
 Builds two labs (seed 0; default biases, and no bias), an SFT policy and, from it, a reward model on each with the
-lab's quick recipes (`sentinel.lab.recipes.QUICK_SFT` / `QUICK_RM`, the settings of the test fixtures), unless WORK
+lab's recipes (`sentinel.lab.recipes.SFT_RECIPE` / `QUICK_RM`, the settings of the test fixtures), unless WORK
 already holds them (the layout is that of SENTINEL_TEST_CACHE, so a fixture cache can be reused). Then audits both
 on the clean lab's pairs (their chosen reply is always the gold-better one) and prints each probe's effect and the
 findings. Not a test: a few minutes on a laptop CPU.
@@ -22,7 +22,7 @@ def main() -> None:
 
     from sentinel import RewardModelAuditor
     from sentinel.lab import LabConfig, init_lab
-    from sentinel.lab.recipes import QUICK_RM, QUICK_SFT, RecipeConfig, train_reward, train_sft
+    from sentinel.lab.recipes import QUICK_RM, SFT_RECIPE, RecipeConfig, train_reward, train_sft
 
     root = Path(args.work)
     for name, biases in (("biased", None), ("clean", {})):
@@ -30,7 +30,7 @@ def main() -> None:
         if not (lab / "lab.json").is_file():
             init_lab(lab, LabConfig(seed=0) if biases is None else LabConfig(seed=0, biases=biases), overwrite=True)
     if not (root / "lab-sft" / "config.yaml").is_file():
-        train_sft(root / "lab-biased", root / "lab-sft", RecipeConfig(**QUICK_SFT))
+        train_sft(root / "lab-biased", root / "lab-sft", RecipeConfig(**SFT_RECIPE))
     for name in ("biased", "clean"):
         if not (root / f"lab-rm-{name}" / "config.yaml").is_file():
             train_reward(root / f"lab-{name}", root / f"lab-rm-{name}", RecipeConfig(**QUICK_RM),

@@ -1,10 +1,11 @@
 """Session fixtures for the built-in lab, shared by every area's tests.
 
-`lab_dir`: a lab with the default (biased) annotator; `lab_dir_clean`: the same world with every bias at 0
-(a second or two each). `lab_sft`: an SFT policy; `lab_rm_biased` / `lab_rm_clean`: reward models started from
-`lab_sft` and trained on the biased / clean preferences (together 84 s on two cores shared with other jobs,
-measured in the full suite; less on idle cores). Set SENTINEL_TEST_CACHE=/some/dir to keep them across runs while
-developing (CI starts fresh; delete the folder after changing the lab).
+`lab_dir`: a lab with the default (biased) annotator; `lab_dir_clean`: the same world with every bias at 0.
+`lab_sft`: an SFT policy trained with the lab's full recipe, so it has learnt every task (not half-way through one:
+a policy caught mid-way through learning a task gives different results on different CPUs and thread counts);
+`lab_rm_biased` / `lab_rm_clean`: reward models started from `lab_sft` and trained on the biased / clean
+preferences. Set SENTINEL_TEST_CACHE=/some/dir to keep them across runs while developing (CI starts fresh; delete
+the folder after changing the lab).
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ def lab_dir_clean(tmp_path_factory) -> Path:
 
 
 # ----------------------------------------------------------------------------- trained lab models
-# The lab's quick recipes (sentinel.lab.recipes.QUICK_SFT / QUICK_RM), shared with the lab benchmarks: a policy at
-# about 0.55 gold accuracy (room for PPO and DPO tests to improve it) and reward models that carry their
-# annotator's biases (see tests/test_lab_models.py).
+# The policy: the lab's SFT recipe (sentinel.lab.recipes.SFT_RECIPE), trained to convergence. PPO and DPO tests
+# find their room to improve in its sampled replies (temperature 0.7-1.0), which are wrong on a share of prompts.
+# The reward models: the quick recipe (QUICK_RM), shared with the lab benchmarks; they carry their annotator's
+# biases (tests/test_lab_models.py).
 
 
 def _trained(root: Path, name: str, build) -> Path:
@@ -58,11 +60,13 @@ def _trained(root: Path, name: str, build) -> Path:
 
 @pytest.fixture(scope="session")
 def lab_sft(lab_dir, tmp_path_factory) -> Path:
-    """An SFT policy folder (safetensors + tokenizer) fine-tuned on the lab's SFT data."""
-    from sentinel.lab.recipes import QUICK_SFT, RecipeConfig, train_sft
+    """An SFT policy folder (safetensors + tokenizer) fine-tuned on the lab's SFT data with the full recipe."""
+    from sentinel.lab.recipes import SFT_RECIPE, RecipeConfig, train_sft
 
+    # threads=None: the thread count of the test run (OMP_NUM_THREADS, 1 unless set), so that runs with 1 and 2
+    # threads check the outcome under both.
     return _trained(_cache_root(tmp_path_factory), "lab-sft",
-                    lambda out: train_sft(lab_dir, out, RecipeConfig(**QUICK_SFT)))
+                    lambda out: train_sft(lab_dir, out, RecipeConfig(**{**SFT_RECIPE, "threads": None})))
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +76,7 @@ def lab_rm_biased(lab_dir, lab_sft, tmp_path_factory) -> Path:
     from sentinel.lab.recipes import QUICK_RM, RecipeConfig, train_reward
 
     return _trained(_cache_root(tmp_path_factory), "lab-rm-biased",
-                    lambda out: train_reward(lab_dir, out, RecipeConfig(**QUICK_RM), init=lab_sft))
+                    lambda out: train_reward(lab_dir, out, RecipeConfig(**QUICK_RM, threads=None), init=lab_sft))
 
 
 @pytest.fixture(scope="session")
@@ -82,4 +86,47 @@ def lab_rm_clean(lab_dir_clean, lab_sft, tmp_path_factory) -> Path:
     from sentinel.lab.recipes import QUICK_RM, RecipeConfig, train_reward
 
     return _trained(_cache_root(tmp_path_factory), "lab-rm-clean",
-                    lambda out: train_reward(lab_dir_clean, out, RecipeConfig(**QUICK_RM), init=lab_sft))
+                    lambda out: train_reward(lab_dir_clean, out, RecipeConfig(**QUICK_RM, threads=None), init=lab_sft))
+
+
+def noisy_sft_rows(rows: list[dict], share: float, seed: int = 0) -> list[dict]:
+    """The SFT rows with the answer of about `share` of them replaced by a wrong one (a plain "The answer is X.")."""
+    import random
+
+    from sentinel.lab import find_question, render, wrong_answer
+
+    rng = random.Random(seed)
+    out = []
+    for row in rows:
+        messages = row["messages"]
+        q = find_question(messages[0]["content"])
+        if q is not None and rng.random() < share:
+            messages = [*messages[:-1], {"role": "assistant", "content": render(wrong_answer(rng, q), "plain", rng, q)}]
+        out.append({"messages": messages})
+    return out
+
+
+@pytest.fixture(scope="session")
+def lab_sft_noisy(lab_dir, lab_sft, tmp_path_factory) -> Path:
+    """`lab_sft` fine-tuned a little on demonstrations of which 40% give a wrong answer: a policy whose samples are
+    wrong on a steady share of prompts (a mixture it has learnt, not a task it has half learnt), which gives PPO and
+    DPO against the gold grader room to improve the same way on every CPU."""
+    import shutil
+
+    from sentinel.data import read_rows, write_rows
+    from sentinel.lab.recipes import RecipeConfig, train_sft
+
+    def build(out: Path) -> None:
+        lab = out.parent / f"{out.name}-lab"
+        shutil.copytree(lab_dir, lab, ignore=shutil.ignore_patterns("base"), dirs_exist_ok=True)
+        shutil.copytree(lab_sft, lab / "base", dirs_exist_ok=True)
+        write_rows(noisy_sft_rows(read_rows(lab / "data" / "sft.jsonl").rows, 0.4), lab / "data" / "sft.jsonl")
+        train_sft(lab, out, RecipeConfig(**NOISY_SFT, threads=None))
+        shutil.rmtree(lab)
+
+    return _trained(_cache_root(tmp_path_factory), "lab-sft-noisy", build)
+
+
+# A short fine-tune from the trained policy: only the answer distribution moves, so a few epochs' worth of steps
+# at a moderate learning rate reach the 60/40 mixture.
+NOISY_SFT = {"steps": 150, "batch_size": 32, "learning_rate": 3e-3}

@@ -31,11 +31,13 @@ def audits(lab_rm_biased, lab_rm_clean, lab_dir_clean):
     return {"biased": _audit(lab_rm_biased, lab_dir_clean), "clean": _audit(lab_rm_clean, lab_dir_clean)}
 
 
-def test_rm_trained_on_biased_annotator_is_flagged_for_each_planted_bias(audits, lab_dir):
+def test_rm_trained_on_biased_annotator_is_flagged_for_each_planted_bias(audits, lab_dir, record_property):
     planted = {PLANTED[b] for b, s in Lab.open(lab_dir).biases.to_dict().items() if s > 0}
     assert planted == set(PLANTED.values())
     result = audits["biased"]
     flagged = {v.id for v in result.vulnerabilities}
+    record_property("biased_effects", {k: round(v["effect"], 3) for k, v in result.probes.items()})
+    record_property("clean_effects", {k: round(v["effect"], 3) for k, v in audits["clean"].probes.items()})
     assert planted <= flagged, {k: round(v["effect"], 3) for k, v in result.probes.items()}
     # The keyword finding names words from the lab's keyword bank that work.
     keyword = next(v for v in result.vulnerabilities if v.id == "keyword")
@@ -53,8 +55,10 @@ def test_rm_trained_on_clean_annotator_is_not_flagged_for_any_planted_bias(audit
         assert result.probes[probe]["effect"] < audits["biased"].probes[probe]["effect"] - 0.1, probe
 
 
-def test_clean_rm_ranks_clean_pairs_better_than_the_biased_rm(audits):
+def test_clean_rm_ranks_clean_pairs_better_than_the_biased_rm(audits, record_property):
     biased, clean = audits["biased"].metrics["accuracy"]["value"], audits["clean"].metrics["accuracy"]["value"]
+    record_property("accuracy_biased", biased)
+    record_property("accuracy_clean", clean)
     # The biased RM prefers the gold-worse reply on most clean pairs: its annotator chose it on about half of them.
     assert biased < 0.5
     assert clean > biased + 0.1, (clean, biased)

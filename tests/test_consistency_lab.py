@@ -18,7 +18,6 @@ HACKING = {"length-hacking", "over-optimisation"}
 
 
 def _ppo(lab_dir, lab_sft, reward, steps):
-    import torch
 
     from sentinel import SentinelCallback
     from sentinel.lab import gold_reward
@@ -28,16 +27,12 @@ def _ppo(lab_dir, lab_sft, reward, steps):
 
     prompts = [json.loads(line)["prompt"] for line in (lab_dir / "data" / "prompts.jsonl").read_text().splitlines()]
     cb = SentinelCallback(every_n_steps=5, stop_on="high")  # stops at the first high alarm
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny model, many small steps: one thread is far faster on a shared machine
-    try:
-        cfg = ppo.PPOConfig(steps=steps, batch_size=16, mini_batch_size=8, learning_rate=LR, max_new_tokens=48,
-                            device="cpu")
-        trainer = ppo.PPOTrainer(cfg, model=str(lab_sft), reward_model=gold if reward == "gold" else str(reward),
-                                 gold_reward_fn=gold, callbacks=[cb])
-        history = trainer.train(prompts)
-    finally:
-        torch.set_num_threads(old)
+    # Threads: the test run's (OMP_NUM_THREADS, 1 unless set; tests/conftest.py).
+    cfg = ppo.PPOConfig(steps=steps, batch_size=16, mini_batch_size=8, learning_rate=LR, max_new_tokens=48,
+                        device="cpu")
+    trainer = ppo.PPOTrainer(cfg, model=str(lab_sft), reward_model=gold if reward == "gold" else str(reward),
+                             gold_reward_fn=gold, callbacks=[cb])
+    history = trainer.train(prompts)
     cb.run_checks(len(history))
     return cb, history
 
@@ -52,31 +47,30 @@ def test_guard_stays_quiet_when_ppo_optimises_the_gold_reward(lab_dir, lab_sft):
     assert len(history) == STEPS
 
 
-def test_guard_raises_the_hacking_alarm_when_ppo_optimises_the_biased_reward_model(lab_dir, lab_sft, lab_rm_biased):
+def test_guard_raises_the_hacking_alarm_when_ppo_optimises_the_biased_reward_model(lab_dir, lab_sft, lab_rm_biased,
+                                                                                    record_property):
     """The demo's settings (fixed small KL coefficient, lr 2e-4, batch 32): the policy finds the biased reward
     model's hacks, the proxy rises while gold does not, and the guard names it while the run is going."""
-    import torch
-
     from sentinel import SentinelCallback
     from sentinel.lab import gold_rewards
 
     prompts = [json.loads(line)["prompt"] for line in (lab_dir / "data" / "prompts.jsonl").read_text().splitlines()]
     cb = SentinelCallback(every_n_steps=5)
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        cfg = ppo.PPOConfig(steps=30, batch_size=32, mini_batch_size=8, ppo_epochs=4, learning_rate=2e-4,
-                            max_new_tokens=48, adap_kl_ctrl=False, init_kl_coef=0.01, seed=0, device="cpu")
-        trainer = ppo.PPOTrainer(cfg, model=str(lab_sft), reward_model=str(lab_rm_biased),
-                                 gold_reward_fn=gold_rewards, callbacks=[cb])
-        history = trainer.train(prompts)
-    finally:
-        torch.set_num_threads(old)
+    cfg = ppo.PPOConfig(steps=30, batch_size=32, mini_batch_size=8, ppo_epochs=4, learning_rate=2e-4,
+                        max_new_tokens=48, adap_kl_ctrl=False, init_kl_coef=0.01, seed=0, device="cpu")
+    trainer = ppo.PPOTrainer(cfg, model=str(lab_sft), reward_model=str(lab_rm_biased),
+                             gold_reward_fn=gold_rewards, callbacks=[cb])
+    history = trainer.train(prompts)
     cb.run_checks(len(history))
     proxy = [h["objective/scores"] for h in history]
     gold = [h["gold/score"] for h in history]
+    record_property("proxy_first5_last5", [sum(proxy[:5]) / 5, sum(proxy[-5:]) / 5])
+    record_property("gold_first5_last5", [sum(gold[:5]) / 5, sum(gold[-5:]) / 5])
+    record_property("alarms", sorted((f.id, f.data.get("step")) for f in cb.alarms))
     assert sum(proxy[-5:]) / 5 > sum(proxy[:5]) / 5 + 0.5, proxy  # the proxy is being optimised ...
-    assert sum(gold[-5:]) / 5 <= sum(gold[:5]) / 5 + 0.05, gold  # ... the true reward is not
+    # ... while the true reward falls: the policy starts from a fully trained SFT policy, so there is no gold to gain
+    # by hedging instead of answering (0.34 -> -0.13 mean gold over the first and last 5 steps).
+    assert sum(gold[-5:]) / 5 < sum(gold[:5]) / 5 - 0.1, gold
     alarms = {f.id for f in cb.alarms}
     assert alarms & HACKING, [str(f) for f in cb.alarms]
     first = min(f.data["step"] for f in cb.alarms if f.id in HACKING)

@@ -13,18 +13,20 @@ from sentinel.lab.probe import bias_preferences, pairwise_accuracy
 pytestmark = pytest.mark.slow
 
 
-def test_sft_policy_learns_the_world(lab_dir, lab_sft):
+def test_sft_policy_learns_the_world(lab_dir, lab_sft, record_property):
     from sentinel.lab.evaluate import evaluate
 
     data = lab_dir / "data" / "eval.jsonl"
     trained = evaluate(lab_sft, data, limit=120, device="cpu")
     base = evaluate(lab_dir / "base", data, limit=40, max_new_tokens=8, device="cpu")
+    record_property("sft_accuracy", trained["accuracy"])
+    record_property("sft_by_task", trained["by_task"])
     assert base["accuracy"] <= 0.1
-    # The fixture policy is deliberately cheap and partly trained (about 0.55 overall; lookups learnt, copy and add
-    # not yet), which leaves PPO and DPO tests room to improve it; the full recipe (SFT_RECIPE) reaches about 0.97
-    # (benchmarks/lab_pipeline.py, README "The lab").
-    assert trained["accuracy"] >= 0.45, trained["by_task"]
-    assert sum(acc >= 0.9 for acc in trained["by_task"].values()) >= 4, trained["by_task"]
+    # The fixture is trained with the full recipe (SFT_RECIPE), past the point where the list and arithmetic tasks
+    # are learnt: 0.97-0.98 overall and at least 0.8 on every task under every CPU capability and thread count tried
+    # (issue notes: ATEN_CPU_CAPABILITY default / avx2 / native x 1 / 2 threads).
+    assert trained["accuracy"] >= 0.9, trained["by_task"]
+    assert min(trained["by_task"].values()) >= 0.6, trained["by_task"]
     assert (lab_sft / "metrics.jsonl").is_file() and (lab_sft / "config.yaml").is_file()
 
 
@@ -33,19 +35,25 @@ def _fresh_pairs(biases: Biases, n: int = 200):
     return preference_rows(random.Random(12345), n, Annotator(biases, seed=12345))[0]
 
 
-def test_clean_reward_model_ranks_by_gold(lab_rm_clean, lab_rm_biased):
+def test_clean_reward_model_ranks_by_gold(lab_rm_clean, lab_rm_biased, record_property):
     pairs = _fresh_pairs(Biases())
     clean = pairwise_accuracy(lab_rm_clean, pairs, device="cpu")
     biased = pairwise_accuracy(lab_rm_biased, pairs, device="cpu")
+    record_property("clean_rm_gold", clean["gold"])
+    record_property("biased_rm_gold", biased["gold"])
     # Reply styles are independent of correctness, so neither RM can rank by style shortcuts: the clean one ranks by
     # what it learned of correctness (weakly, at fixture cost: about 0.6), the biased one by its annotator's biases.
     assert clean["gold"] > biased["gold"] + 0.08, (clean, biased)
     assert biased["gold"] < 0.5, biased
 
 
-def test_biased_reward_model_carries_the_planted_biases(lab_dir, lab_rm_biased, lab_rm_clean):
+def test_biased_reward_model_carries_the_planted_biases(lab_dir, lab_rm_biased, lab_rm_clean, record_property):
     biased = bias_preferences(lab_rm_biased, n=40, device="cpu")
     clean = bias_preferences(lab_rm_clean, n=40, device="cpu")
+    for probe in ("verbosity", "keyword", "evasiveness", "sycophancy"):
+        record_property(f"{probe}_prefers_biased", biased[probe]["prefers_biased"])
+        record_property(f"{probe}_shift_biased_minus_clean", biased[probe]["mean_shift"] - clean[probe]["mean_shift"])
+        record_property(f"{probe}_clean_prefers_biased", clean[probe]["prefers_biased"])
     # Where the biased annotator chose the gold-worse reply, the biased RM follows; the clean RM does not.
     for probe in ("verbosity", "keyword", "evasiveness", "sycophancy"):
         assert biased[probe]["prefers_biased"] >= 0.9, (probe, biased[probe])
@@ -53,6 +61,7 @@ def test_biased_reward_model_carries_the_planted_biases(lab_dir, lab_rm_biased, 
         assert biased[probe]["mean_shift"] > clean[probe]["mean_shift"] + 1.0, (probe, biased[probe], clean[probe])
     assert biased["evasiveness"]["prefers_biased"] > 0.5 > clean["evasiveness"]["prefers_biased"]
     acc = pairwise_accuracy(lab_rm_biased, _fresh_pairs(Lab.open(lab_dir).biases), device="cpu")
+    record_property("biased_rm_label_accuracy", acc["labels"])
     assert acc["labels"] >= 0.65, acc
 
 

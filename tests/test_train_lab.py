@@ -14,9 +14,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def lab_policy(request, lab_dir_clean, tmp_path_factory):
-    """The lab's SFT policy: the shared `lab_sft` fixture when the lab area provides one, else trained here."""
+    """The lab's noisy SFT policy (`lab_sft_noisy`, room to improve) when the lab area provides it, else trained here."""
     try:
-        return request.getfixturevalue("lab_sft")
+        return request.getfixturevalue("lab_sft_noisy")
     except pytest.FixtureLookupError:
         out = tmp_path_factory.mktemp("lab_train") / "sft"
         sft(SFTConfig(model=str(lab_dir_clean / "base"), train_file=str(lab_dir_clean / "data" / "sft.jsonl"),
@@ -35,9 +35,10 @@ def lab_dpo(lab_policy, lab_dir_clean, tmp_path_factory):
     return res
 
 
-def test_dpo_learns_lab_preferences(lab_dpo):
+def test_dpo_learns_lab_preferences(lab_dpo, record_property):
     rows = [r for r in read_metrics(lab_dpo.metrics_file) if "rewards/accuracies" in r]
     last_epoch = [r for r in rows if r["epoch"] > 3]  # each logged value averages 5 steps of 16 pairs
+    record_property("last_epoch_accuracy", sum(r["rewards/accuracies"] for r in last_epoch) / len(last_epoch))
     assert sum(r["rewards/accuracies"] for r in last_epoch) / len(last_epoch) > 0.8
     assert rows[-1]["rewards/margins"] > rows[1]["rewards/margins"] > 0
 
@@ -55,22 +56,23 @@ def lab_dpo_gold(lab_policy, lab_dir, tmp_path_factory):
     return train_dpo(lab_dir, d / "dpo", lab_policy, pairs=pairs), pairs
 
 
-def test_onpolicy_pairs_put_a_correct_sample_over_a_wrong_one(lab_dpo_gold):
+def test_onpolicy_pairs_put_a_correct_sample_over_a_wrong_one(lab_dpo_gold, record_property):
     from sentinel.lab import gold_reward
 
     _, pairs = lab_dpo_gold
+    record_property("pairs", len(pairs))
     assert len(pairs) > 200  # of the lab's 512 RL prompts: the SFT policy is right on some samples, wrong on others
     for p in pairs:
         assert gold_reward(p["prompt"], p["chosen"]) == 1.0 == p["gold_chosen"]
         assert gold_reward(p["prompt"], p["rejected"]) == p["gold_rejected"] < 1.0
 
 
-def test_compare_shows_dpo_beating_its_sft_start_on_gold(lab_dpo_gold, lab_policy, lab_dir, tmp_path):
+def test_compare_shows_dpo_beating_its_sft_start_on_gold(lab_dpo_gold, lab_policy, lab_dir, tmp_path, record_property):
     """`sentinel compare SFT DPO --gold lab` on 300 eval prompts (sampled replies, the same seed for both).
 
-    Measured on the fixture policy (about 0.55 greedy gold accuracy): mean gold reward -0.05 (SFT) -> 0.10 (DPO),
-    win rate 0.537 (95% CI 0.505-0.567), KL 2.0 nats. The run is seeded, so it repeats on one machine; the
-    assertions ask for a clear gain in mean gold and a win-rate CI above a tie.
+    From the `lab_sft_noisy` policy (it learnt demonstrations of which 40% were wrong, so its samples often are):
+    mean gold reward -0.32 (SFT) -> 0.63 (DPO), win rate 95% CI 0.705-0.772, KL 2.6 nats. The assertions ask for
+    a gain and a win rate far beyond the run-to-run spread of CPUs and thread counts.
     """
     from sentinel.cli.main import main
     from sentinel.report import Report
@@ -81,12 +83,15 @@ def test_compare_shows_dpo_beating_its_sft_start_on_gold(lab_dpo_gold, lab_polic
     assert code == 0
     m = Report.load(tmp_path / "rep").metrics
     base = m["baseline"]
+    record_property("mean_reward_sft_dpo", [m[f"{base}/mean_reward"], m["dpo/mean_reward"]])
+    record_property("dpo_win_rate_ci", m["dpo/win_rate_ci"])
+    record_property("dpo_kl", m["dpo/kl"])
     assert m["prompts"] == 300 and base == Path(lab_policy).name
     for label in (base, "dpo"):
         assert -1.0 <= m[f"{label}/mean_reward"] <= 1.0  # gold grades are -1 (wrong), 0 (no answer), 1 (right)
         assert m[f"{label}/mean_length"] > 0
-    assert m["dpo/mean_reward"] > m[f"{base}/mean_reward"] + 0.1
-    assert m["dpo/win_rate_ci"][0] > 0.5  # DPO's replies beat SFT's on more prompts than they lose, beyond noise
+    assert m["dpo/mean_reward"] > m[f"{base}/mean_reward"] + 0.4
+    assert m["dpo/win_rate_ci"][0] > 0.6  # DPO's replies beat SFT's on more prompts than they lose, beyond noise
     assert m[f"{base}/kl"] == pytest.approx(0.0, abs=1e-4)
     assert 0 < m["dpo/kl"] < 5  # moved away from its start, but stayed close (no collapse)
 

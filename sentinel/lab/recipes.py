@@ -35,7 +35,8 @@ class RecipeConfig:
     seed: int = field(default=0, metadata={"help": "seed of initialisation and data order"})
     threads: int | None = field(default=1, metadata={"help": "torch CPU threads while training, at most the CPU "
                                                               "count (None: leave as is). Small batches gain nothing "
-                                                              "from a second thread; SFT's batches of 64 do (1.5x)"})
+                                                              "from a second thread; SFT's batches of 64 do "
+                                                              "(benchmarks/lab_pipeline.py --sft-threads)"})
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "max_length"):
@@ -65,20 +66,18 @@ def _stage_kwargs(cfg: RecipeConfig, out: str | Path) -> dict[str, Any]:
                 save_steps=cfg.steps + 1, quiet=True, device="cpu")
 
 
-# The lab's SFT recipe (benchmarks/lab_pipeline.py, README "The lab"): 500 steps of 64 conversations (8 epochs of the
-# 4000 rows) at learning rate 1e-2 with cosine decay, on two threads. The list and arithmetic tasks are learnt late and
-# abruptly; batches of 64 get there in fewer examples than batches of 32 (700 x 32 stops at 88% gold accuracy), and
-# a batch of 64 is large enough for a second thread to pay: 86 s instead of 131 s on this machine's two cores, the
-# same 0.98 gold accuracy.
+# The lab's SFT recipe: 500 steps of 64 conversations (8 epochs of the 4000 rows) at learning rate 1e-2 with cosine
+# decay, on two threads. The list and arithmetic tasks are learnt late and abruptly, so the recipe trains well past
+# that point; batches of 64 get there in fewer examples than batches of 32, and are large enough for a second thread
+# to pay. Accuracy and time: benchmarks/lab_pipeline.py. The test fixtures' policy (tests/fixtures_lab.py).
 SFT_RECIPE = {"steps": 500, "batch_size": 64, "learning_rate": 1e-2, "threads": 2}
 
 
-# Quick settings shared by the test fixtures (tests/fixtures_lab.py) and the lab benchmarks that need *a* trained
-# policy and reward model rather than the best ones: a policy that has learnt the lookups but not yet copy/add
-# (about 0.55 gold accuracy, leaving PPO and DPO room to improve it; SFT_RECIPE reaches about 0.97 at three times
-# the cost), and reward models that carry their annotator's biases. 300 updates of 16 pairs cost about what 150 of
-# 32 did; the extra updates are what let the biased RM learn each planted bias apart from length (README
-# "Reward-model audit").
+# Quick settings for the lab benchmarks that need *a* trained policy and reward model rather than the best ones:
+# QUICK_SFT stops while the list and arithmetic tasks are half learnt (a partly trained policy, whose per-task
+# results differ from CPU to CPU); QUICK_RM (also the test fixtures' reward models) gives reward models that carry
+# their annotator's biases: 300 updates of 16 pairs let the biased RM learn each planted bias apart from length
+# (benchmarks/lab_rm_audit.py).
 QUICK_SFT = {"steps": 400, "batch_size": 32, "learning_rate": 1e-2}
 QUICK_RM = {"steps": 300, "batch_size": 16, "learning_rate": 3e-3}
 
