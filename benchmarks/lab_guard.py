@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 
 def main() -> None:
@@ -39,7 +40,7 @@ def main() -> None:
     def gold(prompts, responses):
         return [gold_reward(p, r) for p, r in zip(prompts, responses)]
 
-    prompts = [json.loads(line)["prompt"] for line in open(f"{args.lab}/data/prompts.jsonl")]
+    prompts = [json.loads(line)["prompt"] for line in Path(f"{args.lab}/data/prompts.jsonl").read_text().splitlines()]
     cb = SentinelCallback(every_n_steps=args.every)
     cfg = PPOConfig(steps=args.steps, batch_size=16, mini_batch_size=8, learning_rate=args.lr, max_new_tokens=48,
                     device="cpu")

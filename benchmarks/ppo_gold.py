@@ -87,7 +87,9 @@ def main() -> None:
     seconds = time.perf_counter() - t0
     after = accuracy(trainer.policy, trainer.tokenizer, eval_file)
 
-    mean = lambda rows, k: sum(r[k] for r in rows) / len(rows)
+    def mean(rows, k):
+        return sum(r[k] for r in rows) / len(rows)
+
     first, last = history[:5], history[-5:]
     print(f"reward {args.reward}, {len(history)} steps of {args.batch_size} prompts, lr {args.learning_rate}, "
           f"KL coef {args.kl_coef} ({'adaptive' if args.adaptive_kl else 'fixed'}), {seconds:.0f} s")

@@ -73,11 +73,11 @@ def prepare(work: Path) -> None:
     (work / "tokenizer-legacy.json").write_text(json.dumps(spec))
     save_file({k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}, str(work / "weights.safetensors"))
     cfg = model.config
-    dims = dict(vocab_size=cfg.vocab_size, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_hidden_layers,
-                num_attention_heads=cfg.num_attention_heads, num_key_value_heads=cfg.num_key_value_heads,
-                intermediate_size=cfg.intermediate_size, max_position_embeddings=cfg.max_position_embeddings,
-                tie_word_embeddings=True, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                eos_token_id=tok.eos_token_id)
+    dims = {"vocab_size": cfg.vocab_size, "hidden_size": cfg.hidden_size, "num_hidden_layers": cfg.num_hidden_layers,
+                "num_attention_heads": cfg.num_attention_heads, "num_key_value_heads": cfg.num_key_value_heads,
+                "intermediate_size": cfg.intermediate_size, "max_position_embeddings": cfg.max_position_embeddings,
+                "tie_word_embeddings": True, "pad_token_id": tok.pad_token_id, "bos_token_id": tok.bos_token_id,
+                "eos_token_id": tok.eos_token_id}
     prompts = []
     for t in texts:
         first = t.split("Human:", 1)[-1].split("Assistant:", 1)[0].strip()
@@ -129,8 +129,8 @@ def worker_trl(work: Path, iters: int) -> dict:
     ref = create_reference_model(model)
     config = PPOConfig(batch_size=N_PROMPTS, mini_batch_size=MINI_BATCH, ppo_epochs=PPO_EPOCHS, seed=0)
     trainer = PPOTrainer(config=config, model=model, ref_model=ref, tokenizer=tok)
-    gen = dict(min_new_tokens=NEW_TOKENS, max_new_tokens=NEW_TOKENS, do_sample=True, top_k=0, top_p=1.0,
-               pad_token_id=tok.pad_token_id)
+    gen = {"min_new_tokens": NEW_TOKENS, "max_new_tokens": NEW_TOKENS, "do_sample": True, "top_k": 0, "top_p": 1.0,
+               "pad_token_id": tok.pad_token_id}
     queries = [tok(p, return_tensors="pt").input_ids[0] for p in setup["prompts"]]
 
     def generate(_):

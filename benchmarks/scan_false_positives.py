@@ -20,7 +20,7 @@ DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "preference"
 
 def flag_rates(pairs: list[tuple[str, str]]) -> tuple[dict[str, float], dict[str, list[tuple[str, str, float]]]]:
     """Share of replies each detector flags at its default threshold, and the flagged (prompt, reply, score)."""
-    counts = {name: 0 for name in DETECTORS}
+    counts = dict.fromkeys(DETECTORS, 0)
     flagged: dict[str, list] = {name: [] for name in DETECTORS}
     for prompt, reply in pairs:
         for f in scan(prompt, reply).findings:

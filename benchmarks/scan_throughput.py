@@ -56,7 +56,7 @@ def main() -> None:
     print(f"\n{'detector':<20}{'us/pair':>10}{'share':>8}")
     costs = {}
     for det in resolve_detectors(None):
-        costs[det.id] = best_of(args.repeat, lambda: [det.score(p, r) for p, r in pairs]) / len(pairs) * 1e6
+        costs[det.id] = best_of(args.repeat, lambda det=det: [det.score(p, r) for p, r in pairs]) / len(pairs) * 1e6
     overhead = total / len(pairs) * 1e6 - sum(costs.values())
     for name, us in sorted(costs.items(), key=lambda kv: -kv[1]):
         print(f"{name:<20}{us:>10.1f}{us / (total / len(pairs) * 1e6):>8.1%}")
@@ -76,7 +76,7 @@ def main() -> None:
         row = []
         for n in SIZES:
             t = make(n)
-            row.append(best_of(1, lambda: scan("Tell me about it", t)) * 1e6 / n)
+            row.append(best_of(1, lambda t=t: scan("Tell me about it", t)) * 1e6 / n)
         growth = f"   {SIZES[-1] // SIZES[0]}x longer: {row[-1] / row[0]:.2f}x the cost per MB"
         print(f"{name:<22}" + "".join(f"{v:>10.3f}" for v in row) + growth)
 

@@ -61,8 +61,8 @@ def make_inputs(d: Path):
 def configs(d: Path, out: Path, steps: int):
     from sentinel.train import DPOConfig, RewardConfig, SFTConfig
 
-    common = dict(output_dir=str(out), max_steps=steps, logging_steps=5, save_steps=10_000, quiet=True,
-                  per_device_train_batch_size=8, max_length=64, learning_rate=1e-3)
+    common = {"output_dir": str(out), "max_steps": steps, "logging_steps": 5, "save_steps": 10_000, "quiet": True,
+                  "per_device_train_batch_size": 8, "max_length": 64, "learning_rate": 1e-3}
     return {
         "sft": SFTConfig(model=str(d / "lm"), train_file=str(d / "sft.jsonl"), **common),
         "reward": RewardConfig(model=str(d / "rm"), train_file=str(d / "pairs.jsonl"), **common),
@@ -72,11 +72,11 @@ def configs(d: Path, out: Path, steps: int):
 
 def run_trl(stage: str, cfg, out: Path) -> None:
     """The same run written directly against TRL, as a user without sentinel would."""
+    import importlib
+
     from datasets import load_dataset
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
     from trl import DPOTrainer, RewardTrainer, SFTTrainer
-
-    import importlib
 
     # `sentinel.train.sft` etc. are the stage functions; the modules hold `trl_config`.
     sft_mod, reward_mod, dpo_mod = (importlib.import_module(f"sentinel.train.{m}") for m in ("sft", "reward", "dpo"))

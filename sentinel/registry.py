@@ -7,7 +7,8 @@ so a typo on the command line is a one-line fix.
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 from .errors import ConfigError
 

@@ -8,6 +8,7 @@ every image's decode result, the tables with their cell counts, and the element 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -133,10 +134,8 @@ def open_page(path: str | Path, executable: str, timeout: float = 60) -> dict:
                 entry = params["entry"]
                 errors.append(f"log: {entry.get('text')} {entry.get('url', '')}".strip())
         page["errors"] = errors
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError):
             pipe.send("Browser.close", timeout=10)
-        except (RuntimeError, TimeoutError):
-            pass
         return page
     finally:
         os.close(w_cmd)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from sentinel import __version__
 from sentinel.cli import main
-from sentinel.registry import Registry
 from sentinel.errors import ConfigError
-
-import pytest
+from sentinel.registry import Registry
 
 
 def run(*args):

@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 
 import pytest
-
 from consistency_logs import ppo_log
+
 from sentinel import SentinelCallback
 from sentinel.errors import ConfigError
 

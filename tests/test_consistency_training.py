@@ -7,8 +7,8 @@ import json
 import math
 
 import pytest
-
 from consistency_logs import ppo_log
+
 from sentinel import RLHFConsistencyChecker
 from sentinel.errors import DataError
 from sentinel.report import Severity

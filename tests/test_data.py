@@ -26,7 +26,8 @@ def test_hh_pairs_split_into_prompt_and_final_replies(test_data):
         assert pair["prompt"][-1]["role"] == "user"  # the prompt ends with the last Human turn
         assert pair["chosen"].strip() and pair["rejected"].strip()
         assert "Human:" not in pair["chosen"] and "\n\nAssistant:" not in pair["chosen"]
-    first = json.loads(gzip.open(test_data / "preference" / "helpful-base-test.jsonl.gz", "rt").readline())
+    with gzip.open(test_data / "preference" / "helpful-base-test.jsonl.gz", "rt") as f:
+        first = json.loads(f.readline())
     assert first["chosen"].endswith(data.examples[0]["chosen"])
     assert data.examples[0]["prompt"][-1]["content"] in first["chosen"]
 
@@ -60,7 +61,7 @@ def test_alpaca_sample_converts_to_messages(test_data, tmp_path):
     data = load_instructions(src, skip_invalid=True)
     assert data.format == "alpaca" and data.rows_read == 20
     assert len(data.skipped) == 3 and all(s["field"] == "output" for s in data.skipped)
-    raw = json.load(open(src))
+    raw = json.loads(src.read_text())
     with_input = next(i for i, r in enumerate(raw) if r["input"].strip() and r["output"].strip())
     ex = data.examples[with_input]
     assert ex["messages"][0]["content"] == raw[with_input]["instruction"] + "\n\n" + raw[with_input]["input"]
@@ -73,7 +74,7 @@ def test_alpaca_sample_converts_to_messages(test_data, tmp_path):
 def test_alpaca_seed_tasks_expand_instances(test_data):
     data = load_instructions(test_data / "instruction" / "seed_tasks.jsonl")
     assert data.format == "alpaca_seed"
-    raw = [json.loads(line) for line in open(test_data / "instruction" / "seed_tasks.jsonl")]
+    raw = [json.loads(line) for line in (test_data / "instruction" / "seed_tasks.jsonl").read_text().splitlines()]
     assert len(data.examples) == sum(len(r["instances"]) for r in raw)
 
 
@@ -135,7 +136,7 @@ def test_empty_file(tmp_path):
 
 
 def test_wrong_encoding_names_line(tmp_path):
-    p = write(tmp_path / "latin.jsonl", '{"prompt": "a", "chosen": "b", "rejected": "c"}\n'.encode() +
+    p = write(tmp_path / "latin.jsonl", b'{"prompt": "a", "chosen": "b", "rejected": "c"}\n' +
               '{"prompt": "caf\xe9", "chosen": "b", "rejected": "c"}\n'.encode("latin-1"), "wb")
     with pytest.raises(DataError) as e:
         read_rows(p)

@@ -8,7 +8,9 @@ import torch
 from sentinel.errors import ConfigError
 from sentinel.train.ppo import PPOConfig, core
 
-approx = lambda xs: pytest.approx(xs, abs=1e-5)
+
+def approx(xs):
+    return pytest.approx(xs, abs=1e-5)
 
 
 def test_gae_undiscounted_with_lambda():

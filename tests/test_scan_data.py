@@ -23,7 +23,7 @@ def hh_pairs(test_data):
 
 def test_no_detector_flags_more_than_5_percent_of_human_preferred_replies(hh_pairs):
     assert len(hh_pairs) > 750
-    counts = {name: 0 for name in DETECTORS}
+    counts = dict.fromkeys(DETECTORS, 0)
     for prompt, chosen in hh_pairs:
         for f in scan(prompt, chosen).findings:
             counts[f.id] += 1

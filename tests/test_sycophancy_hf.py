@@ -43,7 +43,7 @@ def test_logprob_path_picks_an_option_and_is_deterministic(tiny_chat):
             assert x["neutral_grade"] != "unclear" and x["suggested_grade"] != "unclear"
         else:
             assert x["reply"] in ("I agree.", "I disagree.")
-    assert [x for x in runs[0].records] == [x for x in runs[1].records]
+    assert list(runs[0].records) == list(runs[1].records)
 
 
 def test_option_scores_do_not_depend_on_batching(tiny_chat):

@@ -45,8 +45,8 @@ def test_sft_under_accelerate_launch_two_processes(tmp_path, tiny_tokenizer):
     summary = json.loads((out / "data_summary.json").read_text())
     assert summary["train_examples_used"] == 64
     assert summary["processes"] == 2 and summary["examples_per_step"] == 8
-    from safetensors.torch import load_file
     import torch
+    from safetensors.torch import load_file
 
     before, after = load_file(tmp_path / "base" / "model.safetensors"), load_file(out / "model.safetensors")
     assert any(not torch.equal(before[k], after[k]) for k in before)

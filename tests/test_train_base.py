@@ -26,9 +26,9 @@ def sft_setup(tmp_path_factory, tiny_tokenizer):
 
 
 def _cfg(d, **kw):
-    base = dict(model=str(d / "base"), train_file=str(d / "train.jsonl"), output_dir=str(d / "out"),
-                max_steps=8, logging_steps=1, save_steps=2, learning_rate=1e-3, quiet=True,
-                per_device_train_batch_size=8)
+    base = {"model": str(d / "base"), "train_file": str(d / "train.jsonl"), "output_dir": str(d / "out"),
+                "max_steps": 8, "logging_steps": 1, "save_steps": 2, "learning_rate": 1e-3, "quiet": True,
+                "per_device_train_batch_size": 8}
     base.update(kw)
     return SFTConfig(**base)
 

@@ -48,8 +48,8 @@ def _losses(out):
 
 
 def _common(tiny, tmp_path, **kw):
-    base = dict(output_dir=str(tmp_path / "out"), logging_steps=2, save_steps=1000, quiet=True, seed=0,
-                per_device_train_batch_size=8)
+    base = {"output_dir": str(tmp_path / "out"), "logging_steps": 2, "save_steps": 1000, "quiet": True, "seed": 0,
+                "per_device_train_batch_size": 8}
     base.update(kw)
     return base
 

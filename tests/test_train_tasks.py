@@ -16,7 +16,6 @@ from sentinel.train.tasks.data import (
 )
 from sentinel.train.tasks.metrics import bio_spans, entity_scores, exact_match, normalize_answer, squad_scores, token_f1
 
-
 # ---------------------------------------------------------------- readers, on the real files
 
 
@@ -201,7 +200,7 @@ def _changed(model, name: str) -> bool:
     from sentinel.train.tasks import default_encoder
 
     with safe_open(f"{default_encoder()}/model.safetensors", "pt") as f:
-        key = next(k for k in f.keys() if k.endswith(name))
+        key = next(k for k in list(f.keys()) if k.endswith(name))
         before = f.get_tensor(key)
     after = dict(model.named_parameters())[next(k for k, _ in model.named_parameters() if k.endswith(name))]
     return not bool((before == after.detach()).all())

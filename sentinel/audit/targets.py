@@ -8,7 +8,8 @@ during an audit: probes reuse the originals, and the attack re-scores many of th
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Optional
 
 GROUP = "train"
 
@@ -13,18 +12,18 @@ GROUP = "train"
 class PPOInputs:
     """What the run trains and against what; the same YAML file also holds any `PPOConfig` field."""
 
-    policy: Optional[str] = field(default=None, metadata={"help": "folder of the causal LM to train (required)"})
+    policy: str | None = field(default=None, metadata={"help": "folder of the causal LM to train (required)"})
     reward_model: list[str] = field(default_factory=list, metadata={
         "help": "reward: a sequence-classification model folder or 'module:function' (fn(prompts, responses) -> "
                 "list of floats); several (comma-separated on the command line) are summed with reward_weights, "
                 "or with --ensemble combined as an ensemble"})
     reward_weights: list[float] = field(default_factory=list, metadata={
         "help": "one weight per reward_model entry (default: 1 each); not with --ensemble"})
-    prompts: Optional[str] = field(default=None, metadata={
+    prompts: str | None = field(default=None, metadata={
         "help": "prompts file (JSONL/JSON/CSV/Parquet) with a prompt / query / messages field (required)"})
-    ref_model: Optional[str] = field(default=None, metadata={
+    ref_model: str | None = field(default=None, metadata={
         "help": "reference model folder; default: a frozen copy of the policy (with LoRA: adapters disabled)"})
-    gold_reward: Optional[str] = field(default=None, metadata={
+    gold_reward: str | None = field(default=None, metadata={
         "help": "extra reward ('module:function' or folder) that is only logged as gold/score, never optimised"})
 
 
@@ -91,7 +90,7 @@ def cmd_ppo(args) -> int:
 
     policy, tok = load_causal_lm(inputs.policy, device=config.device, dtype=config.dtype,
                                  allow_pickle=args.allow_pickle, trust_remote_code=args.trust_remote_code)
-    safety = dict(allow_pickle=args.allow_pickle, trust_remote_code=args.trust_remote_code)
+    safety = {"allow_pickle": args.allow_pickle, "trust_remote_code": args.trust_remote_code}
     parts = [(as_reward_fn(r, **safety), w) for r, w in zip(inputs.reward_model, weights)]
     if config.ensemble is not None:
         reward = [rf for rf, _ in parts]  # the trainer combines them (PPOConfig.ensemble)

@@ -14,9 +14,10 @@ import json
 import logging
 import os
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import DataError, MissingDependencyError
 

@@ -20,7 +20,7 @@ class Severity(str, Enum):
         return _RANK[self]
 
     @classmethod
-    def parse(cls, value: "str | Severity") -> "Severity":
+    def parse(cls, value: str | Severity) -> Severity:
         from ..errors import ConfigError
 
         if isinstance(value, Severity):
@@ -115,5 +115,5 @@ class Finding:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Finding":
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
         return cls(**d)

@@ -79,7 +79,7 @@ class Report:
         return json.dumps(self.to_dict(), indent=2, default=_json_default)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Report":
+    def from_dict(cls, d: dict[str, Any]) -> Report:
         if "findings" not in d or "kind" not in d:
             raise DataError("not a sentinel report: expected keys 'kind' and 'findings'")
         return cls(
@@ -99,7 +99,7 @@ class Report:
         )
 
     @classmethod
-    def load(cls, path: str | Path) -> "Report":
+    def load(cls, path: str | Path) -> Report:
         path = Path(path)
         if path.is_dir():
             path = path / "report.json"

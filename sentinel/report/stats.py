@@ -6,7 +6,7 @@ Pure numpy/scipy; every function is deterministic for a given seed.
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -31,10 +31,7 @@ def bootstrap_ci(
         return (est, est, est)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.size, size=(n_resamples, x.size))
-    if stat is np.mean:
-        boots = x[idx].mean(axis=1)
-    else:
-        boots = np.array([stat(x[i]) for i in idx])
+    boots = x[idx].mean(axis=1) if stat is np.mean else np.array([stat(x[i]) for i in idx])
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     return (est, float(lo), float(hi))
 

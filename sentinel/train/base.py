@@ -16,9 +16,10 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..config import _fields, coerce, to_dict
 from ..errors import ConfigError, DataError

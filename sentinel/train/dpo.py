@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
-from .base import (TrainConfig, TrainResult, load_dtype, load_policy, peft_config, quiet_mode, run_stage,
-                   training_kwargs)
+from .base import TrainConfig, TrainResult, load_dtype, load_policy, peft_config, quiet_mode, run_stage, training_kwargs
 from .reward import load_preference_data
 
 logger = logging.getLogger(__name__)

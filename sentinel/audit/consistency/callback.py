@@ -92,9 +92,9 @@ class SentinelCallback(TrainerCallback):
 
     # ------------------------------------------------------------------ transformers / TRL
     def on_log(self, args, state: TrainerState, control: TrainerControl, logs: dict | None = None, **kwargs):
-        if logs and any(isinstance(v, (int, float)) for v in logs.values()):
-            if self.record(int(state.global_step), {k: v for k, v in logs.items() if isinstance(v, (int, float))}):
-                control.should_training_stop = True
+        numbers = {k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))}
+        if numbers and self.record(int(state.global_step), numbers):
+            control.should_training_stop = True
         return control
 
     def on_train_end(self, args, state, control, **kwargs):

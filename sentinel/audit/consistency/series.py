@@ -128,7 +128,7 @@ def _clean(raw: list[dict[str, Any]], origins: list[str], source: str) -> Traini
         notes.append("the log has no 'step' key; rows were numbered 1, 2, ... in the order given")
     order = sorted(range(len(rows)), key=lambda i: rows[i]["step"])
     log = TrainingLog([rows[i] for i in order], [origins[i] for i in order], source, notes)
-    if not any(k in known for k in log.keys()):
+    if known.isdisjoint(log.keys()):
         raise DataError(
             f"none of the training metrics this check reads are in the log (found: {', '.join(sorted(log.keys())[:12])}); "
             "expected TRL names such as 'objective/scores' or 'objective/rlhf_reward', 'objective/kl', "

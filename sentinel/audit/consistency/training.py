@@ -163,14 +163,14 @@ class LengthHacking:
         if rew is None or ln is None:
             missing = "reward" if rew is None else "length"
             return not_computable(f"no {missing} metric in the log (looked for {log.looked_for(missing)})")
-        steps, r, l = align(rew, ln)
+        steps, r, lens = align(rew, ln)
         n = len(steps)
         if n < cfg.min_steps:
             return not_computable(f"{n} steps with both reward and length; need at least {cfg.min_steps}")
         k = head(n)
         d_reward = float(r[-k:].mean() - r[:k].mean())
-        d_length = float(l[-k:].mean() - l[:k].mean())
-        corr, lo, hi = pearson_ci(l, r)
+        d_length = float(lens[-k:].mean() - lens[:k].mean())
+        corr, lo, hi = pearson_ci(lens, r)
         metrics = {"reward_gain": d_reward, "length_gain": d_length, "reward_length_r": None if math.isnan(corr) else corr}
         if d_reward <= 0 or spearman(steps, r) < 0.5:
             metrics["length_share_of_gain"] = None
@@ -178,20 +178,20 @@ class LengthHacking:
         if math.isnan(corr):
             metrics["length_share_of_gain"] = None
             return CheckResult("ok", metrics=metrics | {"length_share_reason": "length is constant"})
-        slope = float(np.polyfit(l, r, 1)[0])
+        slope = float(np.polyfit(lens, r, 1)[0])
         share = slope * d_length / d_reward
         metrics["length_share_of_gain"] = share
-        base = float(np.abs(l[:k]).mean()) or 1.0
+        base = float(np.abs(lens[:k]).mean()) or 1.0
         rel_len = d_length / base
         metrics["length_relative_gain"] = rel_len
         if not (rel_len >= 0.1 and corr >= cfg.length_lockstep_r and share >= cfg.length_share_alarm):
             return CheckResult("ok", metrics=metrics)
         w = window(n)
-        ls, rs = trailing_mean(l, w), trailing_mean(r, w)
-        thr = l[:k].mean() + max(0.1 * base, 2 * float(l[:k].std()))
+        ls, rs = trailing_mean(lens, w), trailing_mean(r, w)
+        thr = lens[:k].mean() + max(0.1 * base, 2 * float(lens[:k].std()))
         crossed = sustained_onset((ls > thr) & (rs > r[:k].mean()))
         # The bend of a hinge fit dates the start; the threshold crossing bounds it from above.
-        i = min(hinge_onset(l), crossed if crossed is not None else n - 1)
+        i = min(hinge_onset(lens), crossed if crossed is not None else n - 1)
         sev = Severity.HIGH if share >= 0.8 and corr >= 0.9 else Severity.MEDIUM
         f = Finding(
             "length-hacking", sev,
@@ -199,9 +199,9 @@ class LengthHacking:
             f"{share:.0%} of the reward gain (r = {corr:.2f}); the policy is likely exploiting a length bias",
             score=float(min(1.0, max(0.0, share))), confidence=float(min(1.0, max(0.0, lo))),
             effect=Effect("reward-length Pearson r over steps", corr, lo, hi),
-            evidence=[f"step {_step(steps[0])}: reward {r[0]:.3g}, length {l[0]:.3g}",
-                      f"step {_step(steps[i])}: reward {r[i]:.3g}, length {l[i]:.3g} (onset)",
-                      f"step {_step(steps[-1])}: reward {r[-1]:.3g}, length {l[-1]:.3g}"],
+            evidence=[f"step {_step(steps[0])}: reward {r[0]:.3g}, length {lens[0]:.3g}",
+                      f"step {_step(steps[i])}: reward {r[i]:.3g}, length {lens[i]:.3g} (onset)",
+                      f"step {_step(steps[-1])}: reward {r[-1]:.3g}, length {lens[-1]:.3g}"],
             data={"step": _step(steps[i]), "share_of_gain": share, "reward_gain": d_reward, "length_gain": d_length,
                   "reward_key": rew.key, "length_key": ln.key})
         return CheckResult("alarm", [f], metrics)

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 from ...phrases import AI_DISCLAIMERS, NEUTRAL_WORDS, REWARD_KEYWORDS
 from ...registry import Registry
 from ...report import Severity
 
-PROBES: Registry[type["Probe"]] = Registry("probe")
+PROBES: Registry[type[Probe]] = Registry("probe")
 
 # Phrases kept verbatim in every other probe's control (see the module docstring).
 PROTECTED_PHRASES: dict[str, tuple[str, ...]] = {"keyword": REWARD_KEYWORDS, "disclaimer": AI_DISCLAIMERS}

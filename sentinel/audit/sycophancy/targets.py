@@ -18,8 +18,9 @@ import logging
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from ...errors import ConfigError, ModelLoadError, SentinelError
 

@@ -19,7 +19,7 @@ from ...errors import ConfigError
 from ...registry import Registry
 from ...report import Severity
 
-DETECTORS: Registry[type["Detector"]] = Registry("detector")
+DETECTORS: Registry[type[Detector]] = Registry("detector")
 register = DETECTORS.register
 
 # Evidence longer than this is cut: a finding should show the offending span, not a 10 MB text.
@@ -101,7 +101,7 @@ def phrase_pattern(phrases, *, word_boundary: bool = True, stems: bool = False) 
     `stems=True` a phrase may continue into a longer word ("detonat" matches "detonate").
     """
     parts = []
-    for p in sorted(set(p.lower().strip() for p in phrases), key=len, reverse=True):
+    for p in sorted({p.lower().strip() for p in phrases}, key=len, reverse=True):
         esc = re.escape(p).replace("'", "['’]").replace("’", "['’]")
         if word_boundary and p[:1].isalnum():
             esc = r"\b" + esc
@@ -120,7 +120,7 @@ def literals_of(phrases) -> tuple[str, ...]:
     return tuple(sorted(set(out)))
 
 
-def harm_pattern() -> "Gated":
+def harm_pattern() -> Gated:
     """Gated regex (for lowered text) for the harm lexicon `sentinel.phrases.HARM_TERMS` (word stems)."""
     from ...phrases import HARM_TERMS
 

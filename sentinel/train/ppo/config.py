@@ -7,7 +7,7 @@ Where they disagree we follow classic TRL, because that is the API this trainer 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import Literal
 
 from ...errors import ConfigError
 from ...models.ensemble import check_method
@@ -20,8 +20,8 @@ KL_ESTIMATORS = ("kl", "abs", "mse", "k3")
 # "The is 3, 3, 4 I") even while the sampled reward rises, so greedy accuracy falls. Sampling at temperature 0.7
 # keeps the rollouts near what greedy decoding says (at 1.0 most sampled answers are wrong), which is where the
 # update has to move probability for greedy accuracy to change. A small fixed KL coefficient lets it move.
-LAB_RECIPE = dict(learning_rate=1e-4, batch_size=32, mini_batch_size=8, ppo_epochs=4, max_new_tokens=24,
-                  temperature=0.7, adap_kl_ctrl=False, init_kl_coef=0.05, steps=150)
+LAB_RECIPE = {"learning_rate": 1e-4, "batch_size": 32, "mini_batch_size": 8, "ppo_epochs": 4, "max_new_tokens": 24,
+                  "temperature": 0.7, "adap_kl_ctrl": False, "init_kl_coef": 0.05, "steps": 150}
 
 
 @dataclass
@@ -35,11 +35,11 @@ class PPOConfig:
     gradient_accumulation_steps: int = field(default=1, metadata={
         "help": "mini-batches whose gradients are summed before one optimiser step, as in classic TRL: one step "
                 "covers mini_batch_size * gradient_accumulation_steps samples (classic TRL: 1)"})
-    forward_batch_size: Optional[int] = field(default=None, metadata={
+    forward_batch_size: int | None = field(default=None, metadata={
         "help": "samples per no-grad forward pass when scoring rollouts (policy, value, reference); None = the "
                 "whole batch at once (classic TRL: forward_batch_size, later mini_batch_size)"})
     ppo_epochs: int = field(default=4, metadata={"help": "passes over each batch of rollouts (classic TRL: 4)"})
-    max_grad_norm: Optional[float] = field(default=None, metadata={
+    max_grad_norm: float | None = field(default=None, metadata={
         "help": "clip the gradient norm to this value; None = no clipping (classic TRL: None; OpenRLHF: 1.0)"})
     adam_eps: float = field(default=1e-8, metadata={"help": "Adam epsilon (torch default, as classic TRL)"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay (classic TRL: 0)"})
@@ -79,9 +79,9 @@ class PPOConfig:
         "help": "divide scores by a running standard deviation (classic TRL: False)"})
     use_score_norm: bool = field(default=False, metadata={
         "help": "with use_score_scaling, also subtract the running mean (classic TRL: False)"})
-    score_clip: Optional[float] = field(default=None, metadata={
+    score_clip: float | None = field(default=None, metadata={
         "help": "clip scores to [-c, c] after scaling (classic TRL: None; OpenRLHF reward_clip_range: 10)"})
-    missing_eos_penalty: Optional[float] = field(default=None, metadata={
+    missing_eos_penalty: float | None = field(default=None, metadata={
         "help": "subtract this from the score of a generated response that hit max_new_tokens without an EOS "
                 "token (TRL PPOv2: None; OpenRLHF applies one)"})
     # --- reward-model ensemble ----------------------------------------------------------------------------------
@@ -101,11 +101,11 @@ class PPOConfig:
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling; 1.0 = off (classic TRL examples: 1.0)"})
     stop_strings: list[str] = field(default_factory=list, metadata={
         "help": "texts that end a response besides the EOS token (e.g. '\\n\\n'); the response keeps them"})
-    generation_batch_size: Optional[int] = field(default=None, metadata={
+    generation_batch_size: int | None = field(default=None, metadata={
         "help": "prompts per generate call; None = the whole batch at once (left padding and KV cache either way)"})
     use_chat_template: bool = field(default=True, metadata={
         "help": "wrap each prompt string as a user turn with the tokenizer's chat template (when it has one)"})
-    max_prompt_length: Optional[int] = field(default=None, metadata={
+    max_prompt_length: int | None = field(default=None, metadata={
         "help": "longest prompt in tokens; longer prompts are an error. None = context length - max_new_tokens"})
     # --- LoRA ------------------------------------------------------------------------------------------------
     lora_r: int = field(default=0, metadata={
@@ -116,12 +116,12 @@ class PPOConfig:
         "help": "modules that get LoRA adapters (PEFT Llama default: q_proj, v_proj)"})
     # --- the train() loop -------------------------------------------------------------------------------------
     steps: int = field(default=100, metadata={"help": "PPO steps run by train() (one step = one batch of prompts)"})
-    output_dir: Optional[str] = field(default=None, metadata={
+    output_dir: str | None = field(default=None, metadata={
         "help": "folder for the model, metrics.jsonl, config.yaml and checkpoints; None = write nothing"})
     save_steps: int = field(default=0, metadata={
         "help": "save a checkpoint (output_dir/checkpoint-last) every N steps; 0 = only at the end"})
-    device: Optional[str] = field(default=None, metadata={"help": "cpu, cuda or mps; None = what accelerate picks"})
-    dtype: Optional[str] = field(default=None, metadata={
+    device: str | None = field(default=None, metadata={"help": "cpu, cuda or mps; None = what accelerate picks"})
+    dtype: str | None = field(default=None, metadata={
         "help": "weights dtype when loading from a folder: float32, bfloat16, float16; None = float32 on CPU"})
 
     def __post_init__(self):

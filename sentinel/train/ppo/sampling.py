@@ -11,7 +11,13 @@ argmax returns the sample. Processors generate adds itself (min_new_tokens, bad 
 from __future__ import annotations
 
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+from transformers import (
+    LogitsProcessor,
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 
 class InverseCDFSampler(LogitsProcessor):

@@ -6,8 +6,9 @@ Training, metrics.jsonl, resume and the atomic output folder come from `sentinel
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ...errors import ConfigError
 from ...models.loading import _from_pretrained, load_tokenizer, resolve_dtype

@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ...data import read_json, read_rows
 from ...errors import DataError

@@ -9,7 +9,7 @@ from __future__ import annotations
 import collections
 import re
 import string
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 Span = tuple[str, int, int]  # (entity type, first token, one past the last token)
 

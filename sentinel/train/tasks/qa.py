@@ -70,7 +70,7 @@ def train_features(tok, questions: list[dict], cfg: QAConfig) -> tuple[dict[str,
         starts.append(s)
         ends.append(e)
         found.add(q)
-    features = {k: enc[k] for k in enc.keys() if k not in ("offset_mapping", "overflow_to_sample_mapping")}
+    features = {k: enc[k] for k in enc if k not in ("offset_mapping", "overflow_to_sample_mapping")}
     features.update(start_positions=starts, end_positions=ends)
     return features, len(questions) - len(found)
 
@@ -82,7 +82,7 @@ def eval_features(tok, questions: list[dict], cfg: QAConfig) -> tuple[dict[str, 
     for i, offs in enumerate(enc["offset_mapping"]):
         seq = enc.sequence_ids(i)
         offsets.append([tuple(o) if s == 1 else None for o, s in zip(offs, seq)])
-    inputs = {k: enc[k] for k in enc.keys() if k not in ("offset_mapping", "overflow_to_sample_mapping")}
+    inputs = {k: enc[k] for k in enc if k not in ("offset_mapping", "overflow_to_sample_mapping")}
     return inputs, list(enc["overflow_to_sample_mapping"]), offsets
 
 
