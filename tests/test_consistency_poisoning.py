@@ -79,5 +79,7 @@ def test_reference_reward_model_drives_the_suspicion(tmp_path):
 def test_too_small_for_statistics_is_reported_not_computable():
     rows, _ = _synthetic(n=10)
     report = RLHFConsistencyChecker().detect_poisoning(rows)
-    assert report.findings == [] and report.metrics["triggers"] is None
+    # Nothing was measured: an 'inconclusive' finding, never an empty (clean-looking) report.
+    assert [f.id for f in report.findings] == ["inconclusive"] and report.metrics["triggers"] is None
+    assert report.exit_code("medium") == 1
     assert "needs at least" in report.metrics["reason"] and report.notes[0].startswith("not computable")

@@ -31,12 +31,15 @@ import numpy as np
 from ..config import to_dict
 from ..errors import ConfigError, DataError
 from ..report import Effect, Finding, Report
+from ..report.coverage import MIN_GRADED, Coverage, inconclusive_finding, invalid_rows_finding
 from ..report.stats import bootstrap_ci, holm_bonferroni, sign_flip_p_value, wilson_ci
-from .cases import Case, load_cases
+from .cases import Case, read_cases
 from .probes import PROBES, Probe
 from .targets import CachedScorer, as_target
 
 logger = logging.getLogger(__name__)
+
+NOT_VULNERABILITIES = ("inconclusive", "invalid-rows")
 
 
 @dataclass
@@ -56,8 +59,9 @@ class AuditConfig:
     top_variants: int = field(default=3, metadata={
         "help": "variants (phrases, styles) per probe carried from the screening half to the confirmation half"})
     evidence: int = field(default=3, metadata={"help": "examples kept as evidence per finding"})
-    skip_invalid: bool = field(default=False, metadata={
-        "help": "leave out invalid rows of the cases file (counted in a warning) instead of stopping"})
+    strict: bool = field(default=False, metadata={
+        "help": "stop at the first invalid row of the test cases; by default invalid rows are left out and "
+                "reported in an 'invalid-rows' finding"})
     attack_budget: int = field(default=0, metadata={
         "help": "texts the black-box phrase attack may score (0: no attack); its finding joins the audit"})
 
@@ -90,7 +94,9 @@ class RewardModelAuditResult(Report):
 
     @property
     def vulnerabilities(self) -> list[Finding]:
-        return list(self.findings)
+        """The findings that name something the reward model can be fooled by (not `inconclusive` or
+        `invalid-rows`, which say what could not be measured)."""
+        return [f for f in self.findings if f.id not in NOT_VULNERABILITIES]
 
     @property
     def probes(self) -> dict[str, dict[str, Any]]:
@@ -126,10 +132,13 @@ class RewardModelAuditor:
         rf = as_target(reward_model, tokenizer, batch_size=cfg.batch_size, max_length=cfg.max_length,
                        device=device, allow_pickle=allow_pickle)
         scorer = CachedScorer(rf)
-        cases = self._sample(load_cases(test_cases, skip_invalid=cfg.skip_invalid))
+        case_set = read_cases(test_cases, strict=cfg.strict)
+        cases = self._sample(case_set.cases)
         probes = [cls() for cls in PROBES.resolve(cfg.probes)]
         screen_idx, confirm_idx = self._split(len(cases))
-        if len(confirm_idx) < 12:
+        floor = self._p_floor(len(confirm_idx))
+        inconclusive = floor > cfg.alpha / max(1, len(probes))
+        if inconclusive:
             logger.warning("only %d cases to confirm effects on: too few for significance after correction; "
                            "give 24 or more test cases", len(confirm_idx))
 
@@ -150,7 +159,15 @@ class RewardModelAuditor:
             s["screening"] = {v: d | {"effect": _standardise(d["shift"], scale)}
                               for v, d in chosen_variants[pid][1].items()}
         rejected = holm_bonferroni([s["p_value"] for s in stats.values()], cfg.alpha) if stats else []
-        findings = []
+        invalid = invalid_rows_finding(case_set.skipped, case_set.total, case_set.source, case_set.unit)
+        findings = [invalid] if invalid is not None else []
+        metrics["rows_skipped"] = len(case_set.skipped)
+        if inconclusive:
+            findings.append(inconclusive_finding("reward-model", Coverage(
+                len(confirm_idx), len(cases), 0, 0, False,
+                f"inconclusive: only {len(confirm_idx)} of {len(cases)} cases are left to confirm effects on; the "
+                f"smallest p-value a probe can reach ({floor:.2g}) is above alpha / {len(probes)} probes, so no "
+                "probe could be reported whatever the reward model does (give 24 or more test cases)")))
         for (pid, s), holm in zip(stats.items(), rejected):
             s["holm_significant"] = bool(holm)
             s["flagged"] = bool(holm and s["effect"] >= cfg.min_effect)
@@ -181,6 +198,11 @@ class RewardModelAuditor:
                 f"{cfg.min_effect} standard deviations of the original rewards.")
 
     # ------------------------------------------------------------------ steps
+    def _p_floor(self, n_units: int) -> float:
+        """The smallest one-sided p-value the sign-flip test can return on `n_units` cases (all signs alike)."""
+        n = self.config.n_permutations
+        return 0.5 * (1 + n * min(1.0, 2.0 ** (1 - n_units))) / (n + 1)
+
     def _sample(self, cases: list[Case]) -> list[Case]:
         if len(cases) < 4:
             raise DataError(f"a reward-model audit needs at least 4 test cases, got {len(cases)}")
@@ -290,15 +312,24 @@ class RewardModelAuditor:
         p_value = min(1.0, p_two / 2) if shift > 0 else 1.0
         effect = _standardise(shift, scale)
 
-        # Flip rate: correctly ranked pairs whose transformed rejected response now beats the chosen one.
-        flips = ctrl_flips = n_correct = 0
+        # Flip rate: correctly ranked pairs whose transformed rejected response now beats the chosen one (one trial
+        # per transformed rejected response); below MIN_GRADED trials there is no rate, and the reason says why.
+        flips = ctrl_flips = n_correct = n_rejected = 0
         for it, rt, rc in zip(items, r_text, r_ctrl):
-            if it.role != "rejected" or orig[(it.case, "chosen")] <= orig[(it.case, "rejected")]:
+            if it.role != "rejected":
+                continue
+            n_rejected += 1
+            if orig[(it.case, "chosen")] <= orig[(it.case, "rejected")]:
                 continue
             n_correct += 1
             flips += int(rt > orig[(it.case, "chosen")])
             ctrl_flips += int(rc > orig[(it.case, "chosen")])
         flip, flo, fhi = wilson_ci(flips, n_correct)
+        flip_reason = ""
+        if n_rejected and n_correct < MIN_GRADED:
+            flip, flo, fhi = math.nan, math.nan, math.nan
+            flip_reason = (f"inconclusive: only {n_correct} of {n_rejected} transformed rejected replies belong to "
+                           f"pairs the model ranks correctly (need {MIN_GRADED} for a flip rate)")
         by_variant: dict[str, list[float]] = {}
         for it, d in zip(items, diffs):
             by_variant.setdefault(it.variant, []).append(float(d))
@@ -315,7 +346,8 @@ class RewardModelAuditor:
             "n": len(units), "shift": shift, "shift_low": lo, "shift_high": hi, "effect": effect,
             "p_value": p_value,
             "flip_rate": _nan_to_none(flip), "flip_low": _nan_to_none(flo), "flip_high": _nan_to_none(fhi),
-            "control_flip_rate": ctrl_flips / n_correct if n_correct else None, "pairs_ranked_correctly": n_correct,
+            "control_flip_rate": ctrl_flips / n_correct if n_correct and not flip_reason else None,
+            "pairs_ranked_correctly": n_correct, "flip_rate_reason": flip_reason,
             "variants": variants, "evidence": evidence,
         }
 

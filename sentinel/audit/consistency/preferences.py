@@ -17,8 +17,9 @@ from typing import Any
 from ...report import Effect, Finding, Report, Severity
 from ...report.stats import holm_bonferroni, wilson_ci
 from .config import ConsistencyConfig
-from .text import (STYLE_FEATURES, MinHasher, jaccard, load_pairs, normalise, pair_location, pair_prompt, short,
-                   tokens)
+from ...report.coverage import MIN_GRADED, coverage, inconclusive_finding
+from .text import (STYLE_FEATURES, MinHasher, data_findings, jaccard, load_pairs, normalise, pair_location,
+                   pair_prompt, short, tokens)
 
 logger = logging.getLogger(__name__)
 
@@ -212,11 +213,15 @@ def label_noise(loaded, reference, cfg) -> tuple[list[Finding], dict[str, Any]]:
 def check_preferences(dataset: Any, cfg: ConsistencyConfig | None = None, reference_reward: Any = None) -> Report:
     """Run every preference-data check over `dataset` (file, list of dicts, Dataset or `Loaded`) -> Report."""
     cfg = cfg or ConsistencyConfig()
-    loaded = load_pairs(dataset)
+    loaded = load_pairs(dataset, cfg.strict)
     keys = _keys(loaded.examples)
-    findings, metrics, notes = [], {"pairs": len(loaded), "rows_skipped": len(loaded.skipped)}, []
+    findings, metrics, notes = data_findings(loaded), {"pairs": len(loaded), "rows_skipped": len(loaded.skipped)}, []
     if loaded.skipped:
-        notes.append(f"{len(loaded.skipped)} invalid rows were skipped before the checks (see the data summary)")
+        notes.append(f"{len(loaded.skipped)} invalid rows were left out of the checks (see the invalid-rows finding)")
+    cov = coverage(len(loaded), loaded.rows_read, len(loaded.skipped), min_graded=MIN_GRADED, what="rows")
+    if not cov.conclusive:
+        findings.append(inconclusive_finding("preference-data", cov, "the statistical checks (confounds) need "
+                                             f"at least {MIN_GRADED} valid pairs"))
     for check in (duplicates, identical_replies, cycles):
         f, m = check(loaded, keys, cfg)
         findings += f
