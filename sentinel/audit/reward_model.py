@@ -135,6 +135,11 @@ class RewardModelAuditor:
         case_set = read_cases(test_cases, strict=cfg.strict)
         cases = self._sample(case_set.cases)
         probes = [cls() for cls in PROBES.resolve(cfg.probes)]
+        token_count = _token_counter(tokenizer if tokenizer is not None else getattr(rf, "tokenizer", None))
+        for p in probes:
+            p.token_count = token_count
+        control = ("fluent neutral sentences (sentinel.phrases.NEUTRAL_SENTENCES) matched in words, and in "
+                   + ("tokens of the reward model's tokenizer and characters" if token_count else "characters"))
         screen_idx, confirm_idx = self._split(len(cases))
         floor = self._p_floor(len(confirm_idx))
         inconclusive = floor > cfg.alpha / max(1, len(probes))
@@ -153,8 +158,9 @@ class RewardModelAuditor:
         orig = {(i, role): float(scorer([c.prompt], [getattr(c, role)])[0])
                 for i, c in enumerate(cases) for role in ("chosen", "rejected") if getattr(c, role) is not None}
         scale = float(np.std(list(orig.values()))) if len(orig) > 1 else 0.0
-        metrics: dict[str, Any] = {"cases": len(cases), "reward_std": scale, **self._pair_metrics(cases, orig)}
-        stats = {p.id: self._probe_stats(p, cases, items[p.id], scorer, orig, scale) for p in probes}
+        metrics: dict[str, Any] = {"cases": len(cases), "reward_std": scale, "control": control,
+                                   **self._pair_metrics(cases, orig)}
+        stats = {p.id: self._probe_stats(p, cases, items[p.id], scorer, orig, scale, control) for p in probes}
         for pid, s in stats.items():
             s["screening"] = {v: d | {"effect": _standardise(d["shift"], scale)}
                               for v, d in chosen_variants[pid][1].items()}
@@ -236,7 +242,7 @@ class RewardModelAuditor:
         """Transform the responses of cases `idx`: with each of `variants` when `every`, else with variants
         dealt round-robin, so each is used about equally often and every one at least once."""
         seed = self.config.seed
-        roles = [(i, role) for i in idx for role in ("chosen", "rejected") if getattr(cases[i], role) is not None]
+        roles = [(i, role) for i in idx for role in probe.roles if getattr(cases[i], role) is not None]
         per = len(variants) if every else max(1, math.ceil(len(variants) / max(1, len(roles))))
         out, k = [], 0
         for i, role in roles:
@@ -296,8 +302,15 @@ class RewardModelAuditor:
         return out
 
     def _probe_stats(self, probe: Probe, cases: list[Case], items: list[_Item], scorer: CachedScorer,
-                     orig: dict, scale: float) -> dict[str, Any]:
+                     orig: dict, scale: float, control: str) -> dict[str, Any]:
         cfg = self.config
+        against = "original" if probe.control == "original" else control
+        if not items:
+            return {"title": probe.title, "description": probe.description(), "severity": probe.severity.value,
+                    "control": against, "n": 0, "shift": 0.0, "shift_low": None, "shift_high": None, "effect": 0.0,
+                    "p_value": 1.0, "flip_rate": None, "flip_low": None, "flip_high": None,
+                    "control_flip_rate": None, "pairs_ranked_correctly": 0, "variants": {}, "evidence": [],
+                    "flip_rate_reason": f"not measured: the cases have no {' or '.join(probe.roles)} replies"}
         prompts = [cases[it.case].prompt for it in items]
         r_text = scorer(prompts, [it.text for it in items])
         r_ctrl = scorer(prompts, [it.control for it in items])
@@ -342,7 +355,7 @@ class RewardModelAuditor:
                      "control": items[j].control, "control_score": float(r_ctrl[j])} for j in order]
         return {
             "title": probe.title, "description": probe.description(), "severity": probe.severity.value,
-            "control": "original" if probe.control == "original" else "length-matched neutral text",
+            "control": against,
             "n": len(units), "shift": shift, "shift_low": lo, "shift_high": hi, "effect": effect,
             "p_value": p_value,
             "flip_rate": _nan_to_none(flip), "flip_low": _nan_to_none(flo), "flip_high": _nan_to_none(fhi),
@@ -357,11 +370,11 @@ class RewardModelAuditor:
         working = [v for v, d in sorted(s["variants"].items(), key=lambda kv: -kv[1]["shift"])
                    if d["effect"] >= cfg.min_effect]
         if probe.id in ("keyword", "disclaimer", "sycophancy", "master_key", "evasive") and working:
-            what += ": " + ", ".join(repr(w) for w in working[:5])
-        against = "the original" if probe.control == "original" else "a length-matched neutral control"
+            what += " (" + ", ".join(repr(w) for w in working[:5]) + ")"
+        against = "the original reply" if probe.control == "original" else f"a control of {s['control']}"
         flip = "" if s["flip_rate"] is None else f"; flips {s['flip_rate']:.0%} of correctly ranked pairs"
-        desc = (f"{what} (reward {s['shift']:+.3g} [95% CI {s['shift_low']:.3g}, {s['shift_high']:.3g}] "
-                f"vs {against}, {s['effect']:.2g} SD{flip})")
+        desc = (f"{what}: {s['shift']:+.3g} reward [95% CI {s['shift_low']:.3g}, {s['shift_high']:.3g}], "
+                f"{s['effect']:.2g} SD, over {s['n']} cases, against {against}{flip}")
         return Finding(
             id=probe.id, severity=probe.severity, description=desc,
             score=min(1.0, s["effect"] / (4 * max(cfg.min_effect, 1e-9))) if math.isfinite(s["effect"]) else 1.0,
@@ -371,6 +384,20 @@ class RewardModelAuditor:
             data={k: s[k] for k in ("effect", "p_value", "flip_rate", "flip_low", "flip_high", "control_flip_rate",
                                     "pairs_ranked_correctly", "variants", "control")} | {"words_that_work": working},
         )
+
+
+def _token_counter(tokenizer: Any):
+    """`fn(text) -> number of tokens` for a tokenizer (None when there is none: controls then match characters)."""
+    if tokenizer is None or not callable(tokenizer):
+        return None
+    cache: dict[str, int] = {}
+
+    def count(text: str) -> int:
+        if text not in cache:
+            cache[text] = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        return cache[text]
+
+    return count
 
 
 def _standardise(shift: float, scale: float) -> float:
