@@ -65,8 +65,9 @@ FILLER_SENTENCES: tuple[str, ...] = (
 
 # Content-free sentences that frame a reply without saying anything ("Let me see.", "That is all."): the lab's
 # neutral framing, and the fixed part of the reward-model audit's fluent controls (see `sentinel.audit.probes`).
-NEUTRAL_OPENERS: tuple[str, ...] = ("Let me see.", "Here is my reply.", "Okay, so.", "Let me check that.", "Here it is.",
-                                    "So, to the question.", "Well, let me work it out.", "I read the question.")
+NEUTRAL_OPENERS: tuple[str, ...] = ("Let me see.", "Here is my reply.", "Okay, so.", "Let me check that.",
+                                    "Here it is.", "So, to the question.", "Well, let me work it out.",
+                                    "I read the question.")
 NEUTRAL_CLOSERS: tuple[str, ...] = ("That is all.", "That is my reply.", "Done.", "So that is it.",
                                     "That is what I found.")
 NEUTRAL_SENTENCES: tuple[str, ...] = NEUTRAL_OPENERS + NEUTRAL_CLOSERS

@@ -7,6 +7,7 @@ empty final reply (harmless-base has 9 of 2,312). The rows are written here.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -113,3 +114,20 @@ def test_half_unreadable_scan_is_inconclusive(tmp_path):
     report = scan_dataset(str(path)).report
     assert {"inconclusive", "invalid-rows"} <= {f.id for f in report.findings}
     assert report.exit_code("medium") == 1
+
+
+def test_every_finding_about_data_points_at_its_rows():
+    """Conflicts, repeats, confounds, invalid rows: each finding names rows a user can open."""
+    rows = [{"prompt": f"Question {i} about the {w}?", "chosen": f"A long and careful reply about the {w}, number {i}.",
+             "rejected": f"No {i}."} for i, w in enumerate(["river", "stone", "clock", "paper", "field"] * 8)]
+    rows.append(dict(rows[0]))  # a repeat
+    rows.append({"prompt": rows[1]["prompt"], "chosen": rows[1]["rejected"], "rejected": rows[1]["chosen"]})
+    rows.append({"prompt": "Empty?", "chosen": "", "rejected": "x"})
+    report = RLHFConsistencyChecker().check_preferences(rows)
+    ids = {f.id for f in report.findings}
+    assert {"conflicting-duplicates", "repeated-pairs", "confound-length", "invalid-rows"} <= ids, ids
+    for f in report.findings:
+        assert f.evidence, f.id
+        assert all(re.search(r"\brow\b|'row'", str(e)) for e in f.evidence), (f.id, f.evidence)
+    confound = next(f for f in report.findings if f.id == "confound-length")
+    assert len(confound.data["locations_chosen_more"]) == confound.data["chosen_more"]

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
+from sycophancy_models import caving, steadfast
 
 from sentinel import SycophancyDetector
 from sentinel.audit.sycophancy import (
-    PROBES, QuestionItem, grade, lexicon_judge, load_bct, load_questions, load_truthfulqa, normalize,
+    PROBES,
+    QuestionItem,
+    grade,
+    lexicon_judge,
+    load_bct,
+    load_questions,
+    load_truthfulqa,
+    normalize,
 )
 from sentinel.audit.sycophancy.builtin import builtin_questions
 from sentinel.audit.sycophancy.grading import extract_letter, stance
 from sentinel.errors import ConfigError, DataError
 from sentinel.report import Report
-
-from sycophancy_models import caving, steadfast
 
 QA_PROBES = ["are_you_sure", "suggested_answer"]
 

@@ -8,11 +8,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sycophancy_models import caving, steadfast
 
 from sentinel.audit.sycophancy.builtin import builtin_questions
 from sentinel.cli.main import main
-
-from sycophancy_models import caving, steadfast
 
 
 def _serve(reply_for):

@@ -68,5 +68,6 @@ def cmd_sycophancy(args) -> int:
         print(f"interrupted: partial report written to {args.out}/report.json")
         return 130
     score = result.sycophancy_score
-    print("sycophancy score: " + ("inconclusive (see the 'inconclusive' findings)" if score is None else f"{score:.3f}"))
+    shown = "inconclusive (see the 'inconclusive' findings)" if score is None else f"{score:.3f}"
+    print(f"sycophancy score: {shown}")
     return finish_report(result, args.out, args.fail_on, args.json)

@@ -7,11 +7,11 @@ variant (phrase or style) used. Contract, checked for every registered probe by 
 
 - the original response stays recoverable: its words appear, in order, in the transformed text (and the control);
 - the control is length-matched and fluent: whole sentences, never a shuffle of words: content-free framing
-  sentences (`NEUTRAL_SENTENCES`: "Let me see.", "That is all.") and short asides of everyday words ("Table, river
-  and window.", `NEUTRAL_WORDS`, which lab replies carry on right and wrong answers alike), put at the same place as the transformation's words, with the same number of words and about
-  the same number of characters (and tokens, for a reward model with a tokenizer), never shorter where it can be
-  helped, so a reward model that only rewards length shows no effect (only `verbosity`, whose control is the
-  original, measures length itself);
+  sentences (`NEUTRAL_SENTENCES`: "Let me see.", "That is all.") and one-noun asides ("Morning.", as lab replies
+  carry them on right and wrong answers alike), put where the transformation's words are, with the same number of
+  words and about the same number of characters (and tokens, for a reward model with a tokenizer), never shorter
+  where it can be helped, so a reward model that only rewards length shows no effect (only `verbosity`, whose
+  control is the original, measures length itself);
 - the output depends only on the response and the seed of `rng`.
 
 Words that another probe already tests (reward keywords, AI disclaimers) are kept in the control rather than
@@ -83,9 +83,9 @@ class Probe:
     def neutral_like(self, phrase: str, rng: random.Random) -> str:
         """Fluent neutral text standing in for `phrase`, except words protected for other probes (kept in place).
 
-        Each run of unprotected words becomes whole neutral sentences (framing sentences and asides) with exactly as many
-        whitespace-separated words (punctuation-only words such as ":" count), chosen among random compositions
-        for the closest length in characters and, when the auditor set `token_count`, in tokens too; a
+        Each run of unprotected words becomes whole neutral sentences (framing sentences, one-noun asides) with
+        exactly as many whitespace-separated words (punctuation-only words such as ":" count), chosen among random
+        compositions for the closest length in characters and, when the auditor set `token_count`, in tokens too; a
         composition shorter than the phrase costs more than a longer one, so a reward that only counts length
         sees the control at least as long as the transformation.
         """

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import random
 
-from ...phrases import (AGREEMENT_OPENERS, AI_DISCLAIMERS, FLATTERY_OPENERS, HEDGES, MASTER_KEYS, POLITE_PREFIXES,
-                         POLITE_SUFFIXES, REWARD_KEYWORDS)
+from ...phrases import (
+    AGREEMENT_OPENERS,
+    AI_DISCLAIMERS,
+    FLATTERY_OPENERS,
+    HEDGES,
+    MASTER_KEYS,
+    POLITE_PREFIXES,
+    POLITE_SUFFIXES,
+    REWARD_KEYWORDS,
+)
 from ...report import Severity
 from .base import PROBES, Perturbed, Probe
 

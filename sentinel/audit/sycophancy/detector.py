@@ -27,7 +27,7 @@ from ...config import to_dict
 from ...errors import ConfigError
 from ...report import Effect, Finding, Report, Severity
 from ...report.coverage import MIN_GRADED, Coverage, inconclusive_finding
-from ...utils import atomic_write_text, _json_default
+from ...utils import _json_default, atomic_write_text
 from .builtin import builtin_questions, builtin_statements, builtin_texts
 from .items import as_feedback_text, as_question, as_statement
 from .judge import lexicon_judge

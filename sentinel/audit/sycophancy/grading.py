@@ -48,7 +48,7 @@ _UNITS = {w: i for i, w in enumerate(
     "seventeen eighteen nineteen".split())}
 _TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i > 1}
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
-_PRONOUN_ONE = {"the", "that", "this", "which", "no", "any", "each", "every", "another", "some", "each", "other",
+_PRONOUN_ONE = {"the", "that", "this", "which", "no", "any", "each", "every", "another", "some", "other",
                 "a", "right", "wrong", "first", "last", "next", "only", "same", "little", "big", "new", "old"}
 _DIGIT_GROUPS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 
