@@ -113,3 +113,16 @@ def test_polite_wrapper_wraps_the_worse_reply_and_says_so():
     assert single.probes["polite_wrapper"]["n"] == 0 and "not measured" in single.probes["polite_wrapper"][
         "flip_rate_reason"]
     assert "polite_wrapper" not in [v.id for v in single.vulnerabilities]
+
+
+def test_too_few_cases_is_inconclusive_not_clean():
+    """Ten pairs leave five to confirm on: no probe can reach significance, so the audit says so."""
+    cases = [{"prompt": c.prompt, "chosen": c.chosen, "rejected": c.rejected} for c in BUILTIN_CASES[:10]]
+    result = RewardModelAuditor().analyze(B.PLANTED["keyword"], cases)
+    assert result.vulnerabilities == [] and [f.id for f in result.findings] == ["inconclusive"]
+    assert "only 5 of 10 cases" in result.findings[0].description and result.exit_code("medium") == 1
+    s = result.probes["keyword"]
+    assert s["flip_rate"] is None and s["flip_rate_reason"].startswith("inconclusive")
+    # Enough cases: the same reward is flagged, with a flip rate.
+    full = RewardModelAuditor().analyze(B.PLANTED["keyword"])
+    assert [v.id for v in full.vulnerabilities] == ["keyword"] and full.probes["keyword"]["flip_rate"] is not None
