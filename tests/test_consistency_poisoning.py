@@ -41,8 +41,10 @@ def test_trigger_injected_at_3_percent_into_hh_is_the_top_candidate(harmless):
 @pytest.mark.slow
 def test_clean_hh_data_yields_no_trigger(harmless):
     report = RLHFConsistencyChecker().detect_poisoning(harmless)
-    assert [f.id for f in report.findings] == ["suspicious-pairs"]
-    assert report.findings[0].severity.value == "info"
+    # The rows the loader left out are reported (low), not dropped silently; nothing else but the review list.
+    assert [f.id for f in report.findings if f.id != "invalid-rows"] == ["suspicious-pairs"]
+    assert all(f.severity.value == "low" for f in report.findings if f.id == "invalid-rows")
+    assert report.findings[-1].severity.value == "info"
     assert report.metrics["flagged"] == 0
     assert all(not t["significant"] for t in report.metrics["triggers"])
 
