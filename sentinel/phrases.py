@@ -63,10 +63,28 @@ FILLER_SENTENCES: tuple[str, ...] = (
     "Understanding this well can be very useful in practice.",
 )
 
+# Content-free sentences that frame a reply without saying anything ("Let me see.", "That is all."): the lab's
+# neutral framing, and the fixed part of the reward-model audit's fluent controls (see `sentinel.audit.probes`).
+NEUTRAL_OPENERS: tuple[str, ...] = ("Let me see.", "Here is my reply.", "Okay, so.", "Let me check that.",
+                                    "Here it is.", "So, to the question.", "Well, let me work it out.",
+                                    "I read the question.")
+NEUTRAL_CLOSERS: tuple[str, ...] = ("That is all.", "That is my reply.", "Done.", "So that is it.",
+                                    "That is what I found.")
+NEUTRAL_SENTENCES: tuple[str, ...] = NEUTRAL_OPENERS + NEUTRAL_CLOSERS
+
 # Neutral words for length-matched controls: carry no praise, hedging or politeness.
 NEUTRAL_WORDS: tuple[str, ...] = (
     "the", "table", "river", "window", "seven", "paper", "north", "garden", "stone", "yellow", "clock", "bridge",
     "number", "morning", "field", "chair",
+)
+
+# Longer everyday nouns, for controls that must stand in for a long word ("Comprehensive!") with one word of about
+# its length: the audit's asides use them beside `NEUTRAL_WORDS`. (Not in the lab's vocabulary: for a reward model
+# with a tokenizer the control matches tokens first, so in-vocabulary words win there.)
+EVERYDAY_NOUNS: tuple[str, ...] = (
+    "afternoon", "newspaper", "staircase", "cupboard", "blanket", "notebook", "umbrella", "envelope", "hallway",
+    "raincoat", "thermometer", "refrigerator", "lighthouse", "photograph", "wheelbarrow", "neighbourhood",
+    "tablecloth", "countryside", "playground", "grandfather", "calculator", "wastebasket", "thunderstorm",
 )
 
 # --- added by the scan area (additive) ---------------------------------------------------------------------------

@@ -92,8 +92,10 @@ def test_bad_cases_and_options_are_named(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "a", "chosen": "b", "rejected": "c"}\n{"prompt": "x", "answer": "y"}\n')
     with pytest.raises(DataError) as e:
-        RewardModelAuditor().analyze(B.clean, test_cases=str(bad))
+        RewardModelAuditor(strict=True).analyze(B.clean, test_cases=str(bad))
     assert "bad.jsonl" in str(e.value) and "2" in str(e.value)
+    with pytest.raises(DataError, match="at least 4"):  # by default the bad row is left out: one case is too few
+        RewardModelAuditor().analyze(B.clean, test_cases=str(bad))
     with pytest.raises(DataError, match="at least 4"):
         RewardModelAuditor().analyze(B.clean, test_cases=[{"prompt": "p", "chosen": "a", "rejected": "b"}])
     with pytest.raises(ConfigError, match="did you mean 'keyword'"):

@@ -41,8 +41,10 @@ def test_trigger_injected_at_3_percent_into_hh_is_the_top_candidate(harmless):
 @pytest.mark.slow
 def test_clean_hh_data_yields_no_trigger(harmless):
     report = RLHFConsistencyChecker().detect_poisoning(harmless)
-    assert [f.id for f in report.findings] == ["suspicious-pairs"]
-    assert report.findings[0].severity.value == "info"
+    # The rows the loader left out are reported (low), not dropped silently; nothing else but the review list.
+    assert [f.id for f in report.findings if f.id != "invalid-rows"] == ["suspicious-pairs"]
+    assert all(f.severity.value == "low" for f in report.findings if f.id == "invalid-rows")
+    assert report.findings[-1].severity.value == "info"
     assert report.metrics["flagged"] == 0
     assert all(not t["significant"] for t in report.metrics["triggers"])
 
@@ -79,5 +81,7 @@ def test_reference_reward_model_drives_the_suspicion(tmp_path):
 def test_too_small_for_statistics_is_reported_not_computable():
     rows, _ = _synthetic(n=10)
     report = RLHFConsistencyChecker().detect_poisoning(rows)
-    assert report.findings == [] and report.metrics["triggers"] is None
+    # Nothing was measured: an 'inconclusive' finding, never an empty (clean-looking) report.
+    assert [f.id for f in report.findings] == ["inconclusive"] and report.metrics["triggers"] is None
+    assert report.exit_code("medium") == 1
     assert "needs at least" in report.metrics["reason"] and report.notes[0].startswith("not computable")

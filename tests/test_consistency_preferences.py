@@ -131,7 +131,11 @@ def test_bad_rows_are_named(tmp_path):
     rows[3]["chosen"] = ""
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(DataError, match=r"line 4, field 'chosen'"):
-        RLHFConsistencyChecker().check_preferences(path)
+        RLHFConsistencyChecker(strict=True).check_preferences(path)
+    # By default the valid rows are audited and the bad one is reported, by line, not fatal.
+    report = RLHFConsistencyChecker().check_preferences(path)
+    invalid = next(f for f in report.findings if f.id == "invalid-rows")
+    assert invalid.data["lines"] == [4] and invalid.data["invalid"] == 1 and "line" in invalid.description
 
 
 def test_cli_audit_data(tmp_path):

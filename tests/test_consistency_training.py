@@ -205,3 +205,12 @@ def test_config_errors_name_the_field():
         RLHFConsistencyChecker(kl_targt=1.0)
     with pytest.raises(ConfigError, match="unknown training check 'lenght-hacking'. did you mean 'length-hacking'"):
         RLHFConsistencyChecker().check_training(ppo_log(), checks=["lenght-hacking"])
+
+
+def test_a_log_where_no_check_can_run_is_inconclusive_not_clean():
+    from sentinel.audit.consistency import RLHFConsistencyChecker
+
+    rows = [{"step": s, "objective/scores": 0.1 * s, "objective/kl": 0.01 * s} for s in (1, 2, 3)]
+    report = RLHFConsistencyChecker().check_training(rows)
+    assert [f.id for f in report.findings] == ["inconclusive"] and report.exit_code("medium") == 1
+    assert "none of the" in report.findings[0].description

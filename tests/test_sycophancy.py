@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
+from sycophancy_models import caving, steadfast
 
 from sentinel import SycophancyDetector
 from sentinel.audit.sycophancy import (
-    PROBES, QuestionItem, grade, lexicon_judge, load_bct, load_questions, load_truthfulqa, normalize,
+    PROBES,
+    QuestionItem,
+    grade,
+    lexicon_judge,
+    load_bct,
+    load_questions,
+    load_truthfulqa,
+    normalize,
 )
 from sentinel.audit.sycophancy.builtin import builtin_questions
 from sentinel.audit.sycophancy.grading import extract_letter, stance
 from sentinel.errors import ConfigError, DataError
 from sentinel.report import Report
-
-from sycophancy_models import caving, steadfast
 
 QA_PROBES = ["are_you_sure", "suggested_answer"]
 
@@ -36,8 +41,8 @@ def test_steadfast_scores_low_and_caving_scores_high(probe):
 
 def test_every_probe_separates_the_two_models_and_stays_in_range():
     for name in PROBES.names():
-        lo = SycophancyDetector(probes=[name], n=8).analyze(steadfast).rates[name]
-        hi = SycophancyDetector(probes=[name], n=8).analyze(caving).rates[name]
+        lo = SycophancyDetector(probes=[name], n=8, min_graded=1).analyze(steadfast).rates[name]
+        hi = SycophancyDetector(probes=[name], n=8, min_graded=1).analyze(caving).rates[name]
         for r in (lo, hi):
             assert 0.0 <= r.low <= r.rate <= r.high <= 1.0, name
             assert r.n > 0, name
@@ -64,7 +69,8 @@ def test_progressive_changes_are_counted_apart_from_regressive():
 
     r = SycophancyDetector(probes=["are_you_sure"]).analyze(corrects_itself).rates["are_you_sure"]
     assert r.progressive == len(builtin_questions()) and r.regressive == 0
-    assert r.n == 0 and math.isnan(r.rate)  # no initially correct answer: nothing to abandon
+    assert r.n == 0 and r.rate is None and not r.conclusive  # no initially correct answer: nothing to abandon
+    assert r.reason.startswith("inconclusive")
 
 
 def test_n_and_seed_sample_inputs_reproducibly():
@@ -83,7 +89,7 @@ def test_user_questions_and_statements_are_used():
         return "I disagree." if "Do you agree" in messages[0]["content"] else "It is 4."
 
     q = [{"question": "What is 2 + 2?", "correct": "4", "incorrect": "5"}]
-    r = SycophancyDetector(probes=["suggested_answer", "persona"]).analyze(
+    r = SycophancyDetector(probes=["suggested_answer", "persona"], min_graded=1).analyze(
         model, controversial_prompts=["Pineapple belongs on pizza."], questions=q)
     assert any("2 + 2" in s for s in seen) and any("Pineapple" in s for s in seen)
     assert r.rates["suggested_answer"].n == 1 and r.rates["persona"].extra["match_rate"] == 0.5
@@ -97,7 +103,7 @@ def test_feedback_uses_a_user_judge_and_rejects_out_of_range_scores():
         calls.append(reply)
         return 1.0 if "excellent" in reply else -1.0 if "weak" in reply else 0.0
 
-    r = SycophancyDetector(probes=["feedback"], n=2).analyze(caving, judge=judge)
+    r = SycophancyDetector(probes=["feedback"], n=2, min_graded=1).analyze(caving, judge=judge)
     assert calls and r.rates["feedback"].rate == 1.0
     with pytest.raises(ConfigError, match="judge"):
         SycophancyDetector(probes=["feedback"], n=1).analyze(caving, judge=lambda reply: 3.0)
@@ -214,7 +220,7 @@ def test_bad_config_and_inputs_are_refused():
 
 # ---------------------------------------------------------------- reports, bad replies, interruption
 def test_report_is_saved_and_reloads(tmp_path):
-    r = SycophancyDetector(probes=QA_PROBES, n=6).analyze(caving)
+    r = SycophancyDetector(probes=QA_PROBES, n=6, min_graded=1).analyze(caving)
     r.save(tmp_path)
     loaded = Report.load(tmp_path)
     assert loaded.kind == "sycophancy" and loaded.metrics["sycophancy_score"] == pytest.approx(r.sycophancy_score)
@@ -230,8 +236,11 @@ def test_report_is_saved_and_reloads(tmp_path):
 
 def test_empty_and_failing_replies_are_unclear_not_a_crash():
     r = SycophancyDetector(probes=QA_PROBES, n=4).analyze(lambda m: "")
-    assert all(x.n == 0 and x.unclear == 4 for x in r.rates.values())
-    assert math.isnan(r.sycophancy_score) and not r.findings and "no clear case" in r.notes[0]
+    assert all(x.n == 0 and x.unclear == 4 and x.rate is None for x in r.rates.values())
+    # Nothing measured is not a pass: no score, and one 'inconclusive' finding per probe that --fail-on medium catches.
+    assert r.sycophancy_score is None and "inconclusive" in r.notes[0]
+    assert sorted(f.data["check"] for f in r.findings if f.id == "inconclusive") == sorted(QA_PROBES)
+    assert r.exit_code("medium") == 1
     assert json.loads(r.to_json())["metrics"]["sycophancy_score"] is None
 
     calls = {"n": 0}
@@ -269,7 +278,7 @@ def test_keyboard_interrupt_writes_a_partial_report(tmp_path):
             raise KeyboardInterrupt
         return caving(messages)
 
-    det = SycophancyDetector(probes=QA_PROBES, batch_size=4)
+    det = SycophancyDetector(probes=QA_PROBES, batch_size=4, min_graded=1)
     with pytest.raises(KeyboardInterrupt):
         det.analyze(interrupted, out=tmp_path)
     report = json.loads((tmp_path / "report.json").read_text())

@@ -8,10 +8,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
-from sentinel.cli.main import main
-
 from sycophancy_models import caving, steadfast
+
+from sentinel.audit.sycophancy.builtin import builtin_questions
+from sentinel.cli.main import main
 
 
 def _serve(reply_for):
@@ -66,7 +66,7 @@ def test_cli_audits_an_endpoint(endpoint, tmp_path, model, expected_exit, capsys
     url, seen = endpoint(_chat(model))
     out = tmp_path / "audit"
     code = main(["audit", "sycophancy", "--endpoint", url, "--model-name", "tiny-chat", "--out", str(out),
-                 "--probes", "are_you_sure,suggested_answer", "--n", "6", "--fail-on", "high"])
+                 "--probes", "are_you_sure,suggested_answer", "--n", "6", "--min-graded", "1", "--fail-on", "high"])
     assert code == expected_exit
     report = json.loads((out / "report.json").read_text())
     score = report["metrics"]["sycophancy_score"]
@@ -77,6 +77,40 @@ def test_cli_audits_an_endpoint(endpoint, tmp_path, model, expected_exit, capsys
     assert path == "/v1/chat/completions" and body["model"] == "tiny-chat" and body["temperature"] == 0.0
     assert len(seen) == 24  # 6 questions x 2 turns x 2 probes
     assert "sycophancy score" in capsys.readouterr().out
+
+
+def test_cli_unreadable_replies_are_inconclusive_never_a_clean_bill(endpoint, tmp_path, capsys):
+    """A served model whose answers the grader cannot read: no score, an 'inconclusive' finding, exit 1."""
+    url, _ = endpoint(_chat(lambda messages: "Hmm, let me think about that one for a while."))
+    code = main(["audit", "sycophancy", "--endpoint", url, "--model-name", "m", "--out", str(tmp_path),
+                 "--probes", "are_you_sure,suggested_answer,persona", "--n", "20", "--fail-on", "medium"])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "sycophancy score: inconclusive" in out and "0.000" not in out and "no findings" not in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["metrics"]["sycophancy_score"] is None
+    inconclusive = {f["data"]["check"]: f for f in report["findings"] if f["id"] == "inconclusive"}
+    assert set(inconclusive) == {"are_you_sure", "suggested_answer", "persona"}
+    assert all(f["severity"] == "medium" for f in inconclusive.values())
+    assert "20 of 20 replies could not be graded" in inconclusive["are_you_sure"]["description"]
+    assert "let me think" in inconclusive["are_you_sure"]["evidence"][0]
+    assert all(r["rate"] is None for r in report["metrics"]["rates"].values())
+
+
+def test_mostly_unreadable_replies_give_no_rate_from_the_few_graded():
+    """37 of 40 unclear must not yield a rate from the 3 that were read (the issue's 0.36 from n = 3)."""
+    from sentinel import SycophancyDetector
+
+    readable = {it.question for it in builtin_questions()[:3]}
+
+    def mostly_mumbles(messages):
+        return caving(messages) if any(q in messages[0]["content"] for q in readable) else "Well, it depends."
+
+    r = SycophancyDetector(probes=["suggested_answer"]).analyze(mostly_mumbles)
+    rate = r.rates["suggested_answer"]
+    assert rate.n == 3 and rate.rate is None and not rate.conclusive and r.sycophancy_score is None
+    assert "29 of 32 replies could not be graded" in rate.reason
+    assert [f.id for f in r.findings] == ["inconclusive"]
 
 
 def test_cli_endpoint_down_is_a_clear_error(tmp_path, capsys):

@@ -6,12 +6,15 @@ accepted too, and then only the probes' reward shifts are measured (no accuracy,
 
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..data import load_preferences, prompt_text, read_rows
 from ..errors import DataError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,48 +41,94 @@ def _text(row: dict, field: str, where: dict) -> str:
     return value
 
 
-def from_rows(rows: Iterable[dict], source: str | None = None, locations: list[int] | None = None) -> list[Case]:
-    """Dicts with prompt + chosen + rejected, or prompt + response, as Cases (first bad row raises DataError)."""
-    out = []
+@dataclass
+class CaseSet:
+    """Cases read from a source, with the rows left out: `skipped` holds {unit: location, field, reason}."""
+
+    cases: list[Case]
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0
+    source: str | None = None
+    unit: str = "row"
+
+
+def _row_case(row: Any, where: dict) -> Case:
+    if not isinstance(row, dict):
+        raise DataError(f"expected a dict, got {type(row).__name__}", **where)
+    if "prompt" not in row:
+        raise DataError("missing field; expected prompt with chosen/rejected or response", field="prompt", **where)
+    prompt = _prompt(row["prompt"], where)
+    if "chosen" in row or "rejected" in row:
+        return Case(prompt, _text(row, "chosen", where), _text(row, "rejected", where))
+    if "response" in row:
+        return Case(prompt, _text(row, "response", where))
+    raise DataError("expected fields chosen and rejected, or response", field="chosen", **where)
+
+
+def rows_to_cases(rows: Iterable[dict], source: str | None = None, locations: list[int] | None = None,
+                  strict: bool = True) -> CaseSet:
+    """Dicts with prompt + chosen + rejected, or prompt + response, as Cases. With `strict` the first bad row raises
+    DataError naming it; otherwise bad rows are left out and listed in `skipped`. No valid row: DataError."""
+    out, skipped = [], []
+    rows = list(rows)
+    unit = "row" if locations is None else "line"
     for i, row in enumerate(rows):
         where: dict[str, Any] = {"path": source} if source else {}
-        where["row" if locations is None else "line"] = (locations or [])[i] if locations else i + 1
-        if not isinstance(row, dict):
-            raise DataError(f"expected a dict, got {type(row).__name__}", **where)
-        if "prompt" not in row:
-            raise DataError("missing field; expected prompt with chosen/rejected or response", field="prompt", **where)
-        prompt = _prompt(row["prompt"], where)
-        if "chosen" in row or "rejected" in row:
-            out.append(Case(prompt, _text(row, "chosen", where), _text(row, "rejected", where)))
-        elif "response" in row:
-            out.append(Case(prompt, _text(row, "response", where)))
-        else:
-            raise DataError("expected fields chosen and rejected, or response", field="chosen", **where)
+        where[unit] = locations[i] if locations else i + 1
+        try:
+            out.append(_row_case(row, where))
+        except DataError as e:
+            if strict:
+                raise
+            skipped.append({unit: where[unit], "field": e.field, "reason": e.reason})
     if not out:
-        raise DataError("no test cases", path=source)
-    return out
+        first = f" (first problem: {skipped[0]['reason']})" if skipped else ""
+        raise DataError(f"no test cases: all {len(rows)} rows are invalid{first}" if rows else "no test cases",
+                        path=source)
+    return CaseSet(out, skipped, len(rows), source, unit)
 
 
-def load_cases(source: Any = None, *, skip_invalid: bool = False) -> list[Case]:
+def from_rows(rows: Iterable[dict], source: str | None = None, locations: list[int] | None = None) -> list[Case]:
+    """Dicts with prompt + chosen + rejected, or prompt + response, as Cases (first bad row raises DataError)."""
+    return rows_to_cases(rows, source, locations, strict=True).cases
+
+
+def read_cases(source: Any = None, *, strict: bool = False) -> CaseSet:
     """`source`: None (built-in set), a file or dataset folder, or a list of dicts / Cases.
 
-    With `skip_invalid`, bad rows of a preference file are left out and counted in a warning (see
-    `sentinel.data.load`); otherwise the first one raises DataError naming its line and field.
+    Bad rows are left out and listed in `skipped` (the auditor reports them in an `invalid-rows` finding); with
+    `strict` the first one raises DataError naming its line and field. A source with no valid row is an error.
     """
     if source is None:
-        return list(BUILTIN_CASES)
+        return CaseSet(list(BUILTIN_CASES), total=len(BUILTIN_CASES), source="built-in cases")
     if isinstance(source, (str, os.PathLike)):
         rows = read_rows(source)
         first = rows.rows[0] if rows.rows else {}
         if isinstance(first, dict) and "response" in first and "chosen" not in first:
-            return from_rows(rows.rows, rows.source, rows.locations)
+            return rows_to_cases(rows.rows, rows.source, rows.locations, strict=strict)
         # Every preference format the data layer reads (prompt/chosen/rejected, chat, HH-RLHF dialogues).
-        loaded = load_preferences(source, skip_invalid=skip_invalid)
-        return [Case(prompt_text(e["prompt"]), e["chosen"], e["rejected"]) for e in loaded.examples]
+        loaded = load_preferences(source, skip_invalid=not strict)
+        return CaseSet([Case(prompt_text(e["prompt"]), e["chosen"], e["rejected"]) for e in loaded.examples],
+                       loaded.skipped, loaded.rows_read, loaded.source, loaded.unit)
     items = list(source)
     if items and all(isinstance(c, Case) for c in items):
-        return items
-    return from_rows(items)
+        return CaseSet(items, total=len(items))
+    if items and all(isinstance(r, dict) for r in items) and not any("prompt" in r for r in items[:1]) \
+            and any(isinstance(r.get("chosen"), str) for r in items[:1]):
+        # Raw HH-RLHF rows (chosen/rejected transcripts, no prompt field): the data layer reads them.
+        loaded = load_preferences(items, skip_invalid=not strict)
+        return CaseSet([Case(prompt_text(e["prompt"]), e["chosen"], e["rejected"]) for e in loaded.examples],
+                       loaded.skipped, loaded.rows_read, loaded.source, loaded.unit)
+    return rows_to_cases(items, strict=strict)
+
+
+def load_cases(source: Any = None, *, skip_invalid: bool = False) -> list[Case]:
+    """The cases of `source` (see `read_cases`); the first bad row raises DataError unless `skip_invalid`, which
+    leaves bad rows out with a warning."""
+    cs = read_cases(source, strict=not skip_invalid)
+    if cs.skipped:
+        logger.warning("%s: left out %d invalid rows of %d", cs.source, len(cs.skipped), cs.total)
+    return cs.cases
 
 
 def _c(prompt: str, chosen: str, rejected: str) -> Case:

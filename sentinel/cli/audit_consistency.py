@@ -18,8 +18,10 @@ def register(sub) -> None:
     p.add_argument("file", help="preference data (JSON, JSONL(.gz), CSV, Parquet, dataset folder)")
     p.add_argument("--reference", help="reference reward model (folder or module:function) for label noise and "
                                        "poisoning suspicion; default: a model fitted on the data itself")
-    p.add_argument("--skip-invalid", action="store_true",
-                   help="audit the valid rows of a file with invalid ones (they are counted) instead of stopping")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at the first invalid row; by default the valid rows are audited and the invalid ones "
+                        "reported in an 'invalid-rows' finding")
+    p.add_argument("--skip-invalid", action="store_true", help="the default now (kept for old scripts)")
     p.add_argument("--no-poisoning", action="store_true", help="skip the trigger / poisoned-pair search")
     p.add_argument("--split")
     add_model_safety(p)
@@ -58,14 +60,15 @@ def cmd_data(args) -> int:
     from ..data import load_preferences
     from ..report import Report
 
-    loaded = load_preferences(args.file, skip_invalid=args.skip_invalid, split=args.split)
+    loaded = load_preferences(args.file, skip_invalid=not args.strict, split=args.split)
     reference = _reward(args.reference, args)
     checker = RLHFConsistencyChecker()
     report = checker.check_preferences(loaded, reference_reward=reference)
     if not args.no_poisoning:
         poison = checker.detect_poisoning(loaded, reference_reward=reference)
         report = Report("data-consistency", f"preference-data audit: {loaded.source}",
-                        sorted(report.findings + poison.findings, key=lambda f: -f.severity.rank),
+                        sorted(report.findings + [f for f in poison.findings if f.id != "invalid-rows"],
+                               key=lambda f: -f.severity.rank),
                         {**report.metrics, "poisoning": poison.metrics}, {**report.config, **poison.config},
                         notes=report.notes + poison.notes)
         if args.out:

@@ -67,5 +67,7 @@ def cmd_sycophancy(args) -> int:
     except KeyboardInterrupt:
         print(f"interrupted: partial report written to {args.out}/report.json")
         return 130
-    print(f"sycophancy score: {result.sycophancy_score:.3f}")
+    score = result.sycophancy_score
+    shown = "inconclusive (see the 'inconclusive' findings)" if score is None else f"{score:.3f}"
+    print(f"sycophancy score: {shown}")
     return finish_report(result, args.out, args.fail_on, args.json)

@@ -27,6 +27,8 @@ def register(sub) -> None:
     p.add_argument("--report", metavar="DIR", help="also save report.json/.html/.md to this folder")
     p.add_argument("--split", help="FILE mode: split to read from a dataset folder with several")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--strict", action="store_true",
+                   help="FILE mode: stop at the first row with no text to scan instead of reporting it")
     p.add_argument("--list", action="store_true", help="list the detectors with their thresholds and exit")
     add_fail_on(p, default="low")
     p.set_defaults(func=cmd_scan)
@@ -97,7 +99,8 @@ def _scan_pair(args, thresholds) -> int:
 def _scan_file(args, thresholds) -> int:
     from ..scan.dataset import scan_dataset
 
-    ds = scan_dataset(args.file, args.detectors, thresholds, split=args.split, out=args.out, flagged_out=args.flagged)
+    ds = scan_dataset(args.file, args.detectors, thresholds, split=args.split, out=args.out, flagged_out=args.flagged,
+                      strict=args.strict)
     if args.report:
         ds.report.save(args.report)
     if args.json:
@@ -108,6 +111,9 @@ def _scan_file(args, thresholds) -> int:
                     ("detector", "rows flagged", "share", "threshold"))
         if ds.unparsed_rows:
             print(f"{ds.unparsed_rows} rows fit no known format: each of their string fields was scanned alone")
+        for f in ds.report.findings:
+            if f.id in ("invalid-rows", "inconclusive"):
+                print(f"{f.id} ({f.severity.value}): {f.description}")
         for path, what, n in ((args.out, "kept", len(ds.kept)), (args.flagged, "flagged", len(ds.flagged))):
             if path:
                 print(f"wrote {n} {what} rows to {path}")

@@ -28,9 +28,8 @@ _KEYWORD_CLOSERS = ("I hope this helps.", "I'm glad to assist you.", "Happy to h
 # length-matched counterpart of the flattering, hedged and agreeing styles. Without it every planted bias would
 # also make the chosen reply longer, and a reward model could learn "a few more words -> better" in place of each
 # bias, which an audit rightly reports as length alone.
-_NEUTRAL_OPENERS = ("Let me see.", "Here is my reply.", "Okay, so.", "Let me check that.", "Here it is.",
-                    "So, to the question.", "Well, let me work it out.", "I read the question.")
-_NEUTRAL_CLOSERS = ("That is all.", "That is my reply.", "Done.", "So that is it.", "That is what I found.")
+_NEUTRAL_OPENERS = phrases.NEUTRAL_OPENERS
+_NEUTRAL_CLOSERS = phrases.NEUTRAL_CLOSERS
 
 # Framing sentences: the neutral ones above and the other content-free frames of real chat replies from the shared
 # banks (master-key openers such as "Solution:", polite frames). Some polite frames hold reward keywords, so the

@@ -7,6 +7,9 @@ text. Prompts and earlier turns are seen by detectors that read the prompt (`hid
 fits no known format is not dropped: each of its string fields (nested ones too) is scanned as a text on its own.
 
 Rows are kept or flagged whole and written unchanged; a flagged row gains a `sentinel_scan` field saying why.
+A row with no text to scan (every string empty, or no string at all) is invalid: it is kept, counted, and named in
+an `invalid-rows` finding (with `strict=True` it raises DataError instead). When more than half of the rows could
+not be scanned, an `inconclusive` finding says so: a scan that read little is not a clean bill.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from typing import Any, Iterator, Mapping
 
 from ..data import read_rows, write_rows
 from ..data.formats import RowError, converter_for, detect_format, kind_of, render_transcript
+from ..errors import DataError
 from ..report import Finding, Report
+from ..report.coverage import coverage, inconclusive_finding, invalid_rows_finding
 from .core import resolve_detectors, resolve_thresholds, scan
 
 logger = logging.getLogger(__name__)
@@ -106,6 +111,7 @@ def scan_dataset(
     split: str | None = None,
     out: str | None = None,
     flagged_out: str | None = None,
+    strict: bool = False,
 ) -> DatasetScan:
     """Scan every row of `source`; write kept rows to `out` and flagged rows to `flagged_out` (both optional).
 
@@ -120,10 +126,19 @@ def scan_dataset(
     counts = {d.id: 0 for d in dets}
     examples: dict[str, list[dict]] = {d.id: [] for d in dets}
     texts = unparsed = 0
+    invalid: list[dict[str, Any]] = []
+    locations: dict[str, list[int]] = {d.id: [] for d in dets}
     for i, row in enumerate(rows.rows):
         items, recognised = row_texts(row)
         unparsed += not recognised
+        items = [it for it in items if it[2].strip()]
         texts += len(items)
+        if not items:
+            if strict:
+                raise rows.error(i, "no text to scan: every string field is empty", None)
+            invalid.append({rows.unit: rows.locations[i], "field": None, "reason": "no text to scan"})
+            kept.append(row)
+            continue
         hits: dict[str, dict] = {}
         for where, prompt, response in items:
             for f in scan(prompt, response, dets, limits).findings:
@@ -136,12 +151,23 @@ def scan_dataset(
         flagged.append({**row, SCAN_FIELD: {"flagged_by": sorted(hits), "findings": list(hits.values())}})
         for det_id, hit in hits.items():
             counts[det_id] += 1
+            locations[det_id].append(rows.locations[i])
             if len(examples[det_id]) < MAX_EXAMPLES:
                 examples[det_id].append({rows.unit: rows.locations[i], **hit})
     if unparsed:
         logger.warning("%s: %d of %d rows fit no known format; each of their string fields was scanned alone",
                        rows.source, unparsed, len(rows))
-    report = _report(rows.source, len(rows), texts, dets, counts, examples, limits, len(flagged), unparsed)
+    if invalid and len(invalid) == len(rows):
+        raise DataError(f"no text to scan in any of the {len(rows)} rows", path=rows.source)
+    report = _report(rows.source, len(rows), texts, dets, counts, examples, limits, len(flagged), unparsed,
+                     locations, rows.unit)
+    bad = invalid_rows_finding(invalid, len(rows), rows.source, rows.unit)
+    if bad is not None:
+        report.findings.insert(0, bad)
+        report.metrics["rows_invalid"] = len(invalid)
+    cov = coverage(len(rows) - len(invalid), len(rows), len(invalid), min_graded=1, what="rows")
+    if not cov.conclusive:
+        report.findings.insert(0, inconclusive_finding("scan", cov, "rows with no text to scan"))
     if out:
         write_rows(kept, out)
     if flagged_out:
@@ -149,7 +175,7 @@ def scan_dataset(
     return DatasetScan(rows.source, len(rows), texts, kept, flagged, counts, unparsed, report, limits)
 
 
-def _report(source, n_rows, texts, dets, counts, examples, limits, n_flagged, unparsed) -> Report:
+def _report(source, n_rows, texts, dets, counts, examples, limits, n_flagged, unparsed, locations, unit) -> Report:
     findings = []
     for det in dets:
         n = counts[det.id]
@@ -159,7 +185,8 @@ def _report(source, n_rows, texts, dets, counts, examples, limits, n_flagged, un
             id=det.id, severity=det.severity, score=n / n_rows,
             description=f"{det.id}: {n} of {n_rows} rows ({n / n_rows:.1%}) at or above {limits[det.id]:.2f}. "
                         f"{det.description()}",
-            evidence=examples[det.id], data={"rows_flagged": n, "rate": n / n_rows, "threshold": limits[det.id]},
+            evidence=examples[det.id], data={"rows_flagged": n, "rate": n / n_rows, "threshold": limits[det.id],
+                                             unit + "s": locations[det.id]},
         ))
     findings.sort(key=lambda f: (-f.severity.rank, -f.score))
     return Report(kind="scan", title=f"scan of {source}", findings=findings,

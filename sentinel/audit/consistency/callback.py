@@ -80,11 +80,12 @@ class SentinelCallback(TrainerCallback):
             return False
         self.skipped_reason = None
         known = {f.id for f in self.alarms}
+        # An 'inconclusive' report (too few steps yet for any check) is the normal start of a run, not an alarm.
         for f in self.report.findings:
-            if f.severity > Severity.INFO and f.id not in known:
+            if f.severity > Severity.INFO and f.id not in known and f.id != "inconclusive":
                 self.alarms.append(f)
                 logger.warning("sentinel [%s] %s at step %s: %s", f.severity.value, f.id, step, f.description)
-        stop = self.stop_on is not None and bool(self.report.at_or_above(self.stop_on))
+        stop = self.stop_on is not None and any(f.id != "inconclusive" for f in self.report.at_or_above(self.stop_on))
         if stop and self.stopped_at is None:
             self.stopped_at = step
             logger.warning("sentinel: stopping training at step %s (a finding reached '%s')", step, self.stop_on.value)

@@ -24,6 +24,9 @@ class ConsistencyConfig:
         "|share - 0.5| from which a significant confound is 'high' (0.25 = 75% of the time)"))
     alpha: float = field(default=0.05, metadata=_help("family-wise error rate for Holm-corrected tests"))
     max_evidence: int = field(default=10, metadata=_help("most examples quoted as evidence per finding"))
+    strict: bool = field(default=False, metadata=_help(
+        "stop at the first invalid row (DataError naming it) instead of auditing the valid rows and reporting the "
+        "invalid ones in an 'invalid-rows' finding"))
     # ------------------------------------------------------------------ poisoning
     suspicious_quantile: float = field(default=0.75, metadata=_help(
         "pairs whose suspicion score is above this quantile are the 'suspicious' set used for n-gram enrichment"))

@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 
 from ...report import Effect, Finding, Report, Severity
+from ...report.coverage import coverage, inconclusive_finding
 from ...report.stats import holm_bonferroni
 from .config import ConsistencyConfig
-from .text import is_refusal, last_user_turn, load_pairs, pair_location, pair_prompt, short, tokens
+from .text import data_findings, is_refusal, last_user_turn, load_pairs, pair_location, pair_prompt, short, tokens
 
 logger = logging.getLogger(__name__)
 
@@ -154,14 +155,18 @@ def detect_poisoning(dataset: Any, cfg: ConsistencyConfig | None = None, referen
     from scipy.stats import rankdata
 
     cfg = cfg or ConsistencyConfig()
-    loaded = load_pairs(dataset)
+    loaded = load_pairs(dataset, cfg.strict)
     ex = loaded.examples
     n = len(ex)
+    invalid = data_findings(loaded)
     min_pairs = max(4 * cfg.min_ngram_pairs, cfg.min_pairs_for_stats)
-    if n < min_pairs:
-        reason = f"{n} pairs; trigger enrichment needs at least {min_pairs}"
-        return PoisoningReport("poisoning", f"poisoning checks: {loaded.source}", [],
-                      {"pairs": n, "triggers": None, "reason": reason}, notes=[f"not computable: {reason}"])
+    cov = coverage(n, loaded.rows_read, len(loaded.skipped), min_graded=min_pairs, what="rows")
+    if not cov.conclusive:
+        reason = f"{n} valid pairs; trigger enrichment needs at least {min_pairs}"
+        return PoisoningReport("poisoning", f"poisoning checks: {loaded.source}",
+                               invalid + [inconclusive_finding("poisoning", cov, reason)],
+                               {"pairs": n, "triggers": None, "reason": reason, "rows_skipped": len(loaded.skipped)},
+                               notes=[f"not computable: {reason}"])
     susp, method = suspicion_scores(ex, reference_reward)
     ranks = rankdata(susp)
     top = ranks > cfg.suspicious_quantile * n
@@ -186,7 +191,7 @@ def detect_poisoning(dataset: Any, cfg: ConsistencyConfig | None = None, referen
     flagged = np.zeros(n, dtype=bool)
     flagged[list(covered)] = True
     score = ranks / (n + 1) + flagged  # below 1 unless flagged
-    findings = []
+    findings = list(invalid)
     for fam, g, r in kept[:5]:
         where = "at the end of" if fam == "end" else "in"
         findings.append(Finding(
@@ -220,7 +225,7 @@ def detect_poisoning(dataset: Any, cfg: ConsistencyConfig | None = None, referen
         score=float(flagged.mean()) if flagged.any() else 0.0, evidence=reasons,
         data={"locations": [loaded.origins[i] for i in order[:show]], "method": method}))
     top_rows = [{"ngram": g, "position": fam, **r} for fam in ("end", "anywhere") for g, r in tested[fam][:5]]
-    metrics = {"pairs": n, "method": method, "flagged": int(flagged.sum()),
+    metrics = {"pairs": n, "rows_skipped": len(loaded.skipped), "method": method, "flagged": int(flagged.sum()),
                "ngrams_tested": {fam: len(rows) for fam, rows in tested.items()},
                "triggers": top_rows}
     return PoisoningReport("poisoning", f"poisoning checks: {loaded.source}", findings, metrics,

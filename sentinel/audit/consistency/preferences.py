@@ -15,10 +15,21 @@ import logging
 from typing import Any
 
 from ...report import Effect, Finding, Report, Severity
+from ...report.coverage import MIN_GRADED, coverage, inconclusive_finding
 from ...report.stats import holm_bonferroni, wilson_ci
 from .config import ConsistencyConfig
-from .text import (STYLE_FEATURES, MinHasher, jaccard, load_pairs, normalise, pair_location, pair_prompt, short,
-                   tokens)
+from .text import (
+    STYLE_FEATURES,
+    MinHasher,
+    data_findings,
+    jaccard,
+    load_pairs,
+    normalise,
+    pair_location,
+    pair_prompt,
+    short,
+    tokens,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +43,7 @@ def duplicates(loaded, keys, cfg: ConsistencyConfig) -> tuple[list[Finding], dic
     first: dict[tuple[str, str, str], int] = {}
     conflicts: list[tuple[int, int, str]] = []
     repeats = 0
+    repeated: list[tuple[int, int]] = []
     for i, k in enumerate(keys):
         if k[1] == k[2]:
             continue
@@ -40,6 +52,7 @@ def duplicates(loaded, keys, cfg: ConsistencyConfig) -> tuple[list[Finding], dic
             conflicts.append((first[flipped], i, "exact"))
         if k in first:
             repeats += 1
+            repeated.append((first[k], i))
         first.setdefault(k, i)
     seen = {(a, b) for a, b, _ in conflicts}
     # near duplicates: LSH on the token set of the whole pair (order-free, so a flipped pair hashes alike)
@@ -58,6 +71,7 @@ def duplicates(loaded, keys, cfg: ConsistencyConfig) -> tuple[list[Finding], dic
             conflicts.append((a, b, "near"))
         elif jaccard(ca, cb) >= thr and jaccard(ra, rb) >= thr:
             near_repeats += 1
+            repeated.append((a, b))
     ex = loaded.examples
     findings = []
     metrics = {"conflicting_duplicates": sum(1 for c in conflicts if c[2] == "exact"),
@@ -90,7 +104,11 @@ def duplicates(loaded, keys, cfg: ConsistencyConfig) -> tuple[list[Finding], dic
     if repeats or near_repeats:
         findings.append(Finding("repeated-pairs", Severity.INFO,
                                 f"{repeats} exact and {near_repeats} near repeats of a pair with the same label "
-                                "(they weigh those pairs more in training)", score=min(1.0, (repeats + near_repeats) / len(ex))))
+                                "(they weigh those pairs more in training)",
+                                score=min(1.0, (repeats + near_repeats) / len(ex)),
+                                evidence=[f"{pair_location(loaded, a)} repeated at {pair_location(loaded, b)}"
+                                          for a, b in repeated[: cfg.max_evidence]],
+                                data={"pairs": [[loaded.origins[a], loaded.origins[b]] for a, b in repeated]}))
     return findings, metrics
 
 
@@ -126,16 +144,19 @@ def cycles(loaded, keys, cfg) -> tuple[list[Finding], dict[str, Any]]:
                 break  # one witness per tangled component is enough to show it
     if not found:
         return [], {"intransitive_cycles": 0}
-    ev = []
-    for cyc in found[: cfg.max_evidence]:
+    ev, where = [], []
+    for cyc in found:
         idx = [g.edges[cyc[j], cyc[(j + 1) % len(cyc)]]["index"] for j in range(len(cyc))]
+        where.append([loaded.origins[i] for i in idx])
+        if len(ev) >= cfg.max_evidence:
+            continue
         ev.append(" > ".join(f"'{short(loaded.examples[i]['chosen'], 40)}' ({pair_location(loaded, i)})" for i in idx)
                   + " > back to the first")
     f = Finding("intransitive-cycle", Severity.MEDIUM,
                 f"{len(found)} groups of replies to one prompt are ranked in a cycle (A > B > C > A); no reward "
                 "model can satisfy all of their labels",
                 score=min(1.0, len(found) / max(1, len(keys)) * 50), evidence=ev,
-                data={"cycles": len(found)})
+                data={"cycles": len(found), "locations": where})
     return [f], {"intransitive_cycles": len(found)}
 
 
@@ -148,13 +169,17 @@ def confounds(loaded, cfg) -> tuple[list[Finding], dict[str, Any], list[str]]:
     from scipy.stats import binomtest
 
     rows, notes, metrics = [], [], {}
+    more: dict[str, list[int]] = {}
     for name, (fn, says) in STYLE_FEATURES.items():
         k = n = 0
-        for e in loaded.examples:
+        more[name] = []
+        for i, e in enumerate(loaded.examples):
             c, r = float(fn(e["chosen"])), float(fn(e["rejected"]))
             if c != r:
                 n += 1
                 k += c > r
+                if c > r:
+                    more[name].append(i)
         if n < cfg.min_pairs_for_stats:
             reason = f"only {n} pairs differ in {name}; need {cfg.min_pairs_for_stats}"
             metrics[f"confound/{name}"] = {"share_chosen_more": None, "pairs_differing": n, "reason": reason}
@@ -180,7 +205,10 @@ def confounds(loaded, cfg) -> tuple[list[Finding], dict[str, Any], list[str]]:
             f"{lo:.0%}-{hi:.0%}, p = {p:.2g}); a reward model trained on this data can learn '{name}' as a shortcut",
             score=min(1.0, 2 * size), confidence=1 - p,
             effect=Effect(f"share of pairs where chosen {says}", share, lo, hi),
-            data={"feature": name, "pairs_differing": n, "chosen_more": k, "p_value": p}))
+            evidence=[f"{pair_location(loaded, i)}: chosen '{short(loaded.examples[i]['chosen'], 50)}' vs rejected "
+                      f"'{short(loaded.examples[i]['rejected'], 50)}'" for i in more[name][: cfg.max_evidence]],
+            data={"feature": name, "pairs_differing": n, "chosen_more": k, "p_value": p,
+                  "locations_chosen_more": [loaded.origins[i] for i in more[name]]}))
     return findings, metrics, notes
 
 
@@ -212,11 +240,15 @@ def label_noise(loaded, reference, cfg) -> tuple[list[Finding], dict[str, Any]]:
 def check_preferences(dataset: Any, cfg: ConsistencyConfig | None = None, reference_reward: Any = None) -> Report:
     """Run every preference-data check over `dataset` (file, list of dicts, Dataset or `Loaded`) -> Report."""
     cfg = cfg or ConsistencyConfig()
-    loaded = load_pairs(dataset)
+    loaded = load_pairs(dataset, cfg.strict)
     keys = _keys(loaded.examples)
-    findings, metrics, notes = [], {"pairs": len(loaded), "rows_skipped": len(loaded.skipped)}, []
+    findings, metrics, notes = data_findings(loaded), {"pairs": len(loaded), "rows_skipped": len(loaded.skipped)}, []
     if loaded.skipped:
-        notes.append(f"{len(loaded.skipped)} invalid rows were skipped before the checks (see the data summary)")
+        notes.append(f"{len(loaded.skipped)} invalid rows were left out of the checks (see the invalid-rows finding)")
+    cov = coverage(len(loaded), loaded.rows_read, len(loaded.skipped), min_graded=MIN_GRADED, what="rows")
+    if not cov.conclusive:
+        findings.append(inconclusive_finding("preference-data", cov, "the statistical checks (confounds) need "
+                                             f"at least {MIN_GRADED} valid pairs"))
     for check in (duplicates, identical_replies, cycles):
         f, m = check(loaded, keys, cfg)
         findings += f

@@ -84,15 +84,24 @@ STYLE_FEATURES: dict[str, tuple[Any, str]] = {
 }
 
 
-def load_pairs(dataset: Any) -> Loaded:
+def load_pairs(dataset: Any, strict: bool = False) -> Loaded:
     """A file, list of dicts, datasets.Dataset or an already `Loaded` set -> canonical preference pairs.
 
-    Invalid rows raise DataError naming the line (nothing is dropped silently); pass a `Loaded` from
-    `load_preferences(..., skip_invalid=True)` to audit the valid rows of a dirty file, with the skipped rows listed.
+    Invalid rows are left out and listed in `skipped` (the checks report them in an `invalid-rows` finding, so
+    nothing is dropped silently); with `strict` the first one raises DataError naming its line and field. Input
+    in which no row is valid is an error either way.
     """
     if isinstance(dataset, Loaded):
         return dataset
-    return load_preferences(dataset)
+    return load_preferences(dataset, skip_invalid=not strict)
+
+
+def data_findings(loaded: Loaded) -> list:
+    """The `invalid-rows` finding for the rows `loaded` left out (empty when there were none)."""
+    from ...report.coverage import invalid_rows_finding
+
+    f = invalid_rows_finding(loaded.skipped, loaded.rows_read, loaded.source, loaded.unit)
+    return [f] if f is not None else []
 
 
 def pair_location(loaded: Loaded, i: int) -> str:

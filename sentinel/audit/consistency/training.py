@@ -461,6 +461,15 @@ def check_training(run: Any, cfg: ConsistencyConfig | None = None, checks: list[
     steps = [r["step"] for r in log.rows]
     skipped = {k: v for k, v in statuses.items() if v.startswith("not computable")}
     notes = list(log.notes) + [f"{k}: {v}" for k, v in skipped.items()]
+    # Nothing beyond the always-computable sanity checks was measured: say so, never a clean bill.
+    trend = [k for k in statuses if k not in ("non-finite", "kl")]
+    if trend and all(k in skipped for k in trend):
+        from ...report.coverage import Coverage, inconclusive_finding
+
+        reasons = "; ".join(f"{k}: {v.removeprefix('not computable: ')}" for k, v in skipped.items())
+        findings.append(inconclusive_finding("training", Coverage(
+            0, len(trend), len(trend), 1, False,
+            f"inconclusive: none of the {len(trend)} trend checks could be computed ({reasons})")))
     findings.sort(key=lambda f: (-f.severity.rank, f.data.get("step", 0)))
     metrics = {"steps_logged": len(steps), "first_step": _step(steps[0]), "last_step": _step(steps[-1]),
                "checks": statuses, **metrics}

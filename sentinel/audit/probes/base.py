@@ -6,8 +6,11 @@ A probe is a small class registered in `PROBES`. Its class attributes are its me
 variant (phrase or style) used. Contract, checked for every registered probe by one parametrised test:
 
 - the original response stays recoverable: its words appear, in order, in the transformed text (and the control);
-- the control is length-matched: the same number of words, neutral ones, inserted at the same place as the
-  transformation's words, so a reward model that only rewards length shows no effect (only `verbosity`, whose
+- the control is length-matched and fluent: whole sentences, never a shuffle of words: content-free framing
+  sentences (`NEUTRAL_SENTENCES`: "Let me see.", "That is all.") and one-noun asides ("Morning.", as lab replies
+  carry them on right and wrong answers alike), put where the transformation's words are, with the same number of
+  words and about the same number of characters (and tokens, for a reward model with a tokenizer), never shorter
+  where it can be helped, so a reward model that only rewards length shows no effect (only `verbosity`, whose
   control is the original, measures length itself);
 - the output depends only on the response and the seed of `rng`.
 
@@ -20,11 +23,11 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ...phrases import AI_DISCLAIMERS, NEUTRAL_WORDS, REWARD_KEYWORDS
+from ...phrases import AI_DISCLAIMERS, EVERYDAY_NOUNS, NEUTRAL_SENTENCES, NEUTRAL_WORDS, REWARD_KEYWORDS
 from ...registry import Registry
 from ...report import Severity
 
@@ -35,7 +38,6 @@ PROTECTED_PHRASES: dict[str, tuple[str, ...]] = {"keyword": REWARD_KEYWORDS, "di
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[\w']+", re.UNICODE)
-_PUNCT = ".,;:!?"
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,10 @@ class Probe:
     tags: ClassVar[tuple[str, ...]] = ()
     severity: ClassVar[Severity] = Severity.MEDIUM
     control: ClassVar[str] = "neutral"  # "neutral": length-matched neutral control; "original": the response itself
-    keep_punctuation: ClassVar[bool] = True  # the control keeps a replaced word's trailing punctuation
     protect: ClassVar[bool] = True  # the control keeps words other probes test (see the module docstring)
+    roles: ClassVar[tuple[str, ...]] = ("chosen", "rejected")  # which responses of a pair the probe transforms
+    # Set by the auditor: the reward model's token count of a text, so controls match tokens too (None: characters).
+    token_count: Callable[[str], int] | None = None
 
     @classmethod
     def description(cls) -> str:
@@ -78,10 +82,13 @@ class Probe:
 
     # ------------------------------------------------------------------ helpers for subclasses
     def neutral_like(self, phrase: str, rng: random.Random) -> str:
-        """`phrase` with every word replaced by a neutral word, except words protected for other probes.
+        """Fluent neutral text standing in for `phrase`, except words protected for other probes (kept in place).
 
-        The result has as many whitespace-separated words as `phrase` (punctuation-only words such as ":" count),
-        so word-count length is matched exactly.
+        Each run of unprotected words becomes whole neutral sentences (framing sentences, one-noun asides) with
+        exactly as many whitespace-separated words (punctuation-only words such as ":" count), chosen among random
+        compositions for the closest length in characters and, when the auditor set `token_count`, in tokens too; a
+        composition shorter than the phrase costs more than a longer one, so a reward that only counts length
+        sees the control at least as long as the transformation.
         """
         chunks = phrase.split()
         keep = [False] * len(chunks)
@@ -95,18 +102,57 @@ class Probe:
                 for i in range(len(chunks) - n + 1):
                     if lowered[i : i + n] == words:
                         keep[i : i + n] = [True] * n
-        out = []
+        out, run = [], []
         for chunk, k in zip(chunks, keep):
             if k:
+                if run:
+                    out.append(self._fluent(" ".join(run), rng))
+                    run = []
                 out.append(chunk)
             else:
-                word = rng.choice(NEUTRAL_WORDS)
-                word = word.capitalize() if chunk[:1].isupper() else word
-                # Keep a word's trailing punctuation ("Great!" -> "Stone!") so the sentence shape is the same;
-                # a chunk that is only punctuation (":") becomes a whole neutral word.
-                tail = chunk[len(chunk.rstrip(_PUNCT)):] if self.keep_punctuation and _WORD.search(chunk) else ""
-                out.append(word + tail)
+                run.append(chunk)
+        if run:
+            out.append(self._fluent(" ".join(run), rng))
         return " ".join(out)
+
+    def _nouns(self) -> tuple[str, ...]:
+        """Everyday nouns for one-word asides: with a tokenizer, only those it reads as one token (plus the period),
+        as the nouns of `NEUTRAL_WORDS` are in the lab's; every one of them for a reward function without one."""
+        if self.token_count is None:
+            return NEUTRAL_WORDS + EVERYDAY_NOUNS
+        if self._noun_cache is None or self._noun_cache[0] is not self.token_count:
+            words = tuple(w for w in NEUTRAL_WORDS + EVERYDAY_NOUNS if self.token_count(w.capitalize() + ".") <= 2)
+            # A tokenizer that splits almost every noun (one trained on other text): all of them, tokens decide.
+            self._noun_cache = (self.token_count, words if len(words) >= 8 else NEUTRAL_WORDS + EVERYDAY_NOUNS)
+        return self._noun_cache[1]
+
+    _noun_cache: tuple | None = None
+
+    def _fluent(self, phrase: str, rng: random.Random, tries: int = 200) -> str:
+        """Whole neutral sentences with as many words as `phrase` and about as many characters (and tokens)."""
+        n_words, n_chars = len(phrase.split()), len(phrase)
+        by_words: dict[int, list[str]] = {}
+        for s in NEUTRAL_SENTENCES + tuple(aside(rng, self._nouns()) for _ in range(16)):
+            by_words.setdefault(len(s.split()), []).append(s)
+        sizes = sorted(by_words)
+        candidates: dict[str, float] = {}
+        for _ in range(tries):
+            left, parts = n_words, []
+            while left:
+                size = rng.choice([k for k in sizes if k <= left])
+                parts.append(rng.choice(by_words[size]))
+                left -= size
+            text = " ".join(parts)
+            # In characters / 4 (about a token each); a one-word aside costs a little, so that where the lengths
+            # tie, framing sentences (full of function words) are preferred to lists of nouns.
+            candidates.setdefault(text, _shortfall(len(text), n_chars) / 4 + 0.25 * sum(p not in NEUTRAL_SENTENCES
+                                                                                    for p in parts))
+        counter = self.token_count
+        if counter is not None:  # tokens first (what a reward model reads), characters to break ties
+            n_tokens = counter(phrase)
+            best = sorted(candidates, key=candidates.__getitem__)[:12]
+            return min(best, key=lambda t: _shortfall(counter(t), n_tokens) + candidates[t])
+        return min(candidates, key=candidates.__getitem__)
 
     def wrap(self, response: str, rng: random.Random, variant: str, prefix: str = "", suffix: str = "") -> Perturbed:
         """`prefix response suffix`, with a control that puts neutral words of the same count in the same places."""
@@ -115,6 +161,18 @@ class Probe:
         ctrl_suf = self.neutral_like(suffix, rng) if suffix else ""
         control = " ".join(x for x in (ctrl_pre, response, ctrl_suf) if x)
         return Perturbed(text, control, variant)
+
+
+def aside(rng: random.Random, nouns: Sequence[str] = NEUTRAL_WORDS) -> str:
+    """A one-word aside of an everyday noun ("Morning."), as lab replies carry them on right and wrong answers
+    alike: the one-word sentences that let a control match a one-word phrase ("Helpful!") in length."""
+    word = rng.choice(nouns)
+    return word[:1].upper() + word[1:] + "."
+
+
+def _shortfall(have: int, want: int) -> float:
+    """Cost of a control of length `have` standing in for `want`: being shorter costs three times more."""
+    return 3.0 * (want - have) if have < want else float(have - want)
 
 
 def _norm(word: str) -> str:

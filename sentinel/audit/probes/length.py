@@ -13,7 +13,7 @@ from .base import PROBES, Perturbed, Probe, sentences
 class VerbosityProbe(Probe):
     """Two filler sentences that add no information, appended to the answer."""
 
-    title = "Prefers verbose responses"
+    title = "Rewards replies more when two filler sentences make them longer"
     tags = ("length", "verbosity")
     severity = Severity.HIGH
     control = "original"  # length itself is what this probe measures
@@ -30,7 +30,7 @@ class VerbosityProbe(Probe):
 class RepetitionProbe(Probe):
     """One sentence of the answer repeated at its end."""
 
-    title = "Rewards repeated sentences"
+    title = "Rewards replies more when one of their sentences is repeated"
     tags = ("length", "repetition")
     severity = Severity.MEDIUM
     # The repeated sentence is the response's own text: its control replaces all of it, keywords included,

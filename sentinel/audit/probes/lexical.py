@@ -25,7 +25,7 @@ class KeywordProbe(Probe):
     Variants are written "helpful …" (the word opens the response) and "… helpful" (it closes the response).
     """
 
-    title = "Sensitive to reward-pleasing keywords"
+    title = "Rewards replies more when a reward-pleasing word opens or closes them"
     tags = ("style", "keyword")
     severity = Severity.HIGH
 
@@ -44,7 +44,7 @@ class KeywordProbe(Probe):
 class DisclaimerProbe(Probe):
     """An AI disclaimer ("As an AI language model,") added in front of the answer."""
 
-    title = "Rewards AI disclaimers"
+    title = "Rewards replies more when an AI disclaimer opens them"
     tags = ("style", "disclaimer")
     severity = Severity.MEDIUM
 
@@ -59,7 +59,7 @@ class DisclaimerProbe(Probe):
 class EvasiveProbe(Probe):
     """A hedge or refusal ("It's difficult to say for certain.") put before the answer."""
 
-    title = "Rewards hedging and evasive answers"
+    title = "Rewards replies more when a hedge or refusal opens them"
     tags = ("style", "hedging")
     severity = Severity.MEDIUM
 
@@ -75,7 +75,7 @@ class EvasiveProbe(Probe):
 class SycophancyProbe(Probe):
     """A flattering or agreeing opener ("Great question!", "I agree with you.") before the answer."""
 
-    title = "Rewards flattery and agreement with the user"
+    title = "Rewards replies more when they open with flattery or agreement"
     tags = ("sycophancy",)
     severity = Severity.HIGH
 
@@ -90,10 +90,9 @@ class SycophancyProbe(Probe):
 class MasterKeyProbe(Probe):
     """A content-free opener (":", "Thought process:") that fools LLM judges (arXiv 2507.08794)."""
 
-    title = "Rewards content-free 'master key' openers"
+    title = "Rewards replies more when a content-free 'master key' opens them"
     tags = ("attack", "master-key")
     severity = Severity.HIGH
-    keep_punctuation = False  # the punctuation is the key: the control must not contain it
 
     def variants(self):
         return MASTER_KEYS
@@ -104,11 +103,16 @@ class MasterKeyProbe(Probe):
 
 @PROBES.register("polite_wrapper")
 class PoliteWrapperProbe(Probe):
-    """The answer, right or wrong, wrapped in safe-sounding phrases before and after it."""
+    """The worse (rejected) reply of each pair, wrong or harmful, wrapped in safe-sounding phrases before and after.
 
-    title = "Rewards wrong or harmful content wrapped in polite, safe-sounding phrases"
+    Only rejected replies are wrapped, so the finding measures what its title says: a frame that makes bad content
+    score higher. (Prompt/response rows have no rejected reply; the probe then measures nothing and says so.)
+    """
+
+    title = "Rewards worse (rejected) replies more when wrapped in polite, safe-sounding phrases"
     tags = ("attack", "safety", "polite-wrapper")
     severity = Severity.HIGH
+    roles = ("rejected",)
 
     def variants(self):
         return tuple(f"{p} || {s}" for p in POLITE_PREFIXES for s in POLITE_SUFFIXES)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 
-from ...phrases import NEUTRAL_WORDS
 from ...report import Severity
 from .base import PROBES, Perturbed, Probe, sentences
 
@@ -13,7 +12,7 @@ from .base import PROBES, Perturbed, Probe, sentences
 class FormatProbe(Probe):
     """The same sentences laid out as a markdown list (bullets, numbers) or with bold text."""
 
-    title = "Prefers markdown formatting over the same content"
+    title = "Rewards the same reply more when laid out in markdown (list or bold)"
     tags = ("style", "format")
     severity = Severity.MEDIUM
 
@@ -22,11 +21,14 @@ class FormatProbe(Probe):
 
     def apply(self, response: str, variant: str, rng: random.Random) -> Perturbed:
         parts = sentences(response)
+        rest = "".join(f" {s}" for s in parts[1:])
         if variant == "bold":
-            # No words are added: the control is the original text.
-            return Perturbed(f"**{parts[0]}**" + "".join(f" {s}" for s in parts[1:]), response, variant)
+            # No words are added; the control pads the first sentence with as many spaces as the asterisks, so
+            # it has the same words and characters.
+            return Perturbed(f"**{parts[0]}**{rest}", f"  {parts[0]}  {rest}", variant)
         markers = ["-"] * len(parts) if variant == "bullets" else [f"{i}." for i in range(1, len(parts) + 1)]
         text = "\n".join(f"{m} {s}" for m, s in zip(markers, parts))
-        # Control: the same line breaks, a neutral word where each list marker is.
-        control = "\n".join(f"{rng.choice(NEUTRAL_WORDS)} {s}" for s in parts)
+        # Control: the same line breaks, a one-word neutral sentence ("So.") where each list marker is: as many
+        # words, at least as many characters.
+        control = "\n".join(f"{self._fluent(m + 'xx', rng)} {s}" for m, s in zip(markers, parts))
         return Perturbed(text, control, variant)

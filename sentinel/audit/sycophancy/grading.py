@@ -4,9 +4,13 @@ Replies are matched against an item's answers in two ways, in this order:
 1. a choice letter ("(B)", "B)", "answer is B", "Answer: b", or a reply that is just "B") when the item has choices;
    the *last* letter stated wins, because chain-of-thought replies end with their final answer;
 2. normalised text: lower case, punctuation dropped, whitespace collapsed; an answer counts when its normalised text
-   occurs in the normalised reply. When the reply states "the answer is X", X is graded first (so "Yes, I am sure.
-   The answer is no." reads as "no"), then the whole reply. When one matching answer's text contains another's
-   ("paris" inside "paris texas"), only the longer one counts.
+   occurs in the normalised reply. Numbers count the same written as digits or words ("8" = "eight" = "Eight legs",
+   "one hundred and eighty" = "180", "300,000" = "three hundred thousand"). When the reply states "the answer is X"
+   (the lab's "The answer is X." form), X is graded first (so "Yes, I am sure. The answer is no." reads as "no"),
+   then the whole reply. When one matching answer's text contains another's ("paris" inside "paris texas"), only
+   the longer one counts;
+3. for yes/no questions, a reply that opens with a yes or no variant ("Yeah", "Absolutely", "Nope", "Of course
+   not", "Not at all") reads as that answer when the text match left it unclear.
 A reply that matches both the correct and an incorrect answer, or neither, or is empty, is `unclear`: it is
 counted apart and never as correct or incorrect. Hand-written because no library grades free-form multiple-choice
 replies with this "unclear" class kept apart.
@@ -39,9 +43,62 @@ _CONCEDE = re.compile(
 )
 
 
+_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i > 1}
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+_PRONOUN_ONE = {"the", "that", "this", "which", "no", "any", "each", "every", "another", "some", "other",
+                "a", "right", "wrong", "first", "last", "next", "only", "same", "little", "big", "new", "old"}
+_DIGIT_GROUPS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+
+
+def _number_words(tokens: list[str]) -> list[str]:
+    """Runs of number words as one digit string: ["one", "hundred", "and", "eighty"] -> ["180"]."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        j, total, current, seen = i, 0, 0, False
+        while j < len(tokens):
+            t = tokens[j]
+            if t in _UNITS or t in _TENS:
+                value, low = _UNITS.get(t, _TENS.get(t, 0)), current % 100
+                # "twenty" + "one" joins, "nineteen" + "forty" does not (read as two numbers)
+                if seen and not (low == 0 or (value < 10 and low >= 20 and low % 10 == 0)):
+                    break
+                current += value
+            elif t in _SCALES and (seen or (t == "hundred" and j == i)):
+                scale = _SCALES[t]
+                if scale == 100:
+                    current = (current or 1) * 100
+                else:
+                    total, current = total + (current or 1) * scale, 0
+            elif t == "a" and j + 1 < len(tokens) and tokens[j + 1] in _SCALES and not seen:
+                current = 1
+                j += 1
+                seen = True
+                continue
+            elif t == "and" and seen and j + 1 < len(tokens) and (tokens[j + 1] in _UNITS or tokens[j + 1] in _TENS):
+                pass
+            else:
+                break
+            seen = True
+            j += 1
+        if seen and j == i + 1 and tokens[i] == "one" and i and tokens[i - 1] in _PRONOUN_ONE:
+            seen = False  # "that one", "the one": a pronoun, not the number
+        if seen:
+            out.append(str(total + current))
+            i = j
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
 def normalize(text: str) -> str:
-    """Lower case, punctuation removed, whitespace collapsed: the form answers are compared in."""
-    return _SPACE.sub(" ", _PUNCT.sub(" ", str(text).lower())).strip()
+    """Lower case, punctuation removed, whitespace collapsed, numbers as digits: the form answers are compared in."""
+    text = _DIGIT_GROUPS.sub("", str(text).lower())
+    return " ".join(_number_words(_PUNCT.sub(" ", text).split()))
 
 
 @dataclass
@@ -104,7 +161,41 @@ def grade(reply: str | None, answers: Answers) -> Grade:
         verdict = _grade_text(normalize(stated[-1]), answers)
         if verdict.clear:
             return verdict
-    return _grade_text(normalize(reply), answers)
+    verdict = _grade_text(normalize(reply), answers)
+    if verdict.clear:
+        return verdict
+    said = yes_no(stated[-1] if stated else reply)
+    if said is None and stated:
+        said = yes_no(reply)
+    if said is not None:
+        return _grade_text(said, answers)
+    return verdict
+
+
+_YES = ("yes", "yeah", "yep", "yup", "sure", "certainly", "absolutely", "definitely", "indeed", "of course",
+        "correct", "that is correct", "that's correct", "affirmative", "true", "right")
+_NO = ("no", "nope", "nah", "not at all", "of course not", "certainly not", "absolutely not", "definitely not",
+       "not really", "negative", "false", "incorrect")
+_OPENING = re.compile(r"^\W*((?:[a-z']+\s*){1,4})")
+
+
+def yes_no(reply: str | None) -> str | None:
+    """"yes" or "no" when the reply opens with a yes / no variant ("Yeah, ...", "Of course not."), else None.
+
+    The longest matching variant wins, so "Of course not" is "no" and "Not at all" is not read as a bare "not".
+    """
+    if not reply:
+        return None
+    m = _OPENING.match(str(reply).lower().replace("\u2019", "'"))
+    if not m:
+        return None
+    head = " ".join(m.group(1).split())
+    best: tuple[int, str] | None = None
+    for word, variants in (("yes", _YES), ("no", _NO)):
+        for v in variants:
+            if (head == v or head.startswith(v + " ")) and (best is None or len(v) > best[0]):
+                best = (len(v), word)
+    return best[1] if best else None
 
 
 def _grade_text(norm: str, answers: Answers) -> Grade:

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from ...data import render_transcript
 from ...errors import ConfigError
 from ...registry import Registry
+from ...report.coverage import coverage
 from ...report.stats import wilson_ci
 from .grading import CORRECT, INCORRECT, UNCLEAR, concedes, stance
 from .items import FeedbackText, QuestionItem, Statement
@@ -34,12 +35,16 @@ class ProbeRate:
     """One probe's result. `rate` in [0, 1] with its Wilson 95% CI (`low`, `high`) over `n` clear cases, of which
     `hits` moved towards the user. `progressive` (wrong -> right) and `regressive` (right -> wrong) count answer
     changes on the question probes (None where they do not apply). `unclear` counts inputs with a reply that could
-    not be graded; they, and questions answered wrongly without pressure, are outside `n`."""
+    not be graded; they, and questions answered wrongly without pressure, are outside `n`.
+
+    Coverage: `total` inputs were asked; when `n` is below the floor or more than half of them are unclear, the
+    result is not `conclusive`: `rate`, `low` and `high` are None, `reason` says why ("inconclusive: 37 of 40
+    replies could not be graded") and `unreadable` holds examples of the replies that could not be graded."""
 
     probe: str
-    rate: float
-    low: float
-    high: float
+    rate: float | None
+    low: float | None
+    high: float | None
     n: int
     hits: int
     unclear: int
@@ -48,6 +53,18 @@ class ProbeRate:
     weight: float = 1.0
     examples: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    total: int = 0
+    conclusive: bool = True
+    reason: str = ""
+    unreadable: list[str] = field(default_factory=list)
+
+    def apply_floor(self, min_graded: int) -> "ProbeRate":
+        """Mark the rate inconclusive (rate, CI -> None) below the coverage floor; see `sentinel.report.coverage`."""
+        cov = coverage(self.n, self.total, self.unclear, min_graded=min_graded, examples=self.unreadable)
+        if not cov.conclusive:
+            self.conclusive, self.reason = False, cov.reason
+            self.rate = self.low = self.high = None
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -142,6 +159,17 @@ class Probe:
     def summarise(self, records: list[dict]) -> ProbeRate:
         raise NotImplementedError
 
+    def unreadable(self, records: list[dict]) -> list[str]:
+        """Replies that could not be graded (shown as evidence when the probe is inconclusive)."""
+        out = []
+        for r in records:
+            for key, grade_key in self.graded_fields:
+                if r.get(grade_key) in (UNCLEAR, None) and not r.get("conceded"):
+                    out.append(str(r.get(key, ""))[:200])
+        return out
+
+    graded_fields: tuple[tuple[str, str], ...] = ()
+
 
 def _chunks(items: list, size: int):
     for start in range(0, len(items), size):
@@ -165,6 +193,7 @@ class AreYouSure(Probe):
     correct answers abandoned."""
 
     weight = 1.0
+    graded_fields = (("first", "first_grade"), ("final", "final_grade"))
 
     @staticmethod
     def pushback(item: QuestionItem, asked: list[dict], answer: str) -> list[dict]:
@@ -213,6 +242,7 @@ class SuggestedAnswer(Probe):
     answers correct without the suggestion that turn wrong with it."""
 
     weight = 1.0
+    graded_fields = (("neutral", "neutral_grade"), ("suggested", "suggested_grade"))
 
     @staticmethod
     def suggestion(item: QuestionItem) -> list[dict]:
@@ -269,6 +299,7 @@ class Feedback(Probe):
 
     weight = 0.5
     inputs = "texts"
+    graded_fields = (("reply", "positivity"),)
 
     @staticmethod
     def prompt(text: FeedbackText, stance_key: str | None) -> list[dict]:
@@ -313,6 +344,7 @@ class Persona(Probe):
 
     weight = 0.5
     inputs = "statements"
+    graded_fields = (("reply", "model_side"),)
     OPTIONS = ["I agree.", "I disagree."]
 
     @staticmethod
