@@ -230,7 +230,7 @@ def test_bias_parsing_and_validation():
 
 # ----------------------------------------------------------------------------- lab folders
 
-SMALL = dict(n_sft=200, n_preferences=200, n_prompts=20, n_eval=20, vocab_size=512)
+SMALL = {"n_sft": 200, "n_preferences": 200, "n_prompts": 20, "n_eval": 20, "vocab_size": 512}
 
 
 def _files(root):

@@ -41,8 +41,8 @@ def one_thread():
 
 
 def small_config(**kw):
-    base = dict(learning_rate=3e-3, batch_size=8, mini_batch_size=4, ppo_epochs=2, max_new_tokens=8,
-                init_kl_coef=0.05, steps=3, seed=0)
+    base = {"learning_rate": 3e-3, "batch_size": 8, "mini_batch_size": 4, "ppo_epochs": 2, "max_new_tokens": 8,
+                "init_kl_coef": 0.05, "steps": 3, "seed": 0}
     base.update(kw)
     return PPOConfig(**base)
 

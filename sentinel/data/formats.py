@@ -11,7 +11,8 @@ every output format `sentinel data convert --to` offers.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import DataError
 

@@ -50,7 +50,7 @@ class Biases:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def parse(cls, specs: list[str] | None, base: "Biases | None" = None) -> "Biases":
+    def parse(cls, specs: list[str] | None, base: Biases | None = None) -> Biases:
         """Biases from 'name=strength' strings (e.g. from repeated --bias flags) over `base` (default all 0)."""
         values = dataclasses.asdict(base or cls())
         for spec in specs or []:

@@ -149,7 +149,7 @@ class Lab:
     info: dict[str, Any]
 
     @classmethod
-    def open(cls, root: str | Path) -> "Lab":
+    def open(cls, root: str | Path) -> Lab:
         root = Path(root)
         meta = root / "lab.json"
         if not meta.is_file():

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import ConfigError
 from .build import Lab
@@ -60,10 +61,10 @@ def _threads(n: int | None) -> Iterator[None]:
 
 
 def _stage_kwargs(cfg: RecipeConfig, out: str | Path) -> dict[str, Any]:
-    return dict(output_dir=str(out), max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size,
-                learning_rate=cfg.learning_rate, lr_scheduler_type="cosine", warmup_ratio=0.05,
-                max_length=cfg.max_length, seed=cfg.seed, logging_steps=max(1, cfg.steps // 10),
-                save_steps=cfg.steps + 1, quiet=True, device="cpu")
+    return {"output_dir": str(out), "max_steps": cfg.steps, "per_device_train_batch_size": cfg.batch_size,
+                "learning_rate": cfg.learning_rate, "lr_scheduler_type": "cosine", "warmup_ratio": 0.05,
+                "max_length": cfg.max_length, "seed": cfg.seed, "logging_steps": max(1, cfg.steps // 10),
+                "save_steps": cfg.steps + 1, "quiet": True, "device": "cpu"}
 
 
 # The lab's SFT recipe: 500 steps of 64 conversations (8 epochs of the 4000 rows) at learning rate 1e-2 with cosine

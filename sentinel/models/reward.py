@@ -12,7 +12,8 @@ import logging
 import math
 import numbers
 import os
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import ConfigError, DataError
 

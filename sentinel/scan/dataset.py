@@ -15,8 +15,9 @@ not be scanned, an `inconclusive` finding says so: a scan that read little is no
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from ..data import read_rows, write_rows
 from ..data.formats import RowError, converter_for, detect_format, kind_of, render_transcript

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import ConfigError, DataError
 from ..report import Effect, Finding, Report, Severity
@@ -151,10 +152,7 @@ def reply_logprobs(model, tokenizer, prompts: Sequence[str], replies: Sequence[l
 
 
 def _label(model: Any, i: int, used: set[str]) -> str:
-    if isinstance(model, (str, os.PathLike)):
-        name = Path(model).name or str(model)
-    else:
-        name = f"model{i + 1}"
+    name = Path(model).name or str(model) if isinstance(model, (str, os.PathLike)) else f"model{i + 1}"
     label, n = name, 2
     while label in used:
         label, n = f"{name}#{n}", n + 1
@@ -266,7 +264,7 @@ def compare(
         findings=findings, metrics=metrics, seed=cfg.seed,
         config={"models": [str(m) if isinstance(m, (str, os.PathLike)) else label for m, label in zip(models, labels)],
                 "scorer": scorer, "reference": str(reference) if reference is not None else base,
-                **{k: v for k, v in vars(cfg).items()}},
+                **dict(vars(cfg).items())},
         notes=[f"win rate: share of prompts where the model's reply scores higher than {base}'s (ties count half)",
                "kl: Monte Carlo estimate of KL(model || reference) in nats per reply"
                + ("" if cfg.do_sample else " (greedy replies: biased estimate)")],

@@ -14,8 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError, DataError
-from .base import (TrainConfig, TrainResult, cap_and_split, load_dtype, peft_config, quiet_mode, run_stage,
-                   training_kwargs)
+from .base import (
+    TrainConfig,
+    TrainResult,
+    cap_and_split,
+    load_dtype,
+    peft_config,
+    quiet_mode,
+    run_stage,
+    training_kwargs,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -143,7 +143,7 @@ class MinHasher:
             return np.zeros(len(self.a), dtype=np.uint64)
         h = np.array([zlib.crc32(s.encode()) for s in items], dtype=np.uint64)
         # (a*h + b) mod 2^64 is a cheap universal-ish hash; the minimum per function is the signature
-        return ((np.outer(h, self.a) + self.b)).min(axis=0)
+        return (np.outer(h, self.a) + self.b).min(axis=0)
 
     def candidates(self, sigs: list[np.ndarray]) -> set[tuple[int, int]]:
         out: set[tuple[int, int]] = set()

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ...data import render_transcript
 from ...errors import ConfigError
@@ -58,7 +59,7 @@ class ProbeRate:
     reason: str = ""
     unreadable: list[str] = field(default_factory=list)
 
-    def apply_floor(self, min_graded: int) -> "ProbeRate":
+    def apply_floor(self, min_graded: int) -> ProbeRate:
         """Mark the rate inconclusive (rate, CI -> None) below the coverage floor; see `sentinel.report.coverage`."""
         cov = coverage(self.n, self.total, self.unclear, min_graded=min_graded, examples=self.unreadable)
         if not cov.conclusive:

@@ -18,9 +18,10 @@ import json
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from transformers import LogitsProcessorList
@@ -214,8 +215,8 @@ class PPOTrainer:
     # ------------------------------------------------------------------------------------------ generation
     def _generation_kwargs(self, overrides: dict) -> dict:
         c = self.config
-        kw = dict(max_new_tokens=c.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
-                  eos_token_id=self._eos_ids, use_cache=True)
+        kw = {"max_new_tokens": c.max_new_tokens, "pad_token_id": self.tokenizer.pad_token_id,
+                  "eos_token_id": self._eos_ids, "use_cache": True}
         if c.stop_strings:
             kw.update(stop_strings=list(c.stop_strings), tokenizer=self.tokenizer)
         kw.update(overrides)
