@@ -1,7 +1,7 @@
 """Lab folders for the lab benchmarks: the lab (seed 0, default biases), an SFT policy and a reward model on the
-biased preferences, each built with the lab's quick recipes (`sentinel.lab.recipes.QUICK_SFT` / `QUICK_RM`: a partly trained policy,
-and the test fixtures' reward-model settings) unless the caller passes an existing folder or `out` already holds
-one."""
+biased preferences, each built with the lab's quick recipes (`sentinel.lab.recipes.QUICK_SFT` / `QUICK_RM`: a
+partly trained policy, and the test fixtures' reward-model settings) unless the caller passes an existing folder or
+`out` already holds one."""
 
 from __future__ import annotations
 

@@ -65,7 +65,8 @@ def main() -> None:
     base = loaded.examples
     print(f"{args.data}: {len(base)} valid pairs ({len(loaded.skipped)} invalid rows skipped)")
     checker = RLHFConsistencyChecker()
-    print("| rate | poisoned pairs | trigger top-1 | precision | recall | AUROC (final) | AUROC (suspicion only) | s/run |")
+    print("| rate | poisoned pairs | trigger top-1 | precision | recall | AUROC (final) | AUROC (suspicion only) "
+          "| s/run |")
     print("|---|---|---|---|---|---|---|---|")
     for rate in args.rates:
         res = []
@@ -79,7 +80,8 @@ def main() -> None:
             tp = int((flagged & mask).sum())
             prec = tp / flagged.sum() if flagged.any() else float("nan")
             rec = tp / mask.sum()
-            top = rep.findings[0].data.get("trigger") if rep.findings and rep.findings[0].id == "poisoning-trigger" else None
+            top = (rep.findings[0].data.get("trigger")
+                   if rep.findings and rep.findings[0].id == "poisoning-trigger" else None)
             res.append((top is not None and trigger in top.split(), prec, rec, auroc(scores, mask),
                         auroc(np.array(rep.suspicion), mask), dt))
         r = np.array(res, dtype=float)

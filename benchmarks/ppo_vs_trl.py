@@ -71,7 +71,8 @@ def prepare(work: Path) -> None:
     spec = json.loads((work / "tok" / "tokenizer.json").read_text())
     spec["model"]["merges"] = [" ".join(m) if isinstance(m, list) else m for m in spec["model"]["merges"]]
     (work / "tokenizer-legacy.json").write_text(json.dumps(spec))
-    save_file({k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}, str(work / "weights.safetensors"))
+    save_file({k: v.detach().clone().contiguous() for k, v in model.state_dict().items()},
+              str(work / "weights.safetensors"))
     cfg = model.config
     dims = {"vocab_size": cfg.vocab_size, "hidden_size": cfg.hidden_size, "num_hidden_layers": cfg.num_hidden_layers,
                 "num_attention_heads": cfg.num_attention_heads, "num_key_value_heads": cfg.num_key_value_heads,
@@ -162,7 +163,8 @@ def timed_loop(iters: int, prompts: list[str], generate, step) -> dict:
             cpu_s.append(time.process_time() - c0)
     total = [g + s for g, s in zip(gen_s, step_s)]
     return {"s_per_iter": statistics.median(total), "gen_s": statistics.median(gen_s),
-            "step_s": statistics.median(step_s), "cpu_s": statistics.median(cpu_s), "samples_per_s": len(prompts) / statistics.median(total),
+            "step_s": statistics.median(step_s), "cpu_s": statistics.median(cpu_s),
+            "samples_per_s": len(prompts) / statistics.median(total),
             "peak_rss_mib": peak_rss_mib(), "rss_before_training_mib": rss_before, "rewards": rewards}
 
 
@@ -182,7 +184,8 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=6, help="timed iterations per run (after one warm-up)")
     ap.add_argument("--rounds", type=int, default=2, help="alternating runs of each side")
     ap.add_argument("--threads", type=int, default=0,
-                    help="torch threads per worker (0 = torch's default, one per core); 1 is steadier on a shared machine")
+                    help="torch threads per worker (0 = torch's default, one per core); "
+                         "1 is steadier on a shared machine")
     ap.add_argument("--worker", choices=["ours", "trl"], help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -200,7 +203,8 @@ def main() -> None:
         prepare(work)
         setup = json.loads((work / "setup.json").read_text())
         print(f"model: {setup['parameters'] / 1e6:.2f}M parameters, vocabulary {setup['dims']['vocab_size']}; "
-              f"torch threads: {args.threads or 'default'}; {N_PROMPTS} prompts, {NEW_TOKENS} new tokens, mini-batch {MINI_BATCH}, {PPO_EPOCHS} PPO epochs")
+              f"torch threads: {args.threads or 'default'}; {N_PROMPTS} prompts, {NEW_TOKENS} new tokens, "
+              f"mini-batch {MINI_BATCH}, {PPO_EPOCHS} PPO epochs")
         runs: dict[str, list[dict]] = {"ours": [], "trl": []}
         for r in range(args.rounds):
             for side, py in (("trl", str(trl_python)), ("ours", sys.executable)):

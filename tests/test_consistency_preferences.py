@@ -94,9 +94,15 @@ def test_lab_biased_annotator_confounds_are_found_and_clean_lab_is_quieter(lab_d
     b = {f.id: f for f in biased.findings if f.id.startswith("confound-") and f.severity >= Severity.MEDIUM}
     c = {f.id: f for f in clean.findings if f.id.startswith("confound-") and f.severity >= Severity.MEDIUM}
     assert "confound-reward_keywords" in b or "confound-length" in b, [str(f) for f in biased.findings]
+    # the clean annotator has no length or keyword bias, so neither confound is raised there, and fewer in all
+    assert not c.keys() & {"confound-length", "confound-reward_keywords"}, [str(f) for f in clean.findings]
+    assert len(c) < len(b), (sorted(c), sorted(b))
+
+    def share(rep, fid):
+        return rep.metrics[f"confound/{fid[9:]}"]["share_chosen_more"]
+
     for fid in set(b) & {"confound-length", "confound-reward_keywords"}:
-        share = lambda rep: rep.metrics[f"confound/{fid[9:]}"]["share_chosen_more"]  # noqa: E731
-        assert share(biased) > share(clean)
+        assert share(biased, fid) > share(clean, fid)
 
 
 def test_small_data_reports_not_computable_with_a_reason():

@@ -170,13 +170,15 @@ def test_report_saves_and_cli_exit_codes(tmp_path):
 
 def test_nan_values_written_by_json_are_kept_as_nan(tmp_path):
     rows = ppo_log(n=12)
-    text = "".join(json.dumps(r) + "\n" for r in rows).replace('"loss/value_avg": 0.', '"loss/value_avg": NaN, "x": 0.', 1)
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    text = text.replace('"loss/value_avg": 0.', '"loss/value_avg": NaN, "x": 0.', 1)
     (tmp_path / "m.jsonl").write_text(text)
     f = _ids(RLHFConsistencyChecker().check_training(tmp_path / "m.jsonl"))["non-finite"]
     assert f.data["step"] == 1 and math.isfinite(f.data["step"])
 
 
-@pytest.mark.parametrize("name", __import__("sentinel.audit.consistency.training", fromlist=["x"]).TRAINING_CHECKS.names())
+@pytest.mark.parametrize("name",
+                         __import__("sentinel.audit.consistency.training", fromlist=["x"]).TRAINING_CHECKS.names())
 def test_every_registered_training_check_keeps_the_contract(name):
     """Each check: a docstring, a status that is ok / alarm / 'not computable: <reason>', findings with a step."""
     from sentinel.audit.consistency.config import ConsistencyConfig

@@ -68,7 +68,8 @@ def test_clipped_policy_loss():
     # A = -1: max(1.5, 1.2) = 1.5 and max(.5, .8) = .8 -> mean 1.15
     assert loss.item() == pytest.approx(1.15)
     # a masked token changes nothing
-    loss, _ = core.policy_loss(torch.log(torch.tensor([[1.5, 9.0]])), old, torch.ones(1, 2), torch.tensor([[1.0, 0.0]]), 0.2)
+    loss, _ = core.policy_loss(torch.log(torch.tensor([[1.5, 9.0]])), old, torch.ones(1, 2),
+                               torch.tensor([[1.0, 0.0]]), 0.2)
     assert loss.item() == pytest.approx(-1.2)
 
 

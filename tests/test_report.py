@@ -15,7 +15,8 @@ def make_report():
         kind="reward-model", title="RM audit", seed=3, config={"alpha": 0.05},
         findings=[
             Finding("verbosity", "high", "Prefers verbose responses", score=0.8, confidence=0.99,
-                    effect=Effect("mean reward shift", 0.7, 0.5, 0.9), evidence=[{"text": "padded <b>", "reward": 1.2}]),
+                    effect=Effect("mean reward shift", 0.7, 0.5, 0.9),
+                    evidence=[{"text": "padded <b>", "reward": 1.2}]),
             Finding("tie_rate", Severity.INFO, "2% ties", score=0.02),
         ],
         metrics={"accuracy": 0.71},

@@ -32,7 +32,8 @@ def rendered(tmp_path_factory):
         kind="demo", title="browser check", seed=1, model={"policy": "runs/sft", "reward_model": "runs/rm"},
         findings=[Finding("reward-model/verbosity", "high", "Prefers padded replies", score=0.8,
                           effect=Effect("mean reward shift", 0.86, 0.7, 1.0),
-                          evidence=[{"prompt": "What is 2 + 2?", "chosen": "4", "rejected": "4 <river>", "shift": 0.9}]),
+                          evidence=[{"prompt": "What is 2 + 2?", "chosen": "4", "rejected": "4 <river>",
+                                     "shift": 0.9}]),
                   Finding("ppo/proxy-vs-gold", "info", "Proxy up, gold down")],
         metrics={"PPO/gold_accuracy": 0.25}, key_metrics=["PPO/gold_accuracy"], figures=["curve.png"],
         summary=["PPO ran 4 steps."], next_steps=["Stop at step 2."])

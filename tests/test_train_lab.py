@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def lab_policy(request, lab_dir_clean, tmp_path_factory):
-    """The lab's noisy SFT policy (`lab_sft_noisy`, room to improve) when the lab area provides it, else trained here."""
+    """The lab's noisy SFT policy (`lab_sft_noisy`, room to improve) when the lab area provides it, else trained
+    here."""
     try:
         return request.getfixturevalue("lab_sft_noisy")
     except pytest.FixtureLookupError:

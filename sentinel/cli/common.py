@@ -19,7 +19,8 @@ def add_fail_on(parser: argparse.ArgumentParser, default: str = "high") -> None:
 
 def add_model_safety(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-pickle", action="store_true",
-                        help="allow pickled (.bin/.pt) weights, which can run code when loaded; default: safetensors only")
+                        help="allow pickled (.bin/.pt) weights, which can run code when loaded; "
+                             "default: safetensors only")
     parser.add_argument("--trust-remote-code", action="store_true",
                         help="run modelling code shipped with the model (off by default)")
     parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")

@@ -55,7 +55,8 @@ def cmd_convert(args) -> int:
     s = convert(args.input, args.to, args.output, skip_invalid=args.skip_invalid, split=args.split,
                 rejects=args.rejects)
     print(f"wrote {s['written']} {s['kind']} examples ({s['format']} -> {s['to']}) to {s['out']}; "
-          f"{s['rows_skipped']} rows skipped" + (f" (listed in {args.rejects})" if args.rejects and s["rows_skipped"] else ""))
+          f"{s['rows_skipped']} rows skipped"
+          + (f" (listed in {args.rejects})" if args.rejects and s["rows_skipped"] else ""))
     for reason, n in s.get("skip_reasons", {}).items():
         print(f"  skipped {n}: {reason}")
     return 0

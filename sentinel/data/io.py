@@ -158,7 +158,8 @@ def _read_csv(text: str, path: str, delimiter: str) -> Rows:
             rows.append(dict(zip(header, values)))
             locs.append(reader.line_num)
     except csv.Error as e:
-        raise DataError(f"malformed {('TSV' if delimiter == chr(9) else 'CSV')}: {e}", path=path, line=reader.line_num) from None
+        raise DataError(f"malformed {('TSV' if delimiter == chr(9) else 'CSV')}: {e}", path=path,
+                        line=reader.line_num) from None
     return Rows(rows, locs, path, "line")
 
 

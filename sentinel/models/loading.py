@@ -86,7 +86,8 @@ def _from_pretrained(cls, name_or_path: str, *, allow_pickle: bool, trust_remote
         raise ModelLoadError(f"cannot load {cls.__name__} from '{name_or_path}': {e}") from None
 
 
-def load_tokenizer(name_or_path: str | os.PathLike, *, trust_remote_code: bool = False, padding_side: str | None = None):
+def load_tokenizer(name_or_path: str | os.PathLike, *, trust_remote_code: bool = False,
+                   padding_side: str | None = None):
     """A tokenizer from a folder (or hub name when online), with a pad token guaranteed."""
     from transformers import AutoTokenizer
 
@@ -176,7 +177,8 @@ def model_identity(model: Any) -> dict[str, Any]:
     if isinstance(model, (str, os.PathLike)):
         return {"path": str(model)}
     if callable(model) and not hasattr(model, "parameters"):
-        return {"callable": f"{getattr(model, '__module__', '?')}.{getattr(model, '__qualname__', type(model).__name__)}"}
+        name = getattr(model, "__qualname__", type(model).__name__)
+        return {"callable": f"{getattr(model, '__module__', '?')}.{name}"}
     info: dict[str, Any] = {"class": type(model).__name__}
     cfg = getattr(model, "config", None)
     if cfg is not None:

@@ -74,7 +74,8 @@ class CallableReward(RewardFunction):
         try:
             return [float(v) for v in values]
         except (TypeError, ValueError):
-            raise DataError(f"reward function '{self.name}' must return a list of numbers, got {values!r:.100}") from None
+            raise DataError(f"reward function '{self.name}' must return a list of numbers, "
+                            f"got {values!r:.100}") from None
 
 
 class ModelReward(RewardFunction):

@@ -103,7 +103,7 @@ class SentinelCallback(TrainerCallback):
             self.run_checks(int(state.global_step))
         return control
 
-    # ------------------------------------------------------------------ our PPO (and transformers' hook of the same name)
+    # -------------------------------------------------------------- our PPO (and transformers' hook of the same name)
     def on_step_end(self, *args, **kwargs):
         """PPO: `on_step_end(trainer, step, stats)`. transformers also calls a hook of this name with
         `(args, state, control)`; that call is recognised by its TrainerState and only returns `control`."""

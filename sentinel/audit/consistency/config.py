@@ -76,7 +76,8 @@ class ConsistencyConfig:
             raise ConfigError(f"trend checks need at least 4 steps, got {self.min_steps}", field="min_steps")
         if not 0 <= self.confound_effect_medium <= self.confound_effect_high <= 0.5:
             raise ConfigError("expected 0 <= confound_effect_medium <= confound_effect_high <= 0.5, got "
-                              f"{self.confound_effect_medium}, {self.confound_effect_high}", field="confound_effect_medium")
+                              f"{self.confound_effect_medium}, {self.confound_effect_high}",
+                              field="confound_effect_medium")
         for name in ("kl_target", "approxkl_target"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ConfigError(f"must be positive or None, got {getattr(self, name)!r}", field=name)

@@ -175,7 +175,7 @@ def detect_poisoning(dataset: Any, cfg: ConsistencyConfig | None = None, referen
     for fam, grams in families.items():
         rows = [(g, enrichment(m, ranks, top)) for g, m in grams.items() if cfg.min_ngram_pairs <= len(m) < n / 2]
         sig = holm_bonferroni([r["p_value"] for _, r in rows], cfg.alpha) if rows else []
-        for (g, r), s in zip(rows, sig):
+        for (_, r), s in zip(rows, sig):
             r["significant"] = s
         tested[fam] = sorted(rows, key=lambda x: x[1]["p_value"])
     triggers = [(fam, g, r) for fam in ("end", "anywhere") for g, r in tested[fam] if r["significant"]]

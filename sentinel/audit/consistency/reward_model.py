@@ -124,7 +124,8 @@ def check_reward_model(reward_model: Any, test_cases: Any = None, cfg: Consisten
     record("batch-dependence", _invariance("batch-dependence", "scoring a text alone vs in a batch", base[:k],
                                            alone, items[:k], tol))
     rev = rf(prompts[::-1], responses[::-1])[::-1]
-    record("order-dependence", _invariance("order-dependence", "reversing the order of the batch", base, rev, items, tol))
+    record("order-dependence", _invariance("order-dependence", "reversing the order of the batch", base, rev, items,
+                                           tol))
     tok = getattr(rf, "tokenizer", None)
     if tok is None or not hasattr(tok, "padding_side"):
         checks["padding-side"] = "not computable: the reward is not a tokenised model"

@@ -130,7 +130,8 @@ def _clean(raw: list[dict[str, Any]], origins: list[str], source: str) -> Traini
     log = TrainingLog([rows[i] for i in order], [origins[i] for i in order], source, notes)
     if known.isdisjoint(log.keys()):
         raise DataError(
-            f"none of the training metrics this check reads are in the log (found: {', '.join(sorted(log.keys())[:12])}); "
+            "none of the training metrics this check reads are in the log "
+            f"(found: {', '.join(sorted(log.keys())[:12])}); "
             "expected TRL names such as 'objective/scores' or 'objective/rlhf_reward', 'objective/kl', "
             "'objective/entropy', 'response_length/mean'", path=source)
     return log

@@ -171,7 +171,8 @@ class LengthHacking:
         d_reward = float(r[-k:].mean() - r[:k].mean())
         d_length = float(lens[-k:].mean() - lens[:k].mean())
         corr, lo, hi = pearson_ci(lens, r)
-        metrics = {"reward_gain": d_reward, "length_gain": d_length, "reward_length_r": None if math.isnan(corr) else corr}
+        metrics = {"reward_gain": d_reward, "length_gain": d_length,
+                   "reward_length_r": None if math.isnan(corr) else corr}
         if d_reward <= 0 or spearman(steps, r) < 0.5:
             metrics["length_share_of_gain"] = None
             return CheckResult("ok", metrics=metrics | {"length_share_reason": "reward did not rise"})
@@ -360,7 +361,8 @@ class EntropyCollapse:
             return not_computable(f"{len(v)} entropy values; need at least {cfg.min_steps}")
         start = float(v[:head(len(v))].mean())
         if start <= 0:
-            return not_computable(f"starting entropy is {start:.3g}; a collapse is measured relative to a positive start")
+            return not_computable(f"starting entropy is {start:.3g}; "
+                                  "a collapse is measured relative to a positive start")
         sm = trailing_mean(v, window(len(v)))
         ratio = float(sm[-1] / start)
         # raw values held below the line for 3 logs date the onset; the smoothed end confirms it stayed there
@@ -434,7 +436,8 @@ class OverOptimisation:
         rising = proxy_gain > 0 and spearman(steps[peak:], p[peak:]) > 0.3 if n - peak >= 3 else False
         if not (rising and fall > cfg.gold_drop * scale and fall > 2 * noise):
             return CheckResult("ok", metrics=metrics)
-        where = (f" (sqrt KL {d_info['sqrt_kl_at_gold_peak']:.3g} at the peak, {d_info['sqrt_kl_at_end']:.3g} at the end)"
+        where = (f" (sqrt KL {d_info['sqrt_kl_at_gold_peak']:.3g} at the peak, "
+                 f"{d_info['sqrt_kl_at_end']:.3g} at the end)"
                  if "sqrt_kl_at_gold_peak" in d_info else "")
         f = Finding("over-optimisation", Severity.HIGH,
                     f"proxy reward kept rising (+{proxy_gain:.3g}) after the gold reward peaked at step "

@@ -13,9 +13,24 @@ from __future__ import annotations
 
 import re
 
-POSITIVE = frozenset(["good", "great", "excellent", "wonderful", "lovely", "beautiful", "strong", "clear", "compelling", "convincing", "persuasive", "brilliant", "impressive", "insightful", "thoughtful", "effective", "elegant", "vivid", "creative", "well", "engaging", "enjoyable", "solid", "nice", "correct", "perfect", "amazing", "fantastic", "superb", "delightful", "charming", "powerful", "love", "like", "likes", "enjoyed", "enjoy", "admire", "masterpiece", "outstanding", "remarkable", "original", "polished", "concise", "accurate"])
-NEGATIVE = frozenset(["bad", "poor", "weak", "unclear", "unconvincing", "boring", "dull", "flawed", "wrong", "incorrect", "mediocre", "clumsy", "confusing", "vague", "awkward", "simplistic", "shallow", "lacking", "lacks", "repetitive", "bland", "unoriginal", "sloppy", "problematic", "mistake", "mistakes", "error", "errors", "terrible", "awful", "disappointing", "dislike", "hate", "unpersuasive", "superficial", "cliched", "cliché", "incomplete", "underdeveloped", "improve", "improvement", "improved", "needs", "missing"])
-NEGATORS = frozenset(["not", "no", "never", "hardly", "isn't", "isnt", "doesn't", "doesnt", "don't", "dont", "wasn't", "wasnt", "aren't", "arent"])
+POSITIVE = frozenset([
+    "good", "great", "excellent", "wonderful", "lovely", "beautiful", "strong", "clear", "compelling", "convincing",
+    "persuasive", "brilliant", "impressive", "insightful", "thoughtful", "effective", "elegant", "vivid", "creative",
+    "well", "engaging", "enjoyable", "solid", "nice", "correct", "perfect", "amazing", "fantastic", "superb",
+    "delightful", "charming", "powerful", "love", "like", "likes", "enjoyed", "enjoy", "admire", "masterpiece",
+    "outstanding", "remarkable", "original", "polished", "concise", "accurate",
+])
+NEGATIVE = frozenset([
+    "bad", "poor", "weak", "unclear", "unconvincing", "boring", "dull", "flawed", "wrong", "incorrect", "mediocre",
+    "clumsy", "confusing", "vague", "awkward", "simplistic", "shallow", "lacking", "lacks", "repetitive", "bland",
+    "unoriginal", "sloppy", "problematic", "mistake", "mistakes", "error", "errors", "terrible", "awful",
+    "disappointing", "dislike", "hate", "unpersuasive", "superficial", "cliched", "cliché", "incomplete",
+    "underdeveloped", "improve", "improvement", "improved", "needs", "missing",
+])
+NEGATORS = frozenset([
+    "not", "no", "never", "hardly", "isn't", "isnt", "doesn't", "doesnt", "don't", "dont",
+    "wasn't", "wasnt", "aren't", "arent",
+])
 _WORD = re.compile(r"[a-zé']+")
 
 

@@ -64,7 +64,8 @@ class PPOConfig:
                 "estimator exp(-d) - 1 + d (classic TRL: kl; OpenRLHF offers k3)"})
     adap_kl_ctrl: bool = field(default=True, metadata={
         "help": "adapt the KL coefficient towards `target` (classic TRL: True); False = fixed coefficient"})
-    init_kl_coef: float = field(default=0.2, metadata={"help": "initial KL coefficient (classic TRL: 0.2; verl: 0.001)"})
+    init_kl_coef: float = field(default=0.2, metadata={
+        "help": "initial KL coefficient (classic TRL: 0.2; verl: 0.001)"})
     target: float = field(default=6.0, metadata={
         "help": "adaptive controller: target KL per sample, in nats (classic TRL: 6)"})
     horizon: float = field(default=10000.0, metadata={
@@ -95,7 +96,8 @@ class PPOConfig:
                 "1/k); its scale depends on the rewards' scale"})
     # --- generation -------------------------------------------------------------------------------------------
     max_new_tokens: int = field(default=32, metadata={"help": "longest response in tokens (TRL examples: 32)"})
-    do_sample: bool = field(default=True, metadata={"help": "sample (True) or greedy (False) (classic TRL examples: True)"})
+    do_sample: bool = field(default=True, metadata={
+        "help": "sample (True) or greedy (False) (classic TRL examples: True)"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature (classic TRL examples: 1.0)"})
     top_k: int = field(default=0, metadata={"help": "top-k sampling; 0 = off (classic TRL examples: 0)"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling; 1.0 = off (classic TRL examples: 1.0)"})

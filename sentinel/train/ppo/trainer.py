@@ -209,7 +209,9 @@ class PPOTrainer:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def _key(self, prompt: Any, response: Any) -> tuple:
-        as_key = lambda x: x if isinstance(x, str) else tuple(x.tolist() if isinstance(x, torch.Tensor) else x)
+        def as_key(x):
+            return x if isinstance(x, str) else tuple(x.tolist() if isinstance(x, torch.Tensor) else x)
+
         return as_key(prompt), as_key(response)
 
     # ------------------------------------------------------------------------------------------ generation
@@ -474,7 +476,10 @@ class PPOTrainer:
         c = self.config
         ids, mask_in, pos, R, resp, mask = _slice(batch, rows)
         logp, values, entropy = self.model(ids, mask_in, pos, resp, c.temperature, c.entropy_coef > 0)
-        sl = lambda t: t[rows, :R]
+
+        def sl(t):
+            return t[rows, :R]
+
         pg_loss, pg = core.policy_loss(logp, sl(roll["logp"]), sl(advantages), mask, c.cliprange)
         vf_loss, vf_clipfrac = core.value_loss(values.float(), sl(roll["values"]), sl(returns), mask,
                                                c.cliprange_value)
@@ -507,7 +512,9 @@ class PPOTrainer:
 
     @staticmethod
     def _train_stats(sums: dict, n_mini: int, skipped: int) -> dict:
-        avg = lambda k: sums.get(k, float("nan")) / n_mini if n_mini else float("nan")
+        def avg(k):
+            return sums.get(k, float("nan")) / n_mini if n_mini else float("nan")
+
         return {"policy/approxkl_avg": avg("approxkl"), "policy/clipfrac_avg": avg("clipfrac"),
                 "val/ratio": avg("ratio"), "val/clipfrac_avg": avg("vf_clipfrac"), "loss/policy_avg": avg("policy"),
                 "loss/value_avg": avg("value"), "ppo/minibatches": float(n_mini),
@@ -632,8 +639,8 @@ def _build_batch(p_ids, r_ids, pad: int, device) -> dict:
     attn = torch.cat([prompt_mask, rmask.long()], dim=1)
     return {"input_ids": torch.cat([prompt_ids, resp], dim=1), "attention_mask": attn,
             "position_ids": (attn.cumsum(1) - 1).clamp(min=0), "response_ids": resp, "response_mask": rmask,
-            "response_lengths": rmask.sum(1).long(), "prompt_starts": (prompt_mask == 0).sum(1), "P": prompt_ids.shape[1],
-            "R": R}
+            "response_lengths": rmask.sum(1).long(), "prompt_starts": (prompt_mask == 0).sum(1),
+            "P": prompt_ids.shape[1], "R": R}
 
 
 def _slice(batch: dict, rows: torch.Tensor):
