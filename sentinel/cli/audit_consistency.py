@@ -21,7 +21,9 @@ def register(sub) -> None:
     p.add_argument("--strict", action="store_true",
                    help="stop at the first invalid row; by default the valid rows are audited and the invalid ones "
                         "reported in an 'invalid-rows' finding")
-    p.add_argument("--skip-invalid", action="store_true", help="the default now (kept for old scripts)")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="invalid rows are skipped and reported by default (--strict fails instead); accepted so "
+                        "that scripts passing it keep working")
     p.add_argument("--no-poisoning", action="store_true", help="skip the trigger / poisoned-pair search")
     p.add_argument("--split")
     add_model_safety(p)
