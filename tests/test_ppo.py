@@ -10,10 +10,11 @@ import sys
 
 import pytest
 import torch
+from ppo_tiny import small_config  # tests/ppo_tiny.py
 
 from sentinel.errors import ConfigError, DataError
 from sentinel.models import TinyConfig, build_causal_lm
-from sentinel.train.ppo import PPOConfig, PPOTrainer
+from sentinel.train.ppo import PPOTrainer
 
 PROMPTS = [f"What is {a} + {b}?" for a in range(4) for b in range(4)]
 TRL_NAMES = ["objective/kl", "objective/kl_coef", "objective/entropy", "objective/rlhf_reward", "objective/scores",
@@ -29,22 +30,6 @@ def count_fives(prompts, responses):
 def digit_share(prompts, responses):
     """Rule reward: the share of the response's characters that are digits (random text scores about 0.1)."""
     return [sum(c.isdigit() for c in r) / max(len(r), 1) for r in responses]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and on a loaded 2-core machine thread spin-waits cost 20x."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def small_config(**kw):
-    base = {"learning_rate": 3e-3, "batch_size": 8, "mini_batch_size": 4, "ppo_epochs": 2, "max_new_tokens": 8,
-                "init_kl_coef": 0.05, "steps": 3, "seed": 0}
-    base.update(kw)
-    return PPOConfig(**base)
 
 
 def tiny_policy(tok):

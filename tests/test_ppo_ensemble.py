@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+from ppo_tiny import small_config as tiny_config  # tests/ppo_tiny.py
 
 from sentinel.errors import ConfigError, DataError
 from sentinel.models import TinyConfig, as_reward_fn, build_causal_lm
@@ -26,19 +27,8 @@ def length_share(prompts, responses):
     return [len(r) / 10 for r in responses]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def small_config(**kw):
-    base = {"learning_rate": 3e-3, "batch_size": 8, "mini_batch_size": 4, "ppo_epochs": 2, "max_new_tokens": 8,
-            "init_kl_coef": 0.05, "steps": 2, "seed": 0}
-    base.update(kw)
-    return PPOConfig(**base)
+    return tiny_config(**{"steps": 2, **kw})
 
 
 def make_trainer(tok, reward, **kw):
