@@ -31,6 +31,16 @@ def test_data() -> Path:
     return TEST_DATA
 
 
+@pytest.fixture
+def free_port() -> str:
+    """A TCP port free on 127.0.0.1 now, for a multi-process launch (a fixed port collides when two runs overlap)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])
+
+
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
     from sentinel.models import train_tokenizer

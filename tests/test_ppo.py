@@ -238,12 +238,12 @@ def test_cli_train_ppo(cli_inputs, capsys):
 
 
 @pytest.mark.slow
-def test_accelerate_two_cpu_processes_train_and_save_once(cli_inputs):
+def test_accelerate_two_cpu_processes_train_and_save_once(cli_inputs, free_port):
     out = cli_inputs.parent / "out2"
     env = dict(os.environ, PYTHONPATH=str(cli_inputs.parent), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                OMP_NUM_THREADS="1")
     # torchrun gives two real processes (accelerate 1.15's `launch --cpu --num_processes 2` starts only one).
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29532",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port,
            "-m", "sentinel", "train", "ppo", "--config", str(cli_inputs), "--output-dir", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

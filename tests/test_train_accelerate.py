@@ -14,7 +14,7 @@ from sentinel.train import read_metrics
 pytestmark = pytest.mark.slow
 
 
-def test_sft_under_accelerate_launch_two_processes(tmp_path, tiny_tokenizer):
+def test_sft_under_accelerate_launch_two_processes(tmp_path, tiny_tokenizer, free_port):
     from sentinel.models import build_causal_lm
 
     build_causal_lm(tiny_tokenizer).save_pretrained(tmp_path / "base")
@@ -32,7 +32,7 @@ def test_sft_under_accelerate_launch_two_processes(tmp_path, tiny_tokenizer):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29531",
+         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", free_port,
          "-m", "sentinel", "-q", "train", "sft", "--config", str(tmp_path / "sft.yaml")],
         capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
     )
