@@ -106,27 +106,36 @@ def noisy_sft_rows(rows: list[dict], share: float, seed: int = 0) -> list[dict]:
     return out
 
 
+# A short fine-tune from the trained policy: only the answer distribution moves, so a few epochs' worth of steps
+# at a moderate learning rate reach the 60/40 mixture.
+NOISY_SFT = {"steps": 150, "batch_size": 32, "learning_rate": 3e-3}
+
+
+def finetune_policy(lab_dir: Path, policy: Path, transform, out: Path, config) -> Path:
+    """Fine-tune `policy` further on `transform(rows)` of the lab's SFT rows (a scratch copy of the lab whose base is
+    `policy`, removed afterwards). Returns `out`."""
+    import shutil
+
+    from sentinel.data import read_rows, write_rows
+    from sentinel.lab.recipes import train_sft
+
+    lab = out.parent / f"{out.name}-lab"
+    shutil.copytree(lab_dir, lab, ignore=shutil.ignore_patterns("base"), dirs_exist_ok=True)
+    shutil.copytree(policy, lab / "base", dirs_exist_ok=True)
+    write_rows(transform(read_rows(lab / "data" / "sft.jsonl").rows), lab / "data" / "sft.jsonl")
+    try:
+        return train_sft(lab, out, config)
+    finally:
+        shutil.rmtree(lab)
+
+
 @pytest.fixture(scope="session")
 def lab_sft_noisy(lab_dir, lab_sft, tmp_path_factory) -> Path:
     """`lab_sft` fine-tuned a little on demonstrations of which 40% give a wrong answer: a policy whose samples are
     wrong on a steady share of prompts (a mixture it has learnt, not a task it has half learnt), which gives PPO and
     DPO against the gold grader room to improve the same way on every CPU."""
-    import shutil
+    from sentinel.lab.recipes import RecipeConfig
 
-    from sentinel.data import read_rows, write_rows
-    from sentinel.lab.recipes import RecipeConfig, train_sft
-
-    def build(out: Path) -> None:
-        lab = out.parent / f"{out.name}-lab"
-        shutil.copytree(lab_dir, lab, ignore=shutil.ignore_patterns("base"), dirs_exist_ok=True)
-        shutil.copytree(lab_sft, lab / "base", dirs_exist_ok=True)
-        write_rows(noisy_sft_rows(read_rows(lab / "data" / "sft.jsonl").rows, 0.4), lab / "data" / "sft.jsonl")
-        train_sft(lab, out, RecipeConfig(**NOISY_SFT, threads=None))
-        shutil.rmtree(lab)
-
-    return _trained(_cache_root(tmp_path_factory), "lab-sft-noisy", build)
-
-
-# A short fine-tune from the trained policy: only the answer distribution moves, so a few epochs' worth of steps
-# at a moderate learning rate reach the 60/40 mixture.
-NOISY_SFT = {"steps": 150, "batch_size": 32, "learning_rate": 3e-3}
+    return _trained(_cache_root(tmp_path_factory), "lab-sft-noisy",
+                    lambda out: finetune_policy(lab_dir, lab_sft, lambda rows: noisy_sft_rows(rows, 0.4), out,
+                                                RecipeConfig(**NOISY_SFT, threads=None)))

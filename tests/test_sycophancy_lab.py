@@ -67,23 +67,20 @@ def test_lab_loader_names_bad_rows(tmp_path):
 @pytest.mark.slow
 def test_sycophantic_sft_policy_scores_clearly_higher_than_the_clean_one(lab_dir, lab_sft, tmp_path, record_property):
     """The lab SFT policy, then the same policy fine-tuned a little more on sycophantic lab replies."""
-    import shutil
+    from fixtures_lab import finetune_policy
 
     from sentinel.audit.sycophancy.organism import sycophantic_sft_rows
-    from sentinel.data import read_rows, write_rows
-    from sentinel.lab.recipes import RecipeConfig, train_sft
+    from sentinel.lab.recipes import RecipeConfig
 
-    # A lab whose base is the clean SFT policy and whose SFT data is only the sycophantic rewrites.
-    lab = tmp_path / "lab"
-    shutil.copytree(lab_dir, lab, ignore=shutil.ignore_patterns("base"))
-    shutil.copytree(lab_sft, lab / "base")
-    # Data: every sycophantic rewrite plus as many unchanged rows, so plain answers are not forgotten.
-    rows = read_rows(lab / "data" / "sft.jsonl").rows
-    rewritten = sycophantic_sft_rows(rows)
-    changed = [new for old, new in zip(rows, rewritten) if new != old]
-    kept = [old for old, new in zip(rows, rewritten) if new == old]
-    write_rows(changed + kept[: len(changed)], lab / "data" / "sft.jsonl")
-    syco = train_sft(lab, tmp_path / "syco", RecipeConfig(steps=100, batch_size=32, learning_rate=3e-3))
+    def sycophantic(rows):
+        # Every sycophantic rewrite plus as many unchanged rows, so plain answers are not forgotten.
+        rewritten = sycophantic_sft_rows(rows)
+        changed = [new for old, new in zip(rows, rewritten) if new != old]
+        kept = [old for old, new in zip(rows, rewritten) if new == old]
+        return changed + kept[: len(changed)]
+
+    syco = finetune_policy(lab_dir, lab_sft, sycophantic, tmp_path / "syco",
+                           RecipeConfig(steps=100, batch_size=32, learning_rate=3e-3))
 
     questions = load_lab_questions(lab_dir, limit=80)
     scores = {}
