@@ -35,12 +35,12 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 def _same_signals(pair: dict) -> bool:
-    """Whether no planted bias favours either reply of `pair` (the annotator's own test, `favours`)."""
-    from sentinel.lab import Biases, favours, find_question, signals
+    """Whether the two replies of `pair` carry the same bias signals (`sentinel.lab.same_style`): only their
+    correctness can rank them."""
+    from sentinel.lab import find_question, same_style, signals
 
     q = find_question(pair["prompt"])
-    a, b = signals(q, pair["chosen"]), signals(q, pair["rejected"])
-    return not any(favours(name, a, b) or favours(name, b, a) for name in Biases.names())
+    return same_style(signals(q, pair["chosen"]), signals(q, pair["rejected"]))
 
 
 def main() -> None:
@@ -117,7 +117,7 @@ def main() -> None:
             acc["same_style_n"] = len(plain)
             probes = bias_preferences(rm, device="cpu")
             notes = read_rows(out / name / "data" / "annotations.jsonl").rows[-args.holdout:]
-            ceiling = label_ceiling(notes, biases)
+            ceiling = label_ceiling(notes)
             scalar = scalar_ceiling(train, held)
             res[f"rm_{name}"] = {"train_s": secs, "train_pairs": len(train), "heldout_accuracy": acc,
                                  "train_accuracy": pairwise_accuracy(rm, train[-500:], device="cpu"),

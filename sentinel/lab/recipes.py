@@ -163,13 +163,13 @@ def onpolicy_pairs(lab: str | Path, policy: str | Path, *, n_samples: int = 8, t
     For each prompt (default: the lab's RL prompts, DIR/data/prompts.jsonl), `n_samples` replies are sampled from
     `policy`; where at least one is correct (gold 1.0) and one is not, the first correct reply becomes `chosen`
     and the lowest-graded reply `rejected`. Prompts whose samples all grade the same give no pair (nothing to
-    learn from them). Returns {"prompt", "chosen", "rejected", "gold_chosen", "gold_rejected"} rows.
+    learn from them). Returns {"prompt" (chat messages), "chosen", "rejected", "gold_chosen", "gold_rejected"} rows.
 
     Why this and not the lab's annotator pairs: those replies were written by the lab, not sampled from the
     policy, and the default annotator is biased; DPO on them teaches style (padding, flattery) rather than
     correctness. Pairs drawn from the policy itself and graded exactly sharpen exactly what the policy gets wrong.
     """
-    from ..data import read_rows
+    from ..data import as_messages, read_rows
     from ..models import load_causal_lm
     from ..train.compare import CompareConfig, generate
     from .world import gold_rewards
@@ -192,7 +192,7 @@ def onpolicy_pairs(lab: str | Path, policy: str | Path, *, n_samples: int = 8, t
         worst = min(group, key=lambda g: g[1])
         if best is None or worst[1] == 1.0:
             continue
-        pairs.append({"prompt": prompt, "chosen": best[0], "rejected": worst[0], "gold_chosen": best[1],
+        pairs.append({"prompt": as_messages(prompt), "chosen": best[0], "rejected": worst[0], "gold_chosen": best[1],
                       "gold_rejected": worst[1]})
     logger.info("on-policy pairs: %d of %d prompts had a correct and a wrong sample (%d samples each)",
                 len(pairs), len(prompts), n_samples)
