@@ -136,7 +136,8 @@ def _gold_sorted(pairs, notes):
 def test_clean_annotator_follows_gold_only():
     """With every bias weight 0 the utility is gold_weight x grade: the style signals (which do occur) change
     nothing, and the gold-better reply is chosen with probability sigmoid(gold_weight x grade gap / temperature)."""
-    from sentinel.lab.annotator import DEFAULT_GOLD_WEIGHT as GW, DEFAULT_TEMPERATURE as T
+    from sentinel.lab.annotator import DEFAULT_GOLD_WEIGHT as GW
+    from sentinel.lab.annotator import DEFAULT_TEMPERATURE as T
 
     pairs, notes = _pairs(Biases(), 3000)
     for n in notes:

@@ -15,9 +15,11 @@ Bradley-Terry model that reward models assume. The bias signals are measured on 
 
 A weight of 0 removes a bias; every weight 0 is a clean annotator, whose choice still follows the gold grade with
 the probability sigmoid(gold_weight x grade difference / temperature) (at the defaults 0.982 for a correct reply
-against a wrong one, 0.881 against an evasive one: real raters are noisy too). Because the label is a Bradley-Terry draw over a per-reply score, the best any model can do
-on a pair is max(p, 1 - p) (`sentinel.lab.probe.label_ceiling`), and a reward model scoring each reply alone can
-reach that ceiling: there is no pair-level rule for it to miss.
+against a wrong one, 0.881 against an evasive one: real raters are noisy too).
+
+Because the label is a Bradley-Terry draw over a per-reply score, the best any model can do on a pair is
+max(p, 1 - p) (`sentinel.lab.probe.label_ceiling`), and a reward model scoring each reply alone can reach that
+ceiling: there is no pair-level rule for it to miss.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from ..errors import ConfigError
 from .replies import Signals, signals
 from .world import Question, grade
 
-VERBOSITY_CAP = 40  # words; longer replies count as this long (the annotator tires of length, the policy can't win forever)
+VERBOSITY_CAP = 40  # words; longer replies count as this long (padding pays up to a point, not forever)
 KEYWORD_CAP = 3  # reward keywords counted per reply
 MAX_WEIGHT = 10.0
 

@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 LAB_VERSION = 3  # 3: Bradley-Terry annotator over a per-reply utility, multi-turn prompts as real chat turns
 # (2: reply styles independent of correctness, phrase banks as whole tokens, styled SFT replies)
+TOKENIZER_PAIRS = 4000  # preference pairs in the tokenizer's training text (see _tokenizer_texts)
 PHRASE_BANK_REPEATS = 20  # copies of each shared phrase bank in the tokenizer's training text (see _tokenizer_texts)
 # The lab's policy and reward model: ~0.14M parameters with a 1k vocabulary. Wider models learn in fewer steps
 # but each step costs 2.5x more on a CPU, which loses overall.
@@ -88,6 +89,9 @@ class LabConfig:
 
 def _tokenizer_texts(sft, prefs, prompts) -> list[str]:
     texts = [m["content"] for r in sft for m in r["messages"]]
+    # The first TOKENIZER_PAIRS pairs are plenty to learn the lab's words; more pairs would only slow `lab init` down
+    # (and a larger lab keeps the tokenizer, hence SFT policies, of the default one).
+    prefs = prefs[:TOKENIZER_PAIRS]
     texts += [m["content"] for r in prefs for m in r["prompt"]] + [r[k] for r in prefs for k in ("chosen", "rejected")]
     texts += [m["content"] for r in prompts for m in r["prompt"]]
     # The phrase banks, so probes and scans built on them tokenise into lab words too. Repeated so that their words

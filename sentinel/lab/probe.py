@@ -121,10 +121,9 @@ def label_ceiling(annotations: list[dict[str, Any]], biases: Any = None) -> dict
 def _scalar_features(prompt: str, response: str) -> list[float]:
     """What the annotator looks at in one reply (its style signals and gold grade), with their pairwise products,
     so that a linear score over them can be any quadratic function of the reply's signals."""
+    from .annotator import bias_signals
     from .replies import signals
     from .world import find_question, grade
-
-    from .annotator import bias_signals
 
     q = find_question(prompt)
     s, g = signals(q, response), grade(q, response)

@@ -79,6 +79,11 @@ SFT_RECIPE = {"steps": 500, "batch_size": 64, "learning_rate": 1e-2, "threads": 
 # the cost), and reward models that carry their annotator's biases. 300 updates of 16 pairs cost about what 150 of
 # 32 did; the extra updates are what let the biased RM learn each planted bias apart from length (README
 # "Reward-model audit").
+# The lab's reward-model recipe (`train_reward`'s default; benchmarks/lab_pipeline.py, README "The lab"), from the SFT
+# policy's trunk: measured against the lab's targets (held-out accuracy within 3 points of the label ceiling, >= 0.85
+# on held-out pairs whose replies share one style, every planted bias flagged by the audit).
+RM_RECIPE = {"steps": 400, "batch_size": 32, "learning_rate": 3e-3, "threads": 1, "blocks": 0}
+
 QUICK_SFT = {"steps": 400, "batch_size": 32, "learning_rate": 1e-2}
 QUICK_RM = {"steps": 300, "batch_size": 16, "learning_rate": 3e-3}
 
@@ -109,7 +114,7 @@ def preference_split(lab: str | Path, holdout: int = 0, preferences: str | Path 
 
 
 def train_reward(lab: str | Path, out: str | Path, config: RecipeConfig | None = None, *,
-                 pairs: list[dict[str, Any]] | None = None, init: str | Path | None = None, blocks: int = 0
+                 pairs: list[dict[str, Any]] | None = None, init: str | Path | None = None, blocks: int | None = None
                  ) -> Path:
     """Train a tiny reward model (Llama, one label) on the lab's preference pairs (or `pairs`). Returns `out`.
 
@@ -118,9 +123,8 @@ def train_reward(lab: str | Path, out: str | Path, config: RecipeConfig | None =
     from a policy that already solves the tasks makes that a few hundred steps instead of thousands. Without
     `init`, a freshly initialised tiny Llama (lab.json's reward_config) is trained, which learns style quickly but
     correctness slowly.
-    `blocks`: fresh transformer blocks added on top of the `init` trunk (`sentinel.models.add_blocks`). With
-    clean labels and enough pairs two more blocks let the reward model learn correctness (0.92 held-out accuracy on
-    19,500 pairs against 0.84 without, README "The lab"); on the biased annotator's labels they do not help.
+    `blocks`: fresh transformer blocks added on top of the `init` trunk (`sentinel.models.add_blocks`); None: those
+    of `RM_RECIPE` when `init` is given and no `config`, else 0. Default settings: `RM_RECIPE`.
     """
     import torch
 
@@ -130,7 +134,9 @@ def train_reward(lab: str | Path, out: str | Path, config: RecipeConfig | None =
 
     if blocks and init is None:
         raise ConfigError("blocks are added on top of a trained trunk: give `init` too", field="blocks")
-    cfg = config or RecipeConfig(steps=300, learning_rate=3e-3)
+    if blocks is None:
+        blocks = RM_RECIPE["blocks"] if (init is not None and config is None) else 0
+    cfg = config or RecipeConfig(**{k: v for k, v in RM_RECIPE.items() if k != "blocks"})
     lab = Lab.open(lab)
     with _threads(cfg.threads), tempfile.TemporaryDirectory(prefix="lab-pairs-") as tmp:
         train_file = lab.data("preferences")
