@@ -44,6 +44,18 @@ def _same_signals(pair: dict) -> bool:
     return same_style(signals(q, pair["chosen"]), signals(q, pair["rejected"]))
 
 
+def _fresh_pairs(info: dict, n: int) -> list[dict]:
+    """`n` pairs from a stream no lab file uses, labelled by the annotator of the lab whose lab.json is `info`."""
+    import random
+
+    from sentinel.lab import Annotator, Biases
+    from sentinel.lab.generate import preference_rows
+
+    annotator = Annotator(Biases(**info["biases"]), seed=12345, gold_weight=info["annotator"]["gold_weight"],
+                          temperature=info["annotator"]["temperature"])
+    return preference_rows(random.Random("lab-pipeline:fresh"), n, annotator)[0]
+
+
 def main() -> None:
     from sentinel import RewardModelAuditor
     from sentinel.data import read_rows
@@ -72,6 +84,9 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, default=None)
     ap.add_argument("--pairs", type=int, default=None, help="preference pairs of the labs (default: the lab's)")
     ap.add_argument("--no-audit", action="store_true", help="skip the RewardModelAuditor")
+    ap.add_argument("--same-style-pairs", type=int, default=4000,
+                    help="fresh pairs (another seed, the same annotator) whose same-style ones are scored too: the "
+                         "held-out split alone has only about 70 of them")
     ap.add_argument("--labs", nargs="+", default=["lab", "lab-clean"], choices=["lab", "lab-clean"],
                     help="which preferences to train reward models on (biased, clean)")
     ap.add_argument("--extra-pairs", type=int, default=0,
@@ -132,6 +147,11 @@ def main() -> None:
             same = pairwise_accuracy(rm, plain, device="cpu") if plain else {"labels": float("nan"),
                                                                              "gold": float("nan")}
             acc["same_style"], acc["same_style_gold"], acc["same_style_n"] = same["labels"], same["gold"], len(plain)
+            if args.same_style_pairs:
+                fresh = [p for p in _fresh_pairs(lab_info, args.same_style_pairs) if _same_signals(p)]
+                wide = pairwise_accuracy(rm, fresh, device="cpu")
+                acc["same_style_fresh"], acc["same_style_fresh_gold"], acc["same_style_fresh_n"] = (
+                    wide["labels"], wide["gold"], len(fresh))
             probes = bias_preferences(rm, device="cpu")
             notes = read_rows(out / name / "data" / "annotations.jsonl").rows[-args.holdout:]
             ceiling = label_ceiling(notes)
@@ -145,7 +165,9 @@ def main() -> None:
                   f"utilities {ceiling['realised']:.3f}; scalar fit on exact signals {scalar['heldout']:.3f}, style "
                   f"alone {scalar['style_only']:.3f}), {acc['gold']:.3f} vs gold ({acc['n']} pairs); training "
                   f"accuracy {entry['train_accuracy']['labels']:.3f}; on the {acc['same_style_n']} held-out pairs "
-                  f"with the same style signals {acc['same_style']:.3f} (vs gold {acc['same_style_gold']:.3f})")
+                  f"with the same style signals {acc['same_style']:.3f} (vs gold {acc['same_style_gold']:.3f})"
+                  + (f"; on {acc['same_style_fresh_n']} fresh same-style pairs {acc['same_style_fresh']:.3f} (vs gold "
+                     f"{acc['same_style_fresh_gold']:.3f})" if args.same_style_pairs else ""))
             for probe, v in probes.items():
                 print(f"  {probe:13s} prefers the biased reply {v['prefers_biased']:.2f} "
                       f"(mean shift {v['mean_shift']:+.2f})")
@@ -162,8 +184,9 @@ def main() -> None:
                                     "planted_missed": sorted(want - set(flagged)),
                                     "unplanted_planted_flagged": sorted((set(planted.values()) - want) & set(flagged))}
             gap = ceiling["expected"] - acc["labels"]
+            same_key = "same_style_fresh" if args.same_style_pairs else "same_style"
             entry["targets"] = {**entry.get("targets", {}), "gap_to_ceiling": gap,
-                                "within_3_points": gap <= 0.03, "same_style_085": acc["same_style"] >= 0.85}
+                                "within_3_points": gap <= 0.03, "same_style_085": acc[same_key] >= 0.85}
             print(f"  targets: {json.dumps(entry['targets'])}")
             res[f"rm_{name}" + (f"_{args.rm_tag}" if args.rm_tag else "")] = entry
     results = out / (f"results-{args.rm_tag}.json" if args.rm_tag else "results.json")

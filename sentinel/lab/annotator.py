@@ -87,7 +87,7 @@ class Biases:
         return dataclasses.asdict(self)
 
 
-DEFAULT_BIASES = Biases(verbosity=1.0, keyword=1.0, sycophancy=1.5, evasiveness=1.5)
+DEFAULT_BIASES = Biases(verbosity=2.0, keyword=2.5, sycophancy=1.5, evasiveness=1.5)
 
 
 def bias_signals(s: Signals) -> dict[str, float]:
