@@ -21,7 +21,7 @@ def register(sub) -> None:
     p.add_argument("--temperature", type=float, default=None,
                    help="annotator temperature: P(a over b) = sigmoid((u_a - u_b) / T) (default: the lab's)")
     p.add_argument("--sft", type=int, default=4000, help="SFT conversations (default: %(default)s)")
-    p.add_argument("--pairs", type=int, default=4000, help="preference pairs (default: %(default)s)")
+    p.add_argument("--pairs", type=int, default=20000, help="preference pairs (default: %(default)s)")
     p.add_argument("--prompts", type=int, default=512, help="RL prompts (default: %(default)s)")
     p.add_argument("--eval", type=int, default=300, help="eval prompts (default: %(default)s)")
     p.add_argument("--vocab-size", type=int, default=1024, help="tokenizer vocabulary (default: %(default)s)")

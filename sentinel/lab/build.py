@@ -67,7 +67,8 @@ class LabConfig:
     temperature: float = field(default=DEFAULT_TEMPERATURE, metadata={
         "help": "Bradley-Terry temperature: P(a over b) = sigmoid((u_a - u_b) / temperature)"})
     n_sft: int = field(default=4000, metadata={"help": "SFT conversations"})
-    n_preferences: int = field(default=4000, metadata={"help": "preference pairs"})
+    n_preferences: int = field(default=20000, metadata={
+        "help": "preference pairs (a reward model needs about 20,000 to learn correctness as well as the biases)"})
     n_prompts: int = field(default=512, metadata={"help": "RL prompts"})
     n_eval: int = field(default=300, metadata={"help": "eval prompts with gold answers"})
     vocab_size: int = field(default=1024, metadata={"help": "tokenizer vocabulary (byte-level BPE)"})

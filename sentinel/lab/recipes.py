@@ -82,7 +82,10 @@ SFT_RECIPE = {"steps": 500, "batch_size": 64, "learning_rate": 1e-2, "threads": 
 # The lab's reward-model recipe (`train_reward`'s default; benchmarks/lab_pipeline.py, README "The lab"), from the SFT
 # policy's trunk: measured against the lab's targets (held-out accuracy within 3 points of the label ceiling, >= 0.85
 # on held-out pairs whose replies share one style, every planted bias flagged by the audit).
-RM_RECIPE = {"steps": 400, "batch_size": 32, "learning_rate": 3e-3, "threads": 1, "blocks": 0}
+# 3000 steps of 32 pairs (about 5 epochs of the default lab's 19,500 training pairs), learning rate 2e-3, two fresh
+# blocks on top of the SFT trunk: comparing the stated answer with the question at the last token takes depth, and
+# without the blocks (400 steps, 3e-3, as before) the reward model ranks only 64% of same-style pairs right.
+RM_RECIPE = {"steps": 3000, "batch_size": 32, "learning_rate": 2e-3, "threads": 1, "blocks": 2}
 
 QUICK_SFT = {"steps": 400, "batch_size": 32, "learning_rate": 1e-2}
 QUICK_RM = {"steps": 300, "batch_size": 16, "learning_rate": 3e-3}
