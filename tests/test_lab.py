@@ -449,3 +449,29 @@ def test_cli_eval_reports_gold_accuracy(lab_dir, capsys):
     assert result["n"] == 4 and 0.0 <= result["accuracy"] <= 1.0
     assert main(["lab", "eval", str(lab_dir / "base")]) == 2  # neither --lab nor --data
     assert "--lab" in capsys.readouterr().err
+
+
+def test_train_reward_defaults_to_the_rm_recipe(lab_dir, tmp_path, monkeypatch):
+    """Without a config, `train_reward` from a trunk uses RM_RECIPE: its steps, batch, learning rate and its fresh
+    blocks on top of the trunk (here the lab's base policy; the training itself is replaced by a recorder)."""
+    import sentinel.train as train
+    from sentinel.lab.recipes import RM_RECIPE, RecipeConfig, train_reward
+
+    seen = {}
+
+    class Done:
+        output_dir = tmp_path / "rm"
+
+    def fake_reward(run, model=None, tokenizer=None):
+        seen.update(run=run, layers=model.config.num_hidden_layers)
+        return Done()
+
+    monkeypatch.setattr(train, "reward", fake_reward)
+    base_layers = json.loads((lab_dir / "base" / "config.json").read_text())["num_hidden_layers"]
+    train_reward(lab_dir, tmp_path / "rm", init=lab_dir / "base")
+    run = seen["run"]
+    assert (run.max_steps, run.per_device_train_batch_size, run.learning_rate) == (
+        RM_RECIPE["steps"], RM_RECIPE["batch_size"], RM_RECIPE["learning_rate"])
+    assert seen["layers"] == base_layers + RM_RECIPE["blocks"]
+    train_reward(lab_dir, tmp_path / "rm", RecipeConfig(steps=5), init=lab_dir / "base")  # an explicit recipe: no blocks
+    assert seen["layers"] == base_layers and seen["run"].max_steps == 5
