@@ -36,7 +36,7 @@ def load_prompts(source: Any) -> list[str | list[dict]]:
     of messages, which the trainer renders turn by turn with the chat template (a conversational prompt).
     Raises DataError naming the file, line and field of the first row without a usable prompt.
     """
-    if isinstance(source, (list, tuple)) and source and all(isinstance(p, str) or _is_messages(p) for p in source):
+    if isinstance(source, (list, tuple)) and all(isinstance(p, str) or _is_messages(p) for p in source):
         prompts = []
         for i, p in enumerate(source, start=1):
             if isinstance(p, str) and not p.strip():
