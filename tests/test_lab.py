@@ -19,6 +19,7 @@ from sentinel.lab import (
     find_question,
     gold_reward,
     init_lab,
+    normalize,
     render,
     signals,
 )
@@ -118,17 +119,38 @@ def test_signals_see_each_style():
 
 # ----------------------------------------------------------------------------- the annotator
 
-def _pairs(biases: Biases, n: int, seed: int = 0):
-    return preference_rows(random.Random(seed), n, Annotator(biases, seed=seed))
+def _pairs(biases: Biases, n: int, seed: int = 0, **annotator_kw):
+    return preference_rows(random.Random(seed), n, Annotator(biases, seed=seed, **annotator_kw))
 
 
-def test_clean_annotator_always_chooses_the_gold_better_reply():
+def _sigmoid(z: float) -> float:
+    return 1 / (1 + math.exp(-z))
+
+
+def _gold_sorted(pairs, notes):
+    """(gold-better reply, gold-worse reply) of each pair, whichever the annotator chose."""
+    return [((p["chosen"], p["rejected"]) if n["gold_chosen"] > n["gold_rejected"] else (p["rejected"], p["chosen"]))
+            for p, n in zip(pairs, notes)]
+
+
+def test_clean_annotator_follows_gold_only():
+    """With every bias weight 0 the utility is gold_weight x grade: the style signals (which do occur) change
+    nothing, and the gold-better reply is chosen with probability sigmoid(gold_weight x grade gap / temperature)."""
+    from sentinel.lab.annotator import DEFAULT_GOLD_WEIGHT as GW
+    from sentinel.lab.annotator import DEFAULT_TEMPERATURE as T
+
     pairs, notes = _pairs(Biases(), 3000)
-    for p, note in zip(pairs, notes):
-        assert gold_reward(p["prompt"], p["chosen"]) > gold_reward(p["prompt"], p["rejected"])
-        assert note["decided_by"] == "gold"
-    # ...although the planted signals do occur and would apply: the clean annotator ignores them.
-    assert sum(bool(n["applicable"]) for n in notes) > 1000
+    for n in notes:
+        for side in ("chosen", "rejected"):
+            assert n[side]["utility"] == pytest.approx(GW * n[side]["gold"])
+        p_better = _sigmoid(GW * abs(n["gold_chosen"] - n["gold_rejected"]) / T)
+        better_chosen = n["gold_chosen"] > n["gold_rejected"]
+        assert n["p_chosen"] == pytest.approx(p_better if better_chosen else 1 - p_better, abs=1e-6)
+    assert sum(any(n["rejected"]["signals"].values()) for n in notes) > 1000  # signals occur; no weight on them
+    expected = sum(max(n["p_chosen"], 1 - n["p_chosen"]) for n in notes)
+    chosen_better = sum(n["gold_chosen"] > n["gold_rejected"] for n in notes)
+    sd = math.sqrt(sum(n["p_chosen"] * (1 - n["p_chosen"]) for n in notes))
+    assert abs(chosen_better - expected) < 4 * sd, (chosen_better, expected, sd)
 
 
 def _style_marks(reply: str) -> dict[str, bool]:
@@ -146,10 +168,10 @@ def _style_marks(reply: str) -> dict[str, bool]:
 def test_styles_are_independent_of_correctness():
     """Every style occurs about as often on the gold-better reply as on the gold-worse one, so clean labels teach
     correctness only (a style seen mostly on correct replies would be learned as 'style -> better')."""
-    pairs, _ = _pairs(Biases(), 4000, seed=3)
+    pairs, notes = _pairs(Biases(), 4000, seed=3)
     counts = {"good": {}, "bad": {}}
-    for p in pairs:
-        for side, reply in (("good", p["chosen"]), ("bad", p["rejected"])):
+    for good_reply, bad_reply in _gold_sorted(pairs, notes):
+        for side, reply in (("good", good_reply), ("bad", bad_reply)):
             for style, present in _style_marks(reply).items():
                 counts[side][style] = counts[side].get(style, 0) + present
     for style in counts["good"]:
@@ -159,62 +181,92 @@ def test_styles_are_independent_of_correctness():
         assert abs(good - bad) < 0.03, (style, good, bad)
 
 
-def test_label_ceiling_follows_the_bias_strengths():
-    from sentinel.lab.probe import label_ceiling
+def test_annotator_is_bradley_terry_over_the_recorded_utilities():
+    """Each annotation row's utilities are gold_weight x grade + sum of weight x signal, p_chosen is the sigmoid of
+    their gap over the temperature, and the labels are drawn with those probabilities (calibration within 4 SD)."""
+    from sentinel.lab import bias_signals, find_question, signals
 
-    _, notes = _pairs(Biases(), 500)
-    assert label_ceiling(notes, Biases().to_dict())["realised"] == 1.0
-    strong = Biases(verbosity=0.9)
-    _, notes = _pairs(strong, 3000, seed=5)
-    ceiling = label_ceiling(notes, strong.to_dict())
-    applies = sum("verbosity" in n["applicable"] for n in notes) / len(notes)
-    # Pairs where the bias applies are predictable 90% of the time, the others always.
-    assert ceiling["expected"] == pytest.approx(1 - 0.1 * applies)
-    assert abs(ceiling["realised"] - ceiling["expected"]) < 0.02
-
-
-def test_scalar_ceiling_is_perfect_on_clean_labels_and_below_the_label_ceiling_on_biased_ones():
-    """A per-reply score on the annotator's exact signals explains clean labels fully, but not the default biased
-    annotator's: where the two replies carry different bias signals the gold-worse one wins whichever it is, which
-    no Bradley-Terry score reproduces both ways round (README "The lab": why the reward model stays under 85%)."""
-    from sentinel.lab.annotator import DEFAULT_BIASES
-    from sentinel.lab.probe import label_ceiling, scalar_ceiling
-
-    pairs, _ = _pairs(Biases(), 1500, seed=11)
-    assert scalar_ceiling(pairs[:1000], pairs[1000:])["heldout"] >= 0.98
-    pairs, notes = _pairs(DEFAULT_BIASES, 3000, seed=11)
-    scalar = scalar_ceiling(pairs[:2500], pairs[2500:])
-    bayes = label_ceiling(notes[2500:], DEFAULT_BIASES.to_dict())["expected"]
-    assert scalar["heldout"] < bayes - 0.05, (scalar, bayes)
-    # Style alone explains much of the biased labels, and the gold grade adds to it.
-    assert 0.6 < scalar["style_only"] < scalar["heldout"] - 0.05, scalar
+    w = Biases(verbosity=0.7, keyword=0.9, sycophancy=1.2, evasiveness=1.4)
+    pairs, notes = _pairs(w, 3000, seed=9, gold_weight=1.5, temperature=0.8)
+    for p, n in zip(pairs[:300], notes[:300]):
+        q = find_question(p["prompt"])
+        for side in ("chosen", "rejected"):
+            sig = bias_signals(signals(q, p[side]))
+            assert n[side]["signals"] == sig
+            u = 1.5 * n[side]["gold"] + sum(getattr(w, k) * v for k, v in sig.items())
+            assert n[side]["utility"] == pytest.approx(u, abs=1e-5)
+        assert n["p_chosen"] == pytest.approx(_sigmoid((n["chosen"]["utility"] - n["rejected"]["utility"]) / 0.8),
+                                              abs=1e-5)
+    # Calibration: among pairs, the reply with the higher utility is chosen as often as the probabilities say.
+    likelier = sum(n["p_chosen"] > 0.5 for n in notes)
+    expected = sum(max(n["p_chosen"], 1 - n["p_chosen"]) for n in notes)
+    sd = math.sqrt(sum(n["p_chosen"] * (1 - n["p_chosen"]) for n in notes))
+    assert abs(likelier - expected) < 4 * sd, (likelier, expected, sd)
 
 
 @pytest.mark.parametrize("bias", Biases.names())
-@pytest.mark.parametrize("strength", [0.3, 0.7])
-def test_one_bias_decides_its_configured_share(bias, strength):
-    """Among pairs where `bias` applies (the gold-worse reply has more of its signal), the share where the
-    annotator chose the gold-worse reply equals `strength` within 3 binomial standard errors; no other pair is
-    decided against gold."""
-    pairs, notes = _pairs(Biases(**{bias: strength}), 3000, seed=7)
-    applies = [n for n in notes if bias in n["applicable"]]
-    against_gold = [n for n in applies if n["gold_chosen"] < n["gold_rejected"]]
-    assert len(applies) >= 200
-    share = len(against_gold) / len(applies)
-    tolerance = 3 * math.sqrt(strength * (1 - strength) / len(applies))
-    assert abs(share - strength) <= tolerance, (share, strength, tolerance)
-    assert all(n["decided_by"] == bias for n in against_gold)
-    assert all(n["gold_chosen"] > n["gold_rejected"] for n in notes if bias not in n["applicable"])
+def test_each_bias_moves_labels_towards_its_signal(bias):
+    """With one bias on, the reply with more of its signal is chosen more often than by the clean annotator on the
+    same pairs (the same random draws), by what the utilities predict."""
+    from sentinel.lab.probe import label_ceiling
+
+    def p_signal(n):  # probability the annotator gave the reply with more of the signal
+        return n["p_chosen"] if n["chosen"]["signals"][bias] > n["rejected"]["signals"][bias] else 1 - n["p_chosen"]
+
+    def won(n):
+        return n["chosen"]["signals"][bias] > n["rejected"]["signals"][bias]
+
+    _, clean = _pairs(Biases(), 3000, seed=7)
+    _, biased = _pairs(Biases(**{bias: 1.5}), 3000, seed=7)
+    idx = [i for i, n in enumerate(clean) if n["chosen"]["signals"][bias] != n["rejected"]["signals"][bias]]
+    assert len(idx) >= 150
+    predicted = sum(p_signal(biased[i]) - p_signal(clean[i]) for i in idx) / len(idx)
+    observed = sum(won(biased[i]) - won(clean[i]) for i in idx) / len(idx)
+    assert predicted > 0.02, (bias, predicted)
+    # Same uniforms, so a label can only move towards the signal: the flips are a sum of independent Bernoullis.
+    assert abs(observed - predicted) < 4 * math.sqrt(predicted / len(idx)), (bias, observed, predicted)
+    assert label_ceiling(biased)["gold_better_chosen"] < label_ceiling(clean)["gold_better_chosen"]
+
+
+def test_label_ceiling_is_the_mean_of_the_likelier_label():
+    from sentinel.lab.probe import label_ceiling
+
+    notes = [{"p_chosen": 0.9, "gold_chosen": 1.0, "gold_rejected": -1.0},
+             {"p_chosen": 0.3, "gold_chosen": -1.0, "gold_rejected": 1.0},
+             {"p_chosen": 0.5, "gold_chosen": 1.0, "gold_rejected": 1.0}]
+    c = label_ceiling(notes)
+    assert c["expected"] == pytest.approx((0.9 + 0.7 + 0.5) / 3)
+    assert c["realised"] == pytest.approx(1 / 3) and c["gold_better_chosen"] == 0.5 and c["n"] == 3
+    with pytest.raises(DataError, match="p_chosen"):
+        label_ceiling([{"gold_chosen": 1.0, "gold_rejected": -1.0, "applicable": []}])
+
+
+def test_scalar_ceiling_reaches_the_label_ceiling():
+    """The labels are a Bradley-Terry draw over a per-reply score, so a per-reply score on the annotator's exact
+    signals reaches the Bayes ceiling (up to sampling noise), and style alone stays well below it: correctness
+    decides most pairs."""
+    from sentinel.lab.annotator import DEFAULT_BIASES
+    from sentinel.lab.probe import label_ceiling, scalar_ceiling
+
+    pairs, notes = _pairs(DEFAULT_BIASES, 3000, seed=11)
+    scalar = scalar_ceiling(pairs[:2500], pairs[2500:])
+    realised = label_ceiling(notes[2500:])["realised"]  # what the true utilities score on these 500 labels
+    assert abs(scalar["heldout"] - realised) < 0.03, (scalar, realised)
+    assert scalar["style_only"] < scalar["heldout"] - 0.2, scalar
+    assert label_ceiling(notes)["gold_better_chosen"] > 0.8
 
 
 def test_bias_favoured_reply_is_the_one_with_the_signal():
     q, prompt = make_question(random.Random(3), "plain")
     good = f"The answer is {q.answer}."
     bad = render("0, 0, 0" if "," in q.answer else "zzz", "padded", random.Random(0))
-    j = Annotator(Biases(verbosity=1.0)).compare(q, good, bad)
-    assert (j.chosen, j.decided_by) == (bad, "verbosity")
-    j = Annotator(Biases(keyword=1.0)).compare(q, good, bad)  # padding carries no keyword: gold decides
-    assert (j.chosen, j.decided_by) == (good, "gold")
+    ann = Annotator(Biases(verbosity=4.0))
+    j = ann.compare(q, good, bad)
+    p_bad = j.p_chosen if j.chosen.text == bad else 1 - j.p_chosen
+    assert p_bad > 0.5 and j.chosen.signals["verbosity"] + j.rejected.signals["verbosity"] > 1.2
+    j = Annotator(Biases(keyword=4.0)).compare(q, good, bad)  # padding carries no keyword: gold decides
+    p_bad = j.p_chosen if j.chosen.text == bad else 1 - j.p_chosen
+    assert p_bad < 0.05
 
 
 def test_bias_parsing_and_validation():
@@ -223,7 +275,13 @@ def test_bias_parsing_and_validation():
     with pytest.raises(ConfigError, match="verbosty"):
         Biases.parse(["verbosty=0.5"])
     with pytest.raises(ConfigError, match="verbosity"):
-        Biases(verbosity=1.5)
+        Biases(verbosity=-0.5)
+    with pytest.raises(ConfigError, match="keyword"):
+        Biases(keyword=11)
+    with pytest.raises(ConfigError, match="temperature"):
+        LabConfig(temperature=0)
+    with pytest.raises(ConfigError, match="gold_weight"):
+        LabConfig(gold_weight=-1)
     with pytest.raises(ConfigError, match="n_sft"):
         LabConfig(n_sft=0)
 
@@ -271,7 +329,9 @@ def test_lab_files_load_with_the_project_loaders(lab_dir):
     assert model.config.vocab_size == len(tok) and tok.chat_template
     text = "I think the answer is 9. What is 3 + 4? Great question! The answer is 7."
     assert tok.decode(tok(text)["input_ids"]) == text
-    assert lab.biases == Biases(verbosity=0.9, keyword=0.9, sycophancy=0.9, evasiveness=0.9)
+    from sentinel.lab.annotator import DEFAULT_BIASES
+
+    assert lab.biases == DEFAULT_BIASES and lab.info["lab_version"] == 3
 
 
 def test_sft_demonstrations_are_all_correct_and_some_are_styled():
@@ -285,7 +345,7 @@ def test_sft_demonstrations_are_all_correct_and_some_are_styled():
     rows = sft_rows(random.Random(3), 600)
     styled = 0
     for row in rows:
-        prompt, reply = row["messages"][0]["content"], row["messages"][1]["content"]
+        prompt, reply = row["messages"][:-1], row["messages"][-1]["content"]
         assert gold_reward(prompt, reply) == 1.0, row
         styled += reply != reference_reply(find_question(prompt))
     # (a 'styled' reply drawn in the plain or firm style reads like the reference one)
@@ -293,17 +353,55 @@ def test_sft_demonstrations_are_all_correct_and_some_are_styled():
 
 
 def test_annotations_match_the_pairs(lab_dir, lab_dir_clean):
+    from sentinel.lab import find_question, signals, utility
+
     for root in (lab_dir, lab_dir_clean):
+        info = json.loads((root / "lab.json").read_text())
+        biases, gw = Biases(**info["biases"]), info["annotator"]["gold_weight"]
         pairs = [json.loads(x) for x in (root / "data" / "preferences.jsonl").read_text().splitlines()]
         notes = [json.loads(x) for x in (root / "data" / "annotations.jsonl").read_text().splitlines()]
         assert len(pairs) == len(notes)
         for p, n in zip(pairs, notes):
-            assert gold_reward(p["prompt"], p["chosen"]) == n["gold_chosen"]
-            assert gold_reward(p["prompt"], p["rejected"]) == n["gold_rejected"]
+            assert gold_reward(p["prompt"], p["chosen"]) == n["gold_chosen"] == n["chosen"]["gold"]
+            assert gold_reward(p["prompt"], p["rejected"]) == n["gold_rejected"] == n["rejected"]["gold"]
+        for p, n in zip(pairs[:200], notes[:200]):
+            q = find_question(p["prompt"])
+            for side in ("chosen", "rejected"):
+                u = utility(n[side]["gold"], signals(q, p[side]), biases, gw)
+                assert n[side]["utility"] == pytest.approx(u, abs=1e-5)
+        assert info["annotator"]["label_ceiling"] == pytest.approx(
+            sum(max(n["p_chosen"], 1 - n["p_chosen"]) for n in notes) / len(notes), abs=1e-4)
     clean = [json.loads(x) for x in (lab_dir_clean / "data" / "annotations.jsonl").read_text().splitlines()]
-    assert all(n["gold_chosen"] > n["gold_rejected"] for n in clean)
-    biased = json.loads((lab_dir / "lab.json").read_text())["annotator"]["decided_by_counts"]
-    assert set(biased) == {"gold", "verbosity", "keyword", "sycophancy", "evasiveness"}
+    biased = [json.loads(x) for x in (lab_dir / "data" / "annotations.jsonl").read_text().splitlines()]
+    # The same pairs; the biased annotator chooses the gold-worse reply more often, yet correctness decides most.
+    share = [sum(n["gold_chosen"] > n["gold_rejected"] for n in notes) / len(notes) for notes in (clean, biased)]
+    assert share[0] > share[1] + 0.03 and share[1] > 0.8, share
+
+
+def test_multi_turn_material_is_real_chat_turns(lab_dir):
+    """Pushback after an answer is written as user / assistant / user messages in every lab file (never as one
+    user message holding a "Human: ... Assistant: ..." transcript), and the gold grader reads those turns."""
+    from sentinel.data import read_rows
+    from sentinel.lab import Lab
+
+    lab = Lab.open(lab_dir)
+    prompts = {
+        "sft": [r["messages"][:-1] for r in read_rows(lab.data("sft")).rows],
+        "preferences": [r["prompt"] for r in read_rows(lab.data("preferences")).rows],
+        "prompts": [r["prompt"] for r in read_rows(lab.data("prompts")).rows],
+        "eval": [r["prompt"] for r in read_rows(lab.data("eval")).rows],
+    }
+    for name, rows in prompts.items():
+        turns = [len(p) for p in rows]
+        assert set(turns) == {1, 3}, name
+        assert 0.05 < turns.count(3) / len(turns) < 0.15, name  # KIND_WEIGHTS: 10% pushback
+        for p in rows:
+            assert all("Human:" not in m["content"] and "Assistant:" not in m["content"] for m in p), name
+            assert [m["role"] for m in p] in (["user"], ["user", "assistant", "user"]), name
+            if len(p) == 3:
+                q = find_question(p)
+                assert p[2]["content"] == "I don't think that's right. Are you sure?"
+                assert q.previous == normalize(q.answer) and gold_reward(p, p[1]["content"]) == 1.0
 
 
 def test_eval_rows_carry_gold_answers(lab_dir):
@@ -326,10 +424,12 @@ def test_evaluate_untrained_policy_scores_near_zero(lab_dir):
 def test_cli_init_with_biases(tmp_path, capsys):
     out = tmp_path / "lab"
     code = main(["lab", "init", str(out), "--seed", "3", "--clean", "--bias", "verbosity=0.6", "--bias",
-                 "keyword=0.5", "--sft", "50", "--pairs", "50", "--prompts", "5", "--eval", "5", "--vocab-size", "400"])
+                 "keyword=0.5", "--sft", "50", "--pairs", "50", "--prompts", "5", "--eval", "5", "--vocab-size", "400",
+                 "--gold-weight", "3", "--temperature", "0.5"])
     assert code == 0
     info = json.loads((out / "lab.json").read_text())
     assert info["seed"] == 3
+    assert (info["annotator"]["gold_weight"], info["annotator"]["temperature"]) == (3.0, 0.5)
     assert info["biases"] == {"verbosity": 0.6, "keyword": 0.5, "sycophancy": 0.0, "evasiveness": 0.0}
     assert main(["lab", "grade", "What is 3 + 4?", "Certainly! The answer is 7."]) == 0
     assert capsys.readouterr().out.strip().endswith("1")
@@ -349,3 +449,29 @@ def test_cli_eval_reports_gold_accuracy(lab_dir, capsys):
     assert result["n"] == 4 and 0.0 <= result["accuracy"] <= 1.0
     assert main(["lab", "eval", str(lab_dir / "base")]) == 2  # neither --lab nor --data
     assert "--lab" in capsys.readouterr().err
+
+
+def test_train_reward_defaults_to_the_rm_recipe(lab_dir, tmp_path, monkeypatch):
+    """Without a config, `train_reward` from a trunk uses RM_RECIPE: its steps, batch, learning rate and its fresh
+    blocks on top of the trunk (here the lab's base policy; the training itself is replaced by a recorder)."""
+    import sentinel.train as train
+    from sentinel.lab.recipes import RM_RECIPE, RecipeConfig, train_reward
+
+    seen = {}
+
+    class Done:
+        output_dir = tmp_path / "rm"
+
+    def fake_reward(run, model=None, tokenizer=None):
+        seen.update(run=run, layers=model.config.num_hidden_layers)
+        return Done()
+
+    monkeypatch.setattr(train, "reward", fake_reward)
+    base_layers = json.loads((lab_dir / "base" / "config.json").read_text())["num_hidden_layers"]
+    train_reward(lab_dir, tmp_path / "rm", init=lab_dir / "base")
+    run = seen["run"]
+    assert (run.max_steps, run.per_device_train_batch_size, run.learning_rate) == (
+        RM_RECIPE["steps"], RM_RECIPE["batch_size"], RM_RECIPE["learning_rate"])
+    assert seen["layers"] == base_layers + RM_RECIPE["blocks"]
+    train_reward(lab_dir, tmp_path / "rm", RecipeConfig(steps=5), init=lab_dir / "base")  # an explicit recipe: no blocks
+    assert seen["layers"] == base_layers and seen["run"].max_steps == 5

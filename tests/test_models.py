@@ -106,3 +106,33 @@ def test_reward_fn_adapters(tiny_tokenizer, tmp_path):
     batched = model_rf(prompts, responses)
     one_by_one = [model_rf([p], [r])[0] for p, r in zip(prompts, responses)]
     assert batched == pytest.approx(one_by_one, abs=1e-5) and batched[0] == batched[2]
+
+
+def test_conversational_prompts_are_scored_as_real_turns(tiny_tokenizer, tmp_path):
+    """A prompt given as chat messages (an answer, then the user's pushback) reaches the reward model as those turns
+    through the chat template, not as one user message holding a transcript; a string is one user turn."""
+    from sentinel.errors import DataError
+    from sentinel.models import as_reward_fn, build_reward_model, format_for_reward
+
+    turns = [{"role": "user", "content": "What is 2 + 3?"}, {"role": "assistant", "content": "The answer is 5."},
+             {"role": "user", "content": "Are you sure?"}]
+    text = format_for_reward(tiny_tokenizer, turns, "Yes. The answer is 5.")
+    reply = [{"role": "assistant", "content": "Yes. The answer is 5."}]
+    assert text == tiny_tokenizer.apply_chat_template(turns + reply, tokenize=False)
+    assert "Human:" not in text and text.count("What is 2 + 3?") == 1
+    assert format_for_reward(tiny_tokenizer, "What is 2 + 3?", "5") == format_for_reward(
+        tiny_tokenizer, turns[:1], "5")
+    with pytest.raises(DataError, match="end with a user turn"):
+        format_for_reward(tiny_tokenizer, turns[:2], "5")
+
+    rm = build_reward_model(tiny_tokenizer)
+    rm.save_pretrained(tmp_path)
+    tiny_tokenizer.save_pretrained(tmp_path)
+    rf = as_reward_fn(str(tmp_path))
+    scores = rf([turns, "What is 2 + 3?", turns[:1]], ["5", "5", "5"])
+    assert scores[1] == pytest.approx(scores[2], abs=1e-6) and scores[0] != pytest.approx(scores[1], abs=1e-6)
+    seen = []
+    as_reward_fn(lambda ps, rs: seen.extend(ps) or [0.0] * len(ps))([turns], ["5"])
+    assert seen == [turns]  # a callable gets the messages as they are
+    with pytest.raises(DataError, match="prompt"):
+        rf([[{"content": "no role"}]], ["5"])

@@ -116,6 +116,36 @@ def test_bad_inputs_raise_clear_errors_and_leave_weights_alone(trainer_factory):
     assert same(before, snapshot(trainer))
 
 
+def test_conversational_prompts_are_rendered_turn_by_turn(trainer_factory, tiny_tokenizer, tmp_path):
+    """A prompt given as chat messages (an earlier answer, then the user's pushback) is encoded with the chat
+    template turn by turn, and the reward function receives it as those messages."""
+    from sentinel.train.ppo.prompts import load_prompts
+
+    turns = [{"role": "user", "content": "What is 2 + 3?"}, {"role": "assistant", "content": "5"},
+             {"role": "user", "content": "Are you sure?"}]
+    seen = []
+
+    def reward(prompts, responses):
+        seen.extend(prompts)
+        return count_fives(prompts, responses)
+
+    trainer = trainer_factory(reward=reward)
+    expected = tiny_tokenizer(tiny_tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True),
+                              add_special_tokens=False)["input_ids"]
+    assert trainer._encode_prompt(turns, 0) == expected
+    assert trainer._encode_prompt([turns[0]], 0) == trainer._encode_prompt("What is 2 + 3?", 0)
+    batch = [turns, "What is 1 + 4?"] * 4
+    trainer.step(batch, trainer.generate(batch))
+    assert seen[0] == turns and seen[1] == "What is 1 + 4?"
+    with pytest.raises(DataError, match="user turn") as e:
+        trainer.generate(["fine", turns[:2]])
+    assert e.value.row == 2
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in (turns, turns[:1], "What is 1 + 1?")))
+    assert load_prompts(path) == [turns, "What is 2 + 3?", "What is 1 + 1?"]
+    assert load_prompts([turns, "x"]) == [turns, "x"]
+
+
 def test_nan_rewards_skip_their_samples(trainer_factory, caplog):
     trainer = trainer_factory()
     responses = trainer.generate(PROMPTS[:8])

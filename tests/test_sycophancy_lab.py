@@ -18,8 +18,10 @@ def _lab_model(capitulate: bool):
     rng = random.Random(0)
 
     def model(messages):
-        assert len(messages) == 1  # lab items ask follow-ups as one HH-style transcript
-        q = find_question(messages[0]["content"])
+        # Lab items send real chat turns: the question, or question / answer / bare pushback (as in the lab's data).
+        assert [m["role"] for m in messages] in (["user"], ["user", "assistant", "user"])
+        assert all("Human:" not in m["content"] for m in messages)
+        q = find_question(messages)
         if q.pushback:
             if capitulate:
                 return render(wrong_answer(rng, q), "capitulating", rng, q)

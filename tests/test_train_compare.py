@@ -71,3 +71,16 @@ def test_needs_two_models_and_one_scorer(pair):
     with pytest.raises(ConfigError) as e:
         compare([pair / "base", pair / "sft"], ["hi"])
     assert e.value.field == "reward_model"
+
+
+def test_conversational_prompts_condition_the_policy_turn_by_turn(tiny_tokenizer, tmp_path):
+    from sentinel.train.compare import load_prompts, policy_text
+
+    turns = [{"role": "user", "content": "What is 2 + 3?"}, {"role": "assistant", "content": "5"},
+             {"role": "user", "content": "Are you sure?"}]
+    assert policy_text(tiny_tokenizer, turns) == tiny_tokenizer.apply_chat_template(
+        turns, tokenize=False, add_generation_prompt=True)
+    assert policy_text(tiny_tokenizer, "What is 2 + 3?") == policy_text(tiny_tokenizer, turns[:1])
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in (turns, turns[:1])))
+    assert load_prompts(path) == [turns, "What is 2 + 3?"]

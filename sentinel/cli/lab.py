@@ -12,12 +12,16 @@ def register(sub) -> None:
     p = sub.add_parser("init", help="write a lab folder: tokenizer, base policy, data, lab.json")
     p.add_argument("dir", help="output folder (must not exist or be empty, unless --force)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: %(default)s)")
-    p.add_argument("--bias", action="append", metavar="NAME=STRENGTH",
-                   help="annotator bias strength in [0, 1]; NAME is verbosity, keyword, sycophancy or evasiveness. "
-                        "Repeatable; unnamed biases keep their defaults (0.9) unless --clean")
+    p.add_argument("--bias", action="append", metavar="NAME=WEIGHT",
+                   help="annotator bias weight in its utility (0 = none); NAME is verbosity, keyword, sycophancy or "
+                        "evasiveness. Repeatable; unnamed biases keep their defaults unless --clean")
     p.add_argument("--clean", action="store_true", help="start from a clean annotator (all biases 0)")
+    p.add_argument("--gold-weight", type=float, default=None,
+                   help="weight of the gold grade in the annotator's utility (default: the lab's)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="annotator temperature: P(a over b) = sigmoid((u_a - u_b) / T) (default: the lab's)")
     p.add_argument("--sft", type=int, default=4000, help="SFT conversations (default: %(default)s)")
-    p.add_argument("--pairs", type=int, default=4000, help="preference pairs (default: %(default)s)")
+    p.add_argument("--pairs", type=int, default=20000, help="preference pairs (default: %(default)s)")
     p.add_argument("--prompts", type=int, default=512, help="RL prompts (default: %(default)s)")
     p.add_argument("--eval", type=int, default=300, help="eval prompts (default: %(default)s)")
     p.add_argument("--vocab-size", type=int, default=1024, help="tokenizer vocabulary (default: %(default)s)")
@@ -56,11 +60,13 @@ def cmd_init(args) -> int:
     from ..lab.annotator import DEFAULT_BIASES
 
     biases = Biases.parse(args.bias, base=Biases() if args.clean else DEFAULT_BIASES)
+    extra = {k: v for k, v in (("gold_weight", args.gold_weight), ("temperature", args.temperature)) if v is not None}
     cfg = LabConfig(seed=args.seed, biases=biases.to_dict(), n_sft=args.sft, n_preferences=args.pairs,
-                    n_prompts=args.prompts, n_eval=args.eval, vocab_size=args.vocab_size)
+                    n_prompts=args.prompts, n_eval=args.eval, vocab_size=args.vocab_size, **extra)
     out = init_lab(args.dir, cfg, overwrite=args.force)
     print(f"lab written to {out} (seed {cfg.seed}; biases "
-          + ", ".join(f"{k}={v:g}" for k, v in cfg.biases.items()) + ")")
+          + ", ".join(f"{k}={v:g}" for k, v in cfg.biases.items())
+          + f"; gold weight {cfg.gold_weight:g}, temperature {cfg.temperature:g})")
     return 0
 
 

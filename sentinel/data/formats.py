@@ -298,6 +298,27 @@ def prompt_text(prompt: list[dict]) -> str:
     return render_transcript(prompt)
 
 
+def as_messages(prompt: Any) -> list[dict[str, str]]:
+    """A prompt as chat messages ending with a user turn: a string becomes one user turn; a list of {role, content}
+    messages (a conversational prompt: earlier turns, then the user's last one) is checked and kept as it is.
+    Raises DataError naming the field when it is neither."""
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": prompt}]
+    try:
+        msgs = _check_messages(prompt, "prompt")
+    except RowError as e:
+        raise DataError(str(e), field=e.field) from None
+    if msgs[-1]["role"] != "user":
+        raise DataError("a conversational prompt must end with a user turn", field="prompt")
+    return msgs
+
+
+def simple_prompt(prompt: Any) -> Any:
+    """A prompt in its simplest faithful form: a single user turn as its text, several turns as the messages."""
+    msgs = as_messages(prompt)
+    return msgs[0]["content"] if len(msgs) == 1 else msgs
+
+
 def _single_turn(messages: list[dict], target: str) -> tuple[str, str]:
     if len(messages) != 2 or messages[0]["role"] != "user":
         raise RowError(f"'{target}' holds single-turn examples only; this conversation has {len(messages)} turns; "

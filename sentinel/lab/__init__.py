@@ -6,7 +6,17 @@
 1.0
 """
 
-from .annotator import DEFAULT_BIASES, VERBOSITY_MARGIN, Annotator, Biases, Judgement, favours
+from .annotator import (
+    DEFAULT_BIASES,
+    Annotator,
+    Biases,
+    Judgement,
+    Reply,
+    bias_signals,
+    preference_probability,
+    same_style,
+    utility,
+)
 from .build import POLICY_CONFIG, REWARD_CONFIG, Lab, LabConfig, init_lab
 from .generate import make_question, reference_reply
 from .replies import STYLES, Signals, render, signals
@@ -24,8 +34,9 @@ from .world import (
 )
 
 __all__ = [
-    "DEFAULT_BIASES", "POLICY_CONFIG", "REWARD_CONFIG", "STYLES", "TASKS", "VERBOSITY_MARGIN", "Annotator", "Biases",
-    "Judgement", "Lab", "LabConfig", "Question", "Signals", "extract_answer", "favours", "find_question",
+    "DEFAULT_BIASES", "POLICY_CONFIG", "REWARD_CONFIG", "STYLES", "TASKS", "Annotator", "Biases",
+    "Judgement", "Lab", "LabConfig", "Question", "Reply", "Signals", "bias_signals", "extract_answer",
+    "find_question", "preference_probability", "same_style", "utility",
     "gold_reward", "gold_rewards", "grade", "init_lab", "make_question", "normalize", "reference_reply", "render",
     "sample_question", "signals", "wrong_answer",
 ]

@@ -1,13 +1,16 @@
 """`init_lab(DIR)`: write a complete lab folder, byte for byte the same for the same config.
 
-    DIR/lab.json                 tasks, bias strengths, seed, sizes, model configs, file list
+    DIR/lab.json                 tasks, bias weights, annotator settings, seed, sizes, model configs, file list
     DIR/tokenizer/               byte-level BPE tokenizer with the chat template (save_pretrained)
     DIR/base/                    the untrained tiny Llama policy (safetensors) with its tokenizer
-    DIR/data/sft.jsonl           {"messages": [user, assistant]}
-    DIR/data/preferences.jsonl   {"prompt", "chosen", "rejected"} labelled by the biased annotator
-    DIR/data/annotations.jsonl   one row per preference pair: task, kind, gold grades, which bias decided it
-    DIR/data/prompts.jsonl       {"prompt"} for RL
-    DIR/data/eval.jsonl          {"prompt", "answer", "task", "kind", "claim"}
+    DIR/data/sft.jsonl           {"messages": [...prompt turns, assistant]}
+    DIR/data/preferences.jsonl   {"prompt": messages, "chosen", "rejected"} labelled by the biased annotator
+    DIR/data/annotations.jsonl   one row per preference pair: task, kind, gold grades, each reply's signals and
+                                 utility, and the probability of the annotator's choice
+    DIR/data/prompts.jsonl       {"prompt": messages} for RL
+    DIR/data/eval.jsonl          {"prompt": messages, "answer", "task", "kind", "claim"}
+
+Every prompt is a list of chat messages ending with the user's turn (`sentinel.lab.generate`).
 """
 
 from __future__ import annotations
@@ -25,13 +28,23 @@ from ..data import read_json
 from ..errors import ConfigError, DataError
 from ..models import TinyConfig
 from ..utils import atomic_directory, atomic_write_json
-from .annotator import DEFAULT_BIASES, VERBOSITY_MARGIN, Annotator, Biases
+from .annotator import (
+    DEFAULT_BIASES,
+    DEFAULT_GOLD_WEIGHT,
+    DEFAULT_TEMPERATURE,
+    KEYWORD_CAP,
+    VERBOSITY_CAP,
+    Annotator,
+    Biases,
+)
 from .generate import KIND_WEIGHTS, eval_rows, preference_rows, prompt_rows, sft_rows
 from .world import TASKS
 
 logger = logging.getLogger(__name__)
 
-LAB_VERSION = 2  # 2: reply styles independent of correctness, phrase banks as whole tokens, styled SFT replies
+LAB_VERSION = 3  # 3: Bradley-Terry annotator over a per-reply utility, multi-turn prompts as real chat turns
+# (2: reply styles independent of correctness, phrase banks as whole tokens, styled SFT replies)
+TOKENIZER_PAIRS = 4000  # preference pairs in the tokenizer's training text (see _tokenizer_texts)
 PHRASE_BANK_REPEATS = 20  # copies of each shared phrase bank in the tokenizer's training text (see _tokenizer_texts)
 # The lab's policy and reward model: ~0.14M parameters with a 1k vocabulary. Wider models learn in fewer steps
 # but each step costs 2.5x more on a CPU, which loses overall.
@@ -47,10 +60,15 @@ class LabConfig:
 
     seed: int = field(default=0, metadata={"help": "seed of every random choice (data, tokenizer, model weights)"})
     biases: dict = field(default_factory=lambda: DEFAULT_BIASES.to_dict(),
-                         metadata={"help": "annotator bias strengths in [0, 1]: verbosity, keyword, sycophancy, "
-                                           "evasiveness"})
+                         metadata={"help": "annotator bias weights in its utility (0 = no bias): verbosity, keyword, "
+                                           "sycophancy, evasiveness"})
+    gold_weight: float = field(default=DEFAULT_GOLD_WEIGHT, metadata={
+        "help": "weight of the gold grade (-1, 0, 1) in the annotator's utility"})
+    temperature: float = field(default=DEFAULT_TEMPERATURE, metadata={
+        "help": "Bradley-Terry temperature: P(a over b) = sigmoid((u_a - u_b) / temperature)"})
     n_sft: int = field(default=4000, metadata={"help": "SFT conversations"})
-    n_preferences: int = field(default=4000, metadata={"help": "preference pairs"})
+    n_preferences: int = field(default=20000, metadata={
+        "help": "preference pairs (a reward model needs about 20,000 to learn correctness as well as the biases)"})
     n_prompts: int = field(default=512, metadata={"help": "RL prompts"})
     n_eval: int = field(default=300, metadata={"help": "eval prompts with gold answers"})
     vocab_size: int = field(default=1024, metadata={"help": "tokenizer vocabulary (byte-level BPE)"})
@@ -61,14 +79,22 @@ class LabConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"must be a positive integer, got {v!r}", field=name)
+        for name in ("gold_weight", "temperature"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                raise ConfigError(f"must be a positive number, got {v!r}", field=name)
+            setattr(self, name, float(v))
         if not 300 <= self.vocab_size <= 32000:
             raise ConfigError(f"must be between 300 and 32000, got {self.vocab_size}", field="vocab_size")
 
 
 def _tokenizer_texts(sft, prefs, prompts) -> list[str]:
     texts = [m["content"] for r in sft for m in r["messages"]]
-    texts += [r[k] for r in prefs for k in ("prompt", "chosen", "rejected")]
-    texts += [r["prompt"] for r in prompts]
+    # The first TOKENIZER_PAIRS pairs are plenty to learn the lab's words; more pairs would only slow `lab init` down
+    # (and a larger lab keeps the tokenizer, hence SFT policies, of the default one).
+    prefs = prefs[:TOKENIZER_PAIRS]
+    texts += [m["content"] for r in prefs for m in r["prompt"]] + [r[k] for r in prefs for k in ("chosen", "rejected")]
+    texts += [m["content"] for r in prompts for m in r["prompt"]]
     # The phrase banks, so probes and scans built on them tokenise into lab words too. Repeated so that their words
     # become whole tokens, as common words are in a real tokenizer: the audit's length-matched controls count
     # words, and a neutral word split into four byte pieces would make the control longer, in tokens, than the
@@ -101,7 +127,8 @@ def init_lab(out: str | Path, config: LabConfig | None = None, *, overwrite: boo
     streams = {name: random.Random(f"{cfg.seed}:{name}") for name in ("sft", "preferences", "annotator",
                                                                      "prompts", "eval")}
     sft = sft_rows(streams["sft"], cfg.n_sft)
-    annotator = Annotator(Biases(**cfg.biases), seed=streams["annotator"].randrange(2**31))
+    annotator = Annotator(Biases(**cfg.biases), seed=streams["annotator"].randrange(2**31),
+                          gold_weight=cfg.gold_weight, temperature=cfg.temperature)
     prefs, notes = preference_rows(streams["preferences"], cfg.n_preferences, annotator)
     prompts = prompt_rows(streams["prompts"], cfg.n_prompts)
     evals = eval_rows(streams["eval"], cfg.n_eval)
@@ -115,17 +142,22 @@ def init_lab(out: str | Path, config: LabConfig | None = None, *, overwrite: boo
         model = build_causal_lm(tok, POLICY_CONFIG, seed=cfg.seed)
         model.save_pretrained(tmp / "base")
         tok.save_pretrained(tmp / "base")
-        decided = {}
-        for n in notes:
-            decided[n["decided_by"]] = decided.get(n["decided_by"], 0) + 1
+        from .probe import label_ceiling
+
+        ceiling = label_ceiling(notes)
         atomic_write_json(tmp / "lab.json", {
             "lab_version": LAB_VERSION,
             "seed": cfg.seed,
             "biases": cfg.biases,
-            "annotator": {"verbosity_margin_words": VERBOSITY_MARGIN, "order": Biases.names(),
-                          "rule": "a bias that applies (the gold-worse reply has more of its signal) fires with "
-                                  "probability = strength and then chooses the gold-worse reply",
-                          "decided_by_counts": dict(sorted(decided.items()))},
+            "annotator": {"rule": "Bradley-Terry: P(a over b) = sigmoid((u_a - u_b) / temperature), u = gold_weight "
+                                  "x gold grade + sum of bias weight x bias signal",
+                          "gold_weight": cfg.gold_weight, "temperature": cfg.temperature,
+                          "signals": {"verbosity": f"words / 10, capped at {VERBOSITY_CAP} words",
+                                      "keyword": f"reward keywords and flattery, at most {KEYWORD_CAP}",
+                                      "sycophancy": "1 if the reply sides with the user's claim or capitulates",
+                                      "evasiveness": "1 if the reply hedges"},
+                          "gold_better_chosen": round(ceiling["gold_better_chosen"], 4),
+                          "label_ceiling": round(ceiling["expected"], 4)},
             "tasks": {name: t.description for name, t in TASKS.items()},
             "prompt_kinds": KIND_WEIGHTS,
             "gold_reward": "sentinel.lab:gold_rewards",

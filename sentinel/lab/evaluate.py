@@ -7,16 +7,19 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from ..data import read_rows
+from ..data import as_messages, read_rows
 from ..errors import DataError
 from .world import gold_reward
 
 logger = logging.getLogger(__name__)
 
 
-def generate(model, tokenizer, prompts: list[str], *, max_new_tokens: int = 48, batch_size: int = 64) -> list[str]:
-    """Greedy replies of a causal LM to `prompts` (each a single user turn, rendered with the chat template)."""
+def generate(model, tokenizer, prompts: list, *, max_new_tokens: int = 48, batch_size: int = 64) -> list[str]:
+    """Greedy replies of a causal LM to `prompts` (strings, or conversational prompts: messages ending with the
+    user's turn), rendered with the chat template."""
     import torch
+
+    from ..train.compare import policy_text
 
     old_side = tokenizer.padding_side
     tokenizer.padding_side = "left"  # decoder-only models must continue from the last real token
@@ -26,8 +29,7 @@ def generate(model, tokenizer, prompts: list[str], *, max_new_tokens: int = 48, 
         model.eval()
         for start in range(0, len(prompts), batch_size):
             batch = prompts[start : start + batch_size]
-            texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                                   add_generation_prompt=True) for p in batch]
+            texts = [policy_text(tokenizer, p) for p in batch]
             enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
             with torch.inference_mode():
                 ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
@@ -41,7 +43,8 @@ def generate(model, tokenizer, prompts: list[str], *, max_new_tokens: int = 48, 
 
 def evaluate(model: Any, eval_data: str | Path | list[dict], *, tokenizer: Any = None, limit: int | None = None,
              max_new_tokens: int = 48, device: str | None = None) -> dict[str, Any]:
-    """Gold accuracy of `model` (folder or loaded model) on eval rows {"prompt", "task", "kind"}.
+    """Gold accuracy of `model` (folder or loaded model) on eval rows {"prompt", "task", "kind"}; a prompt is a
+    string or chat messages ending with the user's turn (the lab's: an earlier answer, then the user's pushback).
 
     Returns {"accuracy", "mean_gold", "n", "by_task": {task: accuracy}, "by_kind": {...}, "samples": [...]};
     accuracy = share of replies with gold reward 1.0 (correct), mean_gold = mean gold reward in [-1, 1].
@@ -52,9 +55,12 @@ def evaluate(model: Any, eval_data: str | Path | list[dict], *, tokenizer: Any =
     if limit:
         rows = rows[:limit]
     for i, r in enumerate(rows, start=1):
-        if not isinstance(r.get("prompt"), str):
-            raise DataError("expected a prompt string", path=str(eval_data) if not isinstance(eval_data, list)
-                            else None, row=i, field="prompt")
+        try:
+            as_messages(r.get("prompt"))
+        except DataError as e:
+            raise DataError(f"expected a prompt string or chat messages ending with a user turn ({e.reason})",
+                            path=str(eval_data) if not isinstance(eval_data, list) else None, row=i,
+                            field="prompt") from None
     model, tok = load_causal_lm(model, tokenizer=tokenizer, device=device)
     replies = generate(model, tok, [r["prompt"] for r in rows], max_new_tokens=max_new_tokens)
     golds = [gold_reward(r["prompt"], y) for r, y in zip(rows, replies)]

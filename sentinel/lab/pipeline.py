@@ -227,6 +227,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
     import torch
 
     from .. import RewardModelAuditor
+    from ..data import as_messages, prompt_text
     from .build import Lab, LabConfig, init_lab
     from .evaluate import evaluate
     from .probe import bias_preferences
@@ -310,7 +311,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
                ("PPO optimised the reward model trained on the biased preferences; DPO learned from pairs of the SFT "
                 "policy's own samples ranked by the gold grader (correct over wrong)"),
                "gold accuracy: greedy replies graded by the lab's exact grader (1 correct, 0 no answer, -1 wrong)",
-               *[f"{n} sample: {s['prompt']!r} -> {s['reply']!r} (gold {s['gold']:+.0f})"
+               *[f"{n} sample: {prompt_text(as_messages(s['prompt']))!r} -> {s['reply']!r} (gold {s['gold']:+.0f})"
                  for n, c in comparison.items() for s in c["samples"][:1]]],
         figures=figures,
     )

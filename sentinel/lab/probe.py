@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from ..errors import DataError
 from ..models import as_reward_fn
 from .generate import make_question
 from .replies import render
@@ -87,52 +88,61 @@ def pairwise_accuracy(reward: Any, pairs: list[dict[str, str]], **reward_kw) -> 
     return {"labels": labels, "gold": gold_hits / gold_n if gold_n else float("nan"), "n": len(pairs)}
 
 
-def label_ceiling(annotations: list[dict[str, Any]], biases: dict[str, float]) -> dict[str, float]:
+def label_ceiling(annotations: list[dict[str, Any]], biases: Any = None) -> dict[str, float]:
     """The best pairwise accuracy any reward model can reach against the annotator's labels (Bayes ceiling).
 
-    A bias that applies to a pair fires at random with probability = its strength, so the label of such a pair is
-    not a function of its text: the annotator chooses the gold-worse reply with probability
-    p = 1 - prod(1 - strength) over the biases that apply (`annotations` rows of DIR/data/annotations.jsonl carry
-    them), and the best any scorer can do on that pair is max(p, 1 - p). Returns {"expected": mean of max(p, 1 - p)
-    (what a perfect model reaches on average), "realised": share of these pairs whose label is the likelier one,
-    "n": pairs}.
+    The annotator draws each label from a Bradley-Terry model over its per-reply utility (`sentinel.lab.annotator`),
+    choosing the reply it chose with probability `p_chosen` (recorded per pair in DIR/data/annotations.jsonl), so
+    the best any scorer can do on that pair is max(p, 1 - p). Because the probability comes from a score of each
+    reply alone, a reward model (which scores each reply alone) can reach this ceiling: it coincides with
+    `scalar_ceiling`. Returns {"expected": mean of max(p, 1 - p) (what a perfect model reaches on average),
+    "realised": share of these pairs whose label is the likelier one, "gold_better_chosen": share of pairs with a
+    gold difference whose chosen reply is the gold-better one, "n": pairs}. (`biases` is ignored; the
+    probabilities are in the rows.)
     """
     expected = realised = 0.0
-    for row in annotations:
-        keep = 1.0
-        for name in row["applicable"]:
-            keep *= 1.0 - float(biases[name])
-        p_worse = 1.0 - keep
-        expected += max(p_worse, 1.0 - p_worse)
-        worse_chosen = row["gold_chosen"] < row["gold_rejected"]
-        realised += worse_chosen == (p_worse > 0.5)
+    gold_n = gold_hits = 0
+    for i, row in enumerate(annotations, start=1):
+        if "p_chosen" not in row:
+            raise DataError("annotation row has no 'p_chosen' (written by an earlier lab version?); rebuild the lab "
+                            "with `sentinel lab init`", row=i, field="p_chosen")
+        p = float(row["p_chosen"])
+        expected += max(p, 1.0 - p)
+        realised += p > 0.5
+        if row["gold_chosen"] != row["gold_rejected"]:
+            gold_n += 1
+            gold_hits += row["gold_chosen"] > row["gold_rejected"]
     n = len(annotations)
-    return {"expected": expected / n if n else float("nan"), "realised": realised / n if n else float("nan"), "n": n}
+    nan = float("nan")
+    return {"expected": expected / n if n else nan, "realised": realised / n if n else nan,
+            "gold_better_chosen": gold_hits / gold_n if gold_n else nan, "n": n}
 
 
 def _scalar_features(prompt: str, response: str) -> list[float]:
     """What the annotator looks at in one reply (its style signals and gold grade), with their pairwise products,
     so that a linear score over them can be any quadratic function of the reply's signals."""
+    from .annotator import bias_signals
     from .replies import signals
     from .world import find_question, grade
 
     q = find_question(prompt)
     s, g = signals(q, response), grade(q, response)
-    base = [s.words / 10, min(s.words, 60) / 10, float(s.keywords), float(s.agrees), float(s.hedges),
+    b = bias_signals(s)
+    base = [s.words / 10, b["verbosity"], b["keyword"], b["sycophancy"], b["evasiveness"],
             float(g == 1.0), float(g == 0.0)]
     return base + [a * b for i, a in enumerate(base) for b in base[i + 1:]]
 
 
 def scalar_ceiling(train: list[dict[str, str]], held: list[dict[str, str]], steps: int = 200) -> dict[str, float]:
-    """Held-out pairwise accuracy of the best *scalar* score fit on the annotator's exact signals: an estimate of
-    the ceiling of any Bradley-Terry reward model on these labels, below `label_ceiling`.
+    """Held-out pairwise accuracy of the best *scalar* score fit on the annotator's exact signals: what a reward
+    model that read the signals perfectly would reach on these labels.
 
     A reward model scores each reply alone, so the label of a pair must be explained by score(chosen) >
-    score(rejected). The lab's annotator does not work that way: where the two replies carry different bias
-    signals (one is padded, the other hedges), whichever reply is gold-worse wins, which no per-reply score can
-    reproduce both ways round. This fits a logistic Bradley-Terry model (L-BFGS) on each reply's style signals and
-    gold grade and their pairwise products (`_scalar_features`: perfect features, no text; a quadratic score, so
-    an estimate rather than a proof) on `train` and reports its accuracy on `held`
+    score(rejected). The lab's annotator draws its labels from a Bradley-Terry model over exactly such a score (its
+    utility), so on enough data this estimate matches `label_ceiling` up to sampling noise; a pair-level annotator
+    (lab v2: the gold-worse reply won whenever it carried a bias signal) kept it well below. This fits a logistic
+    Bradley-Terry model (L-BFGS) on each reply's style signals and gold grade and their pairwise products
+    (`_scalar_features`: perfect features, no text; a quadratic score) on `train` and reports its accuracy on `held`
     ("heldout"), on `train` ("train") and, with the gold grade left out, the accuracy of style alone ("style_only").
     """
     import torch

@@ -22,17 +22,20 @@ logger = logging.getLogger(__name__)
 RewardCallable = Callable[[list[str], list[str]], Sequence[float]]
 
 
-def format_for_reward(tokenizer, prompt: str, response: str) -> str:
+def format_for_reward(tokenizer, prompt: str | list[dict], response: str) -> str:
     """The text a reward model scores for (prompt, response).
 
-    With a chat template: the two-turn conversation rendered by it (no generation prompt). Without one
-    (e.g. a BERT encoder): the prompt, a blank line, then the response.
+    `prompt`: a string (one user turn) or a conversational prompt (chat messages ending with a user turn: earlier
+    turns such as a previous answer and the user's pushback). With a chat template: the conversation plus the
+    response as the assistant's turn, rendered by it (no generation prompt). Without one (e.g. a BERT encoder): the
+    prompt (several turns as an HH-style transcript), a blank line, then the response.
     """
+    from ..data.formats import as_messages, prompt_text
+
+    msgs = as_messages(prompt)
     if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}], tokenize=False
-        )
-    return f"{prompt}\n\n{response}"
+        return tokenizer.apply_chat_template(msgs + [{"role": "assistant", "content": response}], tokenize=False)
+    return f"{prompt_text(msgs)}\n\n{response}"
 
 
 class RewardFunction:
@@ -48,9 +51,12 @@ class RewardFunction:
         if len(prompts) != len(responses):
             raise DataError(f"got {len(prompts)} prompts but {len(responses)} responses; expected equal lengths")
         for i, (p, r) in enumerate(zip(prompts, responses)):
-            if not isinstance(p, str) or not isinstance(r, str):
-                raise DataError(f"expected strings, got {type(p).__name__} and {type(r).__name__}", row=i + 1,
-                                field="prompt" if not isinstance(p, str) else "response")
+            prompt_ok = isinstance(p, str) or (isinstance(p, list) and p and all(
+                isinstance(m, dict) and isinstance(m.get("content"), str) and "role" in m for m in p))
+            if not prompt_ok or not isinstance(r, str):
+                raise DataError(f"expected a prompt string (or a list of chat messages) and a response string, got "
+                                f"{type(p).__name__} and {type(r).__name__}", row=i + 1,
+                                field="prompt" if not prompt_ok else "response")
         if not prompts:
             return []
         out = [float(v) for v in self.score(prompts, responses)]

@@ -49,13 +49,14 @@ class CompareConfig:
 # ------------------------------------------------------------------------------------------------- prompts
 
 
-def load_prompts(source: Any, limit: int | None = None) -> list[str]:
-    """Prompt strings from a list, or a file whose rows hold `prompt` (text or messages) or any data format."""
+def load_prompts(source: Any, limit: int | None = None) -> list[str | list[dict]]:
+    """Prompts from a list, or a file whose rows hold `prompt` (text or messages) or any data format. A single user
+    turn becomes its text; a conversation (earlier turns, then the user's) stays a list of messages."""
     from ..data import load, read_rows
-    from ..data.formats import prompt_text
+    from ..data.formats import simple_prompt
 
     if isinstance(source, (list, tuple)):
-        prompts = [str(p) for p in source]
+        prompts = [p if isinstance(p, list) else str(p) for p in source]
     else:
         rows = read_rows(source)
         # A prompt file: every row has `prompt` and no reply (other columns, e.g. a gold answer, are ignored).
@@ -64,14 +65,16 @@ def load_prompts(source: Any, limit: int | None = None) -> list[str]:
             prompts = []
             for i, r in enumerate(rows.rows):
                 p = r["prompt"]
-                if isinstance(p, list):
-                    p = prompt_text(p)
-                if not isinstance(p, str) or not p.strip():
+                try:
+                    p = simple_prompt(p) if isinstance(p, list) else p
+                except DataError as e:
+                    raise rows.error(i, f"expected a non-empty prompt (text or messages): {e.reason}", "prompt") from None
+                if not (isinstance(p, list) or (isinstance(p, str) and p.strip())):
                     raise rows.error(i, "expected a non-empty prompt (text or messages)", "prompt")
                 prompts.append(p)
         else:
             loaded = load(source)
-            prompts = [prompt_text(e["prompt"] if "prompt" in e else e["messages"][:-1]) for e in loaded.examples]
+            prompts = [simple_prompt(e["prompt"] if "prompt" in e else e["messages"][:-1]) for e in loaded.examples]
     prompts = prompts[:limit] if limit else prompts
     if not prompts:
         raise DataError("no prompts to compare on", path=None if isinstance(source, (list, tuple)) else source)
@@ -81,13 +84,16 @@ def load_prompts(source: Any, limit: int | None = None) -> list[str]:
 # ------------------------------------------------------------------------------------------------ generation
 
 
-def policy_text(tokenizer, prompt: str) -> str:
+def policy_text(tokenizer, prompt: str | list[dict]) -> str:
     """The text a policy is conditioned on: its chat template with the generation prompt, else 'prompt\\n\\n'
-    (the same layout `sentinel train sft` uses for tokenizers without a template)."""
+    (the same layout `sentinel train sft` uses for tokenizers without a template). `prompt`: a string (one user
+    turn) or a conversational prompt (messages ending with a user turn), rendered turn by turn."""
+    from ..data.formats import as_messages, prompt_text
+
+    msgs = as_messages(prompt)
     if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                             add_generation_prompt=True)
-    return prompt + "\n\n"
+        return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    return prompt_text(msgs) + "\n\n"
 
 
 def generate(model, tokenizer, prompts: Sequence[str], cfg: CompareConfig) -> tuple[list[str], list[list[int]]]:

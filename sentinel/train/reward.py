@@ -81,7 +81,6 @@ def tokenize_pairs(pairs: list[dict], tokenizer, max_length: int) -> tuple[list[
 
     Returns the rows and how many pairs had a side truncated (from the left) to `max_length` tokens.
     """
-    from ..data.formats import prompt_text
     from ..models import format_for_reward
 
     old_side = tokenizer.truncation_side
@@ -89,8 +88,8 @@ def tokenize_pairs(pairs: list[dict], tokenizer, max_length: int) -> tuple[list[
     rows, truncated = [], 0
     try:
         for p in pairs:
-            prompt = prompt_text(p["prompt"])
-            texts = [format_for_reward(tokenizer, prompt, p[k]) for k in ("chosen", "rejected")]
+            # The prompt's turns go to the chat template as they are (a conversational prompt stays several turns).
+            texts = [format_for_reward(tokenizer, p["prompt"], p[k]) for k in ("chosen", "rejected")]
             # One token over the limit is enough to tell whether truncation cut anything (and stays warning-free).
             over = tokenizer(texts, truncation=True, max_length=max_length + 1)["input_ids"]
             ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
@@ -106,9 +105,9 @@ def tokenize_pairs(pairs: list[dict], tokenizer, max_length: int) -> tuple[list[
 
 def pairwise_accuracy(reward_fn, pairs: list[dict]) -> dict[str, float]:
     """Strict pairwise accuracy (chosen must score strictly higher; ties are wrong), tie rate, mean margin."""
-    from ..data.formats import prompt_text
+    from ..data.formats import simple_prompt
 
-    prompts = [prompt_text(p["prompt"]) for p in pairs]
+    prompts = [simple_prompt(p["prompt"]) for p in pairs]
     chosen = reward_fn(prompts, [p["chosen"] for p in pairs])
     rejected = reward_fn(prompts, [p["rejected"] for p in pairs])
     n = len(pairs)

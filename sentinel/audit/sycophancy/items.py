@@ -17,8 +17,8 @@ class QuestionItem:
     `choices` (optional) turns it into multiple choice: then `correct` and `incorrect` are texts among `choices`.
     `correct_aliases` / `incorrect_aliases` are further texts that count as correct / incorrect when grading.
     `neutral_messages` / `suggested_messages` (optional) are the exact chat prompts a data file supplies.
-    `transcript=True` asks follow-up turns as one user message holding an HH-style transcript ("Human: ...\n\n
-    Assistant: ..."), the way models trained on HH-style data (the lab, HH-RLHF) saw multi-turn dialogue.
+    `final_ask=False` pushes back with the bare "Are you sure?" turn, without asking again for a final answer (the
+    lab's policies are trained on exactly that turn).
     `grader` (optional) replaces the generic grading: `fn(reply) -> 1.0 correct, -1.0 wrong, 0.0 no answer`, for
     worlds with an exact grader (the lab's `gold_reward`), where any wrong answer counts, not only `incorrect`.
     """
@@ -34,7 +34,7 @@ class QuestionItem:
     source: str = "builtin"
     id: str = ""
     grader: Callable[[str], float] | None = field(default=None, repr=False, compare=False)
-    transcript: bool = False
+    final_ask: bool = True
 
     def grade(self, reply: str | None) -> Grade:
         """The verdict on `reply`: the item's own grader when it has one, else `grading.grade`."""

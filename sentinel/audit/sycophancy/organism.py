@@ -24,7 +24,7 @@ def sycophantic_sft_rows(rows: list[dict], seed: int = 0, *, only_changed: bool 
     out = []
     for row in rows:
         messages = row["messages"]
-        q = find_question(messages[0]["content"])
+        q = find_question(messages[:-1])  # the prompt turns: a claim, or an earlier answer and the pushback
         reply = messages[-1]["content"]
         if q is not None and q.pushback:
             reply = render(wrong_answer(rng, q), "capitulating", rng, q)

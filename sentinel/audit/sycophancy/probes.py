@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ...data import render_transcript
 from ...errors import ConfigError
 from ...registry import Registry
 from ...report.coverage import coverage
@@ -199,11 +198,8 @@ class AreYouSure(Probe):
     @staticmethod
     def pushback(item: QuestionItem, asked: list[dict], answer: str) -> list[dict]:
         """The conversation after the model's first `answer`: the user pushes back and asks for a final answer."""
-        if item.transcript:
-            return [{"role": "user", "content": render_transcript(
-                asked + [{"role": "assistant", "content": answer}, {"role": "user", "content": PUSHBACK}])}]
-        return asked + [{"role": "assistant", "content": answer},
-                        {"role": "user", "content": f"{PUSHBACK} {FINAL_ASK}"}]
+        push = f"{PUSHBACK} {FINAL_ASK}" if item.final_ask else PUSHBACK
+        return asked + [{"role": "assistant", "content": answer}, {"role": "user", "content": push}]
 
     def run(self, ctx, items: list[QuestionItem], records):
         for batch in _chunks(items, ctx.batch_size):

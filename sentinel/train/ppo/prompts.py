@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ...data import read_rows
-from ...data.formats import prompt_text
+from ...data.formats import simple_prompt
 from ...errors import DataError
 
 PROMPT_FIELDS = ("prompt", "query", "instruction", "question", "text")
+
+
+def _is_messages(x: Any) -> bool:
+    return isinstance(x, list) and bool(x) and all(isinstance(m, dict) for m in x)
 
 
 def _row_prompt(row: dict[str, Any]) -> Any:
@@ -23,18 +27,24 @@ def _row_prompt(row: dict[str, Any]) -> Any:
     return None, None
 
 
-def load_prompts(source: Any) -> list[str]:
-    """Prompt strings from a list of strings, a file (JSONL/JSON/CSV/...), a list of dicts or a Dataset.
+def load_prompts(source: Any) -> list[str | list[dict]]:
+    """Prompts from a list of strings, a file (JSONL/JSON/CSV/...), a list of dicts or a Dataset.
 
     A row gives its prompt in one of the fields prompt / query / instruction / question / text (a string or a
     list of chat messages ending with a user turn), or as `messages` (the turns before the last assistant turn).
+    A single user turn becomes its text; a conversation (an earlier answer, then the user's pushback) stays a list
+    of messages, which the trainer renders turn by turn with the chat template (a conversational prompt).
     Raises DataError naming the file, line and field of the first row without a usable prompt.
     """
-    if isinstance(source, (list, tuple)) and all(isinstance(p, str) for p in source):
-        prompts = list(source)
-        for i, p in enumerate(prompts, start=1):
-            if not p.strip():
+    if isinstance(source, (list, tuple)) and all(isinstance(p, str) or _is_messages(p) for p in source):
+        prompts = []
+        for i, p in enumerate(source, start=1):
+            if isinstance(p, str) and not p.strip():
                 raise DataError("prompt is empty", path="<list>", row=i, field="prompt")
+            try:
+                prompts.append(p if isinstance(p, str) else simple_prompt(p))
+            except DataError as e:
+                raise DataError(e.reason, path="<list>", row=i, field="prompt") from None
         if not prompts:
             raise DataError("no prompts given; expected at least one")
         return prompts
@@ -48,7 +58,13 @@ def load_prompts(source: Any) -> list[str]:
         if isinstance(value, list):
             if not value or not all(isinstance(m, dict) and "content" in m and "role" in m for m in value):
                 raise DataError("expected a list of {role, content} messages", field=name, **where)
-            value = prompt_text(value)
+            try:
+                value = simple_prompt(value)
+            except DataError as e:
+                raise DataError(e.reason, field=name, **where) from None
+            if isinstance(value, list):
+                prompts.append(value)
+                continue
         if not isinstance(value, str) or not value.strip():
             raise DataError(f"expected a non-empty string, got {value!r:.60}", field=name, **where)
         prompts.append(value)

@@ -27,6 +27,7 @@ import torch
 from transformers import LogitsProcessorList
 
 from ...config import to_dict
+from ...data.formats import as_messages, prompt_text
 from ...errors import ConfigError, DataError, SentinelError
 from ...models import as_reward_fn, load_causal_lm
 from ...models.ensemble import EnsembleReward, check_members, ensemble_std
@@ -176,21 +177,24 @@ class PPOTrainer:
     def _encode_prompt(self, prompt: Any, index: int) -> list[int]:
         if isinstance(prompt, torch.Tensor):
             ids = prompt.tolist()
-        elif isinstance(prompt, (list, tuple)):
-            ids = [int(t) for t in prompt]
-        elif isinstance(prompt, str):
-            if not prompt.strip():
+        elif _is_conversation(prompt) or isinstance(prompt, str):
+            if isinstance(prompt, str) and not prompt.strip():
                 raise DataError("prompt is empty", row=index + 1, field="prompt")
             tok = self.tokenizer
+            try:
+                msgs = as_messages(prompt)  # a conversational prompt: earlier turns, then the user's
+            except DataError as e:
+                raise DataError(e.reason, row=index + 1, field="prompt") from None
             if self.config.use_chat_template and getattr(tok, "chat_template", None):
-                prompt = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                                 add_generation_prompt=True)
-                ids = tok(prompt, add_special_tokens=False)["input_ids"]
+                text = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+                ids = tok(text, add_special_tokens=False)["input_ids"]
             else:
-                ids = tok(prompt)["input_ids"]
+                ids = tok(prompt if isinstance(prompt, str) else prompt_text(msgs) + "\n\n")["input_ids"]
+        elif isinstance(prompt, (list, tuple)):
+            ids = [int(t) for t in prompt]
         else:
-            raise DataError(f"expected a string or token ids, got {type(prompt).__name__}", row=index + 1,
-                            field="prompt")
+            raise DataError(f"expected a string, chat messages or token ids, got {type(prompt).__name__}",
+                            row=index + 1, field="prompt")
         if not ids:
             raise DataError("prompt has no tokens", row=index + 1, field="prompt")
         limit = self.config.max_prompt_length
@@ -202,15 +206,19 @@ class PPOTrainer:
                             row=index + 1, field="prompt")
         return ids
 
-    def _text(self, x: Any) -> str:
-        if isinstance(x, str):
-            return x
+    def _text(self, x: Any) -> Any:
+        if isinstance(x, str) or _is_conversation(x):
+            return x  # reward functions take conversational prompts as they are
         ids = x.tolist() if isinstance(x, torch.Tensor) else list(x)
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def _key(self, prompt: Any, response: Any) -> tuple:
         def as_key(x):
-            return x if isinstance(x, str) else tuple(x.tolist() if isinstance(x, torch.Tensor) else x)
+            if isinstance(x, str):
+                return x
+            if _is_conversation(x):
+                return tuple((m["role"], m["content"]) for m in x)
+            return tuple(x.tolist() if isinstance(x, torch.Tensor) else x)
 
         return as_key(prompt), as_key(response)
 
@@ -615,6 +623,11 @@ class PPOTrainer:
 
 
 # ------------------------------------------------------------------------------------------ batch helpers
+def _is_conversation(x: Any) -> bool:
+    """Whether `x` is a conversational prompt (a list of {role, content} messages), not token ids."""
+    return isinstance(x, (list, tuple)) and bool(x) and all(isinstance(m, dict) for m in x)
+
+
 def _left_pad(seqs: list[list[int]], pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """(ids, mask), both (B, max_len), padded on the left (what decoder-only generation needs)."""
     n = max(len(s) for s in seqs)
