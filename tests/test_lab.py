@@ -473,5 +473,6 @@ def test_train_reward_defaults_to_the_rm_recipe(lab_dir, tmp_path, monkeypatch):
     assert (run.max_steps, run.per_device_train_batch_size, run.learning_rate) == (
         RM_RECIPE["steps"], RM_RECIPE["batch_size"], RM_RECIPE["learning_rate"])
     assert seen["layers"] == base_layers + RM_RECIPE["blocks"]
-    train_reward(lab_dir, tmp_path / "rm", RecipeConfig(steps=5), init=lab_dir / "base")  # an explicit recipe: no blocks
+    # an explicit recipe: no blocks
+    train_reward(lab_dir, tmp_path / "rm", RecipeConfig(steps=5), init=lab_dir / "base")
     assert seen["layers"] == base_layers and seen["run"].max_steps == 5

@@ -68,7 +68,8 @@ def load_prompts(source: Any, limit: int | None = None) -> list[str | list[dict]
                 try:
                     p = simple_prompt(p) if isinstance(p, list) else p
                 except DataError as e:
-                    raise rows.error(i, f"expected a non-empty prompt (text or messages): {e.reason}", "prompt") from None
+                    reason = f"expected a non-empty prompt (text or messages): {e.reason}"
+                    raise rows.error(i, reason, "prompt") from None
                 if not (isinstance(p, list) or (isinstance(p, str) and p.strip())):
                     raise rows.error(i, "expected a non-empty prompt (text or messages)", "prompt")
                 prompts.append(p)
