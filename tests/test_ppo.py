@@ -229,6 +229,15 @@ def test_missing_eos_penalty_lowers_the_shaped_score(trainer_factory):
     assert stats["objective/scores"] == 1.0 and stats["objective/scores_shaped"] == pytest.approx(-1.0)
 
 
+def test_length_penalty_subtracts_per_response_token(trainer_factory):
+    trainer = trainer_factory(length_penalty=0.25, max_new_tokens=4)
+    prompts = PROMPTS[:8]
+    responses = trainer.generate(prompts, min_new_tokens=4)  # every response is 4 tokens long
+    stats = trainer.step(prompts, responses, [1.0] * 8)
+    assert stats["response_length/mean"] == 4.0
+    assert stats["objective/scores"] == 1.0 and stats["objective/scores_shaped"] == pytest.approx(0.0)
+
+
 def test_config_errors_name_the_field(trainer_factory, tiny_tokenizer):
     with pytest.raises(ConfigError) as e:
         PPOTrainer(config=small_config(), model=None)

@@ -109,6 +109,7 @@ def test_running_moments():
     ({"kl_penalty": "full"}, "kl_penalty"),
     ({"cliprange": -0.1}, "cliprange"),
     ({"missing_eos_penalty": -1.0}, "missing_eos_penalty"),
+    ({"length_penalty": -0.1}, "length_penalty"),
     ({"ppo_epochs": 0}, "ppo_epochs"),
 ])
 def test_config_rejects_bad_values(kw, field):

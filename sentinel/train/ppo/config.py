@@ -85,6 +85,10 @@ class PPOConfig:
     missing_eos_penalty: float | None = field(default=None, metadata={
         "help": "subtract this from the score of a generated response that hit max_new_tokens without an EOS "
                 "token (TRL PPOv2: None; OpenRLHF applies one)"})
+    length_penalty: float = field(default=0.0, metadata={
+        "help": "subtract this x the response length in tokens from each score: a length-penalised reward, the "
+                "simplest guard against a reward model that pays for padding (Singhal et al. 2023, 'A long way to "
+                "go'); 0 = off. Its scale is the reward's per token"})
     # --- reward-model ensemble ----------------------------------------------------------------------------------
     ensemble: Literal["mean", "min", "uwo"] | None = field(default=None, metadata={
         "help": "combine several reward models (reward_model=[...], two or more) into one reward per sample, after "
@@ -158,6 +162,9 @@ class PPOConfig:
             v = getattr(self, name)
             if v is not None and v <= 0:
                 raise ConfigError(f"must be > 0 or None, got {v!r}", field=name)
+        if self.length_penalty < 0:
+            raise ConfigError(f"is subtracted per token, so give it as a positive number, got {self.length_penalty!r}",
+                              field="length_penalty")
         if self.missing_eos_penalty is not None and self.missing_eos_penalty < 0:
             raise ConfigError("is subtracted from the score, so give it as a positive number, got "
                               f"{self.missing_eos_penalty!r}", field="missing_eos_penalty")

@@ -401,6 +401,9 @@ class PPOTrainer:
         penalised = raw.clone()
         if self.config.missing_eos_penalty is not None:
             penalised -= self.config.missing_eos_penalty * torch.tensor(missing, dtype=torch.float32)
+        if self.config.length_penalty:
+            lengths = torch.tensor([len(r.response_ids) for r in rolls], dtype=torch.float32)
+            penalised -= self.config.length_penalty * lengths
         shaped = self._shape_scores(penalised).to(self.accelerator.device)
 
         batch = _build_batch([r.prompt_ids for r in rolls], [r.response_ids for r in rolls],
