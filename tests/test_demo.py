@@ -18,7 +18,7 @@ def test_demo_pipeline_runs_reports_and_resumes(lab_dir, lab_sft, lab_rm_biased,
     # Reuse the session's lab models as finished stages: the pipeline must pick them up instead of retraining.
     for src, name in ((lab_dir, "lab"), (lab_sft, "sft"), (lab_rm_biased, "reward-model")):
         shutil.copytree(src, out / name)
-    cfg = DemoConfig(ppo_steps=3, dpo_steps=2, eval_prompts=8, audit_cases=40)
+    cfg = DemoConfig(ppo_steps=3, dpo_steps=2, eval_prompts=8, audit_cases=40, ensemble_size=2, rm_steps=3)
     report = run_demo(out, cfg)
 
     saved = json.loads((out / "report.json").read_text())
@@ -32,7 +32,16 @@ def test_demo_pipeline_runs_reports_and_resumes(lab_dir, lab_sft, lab_rm_biased,
     html = (out / "report.html").read_text()
     for fig in report.figures:
         assert (out / fig).stat().st_size > 0 and f"alt='{fig}'" in html
-    assert html.count("src='data:image/png;base64,") == len(report.figures) == 2  # embedded, not linked
+    assert html.count("src='data:image/png;base64,") == len(report.figures) == 3  # embedded, not linked
+    # the mitigations ran from the same SFT policy and budget, each in its own folder, and fill one table
+    table = next(f for f in saved["findings"] if f["id"] == "demo/mitigations")["evidence"]
+    assert [r["run"] for r in table] == ["PPO", "strong-kl", "ensemble", "length-penalty", "guard-stop", "DPO"]
+    assert all(r["steps"] <= 3 and "gold end" in r for r in table[:-1])
+    for name in ("strong-kl", "ensemble", "length-penalty", "guard-stop"):
+        assert len(json.loads((out / "mitigations" / name / "history.json").read_text())) <= 3
+        assert 0.0 <= saved["metrics"][f"mitigation/{name}/gold_accuracy"] <= 1.0
+    assert (out / "reward-model-1" / "model.safetensors").is_file()  # the ensemble's second member
+    assert any(line.startswith("Of the mitigations (same SFT start and step budget), ") for line in saved["summary"])
     # the summary is the run's own: its figures and its first sentence come from the metrics
     m = saved["metrics"]
     assert saved["key_metrics"] and all(k in m for k in saved["key_metrics"])
@@ -43,7 +52,7 @@ def test_demo_pipeline_runs_reports_and_resumes(lab_dir, lab_sft, lab_rm_biased,
     # A second run resumes: finished stages (PPO and DPO included) are reused, not trained again.
     stamp = (out / "dpo" / "model.safetensors").stat().st_mtime_ns
     assert main(["-q", "demo", "--out", str(out), "--ppo-steps", "3", "--dpo-steps", "2", "--eval-prompts", "8",
-                 "--audit-cases", "40"]) == 0
+                 "--audit-cases", "40", "--ensemble-size", "2", "--rm-steps", "3"]) == 0
     assert (out / "dpo" / "model.safetensors").stat().st_mtime_ns == stamp
     assert len(json.loads((out / "ppo" / "history.json").read_text())) == 3
 
@@ -56,3 +65,25 @@ def test_demo_config_rejects_bad_values():
         DemoConfig(ppo_steps=0)
     with pytest.raises(ConfigError, match="ppo_kl_coef"):
         DemoConfig(ppo_kl_coef=-1.0)
+    with pytest.raises(ConfigError, match="ensemble"):
+        DemoConfig(ensemble="max")
+
+
+def test_run_figures_and_the_best_mitigation():
+    from sentinel.lab.mitigations import run_figures
+    from sentinel.lab.pipeline import best_mitigation
+
+    # gold rises for 10 steps then falls; the proxy rises throughout; window = 3 steps for 24 steps
+    gold = [0.1 * i for i in range(10)] + [0.9 - 0.1 * i for i in range(14)]
+    history = [{"gold/score": g, "objective/scores": 0.2 * i, "objective/kl": float(i), "response_length/mean": 10.0}
+               for i, g in enumerate(gold)]
+    f = run_figures(history)
+    assert f["window"] == 3 and f["steps"] == 24
+    assert f["gold_start"] == pytest.approx(0.1) and f["gold_end"] == pytest.approx((-0.3 - 0.4 - 0.2) / 3)
+    assert f["gold_best"] == pytest.approx((0.8 + 0.9 + 0.9) / 3) and f["gold_best_step"] in (9, 10)
+    assert f["proxy_end"] > f["proxy_start"] and f["sqrt_kl_end"] == pytest.approx(22 ** 0.5)
+    metrics = {"DPO/gold_accuracy": 0.6, "mitigation/strong-kl/gold_accuracy": 0.7,
+               "mitigation/ensemble/gold_accuracy": 0.7, "mitigation/ensemble/gold_end": 0.5,
+               "mitigation/strong-kl/gold_end": 0.2, "mitigation/length-penalty/gold_accuracy": 0.1}
+    assert best_mitigation(metrics) == ("ensemble", 0.7)  # a tie on accuracy goes to the higher gold at the end
+    assert best_mitigation({"DPO/gold_accuracy": 0.6}) is None  # no mitigations ran

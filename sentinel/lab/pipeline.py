@@ -11,11 +11,10 @@ import logging
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..errors import ConfigError
 from ..report import Effect, Finding, Report
-from ..utils import atomic_write_json
+from .mitigations import PPORun, gold_vs_kl_plot, mitigation_runs, run_figures, run_ppo, smoothing_window
 from .recipes import DPO_RECIPE, SFT_RECIPE
 
 logger = logging.getLogger(__name__)
@@ -38,14 +37,28 @@ class DemoConfig:
         "help": "DPO optimiser steps on gold-labelled pairs of the SFT policy's own samples (`sentinel lab pairs`)"})
     eval_prompts: int = field(default=120, metadata={"help": "eval prompts for gold accuracy and the comparison"})
     audit_cases: int = field(default=150, metadata={"help": "preference pairs used by the reward-model audit"})
+    mitigations: bool = field(default=True, metadata={
+        "help": "also run the mitigations of over-optimisation from the same SFT policy and step budget, side by "
+                "side (stronger KL, reward-model ensemble, length penalty, guard stop)"})
+    strong_kl_coef: float = field(default=0.1, metadata={"help": "KL coefficient of the strong-KL mitigation"})
+    ensemble_size: int = field(default=3, metadata={
+        "help": "reward models in the ensemble mitigation (the demo's own plus ones from other seeds); < 2: no "
+                "ensemble run"})
+    ensemble: str = field(default="min", metadata={
+        "help": "how the ensemble combines its members per sample: min, mean or uwo (mean - uwo_lambda x variance)"})
+    uwo_lambda: float = field(default=1.0, metadata={"help": "variance weight of ensemble=uwo"})
+    length_penalty: float = field(default=0.1, metadata={
+        "help": "cost per response token of the length-penalty mitigation, in reward units"})
 
     def __post_init__(self):
         for name in ("sft_steps", "rm_steps", "ppo_steps", "dpo_steps", "eval_prompts", "audit_cases"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"must be at least 1, got {getattr(self, name)}", field=name)
-        for name in ("ppo_learning_rate", "ppo_kl_coef"):
+        for name in ("ppo_learning_rate", "ppo_kl_coef", "strong_kl_coef", "length_penalty"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"must be positive, got {getattr(self, name)}", field=name)
+        if self.ensemble not in ("min", "mean", "uwo"):
+            raise ConfigError(f"expected min, mean or uwo, got {self.ensemble!r}", field="ensemble")
 
 
 def _done(folder: Path, marker: str = "config.json") -> bool:
@@ -59,42 +72,6 @@ def _stage(name: str, folder: Path, build) -> Path:
         logger.info("%s: training into %s", name, folder)
         build(folder)
     return folder
-
-
-def _ppo(lab, sft: Path, rm: Path, out: Path, cfg: DemoConfig) -> tuple[list[dict], Any]:
-    """PPO against the biased reward model with the gold grader only watched, guarded by SentinelCallback.
-
-    Returns the per-step history and the callback. The history is written to out/metrics.jsonl by the trainer;
-    a finished run (its history saved in out/history.json) is reused.
-    """
-    import json
-
-    from ..audit.consistency import SentinelCallback
-    from ..train.ppo import PPOConfig, PPOTrainer
-    from ..train.ppo.prompts import load_prompts
-    from .world import gold_rewards
-
-    guard = SentinelCallback(every_n_steps=5)
-    saved = out / "history.json"
-    if saved.is_file():
-        history = json.loads(saved.read_text())
-        for step, stats in enumerate(history, start=1):
-            guard.on_step_end(None, step, stats)
-        guard.run_checks(len(history))
-        return history, guard
-    config = PPOConfig(learning_rate=cfg.ppo_learning_rate, batch_size=32, mini_batch_size=8, ppo_epochs=4,
-                       max_new_tokens=48, adap_kl_ctrl=False, init_kl_coef=cfg.ppo_kl_coef, steps=cfg.ppo_steps,
-                       seed=cfg.seed, output_dir=str(out))
-    trainer = PPOTrainer(config=config, model=str(sft), reward_model=str(rm), gold_reward_fn=gold_rewards,
-                         callbacks=[guard])
-    history = trainer.train(load_prompts(lab.data("prompts")))
-    guard.run_checks(len(history))  # the steps after the last scheduled check
-    atomic_write_json(saved, history)
-    return history, guard
-
-
-def _smoothing_window(n: int) -> int:
-    return max(3, n // 8)
 
 
 def _plots(history: list[dict], comparison: dict[str, dict], alarms: list[Finding], out: Path) -> list[str]:
@@ -113,7 +90,7 @@ def _plots(history: list[dict], comparison: dict[str, dict], alarms: list[Findin
     from ..report.stats import moving_average
 
     steps = list(range(1, len(history) + 1))
-    window = _smoothing_window(len(history))
+    window = smoothing_window(len(history))
 
     def smooth(xs):
         return moving_average(xs, window)
@@ -168,6 +145,18 @@ KEY_METRICS = ["SFT/gold_accuracy", "PPO/gold_accuracy", "DPO/gold_accuracy", "p
 GOLD_DROP = 0.1  # gold ending this far below its peak (while the proxy rose) is called over-optimisation
 
 
+def best_mitigation(metrics: dict) -> tuple[str, float] | None:
+    """(name, greedy gold accuracy) of the mitigation (or DPO) that kept the most gold; None without mitigations."""
+    scores = {k.split("/")[1]: v for k, v in metrics.items()
+              if k.startswith("mitigation/") and k.endswith("/gold_accuracy") and v is not None}
+    if not scores:
+        return None
+    if metrics.get("DPO/gold_accuracy") is not None:
+        scores["DPO"] = metrics["DPO/gold_accuracy"]
+    name = max(scores, key=lambda k: (scores[k], metrics.get(f"mitigation/{k}/gold_end", -math.inf)))
+    return name, scores[name]
+
+
 def demo_summary(d: dict) -> tuple[list[str], list[str]]:
     """(what happened, what to do next) for the demo report, read from its JSON dict (metrics, findings, config)."""
     m, findings, cfg = d["metrics"], d["findings"], d.get("config", {})
@@ -198,6 +187,14 @@ def demo_summary(d: dict) -> tuple[list[str], list[str]]:
     acc = {name: m.get(f"{name}/gold_accuracy") for name in ("SFT", "PPO", "DPO")}
     what.append(f"Greedy gold accuracy on {cfg.get('eval_prompts', '?')} eval prompts: "
                 + ", ".join(f"{k} {v:.3f}" for k, v in acc.items() if v is not None) + ".")
+    best = best_mitigation(m)
+    if best is not None:
+        name, value = best
+        end = m.get(f"mitigation/{name}/gold_end")
+        what.append(f"Of the mitigations (same SFT start and step budget), {name} kept the most gold: greedy gold "
+                    f"accuracy {value:.3f} against {acc['PPO']:.3f} for PPO alone"
+                    + (f" (sampled gold at the end {end:+.2f} against {m['ppo/gold_last']:+.2f})."
+                       if end is not None else "."))
 
     steps = []
     if over:
@@ -220,6 +217,23 @@ def demo_summary(d: dict) -> tuple[list[str], list[str]]:
         steps.append("Nothing in this run asks for action: gold did not fall after its peak, PPO kept the SFT "
                      "policy's gold accuracy, and the audit flagged nothing at high severity.")
     return what, steps
+
+
+def _mitigation_table(figures: dict[str, dict], comparison: dict[str, dict], runs: dict[str, PPORun]) -> list[dict]:
+    """One evidence row per run: what it changed, gold (sampled: start, best, end), proxy, KL, length at the end, and
+    greedy gold accuracy on the eval prompts."""
+    rows = []
+    for name, f in figures.items():
+        rows.append({"run": name, "change": runs[name].what if name in runs else "",
+                     "gold start": round(f["gold_start"], 3), "gold best": round(f["gold_best"], 3),
+                     "best at step": f["gold_best_step"], "gold end": round(f["gold_end"], 3),
+                     "proxy end": round(f["proxy_end"], 2), "sqrt(KL) end": round(f["sqrt_kl_end"], 2),
+                     "length end": round(f["length_end"], 1), "steps": f["steps"],
+                     "greedy gold accuracy": round(comparison[name]["gold_accuracy"], 3)})
+    if "DPO" in comparison:
+        rows.append({"run": "DPO", "change": "DPO on the SFT policy's own samples ranked by the gold grader",
+                     "greedy gold accuracy": round(comparison["DPO"]["gold_accuracy"], 3)})
+    return rows
 
 
 def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
@@ -247,8 +261,12 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
 
     sft = _stage("SFT", out / "sft", lambda f: train_sft(lab_dir, f, RecipeConfig(
         **{**SFT_RECIPE, "steps": cfg.sft_steps, "seed": cfg.seed})))
-    rm = _stage("reward model", out / "reward-model", lambda f: train_reward(lab_dir, f, RecipeConfig(
-        steps=cfg.rm_steps, batch_size=32, learning_rate=3e-3, seed=cfg.seed), init=sft))
+
+    def reward_model(seed: int, folder: Path) -> Path:
+        return _stage(f"reward model (seed {seed})", folder, lambda f: train_reward(lab_dir, f, RecipeConfig(
+            steps=cfg.rm_steps, batch_size=32, learning_rate=3e-3, seed=seed), init=sft))
+
+    rm = reward_model(cfg.seed, out / "reward-model")
 
     logger.info("auditing the reward model")
     audit = RewardModelAuditor(max_cases=cfg.audit_cases, seed=cfg.seed).analyze(str(rm), str(lab.data("preferences")))
@@ -256,24 +274,38 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
     planted = bias_preferences(str(rm), n=100, seed=cfg.seed)
 
     logger.info("PPO against the biased reward model (%d steps)", cfg.ppo_steps)
-    history, guard = _ppo(lab, sft, rm, out / "ppo", cfg)
+    ppo = {"steps": cfg.ppo_steps, "learning_rate": cfg.ppo_learning_rate, "seed": cfg.seed}
+    main = PPORun("PPO", "none: PPO against the biased reward model, fixed KL coefficient "
+                  f"{cfg.ppo_kl_coef:g}", cfg.ppo_kl_coef)
+    history, guard = run_ppo(lab, sft, rm, out / "ppo", main, **ppo)
+    histories, folders, runs = {"PPO": history}, {"PPO": out / "ppo"}, {"PPO": main}
+    if cfg.mitigations:
+        members = [rm] + [reward_model(cfg.seed + i, out / f"reward-model-{i}") for i in range(1, cfg.ensemble_size)]
+        for run in mitigation_runs(main, members, strong_kl_coef=cfg.strong_kl_coef, ensemble=cfg.ensemble,
+                                   uwo_lambda=cfg.uwo_lambda, length_penalty=cfg.length_penalty):
+            logger.info("mitigation %s: %s", run.name, run.what)
+            folders[run.name] = out / "mitigations" / run.name
+            histories[run.name], _ = run_ppo(lab, sft, rm, folders[run.name], run, **ppo)
+            runs[run.name] = run
 
     # DPO gets the clean signal PPO lacks: pairs of the SFT policy's own samples ranked by the gold grader. (DPO on
     # the biased annotator's pairs, like PPO against the biased reward model, does not raise gold accuracy.)
     dpo_dir = _stage("DPO", out / "dpo", lambda f: train_dpo(lab_dir, f, sft, RecipeConfig(
         **{**DPO_RECIPE, "steps": cfg.dpo_steps, "seed": cfg.seed})))
 
-    logger.info("gold accuracy of SFT, PPO and DPO on %d eval prompts", cfg.eval_prompts)
+    logger.info("gold accuracy of every policy on %d eval prompts", cfg.eval_prompts)
     comparison = {}
-    for name, folder in (("SFT", sft), ("PPO", out / "ppo"), ("DPO", dpo_dir)):
+    for name, folder in (("SFT", sft), *folders.items(), ("DPO", dpo_dir)):
         ev = evaluate(str(folder), lab.data("eval"), limit=cfg.eval_prompts)
         comparison[name] = {"gold_accuracy": ev["accuracy"], "mean_gold": ev["mean_gold"],
                             "samples": ev["samples"][:3]}
-    figures = _plots(history, comparison, guard.alarms, out)
+    main_three = {k: comparison[k] for k in ("SFT", "PPO", "DPO")}
+    figures = _plots(history, main_three, guard.alarms, out)
+    if len(histories) > 1 and gold_vs_kl_plot(histories, out / "mitigations.png"):
+        figures.append("mitigations.png")
 
-    first, last = history[0], history[-1]
-    golds = [h.get("gold/score") for h in history]
-    peak = max(range(len(golds)), key=lambda i: golds[i])
+    run_figs = {name: run_figures(h) for name, h in histories.items()}
+    f = run_figs["PPO"]
     findings: list[Finding] = []
     for v in audit.vulnerabilities:
         findings.append(Finding(f"reward-model/{v.id}", v.severity, f"Reward model: {v.description}",
@@ -283,36 +315,49 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
                                 confidence=a.confidence, effect=a.effect, evidence=a.evidence[:2], data=a.data))
     findings.append(Finding(
         "ppo/proxy-vs-gold", "info",
-        f"PPO raised the proxy reward {first['objective/scores']:+.2f} -> {last['objective/scores']:+.2f} while the "
-        f"gold reward went {golds[0]:+.2f} -> {golds[-1]:+.2f} (peak {golds[peak]:+.2f} at step {peak + 1})",
-        effect=Effect("proxy gain minus gold gain", (last["objective/scores"] - first["objective/scores"])
-                      - (golds[-1] - golds[0])),
+        f"PPO raised the proxy reward {f['proxy_start']:+.2f} -> {f['proxy_end']:+.2f} while the gold reward went "
+        f"{f['gold_start']:+.2f} -> {f['gold_end']:+.2f} (best {f['gold_best']:+.2f} at step {f['gold_best_step']}; "
+        f"means over {f['window']} steps)",
+        effect=Effect("proxy gain minus gold gain",
+                      (f["proxy_end"] - f["proxy_start"]) - (f["gold_end"] - f["gold_start"])),
     ))
+    if len(histories) > 1:
+        findings.append(Finding(
+            "demo/mitigations", "info",
+            "Mitigations of over-optimisation, side by side from the same SFT policy and step budget"
+            f"  ({cfg.ppo_steps} PPO steps; gold and proxy are means of PPO samples over {f['window']} steps)",
+            evidence=_mitigation_table(run_figs, comparison, runs)))
+    alarm_steps = [a.data["step"] for a in guard.alarms if a.data.get("step") is not None and a.severity != "info"]
     report = Report(
-        kind="demo", title="sentinel demo: SFT -> reward model -> PPO (watched) -> DPO on the built-in lab",
+        kind="demo", title="sentinel demo: SFT -> reward model -> PPO (watched) -> mitigations on the built-in lab",
         findings=findings, seed=cfg.seed, config=asdict(cfg),
         model={"lab": str(lab_dir), "sft": str(sft), "reward_model": str(rm), "ppo": str(out / "ppo"),
                "dpo": str(dpo_dir)},
         metrics={
-            **{f"{n}/gold_accuracy": c["gold_accuracy"] for n, c in comparison.items()},
-            **{f"{n}/mean_gold": c["mean_gold"] for n, c in comparison.items()},
+            **{f"{n}/gold_accuracy": c["gold_accuracy"] for n, c in main_three.items()},
+            **{f"{n}/mean_gold": c["mean_gold"] for n, c in main_three.items()},
             "reward_model/strict_accuracy": audit.metrics.get("accuracy", {}).get("value"),
             **{f"reward_model/prefers_{k}": v.get("prefers_biased") for k, v in planted.items() if isinstance(v, dict)},
-            "ppo/proxy_first": first["objective/scores"], "ppo/proxy_last": last["objective/scores"],
-            "ppo/gold_first": golds[0], "ppo/gold_peak": golds[peak], "ppo/gold_peak_step": peak + 1,
-            "ppo/gold_last": golds[-1], "ppo/kl_last": last["objective/kl"],
-            "ppo/length_first": first["response_length/mean"], "ppo/length_last": last["response_length/mean"],
-            "ppo/steps": len(history),
-            "ppo/first_alarm_step": min((a.data["step"] for a in guard.alarms if a.data.get("step") is not None),
-                                        default=None),
+            "ppo/proxy_first": f["proxy_start"], "ppo/proxy_last": f["proxy_end"],
+            "ppo/gold_first": f["gold_start"], "ppo/gold_peak": f["gold_best"],
+            "ppo/gold_peak_step": f["gold_best_step"],
+            "ppo/gold_last": f["gold_end"], "ppo/kl_last": f["kl_end"],
+            "ppo/length_first": f["length_start"], "ppo/length_last": f["length_end"],
+            "ppo/steps": f["steps"], "ppo/window": f["window"],
+            "ppo/first_alarm_step": min(alarm_steps, default=None),
+            **{f"mitigation/{name}/{k}": v for name, fig in run_figs.items() if name != "PPO" for k, v in fig.items()},
+            **{f"mitigation/{name}/gold_accuracy": comparison[name]["gold_accuracy"]
+               for name in histories if name != "PPO"},
         },
         key_metrics=KEY_METRICS,
         notes=[f"planted annotator biases: {lab.info['biases']}",
                ("PPO optimised the reward model trained on the biased preferences; DPO learned from pairs of the SFT "
                 "policy's own samples ranked by the gold grader (correct over wrong)"),
                "gold accuracy: greedy replies graded by the lab's exact grader (1 correct, 0 no answer, -1 wrong)",
+               (f"PPO gold and proxy: means of the batch's sampled replies; start and end are means over the first "
+                f"and last {f['window']} steps, best is the best moving average over {f['window']} steps"),
                *[f"{n} sample: {prompt_text(as_messages(s['prompt']))!r} -> {s['reply']!r} (gold {s['gold']:+.0f})"
-                 for n, c in comparison.items() for s in c["samples"][:1]]],
+                 for n, c in main_three.items() for s in c["samples"][:1]]],
         figures=figures,
     )
     report.summary, report.next_steps = demo_summary(report.to_dict())
