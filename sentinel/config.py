@@ -158,9 +158,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str
             group.add_argument(flag, dest=name, default=_MISSING, help=help_text.replace("%", "%%"))
 
 
-def from_args(cls: type[C], args: argparse.Namespace, config_path: str | Path | None = None) -> C:
-    """YAML file (if any) first, then every flag the user actually gave on top."""
-    data = load_yaml(config_path) if config_path else {}
+def from_args(cls: type[C], args: argparse.Namespace, config_path: str | Path | None = None,
+              base: dict[str, Any] | None = None) -> C:
+    """`base` (a preset, if any) first, then the YAML file (if any), then every flag the user actually gave."""
+    data = {**(base or {}), **(load_yaml(config_path) if config_path else {})}
     for name in _fields(cls):
         v = getattr(args, name, _MISSING)
         if v is not _MISSING:

@@ -55,6 +55,11 @@ def test_demo_pipeline_runs_reports_and_resumes(lab_dir, lab_sft, lab_rm_biased,
                  "--audit-cases", "40", "--ensemble-size", "2", "--rm-steps", "3"]) == 0
     assert (out / "dpo" / "model.safetensors").stat().st_mtime_ns == stamp
     assert len(json.loads((out / "ppo" / "history.json").read_text())) == 3
+    # Other settings in the same folder would silently reuse stages trained with these: refused, naming the field.
+    from sentinel.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ppo_steps: 3 -> 4"):
+        run_demo(out, DemoConfig(**{**cfg.__dict__, "ppo_steps": 4}))
 
 
 def test_demo_config_rejects_bad_values():
@@ -67,6 +72,21 @@ def test_demo_config_rejects_bad_values():
         DemoConfig(ppo_kl_coef=-1.0)
     with pytest.raises(ConfigError, match="ensemble"):
         DemoConfig(ensemble="max")
+
+
+def test_quick_preset_sits_under_the_yaml_and_the_flags(tmp_path):
+    from sentinel.cli.main import build_parser
+    from sentinel.config import from_args
+    from sentinel.lab.pipeline import QUICK_DEMO, DemoConfig
+
+    yaml = tmp_path / "demo.yaml"
+    yaml.write_text("eval_prompts: 30\n")
+    args = build_parser().parse_args(["demo", "--quick", "--ppo-steps", "5", "--config", str(yaml)])
+    cfg = from_args(DemoConfig, args, args.config, base=QUICK_DEMO if args.quick else None)
+    assert cfg.ppo_steps == 5 and cfg.eval_prompts == 30  # the flag and the YAML file win
+    assert cfg.ensemble_size == QUICK_DEMO["ensemble_size"] != DemoConfig().ensemble_size  # the preset applies
+    plain = build_parser().parse_args(["demo"])
+    assert from_args(DemoConfig, plain, None, base=None) == DemoConfig()
 
 
 def test_run_figures_and_the_best_mitigation():

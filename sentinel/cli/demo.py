@@ -14,16 +14,19 @@ def register(sub) -> None:
                        "Stages already complete in OUT are reused, so an interrupted run resumes.")
     p.add_argument("--out", default="demo-out", help="output folder (default: %(default)s)")
     p.add_argument("--config", help="YAML file with DemoConfig fields")
+    p.add_argument("--quick", action="store_true",
+                   help="smaller sizes (QUICK_DEMO: fewer PPO steps, a smaller ensemble and eval set) for a first "
+                        "look in about two minutes; the YAML file and flags still override them")
     add_arguments(p, DemoConfig)
     p.set_defaults(func=cmd_demo)
 
 
 def cmd_demo(args) -> int:
     from ..config import from_args
-    from ..lab.pipeline import DemoConfig, run_demo
+    from ..lab.pipeline import QUICK_DEMO, DemoConfig, run_demo
     from .common import print_findings, print_table
 
-    report = run_demo(args.out, from_args(DemoConfig, args, args.config))
+    report = run_demo(args.out, from_args(DemoConfig, args, args.config, base=QUICK_DEMO if args.quick else None))
     m = report.metrics
     print_table("gold accuracy on the lab's eval prompts", [(n, m[f"{n}/gold_accuracy"], m[f"{n}/mean_gold"])
                                                           for n in ("SFT", "PPO", "DPO")],

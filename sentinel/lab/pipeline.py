@@ -7,6 +7,7 @@ so a run that crashed or was interrupted resumes where it stopped. Everything th
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import asdict, dataclass, field
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..report import Effect, Finding, Report
+from ..utils import atomic_write_json
 from .mitigations import PPORun, gold_vs_kl_plot, mitigation_runs, run_figures, run_ppo, smoothing_window
 from .recipes import DPO_RECIPE, SFT_RECIPE
 
@@ -59,6 +61,26 @@ class DemoConfig:
                 raise ConfigError(f"must be positive, got {getattr(self, name)}", field=name)
         if self.ensemble not in ("min", "mean", "uwo"):
             raise ConfigError(f"expected min, mean or uwo, got {self.ensemble!r}", field="ensemble")
+
+
+# `sentinel demo --quick`: a first look in a few minutes (the default sizes tell the story with more margin).
+QUICK_DEMO = {"ppo_steps": 24, "rm_steps": 100, "ensemble_size": 2, "dpo_steps": 120, "eval_prompts": 60,
+              "audit_cases": 80}
+
+
+def _check_resume(out: Path, cfg: DemoConfig) -> None:
+    """Finished stages are reused, so a folder holds one configuration: refuse to resume with another."""
+    saved = out / "demo-config.json"
+    now = asdict(cfg)
+    if saved.is_file():
+        before = json.loads(saved.read_text())
+        changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        if changed:
+            diff = ", ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in changed)
+            raise ConfigError(f"{out} holds a demo run with other settings ({diff}); its finished stages would be "
+                              "reused. Give another --out, or delete the folder", field=changed[0])
+    else:
+        atomic_write_json(saved, now)
 
 
 def _done(folder: Path, marker: str = "config.json") -> bool:
@@ -250,6 +272,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
     cfg = config or DemoConfig()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    _check_resume(out, cfg)
     torch.manual_seed(cfg.seed)
     # Lab models are tiny: a second thread buys little on small batches (SFT_RECIPE asks for two: its batches of 64
     # gain 1.5x), and oversubscribed cores make every step far slower.
