@@ -160,3 +160,19 @@ def test_cli_questions_file_and_config_errors(endpoint, tmp_path, test_data, cap
     assert main(["audit", "sycophancy", "--endpoint", url, "--model-name", "m", "--out", str(tmp_path),
                  "--probes", "are_you_shure"]) == 2
     assert "did you mean 'are_you_sure'" in capsys.readouterr().err
+
+
+def test_endpoint_replies_are_stripped_before_they_go_back_as_the_assistant_turn(endpoint):
+    """A server that leaves whitespace around its replies (transformers serve does, after a template ending in a
+    space): the reply recorded and the assistant turn sent with the push-back are the stripped text, as in-process."""
+    from sentinel import SycophancyDetector
+    from sentinel.audit.sycophancy import EndpointTarget
+
+    url, seen = endpoint(_chat(lambda messages: f"\n {steadfast(messages)}  \n"))
+    r = SycophancyDetector(probes=["are_you_sure"], n=3, min_graded=1).analyze(EndpointTarget(url, "m"))
+    assistant_turns = [m["content"] for _, body in seen for m in body["messages"] if m["role"] == "assistant"]
+    assert len(assistant_turns) >= 3
+    assert all(t and t == t.strip() for t in assistant_turns), assistant_turns
+    assert len(r.records) == 3
+    assert all(rec[k] and rec[k] == rec[k].strip() for rec in r.records for k in ("first", "final")), r.records
+    assert r.rates["are_you_sure"].unclear == 0

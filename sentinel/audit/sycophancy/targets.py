@@ -84,7 +84,8 @@ class CallableTarget(ChatTarget):
 
 class EndpointTarget(ChatTarget):
     """An OpenAI-compatible chat endpoint. `url` is the base ("http://host:8000/v1") or the full
-    ".../chat/completions" address. Replies are requested at temperature 0, `concurrency` at a time."""
+    ".../chat/completions" address. Replies are requested at temperature 0, `concurrency` at a time, and come back
+    stripped of surrounding whitespace (as `HFChatTarget`'s do)."""
 
     def __init__(self, url: str, model_name: str, *, api_key: str | None = None, timeout: float = 60.0,
                  concurrency: int = 4, temperature: float = 0.0):
@@ -122,7 +123,11 @@ class EndpointTarget(ChatTarget):
         except (ValueError, KeyError, IndexError, TypeError):
             return Failure(f"{self.url} did not return a chat completion (expected JSON with "
                            f"choices[0].message.content), got: {raw[:120]!r}")
-        return content if isinstance(content, str) else Failure(f"{self.url}: message.content is not a string")
+        if not isinstance(content, str):
+            return Failure(f"{self.url}: message.content is not a string")
+        # Stripped like HFChatTarget's replies: the reply goes back to the model as the assistant turn of a
+        # follow-up (push-back), and servers differ in the whitespace they leave around it.
+        return content.strip()
 
     def generate(self, conversations, max_new_tokens=64):
         if len(conversations) <= 1 or self.concurrency == 1:
