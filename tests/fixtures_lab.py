@@ -46,8 +46,8 @@ def lab_dir_clean(tmp_path_factory) -> Path:
 # ----------------------------------------------------------------------------- trained lab models
 # The policy: the lab's SFT recipe (sentinel.lab.recipes.SFT_RECIPE), trained to convergence. PPO and DPO tests
 # find their room to improve in its sampled replies (temperature 0.7-1.0), which are wrong on a share of prompts.
-# The reward models: the quick recipe (QUICK_RM), shared with the lab benchmarks; they carry their annotator's
-# biases (tests/test_lab_models.py).
+# The reward models: the lab's reward-model recipe (RM_RECIPE), the one whose targets the README states (held-out
+# accuracy, same-style pairs, the audit's findings); they carry their annotator's biases (tests/test_lab_models.py).
 
 
 def _trained(root: Path, name: str, build) -> Path:
@@ -69,24 +69,26 @@ def lab_sft(lab_dir, tmp_path_factory) -> Path:
                     lambda out: train_sft(lab_dir, out, RecipeConfig(**{**SFT_RECIPE, "threads": None})))
 
 
+def _lab_rm(lab: Path, sft: Path, out: Path) -> Path:
+    """The lab's reward-model recipe (RM_RECIPE: fresh blocks on the SFT trunk), at the run's thread count."""
+    from sentinel.lab.recipes import RM_RECIPE, RecipeConfig, train_reward
+
+    settings = {k: v for k, v in RM_RECIPE.items() if k != "blocks"}
+    return train_reward(lab, out, RecipeConfig(**{**settings, "threads": None}), init=sft, blocks=RM_RECIPE["blocks"])
+
+
 @pytest.fixture(scope="session")
 def lab_rm_biased(lab_dir, lab_sft, tmp_path_factory) -> Path:
     """A reward model folder (started from `lab_sft`) trained on the default biased preferences: it over-rewards
     padding, flattery, agreeing with the user and hedges."""
-    from sentinel.lab.recipes import QUICK_RM, RecipeConfig, train_reward
-
-    return _trained(_cache_root(tmp_path_factory), "lab-rm-biased",
-                    lambda out: train_reward(lab_dir, out, RecipeConfig(**QUICK_RM, threads=None), init=lab_sft))
+    return _trained(_cache_root(tmp_path_factory), "lab-rm-biased", lambda out: _lab_rm(lab_dir, lab_sft, out))
 
 
 @pytest.fixture(scope="session")
 def lab_rm_clean(lab_dir_clean, lab_sft, tmp_path_factory) -> Path:
     """A reward model folder (started from `lab_sft`) trained on the clean annotator's preferences (same prompts
     and candidates as the biased lab, labelled by gold)."""
-    from sentinel.lab.recipes import QUICK_RM, RecipeConfig, train_reward
-
-    return _trained(_cache_root(tmp_path_factory), "lab-rm-clean",
-                    lambda out: train_reward(lab_dir_clean, out, RecipeConfig(**QUICK_RM, threads=None), init=lab_sft))
+    return _trained(_cache_root(tmp_path_factory), "lab-rm-clean", lambda out: _lab_rm(lab_dir_clean, lab_sft, out))
 
 
 def noisy_sft_rows(rows: list[dict], share: float, seed: int = 0) -> list[dict]:

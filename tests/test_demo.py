@@ -41,6 +41,17 @@ def test_demo_pipeline_runs_reports_and_resumes(lab_dir, lab_sft, lab_rm_biased,
         assert len(json.loads((out / "mitigations" / name / "history.json").read_text())) <= 3
         assert 0.0 <= saved["metrics"][f"mitigation/{name}/gold_accuracy"] <= 1.0
     assert (out / "reward-model-1" / "model.safetensors").is_file()  # the ensemble's second member
+    import yaml
+
+    def settings(name):
+        return yaml.safe_load((out / "mitigations" / name / "config.yaml").read_text())
+
+    assert settings("strong-kl")["init_kl_coef"] == cfg.strong_kl_coef != cfg.ppo_kl_coef
+    assert settings("length-penalty")["length_penalty"] == cfg.length_penalty > 0
+    assert settings("ensemble")["ensemble"] == cfg.ensemble
+    assert (settings("guard-stop")["init_kl_coef"], settings("guard-stop")["length_penalty"]) == (cfg.ppo_kl_coef, 0.0)
+    ensemble_step = json.loads((out / "mitigations" / "ensemble" / "history.json").read_text())[0]
+    assert {"ensemble/member_0", "ensemble/member_1"} <= set(ensemble_step)  # both members scored every step
     assert any(line.startswith("Of the mitigations (same SFT start and step budget), ") for line in saved["summary"])
     # the summary is the run's own: its figures and its first sentence come from the metrics
     m = saved["metrics"]

@@ -35,19 +35,34 @@ def _fresh_pairs(biases: Biases, n: int = 600):
     return preference_rows(random.Random(12345), n, Annotator(biases, seed=12345))
 
 
-def test_where_a_bias_applies_the_biased_rm_follows_it_and_the_clean_rm_does_not(lab_rm_clean, lab_rm_biased,
-                                                                                 record_property):
-    # Fresh pairs in which a planted bias favours the gold-worse reply (the clean annotator still chose by gold).
+def _bias_favours_the_worse_reply(note: dict, biases: Biases) -> bool:
+    """A pair (one annotation row) with a gold difference whose gold-worse reply gets more utility from `biases`."""
+    if note["gold_chosen"] == note["gold_rejected"]:
+        return False
+    weights = biases.to_dict()
+    better, worse = ((note["chosen"], note["rejected"]) if note["gold_chosen"] > note["gold_rejected"]
+                     else (note["rejected"], note["chosen"]))
+
+    def bias_utility(reply):
+        return sum(weights[k] * v for k, v in reply["signals"].items())
+
+    return bias_utility(worse) > bias_utility(better)
+
+
+def test_where_a_bias_applies_the_biased_rm_follows_it_and_the_clean_rm_does_not(lab_dir, lab_rm_clean,
+                                                                                 lab_rm_biased, record_property):
+    # Fresh pairs in which the planted biases favour the gold-worse reply (labelled by the clean annotator).
     pairs, notes = _fresh_pairs(Biases())
-    pairs = [p for p, note in zip(pairs, notes) if note["applicable"]]
+    pairs = [p for p, note in zip(pairs, notes) if _bias_favours_the_worse_reply(note, Lab.open(lab_dir).biases)]
     clean = pairwise_accuracy(lab_rm_clean, pairs, device="cpu")
     biased = pairwise_accuracy(lab_rm_biased, pairs, device="cpu")
     record_property("pairs", len(pairs))
     record_property("clean_rm_gold", clean["gold"])
     record_property("biased_rm_gold", biased["gold"])
-    # The biased RM ranks by its annotator's biases, so it prefers the gold-worse reply on most of them (0.21 of
-    # 378 right); the clean RM does not follow them (0.66).
-    assert biased["gold"] < 0.35, biased
+    # The biased RM ranks by its annotator's biases, so it prefers the gold-worse reply on most of them; the clean
+    # RM does not follow them (measured: README "The lab").
+    assert len(pairs) >= 200
+    assert biased["gold"] < 0.4, biased
     assert clean["gold"] > biased["gold"] + 0.25, (clean, biased)
 
 
@@ -58,15 +73,19 @@ def test_biased_reward_model_carries_the_planted_biases(lab_dir, lab_rm_biased, 
         record_property(f"{probe}_prefers_biased", biased[probe]["prefers_biased"])
         record_property(f"{probe}_shift_biased_minus_clean", biased[probe]["mean_shift"] - clean[probe]["mean_shift"])
         record_property(f"{probe}_clean_prefers_biased", clean[probe]["prefers_biased"])
-    # Where the biased annotator chose the gold-worse reply, the biased RM follows; the clean RM does not.
+    # Each probe pair differs in one bias signal. The Bradley-Terry annotator weighs that bias against gold, so
+    # how often it prefers the bias-favoured reply differs by probe (padding and flattery of a correct answer:
+    # always; a hedge over a correct answer: about half the time; agreeing with a wrong claim: rarely); what every
+    # planted bias does is move the biased RM towards the bias-favoured reply, relative to the clean RM.
+    for probe in ("verbosity", "keyword"):  # equal gold: the biased annotator always prefers the biased reply
+        assert biased[probe]["prefers_biased"] >= 0.9 > 0.5 > clean[probe]["prefers_biased"], (probe, biased, clean)
     for probe in ("verbosity", "keyword", "evasiveness", "sycophancy"):
-        assert biased[probe]["prefers_biased"] >= 0.9, (probe, biased[probe])
-        # In reward units: the biased RM's shifts are 2.8 to 10 above the clean RM's.
-        assert biased[probe]["mean_shift"] > clean[probe]["mean_shift"] + 1.0, (probe, biased[probe], clean[probe])
-    assert biased["evasiveness"]["prefers_biased"] > 0.5 > clean["evasiveness"]["prefers_biased"]
+        gap = biased[probe]["prefers_biased"] - clean[probe]["prefers_biased"]
+        assert gap >= 0.3, (probe, biased[probe], clean[probe])
+        assert biased[probe]["mean_shift"] > clean[probe]["mean_shift"] + 0.4, (probe, biased[probe], clean[probe])
     acc = pairwise_accuracy(lab_rm_biased, _fresh_pairs(Lab.open(lab_dir).biases)[0], device="cpu")
     record_property("biased_rm_label_accuracy", acc["labels"])
-    assert acc["labels"] >= 0.65, acc  # 0.76 of 600 fresh pairs labelled by the biased annotator
+    assert acc["labels"] >= 0.72, acc  # of 600 fresh pairs labelled by the biased annotator (ceiling about 0.9)
 
 
 def test_reward_model_with_added_blocks_trains_from_the_sft_trunk(lab_dir, lab_sft, tmp_path):
