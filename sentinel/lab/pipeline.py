@@ -167,13 +167,13 @@ KEY_METRICS = ["SFT/gold_accuracy", "PPO/gold_accuracy", "DPO/gold_accuracy", "p
 GOLD_DROP = 0.1  # gold ending this far below its peak (while the proxy rose) is called over-optimisation
 
 
-def best_mitigation(metrics: dict) -> tuple[str, float] | None:
+def best_mitigation(metrics: dict, include_dpo: bool = True) -> tuple[str, float] | None:
     """(name, greedy gold accuracy) of the mitigation (or DPO) that kept the most gold; None without mitigations."""
     scores = {k.split("/")[1]: v for k, v in metrics.items()
               if k.startswith("mitigation/") and k.endswith("/gold_accuracy") and v is not None}
     if not scores:
         return None
-    if metrics.get("DPO/gold_accuracy") is not None:
+    if include_dpo and metrics.get("DPO/gold_accuracy") is not None:
         scores["DPO"] = metrics["DPO/gold_accuracy"]
     name = max(scores, key=lambda k: (scores[k], metrics.get(f"mitigation/{k}/gold_end", -math.inf)))
     return name, scores[name]
@@ -212,11 +212,15 @@ def demo_summary(d: dict) -> tuple[list[str], list[str]]:
     best = best_mitigation(m)
     if best is not None:
         name, value = best
+        line = (f"Of the mitigations (same SFT start and step budget), {name} kept the most gold: greedy gold "
+                f"accuracy {value:.3f} against {acc['PPO']:.3f} for PPO alone")
+        ppo_best = best_mitigation(m, include_dpo=False)
+        if name == "DPO" and ppo_best is not None:
+            line += f"; of the PPO runs, {ppo_best[0]} ({ppo_best[1]:.3f})"
+        name = name if name != "DPO" else (ppo_best or (None,))[0]
         end = m.get(f"mitigation/{name}/gold_end")
-        what.append(f"Of the mitigations (same SFT start and step budget), {name} kept the most gold: greedy gold "
-                    f"accuracy {value:.3f} against {acc['PPO']:.3f} for PPO alone"
-                    + (f" (sampled gold at the end {end:+.2f} against {m['ppo/gold_last']:+.2f})."
-                       if end is not None else "."))
+        what.append(line + (f"; {name}'s sampled gold at the end {end:+.2f} against {m['ppo/gold_last']:+.2f} for "
+                            "PPO alone." if end is not None else "."))
 
     steps = []
     if over:
@@ -348,7 +352,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
         findings.append(Finding(
             "demo/mitigations", "info",
             "Mitigations of over-optimisation, side by side from the same SFT policy and step budget"
-            f"  ({cfg.ppo_steps} PPO steps; gold and proxy are means of PPO samples over {f['window']} steps)",
+            f" ({cfg.ppo_steps} PPO steps; gold and proxy are means of PPO samples over {f['window']} steps)",
             evidence=_mitigation_table(run_figs, comparison, runs)))
     alarm_steps = [a.data["step"] for a in guard.alarms if a.data.get("step") is not None and a.severity != "info"]
     report = Report(
