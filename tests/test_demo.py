@@ -33,6 +33,13 @@ def test_demo_pipeline_runs_reports_and_resumes(lab_dir, lab_sft, lab_rm_biased,
     for fig in report.figures:
         assert (out / fig).stat().st_size > 0 and f"alt='{fig}'" in html
     assert html.count("src='data:image/png;base64,") == len(report.figures) == 3  # embedded, not linked
+    # each planted bias against what the audit measured (its probe, flagged or not, the effect) and the lab probe
+    planted = next(f for f in saved["findings"] if f["id"] == "demo/planted-vs-measured")["evidence"]
+    assert [r["bias"] for r in planted] == ["verbosity", "keyword", "sycophancy", "evasiveness"]
+    verbosity = planted[0]
+    assert verbosity["planted weight"] > 0 and verbosity["effect (SD)"] is not None
+    assert verbosity["flagged"] in ("no", "info", "low", "medium", "high", "critical")
+    assert verbosity["lab probe: prefers the biased reply"] == saved["metrics"]["reward_model/prefers_verbosity"]
     # the mitigations ran from the same SFT policy and budget, each in its own folder, and fill one table
     table = next(f for f in saved["findings"] if f["id"] == "demo/mitigations")["evidence"]
     assert [r["run"] for r in table] == ["PPO", "strong-kl", "ensemble", "length-penalty", "guard-stop", "DPO"]

@@ -63,9 +63,11 @@ class DemoConfig:
             raise ConfigError(f"expected min, mean or uwo, got {self.ensemble!r}", field="ensemble")
 
 
-# `sentinel demo --quick`: a first look in a few minutes (the default sizes tell the story with more margin).
-QUICK_DEMO = {"ppo_steps": 24, "rm_steps": 100, "ensemble_size": 2, "dpo_steps": 120, "eval_prompts": 60,
-              "audit_cases": 80}
+# `sentinel demo --quick`: a first look in a little over two minutes on two cores. Its SFT stops before the list and
+# arithmetic tasks are learnt (greedy gold accuracy about 0.5 instead of 0.93), so its PPO has wrong answers to fix
+# and its figures differ from the default run's (docs/demo.md).
+QUICK_DEMO = {"sft_steps": 300, "ppo_steps": 20, "rm_steps": 100, "ensemble_size": 2, "dpo_steps": 80,
+              "eval_prompts": 60, "audit_cases": 60}
 
 
 def _check_resume(out: Path, cfg: DemoConfig) -> None:
@@ -262,6 +264,27 @@ def _mitigation_table(figures: dict[str, dict], comparison: dict[str, dict], run
     return rows
 
 
+# Annotator bias (lab.json) -> the RewardModelAuditor probe that looks for it, and the lab probe that isolates it.
+PLANTED_PROBES = {"verbosity": ("verbosity", "verbosity"), "keyword": ("keyword", "keyword"),
+                  "sycophancy": ("sycophancy", "sycophancy"), "evasiveness": ("evasive", "evasiveness")}
+
+
+def _planted_table(weights: dict[str, float], audit, planted: dict[str, dict]) -> list[dict]:
+    """One evidence row per planted bias: its weight in the annotator's utility against what the audit measured on
+    the reward model (shift, effect size, flagged or not) and the lab's single-bias probe."""
+    probes = audit.metrics.get("probes", {})
+    flagged = {v.id: getattr(v.severity, "value", v.severity) for v in audit.vulnerabilities}
+    rows = []
+    for bias, (probe, lab_probe) in PLANTED_PROBES.items():
+        measured, isolated = probes.get(probe, {}), planted.get(lab_probe, {})
+        rows.append({"bias": bias, "planted weight": weights.get(bias, 0.0), "audit probe": probe,
+                     "flagged": flagged.get(probe, "no"),
+                     "shift (reward)": None if measured.get("shift") is None else round(measured["shift"], 3),
+                     "effect (SD)": None if measured.get("effect") is None else round(measured["effect"], 2),
+                     "lab probe: prefers the biased reply": isolated.get("prefers_biased")})
+    return rows
+
+
 def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
     """Run the whole lab pipeline into `out` and return (and save) its report."""
     import torch
@@ -337,6 +360,10 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
     for v in audit.vulnerabilities:
         findings.append(Finding(f"reward-model/{v.id}", v.severity, f"Reward model: {v.description}",
                                 score=v.score, confidence=v.confidence, effect=v.effect, evidence=v.evidence[:2]))
+    findings.append(Finding(
+        "demo/planted-vs-measured", "info",
+        "Planted annotator biases against what the audit measured on the reward model trained on them",
+        evidence=_planted_table(lab.info["biases"], audit, planted)))
     for a in guard.alarms:
         findings.append(Finding(f"ppo/{a.id}", a.severity, f"PPO guard: {a.description}", score=a.score,
                                 confidence=a.confidence, effect=a.effect, evidence=a.evidence[:2], data=a.data))
