@@ -50,10 +50,11 @@ def smoothing_window(n: int) -> int:
     return max(3, n // 8)
 
 
-def run_ppo(lab, sft: Path, reward_model: Path, out: Path, run: PPORun, *, steps: int, learning_rate: float,
+def run_ppo(lab, sft: Path, reward_model: Any, out: Path, run: PPORun, *, steps: int, learning_rate: float,
             seed: int) -> tuple[list[dict], Any]:
     """PPO from `sft` as `run` says, with the lab's gold grader watched (never optimised) and `SentinelCallback`
-    guarding the run. Returns (per-step history, the callback). A finished run (out/history.json) is reused: its
+    guarding the run. `reward_model`: a folder or anything `as_reward_fn` accepts (`run.reward_models`, when given,
+    replace it). Returns (per-step history, the callback). A finished run (out/history.json) is reused: its
     history is replayed through a new callback, so the alarms are the same."""
     from ..audit.consistency import SentinelCallback
     from ..train.ppo import PPOConfig, PPOTrainer
@@ -71,7 +72,8 @@ def run_ppo(lab, sft: Path, reward_model: Path, out: Path, run: PPORun, *, steps
     config = PPOConfig(learning_rate=learning_rate, batch_size=32, mini_batch_size=8, ppo_epochs=4, max_new_tokens=48,
                        adap_kl_ctrl=False, init_kl_coef=run.kl_coef, steps=steps, seed=seed, output_dir=str(out),
                        ensemble=run.ensemble, uwo_lambda=run.uwo_lambda, length_penalty=run.length_penalty)
-    reward = [str(m) for m in run.reward_models] if run.reward_models else str(reward_model)
+    reward = [str(m) for m in run.reward_models] if run.reward_models else (
+        str(reward_model) if isinstance(reward_model, Path) else reward_model)
     trainer = PPOTrainer(config=config, model=str(sft), reward_model=reward, gold_reward_fn=gold_rewards,
                          callbacks=[guard])
     history = trainer.train(load_prompts(lab.data("prompts")))
