@@ -35,7 +35,8 @@ def main() -> None:
     import torch
 
     from sentinel.data import read_rows
-    from sentinel.lab import Annotator, Lab, find_question
+    from sentinel.lab import Annotator, Lab, find_question, same_style
+    from sentinel.lab.replies import signals
     from sentinel.lab.mitigations import PPORun, run_figures, run_ppo
     from sentinel.lab.recipes import onpolicy_pairs
     from sentinel.models import as_reward_fn
@@ -47,10 +48,16 @@ def main() -> None:
     rf = as_reward_fn(args.reward_model)
     chosen = rf([p["prompt"] for p in pairs], [p["chosen"] for p in pairs])
     rejected = rf([p["prompt"] for p in pairs], [p["rejected"] for p in pairs])
-    right = sum(c > r for c, r in zip(chosen, rejected))
-    result = {"onpolicy_pairs": len(pairs), "rm_ranks_by_gold": right / len(pairs)}
+    right = [c > r for c, r in zip(chosen, rejected)]
+    # Pairs whose two samples carry the same bias signals: only correctness can rank them.
+    same = [i for i, p in enumerate(pairs) if same_style(signals(find_question(p["prompt"]), p["chosen"]),
+                                                         signals(find_question(p["prompt"]), p["rejected"]))]
+    result = {"onpolicy_pairs": len(pairs), "rm_ranks_by_gold": sum(right) / len(pairs),
+              "same_style_pairs": len(same),
+              "same_style_rm_ranks_by_gold": sum(right[i] for i in same) / max(len(same), 1)}
     print(f"on-policy gold-ranked pairs: {len(pairs)} of {len(prompts)} prompts; the reward model ranks "
-          f"{right / len(pairs):.3f} of them by gold")
+          f"{sum(right) / len(pairs):.3f} of them by gold; of the {len(same)} whose samples share one style, "
+          f"{result['same_style_rm_ranks_by_gold']:.3f}")
 
     if args.ppo_steps:
         info = lab.info["annotator"]
