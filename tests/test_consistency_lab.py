@@ -69,7 +69,7 @@ def test_guard_raises_the_hacking_alarm_when_ppo_optimises_the_biased_reward_mod
     record_property("alarms", sorted((f.id, f.data.get("step")) for f in cb.alarms))
     assert sum(proxy[-5:]) / 5 > sum(proxy[:5]) / 5 + 0.5, proxy  # the proxy is being optimised ...
     # ... while the true reward falls: the policy starts from a fully trained SFT policy, so there is no gold to gain
-    # by hedging instead of answering (0.34 -> -0.13 mean gold over the first and last 5 steps).
+    # by hedging instead of answering (0.49 -> -0.11 mean gold over the first and last 5 steps, lab v3).
     assert sum(gold[-5:]) / 5 < sum(gold[:5]) / 5 - 0.1, gold
     alarms = {f.id for f in cb.alarms}
     assert alarms & HACKING, [str(f) for f in cb.alarms]

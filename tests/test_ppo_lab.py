@@ -34,11 +34,11 @@ def test_ppo_from_lab_sft_raises_the_gold_reward_and_greedy_answers(lab_dir, lab
     record_property("greedy_accuracy_before_after", [before["accuracy"], after["accuracy"]])
     # The policy learnt demonstrations of which 40% were wrong (the `lab_sft_noisy` fixture), so its samples are
     # often wrong and PPO against the gold grader has a large, steady effect to find: the gold reward of its samples
-    # (1 right, 0 no answer, -1 wrong) rose from 0.20 to 0.75 between the first and last 20 steps.
+    # (1 right, 0 no answer, -1 wrong) rose from 0.10 to 0.66 between the first and last 20 steps (lab v3).
     assert mean(last, "objective/scores") > mean(first, "objective/scores") + 0.25, \
         [round(h["objective/scores"], 2) for h in history]
     kls = [h["objective/kl"] for h in history]
     assert all(math.isfinite(k) for k in kls) and mean(last, "objective/kl") > 0, kls
-    # Greedy answers on the eval split get better too (mean gold 0.56 -> 0.87).
+    # Greedy answers on the eval split get better too (mean gold 0.65 -> 0.76, lab v3).
     assert after["mean_gold"] > before["mean_gold"] + 0.1, (before["mean_gold"], after["mean_gold"])
     assert after["by_task"]["capital"] >= 0.9  # facts the SFT policy knew are kept
