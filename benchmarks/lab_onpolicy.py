@@ -36,9 +36,9 @@ def main() -> None:
 
     from sentinel.data import read_rows
     from sentinel.lab import Annotator, Lab, find_question, same_style
-    from sentinel.lab.replies import signals
     from sentinel.lab.mitigations import PPORun, run_figures, run_ppo
     from sentinel.lab.recipes import onpolicy_pairs
+    from sentinel.lab.replies import signals
     from sentinel.models import as_reward_fn
 
     torch.set_num_threads(1)
