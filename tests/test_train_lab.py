@@ -72,8 +72,8 @@ def test_compare_shows_dpo_beating_its_sft_start_on_gold(lab_dpo_gold, lab_polic
     """`sentinel compare SFT DPO --gold lab` on 300 eval prompts (sampled replies, the same seed for both).
 
     From the `lab_sft_noisy` policy (it learnt demonstrations of which 40% were wrong, so its samples often are):
-    mean gold reward -0.26 (SFT) -> 0.64 (DPO), win rate 95% CI 0.693-0.758, KL 1.7 nats (lab v3). The assertions ask for
-    a gain and a win rate far beyond the run-to-run spread of CPUs and thread counts.
+    mean gold reward -0.26 (SFT) -> 0.64 (DPO), win rate 95% CI 0.693-0.758, KL 1.7 nats (lab v3). The assertions ask
+    for a gain and a win rate far beyond the run-to-run spread of CPUs and thread counts.
     """
     from sentinel.cli.main import main
     from sentinel.report import Report
