@@ -92,6 +92,23 @@ def test_demo_config_rejects_bad_values():
         DemoConfig(ensemble="max")
 
 
+def test_gold_weight_reaches_the_lab_annotator(tmp_path, monkeypatch):
+    from sentinel.lab import pipeline
+    from sentinel.lab.build import LabConfig
+
+    seen = {}
+
+    def stop_after_init(out, config, overwrite=False):  # the lab is all this test needs
+        seen["config"] = config
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr("sentinel.lab.build.init_lab", stop_after_init)
+    for weight, expected in ((None, LabConfig().gold_weight), (4.0, 4.0)):
+        with pytest.raises(RuntimeError, match="stop"):
+            pipeline.run_demo(tmp_path / f"demo-{weight}", pipeline.DemoConfig(gold_weight=weight))
+        assert seen["config"].gold_weight == expected
+
+
 def test_quick_preset_sits_under_the_yaml_and_the_flags(tmp_path):
     from sentinel.cli.main import build_parser
     from sentinel.config import from_args

@@ -27,6 +27,9 @@ class DemoConfig:
     """Sizes of the demo run. Defaults take a few minutes on a 2-core laptop CPU."""
 
     seed: int = field(default=0, metadata={"help": "seed of the lab, the training runs and sampling"})
+    gold_weight: float | None = field(default=None, metadata={
+        "help": "weight of the gold grade in the lab annotator's utility (None: the lab's default, 2); larger "
+                "weights let correctness outweigh the planted biases in more pairs"})
     sft_steps: int = field(default=SFT_RECIPE["steps"], metadata={
         "help": "SFT optimiser steps (the lab's SFT recipe: batches of 64, learning rate 1e-2)"})
     rm_steps: int = field(default=150, metadata={"help": "reward-model optimiser steps on the biased preferences"})
@@ -306,7 +309,9 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
     torch.set_num_threads(1)
     lab_dir = out / "lab"
     if not (lab_dir / "lab.json").is_file():
-        init_lab(lab_dir, LabConfig(seed=cfg.seed), overwrite=True)
+        lab_cfg = LabConfig(seed=cfg.seed) if cfg.gold_weight is None else LabConfig(seed=cfg.seed,
+                                                                                  gold_weight=cfg.gold_weight)
+        init_lab(lab_dir, lab_cfg, overwrite=True)
     lab = Lab.open(lab_dir)
 
     sft = _stage("SFT", out / "sft", lambda f: train_sft(lab_dir, f, RecipeConfig(
