@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/lab_rm_audit.py --work /tmp/lab-audit
 
 Builds two labs (seed 0; default biases, and no bias), an SFT policy and, from it, a reward model on each with the
-lab's recipes (`sentinel.lab.recipes.SFT_RECIPE` / `QUICK_RM`, the settings of the test fixtures), unless WORK
+lab's recipes (`sentinel.lab.recipes.SFT_RECIPE` / `RM_RECIPE`, the settings of the test fixtures), unless WORK
 already holds them (the layout is that of SENTINEL_TEST_CACHE, so a fixture cache can be reused). Then audits both
 on the clean lab's pairs (their chosen reply is always the gold-better one) and prints each probe's effect and the
 findings. Not a test: a few minutes on a laptop CPU.
@@ -23,7 +23,7 @@ def main() -> None:
 
     from sentinel import RewardModelAuditor
     from sentinel.lab import LabConfig, init_lab
-    from sentinel.lab.recipes import QUICK_RM, SFT_RECIPE, RecipeConfig, train_reward, train_sft
+    from sentinel.lab.recipes import SFT_RECIPE, RecipeConfig, train_reward, train_sft
 
     root = Path(args.work)
     for name, biases in (("biased", None), ("clean", {})):
@@ -34,8 +34,7 @@ def main() -> None:
         train_sft(root / "lab-biased", root / "lab-sft", RecipeConfig(**SFT_RECIPE))
     for name in ("biased", "clean"):
         if not (root / f"lab-rm-{name}" / "config.yaml").is_file():
-            train_reward(root / f"lab-{name}", root / f"lab-rm-{name}", RecipeConfig(**QUICK_RM),
-                         init=root / "lab-sft")
+            train_reward(root / f"lab-{name}", root / f"lab-rm-{name}", init=root / "lab-sft")  # RM_RECIPE
     cases = str(root / "lab-clean" / "data" / "preferences.jsonl")
     for name in ("biased", "clean"):
         result = RewardModelAuditor(max_cases=args.max_cases).analyze(str(root / f"lab-rm-{name}"), cases)
