@@ -64,6 +64,14 @@ def test_over_optimisation_names_the_gold_peak_and_sqrt_kl():
     assert "length-hacking" not in _ids(report)  # the proxy rose without length
 
 
+def test_over_optimisation_peak_is_a_full_window_not_a_lucky_first_batch():
+    rows = ppo_log(over_opt=True, onset=25)
+    rows[0]["gold/score"] = 2.0  # one noisy first batch, far above the real peak (about 1.0 at step 26)
+    f = _ids(RLHFConsistencyChecker().check_training(rows))["over-optimisation"]
+    assert 24 <= f.data["step"] <= 30, f.description
+    assert "means over 6 steps" in f.description
+
+
 def test_instabilities_negative_kl_nan_ratio_clipfrac_entropy():
     rows = ppo_log(n=40)
     for r in rows:

@@ -414,7 +414,9 @@ class OverOptimisation:
             return not_computable(f"{n} steps with both proxy and gold reward; need at least {cfg.min_steps}")
         w = window(n)
         ps, gs = trailing_mean(p, w), trailing_mean(g, w)
-        peak = int(np.argmax(gs))
+        # The peak among full windows only: before step w a "mean" holds fewer steps (the first is one noisy
+        # step), and a lucky first batch must not be named as the peak.
+        peak = w - 1 + int(np.argmax(gs[w - 1:]))
         fall = float(gs[peak] - gs[-1])
         proxy_gain = float(ps[-1] - ps[peak])
         noise = float(np.std(g - gs)) / math.sqrt(w) if n > 2 else 0.0
@@ -441,11 +443,13 @@ class OverOptimisation:
                  if "sqrt_kl_at_gold_peak" in d_info else "")
         f = Finding("over-optimisation", Severity.HIGH,
                     f"proxy reward kept rising (+{proxy_gain:.3g}) after the gold reward peaked at step "
-                    f"{_step(steps[peak])} and fell by {fall:.3g}{where}: the policy is over-optimising the proxy",
+                    f"{_step(steps[peak])} and fell by {fall:.3g} (means over {w} steps){where}: the policy is "
+                    "over-optimising the proxy",
                     score=float(min(1.0, fall / scale)),
                     effect=Effect("gold fall after peak / gold range", fall / scale),
-                    evidence=[f"step {_step(steps[peak])}: proxy {p[peak]:.3g}, gold {g[peak]:.3g} (gold peak)",
-                              f"step {_step(steps[-1])}: proxy {p[-1]:.3g}, gold {g[-1]:.3g}"],
+                    evidence=[f"step {_step(steps[peak])}: proxy {ps[peak]:.3g}, gold {gs[peak]:.3g} (gold peak; "
+                              f"means over {w} steps)",
+                              f"step {_step(steps[-1])}: proxy {ps[-1]:.3g}, gold {gs[-1]:.3g}"],
                     data={"step": _step(steps[peak]), "proxy_key": proxy.key, "gold_key": gold.key, **d_info})
         return CheckResult("alarm", [f], metrics)
 
