@@ -119,7 +119,7 @@ def test_quick_preset_sits_under_the_yaml_and_the_flags(tmp_path):
     args = build_parser().parse_args(["demo", "--quick", "--ppo-steps", "5", "--config", str(yaml)])
     cfg = from_args(DemoConfig, args, args.config, base=QUICK_DEMO if args.quick else None)
     assert cfg.ppo_steps == 5 and cfg.eval_prompts == 30  # the flag and the YAML file win
-    assert cfg.ensemble_size == QUICK_DEMO["ensemble_size"] != DemoConfig().ensemble_size  # the preset applies
+    assert cfg.sft_steps == QUICK_DEMO["sft_steps"] != DemoConfig().sft_steps  # the preset applies
     plain = build_parser().parse_args(["demo"])
     assert from_args(DemoConfig, plain, None, base=None) == DemoConfig()
 
