@@ -105,7 +105,7 @@ def _stage(name: str, folder: Path, build) -> Path:
 def _plots(history: list[dict], comparison: dict[str, dict], alarms: list[Finding], out: Path) -> list[str]:
     """PNG figures of the PPO run and the final comparison; [] when matplotlib is missing (logged).
 
-    Per-step values are noisy, so each curve is a centred moving average (`_smoothing_window` steps) drawn over the
+    Per-step values are noisy, so each curve is a centred moving average (`smoothing_window` steps) drawn over the
     raw points, which stay faint; the guard's alarms are marked at the step each one names."""
     try:
         import matplotlib
