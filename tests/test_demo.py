@@ -125,8 +125,8 @@ def test_quick_preset_sits_under_the_yaml_and_the_flags(tmp_path):
 
 
 def test_run_figures_and_the_best_mitigation():
+    from sentinel.lab.demo_report import best_mitigation
     from sentinel.lab.mitigations import run_figures
-    from sentinel.lab.pipeline import best_mitigation
 
     # gold rises for 10 steps then falls; the proxy rises throughout; window = 3 steps for 24 steps
     gold = [0.1 * i for i in range(10)] + [0.9 - 0.1 * i for i in range(14)]
