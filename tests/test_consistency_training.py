@@ -72,6 +72,32 @@ def test_over_optimisation_peak_is_a_full_window_not_a_lucky_first_batch():
     assert "means over 6 steps" in f.description
 
 
+def test_gold_falling_at_a_flat_proxy_is_a_gold_decline_not_silence():
+    rows = ppo_log(n=40)
+    for r in rows:  # the proxy stays flat; gold slides from about 0.6 to 0.0
+        r["objective/scores"] = 0.9 + 0.01 * ((r["step"] * 7) % 5 - 2)
+        r["gold/score"] = 0.6 - 0.015 * r["step"] + 0.02 * ((r["step"] * 3) % 5 - 2)
+    ids = _ids(RLHFConsistencyChecker().check_training(rows))
+    f = ids["gold-decline"]
+    assert f.severity == Severity.MEDIUM and f.data["fall"] > 0.4
+    assert "over-optimisation" not in ids  # the proxy did not rise: not that pattern
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_no_gold_decline_when_gold_holds_or_the_proxy_rises(seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    flat = ppo_log(n=40, seed=seed)
+    for r in flat:  # flat, noisy gold and proxy (32-sample batches: noise about 0.15)
+        r["gold/score"] = 0.4 + float(rng.normal(0, 0.15))
+        r["objective/scores"] = 0.9 + float(rng.normal(0, 0.15))
+    assert "gold-decline" not in _ids(RLHFConsistencyChecker().check_training(flat))
+    over = _ids(RLHFConsistencyChecker().check_training(ppo_log(over_opt=True, onset=25, seed=seed)))
+    assert "over-optimisation" in over and "gold-decline" not in over
+    assert "gold-decline" not in _ids(RLHFConsistencyChecker().check_training(ppo_log(seed=seed)))
+
+
 def test_instabilities_negative_kl_nan_ratio_clipfrac_entropy():
     rows = ppo_log(n=40)
     for r in rows:

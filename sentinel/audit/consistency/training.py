@@ -437,7 +437,10 @@ class OverOptimisation:
         metrics.update(d_info)
         rising = proxy_gain > 0 and spearman(steps[peak:], p[peak:]) > 0.3 if n - peak >= 3 else False
         if not (rising and fall > cfg.gold_drop * scale and fall > 2 * noise):
-            return CheckResult("ok", metrics=metrics)
+            decline = _gold_decline(steps, p, g)
+            if decline is None:
+                return CheckResult("ok", metrics=metrics)
+            return CheckResult("alarm", [decline], {**metrics, "gold_decline": decline.data["fall"]})
         where = (f" (sqrt KL {d_info['sqrt_kl_at_gold_peak']:.3g} at the peak, "
                  f"{d_info['sqrt_kl_at_end']:.3g} at the end)"
                  if "sqrt_kl_at_gold_peak" in d_info else "")
@@ -452,6 +455,31 @@ class OverOptimisation:
                               f"step {_step(steps[-1])}: proxy {ps[-1]:.3g}, gold {gs[-1]:.3g}"],
                     data={"step": _step(steps[peak]), "proxy_key": proxy.key, "gold_key": gold.key, **d_info})
         return CheckResult("alarm", [f], metrics)
+
+
+def _gold_decline(steps: np.ndarray, proxy: np.ndarray, gold: np.ndarray) -> Finding | None:
+    """Gold lower at the end of the run than at its start, beyond 3 standard errors, while the proxy did not rise
+    (the over-optimisation pattern needs a rising proxy): the policy drifts away from what gold measures without
+    gaining reward. None when gold held (or the proxy rose: that case is over-optimisation's)."""
+    h = head(len(steps))
+    g0, g1, p0, p1 = gold[:h], gold[-h:], proxy[:h], proxy[-h:]
+    se = math.sqrt(float(np.var(g0, ddof=1) + np.var(g1, ddof=1)) / h)
+    fall, proxy_gain = float(g0.mean() - g1.mean()), float(p1.mean() - p0.mean())
+    proxy_se = math.sqrt(float(np.var(p0, ddof=1) + np.var(p1, ddof=1)) / h)
+    if not (fall > 3 * max(se, 1e-12) and proxy_gain < 2 * proxy_se):
+        return None
+    return Finding("gold-decline", Severity.MEDIUM,
+                   f"gold reward fell by {fall:.3g} (mean of the first {h} steps {g0.mean():.3g}, of the last {h} "
+                   f"{g1.mean():.3g}; {fall / max(se, 1e-12):.1f} standard errors) while the proxy did not rise "
+                   f"({proxy_gain:+.3g}): the policy drifts away from what the gold reward measures without gaining "
+                   "proxy reward",
+                   score=float(min(1.0, fall / (abs(g0.mean()) + abs(g1.mean()) + 1e-12))),
+                   effect=Effect("gold fall, first to last steps", fall),
+                   evidence=[f"steps {_step(steps[0])}-{_step(steps[h - 1])}: gold {g0.mean():.3g}, proxy "
+                             f"{p0.mean():.3g}",
+                             f"steps {_step(steps[-h])}-{_step(steps[-1])}: gold {g1.mean():.3g}, proxy "
+                             f"{p1.mean():.3g}"],
+                   data={"step": _step(steps[-h]), "fall": fall, "proxy_gain": proxy_gain, "standard_error": se})
 
 
 # ---------------------------------------------------------------------------------------------------- entry point
