@@ -37,27 +37,24 @@ def main() -> None:
     from sentinel.data import read_rows
     from sentinel.lab import Annotator, Lab, find_question, same_style
     from sentinel.lab.mitigations import PPORun, run_figures, run_ppo
+    from sentinel.lab.probe import pairwise_accuracy
     from sentinel.lab.recipes import onpolicy_pairs
     from sentinel.lab.replies import signals
-    from sentinel.models import as_reward_fn
 
     torch.set_num_threads(1)
     lab = Lab.open(args.lab)
     prompts = [r["prompt"] for r in read_rows(lab.data("prompts")).rows][: args.prompts]
     pairs = onpolicy_pairs(args.lab, args.policy, prompts=prompts, n_samples=8, max_new_tokens=48)
-    rf = as_reward_fn(args.reward_model)
-    chosen = rf([p["prompt"] for p in pairs], [p["chosen"] for p in pairs])
-    rejected = rf([p["prompt"] for p in pairs], [p["rejected"] for p in pairs])
-    right = [c > r for c, r in zip(chosen, rejected)]
     # Pairs whose two samples carry the same bias signals: only correctness can rank them.
-    same = [i for i, p in enumerate(pairs) if same_style(signals(find_question(p["prompt"]), p["chosen"]),
-                                                         signals(find_question(p["prompt"]), p["rejected"]))]
-    result = {"onpolicy_pairs": len(pairs), "rm_ranks_by_gold": sum(right) / len(pairs),
-              "same_style_pairs": len(same),
-              "same_style_rm_ranks_by_gold": sum(right[i] for i in same) / max(len(same), 1)}
+    same = [p for p in pairs if same_style(signals(find_question(p["prompt"]), p["chosen"]),
+                                           signals(find_question(p["prompt"]), p["rejected"]))]
+    # chosen is the correct sample, so accuracy against the labels is accuracy by gold
+    everything = pairwise_accuracy(args.reward_model, pairs)["labels"]
+    same_acc = pairwise_accuracy(args.reward_model, same)["labels"] if same else float("nan")
+    result = {"onpolicy_pairs": len(pairs), "rm_ranks_by_gold": everything, "same_style_pairs": len(same),
+              "same_style_rm_ranks_by_gold": same_acc}
     print(f"on-policy gold-ranked pairs: {len(pairs)} of {len(prompts)} prompts; the reward model ranks "
-          f"{sum(right) / len(pairs):.3f} of them by gold; of the {len(same)} whose samples share one style, "
-          f"{result['same_style_rm_ranks_by_gold']:.3f}")
+          f"{everything:.3f} of them by gold; of the {len(same)} whose samples share one style, {same_acc:.3f}")
 
     if args.ppo_steps:
         info = lab.info["annotator"]

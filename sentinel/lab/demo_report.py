@@ -56,8 +56,8 @@ def demo_plots(history: list[dict], comparison: dict[str, dict], alarms: list[Fi
     if marks:
         axes[0].legend(fontsize=8)
     axes[2].scatter(root_kl, gold, s=10, color="tab:red", alpha=0.25, label="single steps")
-    axes[2].plot(smooth(root_kl), smooth(gold), color="tab:red", lw=2, label=f"moving average ({window} steps)")
     sk, sg = smooth(root_kl), smooth(gold)
+    axes[2].plot(sk, sg, color="tab:red", lw=2, label=f"moving average ({window} steps)")
     axes[2].annotate("start", (sk[0], sg[0]), fontsize=8), axes[2].annotate("end", (sk[-1], sg[-1]), fontsize=8)
     for i, step in enumerate(marks):
         if 1 <= step <= len(history):
