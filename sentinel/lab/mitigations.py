@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,6 @@ class PPORun:
     uwo_lambda: float | None = None
     length_penalty: float = 0.0
     stop_on: str | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
 
 
 def smoothing_window(n: int) -> int:
@@ -113,18 +112,16 @@ def mitigation_runs(main: PPORun, members: list[Path], *, strong_kl_coef: float,
                     uwo_lambda: float | None, length_penalty: float) -> list[PPORun]:
     """The mitigation runs, each one change from `main` (module docstring). `members`: the ensemble's reward models
     (the demo's own first); with fewer than two, there is no ensemble run."""
-    runs = [PPORun("strong-kl", f"KL coefficient {strong_kl_coef:g} instead of {main.kl_coef:g}", strong_kl_coef,
-                   settings={"kl_coef": strong_kl_coef})]
+    runs = [PPORun("strong-kl", f"KL coefficient {strong_kl_coef:g} instead of {main.kl_coef:g}", strong_kl_coef)]
     if len(members) >= 2:
         how = "minimum" if ensemble == "min" else "mean" if ensemble == "mean" else f"mean - {uwo_lambda:g} x variance"
         runs.append(PPORun("ensemble", f"{len(members)} reward models (seeds), {how} per sample", main.kl_coef,
                            reward_models=tuple(str(m) for m in members), ensemble=ensemble,
-                           uwo_lambda=uwo_lambda if ensemble == "uwo" else None,
-                           settings={"members": len(members), "ensemble": ensemble}))
+                           uwo_lambda=uwo_lambda if ensemble == "uwo" else None))
     runs.append(PPORun("length-penalty", f"reward - {length_penalty:g} x response tokens", main.kl_coef,
-                       length_penalty=length_penalty, settings={"length_penalty": length_penalty}))
+                       length_penalty=length_penalty))
     runs.append(PPORun("guard-stop", "stopped by SentinelCallback(stop_on='high') at its first high alarm",
-                       main.kl_coef, stop_on="high", settings={"stop_on": "high"}))
+                       main.kl_coef, stop_on="high"))
     return runs
 
 
