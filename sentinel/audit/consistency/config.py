@@ -61,11 +61,18 @@ class ConsistencyConfig:
         "a value above the running median + this many median absolute deviations (and 2x the median) is a spike"))
     clipfrac_max: float = field(default=0.3, metadata=_help(
         "clip fraction above this (share of tokens clipped) is a spike whatever its history"))
+    gold_metric: str | None = field(default=None, metadata=_help(
+        "name of the logged metric that holds the watched (gold) reward when it is none of the usual names "
+        "(gold/score, rewards/gold/mean, ...), e.g. 'rewards/my_verifier/mean' of a GRPO run whose verifier has "
+        "weight 0"))
+    zero_std_alarm: float = field(default=0.9, metadata=_help(
+        "GRPO/RLOO: share of prompts whose replies all got the same reward (frac_reward_zero_std) from which the "
+        "run is said to have no learning signal; such groups have zero advantage"))
     gold_drop: float = field(default=0.1, metadata=_help(
         "fall of the gold reward from its peak, as a share of its rise, from which over-optimisation is raised"))
 
     def __post_init__(self):
-        for name in ("near_duplicate_jaccard", "suspicious_quantile", "alpha", "entropy_collapse"):
+        for name in ("near_duplicate_jaccard", "suspicious_quantile", "alpha", "entropy_collapse", "zero_std_alarm"):
             v = getattr(self, name)
             if not 0.0 < v < 1.0 and not (name == "near_duplicate_jaccard" and v == 1.0):
                 raise ConfigError(f"must lie in (0, 1), got {v!r}", field=name)
@@ -78,6 +85,8 @@ class ConsistencyConfig:
             raise ConfigError("expected 0 <= confound_effect_medium <= confound_effect_high <= 0.5, got "
                               f"{self.confound_effect_medium}, {self.confound_effect_high}",
                               field="confound_effect_medium")
+        if self.gold_metric is not None and not self.gold_metric.strip():
+            raise ConfigError("must name a logged metric, got an empty string", field="gold_metric")
         for name in ("kl_target", "approxkl_target"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ConfigError(f"must be positive or None, got {getattr(self, name)!r}", field=name)

@@ -30,8 +30,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "clipfrac": ("policy/clipfrac_avg", "clipfrac", "policy/clipfrac", "clip_ratio/region_mean"),
     "ratio": ("val/ratio", "policy/ratio_mean", "ratio"),
     "value_loss": ("loss/value_avg", "loss/value", "value_loss"),
-    "gold": ("gold/score", "gold_reward", "eval/gold"),
+    # a watched reward, logged but never optimised: our PPO's gold/score, a GRPO/RLOO reward function named "gold"
+    "gold": ("gold/score", "rewards/gold/mean", "gold_reward", "eval/gold"),
 }
+
+# A key only the group-relative trainers (TRL's GRPO and RLOO) log: the share of prompts whose replies all got the
+# same reward. Its presence tells a check why a PPO metric is absent (no value model, no importance-ratio mean).
+GROUP_KEY = "frac_reward_zero_std"
 
 
 @dataclass
@@ -54,6 +59,12 @@ class TrainingLog:
     origins: list[str]
     source: str
     notes: list[str] = field(default_factory=list)
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # per-log overrides of ALIASES
+
+    @property
+    def group_relative(self) -> bool:
+        """Whether the log comes from a group-relative trainer (GRPO, RLOO): see GROUP_KEY."""
+        return any(GROUP_KEY in r for r in self.rows)
 
     def keys(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -63,15 +74,18 @@ class TrainingLog:
 
     def series(self, signal: str) -> Series | None:
         """The series of `signal` (a key of ALIASES or a literal metric name); None when the log lacks it."""
-        for key in ALIASES.get(signal, (signal,)):
+        for key in self.names(signal):
             pts = [(r["step"], r[key]) for r in self.rows if key in r and r[key] is not None]
             if pts:
                 steps, values = zip(*pts)
                 return Series(key, np.asarray(steps, dtype=float), np.asarray(values, dtype=float))
         return None
 
+    def names(self, signal: str) -> tuple[str, ...]:
+        return self.aliases.get(signal) or ALIASES.get(signal, (signal,))
+
     def looked_for(self, signal: str) -> str:
-        return " / ".join(f"'{k}'" for k in ALIASES.get(signal, (signal,)))
+        return " / ".join(f"'{k}'" for k in self.names(signal))
 
 
 def _number(value: Any, where: str, key: str, source: str) -> float | None:

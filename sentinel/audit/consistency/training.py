@@ -16,7 +16,7 @@ import numpy as np
 from ...registry import Registry
 from ...report import Effect, Finding, Report, Severity
 from .config import ConsistencyConfig
-from .series import Series, TrainingLog, read_training_log
+from .series import GROUP_KEY, Series, TrainingLog, read_training_log
 
 TRAINING_CHECKS: Registry = Registry("training check")
 
@@ -216,7 +216,9 @@ class KLCheck:
     def run(self, log, cfg):
         s = log.series("kl")
         if s is None:
-            return not_computable(f"no KL metric in the log (looked for {log.looked_for('kl')})")
+            why = ("; GRPO and RLOO log 'kl' only when their KL coefficient beta is above 0, so this run had no KL "
+                   "penalty and nothing held the policy near its reference" if log.group_relative else "")
+            return not_computable(f"no KL metric in the log (looked for {log.looked_for('kl')}){why}")
         v, steps = s.values, s.steps
         ok = np.isfinite(v)
         v, steps = v[ok], steps[ok]
@@ -287,7 +289,9 @@ class RatioCheck:
     def run(self, log, cfg):
         s = log.series("ratio")
         if s is None:
-            return not_computable(f"no importance-ratio metric in the log (looked for {log.looked_for('ratio')})")
+            why = ("; GRPO and RLOO log the share of clipped tokens (clip_ratio/*, read by clipfrac-spike), not a "
+                   "mean importance ratio" if log.group_relative else "")
+            return not_computable(f"no importance-ratio metric in the log (looked for {log.looked_for('ratio')}){why}")
         v, steps = s.values, s.steps
         bad = np.flatnonzero(np.isfinite(v) & ((np.abs(v - 1) > cfg.ratio_tolerance) | (v > 10)))
         metrics = {"ratio_max_deviation": float(np.nanmax(np.abs(v - 1))) if np.isfinite(v).any() else None}
@@ -307,6 +311,7 @@ class _SpikeCheck:
     signal = ""
     what = ""
     floor = 0.0
+    group_relative_why = ""  # why a GRPO/RLOO log lacks the metric, when it never has it
 
     def hard_max(self, cfg):
         return None
@@ -314,7 +319,8 @@ class _SpikeCheck:
     def run(self, log, cfg):
         s = log.series(self.signal)
         if s is None:
-            return not_computable(f"no {self.what} metric in the log (looked for {log.looked_for(self.signal)})")
+            why = f"; {self.group_relative_why}" if log.group_relative and self.group_relative_why else ""
+            return not_computable(f"no {self.what} metric in the log (looked for {log.looked_for(self.signal)}){why}")
         if len(s) < 4:
             return not_computable(f"{len(s)} logged values of {s.key}; spikes need at least 4")
         idx = spikes(s.values, cfg.spike_factor, self.floor, self.hard_max(cfg))
@@ -345,6 +351,7 @@ class ValueLossSpike(_SpikeCheck):
     """A jump in the value loss: the critic no longer predicts returns (often just before divergence)."""
 
     signal, what, floor = "value_loss", "value loss", 0.0
+    group_relative_why = "GRPO and RLOO train no value model"
 
 
 @TRAINING_CHECKS.register("entropy-collapse")
@@ -482,11 +489,46 @@ def _gold_decline(steps: np.ndarray, proxy: np.ndarray, gold: np.ndarray) -> Fin
                    data={"step": _step(steps[-h]), "fall": fall, "proxy_gain": proxy_gain, "standard_error": se})
 
 
+@TRAINING_CHECKS.register("no-learning-signal")
+class NoLearningSignal:
+    """GRPO / RLOO: a reply's advantage is its reward against the other replies to the same prompt, so a prompt
+    whose replies all got the same reward teaches nothing. When most groups are like that (a binary verifier on
+    prompts that are all too easy or all too hard, a saturated reward model), the run spends its samples for no
+    gradient (DAPO's dynamic sampling exists for this)."""
+
+    def run(self, log, cfg):
+        s = log.series(GROUP_KEY)
+        if s is None:
+            return not_computable(f"no '{GROUP_KEY}' in the log; only group-relative trainers (GRPO, RLOO) log it")
+        ok = np.isfinite(s.values)
+        v, steps = s.values[ok], s.steps[ok]
+        if len(v) < cfg.min_steps:
+            return not_computable(f"{len(v)} logged values of {GROUP_KEY}; need at least {cfg.min_steps}")
+        smooth = trailing_mean(v, window(len(v)))
+        metrics = {"zero_std_share_mean": float(v.mean()), "zero_std_share_last": float(smooth[-1])}
+        onset = sustained_onset(smooth >= cfg.zero_std_alarm)
+        if onset is None:
+            return CheckResult("ok", metrics=metrics)
+        share = float(v[onset:].mean())
+        sev = Severity.HIGH if share >= 0.99 else Severity.MEDIUM
+        f = Finding(
+            "no-learning-signal", sev,
+            f"from step {_step(steps[onset])}, in {share:.0%} of the prompts every reply got the same reward: "
+            "their advantages are zero and the update learns nothing from them (rewards that cannot tell the "
+            "replies apart; prompts all too easy or all too hard for the policy)",
+            score=share, effect=Effect(f"mean {GROUP_KEY} from the onset", share),
+            evidence=[f"step {_step(steps[i])}: {GROUP_KEY} = {v[i]:.3g}" for i in (0, onset, len(v) - 1)],
+            data={"step": _step(steps[onset]), "share": share, "key": GROUP_KEY})
+        return CheckResult("alarm", [f], metrics)
+
+
 # ---------------------------------------------------------------------------------------------------- entry point
 def check_training(run: Any, cfg: ConsistencyConfig | None = None, checks: list[str] | None = None) -> Report:
     """Run the training checks over a log (see `read_training_log` for the forms accepted) -> Report."""
     cfg = cfg or ConsistencyConfig()
     log = read_training_log(run)
+    if cfg.gold_metric:
+        log.aliases["gold"] = (cfg.gold_metric,)
     findings, statuses, metrics = [], {}, {}
     for name in checks or TRAINING_CHECKS.names():
         result = TRAINING_CHECKS.get(name)().run(log, cfg)
