@@ -37,3 +37,37 @@ def ppo_log(n: int = 60, *, hacking: bool = False, onset: int = 20, over_opt: bo
             "gold/score": float(gold),
         })
     return rows
+
+
+def grpo_log(n: int = 60, *, beta: float = 0.0, hacking: bool = False, over_opt: bool = False, onset: int = 20,
+             zero_std: float = 0.2, gold_name: str = "gold", seed: int = 0) -> list[dict]:
+    """`n` logged steps of a TRL 1.16 GRPO/RLOO run with its own metric names: `reward` (the weighted sum of the
+    optimised reward functions), `rewards/<name>/mean|std` per function (the watched one, `gold_name`, weight 0),
+    `completions/*`, `frac_reward_zero_std`, `entropy`, `clip_ratio/*`, and `kl` only when `beta` > 0 (as TRL).
+    `hacking`, `over_opt`, `onset` as `ppo_log`; `zero_std`: the share of groups whose replies all scored alike."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        t = max(0, i - onset)
+        length = 30 + rng.normal(0, 1.5) + (1.8 * t if hacking else 0)
+        reward = 0.5 * (1 - np.exp(-i / 15)) + rng.normal(0, 0.04) + (0.05 * (length - 30) if hacking else 0)
+        gold = 0.5 * (1 - np.exp(-i / 15)) + rng.normal(0, 0.02)
+        if over_opt:
+            gold = 0.04 * min(i, onset) - 0.05 * t + rng.normal(0, 0.02)
+        row = {
+            "step": i + 1, "loss": float(rng.normal(0, 0.02)), "grad_norm": float(abs(rng.normal(1, 0.2))),
+            "learning_rate": 1e-4, "num_tokens": float(4000 * (i + 1)),
+            "completions/mean_length": float(length), "completions/min_length": float(length - 10),
+            "completions/max_length": float(length + 10), "completions/clipped_ratio": 0.0,
+            "rewards/verifier/mean": float(reward), "rewards/verifier/std": 0.5,
+            f"rewards/{gold_name}/mean": float(gold), f"rewards/{gold_name}/std": 0.5,
+            "reward": float(reward), "reward_std": 0.5,
+            "frac_reward_zero_std": float(np.clip(zero_std + rng.normal(0, 0.03), 0, 1)),
+            "entropy": float(0.6 - 0.002 * i + rng.normal(0, 0.01)),
+            "clip_ratio/low_mean": 0.0, "clip_ratio/high_mean": 0.0,
+            "clip_ratio/region_mean": float(abs(rng.normal(0.01, 0.003))),
+        }
+        if beta:
+            row["kl"] = float(0.01 * i + abs(rng.normal(0, 0.005)))
+        rows.append(row)
+    return rows

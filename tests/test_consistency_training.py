@@ -182,8 +182,9 @@ def test_short_log_reports_not_computable_never_zero():
     # a log without a gold reward says so instead of reporting zero over-optimisation
     rows = [{k: v for k, v in r.items() if k != "gold/score"} for r in ppo_log()]
     rep = RLHFConsistencyChecker().check_training(rows)
-    assert rep.metrics["checks"]["over-optimisation"] == ("not computable: no gold reward in the log "
-                                                          "(looked for 'gold/score' / 'gold_reward' / 'eval/gold')")
+    assert rep.metrics["checks"]["over-optimisation"] == (
+        "not computable: no gold reward in the log "
+        "(looked for 'gold/score' / 'rewards/gold/mean' / 'gold_reward' / 'eval/gold')")
     assert "gold_fall_after_peak" not in rep.metrics
 
 

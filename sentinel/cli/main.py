@@ -61,9 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
 def setup_logging(debug: bool, quiet: bool) -> None:
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     try:
+        from rich.console import Console
         from rich.logging import RichHandler
 
-        handler: logging.Handler = RichHandler(show_path=debug, show_time=False, markup=False)
+        # logs go to stderr: stdout holds the command's result (a table, or JSON that a pipe parses)
+        handler: logging.Handler = RichHandler(console=Console(stderr=True), show_path=debug, show_time=False,
+                                               markup=False)
     except ImportError:  # pragma: no cover
         handler = logging.StreamHandler()
     root = logging.getLogger("sentinel")

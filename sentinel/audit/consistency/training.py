@@ -509,6 +509,8 @@ class NoLearningSignal:
         onset = sustained_onset(smooth >= cfg.zero_std_alarm)
         if onset is None:
             return CheckResult("ok", metrics=metrics)
+        while onset > 0 and v[onset - 1] >= cfg.zero_std_alarm:  # the trailing mean lags: date the raw start
+            onset -= 1
         share = float(v[onset:].mean())
         sev = Severity.HIGH if share >= 0.99 else Severity.MEDIUM
         f = Finding(
