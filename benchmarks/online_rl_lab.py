@@ -9,7 +9,8 @@ optimises the gold grade itself (1 correct, 0 no answer, -1 wrong); `--reward rm
 over-optimisation setting). Prints, per method: greedy gold accuracy on the lab's eval split before and after,
 sampled gold and proxy over the first and last tenth of the run, reply length, wall time and samples per second,
 and the guard's alarms (`SentinelCallback`, every 5 logged steps); the ratios to PPO come last. Settings: PPO
-`LAB_RECIPE` (lr 1e-4, 4 PPO epochs, KL coefficient 0.05); GRPO and RLOO `sentinel.train.online_rl.LAB_RECIPE`.
+`LAB_RECIPE` (lr 1e-4, 4 PPO epochs of 4 mini-batches, KL coefficient 0.05); GRPO and RLOO
+`sentinel.train.online_rl.LAB_RECIPE` (the same shape: lr 1e-4, 4 optimiser steps x 4 passes per batch, beta 0.05).
 Lab folders are built into --out when not given (`_lab_models.py`).
 """
 
@@ -51,13 +52,15 @@ def run_online(kind, sft, prompts_file, reward, steps, seed, out):
     from sentinel.audit.consistency import SentinelCallback
     from sentinel.lab import gold_rewards
     from sentinel.models import load_causal_lm
-    from sentinel.train.online_rl import LAB_RECIPE, GRPOConfig, RLOOConfig, grpo, rloo
+    from sentinel.train.online_rl import LAB_RECIPE, LAB_STEPS_PER_GENERATION, GRPOConfig, RLOOConfig, grpo, rloo
 
     guard = SentinelCallback(every_n_steps=5)
     cls, fn = (GRPOConfig, grpo) if kind == "grpo" else (RLOOConfig, rloo)
     recipe = {**LAB_RECIPE, **({"num_generations": 4} if kind == "rloo" else {})}
-    cfg = cls(model=str(sft), train_file=str(prompts_file), output_dir=str(out), max_steps=steps, seed=seed,
-              logging_steps=1, save_steps=10 ** 6, quiet=True, **recipe)
+    # one logged row per generation (TRL averages the optimiser steps' KL, entropy and clip ratios over it)
+    cfg = cls(model=str(sft), train_file=str(prompts_file), output_dir=str(out), seed=seed, quiet=True,
+              max_steps=steps * LAB_STEPS_PER_GENERATION, logging_steps=LAB_STEPS_PER_GENERATION, save_steps=10 ** 6,
+              **recipe)
     result = fn(cfg, rewards=[reward], gold=gold_rewards, callbacks=[guard])
     rows = [{"gold": r.get("rewards/gold/mean"), "proxy": r.get("reward"), "length": r.get("completions/mean_length")}
             for r in (json.loads(x) for x in result.metrics_file.read_text().splitlines()) if "reward" in r]

@@ -77,3 +77,14 @@ def test_callback_on_a_trl_grpo_run_stops_at_over_optimisation():
             break
     assert guard.stopped_at is not None and 25 <= guard.stopped_at <= 45
     assert any(f.id == "over-optimisation" for f in guard.alarms)
+
+
+@pytest.mark.parametrize("jump, fires", [(0.054, False), (0.25, True)])
+def test_a_clip_ratio_jump_is_an_alarm_only_when_it_is_large(jump, fires):
+    """Recorded on a healthy lab GRPO run: clip_ratio/region_mean idled near 0.008 and one batch clipped 5.4%."""
+    rows = grpo_log(beta=0.04)
+    rows[40]["clip_ratio/region_mean"] = jump
+    found = _ids(RLHFConsistencyChecker().check_training(rows))
+    assert ("clipfrac-spike" in found) == fires
+    if fires:
+        assert found["clipfrac-spike"].data["step"] == 41

@@ -340,7 +340,9 @@ class _SpikeCheck:
 class ClipfracSpike(_SpikeCheck):
     """A jump in the share of clipped tokens: one update moved the policy much further than the others."""
 
-    signal, what, floor = "clipfrac", "clip fraction", 0.05
+    # A clip fraction under 10% is within what healthy runs log (classic TRL PPO runs sit at 0.05-0.2), however
+    # far above its own history: GRPO's token-level clip ratio idles near 0.01 and one batch at 0.05 is no alarm.
+    signal, what, floor = "clipfrac", "clip fraction", 0.1
 
     def hard_max(self, cfg):
         return cfg.clipfrac_max
