@@ -155,3 +155,37 @@ def test_real_trl_reward_trainer_runs_with_the_callback(tmp_path, tiny_tokenizer
                               quiet=True), callbacks=[cb])
     assert res.global_step == 4 and cb.stopped_at is None
     assert len(cb.history) >= 4 and "none of the training metrics" in cb.skipped_reason
+
+
+def _replay_trl(path, cb):
+    """Feed a recorded TRL metrics.jsonl to the callback as Trainer.log would (on_log with the logged dict)."""
+    from transformers import TrainerControl, TrainerState
+
+    state, control = TrainerState(), TrainerControl()
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        state.global_step = row.pop("step")
+        row.pop("epoch", None)
+        cb.on_log(None, state, control, logs=row)
+        if control.should_training_stop:
+            return
+    cb.on_train_end(None, state, control)
+
+
+def test_recorded_lab_grpo_logs_quiet_against_gold_and_loud_against_the_biased_rm():
+    """Two real GRPO runs (TRL 1.16, LAB_RECIPE, 150 generations, one logged row per generation of 16 optimiser
+    steps; benchmarks/online_rl_lab.py): against the gold grader from the noisy SFT policy (gold +0.03 -> +0.57),
+    and against the biased reward model from the clean one with gold watched (proxy +0.54 -> +4.07, gold +0.75 ->
+    +0.03, replies 14.5 -> 43.3 tokens)."""
+    data = Path(__file__).parent / "data"
+    quiet = SentinelCallback(every_n_steps=5, stop_on="high")
+    _replay_trl(data / "grpo_lab_gold_metrics.jsonl", quiet)
+    assert quiet.skipped_reason is None and quiet.stopped_at is None
+    assert not [f for f in quiet.alarms if f.severity >= "medium"], quiet.alarms
+    assert quiet.report.metrics["checks"]["over-optimisation"] == "ok"  # gold is read (rewards/gold/mean)
+    loud = SentinelCallback(every_n_steps=5, stop_on="high")
+    _replay_trl(data / "grpo_lab_biased_rm_metrics.jsonl", loud)
+    alarms = {f.id: f for f in loud.alarms}
+    assert alarms["over-optimisation"].severity.value == "high"
+    assert loud.stopped_at is not None and loud.stopped_at <= 15 * 16  # within the first tenth of the run
+    assert alarms["over-optimisation"].data["step"] <= loud.stopped_at
