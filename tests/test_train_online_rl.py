@@ -36,9 +36,9 @@ def setup(tiny_tokenizer, tmp_path):
 
 
 def small(cls, policy, prompts, out, **kw):
-    base = dict(model=str(policy), train_file=str(prompts), output_dir=str(out), learning_rate=3e-3, max_steps=3,
-                per_device_train_batch_size=8, num_generations=4, max_completion_length=8, logging_steps=1,
-                save_steps=100, quiet=True, seed=0)
+    base = {"model": str(policy), "train_file": str(prompts), "output_dir": str(out), "learning_rate": 3e-3,
+            "max_steps": 3, "per_device_train_batch_size": 8, "num_generations": 4, "max_completion_length": 8,
+            "logging_steps": 1, "save_steps": 100, "quiet": True, "seed": 0}
     return cls(**{**base, **kw})
 
 

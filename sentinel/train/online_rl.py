@@ -16,7 +16,6 @@ in-memory model is first saved to OUTPUT_DIR/checkpoints/reference, safetensors 
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import re
@@ -26,8 +25,6 @@ from typing import Any, Literal
 
 from ..errors import ConfigError, DataError
 from .base import WORK_DIR, TrainConfig, TrainResult, load_policy, peft_config, quiet_mode, run_stage, training_kwargs
-
-logger = logging.getLogger(__name__)
 
 # GRPO / RLOO settings for the built-in lab's tiny policy (benchmarks/online_rl_lab.py, README "GRPO and RLOO"),
 # shaped like the PPO lab recipe so the two compare on equal terms: 32 sampled replies per generation (GRPO: 4
@@ -250,8 +247,12 @@ def _trl_config(cfg: OnlineRLConfig, weights: list[float]):
 
 
 def _run(cfg: OnlineRLConfig, trainer_cls, *, model, tokenizer, rewards, gold, callbacks) -> TrainResult:
+    import warnings
+
     from datasets import Dataset
 
+    # TRL 1.16 asks models `is_gradient_checkpointing`, which transformers 5 deprecates; nothing a user can change
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     quiet_mode(cfg)
     model_given = model is not None
     model, tokenizer = load_policy(cfg, model, tokenizer)
