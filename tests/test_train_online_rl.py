@@ -185,3 +185,27 @@ def test_cli_train_grpo_with_a_module_reward_and_the_guard(setup, tmp_path, monk
     assert "learning_rate: 0.001" in (out / "config.yaml").read_text()
     assert main(["train", "rloo", "--config", str(cfg), "--num-generations", "3"]) == 2
     assert "num_generations" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_train_grpo_and_report_once(setup, tmp_path, free_port):
+    import os
+    import subprocess
+    import sys
+
+    policy, prompts = setup
+    (tmp_path / "ddp_rules.py").write_text("def fives(prompts, responses):\n"
+                                           "    return [float(r.count('5')) for r in responses]\n")
+    out = tmp_path / "ddp"
+    env = dict(os.environ, PYTHONPATH=str(tmp_path), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+               OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port,
+           "-m", "sentinel", "train", "grpo", "--model", str(policy), "--train-file", str(prompts),
+           "--output-dir", str(out), "--reward-model", "ddp_rules:fives", "--per-device-train-batch-size", "4",
+           "--num-generations", "4", "--max-completion-length", "6", "--max-steps", "2", "--logging-steps", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("sentinel train grpo: 2 steps") == 1  # only the main process reports
+    assert [r["step"] for r in rows_of(out) if "reward" in r] == [1, 2]
+    assert json.loads((out / "data_summary.json").read_text())["processes"] == 2
+    assert (out / "guard" / "report.json").is_file()

@@ -9,6 +9,7 @@ its report goes to OUTPUT_DIR/guard/, and `--stop-on high` stops the run at the 
 from __future__ import annotations
 
 import argparse
+import os
 
 from .common import print_table
 
@@ -61,6 +62,8 @@ def cmd_train(args) -> int:
 
         guard = SentinelCallback(every_n_steps=args.guard_every, stop_on=args.stop_on)
     result = run(cfg, callbacks=[guard]) if guard is not None else run(cfg)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun / accelerate launch, the main process alone reports (and writes the guard's report)
     if args.json:
         from .common import print_json
 
