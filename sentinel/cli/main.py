@@ -18,7 +18,8 @@ from ..errors import SentinelError
 GROUPS = {
     "data": "read, validate and convert instruction and preference data",
     "lab": "the built-in RLHF lab: a small world with exact ground truth",
-    "train": "fine-tune: classify, ner, qa, sft, reward, dpo, ppo",
+    "train": "fine-tune: classify, ner, qa, lm, sft, reward, dpo, ppo, grpo, rloo",
+    "eval": "measure a model: perplexity on documents",
     "audit": "audit reward models, chat models, preference data and training runs",
     "attack": "search for inputs that fool a reward model",
 }

@@ -1,4 +1,5 @@
-"""Training: one module per method (sft, reward, dpo, ppo, online_rl: grpo and rloo, task fine-tuning).
+"""Training: one module per method (sft, reward, dpo, ppo, online_rl: grpo and rloo, lm: domain adaptation, task
+fine-tuning).
 
     from sentinel.train import sft, SFTConfig
     result = sft(SFTConfig(model="base", train_file="sft.jsonl", output_dir="out/sft"))
@@ -9,13 +10,14 @@ Every stage writes the same folder layout (see `sentinel.train.base`). Heavy lib
 
 from .base import TrainConfig, TrainResult, read_metrics
 from .dpo import DPOConfig, dpo
+from .lm import LMConfig, lm
 from .online_rl import GRPOConfig, RLOOConfig, grpo, rloo
 from .reward import RewardConfig, pairwise_accuracy, reward
 from .sft import SFTConfig, sft
 
 # stage name -> (config class, function); used by `sentinel train STAGE`
 STAGES = {"sft": (SFTConfig, sft), "reward": (RewardConfig, reward), "dpo": (DPOConfig, dpo),
-          "grpo": (GRPOConfig, grpo), "rloo": (RLOOConfig, rloo)}
+          "grpo": (GRPOConfig, grpo), "rloo": (RLOOConfig, rloo), "lm": (LMConfig, lm)}
 
-__all__ = ["DPOConfig", "GRPOConfig", "RLOOConfig", "RewardConfig", "SFTConfig", "STAGES", "TrainConfig",
-           "TrainResult", "dpo", "grpo", "pairwise_accuracy", "read_metrics", "reward", "rloo", "sft"]
+__all__ = ["DPOConfig", "GRPOConfig", "LMConfig", "RLOOConfig", "RewardConfig", "SFTConfig", "STAGES", "TrainConfig",
+           "TrainResult", "dpo", "grpo", "lm", "pairwise_accuracy", "read_metrics", "reward", "rloo", "sft"]

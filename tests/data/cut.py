@@ -29,6 +29,9 @@ JSONL = {
 CSV_ROWS = {"truthfulness/TruthfulQA.csv": 60}  # rows after the header
 CONLL_SENTENCES = {"tasks/wnut17-train.conll": 600, "tasks/wnut17-dev.conll": 200}
 SQUAD_ARTICLES = {"tasks/xquad.en.json": 12}
+# MedQuAD NIDDK: the first N documents (by file name) as JSONL (id, focus, url, text) and their question-answer pairs
+# (prompt, completion), parsed by benchmarks/_medquad.py
+MEDQUAD = ("domain/medquad-niddk.tar.gz", 12, "domain/medquad-niddk-12.jsonl.gz", "domain/medquad-niddk-12-qa.jsonl.gz")
 
 
 def _lines(path: Path) -> list[str]:
@@ -75,6 +78,18 @@ def cut(source: Path, dest: Path = HERE) -> list[Path]:
         doc["data"] = doc["data"][:n]
         _write(dest / rel, json.dumps(doc, ensure_ascii=False) + "\n")
         written.append(dest / rel)
+    archive, n, docs_rel, qa_rel = MEDQUAD
+    import sys
+
+    sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))
+    from _medquad import read_archive
+
+    docs = read_archive(source / archive)[:n]
+    _write(dest / docs_rel, "".join(json.dumps({k: d[k] for k in ("id", "focus", "url", "text")},
+                                               ensure_ascii=False) + "\n" for d in docs))
+    _write(dest / qa_rel, "".join(json.dumps({"id": d["id"], **qa}, ensure_ascii=False) + "\n"
+                                  for d in docs for qa in d["qa"]))
+    written += [dest / docs_rel, dest / qa_rel]
     return written
 
 
