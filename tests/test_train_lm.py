@@ -19,7 +19,8 @@ from sentinel.train.lm import LMConfig, lm, token_blocks
 
 @pytest.fixture(scope="module")
 def medquad(test_data):
-    rows = [json.loads(x) for x in gzip.open(test_data / "domain" / "medquad-niddk-12.jsonl.gz", "rt")]
+    with gzip.open(test_data / "domain" / "medquad-niddk-12.jsonl.gz", "rt") as f:
+        rows = [json.loads(x) for x in f]
     assert len(rows) == 12
     return rows
 
