@@ -30,6 +30,10 @@ class DemoConfig:
     gold_weight: float | None = field(default=None, metadata={
         "help": "weight of the gold grade in the lab annotator's utility (None: the lab's default, 2); larger "
                 "weights let correctness outweigh the planted biases in more pairs"})
+    base_model: str | None = field(default=None, metadata={
+        "help": "causal-LM folder to start SFT from instead of the lab's untrained base: the lab's base adapted on "
+                "domain text (sentinel train lm --model OUT/lab/base ...), so the run goes domain -> instruction -> "
+                "preference; it must keep the lab's tokenizer (a lab of the same seed has the same one)"})
     sft_steps: int = field(default=SFT_RECIPE["steps"], metadata={
         "help": "SFT optimiser steps (the lab's SFT recipe: batches of 64, learning rate 1e-2)"})
     rm_steps: int = field(default=150, metadata={"help": "reward-model optimiser steps on the biased preferences"})
@@ -129,7 +133,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
     lab = Lab.open(lab_dir)
 
     sft = _stage("SFT", out / "sft", lambda f: train_sft(lab_dir, f, RecipeConfig(
-        **{**SFT_RECIPE, "steps": cfg.sft_steps, "seed": cfg.seed})))
+        **{**SFT_RECIPE, "steps": cfg.sft_steps, "seed": cfg.seed}), init=cfg.base_model))
 
     def reward_model(seed: int, folder: Path) -> Path:
         return _stage(f"reward model (seed {seed})", folder, lambda f: train_reward(lab_dir, f, RecipeConfig(

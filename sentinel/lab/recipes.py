@@ -91,17 +91,40 @@ QUICK_SFT = {"steps": 400, "batch_size": 32, "learning_rate": 1e-2}
 QUICK_RM = {"steps": 300, "batch_size": 16, "learning_rate": 3e-3}
 
 
-def train_sft(lab: str | Path, out: str | Path, config: RecipeConfig | None = None) -> Path:
-    """Fine-tune the lab's base policy on DIR/data/sft.jsonl (loss on the reply only). Returns `out`.
+def train_sft(lab: str | Path, out: str | Path, config: RecipeConfig | None = None, *,
+              init: str | Path | None = None) -> Path:
+    """Fine-tune the lab's base policy (or `init`) on DIR/data/sft.jsonl (loss on the reply only). Returns `out`.
 
-    Default settings: `SFT_RECIPE`."""
+    `init`: a causal-LM folder to start from instead of DIR/base, such as the lab's base adapted on domain text by
+    `sentinel train lm`; it must keep the lab's tokenizer (the lab's data, graders and reward models are tokenized
+    with it). Default settings: `SFT_RECIPE`."""
     from ..train import SFTConfig, sft
 
     cfg = config or RecipeConfig(**SFT_RECIPE)
     lab = Lab.open(lab)
+    start = Path(init) if init is not None else lab.base
+    if init is not None:
+        check_same_tokenizer(start, lab.base)
     with _threads(cfg.threads):
-        return sft(SFTConfig(model=str(lab.base), train_file=str(lab.data("sft")), **_stage_kwargs(cfg, out))
+        return sft(SFTConfig(model=str(start), train_file=str(lab.data("sft")), **_stage_kwargs(cfg, out))
                    ).output_dir
+
+
+def check_same_tokenizer(model: Path, lab_base: Path) -> None:
+    """ConfigError unless `model`'s tokenizer has the same vocabulary as the lab's."""
+    from transformers import AutoTokenizer
+
+    if not (model / "config.json").is_file():
+        raise ConfigError(f"not a model folder (no config.json): {model}", field="base_model")
+    try:
+        theirs = AutoTokenizer.from_pretrained(str(model)).get_vocab()
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot load the tokenizer of {model}: {e}", field="base_model") from None
+    ours = AutoTokenizer.from_pretrained(str(lab_base)).get_vocab()
+    if theirs != ours:
+        raise ConfigError(f"{model} has another tokenizer than the lab's ({len(theirs)} vs {len(ours)} tokens); "
+                          f"adapt the lab's own base instead (sentinel train lm --model {lab_base} ...)",
+                          field="base_model")
 
 
 def preference_split(lab: str | Path, holdout: int = 0, preferences: str | Path | None = None

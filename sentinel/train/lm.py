@@ -31,8 +31,9 @@ from .base import TrainConfig, TrainResult, load_policy, quiet_mode, run_stage, 
 class LMConfig(TrainConfig):
     """Continued pre-training of a causal LM on raw text (`train_file`: a file, a folder, a table)."""
 
-    eval_fraction: float = field(default=0.1, metadata={
-        "help": "share of the documents held out (whole documents, never blocks) when no eval_file is given"})
+    eval_fraction: float | None = field(default=None, metadata={
+        "help": "share of the documents held out (whole documents, never blocks); default 0.1 without eval_file, "
+                "0 with one"})
     text_field: str = field(default="text", metadata={"help": "column holding the text in JSONL/CSV/Parquet/datasets"})
     include: list[str] = field(default_factory=lambda: ["*.txt", "*.md"], metadata={
         "help": "file patterns read from a folder (recursive; matched against the path under the folder or the name)"})
@@ -50,6 +51,8 @@ class LMConfig(TrainConfig):
         "help": "general text (same formats) whose perplexity before and after shows what the model forgot"})
 
     def validate(self) -> None:
+        if self.eval_fraction is None:
+            self.eval_fraction = 0.0 if self.eval_file else 0.1
         super().validate()
         if self.block_size < 2:
             raise ConfigError(f"got {self.block_size}; expected at least 2 tokens", field="block_size")
