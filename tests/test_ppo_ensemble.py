@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 from ppo_tiny import small_config as tiny_config  # tests/ppo_tiny.py
+from ppo_tiny import tiny_policy_files
 
 from sentinel.errors import ConfigError, DataError
 from sentinel.models import TinyConfig, as_reward_fn, build_causal_lm
@@ -179,12 +180,7 @@ def test_cli_refuses_bad_ensemble_settings_before_loading_anything(rules_module,
 def test_cli_trains_against_an_ensemble(tiny_tokenizer, rules_module, capsys):
     from sentinel.cli.main import main
 
-    policy_dir = rules_module / "policy"
-    build_causal_lm(tiny_tokenizer, TinyConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1)) \
-        .save_pretrained(policy_dir)
-    tiny_tokenizer.save_pretrained(policy_dir)
-    prompts = rules_module / "prompts.jsonl"
-    prompts.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in PROMPTS))
+    policy_dir, prompts = tiny_policy_files(tiny_tokenizer, rules_module)
     out = rules_module / "out"
     assert main(["train", "ppo", "--policy", str(policy_dir), "--prompts", str(prompts), "--output-dir", str(out),
                  "--reward-model", "ens_rules:fives,ens_rules:length", "--ensemble", "uwo", "--uwo-lambda", "0.5",

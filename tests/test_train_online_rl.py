@@ -8,12 +8,11 @@ import math
 
 import pytest
 import torch
+from ppo_tiny import tiny_policy_files  # tests/ppo_tiny.py
 
 from sentinel.errors import ConfigError
 from sentinel.models import TinyConfig, build_causal_lm
 from sentinel.train.online_rl import GRPOConfig, RLOOConfig, build_rewards, grpo, rloo, trl_reward_func
-
-PROMPTS = [f"What is {a} + {b}?" for a in range(4) for b in range(4)]
 
 
 def count_fives(prompts, responses):
@@ -26,13 +25,7 @@ def reply_length(prompts, responses):
 
 @pytest.fixture
 def setup(tiny_tokenizer, tmp_path):
-    policy = tmp_path / "policy"
-    build_causal_lm(tiny_tokenizer, TinyConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1)) \
-        .save_pretrained(policy)
-    tiny_tokenizer.save_pretrained(policy)
-    prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in PROMPTS))
-    return policy, prompts
+    return tiny_policy_files(tiny_tokenizer, tmp_path)
 
 
 def small(cls, policy, prompts, out, **kw):

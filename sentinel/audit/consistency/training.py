@@ -32,6 +32,19 @@ def not_computable(reason: str, **metrics) -> CheckResult:
     return CheckResult(status=f"not computable: {reason}", metrics=metrics)
 
 
+def finite_series(log: TrainingLog, signal: str, what: str, cfg: ConsistencyConfig, why: str = ""
+                  ) -> tuple[str, np.ndarray, np.ndarray] | CheckResult:
+    """(metric name used, steps, values) of `signal`'s finite values, or a not-computable result when the log
+    lacks it or has fewer than `cfg.min_steps` of them."""
+    s = log.series(signal)
+    if s is None:
+        return not_computable(f"no {what} in the log (looked for {log.looked_for(signal)}){why}")
+    ok = np.isfinite(s.values)
+    if ok.sum() < cfg.min_steps:
+        return not_computable(f"{int(ok.sum())} finite values of {s.key}; need at least {cfg.min_steps}")
+    return s.key, s.steps[ok], s.values[ok]
+
+
 # ---------------------------------------------------------------------------------------------------- helpers
 def trailing_mean(x: np.ndarray, w: int) -> np.ndarray:
     """Mean of the last `w` values at each position (fewer at the start); keeps onsets causal."""
@@ -361,13 +374,10 @@ class EntropyCollapse:
     """Policy entropy falling to a small share of its start: the policy is collapsing onto a few outputs."""
 
     def run(self, log, cfg):
-        s = log.series("entropy")
-        if s is None:
-            return not_computable(f"no entropy metric in the log (looked for {log.looked_for('entropy')})")
-        ok = np.isfinite(s.values)
-        v, steps = s.values[ok], s.steps[ok]
-        if len(v) < cfg.min_steps:
-            return not_computable(f"{len(v)} entropy values; need at least {cfg.min_steps}")
+        got = finite_series(log, "entropy", "entropy metric", cfg)
+        if isinstance(got, CheckResult):
+            return got
+        key, steps, v = got
         start = float(v[:head(len(v))].mean())
         if start <= 0:
             return not_computable(f"starting entropy is {start:.3g}; "
@@ -383,10 +393,10 @@ class EntropyCollapse:
                     f"policy entropy fell below {cfg.entropy_collapse:.0%} of its start ({start:.3g}) from step "
                     f"{_step(steps[i])}; it ends at {ratio:.0%} of the start",
                     score=float(min(1.0, 1 - ratio)), effect=Effect("final / starting entropy", ratio),
-                    evidence=[f"step {_step(steps[0])}: {s.key} = {v[0]:.4g}",
-                              f"step {_step(steps[i])}: {s.key} = {v[i]:.4g}",
-                              f"step {_step(steps[-1])}: {s.key} = {v[-1]:.4g}"],
-                    data={"step": _step(steps[i]), "key": s.key})
+                    evidence=[f"step {_step(steps[0])}: {key} = {v[0]:.4g}",
+                              f"step {_step(steps[i])}: {key} = {v[i]:.4g}",
+                              f"step {_step(steps[-1])}: {key} = {v[-1]:.4g}"],
+                    data={"step": _step(steps[i]), "key": key})
         return CheckResult("alarm", [f], {"entropy_final_over_start": ratio})
 
 
@@ -499,13 +509,11 @@ class NoLearningSignal:
     gradient (DAPO's dynamic sampling exists for this)."""
 
     def run(self, log, cfg):
-        s = log.series(GROUP_KEY)
-        if s is None:
-            return not_computable(f"no '{GROUP_KEY}' in the log; only group-relative trainers (GRPO, RLOO) log it")
-        ok = np.isfinite(s.values)
-        v, steps = s.values[ok], s.steps[ok]
-        if len(v) < cfg.min_steps:
-            return not_computable(f"{len(v)} logged values of {GROUP_KEY}; need at least {cfg.min_steps}")
+        got = finite_series(log, GROUP_KEY, f"'{GROUP_KEY}'", cfg,
+                            why="; only group-relative trainers (GRPO, RLOO) log it")
+        if isinstance(got, CheckResult):
+            return got
+        _, steps, v = got
         smooth = trailing_mean(v, window(len(v)))
         metrics = {"zero_std_share_mean": float(v.mean()), "zero_std_share_last": float(smooth[-1])}
         onset = sustained_onset(smooth >= cfg.zero_std_alarm)
