@@ -138,7 +138,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = ()) -> None:
     """Add one `--field-name` flag per dataclass field, help taken from the field metadata.
 
-    Flags default to a sentinel so that only flags the user gave override the YAML file.
+    Flags the user did not give are left out of the namespace (`argparse.SUPPRESS`), so that only flags given
+    override the YAML file; the help states each field's default once, or "required" for a field whose default is
+    the empty string (the stage checks it).
     """
     group = parser.add_argument_group(f"{cls.__name__} fields (override the --config file)")
     for name, f in _fields(cls).items():
@@ -149,13 +151,15 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str
         default = f.default if f.default is not dataclasses.MISSING else None
         if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
             default = f.default_factory()  # type: ignore[misc]
-        help_text = f"{help_text} (default: {default})" if help_text else f"(default: {default})"
+        shown = "required" if default == "" else f"default: {default}"
+        if "(default" not in help_text:  # a help string that explains its default says it once
+            help_text = f"{help_text} ({shown})" if help_text else f"({shown})"
         flag = "--" + name.replace("_", "-")
         if base is bool:
-            group.add_argument(flag, dest=name, default=_MISSING, nargs="?", const="true", metavar="BOOL",
+            group.add_argument(flag, dest=name, default=argparse.SUPPRESS, nargs="?", const="true", metavar="BOOL",
                                help=help_text.replace("%", "%%"))
         else:
-            group.add_argument(flag, dest=name, default=_MISSING, help=help_text.replace("%", "%%"))
+            group.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=help_text.replace("%", "%%"))
 
 
 def from_args(cls: type[C], args: argparse.Namespace, config_path: str | Path | None = None,

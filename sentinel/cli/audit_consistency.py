@@ -25,7 +25,7 @@ def register(sub) -> None:
                    help="invalid rows are skipped and reported by default (--strict fails instead); accepted so "
                         "that scripts passing it keep working")
     p.add_argument("--no-poisoning", action="store_true", help="skip the trigger / poisoned-pair search")
-    p.add_argument("--split")
+    p.add_argument("--split", help="split to read from a dataset folder with several")
     add_model_safety(p)
     _common(p)
     p.set_defaults(func=cmd_data)

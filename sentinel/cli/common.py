@@ -23,7 +23,7 @@ def add_model_safety(parser: argparse.ArgumentParser) -> None:
                              "default: safetensors only")
     parser.add_argument("--trust-remote-code", action="store_true",
                         help="run modelling code shipped with the model (off by default)")
-    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    parser.add_argument("--device", default=None, help="cuda, mps or cpu; none: the best available")
 
 
 def print_json(obj: Any) -> None:

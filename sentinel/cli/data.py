@@ -18,14 +18,14 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("convert", help="convert instruction or preference data to another format")
-    p.add_argument("input")
+    p.add_argument("input", help="data file (JSON/JSONL(.gz)/CSV/TSV/Parquet), save_to_disk folder or hub name")
     p.add_argument("output", help="output file; .jsonl, .jsonl.gz, .json, .csv, .tsv or .parquet")
     p.add_argument("--to", required=True, choices=sorted(set(INSTRUCTION_TARGETS + PREFERENCE_TARGETS)),
                    help="target format")
     p.add_argument("--skip-invalid", action="store_true",
                    help="leave out rows that cannot be converted (counted and reported) instead of stopping")
     p.add_argument("--rejects", help="with --skip-invalid: write the rows left out, with reasons, to this file")
-    p.add_argument("--split")
+    p.add_argument("--split", help="split to read from a dataset folder with several")
     p.set_defaults(func=cmd_convert)
 
 

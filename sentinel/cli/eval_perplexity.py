@@ -18,10 +18,11 @@ def register(sub) -> None:
     p.add_argument("--text-field", default="text", help="column holding the text in tables and datasets")
     p.add_argument("--include", default="*.txt,*.md", help="comma-separated file patterns read from a folder")
     p.add_argument("--exclude", default="", help="comma-separated file patterns left out of a folder")
-    p.add_argument("--separator", default=None, help="text that separates documents inside one text file")
+    p.add_argument("--separator", default=None,
+                   help="text that separates documents inside one text file; none: a file is one document")
     p.add_argument("--block-size", type=int, default=None,
-                   help="tokens per window (default: the model's context, at most 1024)")
-    p.add_argument("--stride", type=int, default=None, help="tokens between windows (default: half the block)")
+                   help="tokens per window; none: the model's context, at most 1024")
+    p.add_argument("--stride", type=int, default=None, help="tokens between windows; none: half the block")
     p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
     p.add_argument("--skip-invalid", action="store_true",
                    help="leave out empty or non-UTF-8 files and rows without text (listed) instead of stopping")

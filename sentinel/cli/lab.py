@@ -33,14 +33,14 @@ def register(sub) -> None:
     p.add_argument("--lab", help="lab folder whose data/eval.jsonl to use (or give --data)")
     p.add_argument("--data", help="eval JSONL with prompt rows (default: LAB/data/eval.jsonl)")
     p.add_argument("--limit", type=int, help="evaluate only the first N prompts")
-    p.add_argument("--max-new-tokens", type=int, default=48)
+    p.add_argument("--max-new-tokens", type=int, default=48, help="longest reply generated per eval prompt")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("grade", help="gold reward of one reply to one lab prompt (1 correct, 0 none, -1 wrong)")
-    p.add_argument("prompt")
-    p.add_argument("response")
+    p.add_argument("prompt", help="a lab question, as the lab asks it")
+    p.add_argument("response", help="the reply to grade")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("pairs", help="sample replies from a policy and write gold-labelled preference pairs (a "

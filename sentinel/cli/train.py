@@ -42,7 +42,7 @@ def register(sub) -> None:
             p.add_argument("--guard-every", type=int, default=10, metavar="N",
                            help="run the training checks every N logged steps (and at the end)")
             p.add_argument("--stop-on", choices=("low", "medium", "high", "critical"), default=None,
-                           help="stop training at the first training-check finding of this severity (default: never)")
+                           help="stop training at the first training-check finding of this severity (none: never stop)")
         add_arguments(p, cls, skip=("quiet",))
         p.set_defaults(func=cmd_train, stage=name)
 
