@@ -14,12 +14,23 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and setting it back: there is no other portable way)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` so that a crash never leaves a half-written file (write to a temp file, then rename)."""
+    """Write `text` to `path` so that a crash never leaves a half-written file (write to a temp file, then rename).
+
+    The file gets the mode a plain `open()` would give it (0666 less the umask), not `mkstemp`'s owner-only 0600:
+    a report or a CI artefact must be readable by whoever the umask allows."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -60,6 +71,7 @@ def atomic_directory(final: str | os.PathLike) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # a plain mkdir's mode, not mkdtemp's owner-only 0700
         yield tmp
         if final.exists():
             old = final.with_name(f".{final.name}.old")
