@@ -36,10 +36,9 @@ def test_files_and_folders_get_the_umask_mode(tmp_path, umask):
 
 
 def test_a_failed_write_leaves_nothing(tmp_path):
-    with pytest.raises(RuntimeError):
-        with atomic_directory(tmp_path / "model") as tmp:
-            (tmp / "half").write_text("x")
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError), atomic_directory(tmp_path / "model") as tmp:
+        (tmp / "half").write_text("x")
+        raise RuntimeError("crash")
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(TypeError):
         atomic_write_json(tmp_path / "c.json", {"a": object()})
