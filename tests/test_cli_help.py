@@ -32,3 +32,12 @@ def test_help_shows_each_default_once_and_documents_every_option(path, parser):
             continue
         name = action.option_strings or action.dest
         assert action.help and action.help.strip(), f"{' '.join(path)}: {name} has no help"
+
+
+def test_abbreviated_flags_are_refused(capsys, tmp_path):
+    from sentinel.cli.main import main
+
+    with pytest.raises(SystemExit) as e:  # argparse's usage error
+        main(["train", "sft", "--learning-rat", "1e-3", "--model", "m", "--output-dir", str(tmp_path),
+              "--train-file", "x"])
+    assert e.value.code == 2 and "unrecognized arguments: --learning-rat" in capsys.readouterr().err

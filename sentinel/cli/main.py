@@ -37,8 +37,17 @@ def _load_modules():
             yield module
 
 
+class StrictParser(argparse.ArgumentParser):
+    """No abbreviated flags (`--learning-rat` is an error, not `--learning-rate`), here and in every subcommand
+    (`add_subparsers` builds its parsers with the parent's class)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = StrictParser(
         prog="sentinel",
         description="sentinel-rlhf: run the fine-tuning / RLHF lifecycle and secure it.",
         epilog="Exit codes of audit and scan commands: 0 nothing at or above --fail-on, 1 findings at or above it, "
