@@ -13,6 +13,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+# file suffixes no Hub repository name ends with
+_DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".parquet", ".txt", ".md", ".gz", ".arrow", ".yaml", ".yml",
+                  ".safetensors", ".bin", ".pt")
+
+
+def looks_local(name: str | os.PathLike) -> bool:
+    """Whether `name` can only mean a local path (so a missing one is "not found", never a Hub lookup): it starts
+    with /, ./, ../ or ~, ends with a slash, has more than one slash, or ends with a file suffix."""
+    s = str(name)
+    return (s.startswith(("/", "./", "../", "~")) or s.endswith(("/", os.sep)) or s.count("/") > 1
+            or s.lower().endswith(_DATA_SUFFIXES))
+
+
+def not_found_message(name: str | os.PathLike) -> str:
+    return f"not found: {name} (no such file or folder here; not a Hub name either)"
+
 
 def _umask() -> int:
     """The process's umask (read by setting it and setting it back: there is no other portable way)."""

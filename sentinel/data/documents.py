@@ -75,8 +75,6 @@ def read_documents(source: Any, *, text_field: str = "text", include: list[str] 
         return _checked(_read_folder(path, include, exclude, separator, skip_invalid))
     if path is not None and path.is_file() and _suffix(path) in TEXT_SUFFIXES:
         return _checked(DocumentSet(_text_file(path, separator, str(path)), str(path)))
-    if path is not None and not path.exists() and (path.suffix or "/" in str(source)) and not _looks_like_hub(source):
-        raise DataError("not found (no such file or folder here)", path=str(source))
     rows = read_rows(source)
     out = DocumentSet([], rows.source)
     for row, loc in zip(rows.rows, rows.locations):
@@ -97,11 +95,6 @@ def read_documents(source: Any, *, text_field: str = "text", include: list[str] 
 
 def _is_dataset_folder(path: Path) -> bool:
     return (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()
-
-
-def _looks_like_hub(name: Any) -> bool:
-    s = str(name)
-    return s.count("/") == 1 and not s.startswith((".", "/")) and not Path(s).suffix
 
 
 def _read_folder(root: Path, include, exclude, separator, skip_invalid) -> DocumentSet:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, MissingDependencyError
+from ..utils import looks_local, not_found_message
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +188,8 @@ def _read_hf(source: str, split: str | None) -> Rows:
         except Exception as e:
             raise DataError(f"not a folder written by datasets.save_to_disk: {e}", path=p) from None
     else:
+        if looks_local(source):
+            raise DataError(not_found_message(source))
         if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
             raise DataError(
                 "no such file, and the hub is offline (HF_HUB_OFFLINE=1); give a local file or folder", path=source

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelLoadError
+from ..utils import looks_local, not_found_message
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ def check_weights_safe(path: str | os.PathLike, allow_pickle: bool = False) -> N
 def _check_source(name_or_path: str) -> None:
     if Path(name_or_path).exists():
         return
+    if looks_local(name_or_path):
+        raise ModelLoadError(not_found_message(name_or_path))
     if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1":
         raise ModelLoadError(
             f"'{name_or_path}' is not a local folder, and the hub is offline (HF_HUB_OFFLINE=1). "

@@ -12,6 +12,7 @@ import logging
 import math
 import numbers
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -155,6 +156,18 @@ def _import_callable(spec: str) -> Callable:
         raise ConfigError(f"expected 'module:function', got {spec!r}", field="reward_model")
     try:
         obj = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        # `python -m sentinel` puts the current folder on sys.path, the `sentinel` console script does not: look
+        # there too, so a rules.py beside the user's data works either way
+        here = os.getcwd()
+        if e.name != module.split(".")[0] or here in sys.path or "" in sys.path:
+            raise ConfigError(f"cannot import module '{module}': {e}", field="reward_model") from None
+        sys.path.insert(0, here)
+        try:
+            obj = importlib.import_module(module)
+        except ImportError as e2:
+            raise ConfigError(f"cannot import module '{module}' (looked on sys.path and in {here}): {e2}",
+                              field="reward_model") from None
     except ImportError as e:
         raise ConfigError(f"cannot import module '{module}': {e}", field="reward_model") from None
     for part in attr.split("."):

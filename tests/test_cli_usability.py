@@ -1,0 +1,72 @@
+"""CLI usability: every --help shows each default once with help for every option; abbreviated flags are refused;
+a missing local path is "not found", never a Hub error; module:function resolves from the current folder."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+import pytest
+
+
+def _commands():
+    from sentinel.cli.main import build_parser
+
+    def walk(parser, path):
+        yield path, parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, [*path, name])
+
+    return list(walk(build_parser(), []))
+
+
+@pytest.mark.parametrize("path, parser", _commands(), ids=lambda x: " ".join(x) if isinstance(x, list) else "")
+def test_help_shows_each_default_once_and_documents_every_option(path, parser):
+    text = re.sub(r"\s+", " ", parser.format_help())
+    assert "object object" not in text
+    doubled = re.search(r".{0,80}\(default[^()]*\) \(default.{0,20}", text)
+    assert doubled is None, doubled.group(0)
+    for action in parser._actions:
+        if action.help == argparse.SUPPRESS or isinstance(action, argparse._SubParsersAction):
+            continue
+        name = action.option_strings or action.dest
+        assert action.help and action.help.strip(), f"{' '.join(path)}: {name} has no help"
+
+
+def test_abbreviated_flags_are_refused(capsys, tmp_path):
+    from sentinel.cli.main import main
+
+    with pytest.raises(SystemExit) as e:  # argparse's usage error
+        main(["train", "sft", "--learning-rat", "1e-3", "--model", "m", "--output-dir", str(tmp_path),
+              "--train-file", "x"])
+    assert e.value.code == 2 and "unrecognized arguments: --learning-rat" in capsys.readouterr().err
+
+
+def test_a_missing_local_path_is_not_found_not_a_hub_error(tmp_path, monkeypatch):
+    from sentinel import RewardModelAuditor
+    from sentinel.audit.consistency import RLHFConsistencyChecker
+    from sentinel.errors import DataError, ModelLoadError
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # online or not, a path is not a Hub name
+    with pytest.raises(DataError, match=r"not found: prefs.jsonl \(no such file or folder here; not a Hub name"):
+        RLHFConsistencyChecker().check_preferences("prefs.jsonl")
+    with pytest.raises(ModelLoadError, match=r"not found: rm/ \(no such file"):
+        RewardModelAuditor().analyze(reward_model="rm/", test_cases=[{"prompt": "p", "chosen": "a", "rejected": "b"}])
+
+
+def test_module_function_resolves_from_the_current_folder_without_it_on_sys_path(tmp_path, monkeypatch):
+    import sys
+
+    from sentinel.models import as_reward_fn
+
+    (tmp_path / "cwd_rules_mod.py").write_text("def short(prompts, responses):\n"
+                                               "    return [-float(len(r)) for r in responses]\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path), ".")])
+    rf = as_reward_fn("cwd_rules_mod:short")
+    assert rf(["q"], ["abc"]) == [-3.0]
+    with pytest.raises(Exception, match="cannot import module 'no_such_mod_xyz'"):
+        as_reward_fn("no_such_mod_xyz:f")
