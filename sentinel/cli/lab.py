@@ -64,7 +64,8 @@ def cmd_init(args) -> int:
     cfg = LabConfig(seed=args.seed, biases=biases.to_dict(), n_sft=args.sft, n_preferences=args.pairs,
                     n_prompts=args.prompts, n_eval=args.eval, vocab_size=args.vocab_size, **extra)
     out = init_lab(args.dir, cfg, overwrite=args.force)
-    print(f"lab written to {out} (seed {cfg.seed}; biases "
+    print(f"lab written to {out} ({cfg.n_sft} SFT rows, {cfg.n_preferences} pairs, {cfg.n_prompts} prompts, "
+          f"{cfg.n_eval} eval; seed {cfg.seed}; biases "
           + ", ".join(f"{k}={v:g}" for k, v in cfg.biases.items())
           + f"; gold weight {cfg.gold_weight:g}, temperature {cfg.temperature:g})")
     return 0

@@ -168,7 +168,7 @@ def init_lab(out: str | Path, config: LabConfig | None = None, *, overwrite: boo
             "reward_config": dataclasses.asdict(REWARD_CONFIG),
             "parameters": {"policy": sum(p.numel() for p in model.parameters())},
         })
-    logger.info("lab written to %s (%d SFT rows, %d pairs, %d prompts, %d eval)", out, len(sft), len(prefs),
+    logger.debug("lab written to %s (%d SFT rows, %d pairs, %d prompts, %d eval)", out, len(sft), len(prefs),
                 len(prompts), len(evals))
     return out
 
