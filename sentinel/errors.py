@@ -44,6 +44,7 @@ class ConfigError(SentinelError, ValueError):
 
     def __init__(self, message: str, *, field: str | None = None):
         self.field = field
+        self.reason = message
         super().__init__(f"config field '{field}': {message}" if field else message)
 
 

@@ -70,3 +70,20 @@ def test_module_function_resolves_from_the_current_folder_without_it_on_sys_path
     assert rf(["q"], ["abc"]) == [-3.0]
     with pytest.raises(Exception, match="cannot import module 'no_such_mod_xyz'"):
         as_reward_fn("no_such_mod_xyz:f")
+
+
+def test_errors_name_the_flag_as_typed_and_every_missing_field(capsys, tmp_path):
+    from sentinel.cli.main import main
+
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"prompt": "p", "completion": "c"}\n')
+    assert main(["train", "sft", "--model", str(tmp_path), "--output-dir", str(tmp_path / "o"),
+                 "--train-file", str(data), "--max-steps", "-5"]) == 2
+    assert "sentinel: error: --max-steps: got -5" in capsys.readouterr().err
+    assert main(["train", "sft", "--max-steps", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "model" in err and "also missing: output_dir, train_file" in err
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"model: {tmp_path}\noutput_dir: {tmp_path / 'o'}\ntrain_file: {data}\nmax_steps: -5\n")
+    assert main(["train", "sft", "--config", str(cfg)]) == 2  # from the YAML file: named as its field
+    assert "config field 'max_steps'" in capsys.readouterr().err

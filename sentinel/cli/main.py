@@ -101,12 +101,36 @@ def main(argv: list[str] | None = None) -> int:
     except SentinelError as e:
         if args.debug:
             raise
-        print(f"sentinel: error: {e}", file=sys.stderr)
+        print(f"sentinel: error: {_as_typed(e, parser, args, argv)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sentinel: interrupted", file=sys.stderr)
         return 130
     return int(code or 0)
+
+
+def _as_typed(error: SentinelError, parser: argparse.ArgumentParser, args, argv: list[str] | None) -> str:
+    """A ConfigError about a field the user gave on the command line, named as the user typed it (`--max-steps`,
+    a positional's `FILE`) instead of "config field 'max_steps'"; other errors as they are."""
+    from ..errors import ConfigError
+
+    if not isinstance(error, ConfigError) or not error.field:
+        return str(error)
+    typed = sys.argv[1:] if argv is None else argv
+    sub = parser
+    for name in (getattr(args, "command", None), getattr(args, "subcommand", None)):
+        choices = next((a.choices for a in sub._actions if isinstance(a, argparse._SubParsersAction)), {})
+        if name in choices:
+            sub = choices[name]
+    for action in sub._actions:
+        if action.dest != error.field.replace("-", "_"):
+            continue
+        if not action.option_strings:
+            return f"{action.metavar or action.dest.upper()}: {error.reason}"
+        given = [o for o in action.option_strings if any(t == o or t.startswith(o + "=") for t in typed)]
+        if given:
+            return f"{given[0]}: {error.reason}"
+    return str(error)
 
 
 def entry_point() -> None:  # console script

@@ -98,9 +98,10 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Range and existence checks; ConfigError naming the field. Stages extend this."""
-        for name in ("model", "output_dir", "train_file"):
-            if not getattr(self, name):
-                raise ConfigError("is required", field=name)
+        missing = [name for name in ("model", "output_dir", "train_file") if not getattr(self, name)]
+        if missing:  # every missing field at once, not one per run
+            more = f" (also missing: {', '.join(missing[1:])})" if missing[1:] else ""
+            raise ConfigError(f"is required{more}", field=missing[0])
         for name in ("train_file", "eval_file"):
             path = getattr(self, name)
             if path and not Path(path).exists():
