@@ -12,9 +12,11 @@ from ..report import Report, Severity
 SEVERITIES = [s.value for s in Severity]
 
 
-def add_fail_on(parser: argparse.ArgumentParser, default: str = "high") -> None:
+def add_fail_on(parser: argparse.ArgumentParser, default: str = "high", why: str = "") -> None:
+    why = why or ("audits report statistical findings of every strength; the default fails a CI job on the "
+                  "strong ones only")
     parser.add_argument("--fail-on", default=default, choices=SEVERITIES,
-                        help="exit 1 when any finding is at or above this severity (default: %(default)s)")
+                        help=f"exit 1 when any finding is at or above this severity (default: %(default)s: {why})")
 
 
 def add_model_safety(parser: argparse.ArgumentParser) -> None:

@@ -30,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("--strict", action="store_true",
                    help="FILE mode: stop at the first row with no text to scan instead of reporting it")
     p.add_argument("--list", action="store_true", help="list the detectors with their thresholds and exit")
-    add_fail_on(p, default="low")
+    add_fail_on(p, default="low", why="a scan flags concrete attacks and leaks in the text, each worth a look")
     p.set_defaults(func=cmd_scan)
 
 
