@@ -86,6 +86,10 @@ class TrainConfig:
         "help": "merge LoRA adapters into the weights of the saved model (False: save the adapter only)"})
     allow_pickle: bool = field(default=False, metadata={"help": "allow loading pickled (.bin) weights"})
     trust_remote_code: bool = field(default=False, metadata={"help": "run modelling code shipped with the model"})
+    report_to: list[str] = field(default_factory=list, metadata={
+        "help": "experiment trackers to log to besides metrics.jsonl (always written): tensorboard, wandb, mlflow, "
+                "... (transformers' report_to; the tracker's package must be installed, e.g. sentinel-rlhf[trackers] "
+                "for tensorboard). TensorBoard event files go to OUTPUT_DIR/runs"})
     trainer_args: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "extra TRL/transformers training arguments passed through as they are (e.g. deepspeed, fsdp, "
                 "optim); YAML mapping or JSON on the command line"})
@@ -219,7 +223,7 @@ def training_kwargs(cfg: TrainConfig) -> dict[str, Any]:
         save_total_limit=cfg.save_total_limit,
         # Trainer also writes .safetensors checkpoints; optimizer state stays in torch's format (trusted: our own).
         save_only_model=False,
-        report_to="none",
+        report_to=list(cfg.report_to) or "none",
         disable_tqdm=cfg.quiet,
         use_cpu=not gpu and cfg.device != "mps",
         bf16=bf16,
@@ -461,6 +465,8 @@ def _write_final(cfg, trainer, data_summary, save_extra) -> None:
         trainer.processing_class.save_pretrained(tmp)
         if (work / METRICS_FILE).exists():
             shutil.copy2(work / METRICS_FILE, tmp / METRICS_FILE)
+        if (work / "runs").is_dir():  # TensorBoard event files (report_to); the checkpoints folder may go
+            shutil.copytree(work / "runs", tmp / "runs")
         atomic_write_text(tmp / "config.yaml", config_yaml(cfg))
         atomic_write_json(tmp / "data_summary.json", data_summary)
         if save_extra is not None:

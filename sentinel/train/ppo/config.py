@@ -124,6 +124,10 @@ class PPOConfig:
     steps: int = field(default=100, metadata={"help": "PPO steps run by train() (one step = one batch of prompts)"})
     output_dir: str | None = field(default=None, metadata={
         "help": "folder for the model, metrics.jsonl, config.yaml and checkpoints; None = write nothing"})
+    report_to: list[str] = field(default_factory=list, metadata={
+        "help": "experiment trackers besides metrics.jsonl (always written), through accelerate: tensorboard, "
+                "wandb, mlflow, ... (the tracker's package must be installed); needs output_dir. TensorBoard event "
+                "files go to OUTPUT_DIR/runs"})
     save_steps: int = field(default=0, metadata={
         "help": "save a checkpoint (output_dir/checkpoint-last) every N steps; 0 = only at the end"})
     device: str | None = field(default=None, metadata={"help": "cpu, cuda or mps; None = what accelerate picks"})
@@ -162,6 +166,8 @@ class PPOConfig:
             v = getattr(self, name)
             if v is not None and v <= 0:
                 raise ConfigError(f"must be > 0 or None, got {v!r}", field=name)
+        if self.report_to and not self.output_dir:
+            raise ConfigError("trackers write beside the run's output; give output_dir too", field="report_to")
         if self.length_penalty < 0:
             raise ConfigError(f"is subtracted per token, so give it as a positive number, got {self.length_penalty!r}",
                               field="length_penalty")

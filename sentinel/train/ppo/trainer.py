@@ -77,7 +77,10 @@ class PPOTrainer:
         self.config = config = config or PPOConfig()
         # Without a GPU, cpu=True is what lets accelerate see a torchrun launch as multi-process CPU (gloo).
         on_cpu = config.device == "cpu" or (config.device in (None, "auto") and not torch.cuda.is_available())
-        self.accelerator = accelerator or Accelerator(cpu=on_cpu)
+        trackers = {"log_with": list(config.report_to), "project_dir": str(Path(config.output_dir) / "runs")} \
+            if config.report_to else {}
+        self.accelerator = accelerator or Accelerator(cpu=on_cpu, **trackers)
+        self._tracking = False
         set_seed(config.seed + self.accelerator.process_index)
         device = self.accelerator.device
         policy, tok = load_causal_lm(model, tokenizer=tokenizer, device=str(device), dtype=config.dtype)
@@ -554,6 +557,8 @@ class PPOTrainer:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps({"step": self.step_count, **stats}) + "\n")
+        if self._tracking:
+            self.accelerator.log(stats, step=self.step_count)
         for cb in self.callbacks:
             if cb.on_step_end(self, self.step_count, stats) is True:
                 self.stop_training = True
@@ -578,6 +583,10 @@ class PPOTrainer:
             atomic_write_text(Path(out) / "config.yaml", _yaml(to_dict(c)))
             atomic_write_json(Path(out) / "data_summary.json", {"prompts": len(prompts), "per_process": len(shard),
                                                                 "processes": acc.num_processes})
+        if c.report_to and not self._tracking:
+            flat = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in to_dict(c).items()}
+            acc.init_trackers("ppo", config=flat)
+            self._tracking = True
         order: list[int] = []
         total = steps or c.steps
         self.stop_training = False
@@ -591,6 +600,9 @@ class PPOTrainer:
             self.step(batch, responses)
             if out and c.save_steps and self.step_count % c.save_steps == 0 and not self.diverged:
                 self.save_model(Path(out) / "checkpoint-last")
+        if self._tracking:
+            acc.end_training()  # flush and close the trackers before the output folder is replaced
+            self._tracking = False
         if out:
             if self.diverged:
                 logger.error("training diverged at step %d; keeping the last good weights in %s", self.step_count,
@@ -618,7 +630,7 @@ class PPOTrainer:
                 self.tokenizer.save_pretrained(tmp)
                 save_file({k: v.detach().contiguous().cpu() for k, v in module.v_head.state_dict().items()},
                           str(tmp / "value_head.safetensors"))
-                for extra in ("metrics.jsonl", "config.yaml", "data_summary.json", "checkpoint-last"):
+                for extra in ("metrics.jsonl", "config.yaml", "data_summary.json", "checkpoint-last", "runs"):
                     src = Path(path) / extra
                     if src.exists():
                         src.rename(tmp / extra)  # keep the run's logs when the model folder is the output folder
