@@ -163,9 +163,13 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str
 
 
 def from_args(cls: type[C], args: argparse.Namespace, config_path: str | Path | None = None,
-              base: dict[str, Any] | None = None) -> C:
-    """`base` (a preset, if any) first, then the YAML file (if any), then every flag the user actually gave."""
-    data = {**(base or {}), **(load_yaml(config_path) if config_path else {})}
+              base: dict[str, Any] | None = None, translate: Any = None) -> C:
+    """`base` (a preset, if any) first, then the YAML file (if any; `translate(data, source)` maps other names onto
+    the fields first), then every flag the user actually gave."""
+    yaml_data = load_yaml(config_path) if config_path else {}
+    if translate is not None and yaml_data:
+        yaml_data = translate(yaml_data, str(config_path))
+    data = {**(base or {}), **yaml_data}
     for name in _fields(cls):
         v = getattr(args, name, _MISSING)
         if v is not _MISSING:

@@ -54,7 +54,10 @@ def cmd_train(args) -> int:
     cls, run = STAGES[args.stage]
     own = ("quiet", "guard_every", "stop_on")
     flags = argparse.Namespace(**{k: v for k, v in vars(args).items() if k not in own})
-    cfg = from_args(cls, flags, args.config)
+    from ..train.trl_names import from_trl_names
+
+    # a TRL recipe's own names (model_name_or_path, dataset_name, use_peft, eval_strategy, ...) work in the YAML file
+    cfg = from_args(cls, flags, args.config, translate=lambda data, source: from_trl_names(cls, data, source))
     if args.quiet:  # a YAML `quiet: true` stands; the flag can only switch quiet on
         cfg.quiet = True
     guard = None

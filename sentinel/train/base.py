@@ -223,7 +223,7 @@ def training_kwargs(cfg: TrainConfig) -> dict[str, Any]:
         save_total_limit=cfg.save_total_limit,
         # Trainer also writes .safetensors checkpoints; optimizer state stays in torch's format (trusted: our own).
         save_only_model=False,
-        report_to=list(cfg.report_to) or "none",
+        report_to=[r for r in cfg.report_to if r != "none"] or "none",
         disable_tqdm=cfg.quiet,
         use_cpu=not gpu and cfg.device != "mps",
         bf16=bf16,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import ConfigError
 from .base import TrainConfig, TrainResult, load_dtype, load_policy, peft_config, quiet_mode, run_stage, training_kwargs
@@ -29,6 +29,8 @@ LOSS_TYPES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_
 @dataclass
 class DPOConfig(TrainConfig):
     """DPO: raise the policy's log-probability margin of chosen over rejected replies relative to a reference."""
+
+    TRL_CONFIG: ClassVar[str] = "DPOConfig"  # TRL's config class: its field names work in the YAML file
 
     learning_rate: float = field(default=5e-6, metadata={"help": "peak AdamW learning rate"})
     beta: float = field(default=0.1, metadata={"help": "strength of the pull towards the reference (higher = closer)"})

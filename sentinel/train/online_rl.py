@@ -21,7 +21,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from ..errors import ConfigError, DataError
 from .base import WORK_DIR, TrainConfig, TrainResult, load_policy, peft_config, quiet_mode, run_stage, training_kwargs
@@ -105,6 +105,8 @@ class OnlineRLConfig(TrainConfig):
 class GRPOConfig(OnlineRLConfig):
     """GRPO (Shao et al. 2024): advantages are rewards standardised within each prompt's group."""
 
+    TRL_CONFIG: ClassVar[str] = "GRPOConfig"  # TRL's config class: its field names work in the YAML file
+
     loss_type: str = field(default="dapo", metadata={
         "help": f"TRL's loss aggregation: {', '.join(GRPO_LOSSES)} (TRL 1.16: dapo)"})
     scale_rewards: Literal["group", "batch", "none"] = field(default="group", metadata={
@@ -123,6 +125,8 @@ class GRPOConfig(OnlineRLConfig):
 @dataclass
 class RLOOConfig(OnlineRLConfig):
     """RLOO (Ahmadian et al. 2024): each reply's baseline is the mean reward of the other replies to its prompt."""
+
+    TRL_CONFIG: ClassVar[str] = "RLOOConfig"
 
     num_generations: int = field(default=2, metadata={
         "help": "replies sampled per prompt (TRL's RLOO: 2); per_device_train_batch_size x steps_per_generation "

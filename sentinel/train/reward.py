@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import ConfigError, DataError
 from .base import (
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 @dataclass
 class RewardConfig(TrainConfig):
     """Reward model: a sequence classifier with one output, trained so that chosen replies score higher."""
+
+    TRL_CONFIG: ClassVar[str] = "RewardConfig"  # TRL's config class: its field names work in the YAML file
 
     learning_rate: float = field(default=1e-5, metadata={"help": "peak AdamW learning rate"})
     margin_field: str | None = field(default=None, metadata={

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import ConfigError
 from .base import (
@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 @dataclass
 class SFTConfig(TrainConfig):
     """Supervised fine-tuning: learn to produce the final assistant turn of each conversation."""
+
+    TRL_CONFIG: ClassVar[str] = "SFTConfig"  # TRL's config class: its field names work in the YAML file
 
     learning_rate: float = field(default=2e-5, metadata={"help": "peak AdamW learning rate"})
     completion_only_loss: bool = field(default=True, metadata={
