@@ -43,4 +43,4 @@ def cmd_attack(args) -> int:
             (m["phrase"], m["position"], f"{m['uplift']:+.3g}", f"{m['uplift_vs_control']:+.3g}",
              "-" if m["flip_rate"] is None else f"{m['flip_rate']:.2f}") for m in result.phrases],
             ("phrase", "position", "uplift", "vs neutral", "flip rate"))
-    return finish_report(report, args.out, args.fail_on, args.json)
+    return finish_report(report, args.out, args.fail_on, args.json, args.format)

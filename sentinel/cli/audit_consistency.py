@@ -75,7 +75,7 @@ def cmd_data(args) -> int:
                         notes=report.notes + poison.notes)
         if args.out:
             poison.save(f"{args.out}/poisoning")
-    return finish_report(report, args.out, args.fail_on, args.json)
+    return finish_report(report, args.out, args.fail_on, args.json, args.format)
 
 
 def cmd_consistency(args) -> int:
@@ -83,11 +83,11 @@ def cmd_consistency(args) -> int:
 
     checker = RLHFConsistencyChecker(reward_tolerance=args.tolerance)
     report = checker.check_reward_model(_reward(args.model, args), args.cases)
-    return finish_report(report, args.out, args.fail_on, args.json)
+    return finish_report(report, args.out, args.fail_on, args.json, args.format)
 
 
 def cmd_training(args) -> int:
     from ..audit.consistency import RLHFConsistencyChecker
 
     report = RLHFConsistencyChecker(kl_target=args.kl_target).check_training(args.metrics)
-    return finish_report(report, args.out, args.fail_on, args.json)
+    return finish_report(report, args.out, args.fail_on, args.json, args.format)

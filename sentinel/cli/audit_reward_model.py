@@ -53,7 +53,7 @@ def cmd_audit(args) -> int:
                              allow_pickle=args.allow_pickle, device=args.device)
     if not args.json:
         _print_summary(result)
-    return finish_report(result, args.out, args.fail_on, args.json)
+    return finish_report(result, args.out, args.fail_on, args.json, args.format)
 
 
 def _print_summary(result) -> None:

@@ -70,4 +70,4 @@ def cmd_sycophancy(args) -> int:
     score = result.sycophancy_score
     shown = "inconclusive (see the 'inconclusive' findings)" if score is None else f"{score:.3f}"
     print(f"sycophancy score: {shown}")
-    return finish_report(result, args.out, args.fail_on, args.json)
+    return finish_report(result, args.out, args.fail_on, args.json, args.format)

@@ -17,6 +17,9 @@ def add_fail_on(parser: argparse.ArgumentParser, default: str = "high", why: str
                   "strong ones only")
     parser.add_argument("--fail-on", default=default, choices=SEVERITIES,
                         help=f"exit 1 when any finding is at or above this severity (default: %(default)s: {why})")
+    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                        help="what to print: a summary, the report as JSON (as --json), or SARIF 2.1.0 for GitHub "
+                             "code scanning (findings on the data file's lines; also written as report.sarif)")
 
 
 def add_model_safety(parser: argparse.ArgumentParser) -> None:
@@ -55,14 +58,19 @@ def print_findings(report: Report) -> None:
         print(f"{report.title or report.kind}: no findings")
 
 
-def finish_report(report: Report, out: str | None, fail_on: str, as_json: bool = False) -> int:
-    """Save the report (when `out` is given), print it, and return the linter-style exit code."""
+def finish_report(report: Report, out: str | None, fail_on: str, as_json: bool = False, fmt: str = "text") -> int:
+    """Save the report (when `out` is given), print it (`fmt`: text, json or sarif), and return the linter-style
+    exit code."""
     if out:
         report.save(out)
-    if as_json:
+    if fmt == "sarif":
+        from ..report.sarif import to_sarif
+
+        print_json(to_sarif(report.to_dict()))
+    elif as_json or fmt == "json":
         print_json(report.to_dict())
     else:
         print_findings(report)
         if out:
-            print(f"report written to {out}/report.json, report.html, report.md")
+            print(f"report written to {out}/report.json, report.html, report.md, report.sarif")
     return report.exit_code(Severity.parse(fail_on))

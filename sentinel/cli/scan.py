@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ConfigError
+from ..report.sarif import to_sarif
 from .common import add_fail_on, print_json, print_table
 
 GROUP = None
@@ -81,7 +82,9 @@ def _scan_pair(args, thresholds) -> int:
     report = result.to_report()
     if args.report:
         report.save(args.report)
-    if args.json:
+    if args.format == "sarif":
+        print_json(to_sarif(report.to_dict()))
+    elif args.json or args.format == "json":
         print_json(result.to_dict())
     else:
         rows = [(name, f"{s:.2f}", f"{result.thresholds[name]:.2f}", "FLAGGED" if any(f.id == name for f in
@@ -103,7 +106,9 @@ def _scan_file(args, thresholds) -> int:
                       strict=args.strict)
     if args.report:
         ds.report.save(args.report)
-    if args.json:
+    if args.format == "sarif":
+        print_json(to_sarif(ds.report.to_dict()))
+    elif args.json or args.format == "json":
         print_json(ds.summary())
     else:
         rows = [(name, n, f"{n / ds.rows:.1%}", f"{ds.thresholds[name]:.2f}") for name, n in ds.counts.items()]

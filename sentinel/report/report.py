@@ -108,7 +108,7 @@ class Report:
         return cls.from_dict(read_json(path))
 
     def save(self, out_dir: str | Path) -> Path:
-        """Write report.json (the source of truth), then report.md and report.html rendered from it.
+        """Write report.json (the source of truth), then report.md, report.html and report.sarif rendered from it.
 
         `figures` must already be in `out_dir`: report.html embeds them, so that one file shows everything."""
         from .render import render_html, render_markdown
@@ -117,7 +117,10 @@ class Report:
         out.mkdir(parents=True, exist_ok=True)
         data = json.loads(self.to_json())
         # The JSON goes last: a report.json present means the whole report was written.
+        from .sarif import to_sarif
+
         atomic_write_text(out / "report.md", render_markdown(data))
+        atomic_write_json(out / "report.sarif", to_sarif(data))  # for GitHub code scanning
         atomic_write_text(out / "report.html", render_html(data, out))
         atomic_write_json(out / "report.json", data)
         return out

@@ -266,5 +266,5 @@ def check_preferences(dataset: Any, cfg: ConsistencyConfig | None = None, refere
         notes.append("label noise not computable: no reference reward model given")
     findings.sort(key=lambda f: -f.severity.rank)
     return Report("preference-consistency", f"preference-data checks: {loaded.source}", findings, metrics,
-                  config={"near_duplicate_jaccard": cfg.near_duplicate_jaccard,
+                  config={"source": loaded.source, "near_duplicate_jaccard": cfg.near_duplicate_jaccard,
                           "min_pairs_for_stats": cfg.min_pairs_for_stats, "alpha": cfg.alpha}, notes=notes)
