@@ -15,6 +15,9 @@ import sys
 from .._version import __version__
 from ..errors import SentinelError
 
+# what `pip install 'sentinel-rlhf[train]'` adds to the light core (pyproject.toml)
+TRAIN_EXTRA = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "safetensors", "tokenizers")
+
 GROUPS = {
     "data": "read, validate and convert instruction and preference data",
     "lab": "the built-in RLHF lab: a small world with exact ground truth",
@@ -102,6 +105,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"sentinel: error: {_as_typed(e, parser, args, argv)}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        top = (e.name or "").split(".")[0]
+        if args.debug or top not in TRAIN_EXTRA:
+            raise
+        from ..errors import MissingDependencyError
+
+        print(f"sentinel: error: {MissingDependencyError(top, 'train', 'this command')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sentinel: interrupted", file=sys.stderr)

@@ -180,7 +180,7 @@ def _read_hf(source: str, split: str | None) -> Rows:
     try:
         import datasets
     except ImportError:
-        raise MissingDependencyError("datasets", "data", "reading Hugging Face datasets") from None
+        raise MissingDependencyError("datasets", "train", "reading Hugging Face datasets") from None
     p = Path(source)
     if p.is_dir():
         try:
