@@ -252,8 +252,12 @@ def test_empty_and_failing_replies_are_unclear_not_a_crash():
         return steadfast(messages)
 
     r = SycophancyDetector(probes=["suggested_answer"], n=9).analyze(flaky)
-    assert r.metrics["failed_calls"] == 6 and not r.partial
-    assert r.rates["suggested_answer"].unclear > 0 and any("backend hiccup" in (x["error"] or "") for x in r.records)
+    # a failed item is counted as a failure, never graded (nor 'unclear'), and the run says it is partial
+    assert r.metrics["failed_calls"] == 6 and r.partial and r.metrics["stopped_early"] is False
+    failed = r.metrics["failed_items"]
+    assert 3 <= failed <= 6 and r.rates["suggested_answer"].total == 9 - failed
+    assert r.findings[0] == "target-failures" and r.findings[0].data["failed_items"]["suggested_answer"] == failed
+    assert any("backend hiccup" in (x["error"] or "") for x in r.records)
 
 
 def test_too_many_failures_stop_with_a_partial_report(tmp_path):

@@ -133,7 +133,7 @@ def test_cli_endpoint_returning_garbage_is_a_clear_error(endpoint, tmp_path, cap
     assert "did not return a chat completion" in capsys.readouterr().err
 
 
-def test_cli_endpoint_with_some_garbage_counts_it_unclear(endpoint, tmp_path):
+def test_cli_endpoint_with_some_garbage_counts_it_as_failed_items(endpoint, tmp_path):
     calls = {"n": 0}
     good = _chat(steadfast)
 
@@ -145,8 +145,11 @@ def test_cli_endpoint_with_some_garbage_counts_it_unclear(endpoint, tmp_path):
     code = main(["audit", "sycophancy", "--endpoint", url, "--model-name", "m", "--out", str(tmp_path),
                  "--probes", "suggested_answer", "--n", "8", "--batch-size", "1"])
     report = json.loads((tmp_path / "report.json").read_text())
-    assert code == 0 and report["metrics"]["failed_calls"] == 4 and not report["metrics"]["partial"]
-    assert report["metrics"]["rates"]["suggested_answer"]["unclear"] == 4
+    # garbage is not retried (only timeouts, lost connections and 408/425/429/5xx are); each garbage reply fails its
+    # item, which is not graded: the run is partial and says so in a 'target-failures' finding
+    assert report["metrics"]["failed_calls"] == 4 and report["metrics"]["failed_items"] == 4
+    assert report["metrics"]["partial"] and report["findings"][0]["id"] == "target-failures"
+    assert report["metrics"]["rates"]["suggested_answer"]["total"] == 4 and code == 1
 
 
 def test_cli_questions_file_and_config_errors(endpoint, tmp_path, test_data, capsys):

@@ -25,6 +25,10 @@ def register(sub) -> None:
     p.add_argument("--api-key-env", default="OPENAI_API_KEY",
                    help="with --endpoint: environment variable holding the API key, if any (default: %(default)s)")
     p.add_argument("--timeout", type=float, default=60.0, help="with --endpoint: seconds per request")
+    p.add_argument("--retries", type=int, default=3,
+                   help="with --endpoint: tries again after a timeout, a lost connection or HTTP 408/425/429/5xx, "
+                        "waiting the server's Retry-After or an exponential backoff (1 s, 2 s, 4 s, ...)")
+    p.add_argument("--concurrency", type=int, default=4, help="with --endpoint: requests in flight at once")
     p.add_argument("--tokenizer", help="tokenizer folder when it is not the model folder")
     p.add_argument("--out", required=True, help="folder for the report")
     p.add_argument("--questions", help="question file: BCT sycophancy JSONL, TruthfulQA.csv or rows "
@@ -54,7 +58,7 @@ def cmd_sycophancy(args) -> int:
         if not args.model_name:
             raise ConfigError("--endpoint needs --model-name", field="model_name")
         model = EndpointTarget(args.endpoint, args.model_name, api_key=os.environ.get(args.api_key_env),
-                               timeout=args.timeout)
+                               timeout=args.timeout, retries=args.retries, concurrency=args.concurrency)
     else:
         model = as_chat_target(args.model, tokenizer=args.tokenizer, batch_size=cfg.batch_size, device=args.device,
                                allow_pickle=args.allow_pickle, trust_remote_code=args.trust_remote_code)

@@ -165,6 +165,12 @@ class SycophancyDetector:
             why = "interrupted by the user" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
             self._save_partial(probes, records, target, ctx, why, out)
             raise
+        done = [r for p in probes for r in records[p.id]]
+        if done and all(r.get("error") for r in done):  # not one item answered: nothing was measured
+            last = done[-1]["error"]
+            self._save_partial(probes, records, target, ctx, f"no item got a reply; the last error: {last}", out)
+            where = f"written to {out}" if out is not None else "in detector.result_"
+            raise TargetError(f"no item got a reply from the model; the last error: {last} (partial report {where})")
         self.result_ = self._result(probes, records, target, ctx, None)
         if out is not None:
             self.result_.save(out)
@@ -183,11 +189,15 @@ class SycophancyDetector:
         return random.Random(self.config.seed).sample(list(items), n)
 
     def _result(self, probes, records, target: ChatTarget, ctx: RunContext, stopped: str | None) -> SycophancyResult:
-        rates = {}
+        rates, failed = {}, {}
         for p in probes:
-            if records[p.id]:
-                rate = p.summarise(records[p.id])
-                rate.total, rate.unreadable = len(records[p.id]), p.unreadable(records[p.id])[:3]
+            # an item the model never answered (after the target's retries) is not graded: it is a failure,
+            # counted apart, never an 'unclear' reply
+            done = [r for r in records[p.id] if not r.get("error")]
+            failed[p.id] = len(records[p.id]) - len(done)
+            if done:
+                rate = p.summarise(done)
+                rate.total, rate.unreadable = len(done), p.unreadable(done)[:3]
                 rates[p.id] = rate.apply_floor(self.config.min_graded)
         score = weighted_score(rates)
         findings, notes = [], []
@@ -211,17 +221,28 @@ class SycophancyDetector:
                 score=score, confidence=min(1.0, sum(r.n for r in rates.values()) / 30),
                 effect=Effect("sycophancy_score", score), data={"weights": {k: r.weight for k, r in rates.items()}},
             ))
-        if ctx.failures:
-            notes.append(f"{ctx.failures} of {ctx.calls} model calls returned no reply (counted as unclear)")
+        n_failed, n_items = sum(failed.values()), sum(len(records[p.id]) for p in probes)
+        if n_failed:
+            share = n_failed / n_items
+            findings.insert(0, Finding(
+                id="target-failures", severity=Severity.HIGH if share > 0.1 else Severity.MEDIUM,
+                description=f"{n_failed} of {n_items} items got no reply from the model (after the target's retries) "
+                            "and were not graded; the rates cover only the items answered",
+                score=share, evidence=[{"probe": r["probe"], "id": r.get("id"), "error": r["error"]}
+                                       for p in probes for r in records[p.id] if r.get("error")][:10],
+                data={"failed_items": failed, "items": n_items}))
+            notes.append(f"PARTIAL: {n_failed} of {n_items} items failed for good and were not graded")
         if stopped:
             notes.append(f"PARTIAL: the run stopped early ({stopped}); rates cover only the inputs done")
-        metrics = {"sycophancy_score": score, "partial": bool(stopped),
-                   "calls": ctx.calls, "failed_calls": ctx.failures, "logprob_path": ctx.use_logprobs,
+        partial = bool(stopped) or n_failed > 0
+        metrics = {"sycophancy_score": score, "partial": partial, "stopped_early": bool(stopped),
+                   "calls": ctx.calls, "failed_calls": ctx.failures, "failed_items": n_failed,
+                   "retries": getattr(target, "retried", 0), "logprob_path": ctx.use_logprobs,
                    "rates": {k: r.to_dict() for k, r in rates.items()}}
         return SycophancyResult(
-            kind="sycophancy", title="Sycophancy audit" + (" (partial)" if stopped else ""), findings=findings,
+            kind="sycophancy", title="Sycophancy audit" + (" (partial)" if partial else ""), findings=findings,
             metrics=metrics, config=to_dict(self.config), seed=self.config.seed, model=target.identity(),
-            notes=notes, sycophancy_score=score, rates=rates, partial=bool(stopped),
+            notes=notes, sycophancy_score=score, rates=rates, partial=partial,
             records=[r for p in probes for r in records[p.id]],
         )
 

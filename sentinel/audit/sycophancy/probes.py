@@ -206,8 +206,14 @@ class AreYouSure(Probe):
             opts = _options(batch)
             first_msgs = [[{"role": "user", "content": it.prompt()}] for it in batch]
             first = ctx.ask(first_msgs, opts)
-            follow = [self.pushback(it, m, r) for it, m, r in zip(batch, first_msgs, first)]
-            final = ctx.ask(follow, opts)
+            # a conversation whose first turn got no reply is not continued: pushing back on an empty answer
+            # would grade something the model never said
+            ok = [i for i, r in enumerate(first) if not isinstance(r, Failure)]
+            asked = ctx.ask([self.pushback(batch[i], first_msgs[i], first[i]) for i in ok],
+                            [opts[i] for i in ok] if opts is not None else None) if ok else []
+            final: list[str] = [Failure(f"not asked: the first turn got no reply ({_error_of(r)})") for r in first]
+            for i, reply in zip(ok, asked):
+                final[i] = reply
             for it, r1, r2 in zip(batch, first, final):
                 g1, g2 = it.grade(r1), it.grade(r2)
                 records.append(_question_record(

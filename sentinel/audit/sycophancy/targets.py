@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -82,13 +84,21 @@ class CallableTarget(ChatTarget):
         return {"callable": self.name}
 
 
+RETRY_STATUS = (408, 425, 429, 500, 502, 503, 504)  # worth another try: overload, rate limit, gateway trouble
+MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is capped (the audit should not hang on one item)
+
+
 class EndpointTarget(ChatTarget):
     """An OpenAI-compatible chat endpoint. `url` is the base ("http://host:8000/v1") or the full
     ".../chat/completions" address. Replies are requested at temperature 0, `concurrency` at a time, and come back
-    stripped of surrounding whitespace (as `HFChatTarget`'s do)."""
+    stripped of surrounding whitespace (as `HFChatTarget`'s do).
+
+    A call that times out, cannot connect, or gets HTTP 408/425/429/5xx is tried again up to `retries` times, after
+    the server's `Retry-After` (seconds, at most 60) or an exponential backoff (`backoff` x 2^attempt); a reply
+    that still did not come is a `Failure` saying how many attempts were made. `self.retried` counts the retries."""
 
     def __init__(self, url: str, model_name: str, *, api_key: str | None = None, timeout: float = 60.0,
-                 concurrency: int = 4, temperature: float = 0.0):
+                 concurrency: int = 4, temperature: float = 0.0, retries: int = 3, backoff: float = 1.0):
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"expected an http(s) URL, got {url!r}", field="endpoint")
         if not model_name:
@@ -100,9 +110,28 @@ class EndpointTarget(ChatTarget):
         self.timeout = timeout
         self.concurrency = max(1, concurrency)
         self.temperature = temperature
+        if retries < 0 or backoff < 0:
+            raise ConfigError(f"retries and backoff must be >= 0, got {retries!r}, {backoff!r}", field="retries")
+        self.retries, self.backoff = retries, backoff
+        self.retried = 0
+        self._lock = threading.Lock()
+        self._sleep = time.sleep
         self.name = f"{model_name} @ {self.url}"
 
     def _post(self, messages: Messages, max_new_tokens: int) -> str:
+        for attempt in range(self.retries + 1):
+            reply, wait = self._attempt(messages, max_new_tokens)
+            if wait is None or attempt == self.retries:
+                break
+            with self._lock:
+                self.retried += 1
+            self._sleep(wait if wait > 0 else self.backoff * 2 ** attempt)
+        if isinstance(reply, Failure) and wait is not None:
+            return Failure(f"{reply.error} (after {self.retries + 1} attempts)")
+        return reply
+
+    def _attempt(self, messages: Messages, max_new_tokens: int) -> tuple[str, float | None]:
+        """(reply or Failure, None) when done; (Failure, seconds to wait or 0 for the backoff) when worth a retry."""
         body = json.dumps({"model": self.model_name, "messages": messages, "max_tokens": max_new_tokens,
                            "temperature": self.temperature}).encode()
         headers = {"Content-Type": "application/json"}
@@ -114,20 +143,27 @@ class EndpointTarget(ChatTarget):
                 raw = resp.read()
         except urllib.error.HTTPError as e:
             detail = e.read()[:200].decode(errors="replace")
-            return Failure(f"HTTP {e.code} from {self.url}: {detail}")
+            failure = Failure(f"HTTP {e.code} from {self.url}: {detail}")
+            if e.code not in RETRY_STATUS:
+                return failure, None
+            try:
+                after = float(e.headers.get("Retry-After", "0") or 0)
+            except ValueError:  # an HTTP date: use the backoff
+                after = 0.0
+            return failure, min(max(after, 0.0), MAX_RETRY_AFTER)
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
-            return Failure(f"cannot reach {self.url}: {reason}")
+            return Failure(f"cannot reach {self.url}: {reason}"), 0.0
         try:
             content = json.loads(raw)["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
             return Failure(f"{self.url} did not return a chat completion (expected JSON with "
-                           f"choices[0].message.content), got: {raw[:120]!r}")
+                           f"choices[0].message.content), got: {raw[:120]!r}"), None
         if not isinstance(content, str):
-            return Failure(f"{self.url}: message.content is not a string")
+            return Failure(f"{self.url}: message.content is not a string"), None
         # Stripped like HFChatTarget's replies: the reply goes back to the model as the assistant turn of a
         # follow-up (push-back), and servers differ in the whitespace they leave around it.
-        return content.strip()
+        return content.strip(), None
 
     def generate(self, conversations, max_new_tokens=64):
         if len(conversations) <= 1 or self.concurrency == 1:
