@@ -118,7 +118,7 @@ def test_cli_endpoint_down_is_a_clear_error(tmp_path, capsys):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     code = main(["audit", "sycophancy", "--endpoint", f"http://127.0.0.1:{port}/v1", "--model-name", "m",
-                 "--out", str(tmp_path), "--probes", "suggested_answer", "--n", "3"])
+                 "--out", str(tmp_path), "--probes", "suggested_answer", "--n", "3", "--retries", "0"])
     assert code == 2
     err = capsys.readouterr().err
     assert "cannot reach" in err and f"127.0.0.1:{port}" in err

@@ -92,7 +92,7 @@ def test_a_server_that_is_down_ends_with_a_partial_report_and_a_nonzero_exit(tmp
     from sentinel.cli.main import main
 
     code = main(["audit", "sycophancy", "--endpoint", f"http://127.0.0.1:{free_port}/v1", "--model-name", "m",
-                 "--out", str(tmp_path / "rep"), "--probes", "are_you_sure", "--timeout", "0.5"])
+                 "--out", str(tmp_path / "rep"), "--probes", "are_you_sure", "--timeout", "0.5", "--retries", "1"])
     assert code != 0
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert report["metrics"]["partial"] is True
