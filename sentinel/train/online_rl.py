@@ -16,7 +16,6 @@ in-memory model is first saved to OUTPUT_DIR/checkpoints/reference, safetensors 
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -153,11 +152,12 @@ def trl_reward_func(reward_fn, name: str):
     string, as in PPO. A NaN/inf reward becomes None, which TRL leaves out of the group's statistics.
     """
     from ..data.formats import simple_prompt
+    from ..models.reward import finite_or_none
 
     def reward(prompts, completions, **kwargs):
         ps = [simple_prompt(p) for p in prompts]
         rs = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
-        return [v if math.isfinite(v) else None for v in reward_fn(ps, rs)]
+        return finite_or_none(reward_fn(ps, rs))
 
     reward.__name__ = reward.__qualname__ = name
     return reward
