@@ -156,10 +156,57 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str
             help_text = f"{help_text} ({shown})" if help_text else f"({shown})"
         flag = "--" + name.replace("_", "-")
         if base is bool:
-            group.add_argument(flag, dest=name, default=argparse.SUPPRESS, nargs="?", const="true", metavar="BOOL",
+            group.add_argument(flag, dest=name, default=argparse.SUPPRESS, action=Switch, takes_value=True,
                                help=help_text.replace("%", "%%"))
         else:
             group.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=help_text.replace("%", "%%"))
+
+
+BOOL_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
+class Switch(argparse.Action):
+    """A boolean option, the same in every command: `--name` turns it on, `--no-name` off. A switch generated from a
+    config field (`takes_value`) also takes the YAML spelling, `--name true|false` or `--name=false`, once the
+    argument list has gone through `join_switch_values` (the `sentinel` parser does this)."""
+
+    def __init__(self, option_strings, dest, default=None, help=None, takes_value=False, **kwargs):
+        strings = []
+        for s in option_strings:
+            strings.append(s)
+            if s.startswith("--") and not s.startswith("--no-"):
+                strings.append("--no-" + s[2:])
+        super().__init__(strings, dest, nargs=0, default=default, help=help, **kwargs)
+        self.takes_value = takes_value
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, not (option_string or "").startswith("--no-"))
+
+    def format_usage(self) -> str:
+        return " | ".join(self.option_strings)
+
+
+def join_switch_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Rewrite `--name true|false` and `--name=false` for the value-taking switches of `parser` into `--name` /
+    `--no-name`; everything else is left as it is."""
+    flags = {s for a in parser._actions if isinstance(a, Switch) and a.takes_value for s in a.option_strings}
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token, value = argv[i], None
+        if "=" in token and token.split("=", 1)[0] in flags:
+            token, value = token.split("=", 1)
+        elif token in flags and i + 1 < len(argv) and argv[i + 1].lower() in BOOL_WORDS:
+            value = argv[i + 1]
+            i += 1
+        if token in flags and value is not None:
+            if value.lower() not in BOOL_WORDS:
+                parser.error(f"argument {token}: expected true or false, got {value!r}")
+            on = BOOL_WORDS[value.lower()] != token.startswith("--no-")
+            token = ("--" if on else "--no-") + token.removeprefix("--no-").removeprefix("--")
+        out.append(token)
+        i += 1
+    return out
 
 
 def from_args(cls: type[C], args: argparse.Namespace, config_path: str | Path | None = None,

@@ -87,3 +87,34 @@ def test_errors_name_the_flag_as_typed_and_every_missing_field(capsys, tmp_path)
     cfg.write_text(f"model: {tmp_path}\noutput_dir: {tmp_path / 'o'}\ntrain_file: {data}\nmax_steps: -5\n")
     assert main(["train", "sft", "--config", str(cfg)]) == 2  # from the YAML file: named as its field
     assert "config field 'max_steps'" in capsys.readouterr().err
+
+
+def test_a_flag_means_the_same_kind_of_thing_in_every_command():
+    """`--skip-invalid`, `--json`, `--allow-pickle`, ... are switches (`--x` / `--no-x`) everywhere, whether a command
+    declares them or a config dataclass generates them; no flag takes a value in one command and none in another."""
+    kinds: dict[str, set] = {}
+    for _path, parser in _commands():
+        for action in parser._actions:
+            for flag in action.option_strings:
+                if flag in ("-h", "--help", "--version"):
+                    continue
+                kinds.setdefault(flag, set()).add((type(action).__name__, action.nargs == 0))
+    mixed = {flag: k for flag, k in kinds.items() if len(k) > 1 and flag not in ("-q", "--quiet")}
+    assert not mixed, mixed
+    switches = [f for f, k in kinds.items() if ("Switch", True) in k]
+    assert {"--skip-invalid", "--no-skip-invalid", "--json", "--allow-pickle", "--resume"} <= set(switches)
+
+
+def test_switches_take_the_yaml_spelling_too(tmp_path):
+    from sentinel.cli.main import build_parser
+
+    parser = build_parser()
+    base = ["train", "sft", "--model", "m", "--output-dir", str(tmp_path), "--train-file", "x"]
+    assert parser.parse_args([*base, "--skip-invalid"]).skip_invalid is True
+    assert parser.parse_args([*base, "--no-skip-invalid"]).skip_invalid is False
+    assert parser.parse_args([*base, "--skip-invalid", "false"]).skip_invalid is False
+    assert parser.parse_args([*base, "--skip-invalid=yes", "--resume", "0"]).resume is False
+    assert parser.parse_args(["data", "convert", "--skip-invalid", "in.jsonl", "out.jsonl", "--to",
+                              "preference_chat"]).input == "in.jsonl"  # a switch never swallows a positional
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--skip-invalid=maybe"])

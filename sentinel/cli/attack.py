@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..config import Switch
 from .common import add_fail_on, add_model_safety, finish_report
 
 GROUP = "attack"
@@ -17,7 +18,7 @@ def register(sub) -> None:
     p.add_argument("--beam", type=int, default=4, help="candidates kept per round (default: %(default)s)")
     p.add_argument("--max-words", type=int, default=12, help="longest insertion, in words (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the search's random choices")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--json", action=Switch, help="print the report as JSON")
     add_fail_on(p)
     add_model_safety(p)
     p.set_defaults(func=cmd_attack)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..config import Switch
 from .common import add_fail_on, add_model_safety, finish_report
 
 GROUP = "audit"
@@ -9,7 +10,7 @@ GROUP = "audit"
 
 def _common(p) -> None:
     p.add_argument("--out", help="folder for report.json, report.html and report.md")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--json", action=Switch, help="print the report as JSON")
     add_fail_on(p)
 
 
@@ -18,13 +19,14 @@ def register(sub) -> None:
     p.add_argument("file", help="preference data (JSON, JSONL(.gz), CSV, Parquet, dataset folder)")
     p.add_argument("--reference", help="reference reward model (folder or module:function) for label noise and "
                                        "poisoning suspicion; default: a model fitted on the data itself")
-    p.add_argument("--strict", action="store_true",
+    p.add_argument("--strict", action=Switch,
                    help="stop at the first invalid row; by default the valid rows are audited and the invalid ones "
                         "reported in an 'invalid-rows' finding")
-    p.add_argument("--skip-invalid", action="store_true",
+    p.add_argument("--skip-invalid", action=Switch,
                    help="invalid rows are skipped and reported by default (--strict fails instead); accepted so "
                         "that scripts passing it keep working")
-    p.add_argument("--no-poisoning", action="store_true", help="skip the trigger / poisoned-pair search")
+    p.add_argument("--poisoning", action=Switch, default=True,
+                   help="search for triggers and poisoned pairs (--no-poisoning skips it; default: on)")
     p.add_argument("--split", help="split to read from a dataset folder with several")
     add_model_safety(p)
     _common(p)
@@ -66,7 +68,7 @@ def cmd_data(args) -> int:
     reference = _reward(args.reference, args)
     checker = RLHFConsistencyChecker()
     report = checker.check_preferences(loaded, reference_reward=reference)
-    if not args.no_poisoning:
+    if args.poisoning:
         poison = checker.detect_poisoning(loaded, reference_reward=reference)
         report = Report("data-consistency", f"preference-data audit: {loaded.source}",
                         sorted(report.findings + [f for f in poison.findings if f.id != "invalid-rows"],

@@ -9,7 +9,7 @@ GROUP = "audit"
 
 def register(sub) -> None:
     from ..audit.reward_model import AuditConfig
-    from ..config import add_arguments
+    from ..config import Switch, add_arguments
 
     p = sub.add_parser("reward-model", help="find what a reward model can be fooled by (length, keywords, ...)",
                        description="Probe a reward model with transformations that must not make a response "
@@ -23,7 +23,7 @@ def register(sub) -> None:
                    "default: the built-in set")
     p.add_argument("--out", help="folder for report.json, report.html and report.md")
     p.add_argument("--config", help="YAML file with the fields below")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--json", action=Switch, help="print the report as JSON")
     add_fail_on(p)
     add_model_safety(p)
     add_arguments(p, AuditConfig)

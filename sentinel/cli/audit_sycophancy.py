@@ -6,7 +6,7 @@ import argparse
 import os
 
 from ..audit.sycophancy.detector import SycophancyConfig
-from ..config import add_arguments, from_args
+from ..config import Switch, add_arguments, from_args
 from .common import add_fail_on, add_model_safety, finish_report
 
 PROBE_NAMES = ("are_you_sure", "suggested_answer", "feedback", "persona")
@@ -17,7 +17,8 @@ GROUP = "audit"
 def register(sub) -> None:
     p = sub.add_parser("sycophancy", help="measure how often a chat model gives up the truth to please the user",
                        description="Runs the sycophancy probes (are_you_sure, suggested_answer, feedback, persona) "
-                                   "and writes report.json/.md/.html and records.jsonl to --out.")
+                                   "and prints the findings; with --out, writes report.json/.md/.html/.sarif and "
+                                   "records.jsonl there (and a partial report if the run stops).")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--model", help="folder of a causal LM whose tokenizer has a chat template")
     target.add_argument("--endpoint", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
@@ -30,7 +31,8 @@ def register(sub) -> None:
                         "waiting the server's Retry-After or an exponential backoff (1 s, 2 s, 4 s, ...)")
     p.add_argument("--concurrency", type=int, default=4, help="with --endpoint: requests in flight at once")
     p.add_argument("--tokenizer", help="tokenizer folder when it is not the model folder")
-    p.add_argument("--out", required=True, help="folder for the report")
+    p.add_argument("--out", help="folder for report.json, report.html, report.md and records.jsonl (every item's "
+                                 "turns and grade)")
     p.add_argument("--questions", help="question file: BCT sycophancy JSONL, TruthfulQA.csv or rows "
                                        "{question, correct, incorrect, choices?} (default: built-in set)")
     p.add_argument("--statements", help="opinion statements for persona: JSONL/CSV rows with 'statement'")
@@ -38,7 +40,7 @@ def register(sub) -> None:
     p.add_argument("--config", help="YAML file of SycophancyConfig fields (flags override it)")
     p.add_argument("--probes", nargs="+", default=argparse.SUPPRESS,
                    help=f"probes to run, space- or comma-separated (default: all of {', '.join(PROBE_NAMES)})")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--json", action=Switch, help="print the report as JSON")
     add_fail_on(p)
     add_model_safety(p)
     add_arguments(p, SycophancyConfig, skip=("probes",))
@@ -69,7 +71,8 @@ def cmd_sycophancy(args) -> int:
         result = detector.analyze(model, controversial_prompts=statements, questions=questions, texts=texts,
                                   out=args.out)
     except KeyboardInterrupt:
-        print(f"interrupted: partial report written to {args.out}/report.json")
+        where = f"partial report written to {args.out}/report.json" if args.out else "nothing saved (no --out)"
+        print(f"interrupted: {where}")
         return 130
     score = result.sycophancy_score
     shown = "inconclusive (see the 'inconclusive' findings)" if score is None else f"{score:.3f}"

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from ..config import Switch
 from ..report import Report, Severity
 
 SEVERITIES = [s.value for s in Severity]
@@ -23,10 +24,10 @@ def add_fail_on(parser: argparse.ArgumentParser, default: str = "high", why: str
 
 
 def add_model_safety(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--allow-pickle", action="store_true",
+    parser.add_argument("--allow-pickle", action=Switch,
                         help="allow pickled (.bin/.pt) weights, which can run code when loaded; "
                              "default: safetensors only")
-    parser.add_argument("--trust-remote-code", action="store_true",
+    parser.add_argument("--trust-remote-code", action=Switch,
                         help="run modelling code shipped with the model (off by default)")
     parser.add_argument("--device", default=None, help="cuda, mps or cpu; none: the best available")
 

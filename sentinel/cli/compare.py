@@ -8,7 +8,7 @@ GROUP = None
 
 
 def register(sub) -> None:
-    from ..config import add_arguments
+    from ..config import Switch, add_arguments
     from ..train.compare import CompareConfig
 
     p = sub.add_parser("compare", help="generate from several models and compare reward, win rate, KL and length",
@@ -21,7 +21,7 @@ def register(sub) -> None:
     scorer.add_argument("--gold", choices=["lab"], help="score with the lab's gold grader")
     p.add_argument("--reference", help="model for the KL column (default: the first model)")
     p.add_argument("--out", help="folder for report.json, report.html and report.md")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--json", action=Switch, help="print the report as JSON")
     add_model_safety(p)
     add_arguments(p, CompareConfig)
     p.set_defaults(func=cmd_compare)

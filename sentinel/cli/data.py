@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..config import Switch
 from .common import print_json, print_table
 
 GROUP = "data"
@@ -13,7 +14,7 @@ def register(sub) -> None:
     p = sub.add_parser("validate", help="check a data file and print a summary (rows, format, lengths, problems)")
     p.add_argument("file", help="JSON, JSONL(.gz), CSV, TSV, Parquet file or a save_to_disk folder")
     p.add_argument("--split", help="split to read from a dataset folder with several")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--json", action=Switch, help="print the summary as JSON")
     p.add_argument("--max-problems", type=int, default=20, help="problems to list (all are counted)")
     p.set_defaults(func=cmd_validate)
 
@@ -22,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("output", help="output file; .jsonl, .jsonl.gz, .json, .csv, .tsv or .parquet")
     p.add_argument("--to", required=True, choices=sorted(set(INSTRUCTION_TARGETS + PREFERENCE_TARGETS)),
                    help="target format")
-    p.add_argument("--skip-invalid", action="store_true",
+    p.add_argument("--skip-invalid", action=Switch,
                    help="leave out rows that cannot be converted (counted and reported) instead of stopping")
     p.add_argument("--rejects", help="with --skip-invalid: write the rows left out, with reasons, to this file")
     p.add_argument("--split", help="split to read from a dataset folder with several")

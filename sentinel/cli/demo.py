@@ -6,7 +6,7 @@ GROUP = None
 
 
 def register(sub) -> None:
-    from ..config import add_arguments
+    from ..config import Switch, add_arguments
     from ..lab.pipeline import DemoConfig
 
     p = sub.add_parser("demo", help="run the end-to-end lab demo (SFT -> RM -> PPO -> DPO) and write a report",
@@ -14,7 +14,7 @@ def register(sub) -> None:
                        "Stages already complete in OUT are reused, so an interrupted run resumes.")
     p.add_argument("--out", default="demo-out", help="output folder (default: %(default)s)")
     p.add_argument("--config", help="YAML file with DemoConfig fields")
-    p.add_argument("--quick", action="store_true",
+    p.add_argument("--quick", action=Switch,
                    help="smaller sizes (QUICK_DEMO: fewer PPO steps, a smaller ensemble and eval set) for a first "
                         "look in about two minutes; the YAML file and flags still override them")
     add_arguments(p, DemoConfig)

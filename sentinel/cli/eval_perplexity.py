@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import Switch
+
 GROUP = "eval"
 
 
@@ -24,9 +26,9 @@ def register(sub) -> None:
                    help="tokens per window; none: the model's context, at most 1024")
     p.add_argument("--stride", type=int, default=None, help="tokens between windows; none: half the block")
     p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
-    p.add_argument("--skip-invalid", action="store_true",
+    p.add_argument("--skip-invalid", action=Switch,
                    help="leave out empty or non-UTF-8 files and rows without text (listed) instead of stopping")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--json", action=Switch, help="print the result as JSON")
     add_model_safety(p)
     p.set_defaults(func=cmd_perplexity)
 

@@ -3,6 +3,7 @@ gold-labelled preference pairs from a policy's own samples (for `sentinel train 
 
 from __future__ import annotations
 
+from ..config import Switch
 from .common import print_json, print_table
 
 GROUP = "lab"
@@ -15,7 +16,7 @@ def register(sub) -> None:
     p.add_argument("--bias", action="append", metavar="NAME=WEIGHT",
                    help="annotator bias weight in its utility (0 = none); NAME is verbosity, keyword, sycophancy or "
                         "evasiveness. Repeatable; unnamed biases keep their defaults unless --clean")
-    p.add_argument("--clean", action="store_true", help="start from a clean annotator (all biases 0)")
+    p.add_argument("--clean", action=Switch, help="start from a clean annotator (all biases 0)")
     p.add_argument("--gold-weight", type=float, default=None,
                    help="weight of the gold grade in the annotator's utility (default: the lab's)")
     p.add_argument("--temperature", type=float, default=None,
@@ -25,7 +26,7 @@ def register(sub) -> None:
     p.add_argument("--prompts", type=int, default=512, help="RL prompts (default: %(default)s)")
     p.add_argument("--eval", type=int, default=300, help="eval prompts (default: %(default)s)")
     p.add_argument("--vocab-size", type=int, default=1024, help="tokenizer vocabulary (default: %(default)s)")
-    p.add_argument("--force", action="store_true", help="replace an existing folder")
+    p.add_argument("--force", action=Switch, help="replace an existing folder")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("eval", help="gold accuracy of a policy on the lab's eval split")
@@ -35,7 +36,7 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, help="evaluate only the first N prompts")
     p.add_argument("--max-new-tokens", type=int, default=48, help="longest reply generated per eval prompt")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--json", action=Switch, help="print the result as JSON")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("grade", help="gold reward of one reply to one lab prompt (1 correct, 0 none, -1 wrong)")

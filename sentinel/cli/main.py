@@ -13,6 +13,7 @@ import logging
 import sys
 
 from .._version import __version__
+from ..config import join_switch_values
 from ..errors import SentinelError
 
 # what `pip install 'sentinel-rlhf[train]'` adds to the light core (pyproject.toml)
@@ -47,6 +48,10 @@ class StrictParser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        return super().parse_known_args(join_switch_values(self, args), namespace)
 
 
 def build_parser() -> argparse.ArgumentParser:

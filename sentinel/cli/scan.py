@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import Switch
 from ..errors import ConfigError
 from ..report.sarif import to_sarif
 from .common import add_fail_on, print_json, print_table
@@ -27,10 +28,10 @@ def register(sub) -> None:
     p.add_argument("--flagged", help="FILE mode: write the flagged rows here, each with a 'sentinel_scan' field")
     p.add_argument("--report", metavar="DIR", help="also save report.json/.html/.md to this folder")
     p.add_argument("--split", help="FILE mode: split to read from a dataset folder with several")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--strict", action="store_true",
+    p.add_argument("--json", action=Switch, help="print the result as JSON")
+    p.add_argument("--strict", action=Switch,
                    help="FILE mode: stop at the first row with no text to scan instead of reporting it")
-    p.add_argument("--list", action="store_true", help="list the detectors with their thresholds and exit")
+    p.add_argument("--list", action=Switch, help="list the detectors with their thresholds and exit")
     add_fail_on(p, default="low", why="a scan flags concrete attacks and leaks in the text, each worth a look")
     p.set_defaults(func=cmd_scan)
 

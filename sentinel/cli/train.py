@@ -27,14 +27,14 @@ GUARDED = ("grpo", "rloo")
 
 
 def register(sub) -> None:
-    from ..config import add_arguments
+    from ..config import Switch, add_arguments
     from ..train import STAGES
 
     for name, (cls, _) in STAGES.items():
         p = sub.add_parser(name, help=DESCRIPTIONS[name], description=DESCRIPTIONS[name],
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         p.add_argument("--config", help="YAML file whose keys are the fields below")
-        p.add_argument("--json", action="store_true", help="print the final metrics as JSON")
+        p.add_argument("--json", action=Switch, help="print the final metrics as JSON")
         # `quiet` is the global -q/--quiet flag; repeated here (without a default) so it also works after the stage.
         p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress bar, only warnings and errors")
