@@ -26,6 +26,7 @@ GROUPS = {
     "eval": "measure a model: perplexity on documents",
     "audit": "audit reward models, chat models, preference data and training runs",
     "attack": "search for inputs that fool a reward model",
+    "report": "work with saved reports: add one to a model card",
 }
 
 def _load_modules():

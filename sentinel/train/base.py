@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._version import __version__
 from ..config import _fields, coerce, to_dict
 from ..errors import ConfigError, DataError
+from ..report.model_card import training_card
 from ..utils import atomic_directory, atomic_write_json, atomic_write_text, set_seed
+from .hub import check_push, push_folder, repo_id_for
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +96,13 @@ class TrainConfig:
     trainer_args: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "extra TRL/transformers training arguments passed through as they are (e.g. deepspeed, fsdp, "
                 "optim); YAML mapping or JSON on the command line"})
+    push_to_hub: bool = field(default=False, metadata={
+        "help": "after training, upload the finished folder (model, tokenizer, README.md model card, metrics) to the "
+                "Hugging Face Hub repo hub_model_id; needs the Hub (a token from `hf auth login` or HF_TOKEN)"})
+    hub_model_id: str | None = field(default=None, metadata={
+        "help": "Hub repo for push_to_hub, e.g. user/name (default: the output folder's name under your account)"})
+    hub_private_repo: bool | None = field(default=None, metadata={
+        "help": "create the Hub repo private (default: the Hub's default for your account)"})
 
     def __post_init__(self) -> None:
         # Re-coerce every field so that configs built in Python get the same type checks as YAML/flags.
@@ -417,6 +427,7 @@ def run_stage(
     `save_extra(trainer, folder)` writes stage-specific files into the finished folder. `trainer_eval=False`
     skips the trainer's own final evaluation (when `evaluate` already covers the eval set).
     """
+    check_push(cfg.push_to_hub, cfg.hub_model_id)  # before hours of training, not after
     set_seed(cfg.seed)
     ckpt = prepare_output(cfg)
     work = Path(cfg.output_dir) / WORK_DIR
@@ -445,16 +456,18 @@ def run_stage(
     data_summary["processes"] = acc.num_processes
     data_summary["examples_per_step"] = (cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
                                          * acc.num_processes)
-    if trainer.accelerator.is_main_process:
-        _write_final(cfg, trainer, data_summary, save_extra)
-    trainer.accelerator.wait_for_everyone()
-    rows = read_metrics(out / METRICS_FILE) if (out / METRICS_FILE).exists() else []
+    rows = read_metrics(work / METRICS_FILE) if (work / METRICS_FILE).exists() else []
     metrics = {k: v for k, v in last_metrics(rows).items() if isinstance(v, (int, float))}
     metrics.update({k: v for k, v in final.items() if isinstance(v, (int, float))})
+    if trainer.accelerator.is_main_process:
+        _write_final(cfg, trainer, data_summary, save_extra, metrics)
+        if cfg.push_to_hub:
+            push_folder(out, repo_id_for(cfg.hub_model_id, cfg.output_dir), cfg.hub_private_repo)
+    trainer.accelerator.wait_for_everyone()
     return TrainResult(out, metrics, trainer.state.global_step, data_summary)
 
 
-def _write_final(cfg, trainer, data_summary, save_extra) -> None:
+def _write_final(cfg, trainer, data_summary, save_extra, metrics) -> None:
     out = Path(cfg.output_dir)
     work = out / WORK_DIR
     model = trainer.accelerator.unwrap_model(trainer.model)
@@ -469,11 +482,19 @@ def _write_final(cfg, trainer, data_summary, save_extra) -> None:
             shutil.copytree(work / "runs", tmp / "runs")
         atomic_write_text(tmp / "config.yaml", config_yaml(cfg))
         atomic_write_json(tmp / "data_summary.json", data_summary)
+        atomic_write_text(tmp / "README.md", training_card(
+            stage=stage_name(cfg), output_dir=cfg.output_dir, base_model=cfg.model, data=data_summary,
+            metrics=metrics, config=to_dict(cfg), version=__version__))
         if save_extra is not None:
             save_extra(trainer, tmp)
         if cfg.keep_checkpoints and work.exists():
             shutil.move(str(work), tmp / WORK_DIR)
     logger.info("model written to %s", out)
+
+
+def stage_name(cfg: Any) -> str:
+    """`sft` for SFTConfig, `grpo` for GRPOConfig, ...: the `sentinel train` command that runs the config."""
+    return type(cfg).__name__.removesuffix("Config").lower()
 
 
 def config_yaml(cfg: TrainConfig) -> str:

@@ -130,6 +130,13 @@ class PPOConfig:
                 "files go to OUTPUT_DIR/runs"})
     save_steps: int = field(default=0, metadata={
         "help": "save a checkpoint (output_dir/checkpoint-last) every N steps; 0 = only at the end"})
+    push_to_hub: bool = field(default=False, metadata={
+        "help": "after train(), upload output_dir (model, value head, README.md model card, metrics) to the Hugging "
+                "Face Hub repo hub_model_id; needs output_dir and the Hub (a token from `hf auth login` or HF_TOKEN)"})
+    hub_model_id: str | None = field(default=None, metadata={
+        "help": "Hub repo for push_to_hub, e.g. user/name (default: the output folder's name under your account)"})
+    hub_private_repo: bool | None = field(default=None, metadata={
+        "help": "create the Hub repo private (default: the Hub's default for your account)"})
     device: str | None = field(default=None, metadata={"help": "cpu, cuda or mps; None = what accelerate picks"})
     dtype: str | None = field(default=None, metadata={
         "help": "weights dtype when loading from a folder: float32, bfloat16, float16; None = float32 on CPU"})
@@ -166,6 +173,8 @@ class PPOConfig:
             v = getattr(self, name)
             if v is not None and v <= 0:
                 raise ConfigError(f"must be > 0 or None, got {v!r}", field=name)
+        if self.push_to_hub and not self.output_dir:
+            raise ConfigError("pushes the finished output folder; give output_dir too", field="push_to_hub")
         if self.report_to and not self.output_dir:
             raise ConfigError("trackers write beside the run's output; give output_dir too", field="report_to")
         if self.length_penalty < 0:

@@ -26,12 +26,15 @@ from typing import Any
 import torch
 from transformers import LogitsProcessorList
 
+from ..._version import __version__
 from ...config import to_dict
 from ...data.formats import as_messages, prompt_text
 from ...errors import ConfigError, DataError, SentinelError
 from ...models import as_reward_fn, load_causal_lm
 from ...models.ensemble import EnsembleReward, check_members, ensemble_std
+from ...report.model_card import training_card
 from ...utils import atomic_directory, atomic_write_json, atomic_write_text, set_seed
+from ..hub import check_push, push_folder, repo_id_for
 from . import core
 from .config import PPOConfig
 from .prompts import load_prompts
@@ -577,6 +580,7 @@ class PPOTrainer:
         for i, p in enumerate(shard):
             self._encode_prompt(p, i)  # fail before any update on an empty or too long prompt
         c, out = self.config, self.config.output_dir
+        check_push(c.push_to_hub, c.hub_model_id)
         if out and acc.is_main_process:
             Path(out).mkdir(parents=True, exist_ok=True)
             (Path(out) / "metrics.jsonl").unlink(missing_ok=True)
@@ -607,8 +611,19 @@ class PPOTrainer:
             if self.diverged:
                 logger.error("training diverged at step %d; keeping the last good weights in %s", self.step_count,
                              out)
+            if acc.is_main_process:  # the card goes into the folder with the weights (save_model keeps it)
+                atomic_write_text(Path(out) / "README.md", self._card())
             self.save_model(out)
+            if c.push_to_hub and acc.is_main_process:
+                push_folder(out, repo_id_for(c.hub_model_id, out), c.hub_private_repo)
         return self.history
+
+    def _card(self) -> str:
+        last = {**(self.history[-1] if self.history else {}), "steps": self.step_count}
+        policy_config = getattr(self.accelerator.unwrap_model(self.model).policy, "config", None)
+        base = getattr(policy_config, "_name_or_path", "") or "an in-memory policy"
+        return training_card(stage="ppo", output_dir=str(self.config.output_dir), base_model=str(base),
+                             data={}, metrics=last, config=to_dict(self.config), version=__version__)
 
     def save_model(self, path: str | Path) -> None:
         """Write the policy (LoRA merged in), tokenizer and `value_head.safetensors` to `path`, atomically.
@@ -630,7 +645,8 @@ class PPOTrainer:
                 self.tokenizer.save_pretrained(tmp)
                 save_file({k: v.detach().contiguous().cpu() for k, v in module.v_head.state_dict().items()},
                           str(tmp / "value_head.safetensors"))
-                for extra in ("metrics.jsonl", "config.yaml", "data_summary.json", "checkpoint-last", "runs"):
+                for extra in ("metrics.jsonl", "config.yaml", "data_summary.json", "README.md", "checkpoint-last",
+                              "runs"):
                     src = Path(path) / extra
                     if src.exists():
                         src.rename(tmp / extra)  # keep the run's logs when the model folder is the output folder
