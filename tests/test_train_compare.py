@@ -69,7 +69,7 @@ def test_needs_two_models_and_one_scorer(pair):
         compare([pair / "base"], ["hi"], reward_model=says_answer)
     assert e.value.field == "models"
     with pytest.raises(ConfigError) as e:
-        compare([pair / "base", pair / "sft"], ["hi"])
+        compare([pair / "base", pair / "sft"], ["hi"])  # nothing to score with
     assert e.value.field == "reward_model"
 
 

@@ -32,8 +32,13 @@ def cmd_compare(args) -> int:
     from ..train.compare import CompareConfig, compare, table_rows
 
     cfg = from_args(CompareConfig, args)
-    report = compare(args.models, args.prompts, reward_model=args.reward_model, gold=args.gold,
-                     reference=args.reference, config=cfg, device=args.device, allow_pickle=args.allow_pickle,
+    scorer, name = args.reward_model, None
+    if args.gold == "lab":
+        from ..lab import gold_rewards
+
+        scorer, name = gold_rewards, "lab gold reward"
+    report = compare(args.models, args.prompts, reward_model=scorer, scorer_name=name, reference=args.reference,
+                     config=cfg, device=args.device, allow_pickle=args.allow_pickle,
                      trust_remote_code=args.trust_remote_code)
     if args.out:
         report.save(args.out)

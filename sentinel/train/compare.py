@@ -1,6 +1,6 @@
 """Compare policies ("DPO vs SFT-only"): generate from each model on the same prompts and score the replies.
 
-Per model: mean reward (reward model or the lab's gold grader), win rate against the first model (ties count half),
+Per model: mean reward (a reward model or any reward function), win rate against the first model (ties count half),
 KL to a reference model, and mean reply length. Results are a `Report` (report.json/.html/.md via `.save`).
 
 KL is estimated by Monte Carlo on the sampled replies: KL(pi || ref) ~ mean over prompts of
@@ -167,21 +167,12 @@ def _label(model: Any, i: int, used: set[str]) -> str:
     return label
 
 
-def gold_reward_fn():
-    """The lab's gold grader as a reward function `fn(prompts, responses) -> list[float]`."""
-    try:
-        from ..lab import gold_rewards
-    except ImportError as e:
-        raise ConfigError(f"the lab's gold grader is not available ({e})", field="gold") from None
-    return gold_rewards
-
-
 def compare(
     models: Sequence[Any],
     prompts: Any,
     *,
     reward_model: Any = None,
-    gold: str | None = None,
+    scorer_name: str | None = None,
     reference: Any = None,
     config: CompareConfig | None = None,
     device: str | None = None,
@@ -190,8 +181,10 @@ def compare(
 ) -> Report:
     """Generate from every model on `prompts` and score the replies; the first model is the baseline.
 
-    `models`: folders or loaded (model, tokenizer) pairs. `reward_model`: anything `as_reward_fn` takes.
-    `gold="lab"`: the lab's gold grader. `reference`: model for the KL column (default: the first model).
+    `models`: folders or loaded (model, tokenizer) pairs. `reward_model`: anything `as_reward_fn` takes (a reward
+    model folder, a loaded model, a `module:function` name or a function such as the lab's gold grader
+    `sentinel.lab.gold_rewards`); `scorer_name` labels it in the report. `reference`: model for the KL column
+    (default: the first model).
     Returns a Report whose metrics hold, per model label, `mean_reward`, `win_rate` (vs the baseline, ties
     count half), `kl` (nats per reply), `mean_length` (reply tokens); one finding per model vs the baseline.
     """
@@ -201,12 +194,9 @@ def compare(
     cfg = config or CompareConfig()
     if len(models) < 2:
         raise ConfigError("give at least two models to compare", field="models")
-    if (reward_model is None) == (gold is None):
-        raise ConfigError("give exactly one of reward_model or gold", field="reward_model")
-    if gold is not None and gold != "lab":
-        raise ConfigError(f"got {gold!r}; the only gold grader is 'lab'", field="gold")
-    score = as_reward_fn(gold_reward_fn() if gold else reward_model, device=device, allow_pickle=allow_pickle,
-                         trust_remote_code=trust_remote_code)
+    if reward_model is None:
+        raise ConfigError("give a reward model or reward function to score the replies with", field="reward_model")
+    score = as_reward_fn(reward_model, device=device, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
     prompt_list = load_prompts(prompts, cfg.max_prompts)
 
     def load(m):
@@ -265,7 +255,7 @@ def compare(
             data={"wins": sum(o == 1.0 for o in outcomes), "ties": sum(o == 0.5 for o in outcomes),
                   "losses": sum(o == 0.0 for o in outcomes)},
         ))
-    scorer = "lab gold reward" if gold else f"reward model {getattr(score, 'name', 'reward')}"
+    scorer = scorer_name or f"reward model {getattr(score, 'name', 'reward')}"
     return Report(
         kind="compare", title=f"compare {', '.join(labels)} on {len(prompt_list)} prompts ({scorer})",
         findings=findings, metrics=metrics, seed=cfg.seed,
