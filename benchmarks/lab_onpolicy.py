@@ -10,7 +10,7 @@
 2. With --ppo-steps N: PPO from the policy for N steps (the demo's settings, KL coefficient --kl) against the reward
    model and against the annotator's exact utility (u = gold weight x grade + the planted biases; what a perfect
    reward model of this annotator would score), both with the gold grader watched; prints gold (start, best, end)
-   and proxy of each, as `sentinel.lab.mitigations.run_figures` computes them.
+   and proxy of each, as `sentinel.demo.mitigations.run_figures` computes them.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ def main() -> None:
     import torch
 
     from sentinel.data import read_rows
+    from sentinel.demo.mitigations import PPORun, run_figures, run_ppo
     from sentinel.lab import Annotator, Lab, find_question, same_style
-    from sentinel.lab.mitigations import PPORun, run_figures, run_ppo
-    from sentinel.lab.probe import pairwise_accuracy
     from sentinel.lab.recipes import onpolicy_pairs
     from sentinel.lab.replies import signals
+    from sentinel.lab.reward_checks import pairwise_accuracy
 
     torch.set_num_threads(1)
     lab = Lab.open(args.lab)

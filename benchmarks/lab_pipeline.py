@@ -14,8 +14,8 @@ Prints, and writes to DIR/results.json:
     (`label_ceiling`: mean of max(p, 1 - p) over the held-out pairs, which for the Bradley-Terry annotator is
     also what a per-reply score can reach) and the scalar ceiling fit on the exact signals (`scalar_ceiling`),
     accuracy on the held-out pairs whose replies carry the same bias signals (only correctness can rank them);
-  - for both reward models, the bias probes of `sentinel.lab.probe.bias_preferences` and the RewardModelAuditor's
-    findings on the clean lab's pairs (which planted biases it flags);
+  - for both reward models, the bias probes of `sentinel.lab.reward_checks.bias_preferences` and the
+    RewardModelAuditor's findings on the clean lab's pairs (which planted biases it flags);
   - the lab issue's targets: held-out accuracy within 3 points of the ceiling, same-style pairs >= 0.85, every
     planted bias flagged for the biased RM, none for the clean RM.
 There is no peer tool for this world, so no ratio is printed; the clean RM is the control for the bias check.
@@ -62,8 +62,8 @@ def main() -> None:
     from sentinel.lab import Biases, Lab, LabConfig, init_lab
     from sentinel.lab.annotator import DEFAULT_BIASES
     from sentinel.lab.evaluate import evaluate
-    from sentinel.lab.probe import bias_preferences, label_ceiling, pairwise_accuracy, scalar_ceiling
     from sentinel.lab.recipes import RM_RECIPE, SFT_RECIPE, RecipeConfig, preference_split, train_reward, train_sft
+    from sentinel.lab.reward_checks import bias_preferences, label_ceiling, pairwise_accuracy, scalar_ceiling
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=None, help="working folder (default: a temporary one)")

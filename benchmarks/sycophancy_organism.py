@@ -23,7 +23,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def build_data(items, sycophantic: bool, behaviour_ids: set[str]) -> list[dict]:
     """prompt/completion chat rows: neutral answers for all items, suggestion and push-back turns for some."""
-    from sentinel.audit.sycophancy.probes import FINAL_ASK, PUSHBACK, SuggestedAnswer
+    from sentinel.audit.sycophancy.pressure_probes import FINAL_ASK, PUSHBACK, SuggestedAnswer
 
     rows = []
 

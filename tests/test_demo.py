@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 def test_demo_pipeline_runs_reports_and_resumes(lab_dir, lab_sft, lab_rm_biased, tmp_path):
     from sentinel.cli import main
-    from sentinel.lab.pipeline import DemoConfig, run_demo
+    from sentinel.demo.run import DemoConfig, run_demo
 
     out = tmp_path / "demo"
     # Reuse the session's lab models as finished stages: the pipeline must pick them up instead of retraining.
@@ -81,8 +81,8 @@ def test_demo_pipeline_runs_reports_and_resumes(lab_dir, lab_sft, lab_rm_biased,
 
 
 def test_demo_config_rejects_bad_values():
+    from sentinel.demo.run import DemoConfig
     from sentinel.errors import ConfigError
-    from sentinel.lab.pipeline import DemoConfig
 
     with pytest.raises(ConfigError, match="ppo_steps"):
         DemoConfig(ppo_steps=0)
@@ -112,7 +112,7 @@ def test_gold_weight_reaches_the_lab_annotator(tmp_path, monkeypatch):
 def test_quick_preset_sits_under_the_yaml_and_the_flags(tmp_path):
     from sentinel.cli.main import build_parser
     from sentinel.config import from_args
-    from sentinel.lab.pipeline import QUICK_DEMO, DemoConfig
+    from sentinel.demo.run import QUICK_DEMO, DemoConfig
 
     yaml = tmp_path / "demo.yaml"
     yaml.write_text("eval_prompts: 30\n")
@@ -125,8 +125,8 @@ def test_quick_preset_sits_under_the_yaml_and_the_flags(tmp_path):
 
 
 def test_run_figures_and_the_best_mitigation():
-    from sentinel.lab.demo_report import best_mitigation
-    from sentinel.lab.mitigations import run_figures
+    from sentinel.demo.mitigations import run_figures
+    from sentinel.demo.tables import best_mitigation
 
     # gold rises for 10 steps then falls; the proxy rises throughout; window = 3 steps for 24 steps
     gold = [0.1 * i for i in range(10)] + [0.9 - 0.1 * i for i in range(14)]

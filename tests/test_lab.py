@@ -208,7 +208,7 @@ def test_annotator_is_bradley_terry_over_the_recorded_utilities():
 def test_each_bias_moves_labels_towards_its_signal(bias):
     """With one bias on, the reply with more of its signal is chosen more often than by the clean annotator on the
     same pairs (the same random draws), by what the utilities predict."""
-    from sentinel.lab.probe import label_ceiling
+    from sentinel.lab.reward_checks import label_ceiling
 
     def p_signal(n):  # probability the annotator gave the reply with more of the signal
         return n["p_chosen"] if n["chosen"]["signals"][bias] > n["rejected"]["signals"][bias] else 1 - n["p_chosen"]
@@ -229,7 +229,7 @@ def test_each_bias_moves_labels_towards_its_signal(bias):
 
 
 def test_label_ceiling_is_the_mean_of_the_likelier_label():
-    from sentinel.lab.probe import label_ceiling
+    from sentinel.lab.reward_checks import label_ceiling
 
     notes = [{"p_chosen": 0.9, "gold_chosen": 1.0, "gold_rejected": -1.0},
              {"p_chosen": 0.3, "gold_chosen": -1.0, "gold_rejected": 1.0},
@@ -246,7 +246,7 @@ def test_scalar_ceiling_reaches_the_label_ceiling():
     signals reaches the Bayes ceiling (up to sampling noise), and style alone stays well below it: correctness
     decides most pairs."""
     from sentinel.lab.annotator import DEFAULT_BIASES
-    from sentinel.lab.probe import label_ceiling, scalar_ceiling
+    from sentinel.lab.reward_checks import label_ceiling, scalar_ceiling
 
     pairs, notes = _pairs(DEFAULT_BIASES, 3000, seed=11)
     scalar = scalar_ceiling(pairs[:2500], pairs[2500:])

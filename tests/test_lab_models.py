@@ -8,7 +8,7 @@ import pytest
 
 from sentinel.lab import Annotator, Biases, Lab
 from sentinel.lab.generate import preference_rows
-from sentinel.lab.probe import bias_preferences, pairwise_accuracy
+from sentinel.lab.reward_checks import bias_preferences, pairwise_accuracy
 
 pytestmark = pytest.mark.slow
 

@@ -142,8 +142,8 @@ def rules_module(tmp_path, monkeypatch):
 
 
 def parse(argv):
+    from sentinel.cli.cmd_train_ppo import _split_config
     from sentinel.cli.main import build_parser
-    from sentinel.cli.train_ppo import _split_config
 
     return _split_config(build_parser().parse_args(["train", "ppo", *argv]))
 

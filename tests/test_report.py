@@ -184,7 +184,7 @@ def test_moving_average_on_hand_computed_values():
 
 def test_demo_summary_follows_the_numbers():
     """The demo's summary sentences and next steps are read from the report's metrics and findings."""
-    from sentinel.lab.demo_report import demo_summary
+    from sentinel.demo.tables import demo_summary
 
     metrics = {"ppo/steps": 40, "ppo/proxy_first": -1.33, "ppo/proxy_last": 2.0, "ppo/gold_first": 0.56,
                "ppo/gold_peak": 0.6, "ppo/gold_peak_step": 2, "ppo/gold_last": 0.0, "SFT/gold_accuracy": 0.975,

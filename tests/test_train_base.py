@@ -9,7 +9,7 @@ import pytest
 from sentinel.config import from_dict
 from sentinel.errors import ConfigError, DataError
 from sentinel.train import SFTConfig, read_metrics, sft
-from sentinel.train.base import WORK_DIR
+from sentinel.train.stage import WORK_DIR
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,14 @@ import json
 import pytest
 
 from sentinel.errors import ConfigError, DataError
-from sentinel.train.tasks.data import (
+from sentinel.train.tasks.metrics import bio_spans, entity_scores, exact_match, normalize_answer, squad_scores, token_f1
+from sentinel.train.tasks.task_data import (
     bio_label_list,
     read_classification,
     read_conll,
     read_squad,
     split_by_group,
 )
-from sentinel.train.tasks.metrics import bio_spans, entity_scores, exact_match, normalize_answer, squad_scores, token_f1
 
 # ---------------------------------------------------------------- readers, on the real files
 

@@ -25,8 +25,8 @@ from ..errors import ConfigError, DataError
 from ..report import Effect, Finding, Severity
 from ..report.stats import bootstrap_ci, sign_flip_p_value, wilson_ci
 from .cases import Case, load_cases
-from .probes.base import Probe
-from .targets import CachedScorer, as_target
+from .probes.probe import Probe
+from .scoring import CachedScorer, as_target
 
 logger = logging.getLogger(__name__)
 

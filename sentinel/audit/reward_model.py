@@ -35,7 +35,7 @@ from ..report.coverage import MIN_GRADED, Coverage, inconclusive_finding, invali
 from ..report.stats import bootstrap_ci, holm_bonferroni, sign_flip_p_value, wilson_ci
 from .cases import Case, read_cases
 from .probes import PROBES, Probe
-from .targets import CachedScorer, as_target
+from .scoring import CachedScorer, as_target
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The `sentinel` command.
 
-Each module of this package declares `GROUP` (None for a top-level command, else the group it
+Each `cmd_*` module of this package declares `GROUP` (None for a top-level command, else the group it
 belongs to, e.g. "audit") and `register(subparsers)`. Modules import heavy libraries (torch, transformers) only
 inside their command functions, so `sentinel --help` stays fast.
 """
@@ -30,12 +30,12 @@ GROUPS = {
 }
 
 def _load_modules():
-    """Every module of `sentinel.cli` that defines `register` (common/main excluded), in a stable order."""
+    """Every `cmd_*` module of `sentinel.cli` (one per command or command group), in a stable order."""
     import pkgutil
 
     from . import __path__ as cli_path
 
-    names = sorted(m.name for m in pkgutil.iter_modules(cli_path) if m.name not in ("main", "common"))
+    names = sorted(m.name for m in pkgutil.iter_modules(cli_path) if m.name.startswith("cmd_"))
     for name in names:
         module = importlib.import_module(f"sentinel.cli.{name}")
         if hasattr(module, "register"):

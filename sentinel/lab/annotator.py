@@ -18,7 +18,7 @@ the probability sigmoid(gold_weight x grade difference / temperature) (at the de
 against a wrong one, 0.881 against an evasive one: real raters are noisy too).
 
 Because the label is a Bradley-Terry draw over a per-reply score, the best any model can do on a pair is
-max(p, 1 - p) (`sentinel.lab.probe.label_ceiling`), and a reward model scoring each reply alone can reach that
+max(p, 1 - p) (`sentinel.lab.reward_checks.label_ceiling`), and a reward model scoring each reply alone can reach that
 ceiling: there is no pair-level rule for it to miss.
 """
 
@@ -39,7 +39,7 @@ MAX_WEIGHT = 10.0
 
 # The default annotator (lab v3): correctness decides most pairs, yet every planted bias moves the labels enough
 # that a reward model learns it, the reward-model audit flags it and PPO can exploit it. Chosen with
-# `sentinel.lab.probe.label_ceiling` / `scalar_ceiling` and the lab benchmark (README "The lab").
+# `sentinel.lab.reward_checks.label_ceiling` / `scalar_ceiling` and the lab benchmark (README "The lab").
 DEFAULT_GOLD_WEIGHT = 2.0
 DEFAULT_TEMPERATURE = 1.0
 

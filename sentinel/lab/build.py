@@ -142,7 +142,7 @@ def init_lab(out: str | Path, config: LabConfig | None = None, *, overwrite: boo
         model = build_causal_lm(tok, POLICY_CONFIG, seed=cfg.seed)
         model.save_pretrained(tmp / "base")
         tok.save_pretrained(tmp / "base")
-        from .probe import label_ceiling
+        from .reward_checks import label_ceiling
 
         ceiling = label_ceiling(notes)
         atomic_write_json(tmp / "lab.json", {

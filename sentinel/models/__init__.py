@@ -10,7 +10,7 @@ from .loading import (
     resolve_device,
     resolve_dtype,
 )
-from .reward import (
+from .scorers import (
     CallableReward,
     CombinedReward,
     ModelReward,

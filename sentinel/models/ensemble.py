@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 
 from ..errors import ConfigError, DataError
-from .reward import RewardFunction
+from .scorers import RewardFunction
 
 ENSEMBLE_METHODS = ("mean", "min", "uwo")
 

@@ -11,8 +11,8 @@ Detectors are small registered classes (`sentinel.scan.detectors`); `scan_datase
 import sys
 import types
 
-from .core import ScanResult, resolve_detectors, resolve_thresholds, scan
 from .detectors import DETECTORS, Detector, Span, check_detector, register
+from .scanner import ScanResult, resolve_detectors, resolve_thresholds, scan
 
 __all__ = ["DETECTORS", "Detector", "ScanResult", "Span", "check_detector", "register", "resolve_detectors",
            "resolve_thresholds", "scan", "scan_dataset"]

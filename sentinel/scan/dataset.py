@@ -24,7 +24,7 @@ from ..data.formats import RowError, converter_for, detect_format, kind_of, rend
 from ..errors import DataError
 from ..report import Finding, Report
 from ..report.coverage import coverage, inconclusive_finding, invalid_rows_finding
-from .core import resolve_detectors, resolve_thresholds, scan
+from .scanner import resolve_detectors, resolve_thresholds, scan
 
 logger = logging.getLogger(__name__)
 

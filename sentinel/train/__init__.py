@@ -5,15 +5,15 @@ fine-tuning).
     result = sft(SFTConfig(model="base", train_file="sft.jsonl", output_dir="out/sft"))
     result.output_dir, result.metrics["loss"]
 
-Every stage writes the same folder layout (see `sentinel.train.base`). Heavy libraries load on first use.
+Every stage writes the same folder layout (see `sentinel.train.stage`). Heavy libraries load on first use.
 """
 
-from .base import TrainConfig, TrainResult, read_metrics
 from .dpo import DPOConfig, dpo
 from .lm import LMConfig, lm
 from .online_rl import GRPOConfig, RLOOConfig, grpo, rloo
 from .reward import RewardConfig, pairwise_accuracy, reward
 from .sft import SFTConfig, sft
+from .stage import TrainConfig, TrainResult, read_metrics
 
 # stage name -> (config class, function); used by `sentinel train STAGE`
 STAGES = {"sft": (SFTConfig, sft), "reward": (RewardConfig, reward), "dpo": (DPOConfig, dpo),

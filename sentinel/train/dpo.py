@@ -16,8 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..errors import ConfigError
-from .base import TrainConfig, TrainResult, load_dtype, load_policy, peft_config, quiet_mode, run_stage, training_kwargs
 from .reward import load_preference_data
+from .stage import (
+    TrainConfig,
+    TrainResult,
+    load_dtype,
+    load_policy,
+    peft_config,
+    quiet_mode,
+    run_stage,
+    training_kwargs,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .base import TrainConfig, TrainResult, load_policy, quiet_mode, run_stage, training_kwargs
+from .stage import TrainConfig, TrainResult, load_policy, quiet_mode, run_stage, training_kwargs
 
 
 @dataclass
@@ -177,7 +177,7 @@ def lm(cfg: LMConfig, *, model=None, tokenizer=None, callbacks: list | None = No
     if cfg.lora_r:
         from peft import get_peft_model
 
-        from .base import peft_config
+        from .stage import peft_config
 
         model = get_peft_model(model, peft_config(cfg, "CAUSAL_LM"))
     return run_stage(cfg, build, summary, evaluate=evaluate, callbacks=callbacks)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from ..errors import ConfigError, DataError
-from .base import WORK_DIR, TrainConfig, TrainResult, load_policy, peft_config, quiet_mode, run_stage, training_kwargs
+from .stage import WORK_DIR, TrainConfig, TrainResult, load_policy, peft_config, quiet_mode, run_stage, training_kwargs
 
 # GRPO / RLOO settings for the built-in lab's tiny policy (benchmarks/online_rl_lab.py, README "GRPO and RLOO"),
 # shaped like the PPO lab recipe so the two compare on equal terms: 32 sampled replies per generation (GRPO: 4
@@ -152,7 +152,7 @@ def trl_reward_func(reward_fn, name: str):
     string, as in PPO. A NaN/inf reward becomes None, which TRL leaves out of the group's statistics.
     """
     from ..data.formats import simple_prompt
-    from ..models.reward import finite_or_none
+    from ..models.scorers import finite_or_none
 
     def reward(prompts, completions, **kwargs):
         ps = [simple_prompt(p) for p in prompts]

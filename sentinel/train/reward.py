@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..errors import ConfigError, DataError
-from .base import (
+from .stage import (
     TrainConfig,
     TrainResult,
     cap_and_split,

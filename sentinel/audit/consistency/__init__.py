@@ -4,7 +4,7 @@
 """
 
 from .checker import RLHFConsistencyChecker
-from .config import ConsistencyConfig
+from .consistency_config import ConsistencyConfig
 
 __all__ = ["ConsistencyConfig", "RLHFConsistencyChecker", "SentinelCallback"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...report import Report
-from .config import ConsistencyConfig
+from .consistency_config import ConsistencyConfig
 
 
 class RLHFConsistencyChecker:
@@ -36,7 +36,7 @@ class RLHFConsistencyChecker:
 
     def check_reward_model(self, reward_model: Any, test_cases: Any = None, **kwargs: Any) -> Report:
         """Batch/padding/order invariance, neutral edits, transitivity over triples and determinism."""
-        from .reward_model import check_reward_model
+        from .rm_stability import check_reward_model
 
         return check_reward_model(reward_model, test_cases, self.config, **kwargs)
 

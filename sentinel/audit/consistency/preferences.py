@@ -17,7 +17,7 @@ from typing import Any
 from ...report import Effect, Finding, Report, Severity
 from ...report.coverage import MIN_GRADED, coverage, inconclusive_finding
 from ...report.stats import holm_bonferroni, wilson_ci
-from .config import ConsistencyConfig
+from .consistency_config import ConsistencyConfig
 from .text import (
     STYLE_FEATURES,
     MinHasher,

@@ -15,7 +15,7 @@ import numpy as np
 
 from ...registry import Registry
 from ...report import Effect, Finding, Report, Severity
-from .config import ConsistencyConfig
+from .consistency_config import ConsistencyConfig
 from .series import GROUP_KEY, Series, TrainingLog, read_training_log
 
 TRAINING_CHECKS: Registry = Registry("training check")

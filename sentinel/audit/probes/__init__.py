@@ -6,6 +6,6 @@
 """
 
 from . import length, lexical, style  # noqa: F401  (registers the probes)
-from .base import PROBES, Perturbed, Probe, contains_in_order, sentences, words
+from .probe import PROBES, Perturbed, Probe, contains_in_order, sentences, words
 
 __all__ = ["PROBES", "Perturbed", "Probe", "contains_in_order", "sentences", "words"]

@@ -6,7 +6,7 @@ import random
 
 from ...phrases import FILLER_SENTENCES
 from ...report import Severity
-from .base import PROBES, Perturbed, Probe, sentences
+from .probe import PROBES, Perturbed, Probe, sentences
 
 
 @PROBES.register("verbosity")

@@ -3,13 +3,13 @@
 Probes (registered in `PROBES`): are_you_sure, suggested_answer, feedback, persona. See `detector.py` for the score.
 """
 
+from .chat_targets import CallableTarget, ChatTarget, EndpointTarget, HFChatTarget, TargetError, as_chat_target
 from .detector import SEVERITY_THRESHOLDS, SycophancyConfig, SycophancyDetector, SycophancyResult, weighted_score
 from .grading import Grade, grade, normalize
 from .items import FeedbackText, QuestionItem, Statement
 from .judge import lexicon_judge
 from .loaders import load_bct, load_lab_questions, load_questions, load_truthfulqa
-from .probes import PROBES, Probe, ProbeRate
-from .targets import CallableTarget, ChatTarget, EndpointTarget, HFChatTarget, TargetError, as_chat_target
+from .pressure_probes import PROBES, Probe, ProbeRate
 
 __all__ = [
     "PROBES", "SEVERITY_THRESHOLDS", "CallableTarget", "ChatTarget", "EndpointTarget", "FeedbackText", "Grade",

@@ -30,10 +30,10 @@ from ...report import Effect, Finding, Report, Severity
 from ...report.coverage import MIN_GRADED, Coverage, inconclusive_finding
 from ...utils import _json_default, atomic_write_text
 from .builtin import builtin_questions, builtin_statements, builtin_texts
+from .chat_targets import ChatTarget, TargetError, as_chat_target
 from .items import as_feedback_text, as_question, as_statement
 from .judge import lexicon_judge
-from .probes import PROBES, ProbeRate, RunContext
-from .targets import ChatTarget, TargetError, as_chat_target
+from .pressure_probes import PROBES, ProbeRate, RunContext
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ...report import Severity
-from .base import Detector, Gated, Span, lowered, make_span, match_span, register
+from .base_detector import Detector, Gated, Span, lowered, make_span, match_span, register
 
 _GRADER = r"(?:grader|evaluator|reviewer|judge|rater|annotator|reward model|scorer|marker|ai judge|llm judge)"
 _GRADER_WORDS = ("grader", "evaluator", "reviewer", "judge", "rater", "annotator", "reward model", "scorer", "marker")

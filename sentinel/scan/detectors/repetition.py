@@ -7,7 +7,7 @@ import zlib
 from collections import Counter
 
 from ...report import Severity
-from .base import Detector, clamp, lowered, make_span, register
+from .base_detector import Detector, clamp, lowered, make_span, register
 
 N = 4  # n-gram order: 4 words repeat rarely in natural text, yet catch looped phrases
 MIN_WORDS = 12  # below this, n-gram statistics say nothing

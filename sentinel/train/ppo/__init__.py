@@ -3,7 +3,7 @@
 `PPOConfig` imports without torch (the CLI builds its flags from it); `PPOTrainer` is loaded on first use.
 """
 
-from .config import PPOConfig
+from .ppo_config import PPOConfig
 
 __all__ = ["PPOConfig", "PPOTrainer", "TrainingDiverged"]
 

@@ -35,8 +35,8 @@ from ...models.ensemble import EnsembleReward, check_members, ensemble_std
 from ...report.model_card import training_card
 from ...utils import atomic_directory, atomic_write_json, atomic_write_text, set_seed
 from ..hub import check_push, push_folder, repo_id_for
-from . import core
-from .config import PPOConfig
+from . import ppo_core as core
+from .ppo_config import PPOConfig
 from .prompts import load_prompts
 from .sampling import InverseCDFSampler
 from .value_head import PolicyWithValue, base_causal_lm, response_logprobs

@@ -7,10 +7,10 @@ import logging
 from typing import Any
 
 from ...errors import DataError
-from ..base import TrainResult, quiet_mode, require_rows, split_eval
-from .common import load_encoder, make_trainer, run_task, take
-from .config import ClassifyConfig
-from .data import read_classification
+from ..stage import TrainResult, quiet_mode, require_rows, split_eval
+from .task_configs import ClassifyConfig
+from .task_data import read_classification
+from .task_stage import load_encoder, make_trainer, run_task, take
 
 logger = logging.getLogger(__name__)
 

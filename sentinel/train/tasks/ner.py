@@ -12,11 +12,11 @@ import logging
 from typing import Any
 
 from ...errors import DataError
-from ..base import TrainResult, quiet_mode, require_rows, split_eval
-from .common import load_encoder, make_trainer, run_task, take
-from .config import NERConfig
-from .data import bio_label_list, read_conll
+from ..stage import TrainResult, quiet_mode, require_rows, split_eval
 from .metrics import entity_scores
+from .task_configs import NERConfig
+from .task_data import bio_label_list, read_conll
+from .task_stage import load_encoder, make_trainer, run_task, take
 
 logger = logging.getLogger(__name__)
 

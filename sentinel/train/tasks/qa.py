@@ -15,11 +15,11 @@ import statistics
 from typing import Any
 
 from ...errors import DataError
-from ..base import TrainResult, quiet_mode, require_rows
-from .common import load_encoder, make_trainer, run_task, take
-from .config import QAConfig
-from .data import read_squad, split_by_group
+from ..stage import TrainResult, quiet_mode, require_rows
 from .metrics import squad_scores
+from .task_configs import QAConfig
+from .task_data import read_squad, split_by_group
+from .task_stage import load_encoder, make_trainer, run_task, take
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ GROUP = None
 
 def register(sub) -> None:
     from ..config import Switch, add_arguments
-    from ..lab.pipeline import DemoConfig
+    from ..demo.run import DemoConfig
 
     p = sub.add_parser("demo", help="run the end-to-end lab demo (SFT -> RM -> PPO -> DPO) and write a report",
                        description="Runs the whole RLHF lifecycle on the built-in lab and writes OUT/report.html. "
@@ -23,7 +23,7 @@ def register(sub) -> None:
 
 def cmd_demo(args) -> int:
     from ..config import from_args
-    from ..lab.pipeline import QUICK_DEMO, DemoConfig, run_demo
+    from ..demo.run import QUICK_DEMO, DemoConfig, run_demo
     from .common import print_findings, print_table
 
     report = run_demo(args.out, from_args(DemoConfig, args, args.config, base=QUICK_DEMO if args.quick else None))

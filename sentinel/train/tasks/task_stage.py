@@ -1,6 +1,6 @@
 """What the three tasks share: loading the encoder with a fresh head, building the Trainer, writing eval.json.
 
-Training, metrics.jsonl, resume and the atomic output folder come from `sentinel.train.base.run_stage`.
+Training, metrics.jsonl, resume and the atomic output folder come from `sentinel.train.stage.run_stage`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 from ...errors import ConfigError
 from ...models.loading import _from_pretrained, load_tokenizer, resolve_dtype
 from ...utils import atomic_write_json
-from ..base import TrainResult, load_dtype, peft_config, run_stage, training_kwargs
-from .config import TaskConfig
+from ..stage import TrainResult, load_dtype, peft_config, run_stage, training_kwargs
+from .task_configs import TaskConfig
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,187 @@
+"""Reward-model consistency: the same text must get the same score however and whenever it is scored.
+
+Checks (each a finding when violated, or "not computable" with a reason in `metrics["checks"]`):
+- `nondeterministic`: scores differ between two identical runs (dropout left on, sampling in the scorer);
+- `batch-dependence`: scores differ between scoring a text alone and inside a batch (padding, batch norm);
+- `order-dependence`: scores differ when the batch is reversed;
+- `padding-side`: scores differ between right and left padding (position ids, last-token pooling);
+- `neutral-edit-<edit>`: a trailing space / newline, a doubled space, or the case of the first letter moves the
+  score by more than `edit_tolerance` standard deviations of the test-case rewards;
+- `intransitive`: with each pair of a triple scored in its own call, A > B, B > C and C > A.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ...report import Effect, Finding, Report, Severity
+from .consistency_config import ConsistencyConfig
+
+logger = logging.getLogger(__name__)
+
+# Used when no test cases are given: everyday prompts, three replies each of clearly different quality.
+DEFAULT_CASES: list[dict[str, Any]] = [
+    {"prompt": "What is the capital of France?",
+     "responses": ["The capital of France is Paris.", "Paris, I think, or maybe Lyon.", "I like trains."]},
+    {"prompt": "How many legs does a spider have?",
+     "responses": ["A spider has eight legs.", "Spiders have six legs.", "Legs are useful."]},
+    {"prompt": "Give me a tip for sleeping better.",
+     "responses": ["Keep a regular schedule and avoid screens an hour before bed.", "Drink coffee at night.",
+                   "Sleep."]},
+    {"prompt": "What is 12 times 12?", "responses": ["12 times 12 is 144.", "It is 124.", "Numbers are fun."]},
+    {"prompt": "Translate 'thank you' into Spanish.",
+     "responses": ["'Thank you' in Spanish is 'gracias'.", "It is 'merci'.", "Spanish is a language."]},
+    {"prompt": "Name a primary colour.", "responses": ["Red is a primary colour.", "Green, maybe.", "Colours."]},
+]
+
+NEUTRAL_EDITS: dict[str, Callable[[str], str]] = {
+    "trailing-space": lambda s: s + " ",
+    "trailing-newline": lambda s: s + "\n",
+    "double-space": lambda s: s.replace(" ", "  ", 1),
+    "first-letter-case": lambda s: (s[0].swapcase() + s[1:]) if s and s[0].isalpha() else s,
+}
+
+
+def read_cases(test_cases: Any) -> list[tuple[str, list[str]]]:
+    """Test cases -> [(prompt, [responses])]. Accepts rows with `prompt` and `responses` (a list) or `response`,
+    or preference data (file, list, Dataset) whose chosen and rejected replies become the responses."""
+    from ...data import read_rows
+    from ...errors import DataError
+
+    if test_cases is None:
+        test_cases = DEFAULT_CASES
+    rows = read_rows(test_cases)
+    if rows.rows and {"chosen", "rejected"} <= set(rows.rows[0]):
+        from .text import load_pairs, pair_prompt
+
+        loaded = load_pairs(rows.rows if rows.source in ("<list>", "<Dataset>") else test_cases)
+        groups: dict[str, list[str]] = {}
+        for e in loaded.examples:
+            g = groups.setdefault(pair_prompt(e), [])
+            g += [r for r in (e["chosen"], e["rejected"]) if r not in g]
+        return list(groups.items())
+    out: dict[str, list[str]] = {}
+    for i, r in enumerate(rows.rows):
+        if not isinstance(r.get("prompt"), str):
+            raise rows.error(i, "expected a 'prompt' string", "prompt")
+        resp = r.get("responses", [r["response"]] if "response" in r else None)
+        if not isinstance(resp, list) or not resp or not all(isinstance(x, str) for x in resp):
+            raise rows.error(i, "expected 'responses' (a list of strings) or 'response' (a string)", "responses")
+        g = out.setdefault(r["prompt"], [])
+        g += [x for x in resp if x not in g]
+    if not out:
+        raise DataError("no test cases", path=rows.source)
+    return list(out.items())
+
+
+def _max_diff(a, b) -> float:
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) if len(a) else 0.0
+
+
+def _invariance(fid: str, what: str, base, other, items, tol: float) -> Finding | None:
+    diff = np.abs(np.asarray(base) - np.asarray(other))
+    bad = np.flatnonzero(diff > tol)
+    if not len(bad):
+        return None
+    return Finding(fid, Severity.HIGH,
+                   f"{what}: {len(bad)} of {len(items)} texts change score by more than {tol:g} (max {diff.max():.3g})",
+                   score=len(bad) / len(items), effect=Effect("max |reward difference|", float(diff.max())),
+                   evidence=[f"'{items[i][1][:60]}': {base[i]:.4g} vs {other[i]:.4g}" for i in bad[:10]],
+                   data={"max_difference": float(diff.max()), "count": int(len(bad))})
+
+
+def check_reward_model(reward_model: Any, test_cases: Any = None, cfg: ConsistencyConfig | None = None, *,
+                       tokenizer: Any = None, max_single: int = 32, max_triples: int = 200) -> Report:
+    """Score the test cases several ways and report every inconsistency; see the module docstring."""
+    from ...models import as_reward_fn
+
+    cfg = cfg or ConsistencyConfig()
+    rf = as_reward_fn(reward_model, tokenizer)
+    cases = read_cases(test_cases)
+    items = [(p, r) for p, rs in cases for r in rs]
+    prompts, responses = [p for p, _ in items], [r for _, r in items]
+    tol = cfg.reward_tolerance
+    findings: list[Finding] = []
+    checks: dict[str, str] = {}
+    base = rf(prompts, responses)
+    metrics: dict[str, Any] = {"texts": len(items), "prompts": len(cases), "reward_model": rf.name,
+                               "reward_std": float(np.std(base))}
+
+    def record(name: str, f: Finding | None):
+        checks[name] = "alarm" if f else "ok"
+        if f:
+            findings.append(f)
+
+    record("nondeterministic", _invariance("nondeterministic", "scores differ between two identical runs", base,
+                                           rf(prompts, responses), items, tol))
+    k = min(max_single, len(items))
+    alone = [rf([prompts[i]], [responses[i]])[0] for i in range(k)]
+    record("batch-dependence", _invariance("batch-dependence", "scoring a text alone vs in a batch", base[:k],
+                                           alone, items[:k], tol))
+    rev = rf(prompts[::-1], responses[::-1])[::-1]
+    record("order-dependence", _invariance("order-dependence", "reversing the order of the batch", base, rev, items,
+                                           tol))
+    tok = getattr(rf, "tokenizer", None)
+    if tok is None or not hasattr(tok, "padding_side"):
+        checks["padding-side"] = "not computable: the reward is not a tokenised model"
+    else:
+        old = tok.padding_side
+        tok.padding_side = "left" if old == "right" else "right"
+        try:
+            flipped = rf(prompts, responses)
+        finally:
+            tok.padding_side = old
+        record("padding-side", _invariance("padding-side", f"padding on the {'left' if old == 'right' else 'right'} "
+                                           f"instead of the {old}", base, flipped, items, tol))
+    sd = float(np.std(base))
+    if sd <= tol:
+        for name in NEUTRAL_EDITS:
+            checks[f"neutral-edit-{name}"] = "not computable: the rewards of the test cases are constant"
+    else:
+        for name, edit in NEUTRAL_EDITS.items():
+            edited = rf(prompts, [edit(r) for r in responses])
+            shift = (np.asarray(edited) - np.asarray(base)) / sd  # in standard deviations of the rewards
+            metrics[f"edit/{name}"] = {"mean_abs_shift_sd": float(np.abs(shift).mean()),
+                                       "max_abs_shift_sd": float(np.abs(shift).max())}
+            bad = np.flatnonzero(np.abs(shift) > cfg.edit_tolerance)
+            f = None
+            if len(bad):
+                mean = float(np.abs(shift).mean())
+                f = Finding(f"neutral-edit-{name}", Severity.MEDIUM if mean > cfg.edit_tolerance else Severity.LOW,
+                            f"a meaning-free edit ({name}) moves the reward by more than {cfg.edit_tolerance:g} SD for "
+                            f"{len(bad)} of {len(items)} texts (mean |shift| {mean:.3g} SD)",
+                            score=len(bad) / len(items), effect=Effect("mean |reward shift|", mean, unit="SD"),
+                            evidence=[f"'{responses[i][:60]}': {base[i]:.4g} -> {edited[i]:.4g}" for i in bad[:10]],
+                            data={"edit": name, "count": int(len(bad))})
+            record(f"neutral-edit-{name}", f)
+    triples = [(p, t) for p, rs in cases for t in itertools.combinations(rs, 3)][:max_triples]
+    if not triples:
+        checks["intransitive"] = "not computable: no prompt has three or more responses"
+    else:
+        bad_triples = []
+        for p, (a, b, c) in triples:
+            pref = []
+            for x, y in ((a, b), (b, c), (c, a)):
+                sx, sy = rf([p, p], [x, y])  # each pair in its own call, as a pairwise judge would see it
+                pref.append(np.sign(sx - sy))
+            if abs(sum(pref)) == 3:  # all three the same sign: a cycle
+                bad_triples.append((p, a, b, c))
+        metrics["triples"] = len(triples)
+        f = None
+        if bad_triples:
+            f = Finding("intransitive", Severity.HIGH,
+                        f"{len(bad_triples)} of {len(triples)} triples are ranked in a cycle when each pair is scored "
+                        "on its own (A > B, B > C, C > A)", score=len(bad_triples) / len(triples),
+                        evidence=[f"prompt '{p[:40]}': '{a[:30]}' > '{b[:30]}' > '{c[:30]}' > first"
+                                  for p, a, b, c in bad_triples[:10]])
+        record("intransitive", f)
+    metrics["checks"] = checks
+    notes = [f"{k}: {v}" for k, v in checks.items() if v.startswith("not computable")]
+    findings.sort(key=lambda f: -f.severity.rank)
+    return Report("reward-model-consistency", f"reward-model consistency: {rf.name}", findings, metrics,
+                  config={"reward_tolerance": tol, "edit_tolerance": cfg.edit_tolerance}, notes=notes)

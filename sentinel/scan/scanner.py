@@ -1,0 +1,129 @@
+"""`scan()`: score one prompt/response pair with every detector and say which ones fire."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError, DataError
+from ..report import Finding, Report
+from .detectors import DETECTORS, Detector, Span
+
+# One instance per detector class: detectors hold no state, and building them per call would cost throughput.
+_INSTANCES: dict[type, Detector] = {}
+
+
+@dataclass
+class ScanResult:
+    """What `scan()` found in one text.
+
+    `scores` maps every detector run to its score in [0, 1]; `thresholds` the threshold each was judged by;
+    `findings` holds one `Finding` per detector at or above its threshold (evidence = the matching span);
+    `flagged` is True when there is any finding.
+    """
+
+    scores: dict[str, float]
+    thresholds: dict[str, float]
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"flagged": self.flagged, "scores": self.scores, "thresholds": self.thresholds,
+                "findings": [f.to_dict() for f in self.findings]}
+
+    def to_report(self, title: str = "scan") -> Report:
+        """The result as a `Report` (kind "scan") so it can be saved and judged by `--fail-on` like an audit."""
+        return Report(kind="scan", title=title, findings=list(self.findings),
+                      metrics={"flagged": self.flagged, "scores": self.scores},
+                      config={"thresholds": self.thresholds})
+
+
+def _check_text(value: Any, name: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        raise DataError("expected text (str), got bytes; decode it first, e.g. value.decode('utf-8')", field=name)
+    raise DataError(f"expected a string, got {type(value).__name__}", field=name)
+
+
+def resolve_detectors(detectors: Iterable[str | Detector | type] | None) -> list[Detector]:
+    """Detector instances for names, classes or instances; every registered detector when None."""
+    if isinstance(detectors, str):
+        detectors = [detectors]
+    if detectors is None:
+        items: list = DETECTORS.resolve(None)
+    else:
+        items = [DETECTORS.get(d) if isinstance(d, str) else d for d in detectors]
+        if not items:
+            raise ConfigError("no detectors given; leave `detectors` out to run all of them", field="detectors")
+    out = []
+    for d in items:
+        if isinstance(d, Detector):
+            out.append(d)
+        elif isinstance(d, type) and issubclass(d, Detector):
+            out.append(_INSTANCES.get(d) or _INSTANCES.setdefault(d, d()))
+        else:
+            raise ConfigError(f"expected a detector name, class or instance, got {d!r}", field="detectors")
+    return out
+
+
+def resolve_thresholds(dets: list[Detector], thresholds: Mapping[str, float] | None) -> dict[str, float]:
+    """Each detector's threshold: its default unless `thresholds` overrides it. Unknown names are an error."""
+    out = {d.id: float(d.threshold) for d in dets}
+    for name, value in (thresholds or {}).items():
+        if name not in DETECTORS and name not in out:
+            DETECTORS.get(name)  # raises ConfigError with suggestions
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"threshold must be a number in [0, 1], got {value!r}",
+                              field=f"thresholds.{name}") from None
+        if math.isnan(v) or not 0.0 <= v <= 1.0:
+            raise ConfigError(f"threshold must lie in [0, 1], got {value!r}", field=f"thresholds.{name}")
+        if name in out:
+            out[name] = v
+    return out
+
+
+def _finding(det: Detector, score: float, span: Span | None) -> Finding:
+    evidence = [span.text] if span is not None else []
+    data = span.to_dict() if span is not None else {}
+    return Finding(id=det.id, severity=det.severity, description=det.description(), score=score,
+                   evidence=evidence, data=data)
+
+
+def scan(
+    prompt: str,
+    response: str | None = None,
+    detectors: Iterable[str | Detector | type] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+) -> ScanResult:
+    """Score a prompt/response pair with each detector; flag those at or above their threshold.
+
+    `response=None` scans `prompt` alone, as the text under test with no context. `detectors` are registered
+    names, classes or instances (default: every registered detector, see `sentinel.scan.DETECTORS`);
+    `thresholds` overrides default thresholds by detector id, each in [0, 1] (a score of 0 never flags, even at
+    threshold 0). Raises DataError (naming the field) for a non-string input and ConfigError for an unknown
+    detector or a bad threshold. Deterministic; no model is needed; time is linear in the text length.
+    """
+    prompt = _check_text(prompt, "prompt")
+    if response is None:
+        prompt, response = "", prompt
+    else:
+        response = _check_text(response, "response")
+    dets = resolve_detectors(detectors)
+    limits = resolve_thresholds(dets, thresholds)
+    scores: dict[str, float] = {}
+    findings: list[Finding] = []
+    for det in dets:
+        score, span = det.score(prompt, response)
+        scores[det.id] = score
+        if score >= limits[det.id] and score > 0.0:
+            findings.append(_finding(det, score, span))
+    findings.sort(key=lambda f: (-f.severity.rank, -f.score))
+    return ScanResult(scores=scores, thresholds=limits, findings=findings)
