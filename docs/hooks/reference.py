@@ -176,12 +176,12 @@ def config_reference() -> str:
     from sentinel.train.trl_names import RENAMED, TRL_LORA_RANK, UNSUPPORTED
 
     shared = {f.name for f in dataclasses.fields(TrainConfig)}
-    out = ["## Shared training fields (`TrainConfig`)", "",
+    out = ["## Shared training fields (`TrainConfig`) {#train-shared}", "",
            "Every `sentinel train` stage below (and the task stages) has these fields.", ""]
     out += _fields_table(TrainConfig)
     for stage, (cls, _fn) in STAGES.items():
         trl = getattr(cls, "TRL_CONFIG", None)
-        out += [f"## `sentinel train {stage}` (`{cls.__module__}.{cls.__name__}`)", ""]
+        out += [f"## `sentinel train {stage}` (`{cls.__module__}.{cls.__name__}`) {{#train-{stage}}}", ""]
         if trl:
             out += [f"TRL's `{trl}` field names are accepted too (see [TRL names](#trl-names)).", ""]
         own = {f.name for f in dataclasses.fields(cls)} - shared
@@ -189,23 +189,25 @@ def config_reference() -> str:
         if own:
             out += _fields_table(cls, skip=shared)
     task_shared = {f.name for f in dataclasses.fields(TaskConfig)}
-    out += ["## `sentinel train classify|ner|qa` (`sentinel.train.tasks`)", "",
+    out += ["## `sentinel train classify`, `ner`, `qa` (`sentinel.train.tasks`) {#train-tasks}", "",
             "Fields of `TaskConfig` beyond the shared ones:", ""]
     out += _fields_table(TaskConfig, skip=shared)
     for stage, cls in (("classify", ClassifyConfig), ("ner", NERConfig), ("qa", QAConfig)):
         own = {f.name for f in dataclasses.fields(cls)} - task_shared
         if own:
             out += [f"`{stage}` adds (`{cls.__name__}`):", ""] + _fields_table(cls, skip=task_shared)
-    out += ["## `sentinel train ppo` (`PPOInputs` + `PPOConfig`)", "",
+    out += ["## `sentinel train ppo` (`PPOInputs` + `PPOConfig`) {#train-ppo}", "",
             "One YAML file holds both: what the run trains and against what (`PPOInputs`), and the PPO settings "
             "(`sentinel.train.ppo.PPOConfig`; `--device` is the common flag).", ""]
     out += _fields_table(PPOInputs) + _fields_table(PPOConfig)
-    for title, cls in (("`sentinel audit reward-model` (`AuditConfig`)", AuditConfig),
-                       ("`sentinel audit sycophancy` (`SycophancyConfig`)", SycophancyConfig),
-                       ("`RLHFConsistencyChecker(**fields)` (`ConsistencyConfig`)", ConsistencyConfig),
-                       ("`sentinel compare` (`CompareConfig`)", CompareConfig),
-                       ("`sentinel demo` (`DemoConfig`)", DemoConfig)):
-        out += [f"## {title}", ""] + _fields_table(cls)
+    for title, anchor, cls in (
+            ("`sentinel audit reward-model` (`AuditConfig`)", "audit-reward-model", AuditConfig),
+            ("`sentinel audit sycophancy` (`SycophancyConfig`)", "audit-sycophancy", SycophancyConfig),
+            ("`RLHFConsistencyChecker(**fields)`, `SentinelCallback` (`ConsistencyConfig`)", "consistency",
+             ConsistencyConfig),
+            ("`sentinel compare` (`CompareConfig`)", "compare", CompareConfig),
+            ("`sentinel demo` (`DemoConfig`)", "demo", DemoConfig)):
+        out += [f"## {title} {{#{anchor}}}", ""] + _fields_table(cls)
     out += ["## TRL names {#trl-names}", "",
             "A stage whose config names a TRL config class (`sft`, `reward`, `dpo`, `grpo`, `rloo`) reads a TRL "
             "recipe's YAML file as it is (`sentinel.train.trl_names`):", "",
