@@ -54,10 +54,10 @@ lint: install
 # The documentation site (mkdocs.yml): built into site/ with --strict, so a broken link, a missing page or an API
 # reference to a name that does not exist fails the build. docs-serve rebuilds on every change at http://127.0.0.1:8000.
 docs: install
-	$(VENV)/bin/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 docs-serve: install
-	$(VENV)/bin/mkdocs serve
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
 clean:
 	rm -rf $(VENV) demo-out site *.egg-info
