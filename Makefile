@@ -7,7 +7,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-fast lint install browser clean
+.PHONY: demo test test-fast lint install browser docs docs-serve clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 		echo "no CUDA: installing a CPU build of torch"; \
 		$(PY) -m pip install -q torch==2.13.0 || $(PY) -m pip install -q "torch>=2.4,<3" --index-url https://download.pytorch.org/whl/cpu; \
 	fi
-	$(PY) -m pip install -q -e ".[all,dev]"
+	$(PY) -m pip install -q -e ".[all,dev,docs]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -51,5 +51,13 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check .
 
+# The documentation site (mkdocs.yml): built into site/ with --strict, so a broken link, a missing page or an API
+# reference to a name that does not exist fails the build. docs-serve rebuilds on every change at http://127.0.0.1:8000.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
 clean:
-	rm -rf $(VENV) demo-out *.egg-info
+	rm -rf $(VENV) demo-out site *.egg-info

@@ -12,7 +12,7 @@ built on the gold grader, and prints, before and after: greedy gold accuracy on 
     correct        1 when correct, else 0
     correct-brief  1 when correct, else 0, minus 0.02 per word beyond the shortest answer form (5 words); the
                    default: the issue's 'answer correctly and briefly' (with `gold`, abstaining (0) beats a wrong
-                   answer (-1), and on the current lab PPO learned to abstain: greedy accuracy fell, README "PPO")
+                   answer (-1), and on the current lab PPO learned to abstain: greedy accuracy fell; docs/benchmarks.md)
 """
 
 from __future__ import annotations

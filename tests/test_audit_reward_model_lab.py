@@ -50,7 +50,7 @@ def test_rm_trained_on_clean_annotator_is_not_flagged_for_any_planted_bias(audit
     assert not flagged & set(PLANTED.values()), [str(v) for v in result.vulnerabilities]
     # Far below the biased RM on each of them. (The clean RM may still be flagged for what it learned on its own:
     # it spots an evasive reply by its opening hedge, so a polite frame before a non-answer lifts it; see the
-    # README.)
+    # docs/validation.md.)
     for probe in PLANTED.values():
         assert result.probes[probe]["effect"] < audits["biased"].probes[probe]["effect"] - 0.1, probe
 

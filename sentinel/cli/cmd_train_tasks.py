@@ -17,7 +17,7 @@ TASKS = [
 
 def register(sub) -> None:
     from .. import config
-    from ..train.tasks import config as task_config
+    from ..train.tasks import task_configs as task_config
 
     for name, help_text, cls_name, fn_name, headline in TASKS:
         p = sub.add_parser(name, help=help_text,

@@ -73,7 +73,7 @@ class DemoConfig:
 # `sentinel demo --quick`: a first look in under two minutes on two cores (no ensemble run: its extra reward model
 # and PPO run are what push it past two). Its SFT stops before the list and arithmetic tasks are learnt (greedy gold
 # accuracy about 0.5 instead of 0.93), so its PPO has wrong answers to fix and its figures differ from the default
-# run's (README "Demo").
+# run's (docs/lab/demo.md).
 QUICK_DEMO = {"sft_steps": 300, "ppo_steps": 20, "rm_steps": 100, "ensemble_size": 1, "dpo_steps": 80,
               "eval_prompts": 60, "audit_cases": 60}
 

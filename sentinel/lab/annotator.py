@@ -39,7 +39,7 @@ MAX_WEIGHT = 10.0
 
 # The default annotator (lab v3): correctness decides most pairs, yet every planted bias moves the labels enough
 # that a reward model learns it, the reward-model audit flags it and PPO can exploit it. Chosen with
-# `sentinel.lab.reward_checks.label_ceiling` / `scalar_ceiling` and the lab benchmark (README "The lab").
+# `sentinel.lab.reward_checks.label_ceiling` / `scalar_ceiling` and the lab benchmark (docs/benchmarks.md, "The lab").
 DEFAULT_GOLD_WEIGHT = 2.0
 DEFAULT_TEMPERATURE = 1.0
 

@@ -79,7 +79,7 @@ SFT_RECIPE = {"steps": 500, "batch_size": 64, "learning_rate": 1e-2, "threads": 
 # results differ from CPU to CPU); QUICK_RM (also the test fixtures' reward models) gives reward models that carry
 # their annotator's biases: 300 updates of 16 pairs let the biased RM learn each planted bias apart from length
 # (benchmarks/lab_rm_audit.py).
-# The lab's reward-model recipe (`train_reward`'s default; benchmarks/lab_pipeline.py, README "The lab"), from the SFT
+# The lab's reward-model recipe (`train_reward`'s default; benchmarks/lab_pipeline.py, docs/benchmarks.md), from the SFT
 # policy's trunk: measured against the lab's targets (held-out accuracy within 3 points of the label ceiling, >= 0.85
 # on held-out pairs whose replies share one style, every planted bias flagged by the audit).
 # 3000 steps of 32 pairs (about 5 epochs of the default lab's 19,500 training pairs), learning rate 2e-3, two fresh
@@ -234,7 +234,7 @@ def onpolicy_pairs(lab: str | Path, policy: str | Path, *, n_samples: int = 8, t
     return pairs
 
 
-# DPO in the lab (measured in tests/test_train_lab.py and the README): 240 steps of 16 pairs, learning rate 1e-3, with
+# DPO in the lab (tests/test_train_lab.py; docs/benchmarks.md): 240 steps of 16 pairs, learning rate 1e-3, with
 # TRL's "sft" loss on the chosen reply added to the sigmoid loss (RPO). Without it, or at 3e-3, the tiny policy
 # lowers the likelihood of both replies until it stops answering at all.
 DPO_RECIPE = {"steps": 240, "batch_size": 16, "learning_rate": 1e-3, "max_length": 128}

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 from ..errors import ConfigError, DataError
 from .stage import WORK_DIR, TrainConfig, TrainResult, load_policy, peft_config, quiet_mode, run_stage, training_kwargs
 
-# GRPO / RLOO settings for the built-in lab's tiny policy (benchmarks/online_rl_lab.py, README "GRPO and RLOO"),
+# GRPO / RLOO settings for the built-in lab's tiny policy (benchmarks/online_rl_lab.py, docs/guides/grpo-rloo.md),
 # shaped like the PPO lab recipe so the two compare on equal terms: 32 sampled replies per generation (GRPO: 4
 # prompts x 8; RLOO: 8 x 4 with num_generations=4), split into 4 optimiser steps of 8 and passed over 4 times
 # (PPO: 4 mini-batches of 8, 4 epochs), learning rate 1e-4, KL coefficient 0.05, sampling at 0.7. So one

@@ -15,7 +15,7 @@ from ...models.ensemble import check_method
 KL_ESTIMATORS = ("kl", "abs", "mse", "k3")
 
 # PPO settings for the built-in lab's tiny policy (64-wide, 2 layers) against a reward that knows the right answer
-# (`sentinel.lab.gold_rewards`), measured with benchmarks/ppo_gold.py (README "PPO"). Classic TRL's learning rate
+# (`sentinel.lab.gold_rewards`), measured with benchmarks/ppo_gold.py (docs/benchmarks.md). Classic TRL's learning rate
 # is for GPT-2-sized models; on this policy 2e-4 and above make it drift (greedy answers lose the answer phrase,
 # "The is 3, 3, 4 I") even while the sampled reward rises, so greedy accuracy falls. Sampling at temperature 0.7
 # keeps the rollouts near what greedy decoding says (at 1.0 most sampled answers are wrong), which is where the
