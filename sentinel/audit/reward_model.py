@@ -24,7 +24,7 @@ import logging
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,6 +36,9 @@ from ..report.stats import bootstrap_ci, holm_bonferroni, sign_flip_p_value, wil
 from .cases import Case, read_cases
 from .probes import PROBES, Probe
 from .scoring import CachedScorer, as_target
+
+if TYPE_CHECKING:
+    from ..models.protocols import RewardSource
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +126,7 @@ class RewardModelAuditor:
         self.config = AuditConfig(**options)
 
     # ------------------------------------------------------------------ public
-    def analyze(self, reward_model: Any, test_cases: Any = None, *, tokenizer: Any = None,
+    def analyze(self, reward_model: RewardSource, test_cases: Any = None, *, tokenizer: Any = None,
                 allow_pickle: bool = False, device: str | None = None) -> RewardModelAuditResult:
         """Audit `reward_model` (folder, model, (model, tokenizer), (policy, reference, tokenizer) for DPO,
         'module:function', or callable `fn(prompts, responses) -> list[float]`) on `test_cases` (file, list of
@@ -223,7 +226,8 @@ class RewardModelAuditor:
             for c in cases:
                 for r in (c.chosen, c.rejected):
                     if r is not None:
-                        prompts.append(c.prompt), responses.append(r)
+                        prompts.append(c.prompt)
+                        responses.append(r)
         for it in items:
             prompts += [cases[it.case].prompt] * 2
             responses += [it.text, it.control]

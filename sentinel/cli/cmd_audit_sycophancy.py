@@ -48,7 +48,7 @@ def register(sub) -> None:
 
 
 def cmd_sycophancy(args) -> int:
-    from ..audit.sycophancy import EndpointTarget, SycophancyDetector, as_chat_target, load_questions
+    from ..audit.sycophancy import ChatTarget, EndpointTarget, SycophancyDetector, as_chat_target, load_questions
     from ..data import read_rows
     from ..errors import ConfigError
 
@@ -59,7 +59,7 @@ def cmd_sycophancy(args) -> int:
     if args.endpoint:
         if not args.model_name:
             raise ConfigError("--endpoint needs --model-name", field="model_name")
-        model = EndpointTarget(args.endpoint, args.model_name, api_key=os.environ.get(args.api_key_env),
+        model: ChatTarget = EndpointTarget(args.endpoint, args.model_name, api_key=os.environ.get(args.api_key_env),
                                timeout=args.timeout, retries=args.retries, concurrency=args.concurrency)
     else:
         model = as_chat_target(args.model, tokenizer=args.tokenizer, batch_size=cfg.batch_size, device=args.device,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 from .common import print_table
 
@@ -57,7 +58,7 @@ def cmd_train(args) -> int:
     from ..train.trl_names import from_trl_names
 
     # a TRL recipe's own names (model_name_or_path, dataset_name, use_peft, eval_strategy, ...) work in the YAML file
-    cfg = from_args(cls, flags, args.config, translate=lambda data, source: from_trl_names(cls, data, source))
+    cfg: Any = from_args(cls, flags, args.config, translate=lambda data, source: from_trl_names(cls, data, source))
     if args.quiet:  # a YAML `quiet: true` stands; the flag can only switch quiet on
         cfg.quiet = True
     guard = None

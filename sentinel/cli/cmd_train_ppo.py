@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 GROUP = "train"
 
@@ -92,6 +93,7 @@ def cmd_ppo(args) -> int:
                                  allow_pickle=args.allow_pickle, trust_remote_code=args.trust_remote_code)
     safety = {"allow_pickle": args.allow_pickle, "trust_remote_code": args.trust_remote_code}
     parts = [(as_reward_fn(r, **safety), w) for r, w in zip(inputs.reward_model, weights)]
+    reward: Any
     if config.ensemble is not None:
         reward = [rf for rf, _ in parts]  # the trainer combines them (PPOConfig.ensemble)
     else:

@@ -23,7 +23,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..utils import atomic_write_json
 
@@ -38,7 +38,7 @@ class PPORun:
     what: str
     kl_coef: float
     reward_models: tuple[str, ...] = ()  # empty: the demo's reward model
-    ensemble: str | None = None
+    ensemble: Literal["mean", "min", "uwo"] | None = None
     uwo_lambda: float | None = None
     length_penalty: float = 0.0
     stop_on: str | None = None
@@ -108,8 +108,9 @@ def run_figures(history: list[dict]) -> dict[str, float]:
             "sqrt_kl_end": math.sqrt(max(kl, 0.0)), "length_start": l0, "length_end": l1}
 
 
-def mitigation_runs(main: PPORun, members: list[Path], *, strong_kl_coef: float, ensemble: str,
-                    uwo_lambda: float | None, length_penalty: float) -> list[PPORun]:
+def mitigation_runs(main: PPORun, members: list[Path], *, strong_kl_coef: float,
+                    ensemble: Literal["mean", "min", "uwo"], uwo_lambda: float | None,
+                    length_penalty: float) -> list[PPORun]:
     """The mitigation runs, each one change from `main` (module docstring). `members`: the ensemble's reward models
     (the demo's own first); with fewer than two, there is no ensemble run."""
     runs = [PPORun("strong-kl", f"KL coefficient {strong_kl_coef:g} instead of {main.kl_coef:g}", strong_kl_coef)]

@@ -134,7 +134,7 @@ def demo_summary(d: dict) -> tuple[list[str], list[str]]:
         ppo_best = best_mitigation(m, include_dpo=False)
         if name == "DPO" and ppo_best is not None:
             line += f"; of the PPO runs, {ppo_best[0]} ({ppo_best[1]:.3f})"
-        name = name if name != "DPO" else (ppo_best or (None,))[0]
+        name = name if name != "DPO" or ppo_best is None else ppo_best[0]
         end = m.get(f"mitigation/{name}/gold_end")
         what.append(line + (f"; {name}'s sampled gold at the end {end:+.2f} against {m['ppo/gold_last']:+.2f} for "
                             "PPO alone." if end is not None else "."))
@@ -153,8 +153,8 @@ def demo_summary(d: dict) -> tuple[list[str], list[str]]:
                      "preferences without those biases, or read each finding's evidence below.")
     known = {k: v for k, v in acc.items() if v is not None}
     if known and acc.get("PPO") is not None and acc.get("SFT") is not None and acc["PPO"] < acc["SFT"]:
-        best = max(known, key=known.get)
-        steps.append(f"Of the three policies, {best} keeps the most gold accuracy ({known[best]:.3f}); PPO ends at "
+        top = max(known, key=lambda k: known[k])
+        steps.append(f"Of the three policies, {top} keeps the most gold accuracy ({known[top]:.3f}); PPO ends at "
                      f"{acc['PPO']:.3f}, below its SFT start ({acc['SFT']:.3f}).")
     if not steps:
         steps.append("Nothing in this run asks for action: gold did not fall after its peak, PPO kept the SFT "

@@ -181,7 +181,10 @@ class Lab:
     info: dict[str, Any]
 
     @classmethod
-    def open(cls, root: str | Path) -> Lab:
+    def open(cls, root: str | Path | Lab) -> Lab:
+        """The lab in folder `root` (a `Lab` is returned as it is)."""
+        if isinstance(root, Lab):
+            return root
         root = Path(root)
         meta = root / "lab.json"
         if not meta.is_file():

@@ -73,7 +73,7 @@ def evaluate(model: Any, eval_data: str | Path | list[dict], *, tokenizer: Any =
         "mean_gold": sum(golds) / len(golds),
         "n": len(golds),
     }
-    for name, g in groups.items():
-        result[name] = {k: sum(v) / len(v) for k, v in sorted(g.items())}
+    for name, group in groups.items():
+        result[name] = {k: sum(v) / len(v) for k, v in sorted(group.items())}
     result["samples"] = [{"prompt": r["prompt"], "reply": y, "gold": g} for r, y, g in zip(rows[:5], replies, golds)]
     return result

@@ -71,7 +71,7 @@ def _stage_kwargs(cfg: RecipeConfig, out: str | Path) -> dict[str, Any]:
 # decay, on two threads. The list and arithmetic tasks are learnt late and abruptly, so the recipe trains well past
 # that point; batches of 64 get there in fewer examples than batches of 32, and are large enough for a second thread
 # to pay. Accuracy and time: benchmarks/lab_pipeline.py. The test fixtures' policy (tests/fixtures_lab.py).
-SFT_RECIPE = {"steps": 500, "batch_size": 64, "learning_rate": 1e-2, "threads": 2}
+SFT_RECIPE: dict[str, Any] = {"steps": 500, "batch_size": 64, "learning_rate": 1e-2, "threads": 2}
 
 
 # Quick settings for the lab benchmarks that need *a* trained policy and reward model rather than the best ones:
@@ -85,13 +85,13 @@ SFT_RECIPE = {"steps": 500, "batch_size": 64, "learning_rate": 1e-2, "threads": 
 # 3000 steps of 32 pairs (about 5 epochs of the default lab's 19,500 training pairs), learning rate 2e-3, two fresh
 # blocks on top of the SFT trunk: comparing the stated answer with the question at the last token takes depth, and
 # without the blocks (400 steps, 3e-3, as before) the reward model ranks only 64% of same-style pairs right.
-RM_RECIPE = {"steps": 3000, "batch_size": 32, "learning_rate": 2e-3, "threads": 1, "blocks": 2}
+RM_RECIPE: dict[str, Any] = {"steps": 3000, "batch_size": 32, "learning_rate": 2e-3, "threads": 1, "blocks": 2}
 
 QUICK_SFT = {"steps": 400, "batch_size": 32, "learning_rate": 1e-2}
-QUICK_RM = {"steps": 300, "batch_size": 16, "learning_rate": 3e-3}
+QUICK_RM: dict[str, Any] = {"steps": 300, "batch_size": 16, "learning_rate": 3e-3}
 
 
-def train_sft(lab: str | Path, out: str | Path, config: RecipeConfig | None = None, *,
+def train_sft(lab: str | Path | Lab, out: str | Path, config: RecipeConfig | None = None, *,
               init: str | Path | None = None) -> Path:
     """Fine-tune the lab's base policy (or `init`) on DIR/data/sft.jsonl (loss on the reply only). Returns `out`.
 
@@ -127,7 +127,7 @@ def check_same_tokenizer(model: Path, lab_base: Path) -> None:
                           field="base_model")
 
 
-def preference_split(lab: str | Path, holdout: int = 0, preferences: str | Path | None = None
+def preference_split(lab: str | Path | Lab, holdout: int = 0, preferences: str | Path | None = None
                      ) -> tuple[list[dict], list[dict]]:
     """(train, held-out) pairs from the lab's preferences (or `preferences`); the last `holdout` rows are held out."""
     from ..data import read_rows
@@ -139,7 +139,7 @@ def preference_split(lab: str | Path, holdout: int = 0, preferences: str | Path 
     return (rows[: len(rows) - holdout], rows[len(rows) - holdout:]) if holdout else (rows, [])
 
 
-def train_reward(lab: str | Path, out: str | Path, config: RecipeConfig | None = None, *,
+def train_reward(lab: str | Path | Lab, out: str | Path, config: RecipeConfig | None = None, *,
                  pairs: list[dict[str, Any]] | None = None, init: str | Path | None = None, blocks: int | None = None
                  ) -> Path:
     """Train a tiny reward model (Llama, one label) on the lab's preference pairs (or `pairs`). Returns `out`.
@@ -187,7 +187,7 @@ def train_reward(lab: str | Path, out: str | Path, config: RecipeConfig | None =
         return reward(run, model=model, tokenizer=tok).output_dir
 
 
-def onpolicy_pairs(lab: str | Path, policy: str | Path, *, n_samples: int = 8, temperature: float = 1.0,
+def onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_samples: int = 8, temperature: float = 1.0,
                    max_new_tokens: int = 32, prompts: list[str] | None = None, seed: int = 0,
                    device: str | None = "cpu") -> list[dict[str, Any]]:
     """Preference pairs from the policy's own samples, labelled by the lab's gold grader ("best of n" pairs).
@@ -237,10 +237,10 @@ def onpolicy_pairs(lab: str | Path, policy: str | Path, *, n_samples: int = 8, t
 # DPO in the lab (tests/test_train_lab.py; docs/benchmarks.md): 240 steps of 16 pairs, learning rate 1e-3, with
 # TRL's "sft" loss on the chosen reply added to the sigmoid loss (RPO). Without it, or at 3e-3, the tiny policy
 # lowers the likelihood of both replies until it stops answering at all.
-DPO_RECIPE = {"steps": 240, "batch_size": 16, "learning_rate": 1e-3, "max_length": 128}
+DPO_RECIPE: dict[str, Any] = {"steps": 240, "batch_size": 16, "learning_rate": 1e-3, "max_length": 128}
 
 
-def train_dpo(lab: str | Path, out: str | Path, policy: str | Path, config: RecipeConfig | None = None, *,
+def train_dpo(lab: str | Path | Lab, out: str | Path, policy: str | Path, config: RecipeConfig | None = None, *,
               pairs: list[dict[str, Any]] | None = None, beta: float = 0.1, n_samples: int = 8,
               loss_type: tuple[str, ...] = ("sigmoid", "sft"), loss_weights: tuple[float, ...] | None = None
               ) -> Path:

@@ -29,9 +29,9 @@ from .world import wrong_answer
 PROBES = ("verbosity", "keyword", "evasiveness", "sycophancy", "padded_wrong")
 
 
-def _probe_pairs(name: str, rng: random.Random, n: int) -> list[tuple[str, str, str]]:
+def _probe_pairs(name: str, rng: random.Random, n: int) -> list[tuple[str | list[dict[str, str]], str, str]]:
     """`n` (prompt, plain reply, bias-favoured reply) triples for probe `name`."""
-    out = []
+    out: list = []
     while len(out) < n:
         if name == "sycophancy":
             q, prompt = make_question(rng, "claim")
@@ -126,6 +126,8 @@ def _scalar_features(prompt: str, response: str) -> list[float]:
     from .world import find_question, grade
 
     q = find_question(prompt)
+    if q is None:
+        raise ValueError(f"not a lab prompt: {prompt!r:.80}")
     s, g = signals(q, response), grade(q, response)
     b = bias_signals(s)
     base = [s.words / 10, b["verbosity"], b["keyword"], b["sycophancy"], b["evasiveness"],

@@ -10,6 +10,7 @@ from .loading import (
     resolve_device,
     resolve_dtype,
 )
+from .protocols import Messages, Prompt, RewardScorer, RewardSource
 from .scorers import (
     CallableReward,
     CombinedReward,
@@ -21,6 +22,10 @@ from .scorers import (
 from .tiny import CHAT_TEMPLATE, TinyConfig, add_blocks, build_causal_lm, build_reward_model, train_tokenizer
 
 __all__ = [
+    "Messages",
+    "Prompt",
+    "RewardScorer",
+    "RewardSource",
     "CHAT_TEMPLATE",
     "ENSEMBLE_METHODS",
     "CallableReward",

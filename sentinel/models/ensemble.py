@@ -72,7 +72,7 @@ def combine_rewards(member_scores: Sequence[Sequence[float]], method: str,
             out.append(min(values))
         else:
             mean, var = _stats(values)
-            out.append(mean if method == "mean" else mean - uwo_lambda * var)
+            out.append(mean if method == "mean" else mean - (uwo_lambda or 0.0) * var)  # uwo: lambda checked
     return out
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ConfigError, DataError
+from .protocols import Prompt, RewardSource
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +45,10 @@ class RewardFunction:
 
     name: str = "reward"
 
-    def score(self, prompts: list[str], responses: list[str]) -> list[float]:
+    def score(self, prompts: list[Prompt], responses: list[str]) -> list[float]:
         raise NotImplementedError
 
-    def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
+    def __call__(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> list[float]:
         prompts, responses = list(prompts), list(responses)
         if len(prompts) != len(responses):
             raise DataError(f"got {len(prompts)} prompts but {len(responses)} responses; expected equal lengths")
@@ -180,7 +181,7 @@ def _import_callable(spec: str) -> Callable:
 
 
 def as_reward_fn(
-    reward: Any,
+    reward: RewardSource,
     tokenizer: Any = None,
     *,
     batch_size: int = 32,

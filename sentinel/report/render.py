@@ -168,7 +168,7 @@ def _figure(fig: str, base_dir: Path | None) -> str:
     why = None
     path = (base_dir / fig).resolve() if base_dir is not None else None
     mime = _MIME.get(Path(fig).suffix.lower())
-    if path is None:
+    if path is None or base_dir is None:
         why = "no report folder was given to read it from"
     elif not path.is_relative_to(base_dir.resolve()):
         why = "it lies outside the report folder"
@@ -176,7 +176,7 @@ def _figure(fig: str, base_dir: Path | None) -> str:
         why = f"unknown image type (expected one of {', '.join(sorted(_MIME))})"
     elif not path.is_file():
         why = f"the file is missing from {base_dir}"
-    if why:
+    if why or path is None:
         logger.warning("report figure %s not embedded: %s", fig, why)
         return f"<p class='missing'>Figure {_h(fig)} could not be embedded: {_h(why)}.</p>"
     data = base64.b64encode(path.read_bytes()).decode("ascii")

@@ -41,7 +41,8 @@ def to_sarif(report: dict[str, Any]) -> dict[str, Any]:
     """SARIF 2.1.0 log (a dict ready for json.dumps) of a report's dict form (`Report.to_dict()`)."""
     source = (report.get("config") or {}).get("source")
     source = source if isinstance(source, str) and source and not source.startswith("<") else None
-    rules, results = {}, []
+    rules: dict[str, dict] = {}
+    results: list[dict] = []
     for f in report.get("findings", []):
         rid = f["id"]
         rules.setdefault(rid, {"id": rid, "shortDescription": {"text": rid},
@@ -50,11 +51,12 @@ def to_sarif(report: dict[str, Any]) -> dict[str, Any]:
         base = {"ruleId": rid, "level": LEVELS.get(f["severity"], "warning"),
                 "properties": {"severity": f["severity"], "score": f.get("score"), "confidence": f.get("confidence")}}
         lines = _lines(f) if source else []
+        uri = _uri(source) if source else ""
         if lines:
             more = f" ({len(lines) - MAX_LOCATIONS} more lines not listed)" if len(lines) > MAX_LOCATIONS else ""
             for n in lines[:MAX_LOCATIONS]:
                 results.append({**base, "message": {"text": f["description"] + more}, "locations": [
-                    {"physicalLocation": {"artifactLocation": {"uri": _uri(source)}, "region": {"startLine": n}}}]})
+                    {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": n}}}]})
         elif source:
             results.append({**base, "message": {"text": f["description"]}, "locations": [
                 {"physicalLocation": {"artifactLocation": {"uri": _uri(source)}}}]})

@@ -53,7 +53,7 @@ def effect_text(effect: dict | None) -> str:
 
 def ranked(findings: list[dict]) -> list[dict]:
     """Findings, most severe first (stable within a severity)."""
-    return sorted(findings, key=lambda f: -_RANK.get(f.get("severity"), -1))
+    return sorted(findings, key=lambda f: -_RANK.get(str(f.get("severity")), -1))
 
 
 def tally(findings: list[dict]) -> str:

@@ -8,6 +8,8 @@ fine-tuning).
 Every stage writes the same folder layout (see `sentinel.train.stage`). Heavy libraries load on first use.
 """
 
+from collections.abc import Callable
+
 from .dpo import DPOConfig, dpo
 from .lm import LMConfig, lm
 from .online_rl import GRPOConfig, RLOOConfig, grpo, rloo
@@ -16,8 +18,9 @@ from .sft import SFTConfig, sft
 from .stage import TrainConfig, TrainResult, read_metrics
 
 # stage name -> (config class, function); used by `sentinel train STAGE`
-STAGES = {"sft": (SFTConfig, sft), "reward": (RewardConfig, reward), "dpo": (DPOConfig, dpo),
-          "grpo": (GRPOConfig, grpo), "rloo": (RLOOConfig, rloo), "lm": (LMConfig, lm)}
+STAGES: dict[str, tuple[type[TrainConfig], Callable[..., TrainResult]]] = {
+    "sft": (SFTConfig, sft), "reward": (RewardConfig, reward), "dpo": (DPOConfig, dpo),
+    "grpo": (GRPOConfig, grpo), "rloo": (RLOOConfig, rloo), "lm": (LMConfig, lm)}
 
 __all__ = ["DPOConfig", "GRPOConfig", "LMConfig", "RLOOConfig", "RewardConfig", "SFTConfig", "STAGES", "TrainConfig",
            "TrainResult", "dpo", "grpo", "lm", "pairwise_accuracy", "read_metrics", "reward", "rloo", "sft"]

@@ -31,7 +31,7 @@ from .stage import TrainConfig, TrainResult, load_policy, quiet_mode, run_stage,
 class LMConfig(TrainConfig):
     """Continued pre-training of a causal LM on raw text (`train_file`: a file, a folder, a table)."""
 
-    eval_fraction: float | None = field(default=None, metadata={
+    eval_fraction: float | None = field(default=None, metadata={  # type: ignore[assignment]  # None: decided later
         "help": "share of the documents held out (whole documents, never blocks); default 0.1 without eval_file, "
                 "0 with one"})
     text_field: str = field(default="text", metadata={"help": "column holding the text in JSONL/CSV/Parquet/datasets"})
@@ -137,7 +137,7 @@ def lm(cfg: LMConfig, *, model=None, tokenizer=None, callbacks: list | None = No
     if cfg.eval_file:
         train_docs, held_docs = docs.documents, _read(cfg, cfg.eval_file).documents
     else:
-        train_docs, held_docs = split_documents(docs.documents, cfg.eval_fraction, cfg.seed)
+        train_docs, held_docs = split_documents(docs.documents, cfg.eval_fraction or 0.0, cfg.seed)
     general = [d.text for d in _read(cfg, cfg.general_eval_file).documents] if cfg.general_eval_file else []
     stride = cfg.stride or cfg.block_size
     train_blocks = token_blocks([d.text for d in train_docs], tokenizer, cfg.block_size, stride, cfg.packing)

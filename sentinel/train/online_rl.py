@@ -20,10 +20,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ..errors import ConfigError, DataError
 from .stage import WORK_DIR, TrainConfig, TrainResult, load_policy, peft_config, quiet_mode, run_stage, training_kwargs
+
+if TYPE_CHECKING:
+    from ..models.protocols import RewardSource
 
 # GRPO / RLOO settings for the built-in lab's tiny policy (benchmarks/online_rl_lab.py, docs/guides/grpo-rloo.md),
 # shaped like the PPO lab recipe so the two compare on equal terms: 32 sampled replies per generation (GRPO: 4
@@ -163,14 +166,15 @@ def trl_reward_func(reward_fn, name: str):
     return reward
 
 
-def build_rewards(cfg: OnlineRLConfig, rewards: list | None = None, gold: Any = None) -> tuple[list, list[float]]:
+def build_rewards(cfg: OnlineRLConfig, rewards: list[RewardSource] | None = None,
+                  gold: RewardSource | None = None) -> tuple[list, list[float]]:
     """TRL reward functions and their weights: the optimised rewards, then the gold reward with weight 0.
 
     `rewards` / `gold` (Python objects: callables, loaded models) replace `cfg.reward_model` / `cfg.gold_reward`.
     """
     from ..models import as_reward_fn
 
-    safety = {"allow_pickle": cfg.allow_pickle, "trust_remote_code": cfg.trust_remote_code,
+    safety: dict[str, Any] = {"allow_pickle": cfg.allow_pickle, "trust_remote_code": cfg.trust_remote_code,
               "batch_size": cfg.reward_batch_size}
     specs = rewards if rewards is not None else list(cfg.reward_model)
     if not specs:
@@ -181,7 +185,7 @@ def build_rewards(cfg: OnlineRLConfig, rewards: list | None = None, gold: Any = 
     funcs, names = [], set()
     for spec in specs:
         rf = as_reward_fn(spec, **safety)
-        name = _short_name(spec) if isinstance(spec, (str, os.PathLike)) else _short_name(str(rf.name))
+        name = _short_name(os.fspath(spec)) if isinstance(spec, (str, os.PathLike)) else _short_name(str(rf.name))
         while name in names or name == GOLD_NAME:
             name += "_"
         names.add(name)
@@ -246,6 +250,7 @@ def _trl_config(cfg: OnlineRLConfig, weights: list[float]):
     if isinstance(cfg, GRPOConfig):
         kw.update(loss_type=cfg.loss_type, scale_rewards=cfg.scale_rewards)
         return TRLGRPOConfig(**kw)
+    assert isinstance(cfg, RLOOConfig), type(cfg)  # the two online-RL configs
     kw.update(normalize_advantages=cfg.normalize_advantages)
     return TRLRLOOConfig(**kw)
 
@@ -285,7 +290,8 @@ def _run(cfg: OnlineRLConfig, trainer_cls, *, model, tokenizer, rewards, gold, c
     return run_stage(cfg, build, summary, callbacks=callbacks)
 
 
-def grpo(cfg: GRPOConfig, *, model=None, tokenizer=None, rewards: list | None = None, gold: Any = None,
+def grpo(cfg: GRPOConfig, *, model=None, tokenizer=None, rewards: list[RewardSource] | None = None,
+         gold: RewardSource | None = None,
          callbacks: list | None = None) -> TrainResult:
     """Run GRPO; returns where the policy went and TRL's final metrics (reward, rewards/<name>/mean, kl, ...).
 
@@ -296,7 +302,8 @@ def grpo(cfg: GRPOConfig, *, model=None, tokenizer=None, rewards: list | None = 
     return _run(cfg, GRPOTrainer, model=model, tokenizer=tokenizer, rewards=rewards, gold=gold, callbacks=callbacks)
 
 
-def rloo(cfg: RLOOConfig, *, model=None, tokenizer=None, rewards: list | None = None, gold: Any = None,
+def rloo(cfg: RLOOConfig, *, model=None, tokenizer=None, rewards: list[RewardSource] | None = None,
+         gold: RewardSource | None = None,
          callbacks: list | None = None) -> TrainResult:
     """Run RLOO; arguments and result as `grpo`."""
     from trl import RLOOTrainer

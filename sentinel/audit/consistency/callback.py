@@ -88,7 +88,8 @@ class SentinelCallback(TrainerCallback):
         stop = self.stop_on is not None and any(f.id != "inconclusive" for f in self.report.at_or_above(self.stop_on))
         if stop and self.stopped_at is None:
             self.stopped_at = step
-            logger.warning("sentinel: stopping training at step %s (a finding reached '%s')", step, self.stop_on.value)
+            logger.warning("sentinel: stopping training at step %s (a finding reached '%s')", step,
+                           self.stop_on.value if self.stop_on else "?")
         return stop
 
     # ------------------------------------------------------------------ transformers / TRL

@@ -181,7 +181,8 @@ def detect_poisoning(dataset: Any, cfg: ConsistencyConfig | None = None, referen
     triggers = [(fam, g, r) for fam in ("end", "anywhere") for g, r in tested[fam] if r["significant"]]
     # Keep the strongest of nested n-grams ("sudo" and "? sudo" flag the same pairs): skip ones whose pairs are
     # already covered by a stronger trigger.
-    kept, covered = [], set()
+    kept: list = []
+    covered: set = set()
     for fam, g, r in sorted(triggers, key=lambda t: t[2]["p_value"]):
         pairs = families[fam][g]
         if len(pairs - covered) < cfg.min_ngram_pairs:

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...report import Effect, Finding, Report, Severity
 from ...report.coverage import MIN_GRADED, coverage, inconclusive_finding
@@ -30,6 +30,9 @@ from .text import (
     short,
     tokens,
 )
+
+if TYPE_CHECKING:
+    from ...models.protocols import RewardSource
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +147,8 @@ def cycles(loaded, keys, cfg) -> tuple[list[Finding], dict[str, Any]]:
                 break  # one witness per tangled component is enough to show it
     if not found:
         return [], {"intransitive_cycles": 0}
-    ev, where = [], []
+    ev: list[str] = []
+    where: list[list] = []
     for cyc in found:
         idx = [g.edges[cyc[j], cyc[(j + 1) % len(cyc)]]["index"] for j in range(len(cyc))]
         where.append([loaded.origins[i] for i in idx])
@@ -168,7 +172,9 @@ def confounds(loaded, cfg) -> tuple[list[Finding], dict[str, Any], list[str]]:
     """
     from scipy.stats import binomtest
 
-    rows, notes, metrics = [], [], {}
+    rows: list[tuple] = []
+    notes: list[str] = []
+    metrics: dict[str, Any] = {}
     more: dict[str, list[int]] = {}
     for name, (fn, says) in STYLE_FEATURES.items():
         k = n = 0
@@ -237,12 +243,15 @@ def label_noise(loaded, reference, cfg) -> tuple[list[Finding], dict[str, Any]]:
     return [f], metrics
 
 
-def check_preferences(dataset: Any, cfg: ConsistencyConfig | None = None, reference_reward: Any = None) -> Report:
+def check_preferences(dataset: Any, cfg: ConsistencyConfig | None = None,
+                      reference_reward: RewardSource | None = None) -> Report:
     """Run every preference-data check over `dataset` (file, list of dicts, Dataset or `Loaded`) -> Report."""
     cfg = cfg or ConsistencyConfig()
     loaded = load_pairs(dataset, cfg.strict)
     keys = _keys(loaded.examples)
-    findings, metrics, notes = data_findings(loaded), {"pairs": len(loaded), "rows_skipped": len(loaded.skipped)}, []
+    findings = data_findings(loaded)
+    metrics: dict[str, Any] = {"pairs": len(loaded), "rows_skipped": len(loaded.skipped)}
+    notes: list[str] = []
     if loaded.skipped:
         notes.append(f"{len(loaded.skipped)} invalid rows were left out of the checks (see the invalid-rows finding)")
     cov = coverage(len(loaded), loaded.rows_read, len(loaded.skipped), min_graded=MIN_GRADED, what="rows")

@@ -102,7 +102,8 @@ class Probe:
                 for i in range(len(chunks) - n + 1):
                     if lowered[i : i + n] == words:
                         keep[i : i + n] = [True] * n
-        out, run = [], []
+        out: list = []
+        run: list = []
         for chunk, k in zip(chunks, keep):
             if k:
                 if run:

@@ -3,7 +3,15 @@
 Probes (registered in `PROBES`): are_you_sure, suggested_answer, feedback, persona. See `detector.py` for the score.
 """
 
-from .chat_targets import CallableTarget, ChatTarget, EndpointTarget, HFChatTarget, TargetError, as_chat_target
+from .chat_targets import (
+    CallableTarget,
+    ChatSource,
+    ChatTarget,
+    EndpointTarget,
+    HFChatTarget,
+    TargetError,
+    as_chat_target,
+)
 from .detector import SEVERITY_THRESHOLDS, SycophancyConfig, SycophancyDetector, SycophancyResult, weighted_score
 from .grading import Grade, grade, normalize
 from .items import FeedbackText, QuestionItem, Statement
@@ -12,7 +20,8 @@ from .loaders import load_bct, load_lab_questions, load_questions, load_truthful
 from .pressure_probes import PROBES, Probe, ProbeRate
 
 __all__ = [
-    "PROBES", "SEVERITY_THRESHOLDS", "CallableTarget", "ChatTarget", "EndpointTarget", "FeedbackText", "Grade",
+    "PROBES", "SEVERITY_THRESHOLDS", "CallableTarget", "ChatSource", "ChatTarget", "EndpointTarget", "FeedbackText",
+    "Grade",
     "HFChatTarget", "Probe", "ProbeRate", "QuestionItem", "Statement", "SycophancyConfig", "SycophancyDetector",
     "SycophancyResult", "TargetError", "as_chat_target", "grade", "lexicon_judge", "load_bct", "load_questions",
     "load_lab_questions", "load_truthfulqa", "normalize", "weighted_score",

@@ -22,23 +22,32 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from ...errors import ConfigError, ModelLoadError, SentinelError
+from ...models.protocols import Messages
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
-
-Messages = list[dict[str, str]]
 
 
 class TargetError(SentinelError):
     """The model under audit could not answer (endpoint down, garbage replies, too many failures)."""
 
 
+ChatSource = Union[str, "os.PathLike[str]", "ChatTarget", Callable[[Messages], str], "PreTrainedModel",
+                   "tuple[PreTrainedModel, PreTrainedTokenizerBase]"]
+"""What `as_chat_target` accepts: a model folder, a `ChatTarget` (e.g. `EndpointTarget`), a function
+`fn(messages) -> reply`, a loaded causal LM (with its tokenizer given or loadable), or a (model, tokenizer) pair."""
+
 class Failure(str):
     """An empty reply that records why no reply came back."""
 
-    def __new__(cls, error: str):
+    error: str
+
+    def __new__(cls, error: str) -> Failure:
         obj = super().__new__(cls, "")
         obj.error = error
         return obj
@@ -259,7 +268,7 @@ class HFChatTarget(ChatTarget):
         return model_identity(self.model)
 
 
-def as_chat_target(model: Any, *, tokenizer: Any = None, batch_size: int = 8, device: str | None = None,
+def as_chat_target(model: ChatSource, *, tokenizer: Any = None, batch_size: int = 8, device: str | None = None,
                    allow_pickle: bool = False, trust_remote_code: bool = False) -> ChatTarget:
     """A `ChatTarget` from a model folder, a loaded HF model (with `tokenizer` or a loadable folder),
     a `(model, tokenizer)` pair, an existing `ChatTarget`, or a callable `fn(messages) -> str`."""

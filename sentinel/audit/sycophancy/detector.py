@@ -30,7 +30,7 @@ from ...report import Effect, Finding, Report, Severity
 from ...report.coverage import MIN_GRADED, Coverage, inconclusive_finding
 from ...utils import _json_default, atomic_write_text
 from .builtin import builtin_questions, builtin_statements, builtin_texts
-from .chat_targets import ChatTarget, TargetError, as_chat_target
+from .chat_targets import ChatSource, ChatTarget, TargetError, as_chat_target
 from .items import as_feedback_text, as_question, as_statement
 from .judge import lexicon_judge
 from .pressure_probes import PROBES, ProbeRate, RunContext
@@ -105,11 +105,12 @@ def weighted_score(rates: dict[str, ProbeRate]) -> float | None:
     """sum(weight * rate) / sum(weight) over the conclusive probes; None when no probe is conclusive, or when
     question probes were run and none of them is (opinion probes alone cannot stand in for them)."""
     usable = [r for r in rates.values() if r.conclusive and r.rate is not None and not math.isnan(r.rate)]
+    weighted = [(r.weight, r.rate) for r in usable if r.rate is not None]
     questions = [r for r in rates.values() if PROBES.get(r.probe).inputs == "questions"]
     if questions and not any(r in usable for r in questions):
         return None
     total = sum(r.weight for r in usable)
-    return sum(r.weight * r.rate for r in usable) / total if total else None
+    return sum(w * rate for w, rate in weighted) / total if total else None
 
 
 class SycophancyDetector:
@@ -121,7 +122,7 @@ class SycophancyDetector:
 
     def analyze(
         self,
-        model: Any,
+        model: ChatSource,
         controversial_prompts: list | None = None,
         questions: list | None = None,
         *,
@@ -140,7 +141,7 @@ class SycophancyDetector:
         """
         cfg = self.config
         target = as_chat_target(model, tokenizer=tokenizer, batch_size=cfg.batch_size)
-        inputs = {
+        inputs: dict[str, list] = {
             "questions": [as_question(q, "questions", i) for i, q in enumerate(questions)] if questions
             else builtin_questions(),
             "statements": [as_statement(s, i) for i, s in enumerate(controversial_prompts)]
@@ -214,9 +215,10 @@ class SycophancyDetector:
                          "sycophancy score")
         if score is None:
             notes.append("sycophancy score inconclusive: no question probe had enough graded cases")
-        if score is not None and severity_for(score) is not None:
+        overall = severity_for(score) if score is not None else None
+        if score is not None and overall is not None:
             findings.insert(0, Finding(
-                id="sycophancy", severity=severity_for(score),
+                id="sycophancy", severity=overall,
                 description=f"Sycophancy score {score:.2f}: weighted mean of {', '.join(rates)} rates",
                 score=score, confidence=min(1.0, sum(r.n for r in rates.values()) / 30),
                 effect=Effect("sycophancy_score", score), data={"weights": {k: r.weight for k, r in rates.items()}},
@@ -258,7 +260,7 @@ def _finding(rate: ProbeRate) -> Finding | None:
         id=rate.probe, severity=sev,
         description=f"Rate {rate.rate:.0%} (95% CI {rate.low:.0%}-{rate.high:.0%}) over {rate.n} clear cases, "
                     f"{rate.hits} of which went the user's way ({rate.unclear} unclear). {cls.description()}",
-        score=rate.rate, confidence=max(0.0, min(1.0, 1.0 - (rate.high - rate.low))),
+        score=rate.rate, confidence=max(0.0, min(1.0, 1.0 - ((rate.high or 1.0) - (rate.low or 0.0)))),
         effect=Effect(f"{rate.probe}_rate", rate.rate, rate.low, rate.high),
         evidence=rate.examples, data={"n": rate.n, "unclear": rate.unclear, "progressive": rate.progressive,
                                       "regressive": rate.regressive, **rate.extra},

@@ -65,7 +65,7 @@ def load_bct(path: str | Path, *, limit: int | None = None, keep_prompts: bool =
     `max_new_tokens`.
     """
     rows = read_rows(path)
-    items = []
+    items: list = []
     for i, row in enumerate(rows.rows):
         if limit is not None and len(items) >= limit:
             break
@@ -112,7 +112,7 @@ def load_truthfulqa(path: str | Path, *, limit: int | None = None, n_choices: in
     in an order fixed by the question's hash. All of the row's correct / incorrect answers count when grading text.
     """
     rows = read_rows(path)
-    items = []
+    items: list = []
     for i, row in enumerate(rows.rows):
         if limit is not None and len(items) >= limit:
             break
@@ -147,7 +147,7 @@ def load_questions(path: str | Path, *, limit: int | None = None) -> list[Questi
         return load_bct(path, limit=limit)
     if "Best Answer" in first:
         return load_truthfulqa(path, limit=limit)
-    items = []
+    items: list = []
     for i, row in enumerate(rows.rows[:limit] if limit else rows.rows):
         try:
             items.append(as_question(row, rows.source, i))
@@ -171,7 +171,7 @@ def load_lab_questions(lab_dir: str | Path, *, limit: int | None = None, seed: i
     path = Path(lab_dir) / "data" / "eval.jsonl"
     rows = read_rows(path)
     rng = random.Random(seed)
-    items = []
+    items: list = []
     for i, row in enumerate(rows.rows):
         if limit is not None and len(items) >= limit:
             break

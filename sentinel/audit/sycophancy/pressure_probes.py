@@ -73,8 +73,8 @@ class ProbeRate:
         return d
 
     @property
-    def ci(self) -> tuple[float, float]:
-        """The 95% Wilson interval (low, high)."""
+    def ci(self) -> tuple[float | None, float | None]:
+        """The 95% Wilson interval (low, high); None without clear cases."""
         return (self.low, self.high)
 
     def __getitem__(self, key: str):  # result.rates["are_you_sure"]["rate"] reads like the JSON
@@ -312,7 +312,7 @@ class Feedback(Probe):
         return [{"role": "user", "content": body}]
 
     def run(self, ctx, items: list[FeedbackText], records):
-        keys = [None, *_STANCES]
+        keys: list[str | None] = [None, *_STANCES]
         for batch in _chunks(items, max(1, ctx.batch_size // len(keys))):
             convs = [self.prompt(t, k) for t in batch for k in keys]
             replies = ctx.ask(convs)
@@ -321,7 +321,8 @@ class Feedback(Probe):
                 base = ctx.judged(chunk[0])
                 for key, reply in zip(keys[1:], chunk[1:]):
                     score = ctx.judged(reply)
-                    move = None if base is None or score is None else (score - base) * _STANCES[key][1]
+                    move = None if base is None or score is None or key is None \
+                        else (score - base) * _STANCES[key][1]
                     records.append({"entry_type": "record", "probe": self.id, "id": t.id, "kind": t.kind,
                                     "stance": key, "neutral": chunk[0], "neutral_positivity": base,
                                     "reply": reply, "positivity": score, "movement": move,

@@ -51,7 +51,7 @@ def load_prompts(source: Any) -> list[str | list[dict]]:
     rows = read_rows(source)
     prompts = []
     for row, loc in zip(rows.rows, rows.locations):
-        where = {"path": rows.source, rows.unit: loc}
+        where: dict[str, Any] = {"path": rows.source, rows.unit: loc}
         name, value = _row_prompt(row)
         if name is None:
             raise DataError(f"no prompt field; expected one of {', '.join(PROMPT_FIELDS)} or messages", **where)

@@ -22,7 +22,7 @@ from transformers import (
 
 class InverseCDFSampler(LogitsProcessor):
     def __init__(self, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0):
-        warpers = []
+        warpers: list[LogitsProcessor] = []
         if temperature != 1.0:
             warpers.append(TemperatureLogitsWarper(temperature))
         if top_k:
@@ -31,8 +31,8 @@ class InverseCDFSampler(LogitsProcessor):
             warpers.append(TopPLogitsWarper(top_p))
         self.warpers = LogitsProcessorList(warpers)
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        scores = self.warpers(input_ids, scores)
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:  # type: ignore[override]
+        scores = self.warpers(input_ids, scores)  # type: ignore[assignment]
         probs = torch.softmax(scores.float(), dim=-1)  # (B, V)
         cdf = probs.cumsum(-1)
         u = torch.rand(cdf.shape[0], 1, device=cdf.device, dtype=cdf.dtype) * cdf[:, -1:]
@@ -44,4 +44,4 @@ class InverseCDFSampler(LogitsProcessor):
             picked = torch.where(zero, probs.argmax(-1, keepdim=True), picked)
         # Not in place: generate() keeps the tensor it passed in as the raw logits (output_logits=True).
         out = torch.full_like(scores, float("-inf"))
-        return out.scatter_(-1, picked, 0.0)
+        return out.scatter_(-1, picked, 0.0)  # type: ignore[return-value]

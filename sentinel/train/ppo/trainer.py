@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import LogitsProcessorList
@@ -40,6 +40,9 @@ from .ppo_config import PPOConfig
 from .prompts import load_prompts
 from .sampling import InverseCDFSampler
 from .value_head import PolicyWithValue, base_causal_lm, response_logprobs
+
+if TYPE_CHECKING:
+    from ...models.protocols import RewardSource
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +74,8 @@ class PPOTrainer:
     """
 
     def __init__(self, config: PPOConfig | None = None, model: Any = None, ref_model: Any = None,
-                 tokenizer: Any = None, reward_model: Any = None, *, gold_reward_fn: Any = None,
+                 tokenizer: Any = None, reward_model: RewardSource | Sequence[RewardSource] | None = None, *,
+                 gold_reward_fn: RewardSource | None = None,
                  callbacks: Sequence[Any] | None = None, accelerator: Any = None):
         from accelerate import Accelerator
 
@@ -80,8 +84,8 @@ class PPOTrainer:
         self.config = config = config or PPOConfig()
         # Without a GPU, cpu=True is what lets accelerate see a torchrun launch as multi-process CPU (gloo).
         on_cpu = config.device == "cpu" or (config.device in (None, "auto") and not torch.cuda.is_available())
-        trackers = {"log_with": list(config.report_to), "project_dir": str(Path(config.output_dir) / "runs")} \
-            if config.report_to else {}
+        trackers = {"log_with": list(config.report_to), "project_dir": str(Path(config.output_dir or ".") / "runs")} \
+            if config.report_to else {}  # (report_to needs output_dir: PPOConfig checks it)
         self.accelerator = accelerator or Accelerator(cpu=on_cpu, **trackers)
         self._tracking = False
         set_seed(config.seed + self.accelerator.process_index)
@@ -595,7 +599,7 @@ class PPOTrainer:
         total = steps or c.steps
         self.stop_training = False
         while self.step_count < total and not self.stop_training:
-            batch = []
+            batch: list = []
             while len(batch) < c.batch_size:
                 if not order:
                     order = torch.randperm(len(shard), generator=self.generator).tolist()
