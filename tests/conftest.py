@@ -11,8 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# The tests train tiny models, which gain little from a second thread and run many times slower when
-# the cores are oversubscribed (measured here under load: 5 ms vs 360 ms per tiny forward pass).
+# The tests train tiny models, which gain little from a second thread and run far slower when the cores are
+# oversubscribed (several test processes or a benchmark beside them).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 try:

@@ -47,7 +47,7 @@ LAB_VERSION = 3  # 3: Bradley-Terry annotator over a per-reply utility, multi-tu
 TOKENIZER_PAIRS = 4000  # preference pairs in the tokenizer's training text (see _tokenizer_texts)
 PHRASE_BANK_REPEATS = 20  # copies of each shared phrase bank in the tokenizer's training text (see _tokenizer_texts)
 # The lab's policy and reward model: ~0.14M parameters with a 1k vocabulary. Wider models learn in fewer steps
-# but each step costs 2.5x more on a CPU, which loses overall.
+# but each step costs more on a CPU, which loses overall (benchmarks/lab_pipeline.py measures the recipes).
 POLICY_CONFIG = TinyConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
                            max_position_embeddings=256)
 REWARD_CONFIG = TinyConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,

@@ -1,9 +1,9 @@
 """Fast multinomial sampling for `generate()`, plugged in as a logits processor.
 
-`torch.multinomial` on CPU draws one random number per vocabulary entry: over a 30k vocabulary and 16 rows it
-costs ~12 ms per generated token (measured on 2 cores), most of a small model's generation time. Inverse-CDF
-sampling needs one uniform number per row (cumsum + searchsorted, ~0.9 ms). It draws from exactly the same
-distribution. HF generate runs in greedy mode with this processor last: the processor applies temperature,
+`torch.multinomial` on CPU draws one random number per vocabulary entry, which over a large vocabulary is most
+of a small model's generation time; inverse-CDF sampling needs one uniform number per row (cumsum +
+searchsorted) and draws from exactly the same distribution (the generation share of a PPO step is measured by
+benchmarks/ppo_vs_trl.py). HF generate runs in greedy mode with this processor last: the processor applies temperature,
 top-k and top-p with transformers' own warpers, samples, and leaves only the sampled token finite, so the greedy
 argmax returns the sample. Processors generate adds itself (min_new_tokens, bad words, ...) run before it.
 """

@@ -1,0 +1,78 @@
+"""The package's layout rules: lower layers never import higher ones (the import-linter contract in
+pyproject.toml), each module name is used once, a moved module's old path still works with a DeprecationWarning,
+and timings from one machine stay out of the code (benchmarks measure them)."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import subprocess
+import sys
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "sentinel"
+SHIM = re.compile(r"^moved\(__name__, \"([\w.]+)\"\)$", re.M)
+
+
+def _modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "__pycache__" not in path.parts:
+            yield path, path.read_text(encoding="utf-8")
+
+
+def test_lower_layers_never_import_higher_ones():
+    pytest.importorskip("importlinter", reason="import-linter is a dev dependency (installed by make)")
+    proc = subprocess.run([sys.executable, "-c", "from importlinter.cli import lint_imports_command; "
+                           "lint_imports_command()"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "1 kept, 0 broken" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+def test_each_module_name_is_used_once():
+    names = defaultdict(list)
+    for path, text in _modules():
+        if path.name != "__init__.py" and not SHIM.search(text):
+            names[path.name].append(str(path.relative_to(ROOT)))
+    assert {n: p for n, p in names.items() if len(p) > 1} == {}
+
+
+def test_moved_modules_keep_their_old_path_for_a_release():
+    shims = {".".join(path.relative_to(ROOT).with_suffix("").parts): SHIM.search(text).group(1)
+             for path, text in _modules() if SHIM.search(text)}
+    assert "sentinel.lab.pipeline" in shims and "sentinel.train.ppo.config" in shims
+    for old, new in shims.items():
+        sys.modules.pop(old, None)
+        with pytest.warns(DeprecationWarning, match=re.escape(f"{old} moved to {new}")):
+            module = importlib.import_module(old)
+        assert module is importlib.import_module(new)  # the same objects: no duplicated classes or registries
+
+
+def test_nothing_in_the_package_imports_a_deprecated_path():
+    import pkgutil
+
+    import sentinel
+
+    shims = {".".join(p.relative_to(ROOT).with_suffix("").parts) for p, t in _modules() if SHIM.search(t)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        for info in pkgutil.walk_packages(sentinel.__path__, "sentinel."):
+            if info.name in shims or info.name.endswith("__main__"):
+                continue
+            importlib.import_module(info.name)  # a module importing a shim raises here
+
+
+TIMING = re.compile(r"\b\d+(?:\.\d+)? ?(?:ms|s|sec|seconds|min|minutes)\b (?:on|per|instead|of this)|this machine's|"
+                    r"\(\d+(?:\.\d+)?x\)|\b\d+(?:\.\d+)?x (?:faster|slower|more|less)\b|costs about \d")
+
+
+def test_no_timing_from_one_machine_in_code_comments_or_help():
+    hits = []
+    for path, text in _modules():
+        for n, line in enumerate(text.splitlines(), 1):
+            if TIMING.search(line) and "logger." not in line:
+                hits.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert hits == [], "timings belong in benchmark output:\n" + "\n".join(hits)
