@@ -61,7 +61,8 @@ def lowered(text: str) -> str:
     """`text.lower()`, computed once per text even though every detector asks for it.
 
     Detectors match lowercase patterns against lowercase text, which is cheaper than `re.IGNORECASE`
-    (benchmarks/scan_throughput.py measures the scanner). The one-entry cache is a single tuple swapped atomically, so threads at worst recompute.
+    (benchmarks/scan_throughput.py measures the scanner). The one-entry cache is a single tuple swapped atomically,
+    so threads at worst recompute.
     """
     global _last_lowered
     last = _last_lowered
