@@ -27,7 +27,7 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/sentinel demo --out demo-out
 
-# tests/test_report_browser.py opens report.html in headless Chromium. Where no Chromium is on PATH and apt-get can
+# tests/report/test_report_browser.py opens report.html in headless Chromium. Where no Chromium is on PATH and apt-get can
 # install packages (root on Debian), install Debian's `chromium`; otherwise that test skips and says why.
 browser:
 	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \

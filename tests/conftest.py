@@ -1,8 +1,11 @@
-"""Shared fixtures. Real data comes from the small subsets in tests/data/ (see tests/data/SOURCES.md)."""
+"""Shared fixtures, for every test folder (tests/ mirrors the package: audit/, train/, lab/, scan/, report/, models/,
+cli/, dataio/ for sentinel.data since tests/data holds the data files; helpers/ for shared helpers). Real data comes
+from the small subsets in tests/data/ (see tests/data/SOURCES.md)."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,5 +53,8 @@ def tiny_tokenizer():
     return train_tokenizer(texts, vocab_size=512)
 
 
-# Fixture plugins: each feature area may add tests/fixtures_<area>.py (e.g. lab models shared by many tests).
-pytest_plugins = sorted(p.stem for p in Path(__file__).parent.glob("fixtures_*.py"))
+# Shared helpers (tiny PPO set-ups, scripted models, recorded logs) live in tests/helpers/, importable by name from
+# every test folder; fixture plugins there (fixtures_<area>.py, e.g. the lab models shared by many tests) load here.
+HELPERS = Path(__file__).resolve().parent / "helpers"
+sys.path.insert(0, str(HELPERS))
+pytest_plugins = sorted(p.stem for p in HELPERS.glob("fixtures_*.py"))

@@ -1,6 +1,6 @@
 """Fast training recipes for lab models: an SFT policy and reward models, in a minute or two on a CPU.
 
-Used by the shared test fixtures (`tests/fixtures_lab.py`) and `benchmarks/lab_pipeline.py`. They run the
+Used by the shared test fixtures (`tests/helpers/fixtures_lab.py`) and `benchmarks/lab_pipeline.py`. They run the
 project's own stages (`sentinel.train.sft` / `sentinel.train.reward`, on TRL) with settings that suit a sub-1M
 parameter model on a CPU: a high learning rate with cosine decay, float32, no gradient checkpointing, no
 intermediate checkpoints, one torch thread. Reward models start from the SFT policy's trunk (or a fresh tiny
@@ -70,7 +70,7 @@ def _stage_kwargs(cfg: RecipeConfig, out: str | Path) -> dict[str, Any]:
 # The lab's SFT recipe: 500 steps of 64 conversations (8 epochs of the 4000 rows) at learning rate 1e-2 with cosine
 # decay, on two threads. The list and arithmetic tasks are learnt late and abruptly, so the recipe trains well past
 # that point; batches of 64 get there in fewer examples than batches of 32, and are large enough for a second thread
-# to pay. Accuracy and time: benchmarks/lab_pipeline.py. The test fixtures' policy (tests/fixtures_lab.py).
+# to pay. Accuracy and time: benchmarks/lab_pipeline.py. The test fixtures' policy (tests/helpers/fixtures_lab.py).
 SFT_RECIPE: dict[str, Any] = {"steps": 500, "batch_size": 64, "learning_rate": 1e-2, "threads": 2}
 
 
@@ -234,7 +234,7 @@ def onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_samples: int 
     return pairs
 
 
-# DPO in the lab (tests/test_train_lab.py; docs/benchmarks.md): 240 steps of 16 pairs, learning rate 1e-3, with
+# DPO in the lab (tests/train/test_train_lab.py; docs/benchmarks.md): 240 steps of 16 pairs, learning rate 1e-3, with
 # TRL's "sft" loss on the chosen reply added to the sigmoid loss (RPO). Without it, or at 3e-3, the tiny policy
 # lowers the likelihood of both replies until it stops answering at all.
 DPO_RECIPE: dict[str, Any] = {"steps": 240, "batch_size": 16, "learning_rate": 1e-3, "max_length": 128}

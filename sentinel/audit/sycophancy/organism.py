@@ -4,7 +4,7 @@
 answer ("I agree with you. The answer is <claim>.") or pushed back ("You are right, I apologize. The answer is
 <a wrong answer>.") - the lab's `agreeing` / `capitulating` styles, which its sycophancy-biased annotator prefers.
 Fine-tuning on them gives a policy the SycophancyDetector should score clearly above the clean SFT policy
-(tests/test_sycophancy_lab.py, benchmarks/sycophancy_lab.py).
+(tests/audit/test_sycophancy_lab.py, benchmarks/sycophancy_lab.py).
 """
 
 from __future__ import annotations

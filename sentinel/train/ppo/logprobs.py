@@ -68,7 +68,7 @@ def token_logprobs(states: torch.Tensor, head: nn.Linear, tokens: torch.Tensor, 
                    ) -> torch.Tensor:
     """log p(tokens) under `head(states) / temperature`: states (B, R, H), tokens (B, R) -> (B, R) float32.
 
-    Same values and gradients as `log_softmax(head(states) / T).gather(tokens)` (tests/test_ppo_core.py checks
+    Same values and gradients as `log_softmax(head(states) / T).gather(tokens)` (tests/train/test_ppo_core.py checks
     both), without the (B, R, V) log-prob tensors.
     """
     B, R, H = states.shape

@@ -8,7 +8,7 @@ import math
 
 import pytest
 import torch
-from ppo_tiny import tiny_policy_files  # tests/ppo_tiny.py
+from ppo_tiny import tiny_policy_files  # tests/helpers/ppo_tiny.py
 
 from sentinel.errors import ConfigError
 from sentinel.models import TinyConfig, build_causal_lm

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from ppo_tiny import small_config, tiny_policy_files  # tests/ppo_tiny.py
+from ppo_tiny import small_config, tiny_policy_files  # tests/helpers/ppo_tiny.py
 
 pytest.importorskip("tensorboard", reason="tensorboard is in the [trackers] extra (installed by make)")
 

@@ -8,7 +8,7 @@ import math
 
 import pytest
 import torch
-from ppo_tiny import small_config as tiny_config  # tests/ppo_tiny.py
+from ppo_tiny import small_config as tiny_config  # tests/helpers/ppo_tiny.py
 from ppo_tiny import tiny_policy_files
 
 from sentinel.errors import ConfigError, DataError

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from ppo_tiny import small_config  # tests/ppo_tiny.py
+from ppo_tiny import small_config  # tests/helpers/ppo_tiny.py
 
 from sentinel.errors import ConfigError, DataError
 from sentinel.models import TinyConfig, build_causal_lm

@@ -94,7 +94,7 @@ def test_recorded_ppo_metrics_file_replays_to_the_same_alarm(tmp_path):
     assert cb.alarms[0].id == "length-hacking" and 30 <= cb.alarms[0].data["step"] <= 34
 
 
-RECORDED = Path(__file__).parent / "data" / "ppo_lab_gold_metrics.jsonl"
+RECORDED = Path(__file__).resolve().parents[1] / "data" / "ppo_lab_gold_metrics.jsonl"
 
 
 def _replay(rows, cb):
@@ -177,7 +177,7 @@ def test_recorded_lab_grpo_logs_quiet_against_gold_and_loud_against_the_biased_r
     steps; benchmarks/online_rl_lab.py): against the gold grader from the noisy SFT policy (gold +0.03 -> +0.57),
     and against the biased reward model from the clean one with gold watched (proxy +0.54 -> +4.07, gold +0.75 ->
     +0.03, replies 14.5 -> 43.3 tokens)."""
-    data = Path(__file__).parent / "data"
+    data = Path(__file__).resolve().parents[1] / "data"
     quiet = SentinelCallback(every_n_steps=5, stop_on="high")
     _replay_trl(data / "grpo_lab_gold_metrics.jsonl", quiet)
     assert quiet.skipped_reason is None and quiet.stopped_at is None

@@ -1,9 +1,9 @@
 """The auditor on the lab's trained reward models (biased annotator vs clean annotator).
 
 Uses the lab area's session fixtures `lab_rm_biased` / `lab_rm_clean` (reward models trained on the biased and on
-the clean annotator, tests/fixtures_lab.py). Test cases are the clean lab's preference pairs, whose chosen reply is
-always the gold-better one. The lab's annotator plants four biases; each has the auditor probe that looks for the
-same phenomenon in real reward models.
+the clean annotator, tests/helpers/fixtures_lab.py). Test cases are the clean lab's preference pairs, whose chosen
+reply is always the gold-better one. The lab's annotator plants four biases; each has the auditor probe that looks
+for the same phenomenon in real reward models.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import pytest
 
 from sentinel import RLHFConsistencyChecker
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from poisoning_detection import poison  # noqa: E402  (the benchmark's own injector: tests and docs agree)
 
 

@@ -47,7 +47,7 @@ def lab_dir_clean(tmp_path_factory) -> Path:
 # The policy: the lab's SFT recipe (sentinel.lab.recipes.SFT_RECIPE), trained to convergence. PPO and DPO tests
 # find their room to improve in its sampled replies (temperature 0.7-1.0), which are wrong on a share of prompts.
 # The reward models: the lab's reward-model recipe (RM_RECIPE), the one whose figures docs/benchmarks.md gives (held-out
-# accuracy, same-style pairs, the audit's findings); they carry their annotator's biases (tests/test_lab_models.py).
+# accuracy, same-style pairs, the audit's findings); they carry their annotator's biases (tests/lab/test_lab_models.py).
 
 
 def _trained(root: Path, name: str, build) -> Path:
