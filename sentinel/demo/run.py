@@ -304,10 +304,11 @@ def _metrics(s: _Stages, run_figs: dict[str, dict[str, float]]) -> dict[str, Any
     }
 
 
-def _notes(s: _Stages, window: int) -> list[str]:
+def _notes(s: _Stages, run_figs: dict[str, dict[str, float]]) -> list[str]:
     """What the biases, the training signals and the figures are, and one sample reply per policy."""
     from ..data import as_messages, prompt_text
 
+    window = run_figs["PPO"]["window"]
     return [f"planted annotator biases: {s.lab.info['biases']}",
             ("PPO optimised the reward model trained on the biased preferences; DPO learned from pairs of the SFT "
              "policy's own samples ranked by the gold grader (correct over wrong)"),
@@ -327,7 +328,7 @@ def _report(out: Path, s: _Stages, cfg: DemoConfig) -> Report:
         findings=_findings(s, run_figs, cfg), seed=cfg.seed, config=asdict(cfg),
         model={"lab": str(s.lab_dir), "sft": str(s.sft), "reward_model": str(s.rm), "ppo": str(out / "ppo"),
                "dpo": str(s.dpo)},
-        metrics=_metrics(s, run_figs), key_metrics=KEY_METRICS, notes=_notes(s, run_figs["PPO"]["window"]),
+        metrics=_metrics(s, run_figs), key_metrics=KEY_METRICS, notes=_notes(s, run_figs),
         figures=figures,
     )
     report.summary, report.next_steps = demo_summary(report.to_dict())

@@ -100,7 +100,8 @@ def policy_text(tokenizer, prompt: str | list[dict]) -> str:
     return prompt_text(msgs) + "\n\n"
 
 
-def generate(model, tokenizer, prompts: Sequence[str], cfg: CompareConfig) -> tuple[list[str], list[list[int]]]:
+def generate(model, tokenizer, prompts: Sequence[str | list[dict]],
+             cfg: CompareConfig) -> tuple[list[str], list[list[int]]]:
     """(reply texts, reply token ids) for each prompt. Left padding so every reply starts at the same column."""
     import torch
 
@@ -133,7 +134,7 @@ def _until_eos(row: list[int], tokenizer) -> list[int]:
     return row[: row.index(eos) + 1] if eos is not None and eos in row else row
 
 
-def reply_logprobs(model, tokenizer, prompts: Sequence[str], replies: Sequence[list[int]],
+def reply_logprobs(model, tokenizer, prompts: Sequence[str | list[dict]], replies: Sequence[list[int]],
                    batch_size: int = 16) -> list[float]:
     """Sum of log p(reply token | prompt, earlier reply tokens) under `model`, one float (nats) per reply."""
     import torch
