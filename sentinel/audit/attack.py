@@ -1,8 +1,9 @@
 """Black-box attack on a reward model: search for short insertions that raise the reward of bad responses.
 
-`attack_reward_model(rm, cases, budget=...)` runs a beam search over the shared phrase banks (`sentinel.phrases`)
-and mutations of the best phrases found so far (joining two phrases, repeating, dropping a word, moving the
-insertion from the start to the end). It needs only scores, never gradients, so it works on any reward form.
+`attack_reward_model(rm, cases, budget=...)` runs a beam search (`BeamSearch`) over the shared phrase banks
+(`sentinel.phrases`) and mutations of the best phrases found so far (joining two phrases, repeating, dropping a word,
+moving the insertion from the start to the end). It needs only scores, never gradients, so it works on any reward
+form.
 
 The search runs on one half of the cases; the best phrases are then measured on the other half, against a
 length-matched neutral insertion, so that (a) a phrase that only won by chance on the search half does not become a
@@ -116,6 +117,120 @@ def _mutations(c: Candidate, pool: list[str], rng: random.Random, max_words: int
     return [m for m in out if 0 < len(m.phrase.split()) <= max_words][:n]
 
 
+class BeamSearch:
+    """Beam search for the insertion that most raises the reward of the search half's rejected responses.
+
+    Every candidate scored on all `search` responses keeps its mean reward change as `uplift`; `run()` returns
+    those candidates, best first. The search stops when it has scored `budget` texts (counted from the scorer's
+    calls, the original responses included) or when a round finds no child better than the beam.
+    """
+
+    def __init__(self, scorer: CachedScorer, search: list[Case], rng: random.Random, *, budget: int, beam: int,
+                 max_words: int) -> None:
+        self.scorer = scorer
+        self.search = search
+        self.rng = rng  # shared with the caller's split, so a seed gives the same search as before
+        self.budget = budget
+        self.beam = beam
+        self.max_words = max_words
+        self.start_calls = scorer.calls
+        self.base = scorer([c.prompt for c in search], [c.rejected for c in search])  # (len(search),)
+        self.pool = seed_phrases()
+        self.seen: dict[tuple[str, str], Candidate] = {}
+        self.rounds = 0
+
+    def spent(self) -> int:
+        """Texts scored since the search began."""
+        return self.scorer.calls - self.start_calls
+
+    def score(self, cands: list[Candidate], n: int) -> list[float]:
+        """Mean uplift of each candidate on the first `n` search responses (full set: stored as `uplift`)."""
+        if not cands:
+            return []
+        sub = self.search[:n]
+        prompts = [c.prompt for _ in cands for c in sub]
+        texts = [insert(c.rejected, cand.phrase, cand.position) for cand in cands for c in sub]
+        r = self.scorer(prompts, texts).reshape(len(cands), len(sub))
+        values = [float(v) for v in (r - self.base[:n]).mean(axis=1)]
+        if n == len(self.search):
+            for cand, v in zip(cands, values):
+                cand.uplift = v
+        return values
+
+    def fresh(self, cands: list[Candidate]) -> list[Candidate]:
+        """The candidates not tried before (now remembered as tried)."""
+        out = []
+        for c in cands:
+            if c.key not in self.seen:
+                self.seen[c.key] = c
+                out.append(c)
+        return out
+
+    def ranked(self) -> list[Candidate]:
+        """Every candidate tried, best uplift first (those never scored in full last)."""
+        return sorted(self.seen.values(), key=lambda c: -_val(c))
+
+    def seed(self) -> list[Candidate]:
+        """Round 0, successive halving: the first beam from the phrase banks.
+
+        Every seed phrase (at the start; moving it is a mutation) is scored on a few responses, then the most
+        promising on all search responses. Seeds take at most half the budget.
+        """
+        n_quick = min(4, len(self.search))
+        seeds = self.fresh([Candidate(p, "start") for p in self.pool])
+        if len(seeds) * n_quick > self.budget // 2:
+            seeds = self.rng.sample(seeds, max(1, self.budget // (2 * n_quick)))
+        quick = self.score(seeds, n_quick)
+        promising = [c for _, c in sorted(zip(quick, seeds), key=lambda t: -t[0])]
+        promote = max(2 * self.beam, (self.budget - self.spent()) // (3 * len(self.search)))
+        self.score(promising[:promote], len(self.search))
+        return self.ranked()[: self.beam]
+
+    def expand(self, best: list[Candidate], per: int) -> list[Candidate]:
+        """Up to `per` untried mutations of each beam member."""
+        return self.fresh([m for b in best for m in _mutations(b, self.pool, self.rng, self.max_words, per)])
+
+    def step(self, best: list[Candidate]) -> list[Candidate] | None:
+        """One round: score the beam's children that the budget allows; the new beam, or None when it is final."""
+        left = (self.budget - self.spent()) // len(self.search)
+        children = self.expand(best, max(2, left // (2 * self.beam)))[:left]
+        if not children:
+            return None
+        self.score(children, len(self.search))
+        new_best = self.ranked()[: self.beam]
+        if [c.key for c in new_best] == [c.key for c in best]:
+            return None  # no child beat the beam: a local optimum
+        return new_best
+
+    def run(self) -> list[Candidate]:
+        """Search until the budget is spent or the beam stops improving; the candidates scored in full, best first."""
+        best = self.seed()
+        while self.spent() + len(self.search) <= self.budget:
+            self.rounds += 1
+            new_best = self.step(best)
+            if new_best is None:
+                break
+            best = new_best
+        scored = [c for c in self.ranked() if not math.isnan(c.uplift)]
+        logger.info("attack: %d candidates scored in full over %d rounds, %d texts scored", len(scored),
+                    self.rounds, self.spent())
+        return scored
+
+
+def _split(pairs: list[Case], rng: random.Random, search_size: int) -> tuple[list[Case], list[Case]]:
+    """(search half, at most `search_size` pairs; held-out half), drawn at random but kept in their input order."""
+    order = list(range(len(pairs)))
+    rng.shuffle(order)
+    half = len(pairs) // 2
+    return [pairs[i] for i in sorted(order[:half])][:search_size], [pairs[i] for i in sorted(order[half:])]
+
+
+def _reward_scale(scorer: CachedScorer, pairs: list[Case]) -> float:
+    """Standard deviation of the rewards of every chosen and rejected response."""
+    allr = scorer([c.prompt for c in pairs] * 2, [c.chosen for c in pairs] + [c.rejected for c in pairs])
+    return float(np.std(allr))
+
+
 def attack_reward_model(
     rm: Any,
     cases: Any = None,
@@ -147,77 +262,14 @@ def attack_reward_model(
     if len(pairs) < 4:
         raise DataError(f"the attack needs at least 4 preference pairs (prompt, chosen, rejected), got {len(pairs)}")
     rng = random.Random(f"{seed}:attack")
-    order = list(range(len(pairs)))
-    rng.shuffle(order)
-    half = len(pairs) // 2
-    search = [pairs[i] for i in sorted(order[:half])][:search_size]
-    heldout = [pairs[i] for i in sorted(order[half:])]
-    start_calls = scorer.calls
-
-    base = scorer([c.prompt for c in search], [c.rejected for c in search])
-
-    def evaluate(cands: list[Candidate], n: int) -> list[float]:
-        """Mean uplift of each candidate on the first `n` search responses (full set: stored as `uplift`)."""
-        if not cands:
-            return []
-        sub = search[:n]
-        prompts = [c.prompt for _ in cands for c in sub]
-        texts = [insert(c.rejected, cand.phrase, cand.position) for cand in cands for c in sub]
-        r = scorer(prompts, texts).reshape(len(cands), len(sub))
-        values = [float(v) for v in (r - base[:n]).mean(axis=1)]
-        if n == len(search):
-            for cand, v in zip(cands, values):
-                cand.uplift = v
-        return values
-
-    pool = seed_phrases()
-    seen: dict[tuple[str, str], Candidate] = {}
-
-    def fresh(cands):
-        out = []
-        for c in cands:
-            if c.key not in seen:
-                seen[c.key] = c
-                out.append(c)
-        return out
-
-    def spent() -> int:
-        return scorer.calls - start_calls
-
-    # Round 0, successive halving: every seed phrase (at the start; moving it is a mutation) on a few responses,
-    # then the most promising on all search responses. Seeds take at most half the budget.
-    n_quick = min(4, len(search))
-    seeds = fresh([Candidate(p, "start") for p in pool])
-    if len(seeds) * n_quick > budget // 2:
-        seeds = rng.sample(seeds, max(1, budget // (2 * n_quick)))
-    quick = evaluate(seeds, n_quick)
-    ranked = [c for _, c in sorted(zip(quick, seeds), key=lambda t: -t[0])]
-    promote = max(2 * beam, (budget - spent()) // (3 * len(search)))
-    evaluate(ranked[:promote], len(search))
-    best = sorted(seen.values(), key=lambda c: -_val(c))[:beam]
-    rounds = 0
-    while spent() + len(search) <= budget:
-        rounds += 1
-        left = (budget - spent()) // len(search)
-        per = max(2, left // (2 * beam))
-        children = fresh([m for b in best for m in _mutations(b, pool, rng, max_words, per)])[:left]
-        if not children:
-            break
-        evaluate(children, len(search))
-        new_best = sorted(seen.values(), key=lambda c: -_val(c))[:beam]
-        if [c.key for c in new_best] == [c.key for c in best]:
-            break  # no child beat the beam: a local optimum
-        best = new_best
-    tried = sum(not math.isnan(c.uplift) for c in seen.values())
-    logger.info("attack: %d candidates scored in full over %d rounds, %d texts scored", tried, rounds, spent())
-
+    search, heldout = _split(pairs, rng, search_size)
+    beam_search = BeamSearch(scorer, search, rng, budget=budget, beam=beam, max_words=max_words)
+    top = beam_search.run()[:top_k]
     if scale is None:
-        allr = scorer([c.prompt for c in pairs] * 2, [c.chosen for c in pairs] + [c.rejected for c in pairs])
-        scale = float(np.std(allr))
-    top = [c for c in sorted(seen.values(), key=lambda c: -_val(c)) if not math.isnan(c.uplift)][:top_k]
+        scale = _reward_scale(scorer, pairs)
     measured = [_heldout(c, heldout, scorer, seed, top_k, scale) for c in top]
     measured.sort(key=lambda m: -m["uplift_vs_control"])
-    result = AttackResult(measured, spent(), budget, len(search), len(heldout))
+    result = AttackResult(measured, beam_search.spent(), budget, len(search), len(heldout))
     if measured:
         m = measured[0]
         if m["p_value"] < alpha and m["effect"] >= min_effect:

@@ -15,10 +15,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, DataError
 from ..report import Effect, Finding, Report, Severity
+
+if TYPE_CHECKING:
+    from ..models.scorers import RewardFunction
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +100,8 @@ def policy_text(tokenizer, prompt: str | list[dict]) -> str:
     return prompt_text(msgs) + "\n\n"
 
 
-def generate(model, tokenizer, prompts: Sequence[str], cfg: CompareConfig) -> tuple[list[str], list[list[int]]]:
+def generate(model, tokenizer, prompts: Sequence[str | list[dict]],
+             cfg: CompareConfig) -> tuple[list[str], list[list[int]]]:
     """(reply texts, reply token ids) for each prompt. Left padding so every reply starts at the same column."""
     import torch
 
@@ -130,7 +134,7 @@ def _until_eos(row: list[int], tokenizer) -> list[int]:
     return row[: row.index(eos) + 1] if eos is not None and eos in row else row
 
 
-def reply_logprobs(model, tokenizer, prompts: Sequence[str], replies: Sequence[list[int]],
+def reply_logprobs(model, tokenizer, prompts: Sequence[str | list[dict]], replies: Sequence[list[int]],
                    batch_size: int = 16) -> list[float]:
     """Sum of log p(reply token | prompt, earlier reply tokens) under `model`, one float (nats) per reply."""
     import torch
@@ -159,12 +163,124 @@ def reply_logprobs(model, tokenizer, prompts: Sequence[str], replies: Sequence[l
 
 
 def _label(model: Any, i: int, used: set[str]) -> str:
+    """The model's folder name (or `model<i+1>` when loaded), suffixed `#2`, `#3`, ... when already in `used`."""
     name = Path(model).name or str(model) if isinstance(model, (str, os.PathLike)) else f"model{i + 1}"
     label, n = name, 2
     while label in used:
         label, n = f"{name}#{n}", n + 1
     used.add(label)
     return label
+
+
+def _labels(models: Sequence[Any]) -> list[str]:
+    """One distinct label per model, in order."""
+    used: set[str] = set()
+    return [_label(m, i, used) for i, m in enumerate(models)]
+
+
+def _load_policy(model: Any, load_kw: dict[str, Any]) -> tuple[Any, Any]:
+    """(model, tokenizer): a loaded pair as given, else loaded from its folder with `load_kw`."""
+    from ..models import load_causal_lm
+
+    if isinstance(model, tuple):
+        return model
+    return load_causal_lm(model, **load_kw)
+
+
+def _reply_kl(label: str, policy: tuple[Any, Any], ref: tuple[Any, Any], prompts: Sequence[str | list[dict]],
+              ids: Sequence[list[int]], batch_size: int) -> list[float] | None:
+    """log pi(reply) - log ref(reply) per reply (nats), or None when the vocabularies differ."""
+    (model, tok), (ref_model, ref_tok) = policy, ref
+    if len(tok) == len(ref_tok) and tok.get_vocab() == ref_tok.get_vocab():
+        lp = reply_logprobs(model, tok, prompts, ids, batch_size)
+        lp_ref = reply_logprobs(ref_model, ref_tok, prompts, ids, batch_size)
+        return [a - b for a, b in zip(lp, lp_ref)]
+    logger.warning("%s: vocabulary differs from the reference's; KL not computed", label)
+    return None
+
+
+def _run_models(models: Sequence[Any], labels: list[str], reference: Any, prompts: list[str | list[dict]],
+                score: RewardFunction, cfg: CompareConfig, load_kw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per label: the model's `replies`, their `rewards`, `lengths` (tokens) and per-reply `kl` (or None)."""
+    ref = _load_policy(reference if reference is not None else models[0], load_kw)
+    results: dict[str, dict[str, Any]] = {}
+    for label, m in zip(labels, models):
+        model, tok = _load_policy(m, load_kw)
+        model.eval()
+        texts, ids = generate(model, tok, prompts, cfg)
+        rewards = score(prompts, texts)
+        kl = _reply_kl(label, (model, tok), ref, prompts, ids, cfg.batch_size)
+        results[label] = {"replies": texts, "rewards": rewards, "lengths": [len(x) for x in ids], "kl": kl}
+    return results
+
+
+def _model_metrics(label: str, r: dict[str, Any], seed: int) -> dict[str, Any]:
+    """`label/mean_reward` (with its bootstrap CI), `label/kl` (mean, nats) and `label/mean_length` (tokens)."""
+    from ..report.stats import bootstrap_ci
+
+    mean_r, lo_r, hi_r = bootstrap_ci(r["rewards"], seed=seed)
+    return {f"{label}/mean_reward": mean_r, f"{label}/mean_reward_ci": [lo_r, hi_r],
+            f"{label}/kl": sum(r["kl"]) / len(r["kl"]) if r["kl"] is not None else None,
+            f"{label}/mean_length": sum(r["lengths"]) / len(r["lengths"])}
+
+
+def _versus_baseline(label: str, base: str, results: dict[str, dict[str, Any]], prompts: list[str | list[dict]],
+                     metrics: dict[str, Any], seed: int) -> Finding:
+    """Win rate of `label` against `base` into `metrics` (`label/win_rate`, `label/win_rate_ci`); the finding."""
+    from ..report.stats import bootstrap_ci
+
+    r, rb = results[label], results[base]
+    outcomes = [1.0 if a > b else 0.5 if a == b else 0.0 for a, b in zip(r["rewards"], rb["rewards"])]
+    win, lo, hi = bootstrap_ci(outcomes, seed=seed)
+    metrics[f"{label}/win_rate"] = win
+    metrics[f"{label}/win_rate_ci"] = [lo, hi]
+    better = lo > 0.5
+    worse = hi < 0.5
+    verdict = "beats" if better else "loses to" if worse else "is not distinguishable from"
+    best = max(range(len(prompts)), key=lambda i: r["rewards"][i] - rb["rewards"][i])
+    return Finding(
+        id=f"compare.{label}",
+        severity=Severity.INFO,
+        description=f"{label} {verdict} {base}: win rate {win:.2f} (95% CI {lo:.2f}-{hi:.2f}), mean reward "
+                    f"{metrics[f'{label}/mean_reward']:.3f} vs {metrics[f'{base}/mean_reward']:.3f}",
+        score=win, confidence=1.0 if (better or worse) else 0.5,
+        effect=Effect("win_rate", win, lo, hi),
+        evidence=[{"prompt": prompts[best], label: r["replies"][best], base: rb["replies"][best],
+                   "rewards": [r["rewards"][best], rb["rewards"][best]]}],
+        data={"wins": sum(o == 1.0 for o in outcomes), "ties": sum(o == 0.5 for o in outcomes),
+              "losses": sum(o == 0.0 for o in outcomes)},
+    )
+
+
+def _metrics_and_findings(labels: list[str], results: dict[str, dict[str, Any]], prompts: list[str | list[dict]],
+                          seed: int) -> tuple[dict[str, Any], list[Finding]]:
+    """The report's metrics (per model, keyed `label/...`) and one finding per model against the first."""
+    base = labels[0]
+    metrics: dict[str, Any] = {"prompts": len(prompts), "baseline": base}
+    findings = []
+    for label in labels:
+        metrics.update(_model_metrics(label, results[label], seed))
+        if label == base:
+            metrics[f"{label}/win_rate"] = 0.5
+        else:
+            findings.append(_versus_baseline(label, base, results, prompts, metrics, seed))
+    return metrics, findings
+
+
+def _report(models: Sequence[Any], labels: list[str], reference: Any, n_prompts: int, scorer: str, cfg: CompareConfig,
+            metrics: dict[str, Any], findings: list[Finding]) -> Report:
+    """The compare `Report`: title, config and notes around the metrics and findings."""
+    base = labels[0]
+    return Report(
+        kind="compare", title=f"compare {', '.join(labels)} on {n_prompts} prompts ({scorer})",
+        findings=findings, metrics=metrics, seed=cfg.seed,
+        config={"models": [str(m) if isinstance(m, (str, os.PathLike)) else label for m, label in zip(models, labels)],
+                "scorer": scorer, "reference": str(reference) if reference is not None else base,
+                **dict(vars(cfg).items())},
+        notes=[f"win rate: share of prompts where the model's reply scores higher than {base}'s (ties count half)",
+               "kl: Monte Carlo estimate of KL(model || reference) in nats per reply"
+               + ("" if cfg.do_sample else " (greedy replies: biased estimate)")],
+    )
 
 
 def compare(
@@ -188,8 +304,7 @@ def compare(
     Returns a Report whose metrics hold, per model label, `mean_reward`, `win_rate` (vs the baseline, ties
     count half), `kl` (nats per reply), `mean_length` (reply tokens); one finding per model vs the baseline.
     """
-    from ..models import as_reward_fn, load_causal_lm
-    from ..report.stats import bootstrap_ci
+    from ..models import as_reward_fn
 
     cfg = config or CompareConfig()
     if len(models) < 2:
@@ -198,74 +313,12 @@ def compare(
         raise ConfigError("give a reward model or reward function to score the replies with", field="reward_model")
     score = as_reward_fn(reward_model, device=device, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
     prompt_list = load_prompts(prompts, cfg.max_prompts)
-
-    def load(m):
-        if isinstance(m, tuple):
-            return m
-        return load_causal_lm(m, device=device, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
-
-    used: set[str] = set()
-    labels = [_label(m, i, used) for i, m in enumerate(models)]
-    ref_model, ref_tok = load(reference if reference is not None else models[0])
-    results: dict[str, dict[str, Any]] = {}
-    for label, m in zip(labels, models):
-        model, tok = load(m)
-        model.eval()
-        texts, ids = generate(model, tok, prompt_list, cfg)
-        rewards = score(prompt_list, texts)
-        kl = None
-        if len(tok) == len(ref_tok) and tok.get_vocab() == ref_tok.get_vocab():
-            lp = reply_logprobs(model, tok, prompt_list, ids, cfg.batch_size)
-            lp_ref = reply_logprobs(ref_model, ref_tok, prompt_list, ids, cfg.batch_size)
-            kl = [a - b for a, b in zip(lp, lp_ref)]
-        else:
-            logger.warning("%s: vocabulary differs from the reference's; KL not computed", label)
-        results[label] = {"replies": texts, "rewards": rewards, "lengths": [len(x) for x in ids], "kl": kl}
-
-    base = labels[0]
-    metrics: dict[str, Any] = {"prompts": len(prompt_list), "baseline": base}
-    findings = []
-    for label in labels:
-        r = results[label]
-        mean_r, lo_r, hi_r = bootstrap_ci(r["rewards"], seed=cfg.seed)
-        metrics[f"{label}/mean_reward"] = mean_r
-        metrics[f"{label}/mean_reward_ci"] = [lo_r, hi_r]
-        metrics[f"{label}/kl"] = sum(r["kl"]) / len(r["kl"]) if r["kl"] is not None else None
-        metrics[f"{label}/mean_length"] = sum(r["lengths"]) / len(r["lengths"])
-        if label == base:
-            metrics[f"{label}/win_rate"] = 0.5
-            continue
-        outcomes = [1.0 if a > b else 0.5 if a == b else 0.0 for a, b in zip(r["rewards"], results[base]["rewards"])]
-        win, lo, hi = bootstrap_ci(outcomes, seed=cfg.seed)
-        metrics[f"{label}/win_rate"] = win
-        metrics[f"{label}/win_rate_ci"] = [lo, hi]
-        better = lo > 0.5
-        worse = hi < 0.5
-        verdict = "beats" if better else "loses to" if worse else "is not distinguishable from"
-        best = max(range(len(prompt_list)), key=lambda i: r["rewards"][i] - results[base]["rewards"][i])
-        findings.append(Finding(
-            id=f"compare.{label}",
-            severity=Severity.INFO,
-            description=f"{label} {verdict} {base}: win rate {win:.2f} (95% CI {lo:.2f}-{hi:.2f}), mean reward "
-                        f"{mean_r:.3f} vs {metrics[f'{base}/mean_reward']:.3f}",
-            score=win, confidence=1.0 if (better or worse) else 0.5,
-            effect=Effect("win_rate", win, lo, hi),
-            evidence=[{"prompt": prompt_list[best], label: r["replies"][best], base: results[base]["replies"][best],
-                       "rewards": [r["rewards"][best], results[base]["rewards"][best]]}],
-            data={"wins": sum(o == 1.0 for o in outcomes), "ties": sum(o == 0.5 for o in outcomes),
-                  "losses": sum(o == 0.0 for o in outcomes)},
-        ))
+    labels = _labels(models)
+    load_kw = {"device": device, "allow_pickle": allow_pickle, "trust_remote_code": trust_remote_code}
+    results = _run_models(models, labels, reference, prompt_list, score, cfg, load_kw)
+    metrics, findings = _metrics_and_findings(labels, results, prompt_list, cfg.seed)
     scorer = scorer_name or f"reward model {getattr(score, 'name', 'reward')}"
-    return Report(
-        kind="compare", title=f"compare {', '.join(labels)} on {len(prompt_list)} prompts ({scorer})",
-        findings=findings, metrics=metrics, seed=cfg.seed,
-        config={"models": [str(m) if isinstance(m, (str, os.PathLike)) else label for m, label in zip(models, labels)],
-                "scorer": scorer, "reference": str(reference) if reference is not None else base,
-                **dict(vars(cfg).items())},
-        notes=[f"win rate: share of prompts where the model's reply scores higher than {base}'s (ties count half)",
-               "kl: Monte Carlo estimate of KL(model || reference) in nats per reply"
-               + ("" if cfg.do_sample else " (greedy replies: biased estimate)")],
-    )
+    return _report(models, labels, reference, len(prompt_list), scorer, cfg, metrics, findings)
 
 
 def table_rows(report: Report) -> list[tuple]:

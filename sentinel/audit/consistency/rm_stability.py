@@ -15,12 +15,15 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...report import Effect, Finding, Report, Severity
 from .consistency_config import ConsistencyConfig
+
+if TYPE_CHECKING:
+    from ...models.scorers import RewardFunction
 
 logger = logging.getLogger(__name__)
 
@@ -95,83 +98,100 @@ def _invariance(fid: str, what: str, base, other, items, tol: float) -> Finding 
                    data={"max_difference": float(diff.max()), "count": int(len(bad))})
 
 
-def check_reward_model(reward_model: Any, test_cases: Any = None, cfg: ConsistencyConfig | None = None, *,
-                       tokenizer: Any = None, max_single: int = 32, max_triples: int = 200) -> Report:
-    """Score the test cases several ways and report every inconsistency; see the module docstring."""
-    from ...models import as_reward_fn
+class _StabilityRun:
+    """One reward function's scores on the test cases, and the checks run on them so far (in report order)."""
 
-    cfg = cfg or ConsistencyConfig()
-    rf = as_reward_fn(reward_model, tokenizer)
-    cases = read_cases(test_cases)
-    items = [(p, r) for p, rs in cases for r in rs]
-    prompts, responses = [p for p, _ in items], [r for _, r in items]
-    tol = cfg.reward_tolerance
-    findings: list[Finding] = []
-    checks: dict[str, str] = {}
-    base = rf(prompts, responses)
-    metrics: dict[str, Any] = {"texts": len(items), "prompts": len(cases), "reward_model": rf.name,
-                               "reward_std": float(np.std(base))}
+    def __init__(self, rf: RewardFunction, cases: list[tuple[str, list[str]]], cfg: ConsistencyConfig) -> None:
+        self.rf = rf
+        self.cases = cases
+        self.cfg = cfg
+        self.items = [(p, r) for p, rs in cases for r in rs]
+        self.prompts, self.responses = [p for p, _ in self.items], [r for _, r in self.items]
+        self.findings: list[Finding] = []
+        self.checks: dict[str, str] = {}
+        self.base = rf(self.prompts, self.responses)
+        self.metrics: dict[str, Any] = {"texts": len(self.items), "prompts": len(cases), "reward_model": rf.name,
+                                        "reward_std": float(np.std(self.base))}
 
-    def record(name: str, f: Finding | None):
-        checks[name] = "alarm" if f else "ok"
+    def record(self, name: str, f: Finding | None) -> None:
+        """Note check `name` as an alarm (keeping its finding) or ok."""
+        self.checks[name] = "alarm" if f else "ok"
         if f:
-            findings.append(f)
+            self.findings.append(f)
 
-    record("nondeterministic", _invariance("nondeterministic", "scores differ between two identical runs", base,
-                                           rf(prompts, responses), items, tol))
-    k = min(max_single, len(items))
-    alone = [rf([prompts[i]], [responses[i]])[0] for i in range(k)]
-    record("batch-dependence", _invariance("batch-dependence", "scoring a text alone vs in a batch", base[:k],
-                                           alone, items[:k], tol))
-    rev = rf(prompts[::-1], responses[::-1])[::-1]
-    record("order-dependence", _invariance("order-dependence", "reversing the order of the batch", base, rev, items,
-                                           tol))
-    tok = getattr(rf, "tokenizer", None)
-    if tok is None or not hasattr(tok, "padding_side"):
-        checks["padding-side"] = "not computable: the reward is not a tokenised model"
-    else:
+    def scoring_invariance(self, max_single: int) -> None:
+        """`nondeterministic`, `batch-dependence` (the first `max_single` texts alone) and `order-dependence`."""
+        rf, prompts, responses, base, items = self.rf, self.prompts, self.responses, self.base, self.items
+        tol = self.cfg.reward_tolerance
+        self.record("nondeterministic", _invariance("nondeterministic", "scores differ between two identical runs",
+                                                    base, rf(prompts, responses), items, tol))
+        k = min(max_single, len(items))
+        alone = [rf([prompts[i]], [responses[i]])[0] for i in range(k)]
+        self.record("batch-dependence", _invariance("batch-dependence", "scoring a text alone vs in a batch",
+                                                    base[:k], alone, items[:k], tol))
+        rev = rf(prompts[::-1], responses[::-1])[::-1]
+        self.record("order-dependence", _invariance("order-dependence", "reversing the order of the batch", base,
+                                                    rev, items, tol))
+
+    def padding_side(self) -> None:
+        """`padding-side`: score again with the tokenizer padding on the other side (tokenised models only)."""
+        tok = getattr(self.rf, "tokenizer", None)
+        if tok is None or not hasattr(tok, "padding_side"):
+            self.checks["padding-side"] = "not computable: the reward is not a tokenised model"
+            return
         old = tok.padding_side
-        tok.padding_side = "left" if old == "right" else "right"
+        other = "left" if old == "right" else "right"
+        tok.padding_side = other
         try:
-            flipped = rf(prompts, responses)
+            flipped = self.rf(self.prompts, self.responses)
         finally:
             tok.padding_side = old
-        record("padding-side", _invariance("padding-side", f"padding on the {'left' if old == 'right' else 'right'} "
-                                           f"instead of the {old}", base, flipped, items, tol))
-    sd = float(np.std(base))
-    if sd <= tol:
-        for name in NEUTRAL_EDITS:
-            checks[f"neutral-edit-{name}"] = "not computable: the rewards of the test cases are constant"
-    else:
+        self.record("padding-side", _invariance("padding-side", f"padding on the {other} instead of the {old}",
+                                                self.base, flipped, self.items, self.cfg.reward_tolerance))
+
+    def neutral_edits(self) -> None:
+        """`neutral-edit-<edit>` for every edit of `NEUTRAL_EDITS`, in standard deviations of the rewards."""
+        sd = float(np.std(self.base))
+        if sd <= self.cfg.reward_tolerance:
+            for name in NEUTRAL_EDITS:
+                self.checks[f"neutral-edit-{name}"] = "not computable: the rewards of the test cases are constant"
+            return
         for name, edit in NEUTRAL_EDITS.items():
-            edited = rf(prompts, [edit(r) for r in responses])
-            shift = (np.asarray(edited) - np.asarray(base)) / sd  # in standard deviations of the rewards
-            metrics[f"edit/{name}"] = {"mean_abs_shift_sd": float(np.abs(shift).mean()),
-                                       "max_abs_shift_sd": float(np.abs(shift).max())}
-            bad = np.flatnonzero(np.abs(shift) > cfg.edit_tolerance)
-            f = None
-            if len(bad):
-                mean = float(np.abs(shift).mean())
-                f = Finding(f"neutral-edit-{name}", Severity.MEDIUM if mean > cfg.edit_tolerance else Severity.LOW,
-                            f"a meaning-free edit ({name}) moves the reward by more than {cfg.edit_tolerance:g} SD for "
-                            f"{len(bad)} of {len(items)} texts (mean |shift| {mean:.3g} SD)",
-                            score=len(bad) / len(items), effect=Effect("mean |reward shift|", mean, unit="SD"),
-                            evidence=[f"'{responses[i][:60]}': {base[i]:.4g} -> {edited[i]:.4g}" for i in bad[:10]],
-                            data={"edit": name, "count": int(len(bad))})
-            record(f"neutral-edit-{name}", f)
-    triples = [(p, t) for p, rs in cases for t in itertools.combinations(rs, 3)][:max_triples]
-    if not triples:
-        checks["intransitive"] = "not computable: no prompt has three or more responses"
-    else:
+            self.record(f"neutral-edit-{name}", self._neutral_edit(name, edit, sd))
+
+    def _neutral_edit(self, name: str, edit: Callable[[str], str], sd: float) -> Finding | None:
+        """Apply `edit` to every response; record its shift in `metrics` and return a finding when too large."""
+        base, responses, tol = self.base, self.responses, self.cfg.edit_tolerance
+        edited = self.rf(self.prompts, [edit(r) for r in responses])
+        shift = (np.asarray(edited) - np.asarray(base)) / sd  # in standard deviations of the rewards
+        self.metrics[f"edit/{name}"] = {"mean_abs_shift_sd": float(np.abs(shift).mean()),
+                                        "max_abs_shift_sd": float(np.abs(shift).max())}
+        bad = np.flatnonzero(np.abs(shift) > tol)
+        if not len(bad):
+            return None
+        mean = float(np.abs(shift).mean())
+        return Finding(f"neutral-edit-{name}", Severity.MEDIUM if mean > tol else Severity.LOW,
+                       f"a meaning-free edit ({name}) moves the reward by more than {tol:g} SD for "
+                       f"{len(bad)} of {len(self.items)} texts (mean |shift| {mean:.3g} SD)",
+                       score=len(bad) / len(self.items), effect=Effect("mean |reward shift|", mean, unit="SD"),
+                       evidence=[f"'{responses[i][:60]}': {base[i]:.4g} -> {edited[i]:.4g}" for i in bad[:10]],
+                       data={"edit": name, "count": int(len(bad))})
+
+    def intransitive(self, max_triples: int) -> None:
+        """`intransitive`: up to `max_triples` triples of one prompt's responses, each pair scored in its own call."""
+        triples = [(p, t) for p, rs in self.cases for t in itertools.combinations(rs, 3)][:max_triples]
+        if not triples:
+            self.checks["intransitive"] = "not computable: no prompt has three or more responses"
+            return
         bad_triples = []
         for p, (a, b, c) in triples:
             pref = []
             for x, y in ((a, b), (b, c), (c, a)):
-                sx, sy = rf([p, p], [x, y])  # each pair in its own call, as a pairwise judge would see it
+                sx, sy = self.rf([p, p], [x, y])  # each pair in its own call, as a pairwise judge would see it
                 pref.append(np.sign(sx - sy))
             if abs(sum(pref)) == 3:  # all three the same sign: a cycle
                 bad_triples.append((p, a, b, c))
-        metrics["triples"] = len(triples)
+        self.metrics["triples"] = len(triples)
         f = None
         if bad_triples:
             f = Finding("intransitive", Severity.HIGH,
@@ -179,9 +199,28 @@ def check_reward_model(reward_model: Any, test_cases: Any = None, cfg: Consisten
                         "on its own (A > B, B > C, C > A)", score=len(bad_triples) / len(triples),
                         evidence=[f"prompt '{p[:40]}': '{a[:30]}' > '{b[:30]}' > '{c[:30]}' > first"
                                   for p, a, b, c in bad_triples[:10]])
-        record("intransitive", f)
-    metrics["checks"] = checks
-    notes = [f"{k}: {v}" for k, v in checks.items() if v.startswith("not computable")]
-    findings.sort(key=lambda f: -f.severity.rank)
-    return Report("reward-model-consistency", f"reward-model consistency: {rf.name}", findings, metrics,
-                  config={"reward_tolerance": tol, "edit_tolerance": cfg.edit_tolerance}, notes=notes)
+        self.record("intransitive", f)
+
+    def report(self) -> Report:
+        """The checks so far as a `Report`: findings most severe first, not-computable checks as notes."""
+        self.metrics["checks"] = self.checks
+        notes = [f"{k}: {v}" for k, v in self.checks.items() if v.startswith("not computable")]
+        self.findings.sort(key=lambda f: -f.severity.rank)
+        return Report("reward-model-consistency", f"reward-model consistency: {self.rf.name}", self.findings,
+                      self.metrics, config={"reward_tolerance": self.cfg.reward_tolerance,
+                                            "edit_tolerance": self.cfg.edit_tolerance}, notes=notes)
+
+
+def check_reward_model(reward_model: Any, test_cases: Any = None, cfg: ConsistencyConfig | None = None, *,
+                       tokenizer: Any = None, max_single: int = 32, max_triples: int = 200) -> Report:
+    """Score the test cases several ways and report every inconsistency; see the module docstring."""
+    from ...models import as_reward_fn
+
+    cfg = cfg or ConsistencyConfig()
+    rf = as_reward_fn(reward_model, tokenizer)
+    run = _StabilityRun(rf, read_cases(test_cases), cfg)
+    run.scoring_invariance(max_single)
+    run.padding_side()
+    run.neutral_edits()
+    run.intransitive(max_triples)
+    return run.report()
