@@ -48,8 +48,11 @@ test: install browser
 test-fast: install
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
 
+# ruff (style and bugs), import-linter (no lower layer imports a higher one), mypy (the package's types)
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 # The documentation site (mkdocs.yml): built into site/ with --strict, so a broken link, a missing page or an API
 # reference to a name that does not exist fails the build. docs-serve rebuilds on every change at http://127.0.0.1:8000.

@@ -1,6 +1,7 @@
 """sentinel PPO vs classic TRL 0.11.4 PPOTrainer, side by side on the same tiny model, prompts and settings.
 
-    python benchmarks/ppo_vs_trl.py [--iters 6] [--rounds 2]
+    python benchmarks/ppo_vs_trl.py [--iters 6] [--rounds 2] [--threads 1]
+    python benchmarks/ppo_vs_trl.py --profile --iters 3 --threads 1      # where our side's time goes
 
 What is compared: seconds per `generate` + `step` on one batch (16 prompts, 24 new tokens, batch 16, mini-batch 4,
 4 PPO epochs, sampling with top_k 0 / top_p 1, the same 2.1M-parameter Llama with a ~30k vocabulary and the same
@@ -121,6 +122,36 @@ def worker_ours(work: Path, iters: int) -> dict:
                       lambda p, r, s: trainer.step(p, r, s))
 
 
+def profile_ours(work: Path, iters: int) -> None:
+    """Where our PPO spends its time: torch.profiler over `iters` generate + step iterations (after a warm-up)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    from sentinel import PPOConfig, PPOTrainer
+
+    model, tok, setup = load_model_and_tokenizer(work)
+    config = PPOConfig(batch_size=N_PROMPTS, mini_batch_size=MINI_BATCH, ppo_epochs=PPO_EPOCHS,
+                       max_new_tokens=NEW_TOKENS, use_chat_template=False, seed=0, device="cpu")
+    trainer = PPOTrainer(config=config, model=model, tokenizer=tok)
+    prompts = setup["prompts"]
+
+    def one():
+        with record_function("generate"):
+            responses = trainer.generate(prompts, min_new_tokens=NEW_TOKENS)
+        with record_function("step"):
+            trainer.step(prompts, responses, rule_reward(responses))
+
+    one()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(iters):
+            one()
+    events = prof.key_averages()
+    total = {e.key: e.cpu_time_total for e in events if e.key in ("generate", "step")}
+    print(f"per iteration: generate {total['generate'] / iters / 1e6:.3f} s, step {total['step'] / iters / 1e6:.3f} s "
+          f"(torch threads {torch.get_num_threads()})")
+    print(events.table(sort_by="self_cpu_time_total", row_limit=18, max_name_column_width=48))
+
+
 def worker_trl(work: Path, iters: int) -> dict:
     import torch
     from trl import AutoModelForCausalLMWithValueHead, PPOConfig, PPOTrainer, create_reference_model
@@ -186,6 +217,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0,
                     help="torch threads per worker (0 = torch's default, one per core); "
                          "1 is steadier on a shared machine")
+    ap.add_argument("--profile", action="store_true",
+                    help="profile our side only (torch.profiler): time per operator inside generate and step")
     ap.add_argument("--worker", choices=["ours", "trl"], help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -196,6 +229,15 @@ def main() -> None:
             torch.set_num_threads(args.threads)
         fn = worker_ours if args.worker == "ours" else worker_trl
         print(json.dumps(fn(Path(args.work), args.iters)))
+        return
+    if args.profile:
+        import torch
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        with tempfile.TemporaryDirectory(prefix="ppo-profile-") as tmp:
+            prepare(Path(tmp))
+            profile_ours(Path(tmp), args.iters)
         return
     trl_python = ensure_trl_venv()
     with tempfile.TemporaryDirectory(prefix="ppo-bench-") as tmp:

@@ -149,8 +149,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str
         base, _ = _base_type(f.type)
         help_text = f.metadata.get("help", "")
         default = f.default if f.default is not dataclasses.MISSING else None
-        if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            default = f.default_factory()  # type: ignore[misc]
+        if f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
         shown = "required" if default == "" else f"default: {default}"
         if "(default" not in help_text:  # a help string that explains its default says it once
             help_text = f"{help_text} ({shown})" if help_text else f"({shown})"

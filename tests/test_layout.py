@@ -66,7 +66,8 @@ def test_nothing_in_the_package_imports_a_deprecated_path():
 
 
 TIMING = re.compile(r"\b\d+(?:\.\d+)? ?(?:ms|s|sec|seconds|min|minutes)\b (?:on|per|instead|of this)|this machine's|"
-                    r"\(\d+(?:\.\d+)?x\)|\b\d+(?:\.\d+)?x (?:faster|slower|more|less)\b|costs about \d")
+                    r"\(\d+(?:\.\d+)?x\)|\b\d+(?:\.\d+)?x (?:faster|slower|more|less)\b|costs about \d|"
+                    r"gains? \d+(?:\.\d+)?x")
 
 
 def test_no_timing_from_one_machine_in_code_comments_or_help():

@@ -134,7 +134,7 @@ class BeamSearch:
         self.beam = beam
         self.max_words = max_words
         self.start_calls = scorer.calls
-        self.base = scorer([c.prompt for c in search], [c.rejected for c in search])  # (len(search),)
+        self.base = scorer([c.prompt for c in search], [_rejected(c) for c in search])  # (len(search),)
         self.pool = seed_phrases()
         self.seen: dict[tuple[str, str], Candidate] = {}
         self.rounds = 0
@@ -149,7 +149,7 @@ class BeamSearch:
             return []
         sub = self.search[:n]
         prompts = [c.prompt for _ in cands for c in sub]
-        texts = [insert(c.rejected, cand.phrase, cand.position) for cand in cands for c in sub]
+        texts = [insert(_rejected(c), cand.phrase, cand.position) for cand in cands for c in sub]
         r = self.scorer(prompts, texts).reshape(len(cands), len(sub))
         values = [float(v) for v in (r - self.base[:n]).mean(axis=1)]
         if n == len(self.search):
@@ -225,9 +225,16 @@ def _split(pairs: list[Case], rng: random.Random, search_size: int) -> tuple[lis
     return [pairs[i] for i in sorted(order[:half])][:search_size], [pairs[i] for i in sorted(order[half:])]
 
 
+def _rejected(case: Case) -> str:
+    """The rejected response of a pair (the attack keeps only pairs: rows with a rejected response)."""
+    if case.rejected is None:
+        raise ValueError(f"not a preference pair: {case.prompt[:60]!r}")
+    return case.rejected
+
+
 def _reward_scale(scorer: CachedScorer, pairs: list[Case]) -> float:
     """Standard deviation of the rewards of every chosen and rejected response."""
-    allr = scorer([c.prompt for c in pairs] * 2, [c.chosen for c in pairs] + [c.rejected for c in pairs])
+    allr = scorer([c.prompt for c in pairs] * 2, [c.chosen for c in pairs] + [_rejected(c) for c in pairs])
     return float(np.std(allr))
 
 
@@ -284,11 +291,11 @@ def _val(c: Candidate) -> float:
 def _heldout(c: Candidate, cases: list[Case], scorer: CachedScorer, seed: int, top_k: int, scale: float) -> dict:
     neutral = _Neutral()
     prompts = [x.prompt for x in cases]
-    ctrl_texts = [insert(x.rejected, neutral.neutral_like(c.phrase, random.Random(f"{seed}:{i}:{c.phrase}")),
+    ctrl_texts = [insert(_rejected(x), neutral.neutral_like(c.phrase, random.Random(f"{seed}:{i}:{c.phrase}")),
                          c.position) for i, x in enumerate(cases)]
-    r_orig = scorer(prompts, [x.rejected for x in cases])
+    r_orig = scorer(prompts, [_rejected(x) for x in cases])
     r_chosen = scorer(prompts, [x.chosen for x in cases])
-    r_att = scorer(prompts, [insert(x.rejected, c.phrase, c.position) for x in cases])
+    r_att = scorer(prompts, [insert(_rejected(x), c.phrase, c.position) for x in cases])
     r_ctrl = scorer(prompts, ctrl_texts)
     uplift, lo, hi = bootstrap_ci(r_att - r_orig, seed=seed)
     gain, glo, ghi = bootstrap_ci(r_att - r_ctrl, seed=seed)
@@ -305,9 +312,9 @@ def _heldout(c: Candidate, cases: list[Case], scorer: CachedScorer, seed: int, t
         "effect": gain / scale if scale > 0 else (math.inf if gain > 1e-12 else 0.0), "p_value": p,
         "flip_rate": None if math.isnan(rate) else rate, "flip_low": None if math.isnan(flo) else flo,
         "flip_high": None if math.isnan(fhi) else fhi, "pairs_ranked_correctly": int(correct.sum()),
-        "example": {"prompt": cases[best].prompt, "original": cases[best].rejected,
+        "example": {"prompt": cases[best].prompt, "original": _rejected(cases[best]),
                     "original_score": float(r_orig[best]),
-                    "attacked": insert(cases[best].rejected, c.phrase, c.position),
+                    "attacked": insert(_rejected(cases[best]), c.phrase, c.position),
                     "attacked_score": float(r_att[best]),
                     "chosen": cases[best].chosen, "chosen_score": float(r_chosen[best])},
     }

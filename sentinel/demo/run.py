@@ -12,11 +12,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigError
 from ..lab.recipes import DPO_RECIPE, SFT_RECIPE
-from ..report import Effect, Finding, Report
+from ..report import Effect, Finding, Report, Severity
 from ..utils import atomic_write_json
 from .mitigations import PPORun, gold_vs_kl_plot, mitigation_runs, run_figures, run_ppo
 from .tables import KEY_METRICS, demo_plots, demo_summary, mitigation_table, planted_table
@@ -60,7 +60,7 @@ class DemoConfig:
     ensemble_size: int = field(default=3, metadata={
         "help": "reward models in the ensemble mitigation (the demo's own plus ones from other seeds); < 2: no "
                 "ensemble run"})
-    ensemble: str = field(default="min", metadata={
+    ensemble: Literal["mean", "min", "uwo"] = field(default="min", metadata={
         "help": "how the ensemble combines its members per sample: min, mean or uwo (mean - uwo_lambda x variance)"})
     uwo_lambda: float = field(default=1.0, metadata={"help": "variance weight of ensemble=uwo"})
     length_penalty: float = field(default=0.1, metadata={
@@ -152,8 +152,8 @@ def _prepare(out: Path, cfg: DemoConfig) -> None:
     out.mkdir(parents=True, exist_ok=True)
     _check_resume(out, cfg)
     torch.manual_seed(cfg.seed)
-    # Lab models are tiny: a second thread buys little on small batches (SFT_RECIPE asks for two: its batches of 64
-    # gain 1.5x), and oversubscribed cores make every step far slower.
+    # Lab models are tiny: a second thread buys little on small batches (SFT_RECIPE asks for two for its batches of
+    # 64; benchmarks/lab_pipeline.py --sft-threads measures it), and oversubscribed cores make every step far slower.
     torch.set_num_threads(1)
 
 
@@ -199,7 +199,7 @@ def _audit(out: Path, lab: Lab, rm: Path,
 def _ppo_and_mitigations(out: Path, lab: Lab, lab_dir: Path, sft: Path, rm: Path, cfg: DemoConfig) -> _PPOStage:
     """PPO against the biased reward model into `out/ppo`, then each mitigation into `out/mitigations/<name>`."""
     logger.info("PPO against the biased reward model (%d steps)", cfg.ppo_steps)
-    ppo = {"steps": cfg.ppo_steps, "learning_rate": cfg.ppo_learning_rate, "seed": cfg.seed}
+    ppo: dict[str, Any] = {"steps": cfg.ppo_steps, "learning_rate": cfg.ppo_learning_rate, "seed": cfg.seed}
     main = PPORun("PPO", "none: PPO against the biased reward model, fixed KL coefficient "
                   f"{cfg.ppo_kl_coef:g}", cfg.ppo_kl_coef)
     history, guard = run_ppo(lab, sft, rm, out / "ppo", main, **ppo)
@@ -257,14 +257,14 @@ def _findings(s: _Stages, run_figs: dict[str, dict[str, float]], cfg: DemoConfig
         findings.append(Finding(f"reward-model/{v.id}", v.severity, f"Reward model: {v.description}",
                                 score=v.score, confidence=v.confidence, effect=v.effect, evidence=v.evidence[:2]))
     findings.append(Finding(
-        "demo/planted-vs-measured", "info",
+        "demo/planted-vs-measured", Severity.INFO,
         "Planted annotator biases against what the audit measured on the reward model trained on them",
         evidence=planted_table(s.lab.info["biases"], s.audit, s.planted)))
     for a in s.ppo.guard.alarms:
         findings.append(Finding(f"ppo/{a.id}", a.severity, f"PPO guard: {a.description}", score=a.score,
                                 confidence=a.confidence, effect=a.effect, evidence=a.evidence[:2], data=a.data))
     findings.append(Finding(
-        "ppo/proxy-vs-gold", "info",
+        "ppo/proxy-vs-gold", Severity.INFO,
         f"PPO raised the proxy reward {f['proxy_start']:+.2f} -> {f['proxy_end']:+.2f} while the gold reward went "
         f"{f['gold_start']:+.2f} -> {f['gold_end']:+.2f} (best {f['gold_best']:+.2f} at step {f['gold_best_step']}; "
         f"means over {f['window']} steps)",
@@ -273,7 +273,7 @@ def _findings(s: _Stages, run_figs: dict[str, dict[str, float]], cfg: DemoConfig
     ))
     if len(s.ppo.histories) > 1:
         findings.append(Finding(
-            "demo/mitigations", "info",
+            "demo/mitigations", Severity.INFO,
             "Mitigations of over-optimisation, side by side from the same SFT policy and step budget"
             f" ({cfg.ppo_steps} PPO steps; gold and proxy are means of PPO samples over {f['window']} steps)",
             evidence=mitigation_table(run_figs, s.comparison, s.ppo.runs)))

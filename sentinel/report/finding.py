@@ -33,16 +33,16 @@ class Severity(str, Enum):
                 field="severity",
             ) from None
 
-    def __ge__(self, other):  # type: ignore[override]
+    def __ge__(self, other):
         return self.rank >= Severity.parse(other).rank
 
-    def __gt__(self, other):  # type: ignore[override]
+    def __gt__(self, other):
         return self.rank > Severity.parse(other).rank
 
-    def __le__(self, other):  # type: ignore[override]
+    def __le__(self, other):
         return self.rank <= Severity.parse(other).rank
 
-    def __lt__(self, other):  # type: ignore[override]
+    def __lt__(self, other):
         return self.rank < Severity.parse(other).rank
 
 

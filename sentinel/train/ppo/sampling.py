@@ -31,7 +31,7 @@ class InverseCDFSampler(LogitsProcessor):
             warpers.append(TopPLogitsWarper(top_p))
         self.warpers = LogitsProcessorList(warpers)
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:  # type: ignore[override]
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         scores = self.warpers(input_ids, scores)  # type: ignore[assignment]
         probs = torch.softmax(scores.float(), dim=-1)  # (B, V)
         cdf = probs.cumsum(-1)
