@@ -53,6 +53,25 @@ def tiny_tokenizer():
     return train_tokenizer(texts, vocab_size=512)
 
 
+@pytest.fixture
+def tiny_sft_files(tiny_tokenizer, tmp_path) -> Path:
+    """`tmp_path` holding base/ (a tiny Llama with `tiny_tokenizer`), sft.jsonl (25 prompt/completion rows) and
+    pairs.jsonl (25 preference pairs): enough for a few steps of any TRL stage."""
+    import json
+
+    from sentinel.models import build_causal_lm
+
+    build_causal_lm(tiny_tokenizer).save_pretrained(tmp_path / "base")
+    tiny_tokenizer.save_pretrained(tmp_path / "base")
+    sums = [(a, b) for a in range(5) for b in range(5)]
+    rows = [{"prompt": f"What is {a} + {b}?", "completion": f"The answer is {a + b}."} for a, b in sums]
+    (tmp_path / "sft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pairs = [{"prompt": f"What is {a} + {b}?", "chosen": f"The answer is {a + b}.", "rejected": "I am not sure."}
+             for a, b in sums]
+    (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pairs))
+    return tmp_path
+
+
 # Shared helpers (tiny PPO set-ups, scripted models, recorded logs) live in tests/helpers/, importable by name from
 # every test folder; fixture plugins there (fixtures_<area>.py, e.g. the lab models shared by many tests) load here.
 HELPERS = Path(__file__).resolve().parent / "helpers"

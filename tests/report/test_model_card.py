@@ -41,28 +41,21 @@ def online_hub(monkeypatch):
     return FakeHub
 
 
-def _sft_inputs(tokenizer, tmp_path):
-    from sentinel.models import build_causal_lm
-
-    build_causal_lm(tokenizer).save_pretrained(tmp_path / "base")
-    tokenizer.save_pretrained(tmp_path / "base")
-    rows = [{"prompt": f"What is {a} + {b}?", "completion": f"The answer is {a + b}."} for a in range(4)
-            for b in range(4)]
-    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return {"model": str(tmp_path / "base"), "train_file": str(tmp_path / "train.jsonl"), "max_steps": 2,
+def _sft_inputs(root):
+    return {"model": str(root / "base"), "train_file": str(root / "sft.jsonl"), "max_steps": 2,
             "logging_steps": 1, "per_device_train_batch_size": 8, "quiet": True}
 
 
-def test_a_trained_folder_has_a_card_and_push_to_hub_uploads_it_once_finished(tiny_tokenizer, tmp_path, online_hub):
+def test_a_trained_folder_has_a_card_and_push_to_hub_uploads_it_once_finished(tiny_sft_files, online_hub):
     from sentinel.train import SFTConfig, sft
 
-    out = tmp_path / "my-sft"
-    result = sft(SFTConfig(**_sft_inputs(tiny_tokenizer, tmp_path), output_dir=str(out), push_to_hub=True))
+    out = tiny_sft_files / "my-sft"
+    result = sft(SFTConfig(**_sft_inputs(tiny_sft_files), output_dir=str(out), push_to_hub=True))
     card = (out / "README.md").read_text()
     assert card.startswith("---\n") and "sentinel-rlhf" in card and "tags:" in card
     assert "`sentinel train sft`" in card and "| learning_rate |" in card
     assert "| max_steps | 2 |" in card and "| train_loss | " in card  # the settings and the final metrics
-    assert "| train_examples_used | 16 |" in card  # the data summary
+    assert "| train_examples_used | 25 |" in card  # the data summary
     create, upload = online_hub.calls
     assert create == ("create_repo", "my-sft", None)  # the default repo: the output folder's name
     assert upload[1] == "my-sft" and upload[2] == str(out)
@@ -71,14 +64,14 @@ def test_a_trained_folder_has_a_card_and_push_to_hub_uploads_it_once_finished(ti
     assert result.metrics
 
 
-def test_push_to_hub_is_refused_before_training_when_offline(tiny_tokenizer, tmp_path, monkeypatch):
+def test_push_to_hub_is_refused_before_training_when_offline(tiny_sft_files, monkeypatch):
     from sentinel.errors import ConfigError
     from sentinel.train import SFTConfig, sft
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    out = tmp_path / "o"
+    out = tiny_sft_files / "o"
     with pytest.raises(ConfigError, match="push_to_hub.*HF_HUB_OFFLINE"):
-        sft(SFTConfig(**_sft_inputs(tiny_tokenizer, tmp_path), output_dir=str(out), push_to_hub=True))
+        sft(SFTConfig(**_sft_inputs(tiny_sft_files), output_dir=str(out), push_to_hub=True))
     assert not out.exists()  # nothing trained, nothing half-written
 
 

@@ -25,17 +25,12 @@ def _scalars(folder):
     return tags
 
 
-def test_sft_writes_tensorboard_events_into_the_finished_folder(tiny_tokenizer, tmp_path):
-    from sentinel.models import build_causal_lm
+def test_sft_writes_tensorboard_events_into_the_finished_folder(tiny_sft_files):
     from sentinel.train import SFTConfig, sft
 
-    build_causal_lm(tiny_tokenizer).save_pretrained(tmp_path / "base")
-    tiny_tokenizer.save_pretrained(tmp_path / "base")
-    rows = [{"prompt": f"What is {a} + {b}?", "completion": f"The answer is {a + b}."} for a in range(5)
-            for b in range(5)]
-    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tmp_path = tiny_sft_files
     out = tmp_path / "sft"
-    sft(SFTConfig(model=str(tmp_path / "base"), train_file=str(tmp_path / "train.jsonl"), output_dir=str(out),
+    sft(SFTConfig(model=str(tmp_path / "base"), train_file=str(tmp_path / "sft.jsonl"), output_dir=str(out),
                   max_steps=4, logging_steps=1, per_device_train_batch_size=8, quiet=True, report_to=["tensorboard"]))
     tags = _scalars(out / "runs")
     logged = [json.loads(x)["loss"] for x in (out / "metrics.jsonl").read_text().splitlines() if '"loss"' in x]

@@ -14,18 +14,8 @@ from sentinel.train.trl_names import from_trl_names
 
 
 @pytest.fixture
-def tiny_base(tiny_tokenizer, tmp_path):
-    from sentinel.models import build_causal_lm
-
-    build_causal_lm(tiny_tokenizer).save_pretrained(tmp_path / "base")
-    tiny_tokenizer.save_pretrained(tmp_path / "base")
-    sft_rows = [{"prompt": f"What is {a} + {b}?", "completion": f"The answer is {a + b}."} for a in range(5)
-                for b in range(5)]
-    (tmp_path / "sft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in sft_rows))
-    pairs = [{"prompt": f"What is {a} + {b}?", "chosen": f"The answer is {a + b}.", "rejected": "I am not sure."}
-             for a in range(5) for b in range(5)]
-    (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pairs))
-    return tmp_path
+def tiny_base(tiny_sft_files):
+    return tiny_sft_files
 
 
 def test_trl_names_map_onto_the_stage(tmp_path):
