@@ -17,7 +17,7 @@ import logging
 import math
 import random
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from ..report.stats import bootstrap_ci, sign_flip_p_value, wilson_ci
 from .cases import Case, load_cases
 from .probes.probe import Probe
 from .scoring import CachedScorer, as_target
+
+if TYPE_CHECKING:
+    from .models.protocols import DataSource, RewardSource
 
 logger = logging.getLogger(__name__)
 
@@ -239,8 +242,8 @@ def _reward_scale(scorer: CachedScorer, pairs: list[Case]) -> float:
 
 
 def attack_reward_model(
-    rm: Any,
-    cases: Any = None,
+    rm: RewardSource,
+    cases: DataSource | None = None,
     *,
     budget: int = 2000,
     beam: int = 4,

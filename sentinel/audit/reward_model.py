@@ -38,7 +38,7 @@ from .probes import PROBES, Probe
 from .scoring import CachedScorer, as_target
 
 if TYPE_CHECKING:
-    from ..models.protocols import RewardSource
+    from ..models.protocols import DataSource, RewardSource, TokenizerSource
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +126,9 @@ class RewardModelAuditor:
         self.config = AuditConfig(**options)
 
     # ------------------------------------------------------------------ public
-    def analyze(self, reward_model: RewardSource, test_cases: Any = None, *, tokenizer: Any = None,
-                allow_pickle: bool = False, device: str | None = None) -> RewardModelAuditResult:
+    def analyze(self, reward_model: RewardSource, test_cases: DataSource | None = None, *,
+                tokenizer: TokenizerSource | None = None, allow_pickle: bool = False,
+                device: str | None = None) -> RewardModelAuditResult:
         """Audit `reward_model` (folder, model, (model, tokenizer), (policy, reference, tokenizer) for DPO,
         'module:function', or callable `fn(prompts, responses) -> list[float]`) on `test_cases` (file, list of
         dicts, or None for the built-in set)."""

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..models import RewardFunction, as_reward_fn, format_for_reward
+
+if TYPE_CHECKING:
+    from .models.protocols import RewardSource, TokenizerSource
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +86,7 @@ def _token_logps(model, ids, mask):
     return torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
 
 
-def as_target(reward_model: Any, tokenizer: Any = None, **kw) -> RewardFunction:
+def as_target(reward_model: RewardSource, tokenizer: TokenizerSource | None = None, **kw: Any) -> RewardFunction:
     """Any reward form `as_reward_fn` takes, or `(policy, reference, tokenizer)` for a DPO policy."""
     if isinstance(reward_model, tuple) and len(reward_model) == 3:
         policy, reference, tok = reward_model

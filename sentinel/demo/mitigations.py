@@ -23,9 +23,12 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..utils import atomic_write_json
+
+if TYPE_CHECKING:
+    from .models.protocols import RewardSource
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ def smoothing_window(n: int) -> int:
     return max(3, n // 8)
 
 
-def run_ppo(lab, sft: Path, reward_model: Any, out: Path, run: PPORun, *, steps: int, learning_rate: float,
+def run_ppo(lab, sft: Path, reward_model: RewardSource, out: Path, run: PPORun, *, steps: int, learning_rate: float,
             seed: int) -> tuple[list[dict], Any]:
     """PPO from `sft` as `run` says, with the lab's gold grader watched (never optimised) and `SentinelCallback`
     guarding the run. `reward_model`: a folder or anything `as_reward_fn` accepts (`run.reward_models`, when given,

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..data import as_messages, read_rows
 from ..errors import DataError
 from .world import gold_reward
+
+if TYPE_CHECKING:
+    from .models.protocols import ModelSource, TokenizerSource
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +44,8 @@ def generate(model, tokenizer, prompts: list, *, max_new_tokens: int = 48, batch
     return out
 
 
-def evaluate(model: Any, eval_data: str | Path | list[dict], *, tokenizer: Any = None, limit: int | None = None,
-             max_new_tokens: int = 48, device: str | None = None) -> dict[str, Any]:
+def evaluate(model: ModelSource, eval_data: str | Path | list[dict], *, tokenizer: TokenizerSource | None = None,
+             limit: int | None = None, max_new_tokens: int = 48, device: str | None = None) -> dict[str, Any]:
     """Gold accuracy of `model` (folder or loaded model) on eval rows {"prompt", "task", "kind"}; a prompt is a
     string or chat messages ending with the user's turn (the lab's: an earlier answer, then the user's pushback).
 

@@ -18,13 +18,16 @@ so a shift is attributable to that signal.
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError
 from ..models import as_reward_fn
 from .generate import make_question
 from .replies import render
 from .world import wrong_answer
+
+if TYPE_CHECKING:
+    from .models.protocols import RewardSource
 
 PROBES = ("verbosity", "keyword", "evasiveness", "sycophancy", "padded_wrong")
 
@@ -55,7 +58,7 @@ def _probe_pairs(name: str, rng: random.Random, n: int) -> list[tuple[str | list
     return out
 
 
-def bias_preferences(reward: Any, n: int = 200, seed: int = 0, **reward_kw) -> dict[str, dict[str, float]]:
+def bias_preferences(reward: RewardSource, n: int = 200, seed: int = 0, **reward_kw) -> dict[str, dict[str, float]]:
     """{probe: {"prefers_biased": share in [0, 1], "mean_shift": reward units, "n": pairs}} for a reward
     (folder, loaded model, callable: anything `as_reward_fn` accepts)."""
     rf = as_reward_fn(reward, **reward_kw)
@@ -70,7 +73,7 @@ def bias_preferences(reward: Any, n: int = 200, seed: int = 0, **reward_kw) -> d
     return result
 
 
-def pairwise_accuracy(reward: Any, pairs: list[dict[str, str]], **reward_kw) -> dict[str, float]:
+def pairwise_accuracy(reward: RewardSource, pairs: list[dict[str, str]], **reward_kw) -> dict[str, float]:
     """Strict pairwise accuracy of a reward on {"prompt", "chosen", "rejected"} rows (ties count as wrong),
     against the rows' labels ("labels") and against the gold grade ("gold", over pairs with a gold difference)."""
     from .world import gold_reward

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from .protocols import ModelSource, TokenizerSource
 
 
 def windows(n: int, block_size: int, stride: int) -> list[tuple[int, int, int]]:
@@ -34,8 +37,9 @@ def windows(n: int, block_size: int, stride: int) -> list[tuple[int, int, int]]:
     return out
 
 
-def perplexity(model: Any, texts: Sequence[str], *, tokenizer: Any = None, block_size: int | None = None,
-               stride: int | None = None, batch_size: int = 8, device: str | None = None) -> dict[str, Any]:
+def perplexity(model: ModelSource, texts: Sequence[str], *, tokenizer: TokenizerSource | None = None,
+               block_size: int | None = None, stride: int | None = None, batch_size: int = 8,
+               device: str | None = None) -> dict[str, Any]:
     """Perplexity of `model` (a folder or a loaded causal LM with `tokenizer`) on `texts` (module docstring).
 
     block_size: tokens per window (default: the model's context length, at most 1024); stride: the step between
@@ -45,15 +49,15 @@ def perplexity(model: Any, texts: Sequence[str], *, tokenizer: Any = None, block
 
     from .loading import load_causal_lm
 
-    model, tok = load_causal_lm(model, tokenizer=tokenizer, device=device)
-    context = getattr(model.config, "max_position_embeddings", None) or 1024
+    lm, tok = load_causal_lm(model, tokenizer=tokenizer, device=device)
+    context = getattr(lm.config, "max_position_embeddings", None) or 1024
     block = block_size or min(int(context), 1024)
     stride = stride or max(1, block // 2)
     if block < 2 or block > context:
         raise ConfigError(f"got {block}; expected 2 to the model's context length {context}", field="block_size")
     if not 1 <= stride <= block:
         raise ConfigError(f"got {stride}; expected 1 to block_size ({block})", field="stride")
-    dev = next(model.parameters()).device
+    dev = next(lm.parameters()).device
     pieces, short = [], 0  # (input ids, first scored position in the piece)
     for text in texts:
         ids = tok(text, add_special_tokens=False)["input_ids"]
@@ -62,8 +66,8 @@ def perplexity(model: Any, texts: Sequence[str], *, tokenizer: Any = None, block
             continue
         pieces += [(ids[b:e], s - b) for b, e, s in windows(len(ids), block, stride)]
     nll, count = 0.0, 0
-    was_training = model.training
-    model.eval()
+    was_training = lm.training
+    lm.eval()
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     try:
         with torch.inference_mode():
@@ -77,7 +81,7 @@ def perplexity(model: Any, texts: Sequence[str], *, tokenizer: Any = None, block
                     ids[j, :len(p)] = torch.tensor(p)
                     mask[j, :len(p)] = 1
                     scored[j, first:len(p)] = True
-                logits = model(input_ids=ids.to(dev), attention_mask=mask.to(dev)).logits.float()
+                logits = lm(input_ids=ids.to(dev), attention_mask=mask.to(dev)).logits.float()
                 logp = torch.log_softmax(logits[:, :-1], dim=-1)
                 target = ids[:, 1:].to(dev)
                 tok_logp = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
@@ -85,7 +89,7 @@ def perplexity(model: Any, texts: Sequence[str], *, tokenizer: Any = None, block
                 nll -= float(tok_logp[keep].sum())
                 count += int(keep.sum())
     finally:
-        model.train(was_training)
+        lm.train(was_training)
     per_token = nll / count if count else math.nan
     return {"perplexity": math.exp(per_token) if count else math.nan, "nll_per_token": per_token,
             "tokens_scored": count, "documents": len(texts) - short, "documents_too_short": short,

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
 
 if TYPE_CHECKING:
+    from datasets import Dataset
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 Messages = list[dict[str, str]]
@@ -39,4 +40,14 @@ RewardSource = Union[
 ]
 """What `as_reward_fn` accepts (module docstring)."""
 
-__all__ = ["Messages", "Prompt", "RewardScorer", "RewardSource"]
+ModelSource = Union[str, "os.PathLike[str]", "PreTrainedModel"]
+"""A model: a folder (or a Hub name when online) or a loaded Hugging Face model."""
+
+TokenizerSource = Union[str, "os.PathLike[str]", "PreTrainedTokenizerBase"]
+"""A tokenizer: a folder (or a Hub name when online) or a loaded tokenizer."""
+
+DataSource = Union[str, "os.PathLike[str]", Sequence[Any], "Dataset"]
+"""Rows: a data file (JSON, JSONL, CSV, Parquet), a `save_to_disk` folder, a Hub name when online, a list of row
+dicts (or of prompts where prompts are asked for), or a `datasets.Dataset`."""
+
+__all__ = ["DataSource", "Messages", "ModelSource", "Prompt", "RewardScorer", "RewardSource", "TokenizerSource"]

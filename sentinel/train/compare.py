@@ -22,6 +22,7 @@ from ..report import Effect, Finding, Report, Severity
 
 if TYPE_CHECKING:
     from ..models.scorers import RewardFunction
+    from .models.protocols import DataSource
 
 logger = logging.getLogger(__name__)
 
@@ -285,7 +286,7 @@ def _report(models: Sequence[Any], labels: list[str], reference: Any, n_prompts:
 
 def compare(
     models: Sequence[Any],
-    prompts: Any,
+    prompts: DataSource,
     *,
     reward_model: Any = None,
     scorer_name: str | None = None,

@@ -8,7 +8,7 @@ from ...report import Report
 from .consistency_config import ConsistencyConfig
 
 if TYPE_CHECKING:
-    from ...models.protocols import RewardSource
+    from ...models.protocols import DataSource, RewardSource
 
 
 class RLHFConsistencyChecker:
@@ -24,20 +24,21 @@ class RLHFConsistencyChecker:
         base = to_dict(config) if config is not None else {}
         self.config = from_dict(ConsistencyConfig, {**base, **overrides})
 
-    def check_preferences(self, dataset: Any, reference_reward: RewardSource | None = None) -> Report:
+    def check_preferences(self, dataset: DataSource, reference_reward: RewardSource | None = None) -> Report:
         """Conflicting duplicates, identical replies, cycles, style confounds and (with a reference reward model)
         label noise. `dataset`: a file, a list of dicts, a datasets.Dataset or a `Loaded`."""
         from .preferences import check_preferences
 
         return check_preferences(dataset, self.config, reference_reward)
 
-    def detect_poisoning(self, dataset: Any, reference_reward: RewardSource | None = None) -> Report:
+    def detect_poisoning(self, dataset: DataSource, reference_reward: RewardSource | None = None) -> Report:
         """Suspicious pairs and candidate backdoor triggers (Rando & Tramer 2023 style)."""
         from .poisoning import detect_poisoning
 
         return detect_poisoning(dataset, self.config, reference_reward)
 
-    def check_reward_model(self, reward_model: RewardSource, test_cases: Any = None, **kwargs: Any) -> Report:
+    def check_reward_model(self, reward_model: RewardSource, test_cases: DataSource | None = None,
+                           **kwargs: Any) -> Report:
         """Batch/padding/order invariance, neutral edits, transitivity over triples and determinism."""
         from .rm_stability import check_reward_model
 

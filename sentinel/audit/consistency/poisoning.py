@@ -22,7 +22,7 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from ...report.coverage import coverage, inconclusive_finding
 from ...report.stats import holm_bonferroni
 from .consistency_config import ConsistencyConfig
 from .text import data_findings, is_refusal, last_user_turn, load_pairs, pair_location, pair_prompt, short, tokens
+
+if TYPE_CHECKING:
+    from ..models.protocols import DataSource, RewardSource
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +77,7 @@ def self_reference_margins(examples: list[dict], folds: int = 5, l2: float = 300
     return out
 
 
-def suspicion_scores(examples: list[dict], reference_reward: Any = None) -> tuple[np.ndarray, str]:
+def suspicion_scores(examples: list[dict], reference_reward: RewardSource | None = None) -> tuple[np.ndarray, str]:
     """Per pair, how much the evidence says the label is backwards (higher = more suspicious), and the method."""
     if reference_reward is not None:
         from ...models import as_reward_fn
@@ -146,7 +149,8 @@ class PoisoningReport(Report):
         return super().save(out)
 
 
-def detect_poisoning(dataset: Any, cfg: ConsistencyConfig | None = None, reference_reward: Any = None) -> Report:
+def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
+                     reference_reward: RewardSource | None = None) -> Report:
     """Rank pairs by suspicion, look for trigger n-grams enriched among suspicious pairs, list the suspects.
 
     Returns a `PoisoningReport`: `.pair_scores` (per pair, in dataset order: suspicion rank in [0, 1], plus 1

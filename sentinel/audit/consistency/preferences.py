@@ -32,7 +32,7 @@ from .text import (
 )
 
 if TYPE_CHECKING:
-    from ...models.protocols import RewardSource
+    from ...models.protocols import DataSource, RewardSource
 
 logger = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ def label_noise(loaded, reference, cfg) -> tuple[list[Finding], dict[str, Any]]:
     return [f], metrics
 
 
-def check_preferences(dataset: Any, cfg: ConsistencyConfig | None = None,
+def check_preferences(dataset: DataSource, cfg: ConsistencyConfig | None = None,
                       reference_reward: RewardSource | None = None) -> Report:
     """Run every preference-data check over `dataset` (file, list of dicts, Dataset or `Loaded`) -> Report."""
     cfg = cfg or ConsistencyConfig()

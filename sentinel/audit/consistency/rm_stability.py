@@ -24,6 +24,7 @@ from .consistency_config import ConsistencyConfig
 
 if TYPE_CHECKING:
     from ...models.scorers import RewardFunction
+    from ..models.protocols import DataSource, RewardSource, TokenizerSource
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ NEUTRAL_EDITS: dict[str, Callable[[str], str]] = {
 }
 
 
-def read_cases(test_cases: Any) -> list[tuple[str, list[str]]]:
+def read_cases(test_cases: DataSource | None) -> list[tuple[str, list[str]]]:
     """Test cases -> [(prompt, [responses])]. Accepts rows with `prompt` and `responses` (a list) or `response`,
     or preference data (file, list, Dataset) whose chosen and rejected replies become the responses."""
     from ...data import read_rows
@@ -211,8 +212,9 @@ class _StabilityRun:
                                             "edit_tolerance": self.cfg.edit_tolerance}, notes=notes)
 
 
-def check_reward_model(reward_model: Any, test_cases: Any = None, cfg: ConsistencyConfig | None = None, *,
-                       tokenizer: Any = None, max_single: int = 32, max_triples: int = 200) -> Report:
+def check_reward_model(reward_model: RewardSource, test_cases: DataSource | None = None,
+                       cfg: ConsistencyConfig | None = None, *, tokenizer: TokenizerSource | None = None,
+                       max_single: int = 32, max_triples: int = 200) -> Report:
     """Score the test cases several ways and report every inconsistency; see the module docstring."""
     from ...models import as_reward_fn
 

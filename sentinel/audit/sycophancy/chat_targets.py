@@ -30,6 +30,8 @@ from ...models.protocols import Messages
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+    from ..models.protocols import TokenizerSource
+
 logger = logging.getLogger(__name__)
 
 
@@ -268,8 +270,9 @@ class HFChatTarget(ChatTarget):
         return model_identity(self.model)
 
 
-def as_chat_target(model: ChatSource, *, tokenizer: Any = None, batch_size: int = 8, device: str | None = None,
-                   allow_pickle: bool = False, trust_remote_code: bool = False) -> ChatTarget:
+def as_chat_target(model: ChatSource, *, tokenizer: TokenizerSource | None = None, batch_size: int = 8,
+                   device: str | None = None, allow_pickle: bool = False, trust_remote_code: bool = False
+                   ) -> ChatTarget:
     """A `ChatTarget` from a model folder, a loaded HF model (with `tokenizer` or a loadable folder),
     a `(model, tokenizer)` pair, an existing `ChatTarget`, or a callable `fn(messages) -> str`."""
     if isinstance(model, ChatTarget):

@@ -42,7 +42,7 @@ from .sampling import InverseCDFSampler
 from .value_head import PolicyWithValue, base_causal_lm, response_logprobs
 
 if TYPE_CHECKING:
-    from ...models.protocols import RewardSource
+    from ...models.protocols import DataSource, RewardSource
 
 logger = logging.getLogger(__name__)
 
@@ -572,7 +572,7 @@ class PPOTrainer:
         return stats
 
     # ---------------------------------------------------------------------------------------------- train
-    def train(self, prompts_dataset: Any, steps: int | None = None) -> list[dict[str, float]]:
+    def train(self, prompts_dataset: DataSource, steps: int | None = None) -> list[dict[str, float]]:
         """Run `steps` (default `config.steps`) PPO steps over `prompts_dataset` (strings, a file, rows or a
         Dataset), reshuffled each pass; every process takes its own shard. Saves to `config.output_dir` (the
         model every `save_steps` and at the end) and returns the per-step stats."""
