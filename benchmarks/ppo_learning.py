@@ -172,7 +172,9 @@ def worker_trl(work: Path, reward: str, seed: int, steps: int, out: Path, scorer
             t0 = time.perf_counter()
             queries = [torch.tensor(prompts[i]["ids"]) for i in index]
             response_ids = trainer.generate(queries, return_prompt=False, batch_size=BATCH, **gen)
-            responses = [t.strip() for t in tok.batch_decode(response_ids, skip_special_tokens=True)]
+            # transformers 4.44 tidies " ," into "," by default; ours (5.x) decodes the tokens as they are
+            responses = [t.strip() for t in tok.batch_decode(response_ids, skip_special_tokens=True,
+                                                             clean_up_tokenization_spaces=False)]
             server.stdin.write(json.dumps({"index": index, "responses": responses}) + "\n")
             server.stdin.flush()
             rewards = json.loads(server.stdout.readline())
