@@ -40,6 +40,7 @@ SETTINGS = {"learning_rate": 1e-4, "batch_size": BATCH, "mini_batch_size": 8, "g
             "adap_kl_ctrl": False, "init_kl_coef": 0.05, "kl_penalty": "kl", "target": 6.0, "horizon": 10000.0,
             "whiten_rewards": False, "use_score_scaling": False, "use_score_norm": False, "score_clip": None,
             "max_grad_norm": None, "early_stopping": False, "target_kl": 1.0, "ratio_threshold": 10.0}
+DEFAULTS = dict(SETTINGS)
 GENERATION = {"max_new_tokens": 48, "temperature": 0.7, "top_k": 0, "top_p": 1.0, "do_sample": True}
 REWARDS = ("gold", "brevity")
 
@@ -195,7 +196,9 @@ def run_side(python: str, side: str, work: Path, reward: str, seed: int, steps: 
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONWARNINGS="ignore",
                OMP_NUM_THREADS=str(threads), PYTHONPATH=str(HERE.parent))
     cmd = [python, __file__, "--worker", side, "--work", str(work), "--rewards", reward, "--seeds", str(seed),
-           "--steps", str(steps), "--out", str(out), "--threads", str(threads), "--lab", str(lab)]
+           "--steps", str(steps), "--out", str(out), "--threads", str(threads), "--lab", str(lab),
+           "--temperature", str(GENERATION["temperature"])]
+    cmd += [f"--set={k}={json.dumps(v)}" for k, v in SETTINGS.items() if v != DEFAULTS[k]]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode:
         sys.exit(f"{side} worker failed:\n{proc.stderr[-4000:]}")
@@ -241,10 +244,21 @@ def main() -> None:
     ap.add_argument("--rewards", default=",".join(REWARDS), help=f"comma-separated, of {', '.join(REWARDS)}")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     ap.add_argument("--eval", type=int, default=300, help="eval prompts for greedy gold accuracy")
+    ap.add_argument("--temperature", type=float, default=GENERATION["temperature"],
+                    help="sampling temperature, both sides (an ablation: classic TRL measures log-probs at 1)")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="change one of SETTINGS on both sides (an ablation), e.g. --set use_score_norm=true")
+    ap.add_argument("--sides", default="trl,ours", help="which sides to run")
     ap.add_argument("--worker", choices=["ours", "trl"], help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
     ap.add_argument("--reward-server", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    GENERATION["temperature"] = args.temperature
+    for item in args.set:
+        name, value = item.split("=", 1)
+        if name not in SETTINGS:
+            sys.exit(f"--set {name}: not one of {', '.join(SETTINGS)}")
+        SETTINGS[name] = json.loads(value)
     if args.reward_server:
         reward_server(Path(args.work), args.rewards)
         return
@@ -289,7 +303,7 @@ def main() -> None:
     evals: dict = {}
     for reward in rewards:
         for seed in seeds:
-            for side, py in (("trl", trl_python), ("ours", sys.executable)):
+            for side, py in [(s, trl_python if s == "trl" else sys.executable) for s in args.sides.split(",")]:
                 folder = out / f"{reward}-{side}-{seed}"
                 rows = run_side(py, side, work, reward, seed, args.steps, folder, args.threads, lab)
                 for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
@@ -312,7 +326,7 @@ def main() -> None:
     print("\nreward curve (mean per 10 steps, over seeds):")
     for key, s in summary.items():
         print(f"{key:16s} " + " ".join(f"{v:+.2f}" for v in s["curve"]))
-    for reward in rewards:
+    for reward in rewards if args.sides == "trl,ours" else []:
         ours, trl = summary[f"{reward}/ours"], summary[f"{reward}/trl"]
         print(f"{reward}: reward gain ours {statistics.fmean(ours['end']) - statistics.fmean(ours['start']):+.3f} vs "
               f"TRL {statistics.fmean(trl['end']) - statistics.fmean(trl['start']):+.3f}; wall time ours / TRL "
