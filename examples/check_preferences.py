@@ -86,7 +86,7 @@ def main() -> None:
         print(f"  [{f.severity.value}] {f.id}: {f.description}")
     trigger = next((f.data["trigger"] for f in report.findings if f.id == "poisoning-trigger"), None)
     # n-grams that hold the same pairs tie; the finding names one of them, metrics["triggers"] lists them all.
-    tied = [t["ngram"] for t in report.metrics["triggers"] if t["significant"]]
+    tied = list(dict.fromkeys(t["ngram"] for t in report.metrics["triggers"] if t["significant"]))
     print(f"\nsignificant candidate n-grams: {tied}")
     flagged = {loc for loc, score in zip(report.locations, report.pair_scores) if score >= 1.0}
     hits = len(flagged & poisoned)
