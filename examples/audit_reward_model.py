@@ -80,7 +80,12 @@ def main() -> None:
     show("gold grade alone (control)", control)
 
     if args.lab_rm:
+        import torch
+
         from sentinel.lab.recipes import QUICK_RM, RecipeConfig, train_reward
+
+        # One thread: the lab's models are tiny, and on a busy machine idle OpenMP threads spin and slow every step.
+        torch.set_num_threads(1)
 
         biased_lab = init_lab(out / "lab-biased", LabConfig(seed=0, n_sft=100, n_preferences=5000, n_prompts=10,
                                                             n_eval=10), overwrite=True)
