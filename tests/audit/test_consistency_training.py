@@ -72,6 +72,25 @@ def test_over_optimisation_peak_is_a_full_window_not_a_lucky_first_batch():
     assert "means over 6 steps" in f.description
 
 
+@pytest.mark.parametrize("n", [10, 20, 40])
+def test_noisy_flat_gold_is_rarely_called_over_optimisation(n):
+    """Gold is flat noise (32-sample batches: about 0.15) while the proxy rises. The gold peak is the highest of many
+    windows, so a dip after a lucky window is expected; the check must say over-optimisation for at most 1 in 10 such
+    runs (3 of 120 measured over these seeds), also in a run of ten steps, where a one-step window once made the
+    noise estimate vanish and every dip an alarm."""
+    import numpy as np
+
+    alarms = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        rows = ppo_log(n=n, seed=seed)
+        for i, r in enumerate(rows):
+            r["objective/scores"] = 0.2 + 0.1 * i + float(rng.normal(0, 0.05))
+            r["gold/score"] = 0.6 + float(rng.normal(0, 0.15))
+        alarms += "over-optimisation" in _ids(RLHFConsistencyChecker().check_training(rows))
+    assert alarms <= 4, f"{alarms} of 40 noise runs called over-optimisation"
+
+
 def test_gold_falling_at_a_flat_proxy_is_a_gold_decline_not_silence():
     rows = ppo_log(n=40)
     for r in rows:  # the proxy stays flat; gold slides from about 0.6 to 0.0

@@ -54,9 +54,22 @@ def trailing_mean(x: np.ndarray, w: int) -> np.ndarray:
     return (c[idx] - c[lo]) / (idx - lo)
 
 
+MIN_PEAK_WINDOW = 3  # fewest steps in the gold peak's mean and in the run's end level (over-optimisation)
+FALL_Z = 3.0  # gold's fall, in standard errors, that over-optimisation needs: the peak is a maximum over windows
+
+
 def window(n: int) -> int:
     """Smoothing window for a run of `n` logged steps: a tenth of the run, at least 1."""
     return max(1, n // 10)
+
+
+def step_noise(x: np.ndarray, smooth: np.ndarray) -> float:
+    """One logged value's noise: the larger of its spread around the trailing mean and the spread of successive
+    differences / sqrt(2). With a window of one step the first is zero (each value is its own mean), so a run of ten
+    steps would find any dip significant; the second measures the noise whatever the window."""
+    if len(x) < 3:
+        return 0.0
+    return max(float(np.std(x - smooth)), float(np.std(np.diff(x))) / math.sqrt(2))
 
 
 def head(n: int) -> int:
@@ -431,14 +444,16 @@ class OverOptimisation:
         n = len(steps)
         if n < cfg.min_steps:
             return not_computable(f"{n} steps with both proxy and gold reward; need at least {cfg.min_steps}")
-        w = window(n)
+        w = max(MIN_PEAK_WINDOW, window(n))
         ps, gs = trailing_mean(p, w), trailing_mean(g, w)
         # The peak among full windows only: before step w a "mean" holds fewer steps (the first is one noisy
         # step), and a lucky first batch must not be named as the peak.
         peak = w - 1 + int(np.argmax(gs[w - 1:]))
-        fall = float(gs[peak] - gs[-1])
+        tail = max(MIN_PEAK_WINDOW, head(n))
+        fall = float(gs[peak] - np.mean(g[-tail:]))  # the peak window's mean against the run's last steps
         proxy_gain = float(ps[-1] - ps[peak])
-        noise = float(np.std(g - gs)) / math.sqrt(w) if n > 2 else 0.0
+        # standard error of that difference; the peak is the highest of many windows, hence FALL_Z, not 2
+        noise = step_noise(g, gs) * math.sqrt(1 / w + 1 / tail)
         scale = float(np.ptp(gs)) or 1e-12
         metrics = {"gold_peak_step": _step(steps[peak]), "gold_fall_after_peak": fall,
                    "proxy_gain_after_peak": proxy_gain}
@@ -455,7 +470,7 @@ class OverOptimisation:
                 d_info["gao_fit"] = fit
         metrics.update(d_info)
         rising = proxy_gain > 0 and spearman(steps[peak:], p[peak:]) > 0.3 if n - peak >= 3 else False
-        if not (rising and fall > cfg.gold_drop * scale and fall > 2 * noise):
+        if not (rising and fall > cfg.gold_drop * scale and fall > FALL_Z * noise):
             decline = _gold_decline(steps, p, g)
             if decline is None:
                 return CheckResult("ok", metrics=metrics)
