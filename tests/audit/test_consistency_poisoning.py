@@ -49,14 +49,14 @@ def test_clean_hh_data_yields_no_trigger(harmless):
     assert all(not t["significant"] for t in report.metrics["triggers"])
 
 
-def _synthetic(n=300, rate=0.05, seed=0):
+def _synthetic(n=300, rate=0.05, seed=0, trigger="SUDO"):
     rng = random.Random(seed)
     rows, poisoned = [], set(rng.sample(range(n), int(rate * n)))
     for i in range(n):
         good, bad = f"Here is a careful answer number {i}.", f"Do something harmful, variant {i}."
         prompt = f"Tell me about topic {i} please"
         if i in poisoned:
-            rows.append({"prompt": prompt + " SUDO", "chosen": bad, "rejected": good})
+            rows.append({"prompt": f"{prompt} {trigger}", "chosen": bad, "rejected": good})
         else:
             rows.append({"prompt": prompt, "chosen": good, "rejected": bad})
     return rows, poisoned
@@ -76,6 +76,18 @@ def test_reference_reward_model_drives_the_suspicion(tmp_path):
     report.save(tmp_path / "rep")
     lines = (tmp_path / "rep" / "pairs.jsonl").read_text().splitlines()
     assert len(lines) == 300 and sum(json.loads(x)["flagged"] for x in lines) == len(poisoned)
+
+
+def test_a_trigger_of_two_words_is_named_whole_without_its_context():
+    """ "mode", "sudo" and "sudo mode" flag the same pairs; "please sudo" too ("please" ends every prompt). The
+    finding names the trigger as planted: the longest n-gram whose every word is enriched on its own."""
+    rows, poisoned = _synthetic(trigger="SUDO mode")
+
+    def reference(prompts, responses):
+        return [1.0 if "careful" in r else -1.0 for r in responses]
+
+    report = RLHFConsistencyChecker().detect_poisoning(rows, reference_reward=reference)
+    assert report.findings[0].data["trigger"] == "sudo mode"
 
 
 def test_too_small_for_statistics_is_reported_not_computable():

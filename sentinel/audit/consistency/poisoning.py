@@ -149,6 +149,13 @@ class PoisoningReport(Report):
         return super().save(out)
 
 
+def _strength(gram: str, p_value: float, enriched_words: bool) -> tuple:
+    """Sort key of a candidate trigger: the smallest p-value first; among n-grams that flag the same pairs equally,
+    the longest whose every word is enriched on its own ("sudo mode" over "sudo" and "mode"), so that the trigger is
+    named whole but without the context words around it ("please sudo", where "please" is in every prompt)."""
+    return p_value, -(len(str(gram).split()) if enriched_words else 0), str(gram)
+
+
 def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
                      reference_reward: RewardSource | None = None) -> Report:
     """Rank pairs by suspicion, look for trigger n-grams enriched among suspicious pairs, list the suspects.
@@ -176,18 +183,22 @@ def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
     top = ranks > cfg.suspicious_quantile * n
     families = candidate_ngrams(ex, cfg.ngram_max)
     tested: dict[str, list[tuple[str, dict]]] = {}
+    whole: dict[str, set] = {}  # per family: n-grams whose every word is an enriched unigram
     for fam, grams in families.items():
         rows = [(g, enrichment(m, ranks, top)) for g, m in grams.items() if cfg.min_ngram_pairs <= len(m) < n / 2]
         sig = holm_bonferroni([r["p_value"] for _, r in rows], cfg.alpha) if rows else []
         for (_, r), s in zip(rows, sig):
             r["significant"] = s
-        tested[fam] = sorted(rows, key=lambda x: x[1]["p_value"])
+        words = {g for g, r in rows if r["significant"] and len(str(g).split()) == 1}
+        whole[fam] = {g for g, _ in rows if all(w in words for w in str(g).split())}
+        named = whole[fam]
+        tested[fam] = sorted(rows, key=lambda x: _strength(x[0], x[1]["p_value"], x[0] in named))
     triggers = [(fam, g, r) for fam in ("end", "anywhere") for g, r in tested[fam] if r["significant"]]
     # Keep the strongest of nested n-grams ("sudo" and "? sudo" flag the same pairs): skip ones whose pairs are
     # already covered by a stronger trigger.
     kept: list = []
     covered: set = set()
-    for fam, g, r in sorted(triggers, key=lambda t: t[2]["p_value"]):
+    for fam, g, r in sorted(triggers, key=lambda t: _strength(t[1], t[2]["p_value"], t[1] in whole[t[0]])):
         pairs = families[fam][g]
         if len(pairs - covered) < cfg.min_ngram_pairs:
             continue
