@@ -224,15 +224,19 @@ def config_reference() -> str:
 
 
 # ----------------------------------------------------------------------------------------------- registries
+def _plugins(registry):
+    """(name, severity, class, first docstring line) of every registered probe or detector."""
+    for name in registry.names():
+        cls = registry.get(name)
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        yield name, getattr(cls.severity, "value", cls.severity), cls, doc
+
+
 def probes_reference() -> str:
     from sentinel.audit.probes import PROBES
 
     lines = ["| probe | severity | what it does |", "|---|---|---|"]
-    for name in PROBES.names():
-        cls = PROBES.get(name)
-        doc = (cls.__doc__ or "").strip().splitlines()[0]
-        severity = getattr(cls.severity, "value", cls.severity)
-        lines.append(f"| {_code(name)} | {_cell(severity)} | {_cell(doc)} |")
+    lines += [f"| {_code(name)} | {_cell(sev)} | {_cell(doc)} |" for name, sev, _, doc in _plugins(PROBES)]
     return "\n".join(lines + [""])
 
 
@@ -240,11 +244,8 @@ def detectors_reference() -> str:
     from sentinel.scan import DETECTORS
 
     lines = ["| detector | severity | threshold | what it flags |", "|---|---|---|---|"]
-    for name in DETECTORS.names():
-        cls = DETECTORS.get(name)
-        doc = (cls.__doc__ or "").strip().splitlines()[0]
-        severity = getattr(cls.severity, "value", cls.severity)
-        lines.append(f"| {_code(name)} | {_cell(severity)} | {_cell(cls.threshold)} | {_cell(doc)} |")
+    lines += [f"| {_code(name)} | {_cell(sev)} | {_cell(cls.threshold)} | {_cell(doc)} |"
+              for name, sev, cls, doc in _plugins(DETECTORS)]
     return "\n".join(lines + [""])
 
 
