@@ -72,6 +72,8 @@ def reward_server(work: Path, name: str) -> None:
 # ------------------------------------------------------------------------------------------------ setup
 def prepare(work: Path, lab: Path, sft: Path) -> None:
     """Prompt token ids, the policy's dims and a tokenizer file both transformers versions read."""
+    from ppo_vs_trl import write_legacy_tokenizer  # benchmarks/ (the script's folder is on sys.path)
+
     from sentinel.data import read_rows
     from sentinel.lab import Lab
     from sentinel.models import load_tokenizer
@@ -83,10 +85,7 @@ def prepare(work: Path, lab: Path, sft: Path) -> None:
         text = tok.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
         prompts.append({"messages": r["prompt"], "ids": tok(text, add_special_tokens=False)["input_ids"]})
     (work / "prompts.json").write_text(json.dumps(prompts))
-    # tokenizers < 0.20 (beside transformers 4.44) reads BPE merges only as "a b" strings, not ["a", "b"] pairs.
-    spec = json.loads((sft / "tokenizer.json").read_text())
-    spec["model"]["merges"] = [" ".join(m) if isinstance(m, list) else m for m in spec["model"]["merges"]]
-    (work / "tokenizer-legacy.json").write_text(json.dumps(spec))
+    write_legacy_tokenizer(sft / "tokenizer.json", work / "tokenizer-legacy.json")
     cfg = json.loads((sft / "config.json").read_text())
     dims = {k: cfg[k] for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                                 "num_key_value_heads", "intermediate_size", "max_position_embeddings",

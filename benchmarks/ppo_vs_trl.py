@@ -57,6 +57,14 @@ def hh_texts(limit: int = 4000) -> list[str]:
         return [json.loads(line)["chosen"] for _, line in zip(range(limit), f)]
 
 
+def write_legacy_tokenizer(tokenizer_json: Path, out: Path) -> None:
+    """A copy of a tokenizer.json that the TRL side's tokenizers (< 0.20, beside transformers 4.44) reads: it takes
+    BPE merges only as "a b" strings, not ["a", "b"] pairs."""
+    spec = json.loads(tokenizer_json.read_text())
+    spec["model"]["merges"] = [" ".join(m) if isinstance(m, list) else m for m in spec["model"]["merges"]]
+    out.write_text(json.dumps(spec))
+
+
 def prepare(work: Path) -> None:
     """Tokenizer, initial weights and prompts shared by both sides."""
     import torch
@@ -68,10 +76,7 @@ def prepare(work: Path) -> None:
     tok = train_tokenizer(texts, vocab_size=VOCAB)
     model = build_causal_lm(tok, TinyConfig())
     tok.save_pretrained(work / "tok")
-    # tokenizers < 0.20 (beside transformers 4.44) reads BPE merges only as "a b" strings, not ["a", "b"] pairs.
-    spec = json.loads((work / "tok" / "tokenizer.json").read_text())
-    spec["model"]["merges"] = [" ".join(m) if isinstance(m, list) else m for m in spec["model"]["merges"]]
-    (work / "tokenizer-legacy.json").write_text(json.dumps(spec))
+    write_legacy_tokenizer(work / "tok" / "tokenizer.json", work / "tokenizer-legacy.json")
     save_file({k: v.detach().clone().contiguous() for k, v in model.state_dict().items()},
               str(work / "weights.safetensors"))
     cfg = model.config

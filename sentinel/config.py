@@ -20,6 +20,8 @@ from .errors import ConfigError
 
 C = TypeVar("C")
 _MISSING = object()
+# how a true/false value may be spelt in YAML, on the command line and in environment variables
+BOOL_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
 def _base_type(tp: Any) -> tuple[Any, bool]:
@@ -46,10 +48,8 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
         if base is bool:
             if isinstance(value, bool):
                 return value
-            if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
-                return True
-            if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
-                return False
+            if isinstance(value, str) and value.lower() in BOOL_WORDS:
+                return BOOL_WORDS[value.lower()]
             raise ValueError
         if base is int:
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
@@ -160,9 +160,6 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str
                                help=help_text.replace("%", "%%"))
         else:
             group.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=help_text.replace("%", "%%"))
-
-
-BOOL_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
 class Switch(argparse.Action):

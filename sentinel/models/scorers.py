@@ -17,12 +17,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ConfigError, DataError
-from .protocols import Prompt, RewardSource
+from .protocols import Prompt, RewardScorer, RewardSource
 
 logger = logging.getLogger(__name__)
-
-RewardCallable = Callable[[list[str], list[str]], Sequence[float]]
-
 
 def format_for_reward(tokenizer, prompt: str | list[dict], response: str) -> str:
     """The text a reward model scores for (prompt, response).
@@ -70,7 +67,7 @@ class RewardFunction:
 class CallableReward(RewardFunction):
     """Wraps a user callable; checks the length of what it returns and names it in errors."""
 
-    def __init__(self, fn: RewardCallable, name: str | None = None):
+    def __init__(self, fn: RewardScorer, name: str | None = None):
         self.fn = fn
         self.name = name or getattr(fn, "__qualname__", None) or type(fn).__name__
 

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .render import _md
 from .summary import fmt, ranked, summarise
 
 BEGIN = "<!-- sentinel-report:begin {kind} -->"
@@ -21,7 +22,7 @@ MAX_FINDINGS = 10  # findings listed in the section (most severe first); the rep
 
 
 def _cell(text: Any, limit: int = 160) -> str:
-    s = " ".join(str(text).split()).replace("|", "\\|")
+    s = _md(" ".join(str(text).split()))
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 

@@ -59,7 +59,7 @@ def to_sarif(report: dict[str, Any]) -> dict[str, Any]:
                     {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": n}}}]})
         elif source:
             results.append({**base, "message": {"text": f["description"]}, "locations": [
-                {"physicalLocation": {"artifactLocation": {"uri": _uri(source)}}}]})
+                {"physicalLocation": {"artifactLocation": {"uri": uri}}}]})
         else:
             results.append({**base, "message": {"text": f["description"]}})
     run = {"tool": {"driver": {"name": "sentinel-rlhf", "version": __version__, "rules": list(rules.values())}},

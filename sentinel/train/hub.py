@@ -12,6 +12,7 @@ import logging
 import os
 from pathlib import Path
 
+from ..config import BOOL_WORDS
 from ..errors import ConfigError, SentinelError
 
 logger = logging.getLogger(__name__)
@@ -19,8 +20,7 @@ LEFT_OUT = ["checkpoints/**", "checkpoint-last/**", "*.tmp"]  # working state, n
 
 
 def hub_offline() -> bool:
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
-               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(BOOL_WORDS.get(os.environ.get(v, "").lower(), False) for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 def repo_id_for(hub_model_id: str | None, output_dir: str) -> str:
