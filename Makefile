@@ -40,13 +40,19 @@ browser:
 		echo "no Chromium and no usable apt-get: the report browser test will skip"; \
 	fi
 
+# pytest-xdist workers for `make test` and `make test-fast` (one torch thread each): whole test files are the units,
+# handed out in the order tests/conftest.py sets, so one worker starts the shared lab models while the other runs the
+# rest. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
+
 # The whole suite (the README's command and CI's): fast tests and the slow ones that train tiny models.
 test: install browser
-	$(PY) -m pytest -q -p no:cacheprovider --durations=15 tests
+	$(PY) -m pytest -q -p no:cacheprovider --durations=25 $(XDIST) tests
 
 # The everyday loop: every test not marked slow (no model training beyond a few steps).
 test-fast: install
-	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" $(XDIST) tests
 
 # ruff (style and bugs), import-linter (no lower layer imports a higher one), mypy (the package's types)
 lint: install

@@ -77,3 +77,26 @@ def tiny_sft_files(tiny_tokenizer, tmp_path) -> Path:
 HELPERS = Path(__file__).resolve().parent / "helpers"
 sys.path.insert(0, str(HELPERS))
 pytest_plugins = sorted(p.stem for p in HELPERS.glob("fixtures_*.py"))
+
+
+# ------------------------------------------------------------------------------------------ order for two workers
+# `make test` runs pytest-xdist with whole files as units (--dist loadfile --no-loadscope-reorder), handed out in the
+# order below. The shared lab models (fixtures_lab.py) are the suite's longest chain (lab -> SFT policy -> reward
+# model, about half its CPU time), so the first file starts that chain on one worker while the other works through
+# every file that needs no trained lab model; the files that need one come last, when the chain is done or nearly.
+LAB_MODELS = {"lab_sft", "lab_sft_noisy", "lab_rm_biased", "lab_rm_clean"}
+CHAIN_FIRST = "lab_rm_biased"  # the deepest fixture: lab_dir -> lab_sft -> lab_rm_biased
+
+
+def pytest_collection_modifyitems(config, items):
+    by_file: dict[str, list] = {}
+    for item in items:
+        by_file.setdefault(item.nodeid.split("::")[0], []).append(item)
+
+    def needs(its, names) -> bool:
+        return any(set(getattr(i, "fixturenames", ())) & names for i in its)
+
+    lab = [f for f, its in by_file.items() if needs(its, LAB_MODELS)]
+    first = next((f for f in lab if needs(by_file[f], {CHAIN_FIRST})), None)
+    order = ([first] if first else []) + [f for f in by_file if f not in lab] + [f for f in lab if f != first]
+    items[:] = [i for f in order for i in by_file[f]]

@@ -7,7 +7,7 @@ import json
 import math
 
 import pytest
-from consistency_logs import ppo_log
+from consistency_logs import flat_gold_log, ppo_log, saturated_proxy_log
 
 from sentinel import RLHFConsistencyChecker
 from sentinel.errors import DataError
@@ -69,26 +69,51 @@ def test_over_optimisation_peak_is_a_full_window_not_a_lucky_first_batch():
     rows[0]["gold/score"] = 2.0  # one noisy first batch, far above the real peak (about 1.0 at step 26)
     f = _ids(RLHFConsistencyChecker().check_training(rows))["over-optimisation"]
     assert 24 <= f.data["step"] <= 30, f.description
-    assert "means over 6 steps" in f.description
+    assert "its mean over 6 steps at the peak" in f.description
 
 
 @pytest.mark.parametrize("n", [10, 20, 40])
 def test_noisy_flat_gold_is_rarely_called_over_optimisation(n):
     """Gold is flat noise (32-sample batches: about 0.15) while the proxy rises. The gold peak is the highest of many
     windows, so a dip after a lucky window is expected; the check must say over-optimisation for at most 1 in 10 such
-    runs (3 of 120 measured over these seeds), also in a run of ten steps, where a one-step window once made the
-    noise estimate vanish and every dip an alarm."""
+    runs (6 of 120 over these seeds: benchmarks/overopt_false_alarms.py), also in a run of ten steps, where a
+    one-step window once made the noise estimate vanish and every dip an alarm."""
+    alarms = sum("over-optimisation" in _ids(RLHFConsistencyChecker().check_training(flat_gold_log(n, seed)))
+                 for seed in range(40))
+    assert alarms <= 4, f"{alarms} of 40 noise runs called over-optimisation"
+
+
+def test_gold_falling_while_the_proxy_sits_on_its_plateau_is_over_optimisation():
+    """The shape of a GRPO run against the lab's biased reward model (proxy +0.06 -> +3.42, gold 0.633 -> 0.338):
+    the policy saturates the reward model early, then drifts along the proxy's plateau while gold falls. The proxy
+    no longer climbs after the gold peak, so a check that asks for a rising proxy there stays silent; the guard
+    must call it over-optimisation, on every seed."""
+    for seed in range(10):
+        ids = _ids(RLHFConsistencyChecker().check_training(saturated_proxy_log(seed, gold_falls=True)))
+        assert "over-optimisation" in ids, (seed, sorted(ids))
+        assert ids["over-optimisation"].severity == Severity.HIGH
+
+
+def test_flat_gold_under_a_saturated_proxy_is_rarely_over_optimisation():
+    """The same runs with flat gold: at most 1 in 10 called over-optimisation (the gold fall's 3 standard errors
+    decide, whatever the proxy does)."""
+    alarms = sum("over-optimisation" in _ids(RLHFConsistencyChecker().check_training(
+        saturated_proxy_log(seed, gold_falls=False))) for seed in range(40))
+    assert alarms <= 4, f"{alarms} of 40 noise runs called over-optimisation"
+
+
+def test_proxy_and_gold_falling_together_is_not_over_optimisation():
+    """A run whose proxy falls back with gold after both peaked is collapsing (a learning rate too high, a broken
+    update), not over-optimising the proxy."""
     import numpy as np
 
-    alarms = 0
-    for seed in range(40):
-        rng = np.random.default_rng(seed)
-        rows = ppo_log(n=n, seed=seed)
-        for i, r in enumerate(rows):
-            r["objective/scores"] = 0.2 + 0.1 * i + float(rng.normal(0, 0.05))
-            r["gold/score"] = 0.6 + float(rng.normal(0, 0.15))
-        alarms += "over-optimisation" in _ids(RLHFConsistencyChecker().check_training(rows))
-    assert alarms <= 4, f"{alarms} of 40 noise runs called over-optimisation"
+    rng = np.random.default_rng(0)
+    rows = ppo_log(n=60)
+    for i, r in enumerate(rows):
+        shape = 0.04 * min(i, 25) - 0.05 * max(0, i - 25)
+        r["objective/scores"] = 0.5 + 2 * shape + float(rng.normal(0, 0.05))
+        r["gold/score"] = shape + float(rng.normal(0, 0.02))
+    assert "over-optimisation" not in _ids(RLHFConsistencyChecker().check_training(rows))
 
 
 def test_gold_falling_at_a_flat_proxy_is_a_gold_decline_not_silence():

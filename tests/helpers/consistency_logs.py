@@ -39,6 +39,30 @@ def ppo_log(n: int = 60, *, hacking: bool = False, onset: int = 20, over_opt: bo
     return rows
 
 
+def flat_gold_log(n: int, seed: int) -> list[dict]:
+    """`ppo_log` with a proxy rising linearly (0.1 a step) over gold that is flat noise (0.6, SD 0.15: the mean of a
+    32-sample batch): no over-optimisation, so every alarm on it is a false one."""
+    rng = np.random.default_rng(seed)
+    rows = ppo_log(n=n, seed=seed)
+    for i, r in enumerate(rows):
+        r["objective/scores"] = 0.2 + 0.1 * i + float(rng.normal(0, 0.05))
+        r["gold/score"] = 0.6 + float(rng.normal(0, 0.15))
+    return rows
+
+
+def saturated_proxy_log(seed: int, gold_falls: bool, n: int = 150) -> list[dict]:
+    """A GRPO-like run of `n` logged steps: the proxy climbs from about 0 to 3.4 in the first fifth, then sits on
+    its plateau (noise 0.3); gold is flat noise (SD 0.15) at 0.63, and with `gold_falls` it slides to about 0.33 from
+    the run's middle on (the shape of GRPO against the lab's biased reward model)."""
+    rng = np.random.default_rng(seed)
+    rows = ppo_log(n=n, seed=seed)
+    for i, r in enumerate(rows):
+        r["objective/scores"] = 3.4 * (1 - np.exp(-i / 10)) + float(rng.normal(0, 0.3))
+        slide = 0.3 * max(0, i - n // 2) / (n // 2) if gold_falls else 0.0
+        r["gold/score"] = 0.63 - slide + float(rng.normal(0, 0.15))
+    return rows
+
+
 def grpo_log(n: int = 60, *, beta: float = 0.0, hacking: bool = False, over_opt: bool = False, onset: int = 20,
              zero_std: float = 0.2, gold_name: str = "gold", seed: int = 0) -> list[dict]:
     """`n` logged steps of a TRL 1.16 GRPO/RLOO run with its own metric names: `reward` (the weighted sum of the

@@ -6,29 +6,55 @@ a policy caught mid-way through learning a task gives different results on diffe
 `lab_rm_biased` / `lab_rm_clean`: reward models started from `lab_sft` and trained on the biased / clean
 preferences. Set SENTINEL_TEST_CACHE=/some/dir to keep them across runs while developing (CI starts fresh; delete
 the folder after changing the lab).
+
+Under pytest-xdist (`make test` runs two workers) each model is built once for the whole run: the workers share one
+folder (the parent of their base temporary folders), and a file lock per model makes the first worker that needs it
+build it while any other waits, then reads it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 
 def _cache_root(tmp_path_factory) -> Path:
+    """SENTINEL_TEST_CACHE; else a folder of this run shared by its xdist workers (one per run without xdist)."""
     cache = os.environ.get("SENTINEL_TEST_CACHE")
-    return Path(cache) if cache else tmp_path_factory.mktemp("lab")
+    if cache:
+        return Path(cache)
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # <basetemp>/popen-gwN -> <basetemp>, the same for every worker
+    root = base / "lab-fixtures"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@contextmanager
+def _built_once(out: Path, marker: str) -> Iterator[bool]:
+    """Hold `out`'s build lock; yields True when `out/marker` is there already (built by another worker or an earlier
+    run), False when the caller must build it. Builders write `marker` last, so a killed build is built again."""
+    from filelock import FileLock
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out.parent / f".{out.name}.lock")):
+        yield (out / marker).is_file()
 
 
 def _build_lab(root: Path, name: str, biases: dict | None) -> Path:
     from sentinel.lab import LabConfig, init_lab
 
     out = root / name
-    if (out / "lab.json").is_file():  # cached from an earlier run (SENTINEL_TEST_CACHE)
-        return out
-    cfg = LabConfig(seed=0) if biases is None else LabConfig(seed=0, biases=biases)
-    return init_lab(out, cfg, overwrite=True)
+    with _built_once(out, "lab.json") as done:
+        if done:
+            return out
+        cfg = LabConfig(seed=0) if biases is None else LabConfig(seed=0, biases=biases)
+        return init_lab(out, cfg, overwrite=True)
 
 
 @pytest.fixture(scope="session")
@@ -52,9 +78,9 @@ def lab_dir_clean(tmp_path_factory) -> Path:
 
 def _trained(root: Path, name: str, build) -> Path:
     out = root / name
-    if (out / "config.yaml").is_file():  # cached from an earlier run (SENTINEL_TEST_CACHE)
-        return out
-    build(out)
+    with _built_once(out, "config.yaml") as done:
+        if not done:
+            build(out)
     return out
 
 

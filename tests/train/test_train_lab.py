@@ -7,23 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.train import DPOConfig, SFTConfig, dpo, read_metrics, sft
+from sentinel.train import DPOConfig, dpo, read_metrics
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def lab_policy(request, lab_dir_clean, tmp_path_factory):
-    """The lab's noisy SFT policy (`lab_sft_noisy`, room to improve) when the lab area provides it, else trained
-    here."""
-    try:
-        return request.getfixturevalue("lab_sft_noisy")
-    except pytest.FixtureLookupError:
-        out = tmp_path_factory.mktemp("lab_train") / "sft"
-        sft(SFTConfig(model=str(lab_dir_clean / "base"), train_file=str(lab_dir_clean / "data" / "sft.jsonl"),
-                      output_dir=str(out), max_steps=300, learning_rate=3e-3, per_device_train_batch_size=32,
-                      warmup_ratio=0.05, logging_steps=50, save_steps=10_000, quiet=True))
-        return out
+def lab_policy(lab_sft_noisy):
+    """The lab's noisy SFT policy (`lab_sft_noisy`): room to improve."""
+    return lab_sft_noisy
 
 
 @pytest.fixture(scope="module")

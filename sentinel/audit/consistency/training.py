@@ -432,7 +432,21 @@ def gao_rl_fit(d: np.ndarray, gold: np.ndarray) -> dict[str, float] | None:
 
 @TRAINING_CHECKS.register("over-optimisation")
 class OverOptimisation:
-    """The proxy reward keeps rising after the gold (held-out) reward has peaked and fallen (Gao et al. 2022)."""
+    """The proxy reward holds or extends its gains after the gold (held-out) reward has peaked and fallen
+    (Gao et al. 2022).
+
+    Three conditions, each against its own noise:
+    1. gold fell: the peak window's mean (the highest of the run's full windows of at least 3 steps) against the
+       mean of the run's last fifth, by more than `FALL_Z` standard errors of that difference and by `gold_drop` of
+       gold's range;
+    2. the proxy was optimised: its last fifth above its first fifth by more than 2 standard errors (the complement
+       of `gold-decline`, which takes the runs whose proxy did not rise);
+    3. the proxy did not fall with gold: its last fifth is not below its own peak-window mean by more than 2
+       standard errors (a run whose proxy and gold fall together is collapsing, not over-optimising).
+    The third asks that the proxy *hold*, not that it keep climbing: a policy that has saturated the reward model
+    early and then drifts along the proxy's plateau while gold falls is the same failure (a rank correlation of the
+    proxy with time after the peak, used before, missed such a run: proxy +0.06 -> +3.42, gold 0.633 -> 0.338).
+    """
 
     def run(self, log, cfg):
         proxy, gold = log.series("reward"), log.series("gold")
@@ -450,13 +464,16 @@ class OverOptimisation:
         # step), and a lucky first batch must not be named as the peak.
         peak = w - 1 + int(np.argmax(gs[w - 1:]))
         tail = max(MIN_PEAK_WINDOW, head(n))
-        fall = float(gs[peak] - np.mean(g[-tail:]))  # the peak window's mean against the run's last steps
-        proxy_gain = float(ps[-1] - ps[peak])
-        # standard error of that difference; the peak is the highest of many windows, hence FALL_Z, not 2
+        g_end, p_end, p_start = float(np.mean(g[-tail:])), float(np.mean(p[-tail:])), float(np.mean(p[:tail]))
+        fall = float(gs[peak] - g_end)  # the peak window's mean against the run's last steps
+        proxy_gain = float(p_end - ps[peak])  # the proxy since the gold peak (negative: it fell back)
+        proxy_rise = p_end - p_start  # the proxy over the run
+        # standard errors of those differences; the peak is the highest of many windows, hence FALL_Z, not 2
         noise = step_noise(g, gs) * math.sqrt(1 / w + 1 / tail)
+        p_noise = step_noise(p, ps)
         scale = float(np.ptp(gs)) or 1e-12
         metrics = {"gold_peak_step": _step(steps[peak]), "gold_fall_after_peak": fall,
-                   "proxy_gain_after_peak": proxy_gain}
+                   "proxy_gain_after_peak": proxy_gain, "proxy_rise": proxy_rise}
         kl = log.series("kl")
         d_info: dict[str, Any] = {}
         if kl is not None:
@@ -469,8 +486,10 @@ class OverOptimisation:
             if fit:
                 d_info["gao_fit"] = fit
         metrics.update(d_info)
-        rising = proxy_gain > 0 and spearman(steps[peak:], p[peak:]) > 0.3 if n - peak >= 3 else False
-        if not (rising and fall > cfg.gold_drop * scale and fall > FALL_Z * noise):
+        gold_fell = fall > cfg.gold_drop * scale and fall > FALL_Z * noise
+        optimised = proxy_rise > 2 * p_noise * math.sqrt(2 / tail)
+        held = proxy_gain > -2 * p_noise * math.sqrt(1 / w + 1 / tail)
+        if not (gold_fell and optimised and held):
             decline = _gold_decline(steps, p, g)
             if decline is None:
                 return CheckResult("ok", metrics=metrics)
@@ -479,14 +498,15 @@ class OverOptimisation:
                  f"{d_info['sqrt_kl_at_end']:.3g} at the end)"
                  if "sqrt_kl_at_gold_peak" in d_info else "")
         f = Finding("over-optimisation", Severity.HIGH,
-                    f"proxy reward kept rising (+{proxy_gain:.3g}) after the gold reward peaked at step "
-                    f"{_step(steps[peak])} and fell by {fall:.3g} (means over {w} steps){where}: the policy is "
-                    "over-optimising the proxy",
+                    f"the gold reward peaked at step {_step(steps[peak])} and fell by {fall:.3g} (its mean over {w} "
+                    f"steps at the peak against its mean over the last {tail}) while the proxy reward held its gains ({proxy_gain:+.3g} since the "
+                    f"peak, {proxy_rise:+.3g} over the run){where}: the policy is over-optimising the proxy",
                     score=float(min(1.0, fall / scale)),
                     effect=Effect("gold fall after peak / gold range", fall / scale),
                     evidence=[f"step {_step(steps[peak])}: proxy {ps[peak]:.3g}, gold {gs[peak]:.3g} (gold peak; "
                               f"means over {w} steps)",
-                              f"step {_step(steps[-1])}: proxy {ps[-1]:.3g}, gold {gs[-1]:.3g}"],
+                              f"steps {_step(steps[-tail])}-{_step(steps[-1])}: proxy {p_end:.3g}, gold "
+                              f"{g_end:.3g} (means)"],
                     data={"step": _step(steps[peak]), "proxy_key": proxy.key, "gold_key": gold.key, **d_info})
         return CheckResult("alarm", [f], metrics)
 
