@@ -95,11 +95,11 @@ def test_gold_falling_while_the_proxy_sits_on_its_plateau_is_over_optimisation()
 
 
 def test_flat_gold_under_a_saturated_proxy_is_rarely_over_optimisation():
-    """The same runs with flat gold: at most 1 in 10 called over-optimisation (the gold fall's 3 standard errors
-    decide, whatever the proxy does)."""
+    """The same runs with flat gold: at most 1 in 10 called over-optimisation (the gold fall's standard errors decide,
+    whatever the proxy does; 15 of these 400: benchmarks/overopt_false_alarms.py)."""
     alarms = sum("over-optimisation" in _ids(RLHFConsistencyChecker().check_training(
-        saturated_proxy_log(seed, gold_falls=False))) for seed in range(40))
-    assert alarms <= 4, f"{alarms} of 40 noise runs called over-optimisation"
+        saturated_proxy_log(seed, gold_falls=False))) for seed in range(400))
+    assert alarms <= 40, f"{alarms} of 400 noise runs called over-optimisation"
 
 
 def test_proxy_and_gold_falling_together_is_not_over_optimisation():

@@ -445,7 +445,16 @@ class OverOptimisation:
        standard errors (a run whose proxy and gold fall together is collapsing, not over-optimising).
     The third asks that the proxy *hold*, not that it keep climbing: a policy that has saturated the reward model
     early and then drifts along the proxy's plateau while gold falls is the same failure (a rank correlation of the
-    proxy with time after the peak, used before, missed such a run: proxy +0.06 -> +3.42, gold 0.633 -> 0.338).
+    proxy with time after the peak, used before, missed such a run).
+
+    What the first condition cannot see: a fall that is real but within the noise of the logged gold. A GRPO run of
+    the lab against its biased reward model (ATEN_CPU_CAPABILITY=avx2; proxy +0.06 -> +3.42, gold 0.633 -> 0.338 over
+    the first and last 15 of 150 logged steps) fell 0.29 from its peak window, 2.5 standard errors: each logged gold
+    is the mean over the generation's 4 prompts, 0.35 of noise a step. A recorded PPO run whose gold was flat noise
+    (tests/data/ppo_lab_gold_metrics.jsonl) reaches 2.5 standard errors too, and a threshold of 2 from the run's
+    first window, tried as a second test, raised over-optimisation on it. No threshold on the gold series alone
+    separates the two; the remedy is a less noisy gold (more prompts per logged step, or gold measured on a fixed
+    prompt set), not a lower bar.
     """
 
     def run(self, log, cfg):
@@ -473,7 +482,7 @@ class OverOptimisation:
         p_noise = step_noise(p, ps)
         scale = float(np.ptp(gs)) or 1e-12
         metrics = {"gold_peak_step": _step(steps[peak]), "gold_fall_after_peak": fall,
-                   "proxy_gain_after_peak": proxy_gain, "proxy_rise": proxy_rise}
+                   "gold_fall_standard_error": noise, "proxy_gain_after_peak": proxy_gain, "proxy_rise": proxy_rise}
         kl = log.series("kl")
         d_info: dict[str, Any] = {}
         if kl is not None:
@@ -499,7 +508,8 @@ class OverOptimisation:
                  if "sqrt_kl_at_gold_peak" in d_info else "")
         f = Finding("over-optimisation", Severity.HIGH,
                     f"the gold reward peaked at step {_step(steps[peak])} and fell by {fall:.3g} (its mean over {w} "
-                    f"steps at the peak against its mean over the last {tail}) while the proxy reward held its gains ({proxy_gain:+.3g} since the "
+                    f"steps at the peak against its mean over the last {tail}; {fall / max(noise, 1e-12):.1f} "
+                    f"standard errors) while the proxy reward held its gains ({proxy_gain:+.3g} since the "
                     f"peak, {proxy_rise:+.3g} over the run){where}: the policy is over-optimising the proxy",
                     score=float(min(1.0, fall / scale)),
                     effect=Effect("gold fall after peak / gold range", fall / scale),
