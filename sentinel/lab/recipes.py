@@ -95,12 +95,14 @@ QUICK_RM: dict[str, Any] = {"steps": 300, "batch_size": 16, "learning_rate": 3e-
 
 
 def train_sft(lab: str | Path | Lab, out: str | Path, config: RecipeConfig | None = None, *,
-              init: str | Path | None = None) -> Path:
+              init: str | Path | None = None, rows: list[dict] | None = None) -> Path:
     """Fine-tune the lab's base policy (or `init`) on DIR/data/sft.jsonl (loss on the reply only). Returns `out`.
 
     `init`: a causal-LM folder to start from instead of DIR/base, such as the lab's base adapted on domain text by
-    `sentinel train lm`; it must keep the lab's tokenizer (the lab's data, graders and reward models are tokenized
-    with it). Default settings: `SFT_RECIPE`."""
+    `sentinel train lm`, or a trained policy to fine-tune further; it must keep the lab's tokenizer (the lab's data,
+    graders and reward models are tokenized with it). `rows`: conversations to train on instead of the lab's SFT
+    file (`noisy_sft_rows` of them, say). Default settings: `SFT_RECIPE`."""
+    from ..data import write_rows
     from ..train import SFTConfig, sft
 
     cfg = config or RecipeConfig(**SFT_RECIPE)
@@ -108,9 +110,48 @@ def train_sft(lab: str | Path | Lab, out: str | Path, config: RecipeConfig | Non
     start = Path(init) if init is not None else lab.base
     if init is not None:
         check_same_tokenizer(start, lab.base)
-    with _threads(cfg.threads):
-        return sft(SFTConfig(model=str(start), train_file=str(lab.data("sft")), **_stage_kwargs(cfg, out))
-                   ).output_dir
+    with _threads(cfg.threads), tempfile.TemporaryDirectory(prefix="lab-sft-") as tmp:
+        train_file = lab.data("sft")
+        if rows is not None:
+            train_file = Path(tmp) / "sft.jsonl"
+            write_rows(rows, train_file)
+        return sft(SFTConfig(model=str(start), train_file=str(train_file), **_stage_kwargs(cfg, out))).output_dir
+
+
+# A short fine-tune of a trained policy on `noisy_sft_rows`: only the answer distribution moves, so a few epochs' worth
+# of steps at a moderate learning rate reach the mixture. The result answers wrongly on a steady share of prompts (a
+# mixture it has learnt, not a task half learnt), which gives PPO, GRPO and DPO against the gold grader room to improve
+# the same way on every CPU (the test fixtures' `lab_sft_noisy`, at a share of 0.4).
+NOISY_SFT: dict[str, Any] = {"steps": 150, "batch_size": 32, "learning_rate": 3e-3}
+
+
+def noisy_sft_rows(rows: list[dict], share: float, seed: int = 0) -> list[dict]:
+    """The lab's SFT rows with the answer of about `share` of them replaced by a wrong one (a plain "The answer is
+    X.")."""
+    import random
+
+    from .replies import render
+    from .world import find_question, wrong_answer
+
+    rng = random.Random(seed)
+    out = []
+    for row in rows:
+        messages = row["messages"]
+        q = find_question(messages[0]["content"])
+        if q is not None and rng.random() < share:
+            messages = [*messages[:-1], {"role": "assistant", "content": render(wrong_answer(rng, q), "plain", rng, q)}]
+        out.append({"messages": messages})
+    return out
+
+
+def noisy_sft(lab: str | Path | Lab, policy: str | Path, out: str | Path, share: float = 0.4,
+              config: RecipeConfig | None = None) -> Path:
+    """`policy` fine-tuned further (`NOISY_SFT`) on the lab's SFT rows with about `share` of the answers wrong."""
+    from ..data import read_rows
+
+    lab = Lab.open(lab)
+    rows = noisy_sft_rows(read_rows(lab.data("sft")).rows, share)
+    return train_sft(lab, out, config or RecipeConfig(**NOISY_SFT), init=policy, rows=rows)
 
 
 def check_same_tokenizer(model: Path, lab_base: Path) -> None:

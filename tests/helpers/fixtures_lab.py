@@ -117,53 +117,20 @@ def lab_rm_clean(lab_dir_clean, lab_sft, tmp_path_factory) -> Path:
     return _trained(_cache_root(tmp_path_factory), "lab-rm-clean", lambda out: _lab_rm(lab_dir_clean, lab_sft, out))
 
 
-def noisy_sft_rows(rows: list[dict], share: float, seed: int = 0) -> list[dict]:
-    """The SFT rows with the answer of about `share` of them replaced by a wrong one (a plain "The answer is X.")."""
-    import random
-
-    from sentinel.lab import find_question, render, wrong_answer
-
-    rng = random.Random(seed)
-    out = []
-    for row in rows:
-        messages = row["messages"]
-        q = find_question(messages[0]["content"])
-        if q is not None and rng.random() < share:
-            messages = [*messages[:-1], {"role": "assistant", "content": render(wrong_answer(rng, q), "plain", rng, q)}]
-        out.append({"messages": messages})
-    return out
-
-
-# A short fine-tune from the trained policy: only the answer distribution moves, so a few epochs' worth of steps
-# at a moderate learning rate reach the 60/40 mixture.
-NOISY_SFT = {"steps": 150, "batch_size": 32, "learning_rate": 3e-3}
-
-
 def finetune_policy(lab_dir: Path, policy: Path, transform, out: Path, config) -> Path:
-    """Fine-tune `policy` further on `transform(rows)` of the lab's SFT rows (a scratch copy of the lab whose base is
-    `policy`, removed afterwards). Returns `out`."""
-    import shutil
-
-    from sentinel.data import read_rows, write_rows
+    """Fine-tune `policy` further on `transform(rows)` of the lab's SFT rows. Returns `out`."""
+    from sentinel.data import read_rows
     from sentinel.lab.recipes import train_sft
 
-    lab = out.parent / f"{out.name}-lab"
-    shutil.copytree(lab_dir, lab, ignore=shutil.ignore_patterns("base"), dirs_exist_ok=True)
-    shutil.copytree(policy, lab / "base", dirs_exist_ok=True)
-    write_rows(transform(read_rows(lab / "data" / "sft.jsonl").rows), lab / "data" / "sft.jsonl")
-    try:
-        return train_sft(lab, out, config)
-    finally:
-        shutil.rmtree(lab)
+    return train_sft(lab_dir, out, config, init=policy, rows=transform(read_rows(lab_dir / "data" / "sft.jsonl").rows))
 
 
 @pytest.fixture(scope="session")
 def lab_sft_noisy(lab_dir, lab_sft, tmp_path_factory) -> Path:
-    """`lab_sft` fine-tuned a little on demonstrations of which 40% give a wrong answer: a policy whose samples are
-    wrong on a steady share of prompts (a mixture it has learnt, not a task it has half learnt), which gives PPO and
-    DPO against the gold grader room to improve the same way on every CPU."""
-    from sentinel.lab.recipes import RecipeConfig
+    """`lab_sft` fine-tuned a little on demonstrations of which 40% give a wrong answer (`sentinel.lab.recipes.
+    noisy_sft`): a policy whose samples are wrong on a steady share of prompts (a mixture it has learnt, not a task it
+    has half learnt), which gives PPO and DPO against the gold grader room to improve the same way on every CPU."""
+    from sentinel.lab.recipes import NOISY_SFT, RecipeConfig, noisy_sft
 
     return _trained(_cache_root(tmp_path_factory), "lab-sft-noisy",
-                    lambda out: finetune_policy(lab_dir, lab_sft, lambda rows: noisy_sft_rows(rows, 0.4), out,
-                                                RecipeConfig(**NOISY_SFT, threads=None)))
+                    lambda out: noisy_sft(lab_dir, lab_sft, out, 0.4, RecipeConfig(**NOISY_SFT, threads=None)))
