@@ -5,37 +5,13 @@ from __future__ import annotations
 import re
 
 from ...report import Severity
-from .base_detector import Detector, Gated, Span, lowered, make_span, match_span, register
+from .base_detector import Detector, Span, lowered, make_span, match_span, register
+from .injection_patterns import GRAMMARS, QUOTES, Family, Grammar
 
 _GRADER = r"(?:grader|evaluator|reviewer|judge|rater|annotator|reward model|scorer|marker|ai judge|llm judge)"
-_GRADER_WORDS = ("grader", "evaluator", "reviewer", "judge", "rater", "annotator", "reward model", "scorer", "marker")
-_TARGET = r"(?:response|answer|reply|output|essay|submission|completion|text)"
-_TOP = r"(?:perfect|full|maximum|max|top|highest|10/10|100/100)"
-
-# Grader-addressed text and prompt injection, as separate rules so that each runs only when its words occur.
-# All patterns match lowered text; every repeat is bounded, so a match attempt costs O(1) per position.
-_RULES: tuple[Gated, ...] = (
-    Gated(r"\[\s{0,3}(?:hidden|system|instructions?|secret|admin|note to (?:the )?" + _GRADER + "|" + _GRADER
-          + r")\b[^\]\n]{0,300}\]?", ("[",)),
-    Gated(r"\b(?:ignore|disregard|forget|override)\s(?:all\s|any\s|the\s|your\s|of\s){0,3}(?:previous|prior|above|"
-          r"earlier|preceding|former|original|system)\s(?:instructions?|directions?|prompts?|rules|guidelines|"
-          r"messages?|context)\b", ("ignore", "disregard", "forget", "override")),
-    Gated(r"\b(?:rate|score|grade|mark|rank|evaluate)\s(?:this|the|my|it)\s(?:" + _TARGET + r"\s)?"
-          r"(?:as\s|with\s|a\s|an\s|at\s){0,2}(?:\d{1,3}(?:\.\d)?\s?(?:/|out of)\s?\d{1,3}|perfect|highly|"
-          r"the highest|full marks|maximum|excellent|as the best)",
-          ("rate", "score", "grade", "mark", "rank", "evaluate")),
-    Gated(r"\bgive\s(?:this|the|my|it)\s(?:" + _TARGET + r"\s)?(?:a\s|an\s|the\s)?" + _TOP
-          + r"\s(?:score|rating|marks|grade)", ("give",)),
-    Gated(r"\b(?:note|message|instructions?|memo)\s(?:to|for)\s(?:the\s|any\s|all\s)?(?:ai\s|llm\s|automated\s)?"
-          + _GRADER + r"s?\b|"
-          r"\b(?:dear|attention|hey|hello)\s?,?\s(?:the\s)?(?:ai\s|llm\s|automated\s)?" + _GRADER + r"s?\b|"
-          r"\b" + _GRADER + r"s?\s(?:should|must|will|shall|is instructed to)\s(?:give|rate|score|award|assign|grade|"
-          r"prefer|choose)\b", _GRADER_WORDS),
-    Gated(r"\bthis\s" + _TARGET + r"\s(?:deserves|should (?:receive|get|be rated|be scored)|merits)\s"
-          r"(?:a\s|an\s|the\s)?(?:perfect|highest|full|maximum|top|10|100)\b", ("deserves", "merits", "should")),
-    Gated(r"\byou are now (?:in )?(?:dan|developer mode|jailbroken|unrestricted)\b|\bnew (?:system )?instructions\s?:",
-          ("you are now", "instructions")),
-)
+# Injection families on the response, and the subset also looked for in the prompt: (grammar, family) pairs.
+_IN_RESPONSE = tuple((g, f) for g in GRAMMARS.values() for f in g.families)
+_IN_PROMPT = tuple((g, f) for g, f in _IN_RESPONSE if f.in_prompt)
 # Addressed to a model inside a code comment: "# note to the AI reviewer: ...", "// grader: ...".
 _CODE_COMMENT = re.compile(
     r"(?:#|//|/\*|--|;)[ \t]{0,5}(?:note to |attention |dear |hey |for |to )?(?:the |all |any )?"
@@ -84,8 +60,8 @@ def _zero_width(text: str) -> re.Match | None:
     return None
 
 
-def _around(field: str, text: str, m: re.Match) -> Span:
-    return make_span(field, text, max(0, m.start() - 20), min(len(text), m.end() + 40))
+def _around(field: str, text: str, m: re.Match, family: str) -> Span:
+    return make_span(field, text, max(0, m.start() - 20), min(len(text), m.end() + 40), family)
 
 
 def _invisible(field: str, text: str) -> tuple[float, Span | None]:
@@ -93,35 +69,80 @@ def _invisible(field: str, text: str) -> tuple[float, Span | None]:
     if m:
         # Tag characters mirror ASCII (U+E0041 is "A"): show the message they hide.
         hidden = "".join(chr(ord(c) - 0xE0000) for c in m.group() if 0xE0020 <= ord(c) <= 0xE007E)
-        return 1.0, Span(field, m.start(), m.end(), f"[tag characters spelling {hidden[:150]!r}]")
+        return 1.0, Span(field, m.start(), m.end(), f"[tag characters spelling {hidden[:150]!r}]", "tag_characters")
     m = _BIDI.search(text)
     if m:
-        return 0.8, _around(field, text, m)
+        return 0.8, _around(field, text, m, "bidi")
     m = _zero_width(text)
     if m:
-        return 0.7, _around(field, text, m)
+        return 0.7, _around(field, text, m, "zero_width")
     return 0.0, None
 
 
-def _scan_text(field: str, text: str) -> tuple[float, Span | None]:
+def _quoted(low: str, start: int) -> bool:
+    """Whether the match at `start` lies inside a quotation or inline code on its line.
+
+    A quotation mark or backtick right before it, or an opening mark left open earlier on the line: an odd count
+    of straight double quotes or backticks, or a typographic opening quote after the last closing one.
+    """
+    i = start - 1
+    while i >= 0 and start - i <= 3 and low[i] == " ":
+        i -= 1
+    if i >= 0 and low[i] in QUOTES:
+        return True
+    line = low[max(low.rfind("\n", 0, start) + 1, start - 300): start]
+    return (line.count('"') % 2 == 1 or line.count("`") % 2 == 1 or line.rfind("“") > line.rfind("”")
+            or line.rfind("«") > line.rfind("»"))
+
+
+def _injection(field: str, text: str, low: str, prompt: str) -> Span | None:
+    """The first injection in `text`, as a Span naming its family; None when there is none.
+
+    A match is passed over when it is a quoted example in a text about injections ("attacks such as 'ignore
+    previous instructions'"), and role lines are expected when the prompt asks for a dialogue. `prompt` is the
+    context of a response ("" for the prompt itself); it is lowercased only when a match needs it.
+    """
+    prompt_low: str | None = None
+    discussing: bool | None = None
+    families: tuple[tuple[Grammar, Family], ...] = _IN_PROMPT if field == "prompt" else _IN_RESPONSE
+    for grammar, family in families:
+        for rule in family.rules:
+            for m in rule.pattern.finditer(low):
+                if rule.check is not None and not rule.check(text, low, m):
+                    continue
+                if family.name == "fake_turn" or _quoted(low, m.start()):
+                    prompt_low = prompt.lower() if prompt_low is None else prompt_low
+                if family.name == "fake_turn" and grammar.transcript_request.search(prompt_low or ""):
+                    break
+                if _quoted(low, m.start()):
+                    if discussing is None:
+                        discussing = bool(grammar.discussion.search(low)
+                                          or grammar.discussion.search(prompt_low or ""))
+                    if discussing:
+                        continue
+                return match_span(field, text, m, family.name)
+    return None
+
+
+def _scan_text(field: str, text: str, prompt: str = "") -> tuple[float, Span | None]:
     best: tuple[float, Span | None] = (0.0, None)
     if not text.isascii() and _INVISIBLE.search(text):
         best = _invisible(field, text)
         if best[0] >= 1.0:
             return best
     low = lowered(text)
-    for rule in _RULES:
-        m = rule.search(low)
-        if m:
-            return (0.9, match_span(field, text, m)) if best[0] < 0.9 else best
+    span = _injection(field, text, low, prompt)
+    if span is not None:
+        return (0.9, span) if best[0] < 0.9 else best
     if best[0] < 0.8 and "<!--" in low:
         for start, end in _html_comments(low):
             if _IN_COMMENT.search(low, start, min(end, start + MAX_COMMENT_CHARS)):
-                return 0.8, make_span(field, text if len(low) == len(text) else low, start, end)
+                return 0.8, make_span(field, text if len(low) == len(text) else low, start, end, "html_comment")
     if best[0] < 0.7 and ("#" in low or "//" in low or "/*" in low or "--" in low or ";" in low):
         m = _CODE_COMMENT.search(low)
         if m:
-            return 0.7, make_span(field, text if len(low) == len(text) else low, m.start(), min(len(low), m.end() + 80))
+            return 0.7, make_span(field, text if len(low) == len(text) else low, m.start(),
+                                  min(len(low), m.end() + 80), "code_comment")
     return best
 
 
@@ -144,7 +165,7 @@ class HiddenInstruction(Detector):
     severity = Severity.HIGH
 
     def score(self, prompt: str, response: str):
-        s_resp = _scan_text("response", response)
+        s_resp = _scan_text("response", response, prompt)
         if s_resp[0] >= 1.0 or not prompt:
             return s_resp
         s_prompt = _scan_text("prompt", prompt)
