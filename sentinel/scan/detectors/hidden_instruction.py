@@ -6,7 +6,7 @@ import re
 
 from ...report import Severity
 from .base_detector import Detector, Span, lowered, make_span, match_span, register
-from .injection_patterns import GRAMMARS, QUOTES, Family, Grammar
+from .injection_patterns import GRAMMARS, LETTER_SPACED, QUOTES, Family, Grammar, despace
 
 _GRADER = r"(?:grader|evaluator|reviewer|judge|rater|annotator|reward model|scorer|marker|ai judge|llm judge)"
 # Injection families on the response, and the subset also looked for in the prompt: (grammar, family) pairs.
@@ -124,6 +124,16 @@ def _injection(field: str, text: str, low: str, prompt: str) -> Span | None:
     return None
 
 
+def _letter_spaced(field: str, text: str, low: str, prompt: str) -> Span | None:
+    """An injection spelt with spaced letters ("I g n o r e   a l l   p r e v i o u s ..."): the run, closed up."""
+    for m in LETTER_SPACED.finditer(low):
+        closed = despace(m.group())
+        hit = _injection(field, closed, closed, prompt)
+        if hit is not None:
+            return make_span(field, text if len(low) == len(text) else low, m.start(), m.end(), hit.family)
+    return None
+
+
 def _scan_text(field: str, text: str, prompt: str = "") -> tuple[float, Span | None]:
     best: tuple[float, Span | None] = (0.0, None)
     if not text.isascii() and _INVISIBLE.search(text):
@@ -132,6 +142,8 @@ def _scan_text(field: str, text: str, prompt: str = "") -> tuple[float, Span | N
             return best
     low = lowered(text)
     span = _injection(field, text, low, prompt)
+    if span is None:
+        span = _letter_spaced(field, text, low, prompt)
     if span is not None:
         return (0.9, span) if best[0] < 0.9 else best
     if best[0] < 0.8 and "<!--" in low:

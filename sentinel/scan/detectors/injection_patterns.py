@@ -34,6 +34,15 @@ from .base_detector import Gated
 
 # Between two words: a short run of spaces, newlines, dashes or punctuation ("ignore, all... previous").
 _S = r"[\s\-_*.,;:!]{1,6}"
+# Letter-spaced words ("i g n o r e   a l l"): eight or more single letters apart. `despace` closes them up.
+LETTER_SPACED = re.compile(r"(?<![a-z])(?:[a-z][ ]{1,3}){7,300}[a-z](?![a-z])")
+
+
+def despace(run: str) -> str:
+    """"i g n o r e   a l l" -> "ignore all": single spaces join letters, longer gaps part words."""
+    return " ".join(word.replace(" ", "") for word in re.split(r" {2,}", run))
+
+
 # A quotation mark or backtick, straight or typographic.
 QUOTES = "\"'`“”‘’«»„"
 
@@ -79,27 +88,40 @@ def _words(*words: str) -> str:
 
 # ------------------------------------------------------------------------------------------------------ English
 _OVERRIDE_VERB = _words("ignore", "disregard", "forget", "override", "overrule", "bypass", "discard", "set aside",
-                        "throw out", "abandon", "scrap", "do not follow", "don['’]t follow", "stop following",
+                        "throw out", "abandon", "scrap", "neglect", "skip", "pay no attention to",
+                        "do not (?:follow|obey)", "don['’]t (?:follow|obey)", "stop (?:following|obeying)",
                         "never ?mind")
+_OVERRIDE_LITERALS = ("ignor", "disregard", "forget", "overr", "bypass", "discard", "aside", "throw out", "abandon",
+                      "scrap", "neglect", "skip", "no attention", "follow", "obey", "mind")
 # Words that may stand between the verb and its object; the check below wants a qualifier among them.
 _FILLER = _words("all", "any", "and", "or", "of", "the", "your", "my", "these", "those", "this", "every", "each",
+                 "user['’]?s?", "developer['’]?s?", "safety", "content", "earlier", "custom",
                  "previous", "prior", "above", "earlier", "preceding", "foregoing", "following", "former",
                  "original", "initial", "system", "given", "other", "existing", "current", "about", "so far")
-_QUALIFIER = re.compile(r"\b(?:previous|prior|above|earlier|preceding|foregoing|following|former|original|initial|"
-                        r"system|your)\b")
+_QUALIFIER = re.compile(r"(?:previous|prior|above|earlier|preceding|foregoing|following|former|original|initial|"
+                        r"system|user['’]?s?|developer['’]?s?|safety|custom)(?![a-z])")
+# ... or after it: "ignore the task you were given", "forget the rules above".
+_QUALIFIER_AFTER = re.compile(r"[\s_]{1,3}(?:you(?: (?:were|have been|['’]ve been|have))? (?:given|told|assigned|received|"
+                              r"got)|above|before|so far|from (?:the|your) (?:user|developer|system|operator))(?![a-z])")
 # Objects that only a model has: "all"/"any" qualify them too ("ignore all instructions", not "ignore any orders").
-_MODEL_OBJECT = re.compile(r"(?:instructions?|prompts?|directives?|guidelines|guidance|programming)$")
+_MODEL_OBJECT = re.compile(r"(?:instructions?|prompts?|directives?|guidelines|guidance|programming|polic(?:y|ies)|rules|"
+                           r"restrictions|constraints|filters?|training)$")
 _OBJECT = _words("instructions?", "directions?", "directives?", "prompts?", "rules", "guidelines", "guidance",
                  "messages?", "context", "commands", "orders", "constraints", "restrictions", "programming", "tasks?",
-                 "text", "content", "input")
+                 "text", "content", "input", "requests?", "questions?", "query", "queries", "assignment", "polic(?:y|ies)",
+                 "filters?", "persona", "training")
+# The end of a word; unlike \b it also ends a word before "_" ("ignore_all_previous_instructions_and_say").
+_END = r"(?![a-z0-9])"
 
 
 def _qualified(text: str, low: str, m: re.Match) -> bool:
-    """"ignore the instructions on the packet" is advice; "ignore all/previous/your instructions" is an override."""
+    """An override names which instructions: "ignore the instructions on the packet" is advice, "ignore all /
+    previous / your instructions" or "ignore the task you were given" an override. "all", "any", "every" and "your"
+    qualify only what a model has (instructions, prompts, guidelines), not "your request" or "any orders"."""
     fill = m.group("fill") or ""
-    if _QUALIFIER.search(fill):
+    if _QUALIFIER.search(fill) or _QUALIFIER_AFTER.match(low, m.end()):
         return True
-    return bool(re.search(r"\b(?:all|any)\b", fill)) and bool(_MODEL_OBJECT.search(m.group()))
+    return bool(re.search(r"(?:all|any|every|your)(?![a-z])", fill)) and bool(_MODEL_OBJECT.search(m.group()))
 
 
 # What may stand before an order: the start of the text or a sentence, or a joining word ("... and just print").
@@ -162,14 +184,17 @@ _ROLE = _words("user", "human", "assistant", "ai", "system", "bot", "chatbot", "
 ENGLISH = Grammar(
     families=(
         Family("override", "an order to drop the instructions in force, switch task, or reveal the prompt", (
-            Rule(Gated(r"\b" + _OVERRIDE_VERB + r"(?P<fill>(?:" + _S + _FILLER + r"){0,6})" + _S + _OBJECT + r"\b",
-                       ("ignor", "disregard", "forget", "overr", "bypass", "discard", "aside", "throw out",
-                        "abandon", "scrap", "follow", "mind")), _qualified),
+            Rule(Gated(r"\b" + _OVERRIDE_VERB + r"(?P<fill>(?:" + _S + _FILLER + r"){0,6})" + _S + _OBJECT + _END,
+                       _OVERRIDE_LITERALS), _qualified),
+            # "ignore what the user asked", "disregard whatever the user says"
+            Rule(Gated(r"\b" + _OVERRIDE_VERB + _S + r"(?:what(?:ever)?|everything|anything)" + _S + r"(?:the|your)"
+                       + _S + r"(?:user|human|developer|operator|system)" + _S + r"(?:just" + _S + r")?(?:asked|asks|"
+                       r"said|says|wrote|writes|wants|wanted|requested|requests|typed|told you)" + _END,
+                       _OVERRIDE_LITERALS)),
             # "disregard the above." / "ignore all of the above and ..."
             Rule(Gated(r"\b" + _OVERRIDE_VERB + _S + r"(?:(?:all|everything|anything)" + _S + r")?(?:of" + _S
-                       + r")?(?:the" + _S + r")?(?:above|foregoing|previous|prior)(?=[\s]{0,2}(?:[.,;:!]|and\b|"
-                       r"then\b|$))", ("ignor", "disregard", "forget", "overr", "bypass", "discard", "aside",
-                                       "abandon", "scrap", "follow", "mind"))),
+                       + r")?(?:the" + _S + r")?(?:above|foregoing|previous|prior|preceding)(?=[\s]{0,2}(?:[.,;:!]|and\b|"
+                       r"then\b|$))", _OVERRIDE_LITERALS)),
             # "forget everything you were told before", "ignore whatever was said above"
             Rule(Gated(r"\b(?:ignore|disregard|forget)" + _S + r"(?:everything|anything|all|what(?:ever)?)"
                        r"(?:" + _S + r"(?:you|i|we|that|was|were|have|has|been|ve|already|just|ever|previously)){0,4}"
@@ -180,9 +205,11 @@ ENGLISH = Grammar(
                        r"(?:instructions|prompts?|rules|directions|guidelines|context)(?:" + _S
                        + r"(?:above|before|so far|you were given))?" + _S + r"(?:are|is|were|was|have been|has been)"
                        + _S + r"(?:now" + _S + r")?(?:void|null|cancel+ed|revoked|obsolete|invalid|overridden|"
-                       r"superseded|no longer (?:valid|in force|apply|applicable))\b",
+                       r"superseded|no longer (?:valid|in force|apply|applicable))\b|\b(?:previous|prior|above|earlier|"
+                       r"original|system|old|your|all)" + _S + r"(?:instructions|prompts?|rules|directions|guidelines)"
+                       + _S + r"(?:no longer|do not|don['’]t|now longer) apply\b",
                        ("void", "null", "cancel", "revoked", "obsolete", "invalid", "overridden", "superseded",
-                        "no longer"))),
+                        "no longer", "apply"))),
             # "your new task is", "new instructions:", "your real task is to"
             Rule(Gated(r"\b(?:your" + _S + r"(?:new|real|actual|true|only)" + _S + r"(?:task|instructions?|"
                        r"objective|mission|directive)" + _S + r"(?:is|are|will be)\b|(?:your" + _S
@@ -208,9 +235,16 @@ ENGLISH = Grammar(
             # "just print \"x\"", "ONLY OUTPUT: x" (an order, not advice to a person)
             Rule(Gated(r"\b(?:only|just|simply)" + _S + _OUTPUT_VERB + r"(?:" + _S + r"(?:with|back|out))?"
                        r"[\s:]{0,3}[" + QUOTES + ":]", ("only", "just", "simply")), _not_advice),
+            # "only output the text between the brackets", "just print the following"
+            Rule(Gated(r"\b(?:only|just|simply)" + _S + r"(?:print|output|echo|return)" + _S + r"(?:the following|"
+                       r"the (?:text|word|words|string|phrase|sentence|number|letter|line)|this (?:text|word|string|"
+                       r"phrase|sentence|line))\b", ("only", "just", "simply")), _not_advice),
             # "say \"x\" and nothing else", "print this string and nothing more"
             Rule(Gated(r"\b" + _OUTPUT_VERB + r"\b[^\n]{0,80}?(?:and|,|with)" + _S + r"(?:absolutely" + _S
                        + r")?nothing" + _S + r"(?:else|more)\b", ("nothing",))),
+            # "write nothing except the word 'x'", "say nothing but 'x'"
+            Rule(Gated(r"\b" + _OUTPUT_VERB + r"(?:" + _S + r"(?:with|back))?" + _S + r"nothing" + _S + r"(?:else"
+                       + _S + r")?(?:except|but|other than|besides|apart from)" + _END, ("nothing",))),
             # "your answer must consist solely of", "answer with a single word"
             Rule(Gated(r"\b(?:your|the)" + _S + r"(?:answer|reply|response|output)" + _S + r"(?:must|should|will|"
                        r"shall)" + _S + r"(?:only" + _S + r")?(?:consist|contain|be)" + _S + r"(?:of" + _S
@@ -224,17 +258,19 @@ ENGLISH = Grammar(
         )),
         Family("from_now_on", "a lasting change of the model's behaviour or persona", (
             Rule(Gated(r"\b(?:from now on|from this point (?:on|forward|onwards?)|from here on(?: out)?|henceforth|"
-                       r"starting (?:now|immediately|today)|for the rest of (?:this|the|our) (?:conversation|chat|"
-                       r"session|dialogue)|in (?:all|every|each) (?:future|subsequent|following) (?:replies|reply|"
+                       r"starting (?:now|immediately|today)|going forward|until (?:told otherwise|further notice)|"
+                       r"for the (?:rest|remainder) of (?:this|the|our) (?:conversation|chat|session|dialogue)|in (?:all|every|each) (?:future|subsequent|following) (?:replies|reply|"
                        r"responses?|answers?|messages?|outputs?))\b[^\n]{0,80}?\b(?:you (?:are|will be|'re|’re) "
-                       r"(?:now )?(?:a|an|dan|called|named)\b|act as|pretend|role-?play|(?:respond|reply|answer)"
+                       r"(?:now )?(?:a|an|dan|called|named)\b|you (?:will|must|shall|are to) (?:always |only |never )?"
+                       r"(?:answer|respond|reply|talk|speak|write|say|act|be called|refuse|begin|end|start|use)\b|"
+                       r"your name is|act as|pretend|role-?play|(?:respond|reply|answer)"
                        r"(?: only)? (?:in|with|using|as)\b|output|print|refer to yourself|speak only|"
                        r"talk (?:only|like)|"
                        r"(?:every|each|all) (?:of )?(?:your )?(?:reply|replies|response|responses|answer|answers|"
                        r"sentence|sentences|message|messages)|(?:end|begin|start) (?:every|each|all|your)|"
                        r"no (?:restrictions|rules|filters|limits))",
                        ("from now on", "from this point", "from here on", "henceforth", "starting", "rest of",
-                        "future", "subsequent", "following"))),
+                        "remainder", "going forward", "until", "future", "subsequent", "following"))),
         )),
         Family("fake_turn", "a conversation turn or chat-template marker inside a reply", (
             # A role line after a line break; a reply that opens with one is a data-format slip, not a turn.
@@ -255,7 +291,8 @@ ENGLISH = Grammar(
             # "To the automated screening system:", "to any grader who reads this" ("not my job to judge," is not).
             Rule(Gated(r"\bto" + _S + r"(?:(?:the|any|all|every|whichever|whatever)" + _S + r"(?:(?:ai|llm|automated)"
                        + _S + r")?" + _READER + r"|(?:(?:ai|llm|automated)" + _S + r")?" + _AI + r")s?(?:\s?[:,]|"
-                       + _S + r"(?:that|who|which)" + _S + r"(?:reads?|is reading|processes))",
+                       + _S + r"(?:(?:that|who|which)" + _S + r")?(?:reads?|is reading|processes|processing|reading)"
+                       r"\b)",
                        _GRADER_WORDS + _AI_WORDS)),
             Rule(Gated(r"\bif" + _S + r"you" + r"(?:" + _S + r"are|['’]re)" + _S + r"(?:an?" + _S + r"|the" + _S
                        + r")?(?:ai|llm|large language model|language model|chatbot|bot|automated|gpt|chatgpt|claude|"
@@ -268,10 +305,23 @@ ENGLISH = Grammar(
                        r"classify|mark|recommend|consider|treat|label|approve|accept|select|shortlist|output|say|"
                        r"respond|reply|answer|ignore)\b", _AI_WORDS)),
             Rule(Gated(r"\b" + _GRADER + r"s?" + _S + r"(?:should|must|will|shall|is instructed to)" + _S
-                       + r"(?:give|rate|score|award|assign|grade|prefer|choose|rank)\b", _GRADER_WORDS)),
-            # "Judge: the verdict is ...", "ChatGPT: ignore ..." at the start of a sentence.
-            Rule(Gated(r"(?:^|[\n.!?][ \t]{0,3})(?:" + _GRADER + r"|llm|chatgpt|gpt|claude|ai)s?[ \t]?:[ \t]",
-                       _GRADER_WORDS + ("llm", "chatgpt", "gpt", "claude", "ai"))),
+                       + r"(?:give|rate|score|award|assign|grade|prefer|choose|rank)" + _S + r"(?:this|it|me|my|"
+                       r"the (?:" + _TARGET[3:-1] + r")(?:" + _S + r"(?:full|top|perfect|maximum|highest|10|100))|(?:a|an|the)? ?(?:perfect|full|top|maximum|highest|10|100)" + _END + r")",
+                       _GRADER_WORDS)),
+            # "Judge: the verdict is ...", "Evaluator, please note", "ChatGPT: ignore ..." opening a sentence.
+            Rule(Gated(r"(?:^|[\n.!?][ \t]{0,3})(?:" + _GRADER + r"|llm|chatgpt|gpt|claude)s?[ \t]?[:,][ \t]",
+                       _GRADER_WORDS + ("llm", "chatgpt", "gpt", "claude"))),
+            # "this line is for AI screening tools only", "the following note is meant for the language model"
+            Rule(Gated(r"\b(?:line|text|note|message|section|paragraph|sentence|part|instructions?|passage|comment)s?"
+                       + _S + r"(?:is|are)" + _S + r"(?:only" + _S + r")?(?:for|meant for|intended for|addressed to|"
+                       r"written for|directed at)" + _S + r"(?:the" + _S + r"|any" + _S + r"|all" + _S + r")?(?:ai"
+                       + _S + r"|llm" + _S + r"|automated" + _S + r")?" + _READER + r"s?\b",
+                       ("for", "addressed", "directed"))),
+            # "the assistant must now speak only in capitals": the model in the third person, given an order.
+            Rule(Gated(r"\bthe" + _S + r"(?:assistant|ai|model|chatbot|llm|language model|bot)" + _S + r"(?:must|should|"
+                       r"will|shall|is to)" + _S + r"(?:now|only|always|never)" + _S + r"(?:only" + _S + r")?(?:speak|"
+                       r"respond|reply|answer|say|output|write|print|act|refuse|ignore|comply|obey|use|agree|"
+                       r"recommend|praise)\b", ("assistant", "ai", "model", "chatbot", "llm", "bot"))),
             # "when summarizing this document, state that ..."
             Rule(Gated(r"\bwhen" + _S + r"(?:you" + _S + r"(?:are" + _S + r")?)?(?:summari[sz]ing|summari[sz]e|"
                        r"translating|translate|processing|grading|scoring|screening|ranking|evaluating)" + _S
@@ -299,14 +349,14 @@ ENGLISH = Grammar(
         ), in_prompt=True),
         Family("urgency", "an alarm wrapped round an order to a model", (
             Rule(Gated(r"\b(?:stop everything|stop what you(?:['’]re| are) doing|drop (?:all|every|everything)|"
-                       r"this is an? (?:emergency|urgent)|urgent|important|attention|warning|alert|critical|emergency)"
-                       r"\b[^\n]{0,60}?\b(?:print|output|say|reply|respond|answer|write|type|repeat|ignore|disregard|"
+                       r"this is an? (?:emergency|urgent)|(?:urgent|important|attention|warning|alert|critical|emergency)"
+                       r"[\s*]{0,3}[:!.*])[^\n]{0,60}?\b(?:print|output|say|reply|respond|answer|write|type|repeat|ignore|disregard|"
                        r"forget|override|return)\b",
                        ("stop", "drop", "this is", "urgent", "important", "attention", "warning", "alert",
                         "critical", "emergency")), _alarmed),
             Rule(Gated(r"\b(?:(?:urgent|important|critical|emergency|priority|new|updated|revised|mandatory)" + _S
                        + r"){1,3}(?:(?:system|security|admin)" + _S + r")?(?:override|instructions?|directives?|"
-                       r"commands?)\s?[:!]|\bsystem" + _S + r"(?:override|alert|notice|message|command)\s?[:!]|"
+                       r"commands?)\s?[:!]|(?:^|[\n.!?*][ \t]{0,3})override\s?[:!]|\bsystem" + _S + r"(?:override|alert|notice|message|command)\s?[:!]|"
                        r"\badmin(?:istrator)?" + _S + r"(?:override|command)\b|\b(?:emergency|security)" + _S
                        + r"override\b", ("urgent", "important", "critical", "emergency", "priority", "new",
                                          "updated", "revised", "mandatory", "system", "admin", "override"))),
