@@ -101,14 +101,16 @@ _FILLER = _words("all", "any", "and", "or", "of", "the", "your", "my", "these", 
 _QUALIFIER = re.compile(r"(?:previous|prior|above|earlier|preceding|foregoing|following|former|original|initial|"
                         r"system|user['’]?s?|developer['’]?s?|safety|custom)(?![a-z])")
 # ... or after it: "ignore the task you were given", "forget the rules above".
-_QUALIFIER_AFTER = re.compile(r"[\s_]{1,3}(?:you(?: (?:were|have been|['’]ve been|have))? (?:given|told|assigned|received|"
-                              r"got)|above|before|so far|from (?:the|your) (?:user|developer|system|operator))(?![a-z])")
+_QUALIFIER_AFTER = re.compile(r"[\s_]{1,3}(?:you(?: (?:were|have been|['’]ve been|have))? (?:given|told|assigned|"
+                              r"received|got)|above|before|so far|from (?:the|your) (?:user|developer|system|operator))"
+                              r"(?![a-z])")
 # Objects that only a model has: "all"/"any" qualify them too ("ignore all instructions", not "ignore any orders").
-_MODEL_OBJECT = re.compile(r"(?:instructions?|prompts?|directives?|guidelines|guidance|programming|polic(?:y|ies)|rules|"
-                           r"restrictions|constraints|filters?|training)$")
+_MODEL_OBJECT = re.compile(r"(?:instructions?|prompts?|directives?|guidelines|guidance|programming|polic(?:y|ies)|"
+                           r"rules|restrictions|constraints|filters?|training)$")
 _OBJECT = _words("instructions?", "directions?", "directives?", "prompts?", "rules", "guidelines", "guidance",
                  "messages?", "context", "commands", "orders", "constraints", "restrictions", "programming", "tasks?",
-                 "text", "content", "input", "requests?", "questions?", "query", "queries", "assignment", "polic(?:y|ies)",
+                 "text", "content", "input", "requests?", "questions?", "query", "queries", "assignment",
+                 "polic(?:y|ies)",
                  "filters?", "persona", "training")
 # The end of a word; unlike \b it also ends a word before "_" ("ignore_all_previous_instructions_and_say").
 _END = r"(?![a-z0-9])"
@@ -193,7 +195,8 @@ ENGLISH = Grammar(
                        _OVERRIDE_LITERALS)),
             # "disregard the above." / "ignore all of the above and ..."
             Rule(Gated(r"\b" + _OVERRIDE_VERB + _S + r"(?:(?:all|everything|anything)" + _S + r")?(?:of" + _S
-                       + r")?(?:the" + _S + r")?(?:above|foregoing|previous|prior|preceding)(?=[\s]{0,2}(?:[.,;:!]|and\b|"
+                       + r")?(?:the" + _S + r")?(?:above|foregoing|previous|prior|preceding)"
+                       r"(?=[\s]{0,2}(?:[.,;:!]|and\b|"
                        r"then\b|$))", _OVERRIDE_LITERALS)),
             # "forget everything you were told before", "ignore whatever was said above"
             Rule(Gated(r"\b(?:ignore|disregard|forget)" + _S + r"(?:everything|anything|all|what(?:ever)?)"
@@ -259,7 +262,8 @@ ENGLISH = Grammar(
         Family("from_now_on", "a lasting change of the model's behaviour or persona", (
             Rule(Gated(r"\b(?:from now on|from this point (?:on|forward|onwards?)|from here on(?: out)?|henceforth|"
                        r"starting (?:now|immediately|today)|going forward|until (?:told otherwise|further notice)|"
-                       r"for the (?:rest|remainder) of (?:this|the|our) (?:conversation|chat|session|dialogue)|in (?:all|every|each) (?:future|subsequent|following) (?:replies|reply|"
+                       r"for the (?:rest|remainder) of (?:this|the|our) (?:conversation|chat|session|dialogue)|"
+                       r"in (?:all|every|each) (?:future|subsequent|following) (?:replies|reply|"
                        r"responses?|answers?|messages?|outputs?))\b[^\n]{0,80}?\b(?:you (?:are|will be|'re|’re) "
                        r"(?:now )?(?:a|an|dan|called|named)\b|you (?:will|must|shall|are to) (?:always |only |never )?"
                        r"(?:answer|respond|reply|talk|speak|write|say|act|be called|refuse|begin|end|start|use)\b|"
@@ -306,7 +310,8 @@ ENGLISH = Grammar(
                        r"respond|reply|answer|ignore)\b", _AI_WORDS)),
             Rule(Gated(r"\b" + _GRADER + r"s?" + _S + r"(?:should|must|will|shall|is instructed to)" + _S
                        + r"(?:give|rate|score|award|assign|grade|prefer|choose|rank)" + _S + r"(?:this|it|me|my|"
-                       r"the (?:" + _TARGET[3:-1] + r")(?:" + _S + r"(?:full|top|perfect|maximum|highest|10|100))|(?:a|an|the)? ?(?:perfect|full|top|maximum|highest|10|100)" + _END + r")",
+                       r"the (?:" + _TARGET[3:-1] + r")(?:" + _S + r"(?:full|top|perfect|maximum|highest|10|100))|"
+                       r"(?:a|an|the)? ?(?:perfect|full|top|maximum|highest|10|100)" + _END + r")",
                        _GRADER_WORDS)),
             # "Judge: the verdict is ...", "Evaluator, please note", "ChatGPT: ignore ..." opening a sentence.
             Rule(Gated(r"(?:^|[\n.!?][ \t]{0,3})(?:" + _GRADER + r"|llm|chatgpt|gpt|claude)s?[ \t]?[:,][ \t]",
@@ -318,7 +323,8 @@ ENGLISH = Grammar(
                        + _S + r"|llm" + _S + r"|automated" + _S + r")?" + _READER + r"s?\b",
                        ("for", "addressed", "directed"))),
             # "the assistant must now speak only in capitals": the model in the third person, given an order.
-            Rule(Gated(r"\bthe" + _S + r"(?:assistant|ai|model|chatbot|llm|language model|bot)" + _S + r"(?:must|should|"
+            Rule(Gated(r"\bthe" + _S + r"(?:assistant|ai|model|chatbot|llm|language model|bot)" + _S
+                       + r"(?:must|should|"
                        r"will|shall|is to)" + _S + r"(?:now|only|always|never)" + _S + r"(?:only" + _S + r")?(?:speak|"
                        r"respond|reply|answer|say|output|write|print|act|refuse|ignore|comply|obey|use|agree|"
                        r"recommend|praise)\b", ("assistant", "ai", "model", "chatbot", "llm", "bot"))),
@@ -349,14 +355,16 @@ ENGLISH = Grammar(
         ), in_prompt=True),
         Family("urgency", "an alarm wrapped round an order to a model", (
             Rule(Gated(r"\b(?:stop everything|stop what you(?:['’]re| are) doing|drop (?:all|every|everything)|"
-                       r"this is an? (?:emergency|urgent)|(?:urgent|important|attention|warning|alert|critical|emergency)"
+                       r"this is an? (?:emergency|urgent)|"
+                       r"(?:urgent|important|attention|warning|alert|critical|emergency)"
                        r"[\s*]{0,3}[:!.*])[^\n]{0,60}?\b(?:print|output|say|reply|respond|answer|write|type|repeat|ignore|disregard|"
                        r"forget|override|return)\b",
                        ("stop", "drop", "this is", "urgent", "important", "attention", "warning", "alert",
                         "critical", "emergency")), _alarmed),
             Rule(Gated(r"\b(?:(?:urgent|important|critical|emergency|priority|new|updated|revised|mandatory)" + _S
                        + r"){1,3}(?:(?:system|security|admin)" + _S + r")?(?:override|instructions?|directives?|"
-                       r"commands?)\s?[:!]|(?:^|[\n.!?*][ \t]{0,3})override\s?[:!]|\bsystem" + _S + r"(?:override|alert|notice|message|command)\s?[:!]|"
+                       r"commands?)\s?[:!]|(?:^|[\n.!?*][ \t]{0,3})override\s?[:!]|\bsystem" + _S
+                       + r"(?:override|alert|notice|message|command)\s?[:!]|"
                        r"\badmin(?:istrator)?" + _S + r"(?:override|command)\b|\b(?:emergency|security)" + _S
                        + r"override\b", ("urgent", "important", "critical", "emergency", "priority", "new",
                                          "updated", "revised", "mandatory", "system", "admin", "override"))),
