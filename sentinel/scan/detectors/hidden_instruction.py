@@ -6,12 +6,38 @@ import re
 
 from ...report import Severity
 from .base_detector import Detector, Span, lowered, make_span, match_span, register
-from .injection_patterns import GRAMMARS, LETTER_SPACED, QUOTES, Family, Grammar, despace
+from .injection_patterns import GRAMMARS, LETTER_SPACED, QUOTES, WORD, Family, Grammar, Rule, despace
 
 _GRADER = r"(?:grader|evaluator|reviewer|judge|rater|annotator|reward model|scorer|marker|ai judge|llm judge)"
-# Injection families on the response, and the subset also looked for in the prompt: (grammar, family) pairs.
-_IN_RESPONSE = tuple((g, f) for g in GRAMMARS.values() for f in g.families)
-_IN_PROMPT = tuple((g, f) for g, f in _IN_RESPONSE if f.in_prompt)
+Planned = tuple[Grammar, Family, Rule]
+# What is looked for in a prompt, and in a response, in order of family and rule.
+_IN_PROMPT: tuple[Planned, ...] = tuple((g, f, r) for g in GRAMMARS.values() for f in g.families for r in f.rules
+                                        if r.where in ("prompt", "both"))
+_IN_RESPONSE: tuple[Planned, ...] = tuple((g, f, r) for g in GRAMMARS.values() for f in g.families for r in f.rules
+                                          if r.where in ("response", "both"))
+
+
+def _index(plan: tuple[Planned, ...]) -> tuple[dict[str, list[int]], frozenset[int]]:
+    """Word -> the rules of `plan` whose first gate group holds it; and the rules gated by substrings instead."""
+    by_word: dict[str, list[int]] = {}
+    for i, (_, _, rule) in enumerate(plan):
+        for w in rule.pattern.first_words or ():
+            by_word.setdefault(w, []).append(i)
+    return by_word, frozenset(i for i, (_, _, r) in enumerate(plan) if r.pattern.first_words is None)
+
+
+_BY_WORD, _ALWAYS = _index(_IN_RESPONSE)
+_FIRST_WORDS = frozenset(_BY_WORD)
+
+
+def _candidates(tokens: frozenset[str]) -> tuple[Planned, ...]:
+    """The response rules worth trying on a text with these words, in plan order: a text's words pick few rules."""
+    picked = set(_ALWAYS)
+    for w in tokens & _FIRST_WORDS:
+        picked.update(_BY_WORD[w])
+    return tuple(_IN_RESPONSE[i] for i in sorted(picked))
+
+
 # Addressed to a model inside a code comment: "# note to the AI reviewer: ...", "// grader: ...".
 _CODE_COMMENT = re.compile(
     r"(?:#|//|/\*|--|;)[ \t]{0,5}(?:note to |attention |dear |hey |for |to )?(?:the |all |any )?"
@@ -95,40 +121,48 @@ def _quoted(low: str, start: int) -> bool:
             or line.rfind("«") > line.rfind("»"))
 
 
-def _injection(field: str, text: str, low: str, prompt: str) -> Span | None:
+def _injection(field: str, text: str, low: str, prompt: str, tokens: frozenset[str] | None) -> Span | None:
     """The first injection in `text`, as a Span naming its family; None when there is none.
 
     A match is passed over when it is a quoted example in a text about injections ("attacks such as 'ignore
     previous instructions'"), and role lines are expected when the prompt asks for a dialogue. `prompt` is the
-    context of a response ("" for the prompt itself); it is lowercased only when a match needs it.
+    context of a response ("" for the prompt itself); it is lowercased only when a match needs it. `tokens`: the
+    words of `low` (`WORD`), or None to gate by substring tests alone (cheaper for a prompt, where few rules run).
     """
     prompt_low: str | None = None
     discussing: bool | None = None
-    families: tuple[tuple[Grammar, Family], ...] = _IN_PROMPT if field == "prompt" else _IN_RESPONSE
-    for grammar, family in families:
-        for rule in family.rules:
-            for m in rule.pattern.finditer(low):
-                if rule.check is not None and not rule.check(text, low, m):
+    memo: dict[int, bool] = {}  # gate group -> whether one of its literals occurs in `low`
+    plan = _candidates(tokens) if tokens is not None else _IN_PROMPT if field == "prompt" else _IN_RESPONSE
+    for grammar, family, rule in plan:
+        for m in rule.pattern.finditer(low, tokens, memo):
+            if rule.check is not None and not rule.check(text, low, m):
+                continue
+            if family.name == "fake_turn" or _quoted(low, m.start()):
+                prompt_low = prompt.lower() if prompt_low is None else prompt_low
+            if family.name == "fake_turn" and grammar.transcript_request.search(prompt_low or ""):
+                break
+            if _quoted(low, m.start()):
+                if discussing is None:
+                    discussing = bool(grammar.discussion.search(low) or grammar.discussion.search(prompt_low or ""))
+                if discussing:
                     continue
-                if family.name == "fake_turn" or _quoted(low, m.start()):
-                    prompt_low = prompt.lower() if prompt_low is None else prompt_low
-                if family.name == "fake_turn" and grammar.transcript_request.search(prompt_low or ""):
-                    break
-                if _quoted(low, m.start()):
-                    if discussing is None:
-                        discussing = bool(grammar.discussion.search(low)
-                                          or grammar.discussion.search(prompt_low or ""))
-                    if discussing:
-                        continue
-                return match_span(field, text, m, family.name)
+            return match_span(field, text, m, family.name)
     return None
 
 
-def _letter_spaced(field: str, text: str, low: str, prompt: str) -> Span | None:
-    """An injection spelt with spaced letters ("I g n o r e   a l l   p r e v i o u s ..."): the run, closed up."""
+_LETTERS = tuple("abcdefghijklmnopqrstuvwxyz")
+
+
+def _letter_spaced(field: str, text: str, low: str, prompt: str, tokens: frozenset[str]) -> Span | None:
+    """An injection spelt with spaced letters ("I g n o r e   a l l   p r e v i o u s ..."): the run, closed up.
+
+    Looked for only when the text has eight or more different one-letter words (prose has "a", "i", "s", "t").
+    """
+    if sum(c in tokens for c in _LETTERS) < 8:
+        return None
     for m in LETTER_SPACED.finditer(low):
         closed = despace(m.group())
-        hit = _injection(field, closed, closed, prompt)
+        hit = _injection(field, closed, closed, prompt, frozenset(WORD.findall(closed)))
         if hit is not None:
             return make_span(field, text if len(low) == len(text) else low, m.start(), m.end(), hit.family)
     return None
@@ -141,9 +175,11 @@ def _scan_text(field: str, text: str, prompt: str = "") -> tuple[float, Span | N
         if best[0] >= 1.0:
             return best
     low = lowered(text)
-    span = _injection(field, text, low, prompt)
-    if span is None:
-        span = _letter_spaced(field, text, low, prompt)
+    if field == "prompt":
+        span = _injection(field, text, low, prompt, None)
+    else:
+        tokens = frozenset(WORD.findall(low))
+        span = _injection(field, text, low, prompt, tokens) or _letter_spaced(field, text, low, prompt, tokens)
     if span is not None:
         return (0.9, span) if best[0] < 0.9 else best
     if best[0] < 0.8 and "<!--" in low:

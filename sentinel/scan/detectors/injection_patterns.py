@@ -27,10 +27,8 @@ same names and register the grammar there; `hidden_instruction` runs every gramm
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-
-from .base_detector import Gated
 
 # Between two words: a short run of spaces, newlines, dashes or punctuation ("ignore, all... previous").
 _S = r"[\s\-_*.,;:!]{1,6}"
@@ -47,26 +45,66 @@ def despace(run: str) -> str:
 QUOTES = "\"'`“”‘’«»„"
 
 
+# A word, for gates: a maximal run of ASCII letters of the lowercased text ("ignore_all" holds "ignore", "all").
+WORD = re.compile(r"[a-z]+")
+
+
+class Gate:
+    """A regex tried only when cheap tests pass: each group needs one of its members in the text.
+
+    A group of plain words is tested against the text's set of words (`tokens`, one `WORD.findall` per text) when
+    there is one, and otherwise, like a group holding other characters ("<|", "/", "\\n"), by substring tests.
+    Python's `re` tries every branch of an alternation at every position, and a substring test scans the whole text,
+    so testing a few set memberships first skips the regex for nearly every text. Every match of `pattern` must
+    contain a member of every group (as a word, for word groups). Substring results are kept in `memo` (keyed by
+    the group's identity), so a group shared by several rules is tested once per text.
+    """
+
+    def __init__(self, pattern: str, *groups: tuple[str, ...]):
+        self.pattern = re.compile(pattern)
+        self.groups = tuple((frozenset(g) if all(w.isascii() and w.isalpha() for w in g) else None, g)
+                            for g in groups)
+
+    @property
+    def first_words(self) -> frozenset[str] | None:
+        """The first group, when it is a group of words: a text without any of them cannot match."""
+        return self.groups[0][0] if self.groups else None
+
+    def finditer(self, low: str, tokens: frozenset[str] | None, memo: dict[int, bool]) -> Iterator[re.Match]:
+        for words, group in self.groups:
+            if words is not None and tokens is not None:
+                if words.isdisjoint(tokens):
+                    return iter(())
+                continue
+            passed = memo.get(id(group))
+            if passed is None:
+                passed = memo[id(group)] = any(lit in low for lit in group)
+            if not passed:
+                return iter(())
+        return self.pattern.finditer(low)
+
+
 @dataclass(frozen=True)
 class Rule:
-    """One pattern of a family. `check(text, low, match)`, when set, must also hold (context the regex cannot see)."""
+    """One pattern of a family. `check(text, low, match)`, when set, must also hold (context the regex cannot see).
 
-    pattern: Gated
+    `where`: "response" (the default), "prompt" or "both". Most shapes are ones a user legitimately writes to a
+    model ("from now on, answer in French", "reply with only the code", "hey ChatGPT", the turns of a transcript), so
+    only rules that no user prompt needs (overrides, notes to a grader, hidden markup) look at the prompt.
+    """
+
+    pattern: Gate
     check: Callable[[str, str, re.Match], bool] | None = None
+    where: str = "response"
 
 
 @dataclass(frozen=True)
 class Family:
-    """One shape of injection: its name (quoted in evidence), a line for the docs, and its rules.
-
-    `in_prompt`: also looked for in the prompt. Families that a user legitimately writes to a model ("from now on,
-    answer in French", "reply with only the code", "User:" turns of a transcript) are looked for in replies only.
-    """
+    """One shape of injection: its name (quoted in evidence), a line for the docs, and its rules."""
 
     name: str
     about: str
     rules: tuple[Rule, ...]
-    in_prompt: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,8 +129,11 @@ _OVERRIDE_VERB = _words("ignore", "disregard", "forget", "override", "overrule",
                         "throw out", "abandon", "scrap", "neglect", "skip", "pay no attention to",
                         "do not (?:follow|obey)", "don['’]t (?:follow|obey)", "stop (?:following|obeying)",
                         "never ?mind")
-_OVERRIDE_LITERALS = ("ignor", "disregard", "forget", "overr", "bypass", "discard", "aside", "throw out", "abandon",
-                      "scrap", "neglect", "skip", "no attention", "follow", "obey", "mind")
+# Gate groups (words, see `Gate`): each names words that every match of its rules contains.
+_V_OVERRIDE = ("ignore", "disregard", "forget", "override", "overrule", "bypass", "discard", "aside", "throw",
+               "abandon", "scrap", "neglect", "skip", "attention", "follow", "following", "obey", "obeying", "mind",
+               "nevermind")
+_V_MUST = ("should", "must", "will", "shall", "instructed", "need", "has", "have", "is")
 # Words that may stand between the verb and its object; the check below wants a qualifier among them.
 _FILLER = _words("all", "any", "and", "or", "of", "the", "your", "my", "these", "those", "this", "every", "each",
                  "user['’]?s?", "developer['’]?s?", "safety", "content", "earlier", "custom",
@@ -164,18 +205,24 @@ _GRADER = _words("grader", "evaluator", "reviewer", "judge", "rater", "annotator
                  "ai judge", "llm judge")
 _GRADER_WORDS = ("grader", "evaluator", "reviewer", "judge", "rater", "annotator", "reward model", "scorer", "marker")
 # Automated readers of a text: models, chatbots, screening software.
-_AI = _words("ai", "a\\.i\\.", "llm", "large language model", "language model", "chatbot", "chatgpt", "gpt(?:-?\\d)?",
+_AI = _words("ai", "llm", "large language model", "language model", "chatbot", "chatgpt", "gpt(?:-?\\d)?",
              "claude", "gemini", "ai (?:model|system|assistant|agent|tool|reader|screener|reviewer)",
              "automated (?:system|tool|screener|reviewer|grader|review|screening(?: system| tool| software)?)",
              "(?:resume |cv |applicant )?screen(?:er|ing (?:system|tool|software|algorithm))",
              "applicant tracking system", "ats", "(?:hiring|recruiting) (?:ai|algorithm|software|bot)")
-_AI_WORDS = ("ai", "a.i.", "llm", "language model", "chatbot", "chatgpt", "gpt", "claude", "gemini", "automated",
-             "screen", "applicant tracking", "ats", "hiring", "recruiting")
+_V_READER = ("grader", "graders", "evaluator", "evaluators", "reviewer", "reviewers", "judge", "judges", "rater",
+             "raters", "annotator", "annotators", "reward", "scorer", "scorers", "marker", "markers", "ai", "ais",
+             "llm",
+             "llms", "language", "chatbot", "chatbots", "chatgpt", "gpt", "claude", "gemini", "automated", "screener",
+             "screeners", "screening", "applicant", "ats", "hiring", "recruiting")
 _READER = "(?:" + _GRADER + "|" + _AI + ")"
 _TARGET = _words("response", "answer", "reply", "output", "essay", "submission", "completion", "text")
 _TOP = _words("perfect", "full", "maximum", "max", "top", "highest", "10/10", "100/100")
 _OUTPUT_VERB = _words("say", "print", "output", "write", "reply", "respond", "answer", "return", "type", "repeat",
                       "echo", "state")
+_V_ONLY = ("only", "just", "simply", "exactly", "solely", "nothing", "verbatim", "entirely")
+_V_OUTPUT = ("say", "print", "output", "write", "reply", "respond", "answer", "return", "type", "repeat", "echo",
+             "state")
 _MODEL_DOC = _words("document", "text", "page", "email", "e-mail", "message", "file", "resume", "cv", "article",
                     "reply", "response", "answer", "essay", "submission", "content", "website", "site", "paper",
                     "report", "review", "application", "profile", "listing", "post")
@@ -186,81 +233,98 @@ _ROLE = _words("user", "human", "assistant", "ai", "system", "bot", "chatbot", "
 ENGLISH = Grammar(
     families=(
         Family("override", "an order to drop the instructions in force, switch task, or reveal the prompt", (
-            Rule(Gated(r"\b" + _OVERRIDE_VERB + r"(?P<fill>(?:" + _S + _FILLER + r"){0,6})" + _S + _OBJECT + _END,
-                       _OVERRIDE_LITERALS), _qualified),
+            Rule(Gate(r"\b" + _OVERRIDE_VERB + r"(?P<fill>(?:" + _S + _FILLER + r"){0,6})" + _S + _OBJECT + _END,
+                       _V_OVERRIDE), _qualified),
+            # In a prompt, the verbs of the common overrides only (each verb is a substring test over a long text).
+            Rule(Gate(r"\b" + _words("ignore", "disregard", "forget", "override", "bypass") + r"(?P<fill>(?:" + _S
+                      + _FILLER + r"){0,6})" + _S + _OBJECT + _END, ("ignore", "disregard", "forget", "override",
+                                                                     "bypass")), _qualified, where="prompt"),
             # "ignore what the user asked", "disregard whatever the user says"
-            Rule(Gated(r"\b" + _OVERRIDE_VERB + _S + r"(?:what(?:ever)?|everything|anything)" + _S + r"(?:the|your)"
+            Rule(Gate(r"\b" + _OVERRIDE_VERB + _S + r"(?:what(?:ever)?|everything|anything)" + _S + r"(?:the|your)"
                        + _S + r"(?:user|human|developer|operator|system)" + _S + r"(?:just" + _S + r")?(?:asked|asks|"
                        r"said|says|wrote|writes|wants|wanted|requested|requests|typed|told you)" + _END,
-                       _OVERRIDE_LITERALS)),
+                       _V_OVERRIDE, ("user", "human", "developer", "operator", "system"))),
             # "disregard the above." / "ignore all of the above and ..."
-            Rule(Gated(r"\b" + _OVERRIDE_VERB + _S + r"(?:(?:all|everything|anything)" + _S + r")?(?:of" + _S
+            Rule(Gate(r"\b" + _OVERRIDE_VERB + _S + r"(?:(?:all|everything|anything)" + _S + r")?(?:of" + _S
                        + r")?(?:the" + _S + r")?(?:above|foregoing|previous|prior|preceding)"
                        r"(?=[\s]{0,2}(?:[.,;:!]|and\b|"
-                       r"then\b|$))", _OVERRIDE_LITERALS)),
+                       r"then\b|$))", _V_OVERRIDE, ("above", "foregoing", "previous", "prior", "preceding"))),
             # "forget everything you were told before", "ignore whatever was said above"
-            Rule(Gated(r"\b(?:ignore|disregard|forget)" + _S + r"(?:everything|anything|all|what(?:ever)?)"
+            Rule(Gate(r"\b(?:ignore|disregard|forget)" + _S + r"(?:everything|anything|all|what(?:ever)?)"
                        r"(?:" + _S + r"(?:you|i|we|that|was|were|have|has|been|ve|already|just|ever|previously)){0,4}"
                        + _S + r"(?:told|said|written|given|read|learned|instructed|above|before|earlier|"
-                       r"previously|so far|until now|up to now)\b", ("ignor", "disregard", "forget"))),
+                       r"previously|so far|until now|up to now)\b", ("ignore", "disregard", "forget"),
+                       ("everything", "anything", "all", "what", "whatever"))),
             # "the instructions above are cancelled", "previous instructions are void"
-            Rule(Gated(r"\b(?:(?:previous|prior|above|earlier|original|system|old|all)" + _S + ")?"
+            Rule(Gate(r"\b(?:(?:previous|prior|above|earlier|original|system|old|all)" + _S + ")?"
                        r"(?:instructions|prompts?|rules|directions|guidelines|context)(?:" + _S
                        + r"(?:above|before|so far|you were given))?" + _S + r"(?:are|is|were|was|have been|has been)"
                        + _S + r"(?:now" + _S + r")?(?:void|null|cancel+ed|revoked|obsolete|invalid|overridden|"
                        r"superseded|no longer (?:valid|in force|apply|applicable))\b|\b(?:previous|prior|above|earlier|"
                        r"original|system|old|your|all)" + _S + r"(?:instructions|prompts?|rules|directions|guidelines)"
                        + _S + r"(?:no longer|do not|don['’]t|now longer) apply\b",
-                       ("void", "null", "cancel", "revoked", "obsolete", "invalid", "overridden", "superseded",
-                        "no longer", "apply"))),
+                       ("instructions", "prompt", "prompts", "rules", "directions", "guidelines", "context"),
+                       ("void", "null", "cancelled", "canceled", "revoked", "obsolete", "invalid", "overridden",
+                        "superseded", "longer", "apply"))),
             # "your new task is", "new instructions:", "your real task is to"
-            Rule(Gated(r"\b(?:your" + _S + r"(?:new|real|actual|true|only)" + _S + r"(?:task|instructions?|"
+            Rule(Gate(r"\b(?:your" + _S + r"(?:new|real|actual|true|only)" + _S + r"(?:task|instructions?|"
                        r"objective|mission|directive)" + _S + r"(?:is|are|will be)\b|(?:your" + _S
                        + r"(?:real|actual|true)" + _S + r"(?:job|goal|purpose)" + _S + r"is" + _S + r"to\b)|"
                        r"\b(?:new|updated|revised)" + _S + r"(?:system" + _S + r")?(?:task|instructions?|directives?|"
-                       r"system prompt)\s?:)", ("new", "updated", "revised", "real", "actual", "true", "only"))),
+                       r"system prompt)\s?:)", ("new", "updated", "revised", "real", "actual", "true", "only"),
+                      ("task", "instruction", "instructions", "objective", "mission", "directive", "directives", "job",
+                       "goal", "purpose", "prompt"))),
             # "repeat your system prompt", "reveal the hidden instructions"
-            Rule(Gated(r"\b(?:repeat|reveal|print|output|show|display|leak|recite|disclose|tell me)(?:" + _S
+            Rule(Gate(r"\b(?:repeat|reveal|print|output|show|display|leak|recite|disclose|tell me)(?:" + _S
                        + r"(?:back|out|me|us))?" + _S + r"(?:your|the)" + _S + r"(?:initial|original|system|hidden|"
                        r"secret|full|entire|first|confidential)" + _S + r"(?:prompt|instructions?|message|rules)\b",
-                       ("prompt", "instruction", "message", "rules"))),
+                       ("prompt", "instruction", "instructions", "message", "rules"),
+                       ("initial", "original", "system", "hidden", "secret", "full", "entire", "first",
+                        "confidential"))),
             # Persona jailbreaks.
-            Rule(Gated(r"\byou are now (?:in )?(?:dan|developer mode|jailbroken|unrestricted|unfiltered|"
-                       r"uncensored|an? (?:unfiltered|uncensored|unrestricted|jailbroken))\b", ("you are now",))),
-        ), in_prompt=True),
+            Rule(Gate(r"\byou are now (?:in )?(?:dan|developer mode|jailbroken|unrestricted|unfiltered|"
+                       r"uncensored|an? (?:unfiltered|uncensored|unrestricted|jailbroken))\b", ("now",),
+                      ("dan", "developer", "jailbroken", "unrestricted", "unfiltered", "uncensored"))),
+            Rule(Gate(r"\byou are now (?:in )?(?:dan|developer mode|jailbroken|unrestricted)\b|\bnew (?:system )?"
+                      r"instructions\s?:", ("you are now", "instructions")), where="prompt"),
+        )),
         Family("output_only", "an order to emit a fixed text and nothing else", (
             # "reply with only the following text", "say only: 'x'", "print exactly this string"
-            Rule(Gated(r"\b" + _OUTPUT_VERB + r"(?:" + _S + r"(?:with|back|out))?" + _S + r"(?:only|just|exactly|"
+            Rule(Gate(r"\b" + _OUTPUT_VERB + r"(?:" + _S + r"(?:with|back|out))?" + _S + r"(?:only|just|exactly|"
                        r"solely|nothing but|verbatim)" + r"(?:" + _S + r"with)?(?:" + _S + r"(?:the following|this|"
                        r"these|the (?:word|words|phrase|text|string|sentence|letter|number)|a single|one word)\b|"
                        r"[\s:]{0,3}[" + QUOTES + r"])",
-                       ("only", "just", "exactly", "solely", "nothing but", "verbatim"))),
+                       _V_ONLY, _V_OUTPUT)),
             # "just print \"x\"", "ONLY OUTPUT: x" (an order, not advice to a person)
-            Rule(Gated(r"\b(?:only|just|simply)" + _S + _OUTPUT_VERB + r"(?:" + _S + r"(?:with|back|out))?"
-                       r"[\s:]{0,3}[" + QUOTES + ":]", ("only", "just", "simply")), _not_advice),
+            Rule(Gate(r"\b(?:only|just|simply)" + _S + _OUTPUT_VERB + r"(?:" + _S + r"(?:with|back|out))?"
+                       r"[\s:]{0,3}[" + QUOTES + ":]", _V_ONLY, _V_OUTPUT), _not_advice),
             # "only output the text between the brackets", "just print the following"
-            Rule(Gated(r"\b(?:only|just|simply)" + _S + r"(?:print|output|echo|return)" + _S + r"(?:the following|"
+            Rule(Gate(r"\b(?:only|just|simply)" + _S + r"(?:print|output|echo|return)" + _S + r"(?:the following|"
                        r"the (?:text|word|words|string|phrase|sentence|number|letter|line)|this (?:text|word|string|"
-                       r"phrase|sentence|line))\b", ("only", "just", "simply")), _not_advice),
+                       r"phrase|sentence|line))\b", _V_ONLY, ("print", "output", "echo", "return")),
+                 _not_advice),
             # "say \"x\" and nothing else", "print this string and nothing more"
-            Rule(Gated(r"\b" + _OUTPUT_VERB + r"\b[^\n]{0,80}?(?:and|,|with)" + _S + r"(?:absolutely" + _S
-                       + r")?nothing" + _S + r"(?:else|more)\b", ("nothing",))),
+            Rule(Gate(r"\b" + _OUTPUT_VERB + r"\b[^\n]{0,80}?(?:and|,|with)" + _S + r"(?:absolutely" + _S
+                       + r")?nothing" + _S + r"(?:else|more)\b", ("nothing",), ("else", "more"), _V_OUTPUT)),
             # "write nothing except the word 'x'", "say nothing but 'x'"
-            Rule(Gated(r"\b" + _OUTPUT_VERB + r"(?:" + _S + r"(?:with|back))?" + _S + r"nothing" + _S + r"(?:else"
-                       + _S + r")?(?:except|but|other than|besides|apart from)" + _END, ("nothing",))),
+            Rule(Gate(r"\b" + _OUTPUT_VERB + r"(?:" + _S + r"(?:with|back))?" + _S + r"nothing" + _S + r"(?:else"
+                       + _S + r")?(?:except|but|other than|besides|apart from)" + _END, ("nothing",),
+                       ("except", "but", "other", "besides", "apart"), _V_OUTPUT)),
             # "your answer must consist solely of", "answer with a single word"
-            Rule(Gated(r"\b(?:your|the)" + _S + r"(?:answer|reply|response|output)" + _S + r"(?:must|should|will|"
+            Rule(Gate(r"\b(?:your|the)" + _S + r"(?:answer|reply|response|output)" + _S + r"(?:must|should|will|"
                        r"shall)" + _S + r"(?:only" + _S + r")?(?:consist|contain|be)" + _S + r"(?:of" + _S
-                       + r")?(?:solely|only|exactly|just|entirely|nothing but)\b|\b(?:answer|reply|respond)" + _S
-                       + r"(?:only" + _S + r")?with" + _S + r"(?:a" + _S + r")?(?:single|one)" + _S
-                       + r"(?:word|line|number|letter)\b", ("must", "should", "will", "shall", "single", "one"))),
+                       + r")?(?:solely|only|exactly|just|entirely|nothing but)\b",
+                       _V_ONLY, ("answer", "reply", "response", "output"), _V_MUST)),
+            Rule(Gate(r"\b(?:answer|reply|respond)" + _S + r"(?:only" + _S + r")?with" + _S + r"(?:a" + _S
+                       + r")?(?:single|one)" + _S + r"(?:word|line|number|letter)\b", ("single", "one"),
+                       ("answer", "reply", "respond"), ("word", "line", "number", "letter"))),
             # "instead, print \"x\"" / "instead of summarizing, reply with 'x'"
-            Rule(Gated(r"\binstead(?:" + _S + r"of" + _S + r"\w{2,20})?" + _S + r"(?:just" + _S + r")?"
+            Rule(Gate(r"\binstead(?:" + _S + r"of" + _S + r"\w{2,20})?" + _S + r"(?:just" + _S + r")?"
                        r"(?:print|output|reply with|respond with|return|type|say)[\s:]{0,3}[" + QUOTES + "]",
-                       ("instead",))),
+                       ("instead",), ("print", "output", "reply", "respond", "return", "type", "say"))),
         )),
         Family("from_now_on", "a lasting change of the model's behaviour or persona", (
-            Rule(Gated(r"\b(?:from now on|from this point (?:on|forward|onwards?)|from here on(?: out)?|henceforth|"
+            Rule(Gate(r"\b(?:from now on|from this point (?:on|forward|onwards?)|from here on(?: out)?|henceforth|"
                        r"starting (?:now|immediately|today)|going forward|until (?:told otherwise|further notice)|"
                        r"for the (?:rest|remainder) of (?:this|the|our) (?:conversation|chat|session|dialogue)|"
                        r"in (?:all|every|each) (?:future|subsequent|following) (?:replies|reply|"
@@ -273,106 +337,134 @@ ENGLISH = Grammar(
                        r"(?:every|each|all) (?:of )?(?:your )?(?:reply|replies|response|responses|answer|answers|"
                        r"sentence|sentences|message|messages)|(?:end|begin|start) (?:every|each|all|your)|"
                        r"no (?:restrictions|rules|filters|limits))",
-                       ("from now on", "from this point", "from here on", "henceforth", "starting", "rest of",
-                        "remainder", "going forward", "until", "future", "subsequent", "following"))),
+                       ("now", "point", "here", "henceforth", "starting", "forward", "until", "rest",
+                        "remainder", "future", "subsequent", "following"))),
         )),
         Family("fake_turn", "a conversation turn or chat-template marker inside a reply", (
             # A role line after a line break; a reply that opens with one is a data-format slip, not a turn.
-            Rule(Gated(r"\n[ \t>*#\[]{0,6}" + _ROLE + r"[ \t*\]]{0,4}:", ("\n",))),
-            Rule(Gated(r"<\|(?:im_start|im_end|im_sep|system|user|assistant|end|endoftext|eot_id|start_header_id|"
+            Rule(Gate(r"\n[ \t>*#\[]{0,6}" + _ROLE + r"[ \t*\]]{0,4}:", ("\n",),
+                      ("user", "human", "assistant", "ai", "system", "bot", "chatbot", "gpt", "chatgpt", "developer",
+                       "prompter", "instruction", "response", "input"))),
+            Rule(Gate(r"<\|(?:im_start|im_end|im_sep|system|user|assistant|end|endoftext|eot_id|start_header_id|"
                        r"end_header_id|begin_of_text|prompter|eot)\|>|\[/?inst\]|<</?sys>>|<(?:start|end)_of_turn>|"
                        r"\[(?:system|user|assistant)\]\(#",
-                       ("<|", "[inst", "[/inst", "<<sys", "<</sys", "_of_turn>", "](#"))),
+                       ("<", "["), ("<|", "[inst", "[/inst", "<<sys", "<</sys", "_of_turn>", "](#"))),
         )),
         Family("addressed_to_ai", "text addressed to an automated grader, screener or AI reader", (
-            Rule(Gated(r"\b(?:note|message|instructions?|memo|notice|reminder|p\.?s\.?|hint)" + _S + r"(?:to|for)"
+            Rule(Gate(r"\b(?:note|message|instructions?|memo|notice|reminder|p\.?s\.?|hint)" + _S + r"(?:to|for)"
                        + _S + r"(?:the" + _S + r"|any" + _S + r"|all" + _S + r"|every" + _S + r"|whichever" + _S
                        + r"|whatever" + _S + r")?(?:ai" + _S + r"|llm" + _S + r"|automated" + _S + r")?" + _READER
-                       + r"s?\b", _GRADER_WORDS + _AI_WORDS)),
-            Rule(Gated(r"\b(?:dear|attention|hey|hello|hi)" + _S + r"(?:the" + _S + r"|any" + _S + r"|all" + _S
+                       + r"s?\b", ("note", "message", "instruction", "instructions", "memo", "notice", "reminder",
+                                    "p", "ps", "hint"), _V_READER)),
+            Rule(Gate(r"\b(?:dear|attention|hey|hello|hi)" + _S + r"(?:the" + _S + r"|any" + _S + r"|all" + _S
                        + r")?(?:ai" + _S + r"|llm" + _S + r"|automated" + _S + r")?" + _READER + r"s?\b",
-                       _GRADER_WORDS + _AI_WORDS)),
+                       ("dear", "attention", "hey", "hello", "hi"),
+                       _V_READER)),
             # "To the automated screening system:", "to any grader who reads this" ("not my job to judge," is not).
-            Rule(Gated(r"\bto" + _S + r"(?:(?:the|any|all|every|whichever|whatever)" + _S + r"(?:(?:ai|llm|automated)"
+            Rule(Gate(r"\bto" + _S + r"(?:(?:the|any|all|every|whichever|whatever)" + _S + r"(?:(?:ai|llm|automated)"
                        + _S + r")?" + _READER + r"|(?:(?:ai|llm|automated)" + _S + r")?" + _AI + r")s?(?:\s?[:,]|"
                        + _S + r"(?:(?:that|who|which)" + _S + r")?(?:reads?|is reading|processes|processing|reading)"
                        r"\b)",
-                       _GRADER_WORDS + _AI_WORDS)),
-            Rule(Gated(r"\bif" + _S + r"you" + r"(?:" + _S + r"are|['’]re)" + _S + r"(?:an?" + _S + r"|the" + _S
+                       _V_READER)),
+            Rule(Gate(r"\bif" + _S + r"you" + r"(?:" + _S + r"are|['’]re)" + _S + r"(?:an?" + _S + r"|the" + _S
                        + r")?(?:ai|llm|large language model|language model|chatbot|bot|automated|gpt|chatgpt|claude|"
-                       r"machine)\b", ("if you",))),
-            Rule(Gated(r"\b" + _READER + r"s?" + _S + r"(?:reading|processing|reviewing|evaluating|analy[sz]ing|"
+                       r"machine)\b", ("if",), ("ai", "llm", "language", "chatbot", "bot", "automated", "gpt",
+                                                "chatgpt",
+                                        "claude", "machine"))),
+            Rule(Gate(r"\b" + _READER + r"s?" + _S + r"(?:reading|processing|reviewing|evaluating|analy[sz]ing|"
                        r"summari[sz]ing|screening|parsing|scanning|grading|crawling|ranking)" + _S
-                       + r"(?:this|these|the" + _S + r"(?:following|above))\b", _GRADER_WORDS + _AI_WORDS)),
-            Rule(Gated(r"\b" + _AI + r"s?" + _S + r"(?:should|must|will|shall|are instructed to|is instructed to|"
+                       + r"(?:this|these|the" + _S + r"(?:following|above))\b", _V_READER,
+                      ("reading", "processing", "reviewing", "evaluating", "analyzing", "analysing", "summarizing",
+                       "summarising", "screening", "parsing",
+                       "scanning", "grading", "crawling", "ranking"))),
+            Rule(Gate(r"\b" + _AI + r"s?" + _S + r"(?:should|must|will|shall|are instructed to|is instructed to|"
                        r"need to|has to|have to)" + _S + r"(?:give|rate|score|award|assign|grade|prefer|choose|rank|"
                        r"classify|mark|recommend|consider|treat|label|approve|accept|select|shortlist|output|say|"
-                       r"respond|reply|answer|ignore)\b", _AI_WORDS)),
-            Rule(Gated(r"\b" + _GRADER + r"s?" + _S + r"(?:should|must|will|shall|is instructed to)" + _S
+                       r"respond|reply|answer|ignore)\b", _V_READER, _V_MUST)),
+            Rule(Gate(r"\b" + _GRADER + r"s?" + _S + r"(?:should|must|will|shall|is instructed to)" + _S
                        + r"(?:give|rate|score|award|assign|grade|prefer|choose|rank)" + _S + r"(?:this|it|me|my|"
                        r"the (?:" + _TARGET[3:-1] + r")(?:" + _S + r"(?:full|top|perfect|maximum|highest|10|100))|"
                        r"(?:a|an|the)? ?(?:perfect|full|top|maximum|highest|10|100)" + _END + r")",
-                       _GRADER_WORDS)),
+                       _V_READER, _V_MUST)),
             # "Judge: the verdict is ...", "Evaluator, please note", "ChatGPT: ignore ..." opening a sentence.
-            Rule(Gated(r"(?:^|[\n.!?][ \t]{0,3})(?:" + _GRADER + r"|llm|chatgpt|gpt|claude)s?[ \t]?[:,][ \t]",
-                       _GRADER_WORDS + ("llm", "chatgpt", "gpt", "claude"))),
+            Rule(Gate(r"(?:^|[\n.!?][ \t]{0,3})(?:" + _GRADER + r"|llm|chatgpt|gpt|claude)s?[ \t]?[:,][ \t]",
+                       _V_READER)),
             # "this line is for AI screening tools only", "the following note is meant for the language model"
-            Rule(Gated(r"\b(?:line|text|note|message|section|paragraph|sentence|part|instructions?|passage|comment)s?"
+            Rule(Gate(r"\b(?:line|text|note|message|section|paragraph|sentence|part|instructions?|passage|comment)s?"
                        + _S + r"(?:is|are)" + _S + r"(?:only" + _S + r")?(?:for|meant for|intended for|addressed to|"
                        r"written for|directed at)" + _S + r"(?:the" + _S + r"|any" + _S + r"|all" + _S + r")?(?:ai"
                        + _S + r"|llm" + _S + r"|automated" + _S + r")?" + _READER + r"s?\b",
-                       ("for", "addressed", "directed"))),
+                       _V_READER, ("for", "addressed", "directed"), ("is", "are"))),
             # "the assistant must now speak only in capitals": the model in the third person, given an order.
-            Rule(Gated(r"\bthe" + _S + r"(?:assistant|ai|model|chatbot|llm|language model|bot)" + _S
+            Rule(Gate(r"\bthe" + _S + r"(?:assistant|ai|model|chatbot|llm|language model|bot)" + _S
                        + r"(?:must|should|"
                        r"will|shall|is to)" + _S + r"(?:now|only|always|never)" + _S + r"(?:only" + _S + r")?(?:speak|"
                        r"respond|reply|answer|say|output|write|print|act|refuse|ignore|comply|obey|use|agree|"
-                       r"recommend|praise)\b", ("assistant", "ai", "model", "chatbot", "llm", "bot"))),
+                       r"recommend|praise)\b", ("assistant", "ai", "model", "chatbot", "llm", "bot", "language"),
+                      _V_MUST,
+                      ("now", "only", "always", "never"))),
             # "when summarizing this document, state that ..."
-            Rule(Gated(r"\bwhen" + _S + r"(?:you" + _S + r"(?:are" + _S + r")?)?(?:summari[sz]ing|summari[sz]e|"
+            Rule(Gate(r"\bwhen" + _S + r"(?:you" + _S + r"(?:are" + _S + r")?)?(?:summari[sz]ing|summari[sz]e|"
                        r"translating|translate|processing|grading|scoring|screening|ranking|evaluating)" + _S
                        + r"(?:this|these|the" + _S + r"(?:above|following))" + _S + _MODEL_DOC + r"s?" + _S
                        + r"(?:you" + _S + r"(?:must|should)" + _S + r")?(?:please" + _S + r")?(?:always" + _S
                        + r")?(?:state|say|mention|include|describe|report|tell|output|respond|reply|write|rate|score|"
                        r"give|present|claim|emphasi[sz]e|conclude|note|add)\b",
-                       ("summari", "translat", "processing", "grading", "scoring", "screening", "ranking",
-                        "evaluating"))),
+                       ("when",), ("summarizing", "summarising", "summarize", "summarise", "translating",
+                                   "translate", "processing", "grading", "scoring", "screening", "ranking",
+                                   "evaluating"))),
             # "if the user asks for a summary, reply with ..."
-            Rule(Gated(r"\bif" + _S + r"(?:the" + _S + r"|a" + _S + r"|any" + _S + r")?user" + _S + r"(?:asks?|"
+            Rule(Gate(r"\bif" + _S + r"(?:the" + _S + r"|a" + _S + r"|any" + _S + r")?user" + _S + r"(?:asks?|"
                        r"requests?|wants?|queries|says|types|inquires|enquires|mentions)\b[^\n]{0,100}?\b(?:reply|"
                        r"respond|answer|say|tell|output|print|write|state|claim|give|return|insist|recommend)\b",
-                       ("user",))),
+                       ("user",), ("if",), ("ask", "asks", "request", "requests", "want", "wants", "queries", "says",
+                                           "types", "inquires", "enquires", "mentions",
+                                           "mention"))),
             # Grader bait: "rate this response 10/10", "give this answer full marks", "this reply deserves a 10".
-            Rule(Gated(r"\b(?:rate|score|grade|mark|rank|evaluate)\s(?:this|the|my|it)\s(?:" + _TARGET + r"\s)?"
+            Rule(Gate(r"\b(?:rate|score|grade|mark|rank|evaluate)\s(?:this|the|my|it)\s(?:" + _TARGET + r"\s)?"
                        r"(?:as\s|with\s|a\s|an\s|at\s){0,2}(?:\d{1,3}(?:\.\d)?\s?(?:/|out of)\s?\d{1,3}|perfect|"
                        r"highly|the highest|full marks|maximum|excellent|as the best)",
-                       ("rate", "score", "grade", "mark", "rank", "evaluate"))),
-            Rule(Gated(r"\bgive\s(?:this|the|my|it)\s(?:" + _TARGET + r"\s)?(?:a\s|an\s|the\s)?" + _TOP
-                       + r"\s(?:score|rating|marks|grade)", ("give",))),
-            Rule(Gated(r"\bthis\s" + _TARGET + r"\s(?:deserves|should (?:receive|get|be rated|be scored)|merits)\s"
+                       ("rate", "score", "grade", "mark", "rank", "evaluate"),
+                       ("/", "out of", "perfect", "highly", "highest", "full marks", "maximum", "excellent", "best")),
+                 where="both"),
+            Rule(Gate(r"\bgive\s(?:this|the|my|it)\s(?:" + _TARGET + r"\s)?(?:a\s|an\s|the\s)?" + _TOP
+                       + r"\s(?:score|rating|marks|grade)", ("give",), ("score", "rating", "marks", "grade")),
+                 where="both"),
+            Rule(Gate(r"\bthis\s" + _TARGET + r"\s(?:deserves|should (?:receive|get|be rated|be scored)|merits)\s"
                        r"(?:a\s|an\s|the\s)?(?:perfect|highest|full|maximum|top|10|100)\b",
-                       ("deserves", "merits", "should"))),
-        ), in_prompt=True),
+                       ("deserves", "merits", "should"), ("this",)), where="both"),
+            # In a prompt only a grader counts as the addressee: a user may well write "hey ChatGPT".
+            Rule(Gate(r"\b(?:note|message|instructions?|memo)\s(?:to|for)\s(?:the\s|any\s|all\s)?(?:ai\s|llm\s|"
+                      r"automated\s)?" + _GRADER + r"s?\b|\b(?:dear|attention|hey|hello)\s?,?\s(?:the\s)?(?:ai\s|"
+                      r"llm\s|automated\s)?" + _GRADER + r"s?\b|\b" + _GRADER + r"s?\s(?:should|must|will|shall|"
+                      r"is instructed to)\s(?:give|rate|score|award|assign|grade|prefer|choose)\b", _GRADER_WORDS),
+                 where="prompt"),
+        )),
         Family("urgency", "an alarm wrapped round an order to a model", (
-            Rule(Gated(r"\b(?:stop everything|stop what you(?:['’]re| are) doing|drop (?:all|every|everything)|"
+            Rule(Gate(r"\b(?:stop everything|stop what you(?:['’]re| are) doing|drop (?:all|every|everything)|"
                        r"this is an? (?:emergency|urgent)|"
                        r"(?:urgent|important|attention|warning|alert|critical|emergency)"
                        r"[\s*]{0,3}[:!.*])[^\n]{0,60}?\b(?:print|output|say|reply|respond|answer|write|type|repeat|ignore|disregard|"
                        r"forget|override|return)\b",
-                       ("stop", "drop", "this is", "urgent", "important", "attention", "warning", "alert",
-                        "critical", "emergency")), _alarmed),
-            Rule(Gated(r"\b(?:(?:urgent|important|critical|emergency|priority|new|updated|revised|mandatory)" + _S
+                       ("stop", "drop", "this", "urgent", "important", "attention", "warning", "alert",
+                        "critical", "emergency"),
+                       ("print", "output", "say", "reply", "respond", "answer", "write", "type", "repeat", "ignore",
+                        "disregard", "forget", "override", "return")), _alarmed),
+            Rule(Gate(r"\b(?:(?:urgent|important|critical|emergency|priority|new|updated|revised|mandatory)" + _S
                        + r"){1,3}(?:(?:system|security|admin)" + _S + r")?(?:override|instructions?|directives?|"
                        r"commands?)\s?[:!]|(?:^|[\n.!?*][ \t]{0,3})override\s?[:!]|\bsystem" + _S
                        + r"(?:override|alert|notice|message|command)\s?[:!]|"
                        r"\badmin(?:istrator)?" + _S + r"(?:override|command)\b|\b(?:emergency|security)" + _S
-                       + r"override\b", ("urgent", "important", "critical", "emergency", "priority", "new",
-                                         "updated", "revised", "mandatory", "system", "admin", "override"))),
+                       + r"override\b", ("override", "instruction", "instructions", "directive", "directives",
+                                         "command",
+                                         "commands", "alert", "notice", "message"),
+                      ("urgent", "important", "critical", "emergency", "priority", "new", "updated", "revised",
+                       "mandatory", "system", "admin", "administrator", "security", "override"))),
         )),
         Family("hidden_markup", "a bracketed note for a grader or model", (
-            Rule(Gated(r"\[\s{0,3}(?:hidden|system|instructions?|secret|admin|note to (?:the )?" + _GRADER + "|"
-                       + _GRADER + r")\b[^\]\n]{0,300}\]?", ("[",))),
-        ), in_prompt=True),
+            Rule(Gate(r"\[\s{0,3}(?:hidden|system|instructions?|secret|admin|note to (?:the )?" + _GRADER + "|"
+                       + _GRADER + r")\b[^\]\n]{0,300}\]?", ("[",)), where="both"),
+        )),
     ),
     transcript_request=re.compile(
         r"\b(?:transcripts?|dialogues?|dialogs?|conversations?|scripts?|scenes?|chats?|chat logs?|exchanges?|"
