@@ -121,15 +121,16 @@ def _quoted(low: str, start: int) -> bool:
             or line.rfind("«") > line.rfind("»"))
 
 
-def _injection(field: str, text: str, low: str, prompt: str, tokens: frozenset[str] | None) -> Span | None:
+def _injection(field: str, text: str, low: str, context: str, tokens: frozenset[str] | None) -> Span | None:
     """The first injection in `text`, as a Span naming its family; None when there is none.
 
     A match is passed over when it is a quoted example in a text about injections ("attacks such as 'ignore
-    previous instructions'"), and role lines are expected when the prompt asks for a dialogue. `prompt` is the
-    context of a response ("" for the prompt itself); it is lowercased only when a match needs it. `tokens`: the
+    previous instructions'"), and role lines are expected when the prompt asks for a dialogue. `context` is the
+    other text of the pair (the prompt of a response, the response of a prompt); it is lowercased only when a match
+    needs it. `tokens`: the
     words of `low` (`WORD`), or None to gate by substring tests alone (cheaper for a prompt, where few rules run).
     """
-    prompt_low: str | None = None
+    context_low: str | None = None
     discussing: bool | None = None
     memo: dict[int, bool] = {}  # gate group -> whether one of its literals occurs in `low`
     plan = _candidates(tokens) if tokens is not None else _IN_PROMPT if field == "prompt" else _IN_RESPONSE
@@ -138,12 +139,12 @@ def _injection(field: str, text: str, low: str, prompt: str, tokens: frozenset[s
             if rule.check is not None and not rule.check(text, low, m):
                 continue
             if family.name == "fake_turn" or _quoted(low, m.start()):
-                prompt_low = prompt.lower() if prompt_low is None else prompt_low
-            if family.name == "fake_turn" and grammar.transcript_request.search(prompt_low or ""):
+                context_low = context.lower() if context_low is None else context_low
+            if family.name == "fake_turn" and grammar.transcript_request.search(context_low or ""):
                 break
             if _quoted(low, m.start()):
                 if discussing is None:
-                    discussing = bool(grammar.discussion.search(low) or grammar.discussion.search(prompt_low or ""))
+                    discussing = bool(grammar.discussion.search(low) or grammar.discussion.search(context_low or ""))
                 if discussing:
                     continue
             return match_span(field, text, m, family.name)
@@ -153,22 +154,32 @@ def _injection(field: str, text: str, low: str, prompt: str, tokens: frozenset[s
 _LETTERS = tuple("abcdefghijklmnopqrstuvwxyz")
 
 
-def _letter_spaced(field: str, text: str, low: str, prompt: str, tokens: frozenset[str]) -> Span | None:
-    """An injection spelt with spaced letters ("I g n o r e   a l l   p r e v i o u s ..."): the run, closed up.
+def _letter_spaced(field: str, text: str, low: str, context: str, tokens: frozenset[str]) -> Span | None:
+    """An injection with words spelt in spaced letters ("I g n o r e   a l l", "I.G.N.O.R.E previous ..."): the
+    text with those runs closed up is scanned again; the evidence is the first run.
 
-    Looked for only when the text has eight or more different one-letter words (prose has "a", "i", "s", "t").
+    Looked for only when the text has five or more different one-letter words.
     """
-    if sum(c in tokens for c in _LETTERS) < 8:
+    if sum(c in tokens for c in _LETTERS) < 5:
         return None
-    for m in LETTER_SPACED.finditer(low):
-        closed = despace(m.group())
-        hit = _injection(field, closed, closed, prompt, frozenset(WORD.findall(closed)))
-        if hit is not None:
-            return make_span(field, text if len(low) == len(text) else low, m.start(), m.end(), hit.family)
-    return None
+    runs = list(LETTER_SPACED.finditer(low))
+    if not runs:
+        return None
+    closed, pos = [], 0
+    for m in runs:
+        closed.append(low[pos:m.start()])
+        closed.append(despace(m.group()))
+        pos = m.end()
+    closed.append(low[pos:])
+    joined = "".join(closed)
+    hit = _injection(field, joined, joined, context, frozenset(WORD.findall(joined)))
+    if hit is None:
+        return None
+    first = runs[0]
+    return make_span(field, text if len(low) == len(text) else low, first.start(), first.end(), hit.family)
 
 
-def _scan_text(field: str, text: str, prompt: str = "") -> tuple[float, Span | None]:
+def _scan_text(field: str, text: str, context: str = "") -> tuple[float, Span | None]:
     best: tuple[float, Span | None] = (0.0, None)
     if not text.isascii() and _INVISIBLE.search(text):
         best = _invisible(field, text)
@@ -176,10 +187,10 @@ def _scan_text(field: str, text: str, prompt: str = "") -> tuple[float, Span | N
             return best
     low = lowered(text)
     if field == "prompt":
-        span = _injection(field, text, low, prompt, None)
+        span = _injection(field, text, low, context, None)
     else:
         tokens = frozenset(WORD.findall(low))
-        span = _injection(field, text, low, prompt, tokens) or _letter_spaced(field, text, low, prompt, tokens)
+        span = _injection(field, text, low, context, tokens) or _letter_spaced(field, text, low, context, tokens)
     if span is not None:
         return (0.9, span) if best[0] < 0.9 else best
     if best[0] < 0.8 and "<!--" in low:
@@ -216,5 +227,5 @@ class HiddenInstruction(Detector):
         s_resp = _scan_text("response", response, prompt)
         if s_resp[0] >= 1.0 or not prompt:
             return s_resp
-        s_prompt = _scan_text("prompt", prompt)
+        s_prompt = _scan_text("prompt", prompt, response)
         return s_prompt if s_prompt[0] > s_resp[0] else s_resp
