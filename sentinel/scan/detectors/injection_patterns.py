@@ -1,7 +1,8 @@
 """The grammar of instruction injections, by family and language: what `hidden_instruction` looks for in text.
 
 An injection is text in a reply (or a prompt) that speaks to the model or grader reading it rather than to the
-user. It has a few recurring shapes, each a *family* here; every finding names the family that matched:
+user. It has a few recurring shapes, each a *family* here; every finding names the family that matched (the
+first in the grammar's order when several do: the wrappers, markup, turns and alarms, before what they wrap):
 
 - `override`: an order to drop the instructions in force ("ignore any previous and following instructions",
   "disregard the above", "forget everything you were told", "your new task is", "repeat your system prompt").
@@ -259,6 +260,43 @@ _ROLE = _words("user", "human", "assistant", "ai", "system", "bot", "chatbot", "
 
 ENGLISH = Grammar(
     families=(
+        Family("hidden_markup", "a bracketed note for a grader or model", (
+            Rule(Gate(r"\[\s{0,3}(?:hidden|system|instructions?|secret|admin|note to (?:the )?" + _GRADER + "|"
+                       + _GRADER + r")\b[^\]\n]{0,300}\]?", ("[",)), where="both"),
+        )),
+        Family("fake_turn", "a conversation turn or chat-template marker inside a reply", (
+            # A role line after a line break; a reply that opens with one is a data-format slip, not a turn.
+            Rule(Gate(r"\n[ \t>*#\[]{0,6}" + _ROLE + r"[ \t*\]]{0,4}:", ("\n",),
+                      ("user", "human", "assistant", "ai", "system", "bot", "chatbot", "gpt", "chatgpt", "developer",
+                       "prompter", "instruction", "response", "input"))),
+            Rule(Gate(r"<\|(?:im_start|im_end|im_sep|system|user|assistant|end|endoftext|eot_id|start_header_id|"
+                       r"end_header_id|begin_of_text|prompter|eot)\|>|\[/?inst\]|<</?sys>>|<(?:start|end)_of_turn>|"
+                       r"\[(?:system|user|assistant)\]\(#",
+                       ("<", "["), ("<|", "[inst", "[/inst", "<<sys", "<</sys", "_of_turn>", "](#"))),
+        )),
+        Family("urgency", "an alarm wrapped round an order to a model", (
+            Rule(Gate(r"\b(?:stop everything|stop what you(?:['’]re| are) doing|drop (?:all|every|everything)|"
+                       r"this is an? (?:emergency|urgent)|"
+                       r"(?:urgent|important|attention|warning|alert|critical|emergency|stop|wait|listen|"
+                       r"read this(?: first)?)"
+                       r"[\s*]{0,3}[:!.*])[^\n]{0,60}?\b(?:print|output|say|reply|respond|answer|write|type|repeat|ignore|disregard|"
+                       r"forget|override|return)\b",
+                       ("stop", "drop", "this", "urgent", "important", "attention", "warning", "alert", "wait",
+                        "listen", "read",
+                        "critical", "emergency"),
+                       ("print", "output", "say", "reply", "respond", "answer", "write", "type", "repeat", "ignore",
+                        "disregard", "forget", "override", "return")), _alarmed),
+            Rule(Gate(r"\b(?:(?:urgent|important|critical|emergency|priority|new|updated|revised|mandatory)" + _S
+                       + r"){1,3}(?:(?:system|security|admin)" + _S + r")?(?:override|instructions?|directives?|"
+                       r"commands?)\s?[:!]|(?:^|[\n.!?*][ \t]{0,3})override\s?[:!]|\bsystem" + _S
+                       + r"(?:override|alert|notice|message|command)\s?[:!]|"
+                       r"\badmin(?:istrator)?" + _S + r"(?:override|command)\b|\b(?:emergency|security)" + _S
+                       + r"override\b", ("override", "instruction", "instructions", "directive", "directives",
+                                         "command",
+                                         "commands", "alert", "notice", "message"),
+                      ("urgent", "important", "critical", "emergency", "priority", "new", "updated", "revised",
+                       "mandatory", "system", "admin", "administrator", "security", "override"))),
+        )),
         Family("override", "an order to drop the instructions in force, switch task, or reveal the prompt", (
             Rule(Gate(r"\b" + _OVERRIDE_VERB + r"(?P<fill>(?:" + _S + _FILLER + r"){0,6})" + _S + _OBJECT + _END,
                        _V_OVERRIDE), _qualified),
@@ -396,16 +434,6 @@ ENGLISH = Grammar(
                        ("now", "point", "here", "henceforth", "starting", "forward", "until", "rest",
                         "remainder", "future", "subsequent", "following"))),
         )),
-        Family("fake_turn", "a conversation turn or chat-template marker inside a reply", (
-            # A role line after a line break; a reply that opens with one is a data-format slip, not a turn.
-            Rule(Gate(r"\n[ \t>*#\[]{0,6}" + _ROLE + r"[ \t*\]]{0,4}:", ("\n",),
-                      ("user", "human", "assistant", "ai", "system", "bot", "chatbot", "gpt", "chatgpt", "developer",
-                       "prompter", "instruction", "response", "input"))),
-            Rule(Gate(r"<\|(?:im_start|im_end|im_sep|system|user|assistant|end|endoftext|eot_id|start_header_id|"
-                       r"end_header_id|begin_of_text|prompter|eot)\|>|\[/?inst\]|<</?sys>>|<(?:start|end)_of_turn>|"
-                       r"\[(?:system|user|assistant)\]\(#",
-                       ("<", "["), ("<|", "[inst", "[/inst", "<<sys", "<</sys", "_of_turn>", "](#"))),
-        )),
         Family("addressed_to_ai", "text addressed to an automated grader, screener or AI reader", (
             Rule(Gate(r"\b(?:note|message|instructions?|memo|notice|reminder|p\.?s\.?|hint)" + _S + r"(?:to|for)"
                        + _S + r"(?:the" + _S + r"|any" + _S + r"|all" + _S + r"|every" + _S + r"|whichever" + _S
@@ -504,33 +532,6 @@ ENGLISH = Grammar(
                       r"llm\s|automated\s)?" + _GRADER + r"s?\b|\b" + _GRADER + r"s?\s(?:should|must|will|shall|"
                       r"is instructed to)\s(?:give|rate|score|award|assign|grade|prefer|choose)\b", _GRADER_WORDS),
                  where="prompt"),
-        )),
-        Family("urgency", "an alarm wrapped round an order to a model", (
-            Rule(Gate(r"\b(?:stop everything|stop what you(?:['’]re| are) doing|drop (?:all|every|everything)|"
-                       r"this is an? (?:emergency|urgent)|"
-                       r"(?:urgent|important|attention|warning|alert|critical|emergency|stop|wait|listen|"
-                       r"read this(?: first)?)"
-                       r"[\s*]{0,3}[:!.*])[^\n]{0,60}?\b(?:print|output|say|reply|respond|answer|write|type|repeat|ignore|disregard|"
-                       r"forget|override|return)\b",
-                       ("stop", "drop", "this", "urgent", "important", "attention", "warning", "alert", "wait",
-                        "listen", "read",
-                        "critical", "emergency"),
-                       ("print", "output", "say", "reply", "respond", "answer", "write", "type", "repeat", "ignore",
-                        "disregard", "forget", "override", "return")), _alarmed),
-            Rule(Gate(r"\b(?:(?:urgent|important|critical|emergency|priority|new|updated|revised|mandatory)" + _S
-                       + r"){1,3}(?:(?:system|security|admin)" + _S + r")?(?:override|instructions?|directives?|"
-                       r"commands?)\s?[:!]|(?:^|[\n.!?*][ \t]{0,3})override\s?[:!]|\bsystem" + _S
-                       + r"(?:override|alert|notice|message|command)\s?[:!]|"
-                       r"\badmin(?:istrator)?" + _S + r"(?:override|command)\b|\b(?:emergency|security)" + _S
-                       + r"override\b", ("override", "instruction", "instructions", "directive", "directives",
-                                         "command",
-                                         "commands", "alert", "notice", "message"),
-                      ("urgent", "important", "critical", "emergency", "priority", "new", "updated", "revised",
-                       "mandatory", "system", "admin", "administrator", "security", "override"))),
-        )),
-        Family("hidden_markup", "a bracketed note for a grader or model", (
-            Rule(Gate(r"\[\s{0,3}(?:hidden|system|instructions?|secret|admin|note to (?:the )?" + _GRADER + "|"
-                       + _GRADER + r")\b[^\]\n]{0,300}\]?", ("[",)), where="both"),
         )),
     ),
     transcript_request=re.compile(
