@@ -152,31 +152,25 @@ def _injection(field: str, text: str, low: str, context: str, tokens: frozenset[
 
 
 _LETTERS = tuple("abcdefghijklmnopqrstuvwxyz")
+_SPACED_CONTEXT = 200  # characters either side of a letter-spaced run that are scanned with it
 
 
 def _letter_spaced(field: str, text: str, low: str, context: str, tokens: frozenset[str]) -> Span | None:
     """An injection with words spelt in spaced letters ("I g n o r e   a l l", "I.G.N.O.R.E previous ..."): the
-    text with those runs closed up is scanned again; the evidence is the first run.
+    text round each run, with the run closed up, is scanned again; the evidence is the run.
 
-    Looked for only when the text has five or more different one-letter words.
+    Looked for only when the text has five or more different one-letter words; each window is at most
+    2 x `_SPACED_CONTEXT` characters plus its run, so the cost stays linear in the text length.
     """
     if sum(c in tokens for c in _LETTERS) < 5:
         return None
-    runs = list(LETTER_SPACED.finditer(low))
-    if not runs:
-        return None
-    closed, pos = [], 0
-    for m in runs:
-        closed.append(low[pos:m.start()])
-        closed.append(despace(m.group()))
-        pos = m.end()
-    closed.append(low[pos:])
-    joined = "".join(closed)
-    hit = _injection(field, joined, joined, context, frozenset(WORD.findall(joined)))
-    if hit is None:
-        return None
-    first = runs[0]
-    return make_span(field, text if len(low) == len(text) else low, first.start(), first.end(), hit.family)
+    for m in LETTER_SPACED.finditer(low):
+        start, end = max(0, m.start() - _SPACED_CONTEXT), min(len(low), m.end() + _SPACED_CONTEXT)
+        window = low[start:m.start()] + despace(m.group()) + low[m.end():end]
+        hit = _injection(field, window, window, context, frozenset(WORD.findall(window)))
+        if hit is not None:
+            return make_span(field, text if len(low) == len(text) else low, m.start(), m.end(), hit.family)
+    return None
 
 
 def _scan_text(field: str, text: str, context: str = "") -> tuple[float, Span | None]:
