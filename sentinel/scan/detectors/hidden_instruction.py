@@ -6,7 +6,7 @@ import re
 
 from ...report import Severity
 from .base_detector import Detector, Span, lowered, make_span, match_span, register
-from .injection_patterns import GRAMMARS, LETTER_SPACED, QUOTES, WORD, Family, Grammar, Rule, despace
+from .injection_patterns import GRAMMARS, LEET, LETTER_SPACED, QUOTES, WORD, Family, Grammar, Rule, despace, unleet
 
 _GRADER = r"(?:grader|evaluator|reviewer|judge|rater|annotator|reward model|scorer|marker|ai judge|llm judge)"
 Planned = tuple[Grammar, Family, Rule]
@@ -173,6 +173,20 @@ def _letter_spaced(field: str, text: str, low: str, context: str, tokens: frozen
     return None
 
 
+def _leet(field: str, text: str, low: str, context: str) -> Span | None:
+    """An injection with digits for letters ("Ign0re all previous instructi0ns"): the text round each such word,
+    read as letters, is scanned again (same length, so the evidence keeps its offsets)."""
+    m = LEET.search(low)
+    if m is None:
+        return None
+    start, end = max(0, m.start() - _SPACED_CONTEXT), min(len(low), m.end() + _SPACED_CONTEXT)
+    window = unleet(low[start:end])
+    hit = _injection(field, window, window, context, frozenset(WORD.findall(window)))
+    if hit is None:
+        return None
+    return make_span(field, text if len(low) == len(text) else low, start + hit.start, start + hit.end, hit.family)
+
+
 def _scan_text(field: str, text: str, context: str = "") -> tuple[float, Span | None]:
     best: tuple[float, Span | None] = (0.0, None)
     if not text.isascii() and _INVISIBLE.search(text):
@@ -184,7 +198,8 @@ def _scan_text(field: str, text: str, context: str = "") -> tuple[float, Span | 
         span = _injection(field, text, low, context, None)
     else:
         tokens = frozenset(WORD.findall(low))
-        span = _injection(field, text, low, context, tokens) or _letter_spaced(field, text, low, context, tokens)
+        span = (_injection(field, text, low, context, tokens) or _letter_spaced(field, text, low, context, tokens)
+                or _leet(field, text, low, context))
     if span is not None:
         return (0.9, span) if best[0] < 0.9 else best
     if best[0] < 0.8 and "<!--" in low:
