@@ -335,8 +335,8 @@ ENGLISH = Grammar(
             # "disregard the above." / "ignore all of the above and ..."
             Rule(Gate(r"\b" + _OVERRIDE_VERB + _S + r"(?:(?:all|everything|anything)" + _S + r")?(?:of" + _S
                        + r")?(?:the" + _S + r")?(?:above|foregoing|previous|prior|preceding)"
-                       r"(?=[\s]{0,2}(?:[.,;:!]|and\b|"
-                       r"then\b|$))", _V_OVERRIDE, ("above", "foregoing", "previous", "prior", "preceding"))),
+                       r"(?=[ \t]{0,2}(?:[.,;:!\n]|and\b|then\b|$))", _V_OVERRIDE,
+                      ("above", "foregoing", "previous", "prior", "preceding"))),
             # "forget everything you were told before", "ignore whatever was said above"
             Rule(Gate(r"\b(?:ignore|disregard|forget)" + _S + r"(?:everything|anything|all|what(?:ever)?)"
                        r"(?:" + _S + r"(?:you|i|we|that|was|were|have|has|been|ve|already|just|ever|previously)){0,4}"
