@@ -151,7 +151,7 @@ def _injection(field: str, text: str, low: str, context: str, tokens: frozenset[
     return None
 
 
-_LETTERS = tuple("abcdefghijklmnopqrstuvwxyz")
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
 _SPACED_CONTEXT = 200  # characters either side of a letter-spaced run that are scanned with it
 
 
@@ -162,7 +162,7 @@ def _letter_spaced(field: str, text: str, low: str, context: str, tokens: frozen
     Looked for only when the text has five or more different one-letter words; each window is at most
     2 x `_SPACED_CONTEXT` characters plus its run, so the cost stays linear in the text length.
     """
-    if sum(c in tokens for c in _LETTERS) < 5:
+    if len(tokens & _LETTERS) < 5:
         return None
     for m in LETTER_SPACED.finditer(low):
         start, end = max(0, m.start() - _SPACED_CONTEXT), min(len(low), m.end() + _SPACED_CONTEXT)
@@ -179,7 +179,7 @@ def _leet(field: str, text: str, low: str, context: str) -> Span | None:
     m = LEET.search(low)
     if m is None:
         return None
-    start, end = max(0, m.start() - _SPACED_CONTEXT), min(len(low), m.end() + _SPACED_CONTEXT)
+    start, end = max(0, m.start() - 1 - _SPACED_CONTEXT), min(len(low), m.end() + 1 + _SPACED_CONTEXT)
     window = unleet(low[start:end])
     hit = _injection(field, window, window, context, frozenset(WORD.findall(window)))
     if hit is None:

@@ -45,7 +45,8 @@ def despace(run: str) -> str:
 
 
 # Digits standing for letters inside a word ("ign0re", "instructi0ns", "pr1nt"). `unleet` reads them as letters.
-LEET = re.compile(r"[a-z][013457@$][a-z]")
+# (The pattern opens with the digit class, which `re` scans for quickly, and looks behind for the letter.)
+LEET = re.compile(r"[013457@$](?<=[a-z][013457@$])(?=[a-z])")
 _UNLEET = str.maketrans("013457@$", "oieastas")
 
 
@@ -89,9 +90,15 @@ class Gate:
                 if words.isdisjoint(tokens):
                     return iter(())
                 continue
-            passed = memo.get(id(group))
+            key = id(group)
+            passed = memo.get(key)
             if passed is None:
-                passed = memo[id(group)] = any(lit in low for lit in group)
+                passed = False
+                for lit in group:  # a plain loop: cheaper than any() over a generator, and this runs per text
+                    if lit in low:
+                        passed = True
+                        break
+                memo[key] = passed
             if not passed:
                 return iter(())
         return self.pattern.finditer(low)
