@@ -4,7 +4,7 @@ Side by side in one run: today's detector (`sentinel.scan.detectors.hidden_instr
 injection families (`benchmarks/_hidden_instruction_before.py`, a frozen copy).
 
     python benchmarks/scan_injection.py [--data ../shared/data/preference/helpful-base-test.jsonl.gz]
-        [--cases tests/data/injection/cases.json] [--split heldout6] [--repeat 3]
+        [--cases tests/data/injection/cases.json] [--split heldout7] [--repeat 3]
 
 Prints, for each detector:
 - recall on the injections of `--split` (each placed in every carrier reply of that split: at the end, in the
@@ -74,7 +74,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA), help="HH-RLHF preference file whose chosen replies are benign")
     ap.add_argument("--cases", default=str(DEFAULT_CASES), help="the injection evaluation set (JSON)")
-    ap.add_argument("--split", default="heldout6", help="which part of the set to report recall on")
+    ap.add_argument("--split", default="heldout7", help="which part of the set to report recall on")
     ap.add_argument("--repeat", type=int, default=3, help="timing passes; the least CPU time is kept")
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):

@@ -138,7 +138,7 @@ def test_user_prompts_may_give_orders_that_replies_may_not():
 # ------------------------------------------------------------------ the evaluation set
 CASES = json.loads((__import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "injection"
                     / "cases.json").read_text(encoding="utf-8"))
-HELD_OUT = "heldout6"  # the part the detector was not tuned on (cases.json "about"); its recall is a benchmark
+HELD_OUT = "heldout7"  # the part the detector was not tuned on (cases.json "about"); its recall is a benchmark
 
 
 def _injected(split: str):
