@@ -146,6 +146,8 @@ def scan_dataset(
                 if f.id not in hits or f.score > hits[f.id]["score"]:
                     hits[f.id] = {"id": f.id, "score": round(f.score, 4), "field": where,
                                   "in": f.data.get("field"), "evidence": f.evidence[0] if f.evidence else None}
+                    if f.data.get("family"):
+                        hits[f.id]["family"] = f.data["family"]
         if not hits:
             kept.append(row)
             continue

@@ -28,30 +28,37 @@ MAX_EVIDENCE_CHARS = 200
 
 @dataclass(frozen=True)
 class Span:
-    """Where a detector's evidence lies: `field` ("prompt" or "response"), character offsets [start, end), text."""
+    """Where a detector's evidence lies: `field` ("prompt" or "response"), character offsets [start, end), text.
+
+    `family` names the kind of pattern that matched, for detectors that tell several apart ("" when not).
+    """
 
     field: str
     start: int
     end: int
     text: str
+    family: str = ""
 
     def to_dict(self) -> dict:
-        return {"field": self.field, "start": self.start, "end": self.end, "text": self.text}
+        out = {"field": self.field, "start": self.start, "end": self.end, "text": self.text}
+        if self.family:
+            out["family"] = self.family
+        return out
 
 
-def make_span(field: str, text: str, start: int, end: int) -> Span:
+def make_span(field: str, text: str, start: int, end: int, family: str = "") -> Span:
     """A Span of `text[start:end]`, its text cut to MAX_EVIDENCE_CHARS (offsets stay exact)."""
     piece = text[start:end]
     if len(piece) > MAX_EVIDENCE_CHARS:
         piece = piece[: MAX_EVIDENCE_CHARS - 3] + "..."
-    return Span(field, start, end, piece)
+    return Span(field, start, end, piece, family)
 
 
-def match_span(field: str, text: str, m: re.Match) -> Span:
+def match_span(field: str, text: str, m: re.Match, family: str = "") -> Span:
     """The Span of a match found in `text` or in `lowered(text)` (offsets map back when lengths agree)."""
     if len(m.string) != len(text):  # lower() changed the length (e.g. "İ"): quote the lowered text
-        return make_span(field, m.string, m.start(), m.end())
-    return make_span(field, text, m.start(), m.end())
+        return make_span(field, m.string, m.start(), m.end(), family)
+    return make_span(field, text, m.start(), m.end(), family)
 
 
 _last_lowered: tuple[str, str] = ("", "")
