@@ -9,8 +9,8 @@ Off by default: it is not registered, so `scan()` runs it only when given an ins
     det.score_batch(pairs)                                                     # many pairs, `batch_size` at a time
 
 It complements `hidden_instruction`, whose rules recognise the shapes they were written for: a classifier trained on
-many injections may catch phrasings no rule names, at the price of a model (LLM Guard's prompt-injection scanner
-takes about 200 ms per 384-character input on a CPU; REFERENCE.md).
+many injections may catch phrasings no rule names, at the price of a model forward pass per reply (LLM Guard's
+figures for its prompt-injection scanner: REFERENCE.md).
 """
 
 from __future__ import annotations
