@@ -305,3 +305,66 @@ def train_dpo(lab: str | Path | Lab, out: str | Path, policy: str | Path, config
         run = DPOConfig(model=str(policy), train_file=str(train_file), beta=beta, loss_type=list(loss_type),
                         loss_weights=list(loss_weights) if loss_weights else None, **_stage_kwargs(cfg, out))
         return dpo(run).output_dir
+
+
+def annotated_onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_prompts: int = 2000, k: int = 4,
+                             temperature: float = 1.0, max_new_tokens: int = 48, seed: int = 0,
+                             device: str | None = "cpu") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Preference pairs of the policy's own samples, labelled by the lab's annotator (never by gold), as InstructGPT
+    and Anthropic's HH data were: what a reward model must rank when PPO shows it the policy's samples.
+
+    `n_prompts` prompts are drawn from a stream of their own (seed `seed`), none of them an RL or eval prompt of the
+    lab; `k` replies each are sampled from `policy` exactly as PPO samples them (`PPOTrainer.generate` at
+    `temperature`, top-k off, `max_new_tokens`); replies 1-2, 3-4, ... of a prompt make k // 2 disjoint pairs, each
+    labelled by a Bradley-Terry draw of the lab's annotator (its biases, gold weight and temperature). Returns
+    (pairs {"prompt", "chosen", "rejected"}, one annotation row per pair as the lab's annotations.jsonl has them).
+    """
+    import random
+
+    from ..data import read_rows
+    from ..train.ppo import PPOConfig, PPOTrainer
+    from .annotator import Annotator
+    from .generate import kind_of, make_question
+
+    if k < 2 or k % 2:
+        raise ConfigError(f"need an even number of replies per prompt (2 or more), got {k}", field="k")
+    if n_prompts < 1:
+        raise ConfigError(f"must be at least 1, got {n_prompts}", field="n_prompts")
+    lab = Lab.open(lab)
+    seen = {json_key(r["prompt"]) for name in ("prompts", "eval") for r in read_rows(lab.data(name)).rows}
+    rng = random.Random(f"{seed}:onpolicy")
+    questions: list = []
+    for _ in range(100 * n_prompts):
+        q, prompt = make_question(rng)
+        if json_key(prompt) not in seen:
+            seen.add(json_key(prompt))
+            questions.append((q, prompt))
+            if len(questions) == n_prompts:
+                break
+    info = lab.info["annotator"]
+    annotator = Annotator(lab.biases, seed=rng.randrange(2**31), gold_weight=info["gold_weight"],
+                          temperature=info["temperature"])
+    sampler = PPOTrainer(PPOConfig(temperature=temperature, top_k=0, max_new_tokens=max_new_tokens, seed=seed,
+                                   device=device, batch_size=k, mini_batch_size=k), model=str(policy))
+    pairs, notes = [], []
+    chunk = max(1, 256 // k)  # prompts per generate() call: the sampler keeps each call's rollouts in memory
+    for start in range(0, len(questions), chunk):
+        block = questions[start:start + chunk]
+        replies = sampler.generate([p for _, p in block for _ in range(k)])
+        for i, (q, prompt) in enumerate(block):
+            group = replies[i * k:(i + 1) * k]
+            for a, b in zip(group[::2], group[1::2]):
+                j = annotator.compare(q, a, b)
+                pairs.append({"prompt": prompt, "chosen": j.chosen.text, "rejected": j.rejected.text})
+                notes.append({"pair": len(pairs), "task": q.task, "kind": kind_of(q), "gold_chosen": j.gold_chosen,
+                              "gold_rejected": j.gold_rejected, "p_chosen": round(j.p_chosen, 6),
+                              "chosen": j.chosen.to_dict(), "rejected": j.rejected.to_dict()})
+    logger.info("annotated on-policy pairs: %d from %d prompts (%d samples each)", len(pairs), len(questions), k)
+    return pairs, notes
+
+
+def json_key(prompt: Any) -> str:
+    """A prompt (a string or chat messages) as one comparable string."""
+    import json
+
+    return json.dumps(prompt, sort_keys=True, ensure_ascii=False)

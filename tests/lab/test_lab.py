@@ -476,3 +476,30 @@ def test_train_reward_defaults_to_the_rm_recipe(lab_dir, tmp_path, monkeypatch):
     # an explicit recipe: no blocks
     train_reward(lab_dir, tmp_path / "rm", RecipeConfig(steps=5), init=lab_dir / "base")
     assert seen["layers"] == base_layers and seen["run"].max_steps == 5
+
+
+def test_annotated_onpolicy_pairs_are_the_policys_samples_labelled_by_the_annotator(lab_dir):
+    """Pairs of the policy's own samples (k per prompt, disjoint pairs), on prompts that are none of the lab's RL or
+    eval prompts, each labelled by a Bradley-Terry draw over the annotator's utilities; the same seed gives the
+    same pairs."""
+    from sentinel.data import read_rows
+    from sentinel.lab.annotator import preference_probability
+    from sentinel.lab.recipes import annotated_onpolicy_pairs, json_key
+
+    policy = lab_dir / "base"  # untrained: its samples are noise, which is all this needs
+    pairs, notes = annotated_onpolicy_pairs(lab_dir, policy, n_prompts=12, k=4, max_new_tokens=6, seed=3)
+    assert len(pairs) == len(notes) == 24
+    lab_prompts = {json_key(r["prompt"]) for name in ("prompts", "eval")
+                   for r in read_rows(lab_dir / "data" / f"{name}.jsonl").rows}
+    by_prompt: dict[str, int] = {}
+    for p in pairs:
+        by_prompt[json_key(p["prompt"])] = by_prompt.get(json_key(p["prompt"]), 0) + 1
+    assert set(by_prompt.values()) == {2} and not set(by_prompt) & lab_prompts
+    temperature = json.loads((lab_dir / "lab.json").read_text())["annotator"]["temperature"]
+    for n in notes:
+        p = preference_probability(n["chosen"]["utility"], n["rejected"]["utility"], temperature)
+        assert math.isclose(n["p_chosen"], p, abs_tol=1e-5)
+    again, _ = annotated_onpolicy_pairs(lab_dir, policy, n_prompts=12, k=4, max_new_tokens=6, seed=3)
+    assert again == pairs
+    with pytest.raises(ConfigError, match="even number"):
+        annotated_onpolicy_pairs(lab_dir, policy, n_prompts=2, k=3)
