@@ -82,21 +82,24 @@ pytest_plugins = sorted(p.stem for p in HELPERS.glob("fixtures_*.py"))
 # ------------------------------------------------------------------------------------------ order for two workers
 # `make test` runs pytest-xdist with whole files as units (--dist loadfile --no-loadscope-reorder), handed out in the
 # order below. The shared lab models (fixtures_lab.py) are the suite's longest chain (lab -> SFT policy -> reward
-# model, about half its CPU time), so the first file starts that chain on one worker while the other works through
-# every file that needs no trained lab model; the files that need one come last, when the chain is done or nearly.
+# model, about half its CPU time), so the first file starts that chain on one worker (a file that needs the biased
+# reward model and as little else as possible) while the other works through every file that needs no trained lab
+# model. The files that need one come last, those that need the clean reward model first among them: the worker that
+# reaches one builds that model while the other runs the rest.
 LAB_MODELS = {"lab_sft", "lab_sft_noisy", "lab_rm_biased", "lab_rm_clean"}
 CHAIN_FIRST = "lab_rm_biased"  # the deepest fixture: lab_dir -> lab_sft -> lab_rm_biased
+BUILT_BESIDE = "lab_rm_clean"  # as long to build, and needs only lab_sft: built on the other worker
 
 
 def pytest_collection_modifyitems(config, items):
     by_file: dict[str, list] = {}
     for item in items:
         by_file.setdefault(item.nodeid.split("::")[0], []).append(item)
-
-    def needs(its, names) -> bool:
-        return any(set(getattr(i, "fixturenames", ())) & names for i in its)
-
-    lab = [f for f, its in by_file.items() if needs(its, LAB_MODELS)]
-    first = next((f for f in lab if needs(by_file[f], {CHAIN_FIRST})), None)
-    order = ([first] if first else []) + [f for f in by_file if f not in lab] + [f for f in lab if f != first]
+    models = {f: set().union(*(set(getattr(i, "fixturenames", ())) for i in its)) & LAB_MODELS
+              for f, its in by_file.items()}
+    lab = [f for f in by_file if models[f]]
+    chain = [f for f in lab if CHAIN_FIRST in models[f]]
+    first = min(chain, key=lambda f: len(models[f])) if chain else None
+    later = sorted((f for f in lab if f != first), key=lambda f: BUILT_BESIDE not in models[f])  # stable sort
+    order = ([first] if first else []) + [f for f in by_file if not models[f]] + later
     items[:] = [i for f in order for i in by_file[f]]
