@@ -5,7 +5,7 @@ before a learned reward model can be expected to show the curve (issue: the demo
     python benchmarks/lab_gate.py --out runs/gate [--lab DIR --sft DIR] [--noisy 0.4] [--gold-weight 3]
         [--kl 0.005] [--steps 100] [--lr 2e-4] [--temperature 1.0] [--seeds 0 1 2]
 
-The SFT policy is the lab's recipe (`SFT_RECIPE`, built into --out unless --sft), fine-tuned on demonstrations of
+The SFT policy is the lab's recipe trained 1000 steps (built into --out unless --sft), fine-tuned on demonstrations of
 which a share `--noisy` give a wrong answer (`sentinel.lab.recipes.noisy_sft`: a start with room to improve) unless
 --noisy 0. PPO runs as the demo's (batch 32, mini-batch 8, 4 epochs, 48 new tokens, fixed KL coefficient). Prints,
 per seed and for the mean curve (trailing means over --window steps, full windows only): gold at the first window,
@@ -81,7 +81,7 @@ def main() -> None:
     lab = Lab.open(lab_dir)
     sft = Path(args.sft) if args.sft else out / "sft"
     if not (sft / "config.yaml").is_file():
-        train_sft(lab, sft, RecipeConfig(**{**SFT_RECIPE, "threads": 1}))
+        train_sft(lab, sft, RecipeConfig(**{**SFT_RECIPE, "steps": 1000, "threads": 1}))
     start = sft
     if args.noisy > 0:
         start = out / f"sft-noisy-{args.noisy:g}"
