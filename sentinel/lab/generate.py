@@ -134,10 +134,16 @@ def preference_rows(rng: random.Random, n: int, annotator: Annotator) -> tuple[l
         a, b = (good, bad) if rng.random() < 0.5 else (bad, good)
         j: Judgement = annotator.compare(q, a, b)
         pairs.append({"prompt": prompt, "chosen": j.chosen.text, "rejected": j.rejected.text})
-        notes.append({"pair": i + 1, "task": q.task, "kind": kind_of(q), "gold_chosen": j.gold_chosen,
-                      "gold_rejected": j.gold_rejected, "p_chosen": round(j.p_chosen, 6),
-                      "chosen": j.chosen.to_dict(), "rejected": j.rejected.to_dict()})
+        notes.append(annotation_row(i + 1, q, j))
     return pairs, notes
+
+
+def annotation_row(pair: int, q: Question, j: Judgement) -> dict[str, Any]:
+    """The annotations.jsonl row of pair number `pair`: task, prompt kind, gold grades, each reply's bias signals and
+    utility, and the probability with which the annotator chose the reply it chose."""
+    return {"pair": pair, "task": q.task, "kind": kind_of(q), "gold_chosen": j.gold_chosen,
+            "gold_rejected": j.gold_rejected, "p_chosen": round(j.p_chosen, 6),
+            "chosen": j.chosen.to_dict(), "rejected": j.rejected.to_dict()}
 
 
 def prompt_rows(rng: random.Random, n: int) -> list[dict[str, Any]]:

@@ -325,7 +325,7 @@ def annotated_onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_pro
     from ..data import read_rows
     from ..train.ppo import PPOConfig, PPOTrainer
     from .annotator import Annotator
-    from .generate import kind_of, make_question
+    from .generate import annotation_row, make_question
 
     if k < 2 or k % 2:
         raise ConfigError(f"need an even number of replies per prompt (2 or more), got {k}", field="k")
@@ -337,8 +337,9 @@ def annotated_onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_pro
     questions: list = []
     for _ in range(100 * n_prompts):
         q, prompt = make_question(rng)
-        if json_key(prompt) not in seen:
-            seen.add(json_key(prompt))
+        key = json_key(prompt)
+        if key not in seen:
+            seen.add(key)
             questions.append((q, prompt))
             if len(questions) == n_prompts:
                 break
@@ -357,9 +358,7 @@ def annotated_onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_pro
             for a, b in zip(group[::2], group[1::2]):
                 j = annotator.compare(q, a, b)
                 pairs.append({"prompt": prompt, "chosen": j.chosen.text, "rejected": j.rejected.text})
-                notes.append({"pair": len(pairs), "task": q.task, "kind": kind_of(q), "gold_chosen": j.gold_chosen,
-                              "gold_rejected": j.gold_rejected, "p_chosen": round(j.p_chosen, 6),
-                              "chosen": j.chosen.to_dict(), "rejected": j.rejected.to_dict()})
+                notes.append(annotation_row(len(pairs), q, j))
     logger.info("annotated on-policy pairs: %d from %d prompts (%d samples each)", len(pairs), len(questions), k)
     return pairs, notes
 

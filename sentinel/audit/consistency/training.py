@@ -439,8 +439,8 @@ class OverOptimisation:
     1. gold fell: the peak window's mean (the highest of the run's full windows of at least 3 steps) against the
        mean of the run's last fifth, by more than `FALL_Z` standard errors of that difference and by `gold_drop` of
        gold's range;
-    2. the proxy was optimised: its last fifth above its first fifth by more than 2 standard errors (the complement
-       of `gold-decline`, which takes the runs whose proxy did not rise);
+    2. the proxy was optimised: its last fifth above its first fifth by more than 2 standard errors (`gold-decline`
+       takes the runs whose proxy did not rise, by its own start and end windows);
     3. the proxy did not fall with gold: its last fifth is not below its own peak-window mean by more than 2
        standard errors (a run whose proxy and gold fall together is collapsing, not over-optimising).
     The third asks that the proxy *hold*, not that it keep climbing: a policy that has saturated the reward model
