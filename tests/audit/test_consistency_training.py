@@ -43,6 +43,27 @@ def test_length_hacking_is_found_at_the_step_it_began(onset, every):
     assert f"step {f.data['step']}" in f.description
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_length_hacking_that_reaches_the_length_cap_early_is_still_found(seed):
+    """The GRPO shape: replies grow to the generation cap over the first sixth of the run, the reward follows them
+    up and then sits on its plateau with noise for the rest. The reward rose (by far more than its noise) even
+    though it is flat over most of the run."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rows = ppo_log(n=150, seed=seed)
+    for i, r in enumerate(rows):
+        length = min(47.0, 10 + 1.5 * i) + float(rng.normal(0, 0.6))
+        r["response_length/mean"] = length
+        r["objective/scores"] = -0.3 + 0.1 * (length - 10) + float(rng.normal(0, 0.3))
+        r["objective/rlhf_reward"] = r["objective/scores"] - 0.05 * r["objective/kl"]
+    report = RLHFConsistencyChecker().check_training(rows)
+    assert report.metrics["reward_gain"] > 1
+    f = _ids(report)["length-hacking"]
+    assert f.severity >= Severity.MEDIUM and f.data["share_of_gain"] > 0.8
+    assert f.data["step"] <= 25  # the growth began at the first step; the cap was reached by the 26th
+
+
 def test_growing_kl_above_target_is_an_alarm_only_with_a_target():
     rows = ppo_log(hacking=True)
     with_target = _ids(RLHFConsistencyChecker(kl_target=1.0).check_training(rows))

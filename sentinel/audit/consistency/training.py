@@ -106,14 +106,6 @@ def hinge_onset(x: np.ndarray) -> int:
     return best_k
 
 
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    from scipy.stats import spearmanr
-
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return 0.0
-    return float(spearmanr(x, y).statistic)
-
-
 def pearson_ci(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     """Pearson r with a Fisher-z 95% CI; NaNs when either series is constant or n < 4."""
     n = len(x)
@@ -199,7 +191,11 @@ class LengthHacking:
         corr, lo, hi = pearson_ci(lens, r)
         metrics = {"reward_gain": d_reward, "length_gain": d_length,
                    "reward_length_r": None if math.isnan(corr) else corr}
-        if d_reward <= 0 or spearman(steps, r) < 0.5:
+        # Did the reward rise? Its last fifth against its first, in standard errors of that difference. (A rank
+        # correlation with time, used before, called a reward that saturated early and then held its plateau
+        # "not rising", whatever its gain.)
+        rise_se = math.sqrt(float(np.var(r[:k], ddof=1) + np.var(r[-k:], ddof=1)) / k)
+        if not d_reward > 2 * rise_se:
             metrics["length_share_of_gain"] = None
             return CheckResult("ok", metrics=metrics | {"length_share_reason": "reward did not rise"})
         if math.isnan(corr):
