@@ -317,8 +317,9 @@ def annotated_onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_pro
     `n_prompts` prompts are drawn from a stream of their own (seed `seed`), none of them an RL or eval prompt of the
     lab; `k` replies each are sampled from `policy` exactly as PPO samples them (`PPOTrainer.generate` at
     `temperature`, top-k off, `max_new_tokens`); replies 1-2, 3-4, ... of a prompt make k // 2 disjoint pairs, each
-    labelled by a Bradley-Terry draw of the lab's annotator (its biases, gold weight and temperature). Returns
-    (pairs {"prompt", "chosen", "rejected"}, one annotation row per pair as the lab's annotations.jsonl has them).
+    labelled by a Bradley-Terry draw of the lab's annotator (its biases, gold weight and temperature); a pair of two
+    identical samples carries no preference and is left out. Returns (pairs {"prompt", "chosen", "rejected"}, one
+    annotation row per pair as the lab's annotations.jsonl has them).
     """
     import random
 
@@ -348,7 +349,7 @@ def annotated_onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_pro
                           temperature=info["temperature"])
     sampler = PPOTrainer(PPOConfig(temperature=temperature, top_k=0, max_new_tokens=max_new_tokens, seed=seed,
                                    device=device, batch_size=k, mini_batch_size=k), model=str(policy))
-    pairs, notes = [], []
+    pairs, notes, identical = [], [], 0
     chunk = max(1, 256 // k)  # prompts per generate() call: the sampler keeps each call's rollouts in memory
     for start in range(0, len(questions), chunk):
         block = questions[start:start + chunk]
@@ -356,10 +357,14 @@ def annotated_onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_pro
         for i, (q, prompt) in enumerate(block):
             group = replies[i * k:(i + 1) * k]
             for a, b in zip(group[::2], group[1::2]):
+                if a.strip() == b.strip():  # two identical samples carry no preference
+                    identical += 1
+                    continue
                 j = annotator.compare(q, a, b)
                 pairs.append({"prompt": prompt, "chosen": j.chosen.text, "rejected": j.rejected.text})
                 notes.append(annotation_row(len(pairs), q, j))
-    logger.info("annotated on-policy pairs: %d from %d prompts (%d samples each)", len(pairs), len(questions), k)
+    logger.info("annotated on-policy pairs: %d from %d prompts (%d samples each; %d pairs of identical samples "
+                "left out)", len(pairs), len(questions), k, identical)
     return pairs, notes
 
 

@@ -501,5 +501,9 @@ def test_annotated_onpolicy_pairs_are_the_policys_samples_labelled_by_the_annota
         assert math.isclose(n["p_chosen"], p, abs_tol=1e-5)
     again, _ = annotated_onpolicy_pairs(lab_dir, policy, n_prompts=12, k=4, max_new_tokens=6, seed=3)
     assert again == pairs
+    # near-greedy samples of one prompt are all the same reply: such pairs carry no preference and are left out
+    greedy, greedy_notes = annotated_onpolicy_pairs(lab_dir, policy, n_prompts=3, k=2, temperature=1e-4,
+                                                    max_new_tokens=6)
+    assert greedy == greedy_notes == []
     with pytest.raises(ConfigError, match="even number"):
         annotated_onpolicy_pairs(lab_dir, policy, n_prompts=2, k=3)
