@@ -1,83 +1,76 @@
-"""The lab: does a reward model know correctness on the policy's own samples, and what PPO does with it.
+"""The lab: does a reward model rank the policy's own samples by gold, against the annotator it learnt from.
 
     OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/lab_onpolicy.py \\
-        --lab demo-out/lab --policy demo-out/sft --reward-model demo-out/reward-model [--ppo-steps 60]
+        --lab LAB --policy POLICY --reward-model RM [--reward-model RM2 ...] [--prompts 800] [--exclude PAIRS.jsonl]
 
-1. On-policy ranking: `onpolicy_pairs` samples 8 replies per RL prompt from the policy and pairs a correct sample
-   with the lowest-graded one (gold-ranked pairs of the policy's own samples); prints the share of those pairs the
-   reward model ranks by gold. The lab's annotator pairs are written by the lab; PPO only ever shows the reward
-   model the policy's samples, so this is the accuracy that decides whether PPO against it can raise gold.
-2. With --ppo-steps N: PPO from the policy for N steps (the demo's settings, KL coefficient --kl) against the reward
-   model and against the annotator's exact utility (u = gold weight x grade + the planted biases; what a perfect
-   reward model of this annotator would score), both with the gold grader watched; prints gold (start, best, end)
-   and proxy of each, as `sentinel.demo.mitigations.run_figures` computes them.
+PPO only ever shows the reward model the policy's samples, so whether PPO against it can raise gold depends on how
+it ranks *those*, not the lab's templated pairs. This samples 8 replies (temperature 1.0, 48 new tokens) to each of
+--prompts held-out prompts (none of the lab's RL or eval prompts, none in --exclude: the prompts of a reward model's
+on-policy training pairs) and pairs, per prompt, a correct sample with the lowest-graded one (`onpolicy_pairs`:
+gold-ranked pairs of the policy's own samples). Printed per reward model: the share of those pairs it ranks by gold
+(ties count as wrong), and the same on the pairs whose two samples carry the same bias signals (only correctness can
+rank them). Beside it, the annotator's own agreement with gold on the same pairs: its mean probability of choosing
+the correct sample (the Bradley-Terry draw's), and the share its utility ranks correctly. The reward model learns
+the annotator, so those are its ceiling.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import tempfile
-from pathlib import Path
+import random
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lab", required=True)
-    ap.add_argument("--policy", required=True)
-    ap.add_argument("--reward-model", required=True)
-    ap.add_argument("--prompts", type=int, default=200, help="RL prompts for the on-policy pairs")
-    ap.add_argument("--ppo-steps", type=int, default=0)
-    ap.add_argument("--kl", type=float, default=0.01)
-    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--policy", required=True, help="the policy whose samples are ranked (the demo's PPO start)")
+    ap.add_argument("--reward-model", action="append", required=True, help="a reward-model folder (repeatable)")
+    ap.add_argument("--prompts", type=int, default=800, help="held-out prompts to sample (8 replies each)")
+    ap.add_argument("--exclude", action="append", default=[],
+                    help="a JSONL file of rows with a 'prompt' whose prompts are not drawn (repeatable)")
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
     import torch
 
     from sentinel.data import read_rows
-    from sentinel.demo.mitigations import PPORun, run_figures, run_ppo
     from sentinel.lab import Annotator, Lab, find_question, same_style
-    from sentinel.lab.recipes import onpolicy_pairs
+    from sentinel.lab.annotator import preference_probability
+    from sentinel.lab.recipes import fresh_questions, json_key, onpolicy_pairs
     from sentinel.lab.replies import signals
     from sentinel.lab.reward_checks import pairwise_accuracy
 
     torch.set_num_threads(1)
     lab = Lab.open(args.lab)
-    prompts = [r["prompt"] for r in read_rows(lab.data("prompts")).rows][: args.prompts]
-    pairs = onpolicy_pairs(args.lab, args.policy, prompts=prompts, n_samples=8, max_new_tokens=48)
-    # Pairs whose two samples carry the same bias signals: only correctness can rank them.
-    same = [p for p in pairs if same_style(signals(find_question(p["prompt"]), p["chosen"]),
-                                           signals(find_question(p["prompt"]), p["rejected"]))]
-    # chosen is the correct sample, so accuracy against the labels is accuracy by gold
-    everything = pairwise_accuracy(args.reward_model, pairs)["labels"]
-    same_acc = pairwise_accuracy(args.reward_model, same)["labels"] if same else float("nan")
-    result = {"onpolicy_pairs": len(pairs), "rm_ranks_by_gold": everything, "same_style_pairs": len(same),
-              "same_style_rm_ranks_by_gold": same_acc}
-    print(f"on-policy gold-ranked pairs: {len(pairs)} of {len(prompts)} prompts; the reward model ranks "
-          f"{everything:.3f} of them by gold; of the {len(same)} whose samples share one style, {same_acc:.3f}")
-
-    if args.ppo_steps:
-        info = lab.info["annotator"]
-        annotator = Annotator(lab.biases, gold_weight=info["gold_weight"], temperature=info["temperature"])
-
-        def utility(prompts, responses):
-            out = []
-            for p, r in zip(prompts, responses):
-                q = find_question(p)
-                out.append(annotator.reply(q, r).utility if q is not None else 0.0)
-            return out
-
-        with tempfile.TemporaryDirectory() as tmp:
-            for name, reward in (("reward model", Path(args.reward_model)), ("exact annotator utility", utility)):
-                history, _ = run_ppo(lab, Path(args.policy), reward, Path(tmp) / name.replace(" ", "-"),
-                                     PPORun(name, name, args.kl), steps=args.ppo_steps, learning_rate=args.lr, seed=0)
-                figs = run_figures(history)
-                result[name] = figs
-                print(f"PPO against the {name}: gold {figs['gold_start']:+.2f} -> best {figs['gold_best']:+.2f} "
-                      f"(step {figs['gold_best_step']}) -> {figs['gold_end']:+.2f}; proxy {figs['proxy_start']:+.2f} "
-                      f"-> {figs['proxy_end']:+.2f}; sqrt(KL) {figs['sqrt_kl_end']:.2f}; length "
-                      f"{figs['length_start']:.1f} -> {figs['length_end']:.1f}")
-    print(json.dumps(result, indent=1, default=str))
+    exclude = {json_key(r["prompt"]) for f in args.exclude for r in read_rows(f).rows}
+    prompts = [p for _, p in fresh_questions(lab, args.prompts, random.Random(f"{args.seed}:held-out"), exclude)]
+    pairs = onpolicy_pairs(lab, args.policy, prompts=prompts, n_samples=8, max_new_tokens=48, seed=args.seed)
+    info = lab.info["annotator"]
+    annotator = Annotator(lab.biases, gold_weight=info["gold_weight"], temperature=info["temperature"])
+    p_correct, same = [], []
+    for p in pairs:
+        q = find_question(p["prompt"])
+        good, bad = annotator.reply(q, p["chosen"]), annotator.reply(q, p["rejected"])
+        p_correct.append(preference_probability(good.utility, bad.utility, annotator.temperature))
+        if same_style(signals(q, p["chosen"]), signals(q, p["rejected"])):
+            same.append(p)
+    result: dict = {
+        "held_out_prompts": len(prompts), "gold_ranked_pairs": len(pairs), "same_style_pairs": len(same),
+        "annotator_expected_agreement": sum(p_correct) / len(pairs),
+        "annotator_utility_ranks_by_gold": sum(x > 0.5 for x in p_correct) / len(pairs),
+        "gold_weight": info["gold_weight"], "reward_models": {}}
+    print(f"{len(pairs)} gold-ranked pairs of the policy's samples on {len(prompts)} held-out prompts "
+          f"({len(same)} of one style); the annotator chooses the correct sample with probability "
+          f"{result['annotator_expected_agreement']:.3f} on average, its utility ranks "
+          f"{result['annotator_utility_ranks_by_gold']:.3f} of them by gold")
+    for rm in args.reward_model:
+        # chosen is the correct sample, so accuracy against the labels is accuracy by gold
+        acc = pairwise_accuracy(rm, pairs)["labels"]
+        acc_same = pairwise_accuracy(rm, same)["labels"] if same else float("nan")
+        result["reward_models"][rm] = {"ranks_by_gold": acc, "same_style_ranks_by_gold": acc_same}
+        print(f"{rm}: ranks {acc:.3f} of the pairs by gold; {acc_same:.3f} of the same-style ones")
+    print(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

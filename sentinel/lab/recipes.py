@@ -323,27 +323,17 @@ def annotated_onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_pro
     """
     import random
 
-    from ..data import read_rows
     from ..train.ppo import PPOConfig, PPOTrainer
     from .annotator import Annotator
-    from .generate import annotation_row, make_question
+    from .generate import annotation_row
 
     if k < 2 or k % 2:
         raise ConfigError(f"need an even number of replies per prompt (2 or more), got {k}", field="k")
     if n_prompts < 1:
         raise ConfigError(f"must be at least 1, got {n_prompts}", field="n_prompts")
     lab = Lab.open(lab)
-    seen = {json_key(r["prompt"]) for name in ("prompts", "eval") for r in read_rows(lab.data(name)).rows}
     rng = random.Random(f"{seed}:onpolicy")
-    questions: list = []
-    for _ in range(100 * n_prompts):
-        q, prompt = make_question(rng)
-        key = json_key(prompt)
-        if key not in seen:
-            seen.add(key)
-            questions.append((q, prompt))
-            if len(questions) == n_prompts:
-                break
+    questions = fresh_questions(lab, n_prompts, rng)
     info = lab.info["annotator"]
     annotator = Annotator(lab.biases, seed=rng.randrange(2**31), gold_weight=info["gold_weight"],
                           temperature=info["temperature"])
@@ -366,6 +356,28 @@ def annotated_onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_pro
     logger.info("annotated on-policy pairs: %d from %d prompts (%d samples each; %d pairs of identical samples "
                 "left out)", len(pairs), len(questions), k, identical)
     return pairs, notes
+
+
+def fresh_questions(lab: str | Path | Lab, n: int, rng: Any, exclude: set[str] | None = None
+                    ) -> list[tuple[Any, list[dict[str, str]]]]:
+    """`n` (question, prompt) pairs drawn from `rng` (a `random.Random`), none of them one of the lab's RL or eval
+    prompts, none in `exclude` (`json_key`s of prompts), no two alike: prompts no trained model has seen."""
+    from ..data import read_rows
+    from .generate import make_question
+
+    lab = Lab.open(lab)
+    seen = {json_key(r["prompt"]) for name in ("prompts", "eval") for r in read_rows(lab.data(name)).rows}
+    seen |= exclude or set()
+    out: list[tuple[Any, list[dict[str, str]]]] = []
+    for _ in range(100 * n):
+        q, prompt = make_question(rng)
+        key = json_key(prompt)
+        if key not in seen:
+            seen.add(key)
+            out.append((q, prompt))
+            if len(out) == n:
+                break
+    return out
 
 
 def json_key(prompt: Any) -> str:

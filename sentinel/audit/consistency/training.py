@@ -449,8 +449,10 @@ class OverOptimisation:
     is the mean over the generation's 4 prompts, 0.35 of noise a step. A recorded PPO run whose gold was flat noise
     (tests/data/ppo_lab_gold_metrics.jsonl) reaches 2.5 standard errors too, and a threshold of 2 from the run's
     first window, tried as a second test, raised over-optimisation on it. No threshold on the gold series alone
-    separates the two; the remedy is a less noisy gold (more prompts per logged step, or gold measured on a fixed
-    prompt set), not a lower bar.
+    separates the two; the remedy is a less noisy gold, not a lower bar: gold measured on a fixed set of held-out
+    prompts (for TRL's GRPO and RLOO, their evaluation loop, watched with `gold_metric="eval_rewards/gold/mean"`).
+    On the lab's GRPO run, 16 such prompts sampled 8 times every 5 generations made the fall plain on every CPU
+    setting tried (docs/guides/guard-training.md).
     """
 
     def run(self, log, cfg):
