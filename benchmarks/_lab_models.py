@@ -30,3 +30,24 @@ def lab_models(out: str | Path, lab: str | None = None, sft: str | None = None, 
         print(f"training the biased reward model in {rm_dir} ...", flush=True)
         train_reward(lab_dir, rm_dir, RecipeConfig(**QUICK_RM), init=sft_dir)
     return lab_dir, sft_dir, rm_dir
+
+
+def noisy_start(out: str | Path, lab_dir: Path, sft: str | None = None, noisy: float = 0.4) -> tuple[Path, Path]:
+    """(sft, start): the lab's SFT recipe trained 1000 steps on one thread into OUT/sft (unless `sft` is given), and
+    that policy fine-tuned on demonstrations of which a share `noisy` give a wrong answer (`noisy_sft`) into
+    OUT/sft-noisy-<share>: a start with room to improve, as the over-optimisation gate and the on-policy reward model
+    use it. With `noisy` 0 the start is the SFT policy itself."""
+    from sentinel.lab.recipes import SFT_RECIPE, RecipeConfig, noisy_sft, train_sft
+
+    out = Path(out)
+    sft_dir = Path(sft) if sft else out / "sft"
+    if not (sft_dir / "config.yaml").is_file():
+        print(f"training the SFT policy (1000 steps) in {sft_dir} ...", flush=True)
+        train_sft(lab_dir, sft_dir, RecipeConfig(**{**SFT_RECIPE, "steps": 1000, "threads": 1}))
+    if noisy <= 0:
+        return sft_dir, sft_dir
+    start = out / f"sft-noisy-{noisy:g}"
+    if not (start / "config.yaml").is_file():
+        print(f"fine-tuning it on {noisy:.0%} wrong demonstrations in {start} ...", flush=True)
+        noisy_sft(lab_dir, sft_dir, start, share=noisy)
+    return sft_dir, start

@@ -67,10 +67,10 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
+    from _lab_models import noisy_start
 
     from sentinel.lab import LabConfig, gold_rewards, init_lab
     from sentinel.lab.build import Lab
-    from sentinel.lab.recipes import SFT_RECIPE, RecipeConfig, noisy_sft, train_sft
     from sentinel.train.ppo import PPOConfig, PPOTrainer
 
     torch.set_num_threads(1)
@@ -79,14 +79,7 @@ def main() -> None:
     if not (lab_dir / "lab.json").is_file():
         init_lab(lab_dir, LabConfig(seed=0), overwrite=True)
     lab = Lab.open(lab_dir)
-    sft = Path(args.sft) if args.sft else out / "sft"
-    if not (sft / "config.yaml").is_file():
-        train_sft(lab, sft, RecipeConfig(**{**SFT_RECIPE, "steps": 1000, "threads": 1}))
-    start = sft
-    if args.noisy > 0:
-        start = out / f"sft-noisy-{args.noisy:g}"
-        if not (start / "config.yaml").is_file():
-            noisy_sft(lab, sft, start, share=args.noisy)
+    _, start = noisy_start(out, lab_dir, args.sft, args.noisy)
     prompts = [json.loads(line)["prompt"] for line in lab.data("prompts").read_text().splitlines()]
     reward = exact_utility(lab, args.gold_weight)
     curves = {}
