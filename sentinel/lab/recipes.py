@@ -361,7 +361,8 @@ def annotated_onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_pro
 def fresh_questions(lab: str | Path | Lab, n: int, rng: Any, exclude: set[str] | None = None
                     ) -> list[tuple[Any, list[dict[str, str]]]]:
     """`n` (question, prompt) pairs drawn from `rng` (a `random.Random`), none of them one of the lab's RL or eval
-    prompts, none in `exclude` (`json_key`s of prompts), no two alike: prompts no trained model has seen."""
+    prompts, none in `exclude` (`json_key`s of prompts), no two alike: prompts no trained model has seen. Fewer
+    than `n` (with a warning) when the lab's finite question space runs out."""
     from ..data import read_rows
     from .generate import make_question
 
@@ -377,6 +378,9 @@ def fresh_questions(lab: str | Path | Lab, n: int, rng: Any, exclude: set[str] |
             out.append((q, prompt))
             if len(out) == n:
                 break
+    if len(out) < n:  # the lab's questions are a finite space (about 4,300 distinct prompts)
+        logger.warning("only %d of %d fresh prompts: the lab's question space is nearly used up by the excluded "
+                       "ones", len(out), n)
     return out
 
 

@@ -507,3 +507,22 @@ def test_annotated_onpolicy_pairs_are_the_policys_samples_labelled_by_the_annota
     assert greedy == greedy_notes == []
     with pytest.raises(ConfigError, match="even number"):
         annotated_onpolicy_pairs(lab_dir, policy, n_prompts=2, k=3)
+
+
+def test_fresh_questions_skip_the_labs_prompts_and_warn_when_the_space_runs_out(lab_dir, monkeypatch, caplog):
+    from sentinel.data import read_rows
+    from sentinel.lab import generate
+    from sentinel.lab.recipes import fresh_questions, json_key
+
+    lab_prompts = {json_key(r["prompt"]) for name in ("prompts", "eval")
+                   for r in read_rows(lab_dir / "data" / f"{name}.jsonl").rows}
+    got = fresh_questions(lab_dir, 50, random.Random(0))
+    keys = [json_key(p) for _, p in got]
+    assert len(keys) == len(set(keys)) == 50 and not set(keys) & lab_prompts
+    assert not set(keys) & {json_key(p) for _, p in fresh_questions(lab_dir, 50, random.Random(0), set(keys))}
+    # a question space of one prompt: one fresh prompt, and a warning that says so
+    one = generate.make_question(random.Random(1))
+    monkeypatch.setattr(generate, "make_question", lambda rng: one)
+    with caplog.at_level("WARNING"):
+        assert len(fresh_questions(lab_dir, 3, random.Random(0))) == (0 if json_key(one[1]) in lab_prompts else 1)
+    assert "only" in caplog.text and "fresh prompts" in caplog.text
