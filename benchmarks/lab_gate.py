@@ -64,6 +64,8 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--window", type=int, default=5)
+    ap.add_argument("--reward-model", help="a learned reward-model folder to optimise instead of the exact utility "
+                    "(the demo's question: does the curve survive the reward model's own errors?)")
     args = ap.parse_args()
 
     import torch
@@ -81,7 +83,7 @@ def main() -> None:
     lab = Lab.open(lab_dir)
     _, start = noisy_start(out, lab_dir, args.sft, args.noisy)
     prompts = [json.loads(line)["prompt"] for line in lab.data("prompts").read_text().splitlines()]
-    reward = exact_utility(lab, args.gold_weight)
+    reward = args.reward_model or exact_utility(lab, args.gold_weight)
     curves = {}
     for seed in args.seeds:
         t = time.time()

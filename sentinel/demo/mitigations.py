@@ -23,12 +23,9 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ..utils import atomic_write_json
-
-if TYPE_CHECKING:
-    from .models.protocols import RewardSource
 
 logger = logging.getLogger(__name__)
 
@@ -48,67 +45,164 @@ class PPORun:
 
 
 def smoothing_window(n: int) -> int:
-    """Steps per moving average for a run of `n` steps."""
-    return max(3, n // 8)
+    """Steps per trailing mean for a run of `n` steps."""
+    return max(5, n // 20)
 
 
-def run_ppo(lab, sft: Path, reward_model: RewardSource, out: Path, run: PPORun, *, steps: int, learning_rate: float,
-            seed: int) -> tuple[list[dict], Any]:
-    """PPO from `sft` as `run` says, with the lab's gold grader watched (never optimised) and `SentinelCallback`
-    guarding the run. `reward_model`: a folder or anything `as_reward_fn` accepts (`run.reward_models`, when given,
-    replace it). Returns (per-step history, the callback). A finished run (out/history.json) is reused: its
-    history is replayed through a new callback, so the alarms are the same."""
+class HeldOutGold:
+    """PPO callback: the policy's gold on fixed held-out prompts at step 1 and every `every` steps, added to that
+    step's stats as `heldout/gold` (mean gold of `samples` replies per prompt, sampled as PPO samples) and
+    `heldout/greedy_accuracy` (share of greedy replies graded correct). The training batch's gold depends on which
+    prompts were drawn; this series does not. Sampling runs under a forked torch RNG with a seed of its own, so
+    watching leaves the training run unchanged."""
+
+    def __init__(self, prompts: list, every: int = 10, samples: int = 2, seed: int = 1):
+        self.prompts, self.every, self.samples, self.seed = prompts, every, samples, seed
+
+    def on_step_end(self, trainer, step: int, stats: dict) -> None:
+        import torch
+
+        from ..lab.world import gold_rewards
+
+        if step != 1 and step % self.every:
+            return
+        repeated = [p for p in self.prompts for _ in range(self.samples)]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            sampled = trainer.generate(repeated)
+            greedy = trainer.generate(self.prompts, do_sample=False)
+        gold = gold_rewards(repeated, sampled)
+        stats["heldout/gold"] = sum(gold) / len(gold)
+        stats["heldout/greedy_accuracy"] = sum(g == 1.0 for g in gold_rewards(self.prompts, greedy)) / len(greedy)
+
+
+@dataclass(frozen=True)
+class PPOJob:
+    """Everything one PPO run of the demo needs, as plain values, so that a worker process can run it."""
+
+    lab_dir: Path
+    sft: Path
+    reward_model: Path
+    out: Path
+    run: PPORun
+    steps: int
+    learning_rate: float
+    seed: int
+    heldout_prompts: int = 0  # the first this many of the lab's eval prompts; 0: no held-out gold
+    heldout_every: int = 10
+
+
+def run_ppo(job: PPOJob) -> tuple[list[dict], Any]:
+    """PPO from `job.sft` as `job.run` says, with the lab's gold grader watched (never optimised), gold on held-out
+    prompts measured (`HeldOutGold`) and `SentinelCallback` guarding the run. Returns (per-step history, the
+    callback). A finished run (out/history.json) is reused: its history is replayed through a new callback, so the
+    alarms, and the steps they were raised at, are the same."""
     from ..audit.consistency import SentinelCallback
+    from ..data import read_rows
+    from ..lab.build import Lab
     from ..lab.world import gold_rewards
     from ..train.ppo import PPOConfig, PPOTrainer
     from ..train.ppo.prompts import load_prompts
 
+    run, out = job.run, job.out
     guard = SentinelCallback(every_n_steps=5, stop_on=run.stop_on)
     saved = out / "history.json"
     if saved.is_file():
         history = json.loads(saved.read_text())
         for step, stats in enumerate(history, start=1):
-            guard.on_step_end(None, step, stats)
+            if guard.on_step_end(None, step, stats):
+                break
         guard.run_checks(len(history))
         return history, guard
-    config = PPOConfig(learning_rate=learning_rate, batch_size=32, mini_batch_size=8, ppo_epochs=4, max_new_tokens=48,
-                       adap_kl_ctrl=False, init_kl_coef=run.kl_coef, steps=steps, seed=seed, output_dir=str(out),
-                       ensemble=run.ensemble, uwo_lambda=run.uwo_lambda, length_penalty=run.length_penalty)
-    reward = [str(m) for m in run.reward_models] if run.reward_models else (
-        str(reward_model) if isinstance(reward_model, Path) else reward_model)
-    trainer = PPOTrainer(config=config, model=str(sft), reward_model=reward, gold_reward_fn=gold_rewards,
-                         callbacks=[guard])
+    lab = Lab.open(job.lab_dir)
+    config = PPOConfig(learning_rate=job.learning_rate, batch_size=32, mini_batch_size=8, ppo_epochs=4,
+                       max_new_tokens=48, adap_kl_ctrl=False, init_kl_coef=run.kl_coef, steps=job.steps,
+                       seed=job.seed, output_dir=str(out), ensemble=run.ensemble, uwo_lambda=run.uwo_lambda,
+                       length_penalty=run.length_penalty, save_steps=10 ** 9)
+    reward = [str(m) for m in run.reward_models] if run.reward_models else str(job.reward_model)
+    callbacks: list[Any] = []
+    if job.heldout_prompts:
+        prompts = [r["prompt"] for r in read_rows(lab.data("eval")).rows[:job.heldout_prompts]]
+        callbacks.append(HeldOutGold(prompts, every=job.heldout_every))
+    callbacks.append(guard)  # after HeldOutGold: the guard sees the held-out figures of the step
+    trainer = PPOTrainer(config=config, model=str(job.sft), reward_model=reward, gold_reward_fn=gold_rewards,
+                         callbacks=callbacks)
     history = trainer.train(load_prompts(lab.data("prompts")))
     guard.run_checks(len(history))  # the steps after the last scheduled check
     atomic_write_json(saved, history)
     return history, guard
 
 
-def _mean(xs: list[float]) -> float:
-    return sum(xs) / len(xs)
+def _train_only(job: PPOJob) -> None:
+    run_ppo(job)  # a worker's share: the history is saved, the parent replays it
 
 
-def run_figures(history: list[dict]) -> dict[str, float]:
-    """Start, best and end of a PPO run's gold reward, and its proxy, KL and length at the end (module docstring)."""
-    from ..report.stats import moving_average
+def run_ppo_jobs(jobs: list[PPOJob], workers: int) -> list[tuple[list[dict], Any]]:
+    """`run_ppo` of every job, the unfinished ones spread over `workers` processes (each run is seeded and single-
+    threaded, so the result does not depend on `workers`); (history, guard) per job, in order."""
+    from ..utils import in_processes
 
-    n = len(history)
+    todo = [j for j in jobs if not (j.out / "history.json").is_file()]
+    if workers > 1 and len(todo) > 1:
+        logger.info("%d PPO runs on %d worker processes", len(todo), workers)
+        in_processes(_train_only, todo, workers)
+    return [run_ppo(j) for j in jobs]
+
+
+def mean_history(histories: list[list[dict]]) -> list[dict[str, float]]:
+    """Per step, the mean over the seeds' histories of every number they log (cut to the shortest run)."""
+    n = min(len(h) for h in histories)
+    out = []
+    for i in range(n):
+        keys = {k for h in histories for k, v in h[i].items() if isinstance(v, (int, float))}
+        out.append({k: sum(vals) / len(vals) for k in keys
+                    if (vals := [h[i][k] for h in histories if isinstance(h[i].get(k), (int, float))])})
+    return out
+
+
+def run_figures(histories: list[list[dict]]) -> dict[str, Any]:
+    """A run's figures from its seeds' histories (module docstring): on the seeds' mean curve, gold at the first
+    full window, its peak (and step) and the last window; proxy, KL and length at the first and last window; the
+    seeds' spread of gold at the end and at its best; gold on held-out prompts where it was measured; and Gao's RL
+    form fitted to the mean gold against the mean sqrt(KL) (trailing means)."""
+    from .curves import curve_shape, gao_fit, trailing_means
+
+    mean = mean_history(histories)
+    n = len(mean)
     w = min(smoothing_window(n), n)
-    gold = [h.get("gold/score", math.nan) for h in history]
-    smooth = moving_average(gold, w)
-    best = max(range(n), key=lambda i: smooth[i])
 
-    def first_last(key: str, transform=lambda x: x) -> tuple[float, float]:
-        xs = [transform(h.get(key, math.nan)) for h in history]
-        return _mean(xs[:w]), _mean(xs[-w:])
+    def series(h: list[dict], key: str) -> list[float]:
+        return [x.get(key, math.nan) for x in h]
 
-    g0, g1 = first_last("gold/score")
+    gold = curve_shape(series(mean, "gold/score"), w)
+    per_seed = [curve_shape(series(h[:n], "gold/score"), w) for h in histories]
+
+    def first_last(key: str) -> tuple[float, float]:
+        xs = series(mean, key)
+        return sum(xs[:w]) / w, sum(xs[-w:]) / w
+
     p0, p1 = first_last("objective/scores")
     _, kl = first_last("objective/kl")
     l0, l1 = first_last("response_length/mean")
-    return {"steps": n, "window": w, "gold_start": g0, "gold_best": smooth[best], "gold_best_step": best + 1,
-            "gold_end": g1, "proxy_start": p0, "proxy_end": p1, "kl_end": kl,
-            "sqrt_kl_end": math.sqrt(max(kl, 0.0)), "length_start": l0, "length_end": l1}
+    figs: dict[str, Any] = {
+        "seeds": len(histories), "steps": n, "window": w, "gold_start": gold.first, "gold_best": gold.peak,
+        "gold_best_step": gold.peak_step, "gold_end": gold.last, "gold_rise": gold.rise, "gold_fall": gold.fall,
+        "gold_end_min": min(c.last for c in per_seed), "gold_end_max": max(c.last for c in per_seed),
+        "gold_best_min": min(c.peak for c in per_seed), "gold_best_max": max(c.peak for c in per_seed),
+        "gold_best_steps": [c.peak_step for c in per_seed], "proxy_start": p0, "proxy_end": p1, "kl_end": kl,
+        "sqrt_kl_end": math.sqrt(max(kl, 0.0)), "length_start": l0, "length_end": l1}
+    held = [(i + 1, x["heldout/gold"], x.get("heldout/greedy_accuracy", math.nan))
+            for i, x in enumerate(mean) if "heldout/gold" in x]
+    if len(held) >= 3:
+        shape = curve_shape([g for _, g, _ in held], 3)
+        figs.update({"heldout_points": len(held), "heldout_gold_start": shape.first, "heldout_gold_best": shape.peak,
+                     "heldout_gold_best_step": held[shape.peak_step - 1][0], "heldout_gold_end": shape.last,
+                     "heldout_greedy_start": held[0][2], "heldout_greedy_end": held[-1][2]})
+    root_kl = [math.sqrt(max(x, 0.0)) for x in series(mean, "objective/kl")]
+    fit = gao_fit(trailing_means(root_kl, w), trailing_means(series(mean, "gold/score"), w), gold.first)
+    if fit is not None:
+        figs.update({"gao_alpha": fit.alpha, "gao_beta": fit.beta, "gao_r2": fit.r2, "gao_peak_sqrt_kl": fit.peak_d})
+    return figs
 
 
 def mitigation_runs(main: PPORun, members: list[Path], *, strong_kl_coef: float,
@@ -127,32 +221,3 @@ def mitigation_runs(main: PPORun, members: list[Path], *, strong_kl_coef: float,
     runs.append(PPORun("guard-stop", "stopped by SentinelCallback(stop_on='high') at its first high alarm",
                        main.kl_coef, stop_on="high"))
     return runs
-
-
-def gold_vs_kl_plot(curves: dict[str, list[dict]], path: Path) -> bool:
-    """One figure: each run's gold reward against sqrt(KL to the SFT policy), both as moving averages. False when
-    matplotlib is missing."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    from ..report.stats import moving_average
-
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for name, history in curves.items():
-        w = min(smoothing_window(len(history)), len(history))
-        kl = moving_average([math.sqrt(max(h.get("objective/kl", 0.0), 0.0)) for h in history], w)
-        gold = moving_average([h.get("gold/score", math.nan) for h in history], w)
-        line, = ax.plot(kl, gold, lw=2, label=name)
-        ax.plot(kl[-1], gold[-1], "o", color=line.get_color())
-    ax.set_xlabel("sqrt(KL to the SFT policy)  (moving averages; dot: end of run)")
-    ax.set_ylabel("gold reward of PPO samples")
-    ax.set_title("gold vs KL: the watched run and the mitigations")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return True

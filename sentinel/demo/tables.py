@@ -7,17 +7,12 @@ import logging
 import math
 from pathlib import Path
 
-from ..report import Finding
-from .mitigations import PPORun, smoothing_window
+from .mitigations import PPORun
 
 logger = logging.getLogger(__name__)
 
 
-def demo_plots(history: list[dict], comparison: dict[str, dict], alarms: list[Finding], out: Path) -> list[str]:
-    """PNG figures of the PPO run and the final comparison; [] when matplotlib is missing (logged).
-
-    Per-step values are noisy, so each curve is a centred moving average (`smoothing_window` steps) drawn over the
-    raw points, which stay faint; the guard's alarms are marked at the step each one names."""
+def _pyplot():
     try:
         import matplotlib
 
@@ -25,45 +20,70 @@ def demo_plots(history: list[dict], comparison: dict[str, dict], alarms: list[Fi
         import matplotlib.pyplot as plt
     except ImportError:
         logger.warning("matplotlib is not installed: no plots (pip install 'sentinel-rlhf[plots]')")
+        return None
+    return plt
+
+
+def _band(ax, histories: list[list[dict]], key: str, colour: str, label: str, window: int) -> None:
+    """The seeds' mean of `key` per step (trailing means over full windows) with the seeds' min-max band."""
+    from .curves import seed_band, trailing_means
+
+    curves = [trailing_means([h.get(key, math.nan) for h in run], window) for run in histories]
+    mean, low, high = seed_band(curves)
+    steps = list(range(window, window + len(mean)))
+    ax.plot(steps, mean, color=colour, lw=2, label=label)
+    if len(histories) > 1:
+        ax.fill_between(steps, low, high, color=colour, alpha=0.2, lw=0)
+
+
+def _gold_vs_kl(ax, histories: list[list[dict]], colour: str, label: str) -> None:
+    """Gold averaged on a monotone grid of sqrt(KL) bins (all seeds' steps pooled): no line runs back."""
+    from .curves import binned_by_kl
+
+    kl = [math.sqrt(max(h.get("objective/kl", 0.0), 0.0)) for run in histories for h in run]
+    gold = [h.get("gold/score", math.nan) for run in histories for h in run]
+    binned = binned_by_kl(kl, gold, bins=12)
+    ax.plot([b[0] for b in binned], [b[1] for b in binned], "o-", color=colour, lw=2, ms=3, label=label)
+
+
+def demo_plots(histories: list[list[dict]], figs: dict, comparison: dict[str, dict], alarm_steps: list[int],
+               out: Path) -> list[str]:
+    """PNG figures of the PPO seeds and the final comparison; [] when matplotlib is missing (logged).
+
+    Curves are the seeds' mean of trailing means over full windows with the seeds' min-max band; held-out gold is
+    drawn where it was measured; the guard's alarms are marked at the step each was raised."""
+    plt = _pyplot()
+    if plt is None:
         return []
-    from ..report.stats import moving_average
+    from .curves import GaoFit
 
-    steps = list(range(1, len(history) + 1))
-    window = smoothing_window(len(history))
-
-    def smooth(xs):
-        return moving_average(xs, window)
-
-    proxy = [h.get("objective/scores") for h in history]
-    gold = [h.get("gold/score") for h in history]
-    length = [h.get("response_length/mean") for h in history]
-    root_kl = [math.sqrt(max(h.get("objective/kl", 0.0), 0.0)) for h in history]
-    marks = sorted({int(a.data["step"]) for a in alarms if isinstance(a.data.get("step"), (int, float))})
-
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    for values, colour, label in ((proxy, "tab:blue", "proxy: biased reward model"),
-                                  (gold, "tab:red", "gold grader (watched only)")):
-        axes[0].plot(steps, values, color=colour, alpha=0.25, lw=0.8)
-        axes[0].plot(steps, smooth(values), color=colour, lw=2, label=label)
-    axes[0].set_title("reward"), axes[0].legend(fontsize=8)
-    axes[1].plot(steps, length, color="tab:green", alpha=0.25, lw=0.8)
-    axes[1].plot(steps, smooth(length), color="tab:green", lw=2)
+    w = figs["window"]
+    seeds = len(histories)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    _band(axes[0], histories, "objective/scores", "tab:blue", "proxy: biased reward model", w)
+    _band(axes[0], histories, "gold/score", "tab:red", "gold grader, PPO samples (watched only)", w)
+    held = [(i + 1, sum(r[i]["heldout/gold"] for r in histories) / seeds) for i in range(figs["steps"])
+            if all("heldout/gold" in r[i] for r in histories)]
+    if held:
+        axes[0].plot(*zip(*held), "s", color="darkred", ms=3, label="gold on held-out prompts")
+    axes[0].axvline(figs["gold_best_step"], color="tab:red", ls=":", lw=1, label="gold peak (mean curve)")
+    for i, step in enumerate(sorted(set(alarm_steps))):
+        axes[0].axvline(step, color="black", ls="--", lw=1, label="guard: first high alarm" if i == 0 else None)
+    axes[0].set_title(f"reward, mean of {seeds} seed{'s' if seeds > 1 else ''} (band: min-max)")
+    axes[0].legend(fontsize=7)
+    _band(axes[1], histories, "response_length/mean", "tab:green", "response length", w)
     axes[1].set_title("response length (tokens)")
     for ax in axes[:2]:
-        ax.set_xlabel(f"PPO step (lines: moving average over {window} steps)")
-        for i, step in enumerate(marks):
-            ax.axvline(step, color="black", ls="--", lw=1, label="guard alarm" if i == 0 and ax is axes[0] else None)
-    if marks:
-        axes[0].legend(fontsize=8)
-    axes[2].scatter(root_kl, gold, s=10, color="tab:red", alpha=0.25, label="single steps")
-    sk, sg = smooth(root_kl), smooth(gold)
-    axes[2].plot(sk, sg, color="tab:red", lw=2, label=f"moving average ({window} steps)")
-    axes[2].annotate("start", (sk[0], sg[0]), fontsize=8), axes[2].annotate("end", (sk[-1], sg[-1]), fontsize=8)
-    for i, step in enumerate(marks):
-        if 1 <= step <= len(history):
-            axes[2].plot(sk[step - 1], sg[step - 1], "kx", ms=8, label="guard alarm" if i == 0 else None)
-    axes[2].set_xlabel("sqrt(KL to the SFT policy)"), axes[2].set_title("gold reward vs sqrt(KL)")
-    axes[2].legend(fontsize=8)
+        ax.set_xlabel(f"PPO step (trailing means over {w} steps)")
+    _gold_vs_kl(axes[2], histories, "tab:red", "gold, binned by sqrt(KL)")
+    if "gao_alpha" in figs:
+        fit = GaoFit(figs["gao_alpha"], figs["gao_beta"], figs["gao_r2"], 0)
+        top = max(math.sqrt(max(h.get("objective/kl", 0.0), 0.0)) for run in histories for h in run)
+        ds = [top * (i + 1) / 50 for i in range(50)]
+        axes[2].plot(ds, [figs["gold_start"] + fit.predict(d) for d in ds], "k--", lw=1,
+                     label=f"Gao fit: d({fit.alpha:.2f} - {fit.beta:.2f} log d), R2 {fit.r2:.2f}")
+    axes[2].set_xlabel("sqrt(KL to the start policy)"), axes[2].set_title("gold reward vs sqrt(KL)")
+    axes[2].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "ppo.png", dpi=90)
     plt.close(fig)
@@ -77,67 +97,101 @@ def demo_plots(history: list[dict], comparison: dict[str, dict], alarms: list[Fi
     return ["ppo.png", "models.png"]
 
 
+def mitigations_plot(histories: dict[str, list[list[dict]]], window: int, path: Path) -> bool:
+    """Gold vs step (seeds' mean, min-max band) and gold vs sqrt(KL) on a monotone grid, one line per run. False
+    when matplotlib is missing."""
+    plt = _pyplot()
+    if plt is None:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for i, (name, runs) in enumerate(histories.items()):
+        colour = f"C{i}"
+        label = f"{name} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
+        _band(axes[0], runs, "gold/score", colour, label, window)
+        _gold_vs_kl(axes[1], runs, colour, label)
+    axes[0].set_xlabel(f"PPO step (trailing means over {window} steps; band: seeds' min-max)")
+    axes[0].set_ylabel("gold reward of PPO samples"), axes[0].set_title("gold vs step")
+    axes[1].set_xlabel("sqrt(KL to the start policy), binned"), axes[1].set_title("gold vs sqrt(KL)")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
 # The report's key figures (names of metrics; their values come from the run).
-KEY_METRICS = ["SFT/gold_accuracy", "PPO/gold_accuracy", "DPO/gold_accuracy", "ppo/proxy_first", "ppo/proxy_last",
-               "ppo/gold_first", "ppo/gold_peak", "ppo/gold_peak_step", "ppo/gold_last", "ppo/first_alarm_step",
-               "ppo/kl_last"]
+KEY_METRICS = ["SFT/gold_accuracy", "PPO/gold_accuracy", "DPO/gold_accuracy", "ppo/seeds", "ppo/proxy_first",
+               "ppo/proxy_last", "ppo/gold_first", "ppo/gold_peak", "ppo/gold_peak_step", "ppo/gold_last",
+               "ppo/first_high_alarm_step", "ppo/kl_last", "ppo/gao_r2"]
 GOLD_DROP = 0.1  # gold ending this far below its peak (while the proxy rose) is called over-optimisation
 
 
-def best_mitigation(metrics: dict, include_dpo: bool = True) -> tuple[str, float] | None:
-    """(name, greedy gold accuracy) of the mitigation (or DPO) that kept the most gold; None without mitigations."""
-    scores = {k.split("/")[1]: v for k, v in metrics.items()
-              if k.startswith("mitigation/") and k.endswith("/gold_accuracy") and v is not None}
-    if not scores:
-        return None
-    if include_dpo and metrics.get("DPO/gold_accuracy") is not None:
-        scores["DPO"] = metrics["DPO/gold_accuracy"]
-    name = max(scores, key=lambda k: (scores[k], metrics.get(f"mitigation/{k}/gold_end", -math.inf)))
-    return name, scores[name]
+def clear_winner(figures: dict[str, dict]) -> tuple[str | None, str]:
+    """(name, why) of the run that kept the most sampled gold at the end, named only where its lead exceeds the
+    seeds' spread: its worst seed above every other run's best seed. (None, why not) otherwise."""
+    ranked = sorted(figures, key=lambda k: figures[k]["gold_end"], reverse=True)
+    if len(ranked) < 2:
+        return None, "one run: nothing to compare"
+    top = ranked[0]
+    if any(figures[k]["seeds"] < 2 for k in ranked[:2]):
+        return None, (f"{top} ended highest ({figures[top]['gold_end']:+.2f}), but on one seed a lead cannot be "
+                      "told from the seeds' spread (benchmarks/mitigations.py runs three)")
+    rival = max(ranked[1:], key=lambda k: figures[k]["gold_end_max"])
+    if figures[top]["gold_end_min"] > figures[rival]["gold_end_max"]:
+        return top, (f"its worst seed ({figures[top]['gold_end_min']:+.2f}) ended above every other run's best seed "
+                     f"({rival}: {figures[rival]['gold_end_max']:+.2f})")
+    return None, (f"{top} ended highest on the mean ({figures[top]['gold_end']:+.2f}) but within the seeds' spread "
+                  f"of {rival} ({figures[rival]['gold_end_min']:+.2f} to {figures[rival]['gold_end_max']:+.2f}): no "
+                  "clear winner at this budget")
 
 
 def demo_summary(d: dict) -> tuple[list[str], list[str]]:
     """(what happened, what to do next) for the demo report, read from its JSON dict (metrics, findings, config)."""
-    m, findings, cfg = d["metrics"], d["findings"], d.get("config", {})
-    n, peak_step = m.get("ppo/steps"), m["ppo/gold_peak_step"]
+    m, cfg = d["metrics"], d.get("config", {})
+    n, seeds, peak_step = m.get("ppo/steps"), m.get("ppo/seeds", 1), m["ppo/gold_peak_step"]
     proxy_gain = m["ppo/proxy_last"] - m["ppo/proxy_first"]
     drop = m["ppo/gold_peak"] - m["ppo/gold_last"]
     over = proxy_gain > 0 and drop >= GOLD_DROP
+    curve = f"the mean of {seeds} seeds" if seeds > 1 else "one seed (a single seed's curve is noise: read it as such)"
     what = [(f"PPO against the reward model trained on the biased preferences ran {n} steps: proxy reward "
              f"{m['ppo/proxy_first']:+.2f} -> {m['ppo/proxy_last']:+.2f}, gold reward {m['ppo/gold_first']:+.2f} -> "
-             f"{m['ppo/gold_last']:+.2f} (peak {m['ppo/gold_peak']:+.2f} at step {peak_step}).")]
-    if over:
-        what.append(f"That is over-optimisation: the proxy rose by {proxy_gain:.2f} while gold ended {drop:.2f} below "
-                    "its peak.")
-    alarms = sorted((f for f in findings if f["id"].startswith("ppo/") and f["severity"] != "info"),
-                    key=lambda f: f.get("data", {}).get("step") or 0)
-    if alarms:
-        first = alarms[0]
-        at = first.get("data", {}).get("step")
-        when = "" if at is None else (f", at step {at}: " + ("before" if at < peak_step else "at" if at == peak_step
-                                                             else "after") + f" the gold peak (step {peak_step})")
-        what.append(f"The guard raised {len(alarms)} alarm{'s' if len(alarms) != 1 else ''} "
-                    f"({', '.join(f['id'] for f in alarms)}); the first, {first['id']}{when}.")
+             f"{m['ppo/gold_last']:+.2f} (peak {m['ppo/gold_peak']:+.2f} at step {peak_step}), on {curve}, "
+             f"trailing means over {m['ppo/window']} steps.")]
+    rise = m["ppo/gold_peak"] - m["ppo/gold_first"]
+    if over and rise >= GOLD_DROP:
+        what.append(f"That is over-optimisation: the proxy rose by {proxy_gain:.2f} while gold rose {rise:+.2f} to "
+                    f"its peak and then ended {drop:.2f} below it.")
+    elif over:
+        what.append(f"The proxy rose by {proxy_gain:.2f} while gold never rose by {GOLD_DROP} and ended {drop:.2f} "
+                    "below its start window's level or peak: the reward model led PPO away from gold from the start.")
+    if m.get("ppo/heldout_gold_first") is not None:
+        what.append(f"On {cfg.get('heldout_prompts', '?')} held-out prompts, gold went "
+                    f"{m['ppo/heldout_gold_first']:+.2f} -> {m['ppo/heldout_gold_last']:+.2f} (peak "
+                    f"{m['ppo/heldout_gold_peak']:+.2f} near step {m['ppo/heldout_gold_peak_step']}); greedy accuracy "
+                    f"{m['ppo/heldout_greedy_first']:.2f} -> {m['ppo/heldout_greedy_last']:.2f}.")
+    if m.get("ppo/gao_r2") is not None:
+        what.append(f"Gao et al.'s RL form fitted to mean gold against sqrt(KL): alpha {m['ppo/gao_alpha']:.2f}, "
+                    f"beta {m['ppo/gao_beta']:.2f}, R-squared {m['ppo/gao_r2']:.2f}.")
+    raised = [(s, m.get(f"ppo/seed_{s}/first_high_alarm_step")) for s in m.get("ppo/seed_list", [])]
+    fired = [(s, at) for s, at in raised if at is not None]
+    if fired:
+        after = sum(at >= peak_step for _, at in fired)
+        what.append("The guard's first high alarm was raised at step "
+                    + ", ".join(f"{at} (seed {s})" for s, at in fired)
+                    + f"; {after} of {len(fired)} at or after the gold peak of the mean curve (step {peak_step})"
+                    + (f"; no high alarm in {len(raised) - len(fired)} seed(s)." if len(fired) < len(raised) else "."))
     else:
-        what.append("The guard raised no alarm during PPO.")
-    rm = [f for f in findings if f["id"].startswith("reward-model/")]
+        what.append("The guard raised no high alarm during PPO.")
+    rm = [f for f in d["findings"] if f["id"].startswith("reward-model/")]
     what.append(f"The reward-model audit flagged {len(rm)} bias{'es' if len(rm) != 1 else ''}"
                 + (f": {', '.join(f['id'].split('/', 1)[1] for f in rm)}." if rm else "."))
     acc = {name: m.get(f"{name}/gold_accuracy") for name in ("SFT", "PPO", "DPO")}
     what.append(f"Greedy gold accuracy on {cfg.get('eval_prompts', '?')} eval prompts: "
                 + ", ".join(f"{k} {v:.3f}" for k, v in acc.items() if v is not None) + ".")
-    best = best_mitigation(m)
-    if best is not None:
-        name, value = best
-        line = (f"Of the mitigations (same SFT start and step budget), {name} kept the most gold: greedy gold "
-                f"accuracy {value:.3f} against {acc['PPO']:.3f} for PPO alone")
-        ppo_best = best_mitigation(m, include_dpo=False)
-        if name == "DPO" and ppo_best is not None:
-            line += f"; of the PPO runs, {ppo_best[0]} ({ppo_best[1]:.3f})"
-        name = name if name != "DPO" or ppo_best is None else ppo_best[0]
-        end = m.get(f"mitigation/{name}/gold_end")
-        what.append(line + (f"; {name}'s sampled gold at the end {end:+.2f} against {m['ppo/gold_last']:+.2f} for "
-                            "PPO alone." if end is not None else "."))
+    if m.get("mitigation/winner_reason"):
+        winner = m.get("mitigation/winner")
+        what.append((f"Of the mitigations, {winner} kept the most gold: " if winner else "Mitigations: ")
+                    + m["mitigation/winner_reason"] + ".")
 
     steps = []
     if over:
@@ -155,26 +209,27 @@ def demo_summary(d: dict) -> tuple[list[str], list[str]]:
     if known and acc.get("PPO") is not None and acc.get("SFT") is not None and acc["PPO"] < acc["SFT"]:
         top = max(known, key=lambda k: known[k])
         steps.append(f"Of the three policies, {top} keeps the most gold accuracy ({known[top]:.3f}); PPO ends at "
-                     f"{acc['PPO']:.3f}, below its SFT start ({acc['SFT']:.3f}).")
+                     f"{acc['PPO']:.3f}, below its start ({acc['SFT']:.3f}).")
     if not steps:
-        steps.append("Nothing in this run asks for action: gold did not fall after its peak, PPO kept the SFT "
+        steps.append("Nothing in this run asks for action: gold did not fall after its peak, PPO kept the start "
                      "policy's gold accuracy, and the audit flagged nothing at high severity.")
     return what, steps
 
 
 def mitigation_table(figures: dict[str, dict], comparison: dict[str, dict], runs: dict[str, PPORun]) -> list[dict]:
-    """One evidence row per run: what it changed, gold (sampled: start, best, end), proxy, KL, length at the end, and
-    greedy gold accuracy on the eval prompts."""
+    """One evidence row per run: what it changed, its seeds, sampled gold (start, best, end: the seeds' mean with
+    their range), proxy, sqrt(KL) and length at the end, and greedy gold accuracy on the eval prompts (first seed)."""
     rows = []
     for name, f in figures.items():
-        rows.append({"run": name, "change": runs[name].what if name in runs else "",
+        rows.append({"run": name, "change": runs[name].what if name in runs else "", "seeds": f["seeds"],
                      "gold start": round(f["gold_start"], 3), "gold best": round(f["gold_best"], 3),
                      "best at step": f["gold_best_step"], "gold end": round(f["gold_end"], 3),
+                     "gold end, seeds' range": f"{f['gold_end_min']:+.2f} to {f['gold_end_max']:+.2f}",
                      "proxy end": round(f["proxy_end"], 2), "sqrt(KL) end": round(f["sqrt_kl_end"], 2),
                      "length end": round(f["length_end"], 1), "steps": f["steps"],
                      "greedy gold accuracy": round(comparison[name]["gold_accuracy"], 3)})
     if "DPO" in comparison:
-        rows.append({"run": "DPO", "change": "DPO on the SFT policy's own samples ranked by the gold grader",
+        rows.append({"run": "DPO", "change": "DPO on the start policy's own samples ranked by the gold grader",
                      "greedy gold accuracy": round(comparison["DPO"]["gold_accuracy"], 3)})
     return rows
 

@@ -70,6 +70,17 @@ def test_ppo_path_stops_via_return_value_and_trainer_flag():
     assert 21 < stopped < 40 and cb.alarms[0].id == "length-hacking"
 
 
+def test_alarms_are_dated_by_the_check_that_raised_them():
+    # Checks every 7 steps: an alarm is raised at a check step, at or after the step its evidence names.
+    cb = SentinelCallback(every_n_steps=7)
+    for r in ppo_log(n=60, hacking=True, onset=20):
+        cb.on_step_end(None, r["step"], {k: v for k, v in r.items() if k != "step"})
+    first = cb.alarms[0]
+    raised = cb.raised_at[first.id]
+    assert raised % 7 == 0 and raised >= first.data["step"]
+    assert set(cb.raised_at) == {a.id for a in cb.alarms}
+
+
 def test_ppo_path_reads_the_kl_targets_from_the_trainer_config():
     cb = SentinelCallback(every_n_steps=10)
     trainer = FakePPO(target=1.0, target_kl=0.005)

@@ -186,28 +186,43 @@ def test_demo_summary_follows_the_numbers():
     """The demo's summary sentences and next steps are read from the report's metrics and findings."""
     from sentinel.demo.tables import demo_summary
 
-    metrics = {"ppo/steps": 40, "ppo/proxy_first": -1.33, "ppo/proxy_last": 2.0, "ppo/gold_first": 0.56,
-               "ppo/gold_peak": 0.6, "ppo/gold_peak_step": 2, "ppo/gold_last": 0.0, "SFT/gold_accuracy": 0.975,
-               "PPO/gold_accuracy": 0.0, "DPO/gold_accuracy": 0.917}
+    metrics = {"ppo/steps": 150, "ppo/seeds": 3, "ppo/window": 7, "ppo/proxy_first": -1.33, "ppo/proxy_last": 2.0,
+               "ppo/gold_first": 0.3, "ppo/gold_peak": 0.6, "ppo/gold_peak_step": 20, "ppo/gold_last": 0.0,
+               "ppo/seed_list": [0, 1, 2], "ppo/seed_0/first_high_alarm_step": 25,
+               "ppo/seed_1/first_high_alarm_step": 15, "ppo/seed_2/first_high_alarm_step": None,
+               "ppo/gao_alpha": 0.9, "ppo/gao_beta": 0.5, "ppo/gao_r2": 0.71,
+               "SFT/gold_accuracy": 0.975, "PPO/gold_accuracy": 0.0, "DPO/gold_accuracy": 0.917,
+               "mitigation/winner": None, "mitigation/winner_reason": "strong-kl ended highest (+0.30), but on one "
+               "seed a lead cannot be told from the seeds' spread"}
     findings = [{"id": "reward-model/verbosity", "severity": "high"},
-                {"id": "ppo/over-optimisation", "severity": "high", "data": {"step": 10}},
                 {"id": "ppo/proxy-vs-gold", "severity": "info", "data": {}}]
-    d = {"metrics": metrics, "findings": findings, "config": {"eval_prompts": 120, "ppo_kl_coef": 0.01}}
+    d = {"metrics": metrics, "findings": findings, "config": {"eval_prompts": 120, "ppo_kl_coef": 0.002}}
     what, steps = demo_summary(d)
-    assert what[0] == ("PPO against the reward model trained on the biased preferences ran 40 steps: proxy reward "
-                       "-1.33 -> +2.00, gold reward +0.56 -> +0.00 (peak +0.60 at step 2).")
-    assert what[1].startswith("That is over-optimisation: the proxy rose by 3.33 while gold ended 0.60 below")
-    assert "the first, ppo/over-optimisation, at step 10: after the gold peak (step 2)" in what[2]
-    assert what[3] == "The reward-model audit flagged 1 bias: verbosity."
-    assert what[4] == "Greedy gold accuracy on 120 eval prompts: SFT 0.975, PPO 0.000, DPO 0.917."
-    assert steps[0].startswith("Do not keep the final PPO policy: its gold reward ended 0.60 below its peak at step 2")
-    assert "fixed coefficient 0.01" in steps[0] and "rewards verbosity" in steps[1]
+    assert what[0] == ("PPO against the reward model trained on the biased preferences ran 150 steps: proxy reward "
+                       "-1.33 -> +2.00, gold reward +0.30 -> +0.00 (peak +0.60 at step 20), on the mean of 3 seeds, "
+                       "trailing means over 7 steps.")
+    assert what[1] == ("That is over-optimisation: the proxy rose by 3.33 while gold rose +0.30 to its peak and then "
+                       "ended 0.60 below it.")
+    assert what[2].startswith("Gao et al.'s RL form") and "R-squared 0.71" in what[2]
+    assert what[3] == ("The guard's first high alarm was raised at step 25 (seed 0), 15 (seed 1); 1 of 2 at or after "
+                       "the gold peak of the mean curve (step 20); no high alarm in 1 seed(s).")
+    assert what[4] == "The reward-model audit flagged 1 bias: verbosity."
+    assert what[5] == "Greedy gold accuracy on 120 eval prompts: SFT 0.975, PPO 0.000, DPO 0.917."
+    assert what[6].startswith("Mitigations: strong-kl ended highest") and "one seed" in what[6]
+    assert steps[0].startswith("Do not keep the final PPO policy: its gold reward ended 0.60 below its peak at step 20")
+    assert "fixed coefficient 0.002" in steps[0] and "rewards verbosity" in steps[1]
     assert steps[2].startswith("Of the three policies, SFT keeps the most gold accuracy (0.975)")
+    # one seed: the curve is called noise; gold that only fell is not called over-optimisation after a rise
+    fell = {**metrics, "ppo/seeds": 1, "ppo/gold_first": 0.6, "ppo/gold_peak_step": 7}
+    what, _ = demo_summary({"metrics": fell, "findings": findings, "config": {}})
+    assert "one seed (a single seed's curve is noise" in what[0]
+    assert what[1].startswith("The proxy rose by 3.33 while gold never rose")
     # a healthy run: gold holds, no alarm, a clean reward model -> no over-optimisation claim, nothing to act on
-    healthy = {**metrics, "ppo/gold_peak": 0.7, "ppo/gold_peak_step": 40, "ppo/gold_last": 0.7,
-               "PPO/gold_accuracy": 0.98}
-    what, steps = demo_summary({"metrics": healthy, "findings": findings[2:], "config": {}})
+    healthy = {**metrics, "ppo/gold_peak": 0.7, "ppo/gold_peak_step": 150, "ppo/gold_last": 0.7,
+               "PPO/gold_accuracy": 0.98, "ppo/seed_0/first_high_alarm_step": None,
+               "ppo/seed_1/first_high_alarm_step": None}
+    what, steps = demo_summary({"metrics": healthy, "findings": findings[1:], "config": {}})
     assert not any("over-optimisation" in w for w in what)
-    assert "The guard raised no alarm during PPO." in what
-    assert steps == [("Nothing in this run asks for action: gold did not fall after its peak, PPO kept the SFT "
+    assert "The guard raised no high alarm during PPO." in what
+    assert steps == [("Nothing in this run asks for action: gold did not fall after its peak, PPO kept the start "
                       "policy's gold accuracy, and the audit flagged nothing at high severity.")]

@@ -31,7 +31,9 @@ class SentinelCallback(TrainerCallback):
         PPO trainer's config (`target` of the adaptive KL controller, when `adap_kl_ctrl` is on); its early-stop
         `target_kl` becomes `approxkl_target` likewise.
     Other keyword arguments are `ConsistencyConfig` fields. After training, `report` holds the last Report,
-    `alarms` every finding raised (first time each id fired), `stopped_at` the step training was stopped at.
+    `alarms` every finding raised (first time each id fired), `raised_at` the step at which each alarm id was first
+    raised (a check runs every `every_n_steps`, so an alarm is raised at or after the step its evidence names),
+    `stopped_at` the step training was stopped at.
     """
 
     def __init__(self, every_n_steps: int = 10, stop_on: str | Severity | None = None, kl_target: float | None = None,
@@ -48,6 +50,7 @@ class SentinelCallback(TrainerCallback):
         self.config = from_dict(ConsistencyConfig, {**base, **overrides})
         self.history: list[dict[str, Any]] = []
         self.alarms: list[Finding] = []
+        self.raised_at: dict[str, int] = {}
         self.report: Report | None = None
         self.stopped_at: int | None = None
         self._since_check = 0
@@ -84,6 +87,7 @@ class SentinelCallback(TrainerCallback):
         for f in self.report.findings:
             if f.severity > Severity.INFO and f.id not in known and f.id != "inconclusive":
                 self.alarms.append(f)
+                self.raised_at[f.id] = step if step is not None else len(self.history)
                 logger.warning("sentinel [%s] %s at step %s: %s", f.severity.value, f.id, step, f.description)
         stop = self.stop_on is not None and any(f.id != "inconclusive" for f in self.report.at_or_above(self.stop_on))
         if stop and self.stopped_at is None:
