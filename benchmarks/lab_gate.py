@@ -91,10 +91,19 @@ def main() -> None:
                         adap_kl_ctrl=False, init_kl_coef=args.kl, steps=args.steps, seed=seed,
                         temperature=args.temperature, device="cpu", save_steps=10 ** 9,
                         output_dir=str(out / f"ppo-{seed}"))
-        history = PPOTrainer(cfg, model=str(start), reward_model=reward, gold_reward_fn=gold_rewards).train(prompts)
+        shares: list[tuple[float, float]] = []  # per step: share of samples graded correct, and wrong
+
+        def graded(p, r, shares=shares):
+            g = gold_rewards(p, r)
+            shares.append((sum(x == 1.0 for x in g) / len(g), sum(x == -1.0 for x in g) / len(g)))
+            return g
+
+        history = PPOTrainer(cfg, model=str(start), reward_model=reward, gold_reward_fn=graded).train(prompts)
         curves[seed] = {k: [h[k] for h in history] for k in ("gold/score", "objective/scores", "objective/kl")}
-        print(f"seed {seed}: {time.time() - t:.0f} s; gold {shape(curves[seed]['gold/score'], args.window)}",
-              flush=True)
+        curves[seed]["correct"] = [c for c, _ in shares]
+        curves[seed]["wrong"] = [w for _, w in shares]
+        print(f"seed {seed}: {time.time() - t:.0f} s; gold {shape(curves[seed]['gold/score'], args.window)}; "
+              f"correct {shape(curves[seed]['correct'], args.window)}", flush=True)
     mean = [sum(c["gold/score"][i] for c in curves.values()) / len(curves) for i in range(args.steps)]
     proxy = [sum(c["objective/scores"][i] for c in curves.values()) / len(curves) for i in range(args.steps)]
     result = {"settings": vars(args), "mean_gold": shape(mean, args.window), "mean_proxy": shape(proxy, args.window)}

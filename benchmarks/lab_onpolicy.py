@@ -57,10 +57,12 @@ def train_mixed_reward_model(out: Path, args) -> tuple[Path, Path, Path]:
     train = {"half": templated[:len(onpolicy)] + onpolicy, "onpolicy": onpolicy,
              "templated": templated[:2 * len(onpolicy)]}[args.mix]
     random.Random(0).shuffle(train)
-    rm = out / f"rm-{args.mix}-{args.rm_steps}-{args.rm_init}"
+    tag = "" if (args.rm_batch, args.rm_lr) == (32, 2e-3) else f"-b{args.rm_batch}-lr{args.rm_lr:g}"
+    rm = out / f"rm-{args.mix}-{args.rm_steps}-{args.rm_init}{tag}"
     if not (rm / "config.yaml").is_file():
         t = time.time()
-        train_reward(lab_dir, rm, RecipeConfig(steps=args.rm_steps, batch_size=32, learning_rate=2e-3, seed=0),
+        train_reward(lab_dir, rm, RecipeConfig(steps=args.rm_steps, batch_size=args.rm_batch,
+                                               learning_rate=args.rm_lr, seed=0, threads=args.rm_threads),
                      pairs=train, init=sft if args.rm_init == "sft" else policy, blocks=2)
         print(f"reward model ({len(train)} pairs, {args.rm_steps} steps) in {time.time() - t:.0f} s", flush=True)
     args.exclude.append(str(pairs_file))
@@ -77,6 +79,9 @@ def main() -> None:
     ap.add_argument("--onpolicy-prompts", type=int, default=2000, help="--train: prompts of the on-policy pairs")
     ap.add_argument("--mix", choices=("half", "onpolicy", "templated"), default="half", help="--train: the data")
     ap.add_argument("--rm-steps", type=int, default=3000, help="--train: reward-model optimiser steps")
+    ap.add_argument("--rm-batch", type=int, default=32, help="--train: pairs per reward-model step")
+    ap.add_argument("--rm-lr", type=float, default=2e-3, help="--train: reward-model peak learning rate")
+    ap.add_argument("--rm-threads", type=int, default=1, help="--train: torch threads of the reward-model run")
     ap.add_argument("--rm-init", choices=("policy", "sft"), default="policy",
                     help="--train: the trunk the reward model starts from (the noisy policy or its SFT parent)")
     ap.add_argument("--prompts", type=int, default=800, help="held-out prompts to sample (8 replies each)")
