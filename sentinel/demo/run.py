@@ -42,9 +42,10 @@ class DemoConfig:
     """Sizes of the demo run (docs/lab/demo.md gives its time on a 2-core laptop CPU)."""
 
     seed: int = field(default=0, metadata={"help": "seed of the lab, the training runs and sampling"})
-    gold_weight: float = field(default=3.0, metadata={
-        "help": "weight of the gold grade in the lab annotator's utility (the lab's own default is 2); at 3, "
-                "correctness outweighs one planted bias but not several, so a reward model learns both"})
+    gold_weight: float = field(default=4.0, metadata={
+        "help": "weight of the gold grade in the lab annotator's utility (the lab's own default is 2); at 4, "
+                "correctness outweighs one or two planted biases but not all of them, so a reward model learns "
+                "both (docs/benchmarks.md, 'The curve against a learned reward model')"})
     base_model: str | None = field(default=None, metadata={
         "help": "causal-LM folder to start SFT from instead of the lab's untrained base: the lab's base adapted on "
                 "domain text (sentinel train lm --model OUT/lab/base ...), so the run goes domain -> instruction -> "
@@ -66,7 +67,7 @@ class DemoConfig:
                 "mean, with their band (one seed's curve is noise)"})
     ppo_learning_rate: float = field(default=2e-4, metadata={
         "help": "PPO learning rate: high enough that the policy finds the reward model's hacks in a short run"})
-    ppo_kl_coef: float = field(default=0.002, metadata={
+    ppo_kl_coef: float = field(default=0.01, metadata={
         "help": "fixed KL coefficient; small, so the policy may drift from its start and over-optimise"})
     heldout_prompts: int = field(default=64, metadata={
         "help": "the lab's first eval prompts on which each PPO run's gold is also measured every "
@@ -82,7 +83,7 @@ class DemoConfig:
     mitigation_seeds: int = field(default=1, metadata={
         "help": "seeds of each mitigation run (the first of the PPO seeds); with one, the report names no winner "
                 "(benchmarks/mitigations.py runs three)"})
-    strong_kl_coef: float = field(default=0.02, metadata={"help": "KL coefficient of the strong-KL mitigation"})
+    strong_kl_coef: float = field(default=0.1, metadata={"help": "KL coefficient of the strong-KL mitigation"})
     ensemble_size: int = field(default=2, metadata={
         "help": "reward models in the ensemble mitigation (the demo's own plus ones from other seeds, trained beside "
                 "it); < 2: no ensemble run"})
@@ -113,8 +114,8 @@ class DemoConfig:
 
 # `sentinel demo --quick`: a first look in a few minutes on two cores (docs/benchmarks.md gives the time). One PPO
 # seed (its curve is noise, and the report says so), a shorter SFT, a small reward model and no ensemble run.
-QUICK_DEMO = {"sft_steps": 400, "onpolicy_prompts": 500, "rm_steps": 150, "ppo_steps": 100, "ppo_seeds": 1,
-              "ensemble_size": 1, "dpo_steps": 80, "eval_prompts": 60, "audit_cases": 60}
+QUICK_DEMO = {"sft_steps": 250, "onpolicy_prompts": 300, "rm_steps": 60, "ppo_steps": 60, "ppo_seeds": 1,
+              "ensemble_size": 1, "dpo_steps": 40, "eval_prompts": 60, "audit_cases": 60}
 
 
 def _check_resume(out: Path, cfg: DemoConfig) -> None:

@@ -60,17 +60,20 @@ def demo_plots(histories: list[list[dict]], figs: dict, comparison: dict[str, di
     w = figs["window"]
     seeds = len(histories)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    _band(axes[0], histories, "objective/scores", "tab:blue", "proxy: biased reward model", w)
-    _band(axes[0], histories, "gold/score", "tab:red", "gold grader, PPO samples (watched only)", w)
+    _band(axes[0], histories, "objective/scores", "tab:blue", "proxy: biased reward model (left axis)", w)
+    gold_ax = axes[0].twinx()  # gold moves by tenths where the proxy moves by units: an axis of its own
+    _band(gold_ax, histories, "gold/score", "tab:red", "gold grader, PPO samples (right axis)", w)
     held = [(i + 1, sum(r[i]["heldout/gold"] for r in histories) / seeds) for i in range(figs["steps"])
             if all("heldout/gold" in r[i] for r in histories)]
     if held:
-        axes[0].plot(*zip(*held), "s", color="darkred", ms=3, label="gold on held-out prompts")
-    axes[0].axvline(figs["gold_best_step"], color="tab:red", ls=":", lw=1, label="gold peak (mean curve)")
+        gold_ax.plot(*zip(*held), "s", color="darkred", ms=3, label="gold on held-out prompts")
+    gold_ax.axvline(figs["gold_best_step"], color="tab:red", ls=":", lw=1, label="gold peak (mean curve)")
     for i, step in enumerate(sorted(set(alarm_steps))):
-        axes[0].axvline(step, color="black", ls="--", lw=1, label="guard: first high alarm" if i == 0 else None)
+        gold_ax.axvline(step, color="black", ls="--", lw=1, label="guard: first high alarm" if i == 0 else None)
+    gold_ax.set_ylabel("gold", color="tab:red"), axes[0].set_ylabel("proxy", color="tab:blue")
     axes[0].set_title(f"reward, mean of {seeds} seed{'s' if seeds > 1 else ''} (band: min-max)")
-    axes[0].legend(fontsize=7)
+    lines = [h for ax in (axes[0], gold_ax) for h in ax.get_legend_handles_labels()[0]]
+    gold_ax.legend(lines, [ln.get_label() for ln in lines], fontsize=7, loc="upper left")
     _band(axes[1], histories, "response_length/mean", "tab:green", "response length", w)
     axes[1].set_title("response length (tokens)")
     for ax in axes[:2]:
@@ -163,7 +166,7 @@ def demo_summary(d: dict) -> tuple[list[str], list[str]]:
                     f"its peak and then ended {drop:.2f} below it.")
     elif over:
         what.append(f"The proxy rose by {proxy_gain:.2f} while gold never rose by {GOLD_DROP} and ended {drop:.2f} "
-                    "below its start window's level or peak: the reward model led PPO away from gold from the start.")
+                    "below its best window: the reward model led PPO away from gold from the start.")
     if m.get("ppo/heldout_gold_first") is not None:
         what.append(f"On {cfg.get('heldout_prompts', '?')} held-out prompts, gold went "
                     f"{m['ppo/heldout_gold_first']:+.2f} -> {m['ppo/heldout_gold_last']:+.2f} (peak "

@@ -112,7 +112,7 @@ def test_demo_config_rejects_bad_values():
 
 
 def test_gold_weight_reaches_the_lab_annotator(tmp_path, monkeypatch):
-    from sentinel.lab import pipeline
+    from sentinel.demo import run as pipeline
 
     seen = {}
 
@@ -121,7 +121,7 @@ def test_gold_weight_reaches_the_lab_annotator(tmp_path, monkeypatch):
         raise RuntimeError("stop")
 
     monkeypatch.setattr("sentinel.lab.build.init_lab", stop_after_init)
-    for weight, expected in ((None, 3.0), (4.0, 4.0)):  # the demo's own default: 3
+    for weight, expected in ((None, 4.0), (6.0, 6.0)):  # the demo's own default: 4
         with pytest.raises(RuntimeError, match="stop"):
             cfg = pipeline.DemoConfig() if weight is None else pipeline.DemoConfig(gold_weight=weight)
             pipeline.run_demo(tmp_path / f"demo-{weight}", cfg)
