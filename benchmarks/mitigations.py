@@ -6,7 +6,8 @@
 `sentinel demo` runs each mitigation on one seed, which cannot tell a lead from noise. This runs the demo's
 pipeline with `mitigation_seeds` = --seeds (each mitigation on the same seeds as the watched PPO runs, from the same
 start policy and step budget). With --from, the finished stages of a default demo run (lab, SFT, start policy, reward
-pairs and models, the PPO seeds) are linked into --out, so only the mitigation runs are new. Prints one row per run
+pairs and models, the PPO seeds, its one-seed mitigation runs) are linked into --out, so only the other seeds of the
+mitigation runs are new. Prints one row per run
 (sampled gold at the end and at its best: the seeds' mean and range; proxy, sqrt(KL), length at the end; greedy gold
 accuracy of the first seed) and the verdict: a winner only where its worst seed ends above every other run's best.
 """
@@ -34,10 +35,15 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.source:
+        source = Path(args.source).resolve()
         for name in STAGES:
-            src = Path(args.source).resolve() / name
-            if src.exists() and not (out / name).exists():
-                (out / name).symlink_to(src, target_is_directory=True)
+            if (source / name).exists() and not (out / name).exists():
+                (out / name).symlink_to(source / name, target_is_directory=True)
+        for run in sorted(source.glob("mitigations/*/seed-*")):  # the demo's own mitigation seeds
+            dest = out / run.relative_to(source)
+            if not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.symlink_to(run, target_is_directory=True)
     cfg = DemoConfig(mitigation_seeds=args.seeds, ppo_seeds=max(args.seeds, DemoConfig().ppo_seeds),
                      workers=args.workers)
     t = time.time()

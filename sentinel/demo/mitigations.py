@@ -1,19 +1,19 @@
 """PPO runs of the demo and the mitigations of reward over-optimisation, measured side by side.
 
-Every run starts from the same SFT policy with the same prompts, seed and step budget; each changes one thing from
-the watched run (PPO against the biased reward model with a small fixed KL coefficient):
+Every run starts from the same start policy with the same prompts, step budget and seeds; each changes one thing
+from the watched runs (PPO against the biased reward model with a small fixed KL coefficient):
 
-- `strong-kl`: a KL coefficient ten times larger, which keeps the policy near its SFT start;
+- `strong-kl`: a KL coefficient ten times larger, which keeps the policy near its start;
 - `ensemble`: several reward models (the same recipe from different seeds: head initialisation and data order),
   combined per sample as their minimum or mean - lambda x variance (Coste et al. 2023, "Reward model ensembles
   help mitigate overoptimization");
 - `length-penalty`: the reward minus a cost per response token (Singhal et al. 2023, "A long way to go");
 - `guard-stop`: the watched run, stopped by `SentinelCallback(stop_on="high")` at its first high alarm;
-- DPO on the SFT policy's own samples ranked by the gold grader runs in the pipeline (it is not a PPO run).
+- DPO on the start policy's own samples ranked by the gold grader runs in the pipeline (it is not a PPO run).
 
-A run's figures (`run_figures`) are read from its per-step history: gold and proxy reward, KL to the SFT policy and
-response length, as means over the first and last steps (a window of `smoothing_window` steps: single steps are
-noisy) and the best moving average of gold.
+A run's figures (`run_figures`) are read from its seeds' per-step histories: gold and proxy reward, KL to the start
+policy and response length, on the seeds' mean curve through trailing means over full windows of
+`smoothing_window` steps (single steps are noisy, and so is one seed), with the seeds' spread beside them.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def run_ppo(job: PPOJob) -> tuple[list[dict], Any]:
     config = PPOConfig(learning_rate=job.learning_rate, batch_size=32, mini_batch_size=8, ppo_epochs=4,
                        max_new_tokens=48, adap_kl_ctrl=False, init_kl_coef=run.kl_coef, steps=job.steps,
                        seed=job.seed, output_dir=str(out), ensemble=run.ensemble, uwo_lambda=run.uwo_lambda,
-                       length_penalty=run.length_penalty, save_steps=10 ** 9)
+                       length_penalty=run.length_penalty)
     reward = [str(m) for m in run.reward_models] if run.reward_models else str(job.reward_model)
     callbacks: list[Any] = []
     if job.heldout_prompts:

@@ -94,7 +94,8 @@ class DemoConfig:
         "help": "cost per response token of the length-penalty mitigation, in reward units"})
     workers: int = field(default=2, metadata={
         "help": "processes for the independent runs (reward models, PPO runs), one thread each; results do not "
-                "depend on it"})
+                "depend on it. The workers are spawned: a script that calls run_demo does so under "
+                "`if __name__ == '__main__':`"})
 
     def __post_init__(self):
         for name in ("sft_steps", "rm_steps", "ppo_steps", "ppo_seeds", "dpo_steps", "eval_prompts", "audit_cases",
