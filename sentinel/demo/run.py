@@ -247,7 +247,7 @@ def _reward_pairs(lab_dir: Path, start: Path, folder: Path, cfg: DemoConfig) -> 
     return _stage("annotated pairs of the start policy's samples", folder, build)
 
 
-# The demo's reward model: on its ~6,300 pairs (half the start policy's own samples), batches of 128 at lr 4e-3 for
+# The demo's reward model: on its ~6,800 pairs (half the start policy's own samples), batches of 128 at lr 4e-3 for
 # 750 steps rank more of the policy's gold-ranked pairs correctly than batches of 32 at 2e-3 for 3000 steps (0.738
 # against 0.707 of 638; docs/benchmarks.md, "A reward model of the policy's own samples") in the same time.
 DEMO_RM: dict[str, Any] = {"batch_size": 128, "learning_rate": 4e-3, "threads": 1}
