@@ -39,16 +39,11 @@ def exact_utility(lab, gold_weight: float):
     return fn
 
 
-def smooth(x: list[float], w: int) -> list[float]:
-    """Trailing means over full windows of `w` (index i is the mean of x[i-w+1 .. i]; the first w-1 are left out)."""
-    return [sum(x[i - w + 1:i + 1]) / w for i in range(w - 1, len(x))]
-
-
 def shape(curve: list[float], w: int) -> dict[str, float]:
-    s = smooth(curve, w)
-    peak = max(range(len(s)), key=s.__getitem__)
-    return {"first": s[0], "peak": s[peak], "peak_step": peak + w, "last": s[-1],
-            "rise": s[peak] - s[0], "fall": s[peak] - s[-1]}
+    """First, peak (and step), last, rise and fall of `curve` through trailing full windows of `w` (the demo's)."""
+    from sentinel.demo.curves import curve_shape
+
+    return curve_shape(curve, w).as_dict()
 
 
 def main() -> None:
