@@ -8,7 +8,9 @@ from the watched runs (PPO against the biased reward model with a small fixed KL
   combined per sample as their minimum or mean - lambda x variance (Coste et al. 2023, "Reward model ensembles
   help mitigate overoptimization");
 - `length-penalty`: the reward minus a cost per response token (Singhal et al. 2023, "A long way to go");
-- `guard-stop`: the watched run, stopped by `SentinelCallback(stop_on="high")` at its first high alarm;
+- `guard-stop`: the watched run, stopped by `SentinelCallback(stop_on="high")` at its first high alarm. A guard
+  only stops a run, so this is the watched run of the same seed cut at that step: its policy and history there are
+  copied while the watched run goes on (`PPOJob.stop_copy`), instead of training the same steps twice;
 - DPO on the start policy's own samples ranked by the gold grader runs in the pipeline (it is not a PPO run).
 
 A run's figures (`run_figures`) are read from its seeds' per-step histories: gold and proxy reward, KL to the start
@@ -92,6 +94,30 @@ class PPOJob:
     seed: int
     heldout_prompts: int = 0  # the first this many of the lab's eval prompts; 0: no held-out gold
     heldout_every: int = 10
+    stop_copy: Path | None = None  # where the guard-stop copy of this run goes (module docstring); None: none
+
+
+class _GuardStopCopy:
+    """PPO callback, after the guard: at the step where the guard has raised its first alarm of high severity or
+    above, the policy and the history so far are written to `folder` (history.json last: the folder's finished
+    marker). That is what the same run under `SentinelCallback(stop_on="high")` would have ended with."""
+
+    def __init__(self, guard: Any, folder: Path):
+        self.guard, self.folder, self.taken = guard, folder, False
+
+    def on_step_end(self, trainer, step: int, stats: dict) -> None:
+        from ..report import Severity
+
+        if not self.taken and any(a.severity >= Severity.HIGH for a in self.guard.alarms):
+            self.take(trainer)
+
+    def take(self, trainer) -> None:
+        import shutil
+
+        trainer.save_model(self.folder)
+        shutil.copyfile(Path(trainer.config.output_dir) / "config.yaml", self.folder / "config.yaml")
+        atomic_write_json(self.folder / "history.json", trainer.history)
+        self.taken = True
 
 
 def run_ppo(job: PPOJob) -> tuple[list[dict], Any]:
@@ -127,9 +153,14 @@ def run_ppo(job: PPOJob) -> tuple[list[dict], Any]:
         prompts = [r["prompt"] for r in read_rows(lab.data("eval")).rows[:job.heldout_prompts]]
         callbacks.append(HeldOutGold(prompts, every=job.heldout_every))
     callbacks.append(guard)  # after HeldOutGold: the guard sees the held-out figures of the step
+    copy = _GuardStopCopy(guard, job.stop_copy) if job.stop_copy else None
+    if copy:
+        callbacks.append(copy)
     trainer = PPOTrainer(config=config, model=str(job.sft), reward_model=reward, gold_reward_fn=gold_rewards,
                          callbacks=callbacks)
     history = trainer.train(load_prompts(lab.data("prompts")))
+    if copy and not copy.taken:  # no high alarm: the guard would not have stopped the run
+        copy.take(trainer)
     guard.run_checks(len(history))  # the steps after the last scheduled check
     atomic_write_json(saved, history)
     return history, guard
@@ -141,10 +172,12 @@ def _train_only(job: PPOJob) -> None:
 
 def run_ppo_jobs(jobs: list[PPOJob], workers: int) -> list[tuple[list[dict], Any]]:
     """`run_ppo` of every job, the unfinished ones spread over `workers` processes (each run is seeded and single-
-    threaded, so the result does not depend on `workers`); (history, guard) per job, in order."""
+    threaded, so the result does not depend on `workers`); (history, guard) per job, in order. A job whose folder
+    is another job's `stop_copy` is read from that copy."""
     from ..utils import in_processes
 
-    todo = [j for j in jobs if not (j.out / "history.json").is_file()]
+    copies = {j.stop_copy for j in jobs if j.stop_copy}
+    todo = [j for j in jobs if not (j.out / "history.json").is_file() and j.out not in copies]
     if workers > 1 and len(todo) > 1:
         logger.info("%d PPO runs on %d worker processes", len(todo), workers)
         in_processes(_train_only, todo, workers)

@@ -312,8 +312,11 @@ def _ppo_and_mitigations(out: Path, lab_dir: Path, start: Path, rms: list[Path],
             length_penalty=cfg.length_penalty)})
     folders = {name: [(out / "ppo" if name == "PPO" else out / "mitigations" / name) / f"seed-{s}"
                       for s in (seeds if name == "PPO" else seeds[:cfg.mitigation_seeds])] for name in runs}
+    # Gold on held-out prompts is measured on the watched runs (and so on guard-stop, a copy of one of them).
+    stop_copies = {f.name: f for f in folders.get("guard-stop", [])}
     jobs = [(name, PPOJob(lab_dir, start, rms[0], folder, runs[name], cfg.ppo_steps, cfg.ppo_learning_rate,
-                          int(folder.name.split("-")[1]), cfg.heldout_prompts, cfg.heldout_every))
+                          int(folder.name.split("-")[1]), cfg.heldout_prompts if name == "PPO" else 0,
+                          cfg.heldout_every, stop_copies.get(folder.name) if name == "PPO" else None))
             for name in runs for folder in folders[name]]
     logger.info("PPO against the biased reward model (%d steps, seeds %s) and %d mitigation runs", cfg.ppo_steps,
                 seeds, len(jobs) - len(seeds))

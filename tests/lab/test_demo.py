@@ -74,6 +74,14 @@ def test_demo_pipeline_runs_reports_and_resumes(lab_dir, lab_sft, lab_sft_noisy,
     assert settings("length-penalty")["length_penalty"] == cfg.length_penalty > 0
     assert settings("ensemble")["ensemble"] == cfg.ensemble
     assert (settings("guard-stop")["init_kl_coef"], settings("guard-stop")["length_penalty"]) == (cfg.ppo_kl_coef, 0.0)
+    # guard-stop is the watched seed-0 run cut at its guard's first high alarm: its copy, not a second run
+    watched = json.loads((out / "ppo" / "seed-0" / "history.json").read_text())
+    stopped = json.loads((out / "mitigations" / "guard-stop" / "seed-0" / "history.json").read_text())
+    assert stopped == watched[:len(stopped)]
+    assert not (out / "mitigations" / "guard-stop" / "seed-0" / "metrics.jsonl").exists()  # never trained itself
+    # the mitigations are not watched on held-out prompts (the watched runs are)
+    assert all("heldout/gold" not in h for h in json.loads(
+        (out / "mitigations" / "strong-kl" / "seed-0" / "history.json").read_text()))
     ensemble_step = json.loads((out / "mitigations" / "ensemble" / "seed-0" / "history.json").read_text())[0]
     assert {"ensemble/member_0", "ensemble/member_1"} <= set(ensemble_step)  # both members scored every step
     # the summary is the run's own: its figures and its first sentence come from the metrics
