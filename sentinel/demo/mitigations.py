@@ -173,11 +173,13 @@ def _train_only(job: PPOJob) -> None:
 def run_ppo_jobs(jobs: list[PPOJob], workers: int) -> list[tuple[list[dict], Any]]:
     """`run_ppo` of every job, the unfinished ones spread over `workers` processes (each run is seeded and single-
     threaded, so the result does not depend on `workers`); (history, guard) per job, in order. A job whose folder
-    is another job's `stop_copy` is read from that copy."""
+    is the `stop_copy` of an unfinished job is read from that copy once the job has run (and trained itself where
+    its source had finished before, without a copy)."""
     from ..utils import in_processes
 
-    copies = {j.stop_copy for j in jobs if j.stop_copy}
-    todo = [j for j in jobs if not (j.out / "history.json").is_file() and j.out not in copies]
+    unfinished = [j for j in jobs if not (j.out / "history.json").is_file()]
+    copies = {j.stop_copy for j in unfinished if j.stop_copy}
+    todo = [j for j in unfinished if j.out not in copies]
     if workers > 1 and len(todo) > 1:
         logger.info("%d PPO runs on %d worker processes", len(todo), workers)
         in_processes(_train_only, todo, workers)
