@@ -44,6 +44,7 @@ class PPORun:
     uwo_lambda: float | None = None
     length_penalty: float = 0.0
     stop_on: str | None = None
+    optimise_gold: bool = False  # PPO against the lab's gold grader itself: a control with nothing to over-optimise
 
 
 def smoothing_window(n: int) -> int:
@@ -147,7 +148,8 @@ def run_ppo(job: PPOJob) -> tuple[list[dict], Any]:
                        max_new_tokens=48, adap_kl_ctrl=False, init_kl_coef=run.kl_coef, steps=job.steps,
                        seed=job.seed, output_dir=str(out), ensemble=run.ensemble, uwo_lambda=run.uwo_lambda,
                        length_penalty=run.length_penalty)
-    reward = [str(m) for m in run.reward_models] if run.reward_models else str(job.reward_model)
+    reward: Any = ([str(m) for m in run.reward_models] if run.reward_models else
+                   gold_rewards if run.optimise_gold else str(job.reward_model))
     callbacks: list[Any] = []
     if job.heldout_prompts:
         prompts = [r["prompt"] for r in read_rows(lab.data("eval")).rows[:job.heldout_prompts]]
