@@ -55,13 +55,15 @@ class Cell:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# Seeds of the mitigation cells start at 30: the demo's own runs (seeds 0-2, benchmarks/mitigations.py) come in
+# through --logs, and the same settings from the same seed would be the same run counted twice.
 GRID = (
     Cell("rm-kl0.01", 300, tuple(range(10, 18)), what="the demo's watched run, other seeds"),
     Cell("rm-kl0.005", 200, tuple(range(0, 4)), kl_coef=0.005, what="half the KL coefficient, 200 steps"),
     Cell("rm-kl0.01-100", 100, tuple(range(20, 24)), what="the watched run stopped at 100 steps"),
-    Cell("ensemble-min", 300, tuple(range(0, 4)), ensemble="min", what="the minimum of two reward models"),
-    Cell("length-penalty", 300, tuple(range(0, 4)), length_penalty=0.1, what="reward - 0.1 x response tokens"),
-    Cell("strong-kl", 300, tuple(range(0, 4)), kl_coef=0.1, what="KL coefficient 0.1"),
+    Cell("ensemble-min", 300, tuple(range(30, 34)), ensemble="min", what="the minimum of two reward models"),
+    Cell("length-penalty", 300, tuple(range(30, 34)), length_penalty=0.1, what="reward - 0.1 x response tokens"),
+    Cell("strong-kl", 300, tuple(range(30, 34)), kl_coef=0.1, what="KL coefficient 0.1"),
     Cell("gold", 200, tuple(range(0, 8)), optimise_gold=True, what="PPO against the gold grader itself"),
 )
 
