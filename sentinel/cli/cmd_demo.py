@@ -15,8 +15,8 @@ def register(sub) -> None:
     p.add_argument("--out", default="demo-out", help="output folder (default: %(default)s)")
     p.add_argument("--config", help="YAML file with DemoConfig fields")
     p.add_argument("--quick", action=Switch,
-                   help="smaller sizes (QUICK_DEMO: fewer PPO steps, a smaller ensemble and eval set) for a first "
-                        "look in about two minutes; the YAML file and flags still override them")
+                   help="smaller sizes (QUICK_DEMO: one PPO seed of fewer steps, a smaller reward model, no mitigation "
+                        "runs) for a first look in under three minutes; the YAML file and flags still override them")
     add_arguments(p, DemoConfig)
     p.set_defaults(func=cmd_demo)
 

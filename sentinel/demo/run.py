@@ -113,10 +113,10 @@ class DemoConfig:
             raise ConfigError(f"expected min, mean or uwo, got {self.ensemble!r}", field="ensemble")
 
 
-# `sentinel demo --quick`: a first look in a few minutes on two cores (docs/benchmarks.md gives the time). One PPO
-# seed (its curve is noise, and the report says so), a shorter SFT, a small reward model and no ensemble run.
+# `sentinel demo --quick`: a first look in under three minutes on two cores (docs/benchmarks.md gives the time). One
+# PPO seed (its curve is noise, and the report says so), a shorter SFT, a small reward model, no mitigation runs.
 QUICK_DEMO = {"sft_steps": 250, "onpolicy_prompts": 300, "rm_steps": 60, "ppo_steps": 60, "ppo_seeds": 1,
-              "ensemble_size": 1, "dpo_steps": 40, "eval_prompts": 60, "audit_cases": 60}
+              "mitigations": False, "dpo_steps": 40, "eval_prompts": 60, "audit_cases": 60}
 
 
 def _check_resume(out: Path, cfg: DemoConfig) -> None:
