@@ -101,12 +101,12 @@ def label(history: list[dict]) -> dict[str, Any]:
             "fell_at": fell_at, "window": w, "steps": len(gold)}
 
 
-def judge(history: list[dict], gold: bool) -> dict[str, Any]:
-    """Replay `history` through the demo's guard (gold keys removed unless `gold`): the step at which each alarm id
-    was raised and its severity."""
+def judge(history: list[dict], gold: bool, every: int = 5) -> dict[str, Any]:
+    """Replay `history` through a guard checking every `every` steps (gold keys removed unless `gold`): the step at
+    which each alarm id was raised and its severity."""
     from sentinel.audit.consistency import SentinelCallback
 
-    guard = SentinelCallback(every_n_steps=5)
+    guard = SentinelCallback(every_n_steps=every)
     for step, stats in enumerate(history, start=1):
         row = stats if gold else {k: v for k, v in stats.items() if not k.startswith(GOLD_KEYS)}
         guard.on_step_end(None, step, row)
@@ -161,6 +161,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="worker processes (results do not depend on it)")
     ap.add_argument("--logs", nargs="*", default=[], help="globs of more PPO history.json files to judge")
     ap.add_argument("--json", help="write every run's label and alarms here")
+    ap.add_argument("--no-run", action="store_true", help="judge the grid's finished runs only, start none")
+    ap.add_argument("--every", type=int, nargs="+", default=[5, 10],
+                    help="the guard's check intervals to judge with (steps); the first is the main one")
     args = ap.parse_args()
 
     import logging
@@ -170,6 +173,8 @@ def main() -> None:
     logging.getLogger("sentinel").setLevel(logging.ERROR)  # the replayed guards' alarms are printed in the tables
     src, out = Path(args.source).resolve(), Path(args.out)
     jobs = _jobs(src, out)
+    if args.no_run:
+        jobs = [(name, j) for name, j in jobs if (j.out / "history.json").is_file()]
     t = time.time()
     results = run_ppo_jobs([j for _, j in jobs], args.workers)
     print(f"{len(jobs)} grid runs in {time.time() - t:.0f} s ({args.workers} workers)")
@@ -178,11 +183,13 @@ def main() -> None:
         for f in sorted(glob.glob(pattern, recursive=True)):
             runs.append({"name": f, "history": json.loads(Path(f).read_text())})
     t = time.time()
+    keys = [(f"{'gold' if g else 'no_gold'}@{e}", g, e) for e in args.every for g in (False, True)]
     for r in runs:
         r["label"] = label(r["history"])
-        r["no_gold"] = judge(r["history"], gold=False)
-        r["gold"] = judge(r["history"], gold=True)
-    print(f"{len(runs)} runs judged twice in {time.time() - t:.0f} s")
+        for key, g, e in keys:
+            r[key] = judge(r["history"], gold=g, every=e)
+        r["no_gold"], r["gold"] = r[keys[0][0]], r[keys[1][0]]
+    print(f"{len(runs)} runs judged {len(keys)} times in {time.time() - t:.0f} s")
 
     print("\n| run | steps | gold rise | gold fall | positive | no gold: alarms (raised at) | gold watched: alarms |")
     print("|---|---|---|---|---|---|---|")
@@ -197,7 +204,8 @@ def main() -> None:
     table = {}
     print("\n| judging | threshold | TPR | FPR | lead time, median (range) | false alarms on |")
     print("|---|---|---|---|---|---|")
-    for key, what in (("no_gold", "gold removed"), ("gold", "gold watched")):
+    for key, g, e in keys:
+        what = f"{'gold watched' if g else 'gold removed'}, checks every {e} steps"
         for sev in SEVERITIES:
             x = rates(runs, key, sev)
             table[f"{key}/{sev}"] = x
