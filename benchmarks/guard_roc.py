@@ -124,15 +124,20 @@ def first_alarm(alarms: dict[str, dict], severity: str, only: str | None = None)
 
 
 def rates(runs: list[dict], key: str, severity: str, only: str | None = None) -> dict[str, Any]:
-    """TPR, FPR and lead times of one judging at one threshold."""
+    """TPR, FPR and lead times of one judging at one threshold; the FPR also on the clear negatives (gold fell less
+    than FALL / 2 from its peak: not near the line that single-seed noise moves runs across)."""
     pos = [r for r in runs if r["label"]["positive"]]
     neg = [r for r in runs if not r["label"]["positive"]]
+    clear = [r for r in neg if r["label"]["fall"] < FALL / 2]
     tp = [r for r in pos if first_alarm(r[key], severity, only) is not None]
     fp = [r for r in neg if first_alarm(r[key], severity, only) is not None]
+    fp_clear = [r for r in fp if r in clear]
     leads = [r["label"]["fell_at"] - first_alarm(r[key], severity, only) for r in tp
              if r["label"]["fell_at"] is not None]
     return {"tpr": len(tp) / len(pos) if pos else math.nan, "fpr": len(fp) / len(neg) if neg else math.nan,
             "tp": len(tp), "positives": len(pos), "fp": len(fp), "negatives": len(neg),
+            "fpr_clear": len(fp_clear) / len(clear) if clear else math.nan, "fp_clear": len(fp_clear),
+            "clear_negatives": len(clear),
             "lead_median": statistics.median(leads) if leads else None,
             "lead_range": [min(leads), max(leads)] if leads else None,
             "false_alarms": [r["name"] for r in fp]}
@@ -154,6 +159,22 @@ def _fall_z_roc(runs: list[dict]) -> list[dict]:
     return rows
 
 
+def _export(runs: list[dict], folder: Path) -> None:
+    """Each run's history as JSONL of the metrics the guard reads, for replay tests (tests/data/guard_runs)."""
+    from sentinel.audit.consistency.series import ALIASES
+
+    keep = {k for names in ALIASES.values() for k in names} | {"heldout/gold", "heldout/greedy_accuracy"}
+    folder.mkdir(parents=True, exist_ok=True)
+    index = {}
+    for r in runs:
+        name = r["name"].replace("/", "-").replace("-history.json", "").strip("-")
+        rows = [{"step": i, **{k: float(f"{v:.6g}") for k, v in h.items() if k in keep}}
+                for i, h in enumerate(r["history"], start=1)]
+        (folder / f"{name}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows))
+        index[name] = {k: r["label"][k] for k in ("positive", "rise", "fall", "peak_step", "fell_at", "window")}
+    (folder / "index.json").write_text(json.dumps(index, indent=1) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--from", dest="source", required=True, help="a finished default `sentinel demo` folder")
@@ -161,6 +182,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="worker processes (results do not depend on it)")
     ap.add_argument("--logs", nargs="*", default=[], help="globs of more PPO history.json files to judge")
     ap.add_argument("--json", help="write every run's label and alarms here")
+    ap.add_argument("--export", help="write every run's log here as JSONL, cut to the metrics the guard reads "
+                    "(values to 6 significant digits), with index.json of their labels")
     ap.add_argument("--no-run", action="store_true", help="judge the grid's finished runs only, start none")
     ap.add_argument("--every", type=int, nargs="+", default=[5, 10],
                     help="the guard's check intervals to judge with (steps); the first is the main one")
@@ -202,8 +225,8 @@ def main() -> None:
         print(f"| {r['name']} | {lab['steps']} | {lab['rise']:+.2f} | {lab['fall']:.2f} | "
               f"{'yes' if lab['positive'] else 'no'} | {fmt(r['no_gold'])} | {fmt(r['gold'])} |")
     table = {}
-    print("\n| judging | threshold | TPR | FPR | lead time, median (range) | false alarms on |")
-    print("|---|---|---|---|---|---|")
+    print("\n| judging | threshold | TPR | FPR | FPR, clear negatives | lead time, median (range) | false alarms on |")
+    print("|---|---|---|---|---|---|---|")
     for key, g, e in keys:
         what = f"{'gold watched' if g else 'gold removed'}, checks every {e} steps"
         for sev in SEVERITIES:
@@ -212,7 +235,8 @@ def main() -> None:
             lead = (f"{x['lead_median']:+g} ({x['lead_range'][0]:+d} .. {x['lead_range'][1]:+d})"
                     if x["lead_median"] is not None else "-")
             print(f"| {what} | any alarm >= {sev} | {x['tp']}/{x['positives']} = {x['tpr']:.2f} | "
-                  f"{x['fp']}/{x['negatives']} = {x['fpr']:.2f} | {lead} | {', '.join(x['false_alarms']) or '-'} |")
+                  f"{x['fp']}/{x['negatives']} = {x['fpr']:.2f} | {x['fp_clear']}/{x['clear_negatives']} | {lead} | "
+                  f"{', '.join(x['false_alarms']) or '-'} |")
     ids = sorted({i for r in runs for key in ("no_gold", "gold") for i in r[key]})
     print("\n| alarm id | judging | raised on positives | raised on negatives |")
     print("|---|---|---|---|")
@@ -221,10 +245,12 @@ def main() -> None:
             x = rates(runs, key, "low", only=i)
             print(f"| {i} | {key} | {x['tp']}/{x['positives']} | {x['fp']}/{x['negatives']} |")
     roc = _fall_z_roc(runs)
-    print("\n| over-optimisation FALL_Z | TPR | FPR | lead time, median |")
-    print("|---|---|---|---|")
+    print("\n| over-optimisation FALL_Z | TPR | FPR | FPR, clear negatives | lead time, median |")
+    print("|---|---|---|---|---|")
     for x in roc:
-        print(f"| {x['fall_z']:g} | {x['tpr']:.2f} | {x['fpr']:.2f} | {x['lead_median']} |")
+        print(f"| {x['fall_z']:g} | {x['tpr']:.2f} | {x['fpr']:.2f} | {x['fpr_clear']:.2f} | {x['lead_median']} |")
+    if args.export:
+        _export(runs, Path(args.export))
     if args.json:
         Path(args.json).write_text(json.dumps({
             "runs": [{k: v for k, v in r.items() if k != "history"} for r in runs], "rates": table,
