@@ -25,7 +25,9 @@ logger = logging.getLogger(__name__)
 class SentinelCallback(TrainerCallback):
     """Watch a training run for reward hacking and instability.
 
-    every_n_steps: run the checks every this many logged steps (and at the end of training).
+    every_n_steps: run the checks every this many logged steps (and at the end of training). On 54 lab PPO runs,
+        checks every 5 steps caught as many over-optimised runs as every 10 with no more false alarms, a few steps
+        earlier (docs/validation.md, "The guard as a detector").
     stop_on: stop training when a finding reaches this severity ("high", "critical", ...); None never stops.
     kl_target: the run's KL target (nats), for the "KL above 1.5x target" alarm; when not given, read from our
         PPO trainer's config (`target` of the adaptive KL controller, when `adap_kl_ctrl` is on); its early-stop
@@ -36,7 +38,7 @@ class SentinelCallback(TrainerCallback):
     `stopped_at` the step training was stopped at.
     """
 
-    def __init__(self, every_n_steps: int = 10, stop_on: str | Severity | None = None, kl_target: float | None = None,
+    def __init__(self, every_n_steps: int = 5, stop_on: str | Severity | None = None, kl_target: float | None = None,
                  config: ConsistencyConfig | None = None, **overrides: Any):
         from ...config import from_dict, to_dict
 
