@@ -97,7 +97,8 @@ def label(history: list[dict]) -> dict[str, Any]:
         if m <= best - FALL:
             fell_at = i + w
             break
-    return {"positive": shape.fall >= FALL, "fall": shape.fall, "rise": shape.rise, "peak_step": shape.peak_step,
+    return {"positive": shape.fall >= FALL, "dipped": fell_at is not None, "fall": shape.fall, "rise": shape.rise,
+            "peak_step": shape.peak_step,
             "fell_at": fell_at, "window": w, "steps": len(gold)}
 
 
@@ -123,11 +124,14 @@ def first_alarm(alarms: dict[str, dict], severity: str, only: str | None = None)
     return min(steps, default=None)
 
 
-def rates(runs: list[dict], key: str, severity: str, only: str | None = None) -> dict[str, Any]:
+def rates(runs: list[dict], key: str, severity: str, only: str | None = None, by: str = "positive"
+          ) -> dict[str, Any]:
     """TPR, FPR and lead times of one judging at one threshold; the FPR also on the clear negatives (gold fell less
-    than FALL / 2 from its peak: not near the line that single-seed noise moves runs across)."""
-    pos = [r for r in runs if r["label"]["positive"]]
-    neg = [r for r in runs if not r["label"]["positive"]]
+    than FALL / 2 from its peak: not near the line that single-seed noise moves runs across). `by`: the label,
+    "positive" (gold ended FALL below its peak) or "dipped" (gold stood FALL below its running best at some step:
+    all an online guard can know, as a run that dips and recovers looks the same until it recovers)."""
+    pos = [r for r in runs if r["label"][by]]
+    neg = [r for r in runs if not r["label"][by]]
     clear = [r for r in neg if r["label"]["fall"] < FALL / 2]
     tp = [r for r in pos if first_alarm(r[key], severity, only) is not None]
     fp = [r for r in neg if first_alarm(r[key], severity, only) is not None]
@@ -171,7 +175,8 @@ def _export(runs: list[dict], folder: Path) -> None:
         rows = [{"step": i, **{k: float(f"{v:.6g}") for k, v in h.items() if k in keep}}
                 for i, h in enumerate(r["history"], start=1)]
         (folder / f"{name}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows))
-        index[name] = {k: r["label"][k] for k in ("positive", "rise", "fall", "peak_step", "fell_at", "window")}
+        index[name] = {k: r["label"][k]
+                       for k in ("positive", "dipped", "rise", "fall", "peak_step", "fell_at", "window")}
     (folder / "index.json").write_text(json.dumps(index, indent=1) + "\n")
 
 
@@ -236,6 +241,14 @@ def main() -> None:
                     if x["lead_median"] is not None else "-")
             print(f"| {what} | any alarm >= {sev} | {x['tp']}/{x['positives']} = {x['tpr']:.2f} | "
                   f"{x['fp']}/{x['negatives']} = {x['fpr']:.2f} | {x['fp_clear']}/{x['clear_negatives']} | {lead} | "
+                  f"{', '.join(x['false_alarms']) or '-'} |")
+    print("\nLabelled 'dipped' (gold stood 0.1 below its running best at some step) instead:")
+    for key, g, e in keys[:2]:
+        for sev in SEVERITIES[1:]:
+            x = rates(runs, key, sev, by="dipped")
+            table[f"{key}/{sev}/dipped"] = x
+            print(f"| {'gold watched' if g else 'gold removed'}, every {e} | >= {sev} | {x['tp']}/{x['positives']} "
+                  f"= {x['tpr']:.2f} | {x['fp']}/{x['negatives']} = {x['fpr']:.2f} | lead {x['lead_median']} | "
                   f"{', '.join(x['false_alarms']) or '-'} |")
     ids = sorted({i for r in runs for key in ("no_gold", "gold") for i in r[key]})
     print("\n| alarm id | judging | raised on positives | raised on negatives |")
