@@ -123,7 +123,40 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sentinel: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`sentinel scan ... | head -1`): stop quietly, as Unix tools do (killed by SIGPIPE).
+        _silence_stdout()
+        return 141
+    except OSError as e:
+        if args.debug:
+            raise
+        print(f"sentinel: error: {_os_error(e)}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a bug: one line, its own exit code, the traceback behind --debug
+        if args.debug:
+            raise
+        print(f"sentinel: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback; this is a "
+              "bug, please report it)", file=sys.stderr)
+        return 3
     return int(code or 0)
+
+
+def _os_error(e: OSError) -> str:
+    """An OS error as one line naming its path: "out/report.json: Permission denied", "p.jsonl: File exists"."""
+    where = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
+    what = e.strerror or str(e)
+    return f"{where}: {what}" if where else what
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not raise on the closed pipe again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (tests capture stdout)
+        pass
 
 
 def _as_typed(error: SentinelError, parser: argparse.ArgumentParser, args, argv: list[str] | None) -> str:
