@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .render import _md
+from .render import md_cell, md_text
 from .summary import fmt, ranked, summarise
 
 BEGIN = "<!-- sentinel-report:begin {kind} -->"
@@ -22,7 +22,7 @@ MAX_FINDINGS = 10  # findings listed in the section (most severe first); the rep
 
 
 def _cell(text: Any, limit: int = 160) -> str:
-    s = _md(" ".join(str(text).split()))
+    s = md_cell(" ".join(str(text).split()))
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
@@ -31,7 +31,7 @@ def card_section(report: dict[str, Any], link: str | None = None) -> str:
     kind = report.get("kind", "report")
     s = summarise(report)
     pkg = report.get("package", {})
-    lines = [BEGIN.format(kind=kind), f"## Sentinel: {report.get('title') or kind}", ""]
+    lines = [BEGIN.format(kind=kind), f"## Sentinel: {md_text(report.get('title') or kind)}", ""]
     made = f"`{kind}` report by sentinel-rlhf {pkg.get('version', '?')}"
     lines.append(made + (f", {report['created']}" if report.get("created") else "") + ".")
     if report.get("metrics", {}).get("partial") or report.get("partial"):

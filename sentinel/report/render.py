@@ -97,23 +97,31 @@ def _meta(d: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ Markdown
-def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def md_text(text: Any) -> str:
+    """Text for one Markdown line, inert: HTML (`<img onerror=...>`, `<script>`) becomes entities and link or image
+    syntax (`[x](url)`, `![x](url)`) loses its brackets, so nothing from the data renders as markup or loads a URL."""
+    s = str(text).replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return s.replace("[", "\\[").replace("]", "\\]").replace("\n", " ")
+
+
+def md_cell(text: Any) -> str:
+    """A Markdown table cell: `md_text`, with the cell separator escaped."""
+    return md_text(text).replace("|", "\\|")
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(_md(h) for h in header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    out = ["| " + " | ".join(md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
     return out + [""]
 
 
 def render_markdown(d: dict) -> str:
     s = summarise(d)
-    lines = [f"# {d['title']}", "", _meta(d), "", "## Summary", "", s["tally"], ""]
-    lines += [f"- {w}" for w in s["what_happened"]] + [""]
+    lines = [f"# {md_text(d['title'])}", "", md_text(_meta(d)), "", "## Summary", "", md_text(s["tally"]), ""]
+    lines += [f"- {md_text(w)}" for w in s["what_happened"]] + [""]
     if s["key_figures"]:
         lines += ["**Key figures**", ""] + _md_table(["figure", "value"], [list(r) for r in s["key_figures"]])
-    lines += ["**What to do next**", ""] + [f"- {n}" for n in s["next_steps"]] + [""]
+    lines += ["**What to do next**", ""] + [f"- {md_text(n)}" for n in s["next_steps"]] + [""]
     rows = identity_rows(d.get("model"))
     if rows:
         lines += ["## What was examined", ""] + _md_table(["", ""], [list(r) for r in rows])
@@ -124,7 +132,7 @@ def render_markdown(d: dict) -> str:
     if not findings:
         lines += ["No findings.", ""]
     for f in findings:
-        lines += [f"### [{f['severity'].upper()}] {f['id']}: {f['description']}", ""]
+        lines += [f"### [{f['severity'].upper()}] {md_text(f['id'])}: {md_text(f['description'])}", ""]
         facts = [["score", fmt(f["score"])], ["confidence", fmt(f["confidence"])]]
         if f.get("effect"):
             facts.append(["effect", effect_text(f["effect"])])
@@ -138,7 +146,7 @@ def render_markdown(d: dict) -> str:
     if d.get("metrics"):
         lines += ["## Metrics", ""] + _md_table(["metric", "value"], [[k, _cell(v)] for k, v in flatten(d["metrics"])])
     if d.get("notes"):
-        lines += ["## Notes", ""] + [f"- {n}" for n in d["notes"]] + [""]
+        lines += ["## Notes", ""] + [f"- {md_text(n)}" for n in d["notes"]] + [""]
     if d.get("config"):
         lines += ["## Config", ""] + _md_table(["field", "value"], [[k, _cell(v)] for k, v in flatten(d["config"])])
     return "\n".join(lines)

@@ -145,3 +145,15 @@ def test_report_card_command_attaches_a_saved_report(tmp_path, capsys):
     assert "attached to" in capsys.readouterr().out
     assert main(["report", "card", str(tmp_path / "nope"), "--card", str(model)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_data_in_a_report_stays_text_in_the_model_card():
+    from sentinel.report import Finding, Report
+    from sentinel.report.model_card import card_section
+
+    evil = "<img src=x onerror=alert(1)> ![p](https://evil.example/p.png)"
+    report = Report(kind="scan.dataset", title="scan of " + evil,
+                    findings=[Finding(id="scan/hidden_instruction", severity="high", description="reply: " + evil)])
+    card = card_section(report.to_dict())
+    assert "<img" not in card and "&lt;img src=x onerror=alert(1)&gt;" in card
+    assert "![p](https" not in card and "!\\[p\\](https" in card  # no image the card viewer would load

