@@ -16,8 +16,9 @@ SEVERITIES = [s.value for s in Severity]
 def add_fail_on(parser: argparse.ArgumentParser, default: str = "high", why: str = "") -> None:
     why = why or ("audits report statistical findings of every strength; the default fails a CI job on the "
                   "strong ones only")
-    parser.add_argument("--fail-on", default=default, choices=SEVERITIES,
-                        help=f"exit 1 when any finding is at or above this severity (default: %(default)s: {why})")
+    parser.add_argument("--fail-on", default=default, choices=(*SEVERITIES, "never"),
+                        help=f"exit 1 when any finding is at or above this severity; never: exit 0 whatever was found "
+                             f"(default: %(default)s: {why})")
     parser.add_argument("--format", choices=("text", "json", "sarif"), default="text",
                         help="what to print: a summary, the report as JSON (as --json), or SARIF 2.1.0 for GitHub "
                              "code scanning (findings on the data file's lines; also written as report.sarif)")
@@ -74,4 +75,4 @@ def finish_report(report: Report, out: str | None, fail_on: str, as_json: bool =
         print_findings(report)
         if out:
             print(f"report written to {out}/report.json, report.html, report.md, report.sarif")
-    return report.exit_code(Severity.parse(fail_on))
+    return report.exit_code(fail_on if fail_on == "never" else Severity.parse(fail_on))
