@@ -13,7 +13,8 @@ def register(sub) -> None:
                                    "kept. Upload the card with the model (push_to_hub) or with `hf upload`.")
     p.add_argument("report", help="report folder (with report.json) or report.json file")
     p.add_argument("--card", required=True,
-                   help="model card to update: a README.md file, or a model folder (its README.md; created if none)")
+                   help="model card to update: a README.md file, or a model folder (its README.md; created if "
+                        "none; a path ending in / or without a file suffix is a folder, created if missing)")
     p.add_argument("--link", help="where readers find the full report (a URL or a path), shown under the section")
     p.set_defaults(func=cmd_card)
 
@@ -34,7 +35,12 @@ def cmd_card(args) -> int:
     report = read_json(source)  # as written: its own version and date, not re-stamped
     Report.from_dict(report)  # a file that is not a sentinel report is an error naming what it lacks
     card = Path(args.card)
-    card = card / "README.md" if card.is_dir() else card
+    # a folder, or a path written as one (`newmodel/`, created), holds README.md; anything else is the card file
+    folder = card.is_dir() or str(args.card).endswith(("/", "\\")) or (not card.exists() and not card.suffix)
+    if folder:
+        card.mkdir(parents=True, exist_ok=True)
+        card = card / "README.md"
     attach_file(card, report, args.link)
-    print(f"{report['kind']} report ({len(report['findings'])} findings) attached to {card}")
+    n = len(report["findings"])
+    print(f"{report['kind']} report ({n} finding{'' if n == 1 else 's'}) attached to {card}")
     return 0

@@ -145,6 +145,12 @@ def test_report_card_command_attaches_a_saved_report(tmp_path, capsys):
     assert "attached to" in capsys.readouterr().out
     assert main(["report", "card", str(tmp_path / "nope"), "--card", str(model)]) == 2
     assert "not found" in capsys.readouterr().err
+    # a folder that does not exist yet, written as one, is created and gets README.md (not a file named "newmodel")
+    assert main(["report", "card", str(tmp_path / "rep"), "--card", str(tmp_path / "newmodel") + "/"]) == 0
+    assert (tmp_path / "newmodel" / "README.md").is_file()
+    assert "(1 finding) attached" in capsys.readouterr().out
+    assert main(["report", "card", str(tmp_path / "rep"), "--card", str(tmp_path / "CARD.md")]) == 0
+    assert (tmp_path / "CARD.md").is_file()  # a file path stays a file
 
 
 def test_data_in_a_report_stays_text_in_the_model_card():
