@@ -3,9 +3,9 @@
     checkpoint-last/
         config.json, model.safetensors, tokenizer files,   the policy (LoRA merged in), loadable as a model, and
         value_head.safetensors                              its value head: what `save_model` writes
-        trainer_state.json      format, step, the config, the prompts' fingerprint, AdamW's param_groups and, per
-                                process, the history, the KL coefficient, the score moments, the prompt order and
-                                the Python and NumPy RNG states
+        trainer_state.json      format, step, the config, AdamW's param_groups and, per process, the history, the
+                                KL coefficient, the score moments, the prompt order and its shard's fingerprint,
+                                and the Python and NumPy RNG states
         trainable.safetensors   every trainable parameter by name (with LoRA: the adapters, not the merged model)
         optimizer.safetensors   AdamW's per-parameter state (step, exp_avg, exp_avg_sq)
         rng_state.safetensors   per process: torch's CPU generator, the CUDA generator of its device, and the

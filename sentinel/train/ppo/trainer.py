@@ -706,7 +706,8 @@ class PPOTrainer:
         acc = self.accelerator
         tensors, values = state_io.rng_state(self.generator, acc.device)
         mine = {"tensors": tensors, "values": {
-            **values, "history": self.history, "order": self._order, "kl_coef": self.kl_ctl.value,
+            **values, "history": self.history, "order": self._order, "prompts": self._prompts_id,
+            "kl_coef": self.kl_ctl.value,
             "score_moments": [self.score_moments.mean, self.score_moments.var, self.score_moments.count]}}
         if acc.num_processes > 1:
             from accelerate.utils import gather_object
@@ -715,6 +716,9 @@ class PPOTrainer:
         else:
             ranks = [mine]
         self._write(Path(path), ranks)
+        # Put the generators back where they were saved, in case writing drew from them: the next step must see
+        # the same state whether it runs on or is resumed from this checkpoint.
+        state_io.set_rng_state(tensors, values, self.generator, acc.device)
         self._checkpoint_step = self.step_count
 
     def load_state(self, path: str | Path) -> None:
@@ -747,7 +751,7 @@ class PPOTrainer:
         self.step_count = int(state["step"])
         self.history = [{k: float(v) for k, v in row.items()} for row in rank["history"]]
         self._order = [int(i) for i in rank["order"]]
-        self._prompts_id = state["prompts"]
+        self._prompts_id = rank["prompts"]
         self.kl_ctl.value = float(rank["kl_coef"])
         self.score_moments.mean, self.score_moments.var, self.score_moments.count = map(float, rank["score_moments"])
         rng = load_file(str(path / state_io.RNG_FILE))
@@ -801,7 +805,7 @@ class PPOTrainer:
         # The JSON last: a folder with it is complete (the whole folder appears at once anyway, by rename).
         atomic_write_json(folder / state_io.STATE_FILE, {
             "format": state_io.STATE_FORMAT, "step": self.step_count, "processes": len(ranks),
-            "prompts": self._prompts_id, "config": to_dict(self.config), "optimizer": optimizer,
+            "config": to_dict(self.config), "optimizer": optimizer,
             "ranks": [r["values"] for r in ranks]})
 
 
