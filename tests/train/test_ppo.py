@@ -454,6 +454,18 @@ def test_a_fresh_run_clears_the_earlier_run_and_resume_without_a_checkpoint_star
     assert "no checkpoint" in caplog.text
 
 
+def test_the_run_may_not_be_written_into_the_policy_folder(tiny_tokenizer, tmp_path):
+    """A run clears its folder's model files until the final save, and a resume needs the starting policy."""
+    policy = tmp_path / "policy"
+    tiny_policy(tiny_tokenizer).save_pretrained(policy)
+    tiny_tokenizer.save_pretrained(policy)
+    trainer = PPOTrainer(config=small_config(output_dir=str(policy), save_steps=1), model=str(policy),
+                         reward_model=count_fives)
+    with pytest.raises(ConfigError, match="policy was loaded from") as e:
+        trainer.train(PROMPTS)
+    assert e.value.field == "output_dir" and (policy / "model.safetensors").is_file()
+
+
 def test_a_kill_during_the_final_save_leaves_a_resumable_run(trainer_factory, tmp_path):
     """The final save moves checkpoint-last into the finished folder it builds beside OUT, then swaps it in; a kill
     in between leaves the checkpoint there, and resume takes it back."""
