@@ -11,6 +11,10 @@
         rng_state.safetensors   per process: torch's CPU generator, the CUDA generator of its device, and the
                                 trainer's own generator (prompt order and mini-batch shuffles)
 
+Why the trainable weights twice (also in model.safetensors with full fine-tuning): the merged model cannot give
+LoRA adapters back, and reading the policy's parameters by their own names needs no mapping from the saved model's
+names (tied weights, PEFT prefixes). AdamW's two moments already take twice that space.
+
 Why no torch.save: a pickle file runs code when it is loaded, and checkpoint folders get copied between machines
 and people. Every piece of the state is a tensor or a JSON value, so nothing here needs pickle.
 """
