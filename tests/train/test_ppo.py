@@ -254,7 +254,8 @@ def cli_inputs(tiny_tokenizer, tmp_path, monkeypatch):
     tiny_tokenizer.save_pretrained(policy_dir)
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in PROMPTS))
-    (tmp_path / "ppo_rules.py").write_text("def fives(prompts, responses):\n"
+    (tmp_path / "ppo_rules.py").write_text("import os\nimport time\n\n\ndef fives(prompts, responses):\n"
+                                           "    time.sleep(float(os.environ.get('PPO_SLOW_REWARD', '0')))\n"
                                            "    return [float(r.count('5')) for r in responses]\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     cfg = tmp_path / "ppo.yaml"
@@ -321,3 +322,234 @@ def test_the_kl_penalty_is_measured_on_the_distribution_that_was_sampled(tiny_to
     expected = sum(float(logp(policy, r) - logp(ref, r)) for r in rollouts) / len(rollouts)
     assert abs(expected) > 0.01  # the two models differ: the check has something to measure
     assert stats["objective/kl"] == pytest.approx(expected, rel=1e-3, abs=1e-4)
+
+
+# ------------------------------------------------------------------------------------------------------- resume
+# A resumed run must be the run that was stopped: the same weights (torch.equal) and the same metrics, bit for bit,
+# on CPU. Only time/step, a wall-clock time, may differ.
+RESUME = {"steps": 4, "save_steps": 1, "batch_size": 4, "mini_batch_size": 2, "ppo_epochs": 2, "max_new_tokens": 6,
+          "use_score_scaling": True, "use_score_norm": True}  # adaptive KL (the default) and running score moments
+
+
+def noisy_fives(prompts, responses):
+    """count_fives plus a little noise from Python's global RNG, which a resume must restore too."""
+    import random
+
+    return [float(r.count("5")) + 0.1 * random.random() for r in responses]
+
+
+def metrics(out):
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "time/step"} for r in rows]
+
+
+def without_time(history):
+    return [{k: v for k, v in h.items() if k != "time/step"} for h in history]
+
+
+def saved_weights(out):
+    from safetensors.torch import load_file
+
+    return {**load_file(str(out / "model.safetensors")),
+            **{f"v_head.{k}": v for k, v in load_file(str(out / "value_head.safetensors")).items()}}
+
+
+class CrashAt:
+    """A callback that raises at `step`, after metrics.jsonl got that step's line and before its checkpoint."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, trainer, step, stats):
+        if step == self.step:
+            raise KeyboardInterrupt(f"simulated crash at step {step}")
+
+
+@pytest.mark.parametrize("stop, lora_r", [("crash", 0), ("crash", 4), ("finished", 0)])
+def test_a_resumed_run_ends_identical_to_an_uninterrupted_one(trainer_factory, tmp_path, stop, lora_r):
+    """crash: stopped by an exception at step 3 (checkpoint at step 2, metrics.jsonl one line ahead); finished: a
+    2-step run that ended, resumed with steps=4 to train further."""
+    straight = trainer_factory(reward=noisy_fives, output_dir=str(tmp_path / "straight"), lora_r=lora_r, **RESUME)
+    expected = straight.train(PROMPTS)
+    out = tmp_path / "stopped"
+    if stop == "crash":
+        first = trainer_factory(reward=noisy_fives, output_dir=str(out), lora_r=lora_r, callbacks=[CrashAt(3)],
+                                **RESUME)
+        with pytest.raises(KeyboardInterrupt):
+            first.train(PROMPTS)
+        assert [r["step"] for r in metrics(out)] == [1, 2, 3]
+        assert not (out / "config.json").exists() and not (out / "model.safetensors").exists()  # not finished
+    else:
+        trainer_factory(reward=noisy_fives, output_dir=str(out), lora_r=lora_r, **{**RESUME, "steps": 2}) \
+            .train(PROMPTS)
+    resumed = trainer_factory(reward=noisy_fives, output_dir=str(out), lora_r=lora_r, resume=True, **RESUME)
+    history = resumed.train(PROMPTS)
+    assert resumed.step_count == 4 and len(history) == 4
+    assert without_time(history) == without_time(expected)
+    assert metrics(out) == metrics(tmp_path / "straight")
+    assert [r["step"] for r in metrics(out)] == [1, 2, 3, 4]  # each step once
+    assert same(snapshot(straight), snapshot(resumed))
+    assert same(saved_weights(tmp_path / "straight"), saved_weights(out))
+    assert history[-1]["objective/kl_coef"] != 0.05  # the adaptive controller moved, and was restored
+
+
+def test_save_state_and_load_state_continue_the_step_wise_api(trainer_factory, tmp_path):
+    def run(trainer, n):
+        for _ in range(n):
+            trainer.step(PROMPTS[:4], trainer.generate(PROMPTS[:4]))
+
+    straight = trainer_factory(batch_size=4, mini_batch_size=2, adap_kl_ctrl=True)
+    run(straight, 3)
+    first = trainer_factory(batch_size=4, mini_batch_size=2, adap_kl_ctrl=True)
+    run(first, 1)
+    first.save_state(tmp_path / "state")
+    second = trainer_factory(batch_size=4, mini_batch_size=2, adap_kl_ctrl=True)
+    second.load_state(tmp_path / "state")
+    assert second.step_count == 1 and second.history == first.history
+    run(second, 2)
+    assert without_time(second.history) == without_time(straight.history)
+    assert same(snapshot(straight), snapshot(second))
+    assert {"trainer_state.json", "optimizer.safetensors", "rng_state.safetensors", "trainable.safetensors",
+            "model.safetensors", "value_head.safetensors"} <= {p.name for p in (tmp_path / "state").iterdir()}
+    assert not list((tmp_path / "state").rglob("*.pt")) and not list((tmp_path / "state").rglob("*.bin"))
+
+
+def test_a_resume_refuses_a_changed_setting_naming_it(trainer_factory, tmp_path):
+    out = tmp_path / "out"
+    trainer_factory(output_dir=str(out), **{**RESUME, "steps": 2}).train(PROMPTS)
+    with pytest.raises(ConfigError, match="learning_rate.*0.001.*0.003") as e:
+        trainer_factory(output_dir=str(out), resume=True, **{**RESUME, "learning_rate": 1e-3}).train(PROMPTS)
+    assert e.value.field == "learning_rate"
+    with pytest.raises(ConfigError) as e:
+        trainer_factory(output_dir=str(out), resume=True, **{**RESUME, "seed": 1, "top_k": 5}).train(PROMPTS)
+    assert e.value.field == "seed"  # the first changed field, in PPOConfig's order
+    with pytest.raises(ConfigError, match="prompts") as e:
+        trainer_factory(output_dir=str(out), resume=True, **RESUME).train(PROMPTS[:12])
+    assert e.value.field == "prompts"
+    with pytest.raises(ConfigError, match="step 2") as e:
+        trainer_factory(output_dir=str(out), resume=True, **{**RESUME, "steps": 1}).train(PROMPTS)
+    assert e.value.field == "steps"
+    # a refused resume changed nothing: the finished run is still there, and resumes
+    assert [r["step"] for r in metrics(out)] == [1, 2] and (out / "model.safetensors").is_file()
+    assert trainer_factory(output_dir=str(out), resume=True, **{**RESUME, "steps": 2}).train(PROMPTS)
+
+
+def test_a_fresh_run_clears_the_earlier_run_and_resume_without_a_checkpoint_starts_fresh(trainer_factory, tmp_path,
+                                                                                            caplog):
+    out = tmp_path / "out"
+    trainer_factory(output_dir=str(out), **{**RESUME, "steps": 2}).train(PROMPTS)
+    assert (out / "checkpoint-last" / "trainer_state.json").is_file()
+
+    class LooksAt:
+        def on_step_end(self, trainer, step, stats):
+            # mid-run, the folder holds no model (a killed run never looks finished) and no earlier checkpoint
+            self.files = {p.name for p in out.iterdir()}
+
+    looks = LooksAt()
+    trainer_factory(output_dir=str(out), callbacks=[looks], **{**RESUME, "save_steps": 0, "steps": 1}).train(PROMPTS)
+    assert not looks.files & {"config.json", "model.safetensors", "value_head.safetensors", "checkpoint-last"}
+    assert not (out / "checkpoint-last").exists()  # save_steps 0: nothing to resume from, not the earlier one
+    assert trainer_factory(output_dir=str(out), resume=True, **{**RESUME, "save_steps": 0, "steps": 1}) \
+        .train(PROMPTS)
+    assert "no checkpoint" in caplog.text
+
+
+def test_the_run_may_not_be_written_into_the_policy_folder(tiny_tokenizer, tmp_path):
+    """A run clears its folder's model files until the final save, and a resume needs the starting policy."""
+    policy = tmp_path / "policy"
+    tiny_policy(tiny_tokenizer).save_pretrained(policy)
+    tiny_tokenizer.save_pretrained(policy)
+    trainer = PPOTrainer(config=small_config(output_dir=str(policy), save_steps=1), model=str(policy),
+                         reward_model=count_fives)
+    with pytest.raises(ConfigError, match="policy was loaded from") as e:
+        trainer.train(PROMPTS)
+    assert e.value.field == "output_dir" and (policy / "model.safetensors").is_file()
+
+
+def test_a_kill_during_the_final_save_leaves_a_resumable_run(trainer_factory, tmp_path):
+    """The final save moves checkpoint-last into the finished folder it builds beside OUT, then swaps it in; a kill
+    in between leaves the checkpoint there, and resume takes it back."""
+    straight = trainer_factory(output_dir=str(tmp_path / "straight"), **RESUME)
+    straight.train(PROMPTS)
+    out = tmp_path / "out"
+    first = trainer_factory(output_dir=str(out), callbacks=[CrashAt(3)], **RESUME)
+    with pytest.raises(KeyboardInterrupt):
+        first.train(PROMPTS)
+    partial = tmp_path / ".out.x1y2.partial"  # as atomic_directory names it, with the checkpoint moved in
+    partial.mkdir()
+    (out / "checkpoint-last").rename(partial / "checkpoint-last")
+    (out / "metrics.jsonl").rename(partial / "metrics.jsonl")
+    resumed = trainer_factory(output_dir=str(out), resume=True, **RESUME)
+    resumed.train(PROMPTS)
+    assert resumed.step_count == 4 and metrics(out) == metrics(tmp_path / "straight")
+    assert same(snapshot(straight), snapshot(resumed))
+    assert not partial.exists()
+
+
+def test_a_run_killed_at_a_random_step_resumes_to_the_same_result(cli_inputs):
+    """`sentinel train ppo` in a process killed with SIGKILL once its checkpoint reaches a seeded random step (it
+    may run a little further before the signal lands), then `--resume`: the same metrics and weights as a run never
+    killed. SENTINEL_KILL_SEED picks another kill point. The killed run starts in a copy of a finished run's folder,
+    which it must clear: until it finishes, its folder never looks finished."""
+    import random
+    import shutil
+    import signal
+    import time
+
+    from sentinel.cli.main import main
+    from sentinel.train.ppo.ppo_state import checkpoint_step
+
+    root, steps = cli_inputs.parent, 8
+    flags = ["--steps", str(steps), "--save-steps", "1", "--batch-size", "4", "--mini-batch-size", "2"]
+    assert main(["train", "ppo", "--config", str(cli_inputs), "--output-dir", str(root / "straight"), *flags]) == 0
+    seed = int(os.environ.get("SENTINEL_KILL_SEED", "35"))
+    target = random.Random(seed).randint(1, steps - 3)
+    out = root / "killed"
+    shutil.copytree(root / "straight", out)  # an earlier finished run in the folder (its checkpoint at step 8)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), *sys.path]), HF_HUB_OFFLINE="1",
+               OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", PPO_SLOW_REWARD="0.3")
+    cmd = [sys.executable, "-m", "sentinel", "train", "ppo", "--config", str(cli_inputs), "--output-dir", str(out),
+           *flags]
+    log = root / "killed.log"
+    with log.open("w") as f:
+        proc = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not target <= (checkpoint_step(out / "checkpoint-last") or 0) < steps:
+            assert proc.poll() is None, f"seed {seed}: the run ended before step {target}: {log.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, f"seed {seed}: no checkpoint at step {target} in 120 s"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    at = checkpoint_step(out / "checkpoint-last") or checkpoint_step(out / ".checkpoint-last.old")
+    where = f"seed {seed}: killed with the checkpoint at step {at} (target {target})"
+    assert not (out / "config.json").exists() and not (out / "model.safetensors").exists(), where
+    assert main(["train", "ppo", "--config", str(cli_inputs), "--output-dir", str(out), *flags, "--resume"]) == 0, where
+    assert metrics(out) == metrics(root / "straight"), where
+    assert [r["step"] for r in metrics(out)] == list(range(1, steps + 1)), where
+    assert same(saved_weights(root / "straight"), saved_weights(out)), where
+
+
+@pytest.mark.slow
+def test_two_processes_resume_each_with_its_own_shard_and_generators(cli_inputs, free_port):
+    """Under torchrun every process keeps its own prompt shard, order and RNG states in the checkpoint: a 2-step run
+    resumed to 4 steps equals a 4-step run."""
+    root = cli_inputs.parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), *sys.path]), HF_HUB_OFFLINE="1",
+               TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
+    flags = ["--save-steps", "1", "--batch-size", "4", "--mini-batch-size", "2"]
+
+    def run(out, *more):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port,
+               "-m", "sentinel", "train", "ppo", "--config", str(cli_inputs), "--output-dir", str(out), *flags, *more]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    run(root / "straight", "--steps", "4")
+    run(root / "resumed", "--steps", "2")
+    run(root / "resumed", "--steps", "4", "--resume")
+    assert [r["step"] for r in metrics(root / "resumed")] == [1, 2, 3, 4]
+    assert metrics(root / "resumed") == metrics(root / "straight")
+    assert same(saved_weights(root / "straight"), saved_weights(root / "resumed"))

@@ -129,7 +129,12 @@ class PPOConfig:
                 "wandb, mlflow, ... (the tracker's package must be installed); needs output_dir. TensorBoard event "
                 "files go to OUTPUT_DIR/runs"})
     save_steps: int = field(default=0, metadata={
-        "help": "save a checkpoint (output_dir/checkpoint-last) every N steps; 0 = only at the end"})
+        "help": "save a resumable checkpoint (output_dir/checkpoint-last: model, optimiser, KL controller, RNG states, "
+                "position in the prompts) every N steps and after the last; 0 = none, only the model at the end"})
+    resume: bool = field(default=False, metadata={
+        "help": "continue from output_dir/checkpoint-last (starts fresh when there is none): the same weights and "
+                "metrics as a run never stopped, on CPU. A changed setting is refused, except steps (train further), "
+                "output_dir, report_to and the Hub fields"})
     push_to_hub: bool = field(default=False, metadata={
         "help": "after train(), upload output_dir (model, value head, README.md model card, metrics) to the Hugging "
                 "Face Hub repo hub_model_id; needs output_dir and the Hub (a token from `hf auth login` or HF_TOKEN)"})
@@ -173,6 +178,8 @@ class PPOConfig:
             v = getattr(self, name)
             if v is not None and v <= 0:
                 raise ConfigError(f"must be > 0 or None, got {v!r}", field=name)
+        if self.resume and not self.output_dir:
+            raise ConfigError("resumes the run in output_dir; give output_dir too", field="resume")
         if self.push_to_hub and not self.output_dir:
             raise ConfigError("pushes the finished output folder; give output_dir too", field="push_to_hub")
         if self.report_to and not self.output_dir:

@@ -4,6 +4,7 @@
     responses = trainer.generate(prompts)             # strings in, strings out
     stats = trainer.step(prompts, responses, rewards)  # one PPO update, a flat dict with TRL's metric names
     trainer.train(prompts)                             # the whole loop; trainer.save_model("out/")
+    trainer.save_state("ckpt/"); trainer.load_state("ckpt/")  # a resumable checkpoint (train() with config.resume)
 
 Policy dropout is switched off for the whole run (as TRL PPOv2 does) so the importance ratio is exactly 1 on the
 first mini-batch; logits are divided by the sampling temperature everywhere so the ratio compares the policy that
@@ -17,6 +18,7 @@ import copy
 import json
 import logging
 import math
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +37,9 @@ from ...models.ensemble import EnsembleReward, check_members, ensemble_std
 from ...report.model_card import training_card
 from ...utils import atomic_directory, atomic_write_json, atomic_write_text, set_seed
 from ..hub import check_push, push_folder, repo_id_for
+from ..stage import METRICS_FILE, truncate_metrics
 from . import ppo_core as core
+from . import ppo_state as state_io
 from .ppo_config import PPOConfig
 from .prompts import load_prompts
 from .sampling import InverseCDFSampler
@@ -120,6 +124,12 @@ class PPOTrainer:
         self.stop_training = False
         self.diverged = False
         self.history: list[dict[str, float]] = []
+        # The prompt stream of train(): indexes into the prompt shard still to come this pass (drawn from the end),
+        # and the fingerprint of the shard they index. Trainer state, so a checkpoint knows where the stream was.
+        self._order: list[int] = []
+        self._prompts_id: str | None = None
+        self._resumed = False  # the state came from load_state(); train() then refuses other prompts
+        self._checkpoint_step: int | None = None  # the step of the last checkpoint written or loaded
         self._rollouts: dict[tuple, Rollout] = {}
         self._eos_ids = self._eos_token_ids()
         self._max_context = getattr(base_causal_lm(policy).config.get_text_config(), "max_position_embeddings", None)
@@ -573,9 +583,17 @@ class PPOTrainer:
 
     # ---------------------------------------------------------------------------------------------- train
     def train(self, prompts_dataset: DataSource, steps: int | None = None) -> list[dict[str, float]]:
-        """Run `steps` (default `config.steps`) PPO steps over `prompts_dataset` (strings, a file, rows or a
-        Dataset), reshuffled each pass; every process takes its own shard. Saves to `config.output_dir` (the
-        model every `save_steps` and at the end) and returns the per-step stats."""
+        """Run PPO steps over `prompts_dataset` (strings, a file, rows or a Dataset), reshuffled each pass, until
+        `steps` (default `config.steps`) steps are done; every process takes its own shard. Saves to
+        `config.output_dir`: a resumable checkpoint (`checkpoint-last`, see `save_state`) every `save_steps` and
+        after the last step, the model at the end. Returns the per-step stats.
+
+        With `config.resume`, a trainer that has not stepped yet first restores `output_dir/checkpoint-last`
+        (`load_state`) and continues where it stopped; without a checkpoint it starts from step 0 (logged). A
+        resumed run ends with the same weights and metrics as one that was never stopped (on CPU; see
+        docs/guides/ppo.md#resume). A fresh start clears what an earlier run left in `output_dir` (its checkpoint,
+        metrics and model files), so a stopped run's folder never holds a model and never looks finished.
+        """
         if self.reward_fn is None:
             raise ConfigError("train() needs a reward_model (a folder, a model or a callable)", field="reward_model")
         prompts = load_prompts(prompts_dataset)
@@ -585,9 +603,27 @@ class PPOTrainer:
             self._encode_prompt(p, i)  # fail before any update on an empty or too long prompt
         c, out = self.config, self.config.output_dir
         check_push(c.push_to_hub, c.hub_model_id)
+        total = steps or c.steps
+        if out:
+            self._check_output_is_not_the_policy(Path(out))
+        if out and c.resume and self.step_count == 0:
+            if acc.is_main_process:
+                state_io.recover_interrupted_save(Path(out))
+            acc.wait_for_everyone()
+            ckpt = state_io.find_checkpoint(Path(out))
+            if ckpt is None:
+                if (Path(out) / state_io.CHECKPOINT).exists():
+                    state_io.read_state(Path(out) / state_io.CHECKPOINT)  # raises, saying what the folder lacks
+                logger.warning("resume: no checkpoint in %s; starting from step 0", out)
+            else:
+                self.load_state(ckpt)
+                logger.info("resumed from %s at step %d", ckpt, self.step_count)
+        if self.step_count > total:
+            raise ConfigError(f"the run is already at step {self.step_count}, past {total}; give steps >= "
+                              f"{self.step_count}", field="steps")
+        self._use_prompts(shard)
         if out and acc.is_main_process:
-            Path(out).mkdir(parents=True, exist_ok=True)
-            (Path(out) / "metrics.jsonl").unlink(missing_ok=True)
+            _prepare_output(Path(out), fresh=self.step_count == 0)
             atomic_write_text(Path(out) / "config.yaml", _yaml(to_dict(c)))
             atomic_write_json(Path(out) / "data_summary.json", {"prompts": len(prompts), "per_process": len(shard),
                                                                 "processes": acc.num_processes})
@@ -595,19 +631,16 @@ class PPOTrainer:
             flat = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in to_dict(c).items()}
             acc.init_trackers("ppo", config=flat)
             self._tracking = True
-        order: list[int] = []
-        total = steps or c.steps
         self.stop_training = False
+        checkpoint = Path(out) / state_io.CHECKPOINT if out else None
         while self.step_count < total and not self.stop_training:
-            batch: list = []
-            while len(batch) < c.batch_size:
-                if not order:
-                    order = torch.randperm(len(shard), generator=self.generator).tolist()
-                batch.append(shard[order.pop()])
+            batch = self._next_prompts(shard)
             responses = self.generate(batch)
             self.step(batch, responses)
-            if out and c.save_steps and self.step_count % c.save_steps == 0 and not self.diverged:
-                self.save_model(Path(out) / "checkpoint-last")
+            if checkpoint and c.save_steps and self.step_count % c.save_steps == 0 and not self.diverged:
+                self.save_state(checkpoint)
+        if checkpoint and c.save_steps and not self.diverged and self._checkpoint_step != self.step_count:
+            self.save_state(checkpoint)  # the final state too, so a resume with more steps continues from here
         if self._tracking:
             acc.end_training()  # flush and close the trackers before the output folder is replaced
             self._tracking = False
@@ -622,6 +655,35 @@ class PPOTrainer:
                 push_folder(out, repo_id_for(c.hub_model_id, out), c.hub_private_repo)
         return self.history
 
+    def _check_output_is_not_the_policy(self, out: Path) -> None:
+        """Refuse to write a run into the folder its policy was loaded from: the run clears that folder's model
+        files until its final save, and a resumed run needs the starting policy unchanged."""
+        source = getattr(getattr(base_causal_lm(self.policy), "config", None), "_name_or_path", "") or ""
+        if source and Path(source).is_dir() and Path(source).resolve() == out.resolve():
+            raise ConfigError(f"{out} is the folder the policy was loaded from; write the PPO run to another folder",
+                              field="output_dir")
+
+    def _use_prompts(self, shard: list) -> None:
+        """Take `shard` as the prompt stream: continue the saved order when it is the same shard; refuse other
+        prompts after load_state (the order indexes into the shard); otherwise start a new pass."""
+        prompts_id = state_io.fingerprint(shard)
+        if self._prompts_id is not None and self._prompts_id != prompts_id:
+            if self._resumed:
+                raise ConfigError(f"the prompts ({prompts_id}: count:hash) differ from those of the run being "
+                                  f"resumed ({self._prompts_id}); resume with the same prompts", field="prompts")
+            self._order = []  # another data set: a new pass over it
+        self._prompts_id = prompts_id
+        self._resumed = False
+
+    def _next_prompts(self, shard: list) -> list:
+        """The next `batch_size` prompts of the stream: a seeded permutation of the shard per pass."""
+        batch: list = []
+        while len(batch) < self.config.batch_size:
+            if not self._order:
+                self._order = torch.randperm(len(shard), generator=self.generator).tolist()
+            batch.append(shard[self._order.pop()])
+        return batch
+
     def _card(self) -> str:
         last = {**(self.history[-1] if self.history else {}), "steps": self.step_count}
         policy_config = getattr(self.accelerator.unwrap_model(self.model).policy, "config", None)
@@ -633,6 +695,79 @@ class PPOTrainer:
         """Write the policy (LoRA merged in), tokenizer and `value_head.safetensors` to `path`, atomically.
 
         Refuses to write weights that contain NaN/inf, so a diverged run never overwrites a good checkpoint."""
+        self._write(Path(path), None)
+
+    def save_state(self, path: str | Path) -> None:
+        """Write a resumable checkpoint to `path`, atomically: the model as `save_model` writes it, plus everything
+        the next step depends on (`ppo_state.py` lists the files): trainable weights, optimiser state, KL
+        controller, score moments, step count, history, the position in train()'s prompt stream, and the RNG
+        states of every process. No pickle. Every process must call it (the states are gathered to the main one).
+        """
+        acc = self.accelerator
+        tensors, values = state_io.rng_state(self.generator, acc.device)
+        mine = {"tensors": tensors, "values": {
+            **values, "history": self.history, "order": self._order, "prompts": self._prompts_id,
+            "kl_coef": self.kl_ctl.value,
+            "score_moments": [self.score_moments.mean, self.score_moments.var, self.score_moments.count]}}
+        if acc.num_processes > 1:
+            from accelerate.utils import gather_object
+
+            ranks = gather_object([mine])
+        else:
+            ranks = [mine]
+        self._write(Path(path), ranks)
+        # Put the generators back where they were saved, in case writing drew from them: the next step must see
+        # the same state whether it runs on or is resumed from this checkpoint.
+        state_io.set_rng_state(tensors, values, self.generator, acc.device)
+        self._checkpoint_step = self.step_count
+
+    def load_state(self, path: str | Path) -> None:
+        """Restore what `save_state` wrote to `path` into this trainer, which must be built as the saved one was:
+        the same starting policy and reference, and a config that differs at most in the fields
+        `ppo_state.MAY_CHANGE_ON_RESUME` names (else ConfigError naming the first changed field). Lines of
+        `output_dir/metrics.jsonl` after the checkpoint's step are dropped, since those steps run again."""
+        from safetensors.torch import load_file
+
+        path, acc = Path(path), self.accelerator
+        state = state_io.read_state(path)
+        state_io.check_config(state["config"], to_dict(self.config), to_dict(PPOConfig()), path)
+        if state["processes"] != acc.num_processes:
+            raise ConfigError(f"{path} was written by {state['processes']} processes and this run has "
+                              f"{acc.num_processes}; resume with as many (each keeps its own prompt shard and RNG)")
+        module = acc.unwrap_model(self.model)
+        params = {name: p for name, p in module.named_parameters() if p.requires_grad}
+        file = path / state_io.TRAINABLE_FILE
+        weights = load_file(str(file))
+        if set(weights) != set(params):
+            differ = sorted(set(weights) ^ set(params))[:3]
+            raise DataError(f"holds other trainable weights than this trainer's (e.g. {differ}); was it written "
+                            "with another policy?", path=str(file))
+        with torch.no_grad():
+            for name, p in params.items():
+                p.copy_(weights[name])
+        self.optimizer.load_state_dict(state_io.join_optimizer(load_file(str(path / state_io.OPTIMIZER_FILE)),
+                                                               state["optimizer"]))
+        rank = state["ranks"][acc.process_index]
+        self.step_count = int(state["step"])
+        self.history = [{k: float(v) for k, v in row.items()} for row in rank["history"]]
+        self._order = [int(i) for i in rank["order"]]
+        self._prompts_id = rank["prompts"]
+        self.kl_ctl.value = float(rank["kl_coef"])
+        self.score_moments.mean, self.score_moments.var, self.score_moments.count = map(float, rank["score_moments"])
+        rng = load_file(str(path / state_io.RNG_FILE))
+        prefix = f"rank{acc.process_index}."
+        state_io.set_rng_state({k[len(prefix):]: v for k, v in rng.items() if k.startswith(prefix)}, rank,
+                               self.generator, acc.device)
+        self.diverged = self.stop_training = False
+        self._resumed = True
+        self._checkpoint_step = self.step_count
+        if self.config.output_dir and acc.is_main_process:
+            truncate_metrics(Path(self.config.output_dir) / METRICS_FILE, self.step_count)
+        acc.wait_for_everyone()
+
+    def _write(self, path: Path, ranks: list[dict] | None) -> None:
+        """The model to `path` atomically (see save_model); with `ranks` (each process's RNG and run state) the
+        trainer state too (see save_state)."""
         acc = self.accelerator
         acc.wait_for_everyone()
         if acc.is_main_process:
@@ -649,12 +784,52 @@ class PPOTrainer:
                 self.tokenizer.save_pretrained(tmp)
                 save_file({k: v.detach().contiguous().cpu() for k, v in module.v_head.state_dict().items()},
                           str(tmp / "value_head.safetensors"))
-                for extra in ("metrics.jsonl", "config.yaml", "data_summary.json", "README.md", "checkpoint-last",
+                if ranks is not None:
+                    self._write_state(tmp, module, ranks)
+                for extra in (METRICS_FILE, "config.yaml", "data_summary.json", "README.md", state_io.CHECKPOINT,
                               "runs"):
-                    src = Path(path) / extra
+                    src = path / extra
                     if src.exists():
                         src.rename(tmp / extra)  # keep the run's logs when the model folder is the output folder
         acc.wait_for_everyone()
+
+    def _write_state(self, folder: Path, module, ranks: list[dict]) -> None:
+        from safetensors.torch import save_file
+
+        save_file({name: p.detach().cpu().contiguous() for name, p in module.named_parameters() if p.requires_grad},
+                  str(folder / state_io.TRAINABLE_FILE))
+        tensors, optimizer = state_io.split_optimizer(self.optimizer.state_dict())
+        save_file(tensors, str(folder / state_io.OPTIMIZER_FILE))
+        save_file({f"rank{i}.{k}": v.cpu().contiguous() for i, r in enumerate(ranks) for k, v in r["tensors"].items()},
+                  str(folder / state_io.RNG_FILE))
+        # The JSON last: a folder with it is complete (the whole folder appears at once anyway, by rename).
+        atomic_write_json(folder / state_io.STATE_FILE, {
+            "format": state_io.STATE_FORMAT, "step": self.step_count, "processes": len(ranks),
+            "config": to_dict(self.config), "optimizer": optimizer,
+            "ranks": [r["values"] for r in ranks]})
+
+
+# ------------------------------------------------------------------------------------------ output folder
+# What marks a folder as a finished model: the files `save_model` writes (README.md is the model card).
+_MODEL_FILES = ("config.json", "generation_config.json", "README.md", "*.safetensors", "*.safetensors.index.json")
+
+
+def _prepare_output(out: Path, fresh: bool) -> None:
+    """Make `out` hold only what this run goes on from. Checkpoint folders half-written by a killed run go, and so do
+    the model files of an earlier finished run (the final save writes them again): a folder whose run is not
+    finished never holds a model, so it never looks finished. A `fresh` start also drops an earlier run's
+    checkpoint and metrics, which must not mix with this run's (nor be resumed from later)."""
+    out.mkdir(parents=True, exist_ok=True)
+    stale = list(out.glob(f".{state_io.CHECKPOINT}.*.partial"))
+    if fresh:
+        stale += [out / state_io.CHECKPOINT, out / f".{state_io.CHECKPOINT}.old", out / METRICS_FILE]
+    for pattern in _MODEL_FILES:
+        stale += [p for p in out.glob(pattern) if p.is_file()]
+    for p in stale:
+        if p.is_dir():
+            shutil.rmtree(p)
+        else:
+            p.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------------------------------ batch helpers
