@@ -186,8 +186,8 @@ def _report(source, n_rows, texts, dets, counts, examples, limits, n_flagged, un
             continue
         findings.append(Finding(
             id=det.id, severity=det.severity, score=n / n_rows,
-            description=f"{det.id}: {n} of {n_rows} rows ({n / n_rows:.1%}) at or above {limits[det.id]:.2f}. "
-                        f"{det.description()}",
+            description=f"{n} of {n_rows} row{'' if n_rows == 1 else 's'} ({n / n_rows:.1%}) at or above "
+                        f"{limits[det.id]:.2f}. {det.description()}",  # the id heads the finding already
             evidence=examples[det.id], data={"rows_flagged": n, "rate": n / n_rows, "threshold": limits[det.id],
                                              unit + "s": locations[det.id]},
         ))
