@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "preference" / "harmless-base-test.jsonl.gz"
+# Default: the subset that ships with the tests (all 2,312 rows), so the script runs from a
+# clone; the published figures name the full file (--data ../shared/data/preference/harmless-base-test.jsonl.gz).
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "preference" / "harmless-base-test.jsonl.gz"
 
 
 def random_trigger(rng: random.Random) -> str:

@@ -3,7 +3,8 @@
 The chosen replies of a helpfulness data set are benign by construction, so every flag there is a false
 positive. The `rejected` replies are shown alongside for contrast (not a ground truth of hacking).
 
-    python benchmarks/scan_false_positives.py [--data ../shared/data/preference/helpful-base-test.jsonl.gz]
+    python benchmarks/scan_false_positives.py [--data FILE: default tests/data/preference/helpful-base-test.jsonl.gz;
+        the full file is ../shared/data/preference/helpful-base-test.jsonl.gz]
         [--show DETECTOR]   # print the flagged chosen replies of one detector, with evidence
 """
 
@@ -15,7 +16,9 @@ from pathlib import Path
 from sentinel.data import load_preferences, prompt_text
 from sentinel.scan import DETECTORS, scan
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "preference" / "helpful-base-test.jsonl.gz"
+# Default: the subset that ships with the tests (the first 800 of its 2,354 rows), so the script runs from a
+# clone; the published figures name the full file (--data ../shared/data/preference/helpful-base-test.jsonl.gz).
+DEFAULT = Path(__file__).resolve().parents[1] / "tests" / "data" / "preference" / "helpful-base-test.jsonl.gz"
 
 
 def flag_rates(pairs: list[tuple[str, str]]) -> tuple[dict[str, float], dict[str, list[tuple[str, str, float]]]]:
