@@ -75,7 +75,12 @@ def summarise(d: dict) -> dict[str, Any]:
     above_info = [f for f in findings if f.get("severity") != "info"]
     what = [str(s) for s in d.get("summary") or []]
     if not what:
-        what = [f"[{f['severity']}] {f['id']}: {f['description']}" for f in (above_info or findings)[:3]]
+        pool = above_info or findings
+        what = [f"[{f['severity']}] {f['id']}: {f['description']}" for f in pool[:3]]
+        if len(pool) > 3:  # the rest are named, so a low finding behind three high ones is not lost from view
+            rest = pool[3:]
+            what.append(f"{len(rest)} more finding{'s' if len(rest) != 1 else ''} below: "
+                        + ", ".join(f"{f['id']} ({f['severity']})" for f in rest) + ".")
     metrics = d.get("metrics", {})
     key: list[tuple[str, str]] = []
     for name in d.get("key_metrics") or []:

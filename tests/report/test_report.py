@@ -245,3 +245,12 @@ def test_demo_summary_follows_the_numbers():
     assert "The guard raised no high alarm during PPO." in what
     assert steps == [("Nothing in this run asks for action: gold did not fall after its peak, PPO kept the start "
                       "policy's gold accuracy, and the audit flagged nothing at high severity.")]
+
+
+def test_what_happened_names_the_findings_it_has_no_room_for():
+    from sentinel.report.summary import summarise
+
+    findings = [Finding(f"probe/{i}", "high", f"strong effect {i}") for i in range(3)]
+    findings.append(Finding("probe/weak", "low", "a small effect"))
+    what = summarise(Report(kind="audit", title="t", findings=findings).to_dict())["what_happened"]
+    assert len(what) == 4 and what[-1] == "1 more finding below: probe/weak (low)."
