@@ -97,3 +97,12 @@ def test_a_server_that_is_down_ends_with_a_partial_report_and_a_nonzero_exit(tmp
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert report["metrics"]["partial"] is True
     assert "partial" in capsys.readouterr().err.lower()
+
+
+def test_without_out_a_command_line_user_is_told_how_to_keep_the_partial_report(free_port, capsys):
+    from sentinel.cli.main import main
+
+    code = main(["audit", "sycophancy", "--endpoint", f"http://127.0.0.1:{free_port}/v1", "--model-name", "m",
+                 "--probes", "are_you_sure", "--timeout", "0.5", "--retries", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--out DIR keeps it" in err, err

@@ -160,8 +160,7 @@ class SycophancyDetector:
                 probe.run(ctx, items, records[probe.id])
         except TargetError as e:
             self._save_partial(probes, records, target, ctx, str(e), out)
-            where = f"written to {out}" if out is not None else "in detector.result_"
-            raise TargetError(f"{e} (partial report {where})") from None
+            raise TargetError(f"{e} ({_partial_where(out)})") from None
         except BaseException as e:  # Ctrl-C or a crash in the model: keep what was measured, then re-raise
             why = "interrupted by the user" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
             self._save_partial(probes, records, target, ctx, why, out)
@@ -170,8 +169,7 @@ class SycophancyDetector:
         if done and all(r.get("error") for r in done):  # not one item answered: nothing was measured
             last = done[-1]["error"]
             self._save_partial(probes, records, target, ctx, f"no item got a reply; the last error: {last}", out)
-            where = f"written to {out}" if out is not None else "in detector.result_"
-            raise TargetError(f"no item got a reply from the model; the last error: {last} (partial report {where})")
+            raise TargetError(f"no item got a reply from the model; the last error: {last} ({_partial_where(out)})")
         self.result_ = self._result(probes, records, target, ctx, None)
         if out is not None:
             self.result_.save(out)
@@ -265,3 +263,10 @@ def _finding(rate: ProbeRate) -> Finding | None:
         evidence=rate.examples, data={"n": rate.n, "unclear": rate.unclear, "progressive": rate.progressive,
                                       "regressive": rate.regressive, **rate.extra},
     )
+
+
+def _partial_where(out: str | Path | None) -> str:
+    """Where the partial report of a failed run is, for a Python user and a command-line user alike."""
+    if out is not None:
+        return f"partial report written to {out}"
+    return "partial report not saved: kept in detector.result_ in Python; on the command line, --out DIR keeps it"
