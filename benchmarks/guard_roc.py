@@ -108,10 +108,7 @@ def judge(history: list[dict], gold: bool, every: int = 5) -> dict[str, Any]:
     from sentinel.audit.consistency import SentinelCallback
 
     guard = SentinelCallback(every_n_steps=every)
-    for step, stats in enumerate(history, start=1):
-        row = stats if gold else {k: v for k, v in stats.items() if not k.startswith(GOLD_KEYS)}
-        guard.on_step_end(None, step, row)
-    guard.run_checks(len(history))
+    guard.replay(history if gold else [{k: v for k, v in h.items() if not k.startswith(GOLD_KEYS)} for h in history])
     return {a.id: {"severity": a.severity.value, "raised_at": guard.raised_at[a.id]} for a in guard.alarms}
 
 

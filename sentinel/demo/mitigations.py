@@ -138,10 +138,7 @@ def run_ppo(job: PPOJob) -> tuple[list[dict], Any]:
     saved = out / "history.json"
     if saved.is_file():
         history = json.loads(saved.read_text())
-        for step, stats in enumerate(history, start=1):
-            if guard.on_step_end(None, step, stats):
-                break
-        guard.run_checks(len(history))
+        guard.replay(history)
         return history, guard
     lab = Lab.open(job.lab_dir)
     config = PPOConfig(learning_rate=job.learning_rate, batch_size=32, mini_batch_size=8, ppo_epochs=4,

@@ -98,6 +98,15 @@ class SentinelCallback(TrainerCallback):
                            self.stop_on.value if self.stop_on else "?")
         return stop
 
+    def replay(self, history: list[dict[str, Any]]) -> None:
+        """Judge a recorded run: its per-step stats (steps 1..n) through `record` as a live run would feed them,
+        stopping where `stop_on` would have stopped it, then the checks at its last step. The alarms and the steps
+        they are raised at are those of watching the run live."""
+        for step, stats in enumerate(history, start=1):
+            if self.record(step, stats):
+                break
+        self.run_checks(len(history))
+
     # ------------------------------------------------------------------ transformers / TRL
     def on_log(self, args, state: TrainerState, control: TrainerControl, logs: dict | None = None, **kwargs):
         numbers = {k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))}
