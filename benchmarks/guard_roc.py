@@ -3,6 +3,10 @@ runs that over-optimise and runs that do not, judged with the gold series remove
 
     OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/guard_roc.py --from DEMO_OUT --out DIR
         [--workers 2] [--logs 'OTHER_DEMO/ppo/seed-*/history.json' ...] [--json DIR/roc.json]
+        [--every 5 10] [--no-run] [--export tests/data/guard_runs]
+
+--every: the guard's check intervals to judge with; --no-run: judge the grid's finished runs only; --export: every
+judged log as trimmed JSONL with index.json of the labels (the replay tests' data).
 
 Runs: `GRID`, each a `sentinel.demo.mitigations.run_ppo` run from DEMO_OUT's start policy (a finished default
 `sentinel demo` folder: its lab, start policy and reward models), the demo's PPO settings, the lab's gold grader
