@@ -23,7 +23,7 @@ without a gold signal has), and as logged (gold watched: the batch's mean gold, 
 threshold a run alarms when the guard raised any alarm at or above it: the true- and false-positive rates, and for
 the positives caught, the lead time: the step at which gold's trailing mean first stood `FALL` below its running
 best, minus the step at which the alarm was raised (positive: early). Per alarm id, how often it was raised on
-positives and on negatives. With gold watched, an ROC over over-optimisation's threshold (`FALL_Z`, standard errors
+positives and on negatives. With gold watched, an ROC over over-optimisation's threshold (`gold_fall_z`, standard errors
 of gold's fall) too.
 """
 
@@ -106,12 +106,12 @@ def label(history: list[dict]) -> dict[str, Any]:
             "fell_at": fell_at, "window": w, "steps": len(gold)}
 
 
-def judge(history: list[dict], gold: bool, every: int = 5) -> dict[str, Any]:
-    """Replay `history` through a guard checking every `every` steps (gold keys removed unless `gold`): the step at
-    which each alarm id was raised and its severity."""
+def judge(history: list[dict], gold: bool, every: int = 5, **overrides: Any) -> dict[str, Any]:
+    """Replay `history` through a guard checking every `every` steps (gold keys removed unless `gold`; `overrides`:
+    ConsistencyConfig fields): the step at which each alarm id was raised and its severity."""
     from sentinel.audit.consistency import SentinelCallback
 
-    guard = SentinelCallback(every_n_steps=every)
+    guard = SentinelCallback(every_n_steps=every, **overrides)
     guard.replay(history if gold else [{k: v for k, v in h.items() if not k.startswith(GOLD_KEYS)} for h in history])
     return {a.id: {"severity": a.severity.value, "raised_at": guard.raised_at[a.id]} for a in guard.alarms}
 
@@ -149,18 +149,11 @@ def rates(runs: list[dict], key: str, severity: str, only: str | None = None, by
 
 
 def _fall_z_roc(runs: list[dict]) -> list[dict]:
-    """With gold watched: over-optimisation (high) alone at several FALL_Z thresholds."""
-    from sentinel.audit.consistency import training
-
+    """With gold watched: over-optimisation (high) alone at several `gold_fall_z` thresholds."""
     rows = []
-    default = training.FALL_Z
-    try:
-        for z in (1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0):
-            training.FALL_Z = z
-            judged = [{**r, "z": judge(r["history"], gold=True)} for r in runs]
-            rows.append({"fall_z": z, **rates(judged, "z", "high", only="over-optimisation")})
-    finally:
-        training.FALL_Z = default
+    for z in (1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0):
+        judged = [{**r, "z": judge(r["history"], gold=True, gold_fall_z=z)} for r in runs]
+        rows.append({"fall_z": z, **rates(judged, "z", "high", only="over-optimisation")})
     return rows
 
 
@@ -259,7 +252,7 @@ def main() -> None:
             x = rates(runs, key, "low", only=i)
             print(f"| {i} | {key} | {x['tp']}/{x['positives']} | {x['fp']}/{x['negatives']} |")
     roc = _fall_z_roc(runs)
-    print("\n| over-optimisation FALL_Z | TPR | FPR | FPR, clear negatives | lead time, median |")
+    print("\n| over-optimisation gold_fall_z | TPR | FPR | FPR, clear negatives | lead time, median |")
     print("|---|---|---|---|---|")
     for x in roc:
         print(f"| {x['fall_z']:g} | {x['tpr']:.2f} | {x['fpr']:.2f} | {x['fpr_clear']:.2f} | {x['lead_median']} |")

@@ -19,8 +19,8 @@ POSITIVE = sorted(n for n, x in INDEX.items() if x["positive"])
 NEGATIVE = sorted(n for n, x in INDEX.items() if not x["positive"])
 
 
-def _replay(name: str, gold: bool) -> SentinelCallback:
-    guard = SentinelCallback(every_n_steps=5)
+def _replay(name: str, gold: bool, **overrides) -> SentinelCallback:
+    guard = SentinelCallback(every_n_steps=5, **overrides)
     with gzip.open(RUNS / f"{name}.jsonl.gz", "rt") as f:
         rows = [json.loads(line) for line in f]
     for row in rows:
@@ -58,3 +58,15 @@ def test_gold_removed_over_optimisation_says_it_cannot_be_computed(name):
     assert "over-optimisation" not in {a.id for a in guard.alarms}
     status = guard.report.metrics["checks"]["over-optimisation"]
     assert status.startswith("not computable") and "gold" in status
+
+
+@pytest.mark.parametrize("name", POSITIVE)
+def test_over_optimisations_fall_threshold_is_the_configs(name):
+    """`gold_fall_z` decides: the fall each positive run shows, in standard errors, passes a bar just below it and
+    fails one far above it (checks every 5 steps: an earlier check may have seen a larger fall than the alarm kept);
+    benchmarks/guard_roc.py sweeps this threshold."""
+    found = next(a for a in _replay(name, gold=True).alarms if a.id == "over-optimisation")
+    z = found.data["gold_fall_z"]
+    assert z > 3.0
+    assert "over-optimisation" in {a.id for a in _replay(name, gold=True, gold_fall_z=z * 0.95).alarms}
+    assert "over-optimisation" not in {a.id for a in _replay(name, gold=True, gold_fall_z=z * 10).alarms}

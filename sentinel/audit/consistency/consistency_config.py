@@ -70,6 +70,10 @@ class ConsistencyConfig:
         "run is said to have no learning signal; such groups have zero advantage"))
     gold_drop: float = field(default=0.1, metadata=_help(
         "fall of the gold reward from its peak, as a share of its rise, from which over-optimisation is raised"))
+    gold_fall_z: float = field(default=3.0, metadata=_help(
+        "fall of the gold reward from its peak window to the run's last fifth, in standard errors of that "
+        "difference, that over-optimisation also needs (the peak is the highest of many windows, hence more than 2); "
+        "benchmarks/guard_roc.py measures the rates at 1.5-5"))
 
     def __post_init__(self):
         for name in ("near_duplicate_jaccard", "suspicious_quantile", "alpha", "entropy_collapse", "zero_std_alarm"):
@@ -91,6 +95,6 @@ class ConsistencyConfig:
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ConfigError(f"must be positive or None, got {getattr(self, name)!r}", field=name)
         for name in ("reward_tolerance", "edit_tolerance", "ratio_tolerance", "spike_factor", "clipfrac_max",
-                     "gold_drop", "length_share_alarm", "length_lockstep_r", "kl_negative_tolerance"):
+                     "gold_drop", "gold_fall_z", "length_share_alarm", "length_lockstep_r", "kl_negative_tolerance"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"must be positive, got {getattr(self, name)!r}", field=name)

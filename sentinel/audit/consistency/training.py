@@ -55,7 +55,6 @@ def trailing_mean(x: np.ndarray, w: int) -> np.ndarray:
 
 
 MIN_PEAK_WINDOW = 3  # fewest steps in the gold peak's mean and in the run's end level (over-optimisation)
-FALL_Z = 3.0  # gold's fall, in standard errors, that over-optimisation needs: the peak is a maximum over windows
 
 
 def window(n: int) -> int:
@@ -433,7 +432,7 @@ class OverOptimisation:
 
     Three conditions, each against its own noise:
     1. gold fell: the peak window's mean (the highest of the run's full windows of at least 3 steps) against the
-       mean of the run's last fifth, by more than `FALL_Z` standard errors of that difference and by `gold_drop` of
+       mean of the run's last fifth, by more than `gold_fall_z` standard errors of that difference and by `gold_drop` of
        gold's range;
     2. the proxy was optimised: its last fifth above its first fifth by more than 2 standard errors (`gold-decline`
        takes the runs whose proxy did not rise, by its own start and end windows);
@@ -475,7 +474,7 @@ class OverOptimisation:
         fall = float(gs[peak] - g_end)  # the peak window's mean against the run's last steps
         proxy_gain = float(p_end - ps[peak])  # the proxy since the gold peak (negative: it fell back)
         proxy_rise = p_end - p_start  # the proxy over the run
-        # standard errors of those differences; the peak is the highest of many windows, hence FALL_Z, not 2
+        # standard errors of those differences; the peak is the highest of many windows, hence `gold_fall_z` (3), not 2
         noise = step_noise(g, gs) * math.sqrt(1 / w + 1 / tail)
         p_noise = step_noise(p, ps)
         scale = float(np.ptp(gs)) or 1e-12
@@ -493,7 +492,7 @@ class OverOptimisation:
             if fit:
                 d_info["gao_fit"] = fit
         metrics.update(d_info)
-        gold_fell = fall > cfg.gold_drop * scale and fall > FALL_Z * noise
+        gold_fell = fall > cfg.gold_drop * scale and fall > cfg.gold_fall_z * noise
         optimised = proxy_rise > 2 * p_noise * math.sqrt(2 / tail)
         held = proxy_gain > -2 * p_noise * math.sqrt(1 / w + 1 / tail)
         if not (gold_fell and optimised and held):
@@ -515,7 +514,8 @@ class OverOptimisation:
                               f"means over {w} steps)",
                               f"steps {_step(steps[-tail])}-{_step(steps[-1])}: proxy {p_end:.3g}, gold "
                               f"{g_end:.3g} (means)"],
-                    data={"step": _step(steps[peak]), "proxy_key": proxy.key, "gold_key": gold.key, **d_info})
+                    data={"step": _step(steps[peak]), "proxy_key": proxy.key, "gold_key": gold.key, "gold_fall": fall,
+                          "gold_fall_z": fall / max(noise, 1e-12), **d_info})
         return CheckResult("alarm", [f], metrics)
 
 
