@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "safetensors", "tokenizers")
@@ -32,11 +33,12 @@ print(json.dumps({{"code": code, "heavy": sorted(m for m in sys.modules if m.spl
 def test_core_dependencies_hold_no_training_library():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    core = {d.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip() for d in meta["dependencies"]}
+    core = {Requirement(d).name for d in meta["dependencies"]}
     assert not core & set(HEAVY), core
-    train = {d.split(">")[0].split("[")[0] for d in meta["optional-dependencies"]["train"]}
+    train = {Requirement(d).name for d in meta["optional-dependencies"]["train"]}
     assert {"torch", "transformers", "trl"} <= train
-    assert "train" in meta["optional-dependencies"]["all"][0]
+    extras_of_all = {e for d in meta["optional-dependencies"]["all"] for e in Requirement(d).extras}
+    assert {"train", "data"} <= extras_of_all, extras_of_all
 
 
 def _run(tmp_path, *argv):

@@ -59,8 +59,11 @@ def test_config_errors_name_the_field(setup, tmp_path):
         small(RLOOConfig, policy, prompts, tmp_path / "o", reward_model=["a:b"], reward_weights=[1.0, 2.0])
     with pytest.raises(ConfigError, match="reward_model"):  # no reward at all: said before any model loads
         grpo(small(GRPOConfig, policy, prompts, tmp_path / "o"))
-    # steps_per_generation decides the generation batch: 8 x 3 = 24 is a multiple of 4 and of 8
-    assert small(GRPOConfig, policy, prompts, tmp_path / "o", num_generations=8, steps_per_generation=3)
+    # steps_per_generation decides the generation batch: 6 alone is refused above, 6 x 2 = 12 holds three groups of 4
+    # (a ConfigError here fails the test)
+    small(GRPOConfig, policy, prompts, tmp_path / "o", per_device_train_batch_size=6, steps_per_generation=2)
+    with pytest.raises(ConfigError, match="num_generations"):
+        small(GRPOConfig, policy, prompts, tmp_path / "o", per_device_train_batch_size=6, steps_per_generation=3)
 
 
 def test_trl_reward_function_sees_prompts_and_replies_as_ppo_does():
