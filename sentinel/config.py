@@ -13,6 +13,7 @@ import difflib
 import json
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +35,71 @@ def _base_type(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in BOOL_WORDS:
+        return BOOL_WORDS[value.lower()]
+    raise ValueError
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError
+    return int(value)
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError
+    return float(value)
+
+
+def _to_str(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        raise ValueError
+    return str(value)
+
+
+_SCALARS: dict[Any, Callable[[Any], Any]] = {bool: _to_bool, int: _to_int, float: _to_float, str: _to_str}
+
+
+def _to_list(name: str, value: Any, base: Any) -> list:
+    """A list from a list, a tuple or a comma-separated flag string, each item coerced to the item type."""
+    (item_tp, *_) = typing.get_args(base) or (Any,)
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise ValueError
+    return [coerce(name, v, item_tp) for v in value]
+
+
+def _to_dict(name: str, value: Any) -> dict:
+    """A mapping from a mapping or, given as a flag, a JSON object."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"expected a JSON object, got {value!r}: {e}", field=name) from None
+    if not isinstance(value, dict):
+        raise ValueError
+    return dict(value)
+
+
+def _convert(name: str, value: Any, base: Any) -> Any:
+    """`value` as the (non-optional) type `base`; ValueError or TypeError where it cannot be."""
+    if base in _SCALARS:
+        return _SCALARS[base](value)
+    origin = typing.get_origin(base)
+    if origin in (list, tuple):
+        return _to_list(name, value, base)
+    if origin is dict or base is dict:
+        return _to_dict(name, value)
+    if origin is typing.Literal and value not in typing.get_args(base):
+        raise ConfigError(f"got {value!r}; expected one of {list(typing.get_args(base))}", field=name)
+    return value  # Any, a Literal's member, or a type this module leaves as given
+
+
 def coerce(name: str, value: Any, tp: Any) -> Any:
     """Convert `value` (from YAML or a flag string) to the field type `tp`; ConfigError naming `name` if impossible."""
     base, optional = _base_type(tp)
@@ -41,55 +107,14 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
         if optional or base is Any:
             return None
         raise ConfigError(f"must not be empty (expected {getattr(base, '__name__', base)})", field=name)
-    origin = typing.get_origin(base)
     try:
-        if base is Any:
-            return value
-        if base is bool:
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.lower() in BOOL_WORDS:
-                return BOOL_WORDS[value.lower()]
-            raise ValueError
-        if base is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
-        if base is float:
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        if base is str:
-            if isinstance(value, (dict, list)):
-                raise ValueError
-            return str(value)
-        if origin in (list, tuple):
-            (item_tp, *_) = typing.get_args(base) or (Any,)
-            if isinstance(value, str):
-                value = [v.strip() for v in value.split(",") if v.strip()]
-            if not isinstance(value, (list, tuple)):
-                raise ValueError
-            return [coerce(name, v, item_tp) for v in value]
-        if origin is dict or base is dict:
-            if isinstance(value, str):  # a mapping given as a flag comes as JSON
-                try:
-                    value = json.loads(value)
-                except json.JSONDecodeError as e:
-                    raise ConfigError(f"expected a JSON object, got {value!r}: {e}", field=name) from None
-            if not isinstance(value, dict):
-                raise ValueError
-            return dict(value)
-        if origin is typing.Literal:
-            if value not in typing.get_args(base):
-                raise ConfigError(f"got {value!r}; expected one of {list(typing.get_args(base))}", field=name)
-            return value
-    except ConfigError:
+        return _convert(name, value, base)
+    except ConfigError:  # a ValueError that already names the field and what was expected
         raise
     except (TypeError, ValueError):
         raise ConfigError(
             f"got {value!r} ({type(value).__name__}); expected {getattr(base, '__name__', str(base))}", field=name
         ) from None
-    return value
 
 
 def _fields(cls) -> dict[str, dataclasses.Field]:
