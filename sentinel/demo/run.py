@@ -61,7 +61,7 @@ class DemoConfig:
     rm_steps: int = field(default=750, metadata={
         "help": "reward-model optimiser steps (batches of 128, lr 4e-3, two fresh blocks on the start policy's "
                 "trunk: `DEMO_RM`)"})
-    ppo_steps: int = field(default=300, metadata={"help": "PPO steps against the biased reward model"})
+    ppo_steps: int = field(default=150, metadata={"help": "PPO steps against the biased reward model"})
     ppo_seeds: int = field(default=3, metadata={
         "help": "PPO runs against the biased reward model, seeds seed .. seed + n - 1: the report's curve is their "
                 "mean, with their band (one seed's curve is noise)"})
