@@ -13,15 +13,24 @@ from ..report import Report, Severity
 SEVERITIES = [s.value for s in Severity]
 
 
-def add_fail_on(parser: argparse.ArgumentParser, default: str = "high", why: str = "") -> None:
+FORMAT_HELP = {
+    "text": "a summary for people",
+    "json": "the report as JSON (the shape of report.json, schema sentinel/report/report.schema.json)",
+    "jsonl": "one JSON result per row as it is scanned, for pipelines",
+    "sarif": "SARIF 2.1.0 for GitHub code scanning (findings on the data file's lines; also written as report.sarif)",
+}
+
+
+def add_fail_on(parser: argparse.ArgumentParser, default: str = "high", why: str = "",
+                formats: tuple[str, ...] = ("text", "json", "sarif")) -> None:
     why = why or ("audits report statistical findings of every strength; the default fails a CI job on the "
                   "strong ones only")
     parser.add_argument("--fail-on", default=default, choices=(*SEVERITIES, "never"),
                         help=f"exit 1 when any finding is at or above this severity; never: exit 0 whatever was found "
                              f"(default: %(default)s: {why})")
-    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text",
-                        help="what to print: a summary, the report as JSON (as --json), or SARIF 2.1.0 for GitHub "
-                             "code scanning (findings on the data file's lines; also written as report.sarif)")
+    parser.add_argument("--format", choices=formats, default="text",
+                        help="what to print: " + "; ".join(f"{f}: {FORMAT_HELP[f]}" for f in formats)
+                        + " (default: %(default)s)")
 
 
 def add_model_safety(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +46,14 @@ def print_json(obj: Any) -> None:
     from ..utils import _json_default
 
     sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def print_jsonl(obj: Any) -> None:
+    """One compact JSON line, flushed at once so that a pipeline reads each result as it comes."""
+    from ..utils import _json_default
+
+    sys.stdout.write(json.dumps(obj, default=_json_default, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 def print_table(title: str, rows: list[tuple], columns: tuple[str, ...]) -> None:
