@@ -258,7 +258,7 @@ def _add_side_findings(report, deciding, dets, side_counts, side_examples, side_
         why = ("the pair teaches a reward model to score that reply low" if side == "rejected"
                else f"--decide-by {' '.join(deciding)} judges the pairs by that side")
         report.findings.append(Finding(
-            id=f"{det.id}-on-{side}", severity="info", score=n / n_rows,
+            id=f"{det.id}-on-{side}", severity=Severity.INFO, score=n / n_rows,
             description=f"{n} of {n_rows} row{'' if n_rows == 1 else 's'} ({n / n_rows:.1%}) hit {det.id} on the "
                         f"{side} reply only, at or above {limits[det.id]:.2f}; kept, since {why}.",
             evidence=side_examples[det.id],
