@@ -263,7 +263,9 @@ def _add_side_findings(report, deciding, dets, side_counts, side_examples, side_
                         f"{side} reply only, at or above {limits[det.id]:.2f}; kept, since {why}.",
             evidence=side_examples[det.id],
             data={"rows_hit": n, "rate": n / n_rows, "threshold": limits[det.id], "detector": det.id, "side": side,
-                  unit + "s": side_locations[det.id]},
+                  unit + "s": side_locations[det.id],
+                  "rule": f"{det.description()} Here: a hit on the {side} reply of a preference pair, which does "
+                          "not decide whether the pair is kept."},
         ))
 
 
@@ -278,7 +280,7 @@ def _report(source, n_rows, texts, dets, counts, examples, limits, n_flagged, un
             description=f"{n} of {n_rows} row{'' if n_rows == 1 else 's'} ({n / n_rows:.1%}) at or above "
                         f"{limits[det.id]:.2f}. {det.description()}",  # the id heads the finding already
             evidence=examples[det.id], data={"rows_flagged": n, "rate": n / n_rows, "threshold": limits[det.id],
-                                             unit + "s": locations[det.id]},
+                                             unit + "s": locations[det.id], "rule": det.description()},
         ))
     findings.sort(key=lambda f: (-f.severity.rank, -f.score))
     return Report(kind="scan", title=f"scan of {source}", findings=findings,

@@ -42,7 +42,7 @@ class ScanResult:
         Each finding's evidence is one row in the shape a file scan's report uses: `{detector, field, score,
         evidence, start, end}` (`field`: prompt or response)."""
         findings = [Finding(id=f.id, severity=f.severity, description=f.description, score=f.score,
-                            confidence=f.confidence, effect=f.effect, data=dict(f.data),
+                            confidence=f.confidence, effect=f.effect, data={**f.data, "rule": f.description},
                             evidence=[{"detector": f.id, "field": f.data.get("field"), "score": round(f.score, 4),
                                        "evidence": e, "start": f.data.get("start"), "end": f.data.get("end")}
                                       for e in f.evidence])

@@ -42,7 +42,7 @@ def test_scan_of_a_file_as_sarif_points_at_the_offending_lines(tmp_path, monkeyp
     assert not list(validator.iter_errors(saved)) and saved["runs"][0]["results"] == run["results"]
 
 
-def test_a_report_about_no_file_is_valid_sarif_without_locations():
+def test_a_report_about_no_file_is_valid_sarif_with_logical_locations():
     from sentinel.report import Finding, Report
     from sentinel.report.sarif import to_sarif
 
@@ -53,4 +53,5 @@ def test_a_report_about_no_file_is_valid_sarif_without_locations():
     assert not list(validator.iter_errors(log))
     assert [(r["ruleId"], r["level"]) for r in log["runs"][0]["results"]] == [("verbosity", "error"),
                                                                              ("keyword", "note")]
-    assert all("locations" not in r for r in log["runs"][0]["results"])
+    assert all("physicalLocation" not in r["locations"][0] and r["locations"][0]["logicalLocations"]
+               for r in log["runs"][0]["results"])
