@@ -22,11 +22,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..data import read_rows, write_rows
 from ..data.formats import RowError, converter_for, detect_format, kind_of, render_transcript
 from ..errors import ConfigError, DataError
+from ..progress import track
 from ..report import Finding, Report, Severity
 from ..report.coverage import coverage, inconclusive_finding, invalid_rows_finding
 from .scanner import resolve_detectors, resolve_thresholds, scan
@@ -178,7 +180,7 @@ def scan_dataset(
     locations: dict[str, list[int]] = {d.id: [] for d in dets}
     side_locations: dict[str, list[int]] = {d.id: [] for d in dets}
     severity = {d.id: Severity.parse(d.severity).value for d in dets}
-    for i, row in enumerate(rows.rows):
+    for i, row in enumerate(track(rows.rows, f"scan {Path(rows.source).name}", total=len(rows), unit="rows")):
         where_row = {rows.unit: rows.locations[i]}
         items, recognised = row_texts(row)
         unparsed += not recognised

@@ -26,6 +26,7 @@ from typing import Any
 
 from ...config import to_dict
 from ...errors import ConfigError
+from ...progress import progress
 from ...report import Effect, Finding, Report, Severity
 from ...report.coverage import MIN_GRADED, Coverage, inconclusive_finding
 from ...utils import _json_default, atomic_write_text
@@ -157,7 +158,8 @@ class SycophancyDetector:
             for probe in probes:
                 items = self._sample(inputs[probe.inputs])
                 logger.info("probe %s: %d inputs", probe.id, len(items))
-                probe.run(ctx, items, records[probe.id])
+                with progress(f"sycophancy {probe.id}", unit="replies") as ctx.on_replies:
+                    probe.run(ctx, items, records[probe.id])
         except TargetError as e:
             self._save_partial(probes, records, target, ctx, str(e), out)
             raise TargetError(f"{e} ({_partial_where(out)})") from None
