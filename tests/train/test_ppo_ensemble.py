@@ -29,7 +29,7 @@ def length_share(prompts, responses):
 
 
 def small_config(**kw):
-    return tiny_config(**{"steps": 2, **kw})
+    return tiny_config(**{"max_steps": 2, **kw})
 
 
 def make_trainer(tok, reward, **kw):
@@ -185,7 +185,7 @@ def test_cli_trains_against_an_ensemble(tiny_tokenizer, rules_module, capsys):
     assert main(["train", "ppo", "--policy", str(policy_dir), "--prompts", str(prompts), "--output-dir", str(out),
                  "--reward-model", "ens_rules:fives,ens_rules:length", "--ensemble", "uwo", "--uwo-lambda", "0.5",
                  "--batch-size", "8", "--mini-batch-size", "4", "--ppo-epochs", "1", "--max-new-tokens", "6",
-                 "--steps", "2"]) == 0
+                 "--max-steps", "2"]) == 0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 2
     for row in rows:
