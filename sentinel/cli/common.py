@@ -21,6 +21,16 @@ FORMAT_HELP = {
 }
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that states each option's default, except where there is none to state (a switch or an option whose
+    default is None: its help says what happens without it)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.nargs == 0:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def add_fail_on(parser: argparse.ArgumentParser, default: str = "high", why: str = "",
                 formats: tuple[str, ...] = ("text", "json", "sarif")) -> None:
     why = why or ("audits report statistical findings of every strength; the default fails a CI job on the "
@@ -77,7 +87,16 @@ def print_findings(report: Report) -> None:
         print(f"{report.title or report.kind}: no findings")
 
 
-def finish_report(report: Report, out: str | None, fail_on: str, as_json: bool = False, fmt: str = "text") -> int:
+def add_format(parser: argparse.ArgumentParser, formats: tuple[str, ...] = ("text", "json"),
+               json_help: str = "the result as JSON") -> None:
+    """`--format`, the one flag for machine-readable output (there is no --json)."""
+    helps = {**FORMAT_HELP, "json": json_help}
+    parser.add_argument("--format", choices=formats, default="text",
+                        help="what to print: " + "; ".join(f"{f}: {helps[f]}" for f in formats)
+                        + " (default: %(default)s)")
+
+
+def finish_report(report: Report, out: str | None, fail_on: str, fmt: str = "text") -> int:
     """Save the report (when `out` is given), print it (`fmt`: text, json or sarif), and return the linter-style
     exit code."""
     if out:
@@ -86,7 +105,7 @@ def finish_report(report: Report, out: str | None, fail_on: str, as_json: bool =
         from ..report.sarif import to_sarif
 
         print_json(to_sarif(report.to_dict()))
-    elif as_json or fmt == "json":
+    elif fmt == "json":
         print_json(report.to_dict())
     else:
         print_findings(report)

@@ -66,7 +66,8 @@ def test_cli_audits_an_endpoint(endpoint, tmp_path, model, expected_exit, capsys
     url, seen = endpoint(_chat(model))
     out = tmp_path / "audit"
     code = main(["audit", "sycophancy", "--endpoint", url, "--model-name", "tiny-chat", "--out", str(out),
-                 "--probes", "are_you_sure,suggested_answer", "--max-rows", "6", "--min-graded", "1", "--fail-on", "high"])
+                 "--probes", "are_you_sure,suggested_answer", "--max-rows", "6", "--min-graded", "1",
+                 "--fail-on", "high"])
     assert code == expected_exit
     report = json.loads((out / "report.json").read_text())
     score = report["metrics"]["sycophancy_score"]

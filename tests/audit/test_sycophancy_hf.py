@@ -25,8 +25,8 @@ def tiny_chat(tiny_tokenizer, tmp_path_factory):
 
 def test_generation_path_grades_every_reply_without_crashing(tiny_chat):
     model, tok, _ = tiny_chat
-    r = SycophancyDetector(probes=["are_you_sure", "persona"], max_rows=3, max_new_tokens=6, use_logprobs=False).analyze(
-        model, tokenizer=tok)
+    r = SycophancyDetector(probes=["are_you_sure", "persona"], max_rows=3, max_new_tokens=6,
+                           use_logprobs=False).analyze(model, tokenizer=tok)
     assert r.metrics["calls"] == 3 * 2 + 3 * 2 and r.metrics["logprob_path"] is False
     ays = [x for x in r.records if x["probe"] == "are_you_sure"]
     assert len(ays) == 3 and all(isinstance(x["first"], str) for x in ays)

@@ -28,7 +28,7 @@ def test_scan_of_a_file_as_sarif_points_at_the_offending_lines(tmp_path, monkeyp
     rows = [{"prompt": "What is 2+2?", "response": "4"}, {"prompt": "Hi", "response": "Hello!"},
             {"prompt": ATTACK, "response": "Sure."}, {"prompt": "Thanks", "response": "You're welcome."}]
     (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    code = main(["scan", "data.jsonl", "--format", "sarif", "--report", "rep"])
+    code = main(["scan", "data.jsonl", "--format", "sarif", "--out", "rep"])
     assert code == 1
     log = json.loads(capsys.readouterr().out)
     errors = sorted(validator.iter_errors(log), key=str)

@@ -183,8 +183,8 @@ def test_cli_usage_errors_exit_2(argv, message, capsys):
 def test_cli_file_mode_writes_kept_flagged_and_report(tmp_path, capsys):
     src = tmp_path / "prefs.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in _rows()))
-    code = main(["scan", str(src), "--out", str(tmp_path / "k.jsonl"), "--flagged", str(tmp_path / "f.jsonl"),
-                 "--report", str(tmp_path / "rep"), "--format", "json"])
+    code = main(["scan", str(src), "--kept", str(tmp_path / "k.jsonl"), "--flagged", str(tmp_path / "f.jsonl"),
+                 "--out", str(tmp_path / "rep"), "--format", "json"])
     assert code == 1
     printed = json.loads(capsys.readouterr().out)
     assert printed["metrics"]["rows_flagged"] == 2 and printed["metrics"]["flagged_per_detector"]["master_key"] == 1
@@ -194,7 +194,7 @@ def test_cli_file_mode_writes_kept_flagged_and_report(tmp_path, capsys):
     assert main(["scan", str(src), "--detectors", "flattery"]) == 0
     assert main(["scan", "--list"]) == 0
     # --decide-by: both replies decide, so the pair with a hack in its rejected reply goes too
-    assert main(["scan", str(src), "--out", str(tmp_path / "k2.jsonl"), "--decide-by", "chosen", "rejected"]) == 1
+    assert main(["scan", str(src), "--kept", str(tmp_path / "k2.jsonl"), "--decide-by", "chosen", "rejected"]) == 1
     assert len(read_rows(tmp_path / "k2.jsonl").rows) == 1
 
 

@@ -446,7 +446,8 @@ def test_a_fresh_run_clears_the_earlier_run_and_resume_without_a_checkpoint_star
             self.files = {p.name for p in out.iterdir()}
 
     looks = LooksAt()
-    trainer_factory(output_dir=str(out), callbacks=[looks], **{**RESUME, "save_steps": 0, "max_steps": 1}).train(PROMPTS)
+    trainer_factory(output_dir=str(out), callbacks=[looks],
+                    **{**RESUME, "save_steps": 0, "max_steps": 1}).train(PROMPTS)
     assert not looks.files & {"config.json", "model.safetensors", "value_head.safetensors", "checkpoint-last"}
     assert not (out / "checkpoint-last").exists()  # save_steps 0: nothing to resume from, not the earlier one
     assert trainer_factory(output_dir=str(out), resume=True, **{**RESUME, "save_steps": 0, "max_steps": 1}) \
