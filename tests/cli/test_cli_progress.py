@@ -76,3 +76,12 @@ def test_every_command_takes_q_after_its_name():
     ns = parser.parse_args(["audit", "data", "x.jsonl", "-q"])
     assert ns.quiet is True
     assert parser.parse_args(["-q", "train", "classify"]).quiet is True
+
+
+def test_a_sycophancy_audit_shows_replies_per_second_on_a_terminal(monkeypatch):
+    from sentinel import SycophancyDetector
+
+    tty = Terminal()
+    monkeypatch.setattr("sys.stderr", tty)
+    SycophancyDetector(probes=["are_you_sure"], max_rows=4, min_graded=1).analyze(lambda messages: "Paris.")
+    assert re.search(r"sycophancy are_you_sure.* replies/s", tty.getvalue())

@@ -64,7 +64,8 @@ def test_probes_are_a_list_in_every_command(commands):
     for line in ("sentinel audit reward-model", "sentinel audit sycophancy"):
         (action,) = [a for a in _options(commands[line]) if term("--probes").flag in a.option_strings]
         assert action.nargs == "+", line
-    ns = parser.parse_args(["audit", "reward-model", "--reward-model", "m:f", "--probes", "verbosity", "keyword,format"])
+    ns = parser.parse_args(["audit", "reward-model", "--reward-model", "m:f", "--probes", "verbosity",
+                            "keyword,format"])
     assert ns.probes == ["verbosity", "keyword", "format"]
     ns = parser.parse_args(["audit", "sycophancy", "--model", "m", "--probes", "persona,feedback"])
     assert ns.probes == ["persona", "feedback"]
