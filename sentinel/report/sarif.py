@@ -69,6 +69,8 @@ def _row_evidence(finding: dict[str, Any]) -> dict[int, dict]:
 
 def _row_message(rid: str, n: int, ev: dict) -> str:
     field = f" in {ev['field']}" if ev.get("field") else ""
+    if field and ev.get("in") == "prompt":
+        field = f" in the prompt of {ev['field']}"
     score = f" (score {ev['score']:.2f})" if isinstance(ev.get("score"), (int, float)) else ""
     text = f": {ev['evidence']!r}" if ev.get("evidence") is not None else ""
     return f"{rid} on line {n}{field}{score}{text}"
