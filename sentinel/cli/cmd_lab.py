@@ -53,11 +53,11 @@ def register(sub) -> None:
 
     p = sub.add_parser("pairs", help="sample replies from a policy and write gold-labelled preference pairs (a "
                                      "correct sample chosen over a wrong one) for `sentinel train dpo`",
-                       description="Samples --samples replies per lab prompt from --policy and writes, for each prompt "
+                       description="Samples --samples replies per lab prompt from --model and writes, for each prompt "
                        "with both a correct and a wrong sample, a preference pair of the two (gold-labelled, so "
                        "free of the annotator's biases) to --out, for on-policy DPO.")
     p.add_argument("lab", help="lab folder (its data/prompts.jsonl are the prompts)")
-    p.add_argument("--policy", required=True, help="policy folder to sample from (normally the SFT policy)")
+    p.add_argument("--model", required=True, help="folder of the policy to sample from (normally the SFT policy)")
     p.add_argument("--out", required=True, help="pairs file to write (JSONL: prompt, chosen, rejected, gold grades)")
     p.add_argument("--samples", type=int, default=8, help="replies sampled per prompt (default: %(default)s)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
@@ -115,7 +115,7 @@ def cmd_pairs(args) -> int:
     from ..data import write_rows
     from ..lab.recipes import onpolicy_pairs
 
-    pairs = onpolicy_pairs(args.lab, args.policy, n_samples=args.samples, temperature=args.temperature,
+    pairs = onpolicy_pairs(args.lab, args.model, n_samples=args.samples, temperature=args.temperature,
                            seed=args.seed, device=args.device or "cpu")
     write_rows(pairs, args.out)
     print(f"{len(pairs)} pairs written to {args.out}")

@@ -27,6 +27,8 @@ class Term:
 
 
 VOCABULARY: tuple[Term, ...] = (
+    Term("the model a command trains, samples from or audits (a causal LM: the policy)", "--model",
+         ("--policy", "--policy-model", "--model-path"), r"folder of (a|the) (causal LM|policy)\b"),
     Term("the reward model under audit or attack, compared with, trained against or checking data",
          "--reward-model", ("--rm", "--reward", "--reward-fn", "--reward-function"), r"reward model\b"),
     Term("the reference model (of a DPO policy, of the KL term, of a comparison's KL column)", "--ref-model",

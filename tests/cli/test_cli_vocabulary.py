@@ -55,6 +55,8 @@ def test_the_concepts_are_where_they_belong(commands):
     for line in ("sentinel scan", "sentinel audit data", "sentinel audit reward-model", "sentinel compare"):
         assert "--out" in flags(line) and "--format" in flags(line), line
     assert "--max-steps" in flags("sentinel train ppo") and "--max-steps" in flags("sentinel train sft")
+    for line in ("sentinel train ppo", "sentinel train sft", "sentinel lab pairs", "sentinel audit sycophancy"):
+        assert "--model" in flags(line), line
     assert "--attack-budget" in flags("sentinel attack reward-model")
     assert "--attack-budget" in flags("sentinel audit reward-model")
 

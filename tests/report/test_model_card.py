@@ -93,7 +93,7 @@ def test_a_failed_upload_keeps_the_model_and_says_how_to_retry(tiny_tokenizer, t
     assert online_hub.calls == [("create_repo", "me/ppo-tiny", True)]
     assert (out / "model.safetensors").is_file() and (out / "value_head.safetensors").is_file()
     card = (out / "README.md").read_text()
-    assert "`sentinel train ppo`" in card and "| init_kl_coef | 0.05 |" in card and "| steps | 3 |" in card
+    assert "`sentinel train ppo`" in card and "| init_kl_coef | 0.05 |" in card and "| max_steps | 3 |" in card
 
 
 def _report(kind="audit.reward_model", severities=("high", "low"), **extra):

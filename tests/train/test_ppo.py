@@ -259,7 +259,7 @@ def cli_inputs(tiny_tokenizer, tmp_path, monkeypatch):
                                            "    return [float(r.count('5')) for r in responses]\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     cfg = tmp_path / "ppo.yaml"
-    cfg.write_text(f"policy: {policy_dir}\nreward_model: ppo_rules:fives\nprompts: {prompts}\n"
+    cfg.write_text(f"model: {policy_dir}\nreward_model: ppo_rules:fives\nprompts: {prompts}\n"
                    f"output_dir: {tmp_path / 'out'}\nbatch_size: 8\nmini_batch_size: 4\nppo_epochs: 1\n"
                    "max_new_tokens: 6\nmax_steps: 2\n")
     return cfg
