@@ -85,3 +85,12 @@ def test_a_sycophancy_audit_shows_replies_per_second_on_a_terminal(monkeypatch):
     monkeypatch.setattr("sys.stderr", tty)
     SycophancyDetector(probes=["are_you_sure"], max_rows=4, min_graded=1).analyze(lambda messages: "Paris.")
     assert re.search(r"sycophancy are_you_sure.* replies/s", tty.getvalue())
+
+
+def test_a_data_audit_shows_pairs_per_second_on_a_terminal(tmp_path, monkeypatch):
+    src = tmp_path / "prefs.jsonl"
+    src.write_text("".join(json.dumps({"prompt": f"What is {i} + 1?", "chosen": f"It is {i + 1}.",
+                                       "rejected": f"It is {i + 2}."}) + "\n" for i in range(30)))
+    monkeypatch.setattr("sys.stderr", tty := Terminal())
+    assert main(["audit", "data", str(src), "--fail-on", "never"]) == 0
+    assert re.search(r"30/30.* pairs/s", tty.getvalue())
