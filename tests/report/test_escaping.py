@@ -26,6 +26,17 @@ def test_html_escapes_every_field_that_came_from_data():
     assert page.count("&lt;img src=x onerror=alert(1)&gt;") >= 8
 
 
+def test_markdown_figures_cannot_point_outside_the_report_or_carry_markup():
+    from sentinel.report.render import render_markdown
+
+    d = Report("scan", "t").to_dict()
+    d["figures"] = ["plots/curve.png", "../../secret.png", "/etc/x.png", "a)<img src=x onerror=alert(1)>.png"]
+    md = render_markdown(d)
+    assert "![curve.png](plots/curve.png)" in md
+    assert "](../../secret.png)" not in md and "](/etc/x.png)" not in md
+    assert "<img" not in md and "onerror=alert(1)>" not in md
+
+
 @pytest.mark.parametrize("text", ["../../etc/passwd", "/etc/passwd", "a\x00b", "..", ".", "", "a/b\\c:d",
                                   "x" * 1000, "é" * 400, "C:\\Windows\\x", "\n\t"])
 def test_a_name_from_data_cannot_leave_its_folder(tmp_path, text):
