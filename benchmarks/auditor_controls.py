@@ -71,7 +71,7 @@ def main() -> None:
             "grammar-only": lambda p, rs: [-grammar_penalty(r) for r in rs]}
     for name, fn in real.items():
         for seed in range(4):
-            res = RewardModelAuditor(seed=seed, max_cases=200).analyze(fn, rows)
+            res = RewardModelAuditor(seed=seed, max_rows=200).analyze(fn, rows)
             other = [f.id for f in res.findings if f not in res.vulnerabilities]
             print(f"hh {name} seed {seed}: {sorted(v.id for v in res.vulnerabilities)} (also {other})", flush=True)
 

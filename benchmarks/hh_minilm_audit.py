@@ -59,7 +59,7 @@ def main() -> None:
         if code:
             raise SystemExit(f"training failed with exit code {code}")
     code = cli(["audit", "reward-model", "--model", str(work / "rm"), "--cases", str(work / "heldout.jsonl"),
-                "--out", str(work / "audit"), "--max-cases", str(args.max_cases), "--max-length",
+                "--out", str(work / "audit"), "--max-rows", str(args.max_cases), "--max-length",
                 str(args.max_length), "--attack-budget", str(args.attack_budget), "--fail-on", "critical"])
     print(f"audit exit code {code}; report in {work / 'audit'}")
 

@@ -42,7 +42,7 @@ def main() -> None:
 
     prompts = [json.loads(line)["prompt"] for line in Path(f"{args.lab}/data/prompts.jsonl").read_text().splitlines()]
     cb = SentinelCallback(every_n_steps=args.every)
-    cfg = PPOConfig(steps=args.steps, batch_size=16, mini_batch_size=8, learning_rate=args.lr, max_new_tokens=48,
+    cfg = PPOConfig(max_steps=args.steps, batch_size=16, mini_batch_size=8, learning_rate=args.lr, max_new_tokens=48,
                     device="cpu")
     trainer = PPOTrainer(cfg, model=args.policy, reward_model=gold if args.reward == "gold" else args.reward,
                          gold_reward_fn=gold, callbacks=[cb])

@@ -172,7 +172,7 @@ def main() -> None:
                 print(f"  {probe:13s} prefers the biased reply {v['prefers_biased']:.2f} "
                       f"(mean shift {v['mean_shift']:+.2f})")
             if not args.no_audit:
-                audit = RewardModelAuditor(max_cases=200).analyze(str(rm), str(out / "lab-clean" / "data" /
+                audit = RewardModelAuditor(max_rows=200).analyze(str(rm), str(out / "lab-clean" / "data" /
                                                                               "preferences.jsonl"), device="cpu")
                 flagged = sorted(v.id for v in audit.vulnerabilities)
                 effects = {k: round(v["effect"], 3) for k, v in audit.probes.items()}

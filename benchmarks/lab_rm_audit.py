@@ -18,7 +18,7 @@ from pathlib import Path
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default="lab-audit")
-    ap.add_argument("--max-cases", type=int, default=200)
+    ap.add_argument("--max-rows", type=int, default=200)
     args = ap.parse_args()
 
     from sentinel import RewardModelAuditor
@@ -37,7 +37,7 @@ def main() -> None:
             train_reward(root / f"lab-{name}", root / f"lab-rm-{name}", init=root / "lab-sft")  # RM_RECIPE
     cases = str(root / "lab-clean" / "data" / "preferences.jsonl")
     for name in ("biased", "clean"):
-        result = RewardModelAuditor(max_cases=args.max_cases).analyze(str(root / f"lab-rm-{name}"), cases)
+        result = RewardModelAuditor(max_rows=args.max_rows).analyze(str(root / f"lab-rm-{name}"), cases)
         result.save(root / f"audit-{name}")
         acc = result.metrics["accuracy"]
         print(f"\n{name} annotator: strict accuracy {acc['value']:.3f} on clean pairs; effect (SD) / flip rate: "

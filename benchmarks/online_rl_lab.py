@@ -38,7 +38,7 @@ def run_ppo(sft, prompts, reward, steps, seed, out):
     from sentinel.train.ppo.ppo_config import LAB_RECIPE
 
     guard = SentinelCallback(every_n_steps=5)
-    cfg = PPOConfig(**{**LAB_RECIPE, "steps": steps, "seed": seed, "max_new_tokens": 48, "output_dir": str(out)})
+    cfg = PPOConfig(**{**LAB_RECIPE, "max_steps": steps, "seed": seed, "max_new_tokens": 48, "output_dir": str(out)})
     trainer = PPOTrainer(config=cfg, model=str(sft), reward_model=reward, gold_reward_fn=gold_rewards,
                          callbacks=[guard])
     history = trainer.train(prompts)

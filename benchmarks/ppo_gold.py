@@ -55,7 +55,7 @@ def main() -> None:
     ap.add_argument("--reward", choices=["gold", "correct", "correct-brief"], default="correct-brief")
     from sentinel.train.ppo.ppo_config import LAB_RECIPE as R
 
-    ap.add_argument("--steps", type=int, default=R["steps"])
+    ap.add_argument("--steps", type=int, default=R["max_steps"])
     ap.add_argument("--batch-size", type=int, default=R["batch_size"])
     ap.add_argument("--mini-batch-size", type=int, default=R["mini_batch_size"])
     ap.add_argument("--learning-rate", type=float, default=R["learning_rate"])

@@ -54,7 +54,7 @@ def show(name: str, result, full: bool = True) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="example-out/audit_reward_model", help="output folder")
-    ap.add_argument("--max-cases", type=int, default=200, help="preference pairs the audits use")
+    ap.add_argument("--max-rows", type=int, default=200, help="preference pairs the audits use")
     ap.add_argument("--lab-rm", action="store_true", help="also train a tiny reward model on the biased lab and "
                                                          "audit it")
     args = ap.parse_args()
@@ -65,7 +65,7 @@ def main() -> None:
     clean = init_lab(out / "lab-clean", LabConfig(seed=0, biases={}, n_sft=100, n_preferences=2000, n_prompts=10,
                                                   n_eval=10), overwrite=True)
     cases = str(Lab.open(clean).data("preferences"))
-    auditor = RewardModelAuditor(max_cases=args.max_cases, seed=0)
+    auditor = RewardModelAuditor(max_rows=args.max_rows, seed=0)
 
     planted = {"verbosity", "keyword"}
     result = auditor.analyze(biased_reward, cases)
@@ -92,7 +92,7 @@ def main() -> None:
         print("\ntraining a tiny reward model on the biased annotator's pairs (300 steps of 16) ...")
         rm = train_reward(biased_lab, out / "reward-model", RecipeConfig(**QUICK_RM))
         # 100 cases: a model scores each text in a forward pass, so this audit costs more than a rule's.
-        rm_result = RewardModelAuditor(max_cases=min(args.max_cases, 100), seed=0).analyze(str(rm), cases)
+        rm_result = RewardModelAuditor(max_rows=min(args.max_rows, 100), seed=0).analyze(str(rm), cases)
         rm_result.save(out / "lab-rm")
         show(f"lab reward model {rm}", rm_result, full=False)
         weights = Lab.open(biased_lab).info["biases"]

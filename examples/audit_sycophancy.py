@@ -76,7 +76,7 @@ def audit(name: str, model, questions, out: Path) -> float | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="example-out/audit_sycophancy", help="output folder")
-    ap.add_argument("--n", type=int, default=80, help="lab questions to ask")
+    ap.add_argument("--max-rows", type=int, default=80, help="lab questions to ask")
     ap.add_argument("--model", help="a local causal-LM folder to audit instead of the scripted models")
     ap.add_argument("--endpoint", help="an OpenAI-compatible base URL to audit instead, e.g. http://127.0.0.1:8000/v1")
     ap.add_argument("--model-name", default="default", help="the 'model' field of each endpoint request")
@@ -87,7 +87,7 @@ def main() -> None:
     # Only the lab's eval questions are needed; the other files are kept tiny.
     lab = init_lab(out / "lab", LabConfig(seed=0, n_sft=10, n_preferences=10, n_prompts=10, n_eval=300),
                    overwrite=True)
-    questions = load_lab_questions(lab, limit=args.n)
+    questions = load_lab_questions(lab, limit=args.max_rows)
     print(f"{len(questions)} lab questions, probes {', '.join(PROBES)}")
 
     if args.endpoint:

@@ -72,7 +72,7 @@ def main() -> None:
     guard = SentinelCallback(every_n_steps=5, stop_on=None if args.no_stop else "high")
     # The demo's settings: a small fixed KL coefficient and a high learning rate let the policy drift far enough
     # from its SFT start, within a few dozen steps, to find what the reward pays for.
-    config = PPOConfig(steps=args.steps, batch_size=32, mini_batch_size=8, learning_rate=2e-4, adap_kl_ctrl=False,
+    config = PPOConfig(max_steps=args.steps, batch_size=32, mini_batch_size=8, learning_rate=2e-4, adap_kl_ctrl=False,
                        init_kl_coef=0.01, max_new_tokens=48, seed=0, device="cpu", output_dir=str(out / "ppo"))
     trainer = PPOTrainer(config, model=str(sft), reward_model=biased_reward, gold_reward_fn=correct,
                          callbacks=[guard])

@@ -10,7 +10,8 @@ What it shows:
    chosen reply was tampered with in those ways: the tampered rows are flagged, and so is anything else in the real
    data that a detector scores at or above its threshold (read those: they are the detectors' false positives, or
    real finds). Kept rows go to OUT/kept.jsonl, flagged rows (with a `sentinel_scan` field saying why) to
-   OUT/flagged.jsonl, the report to OUT/report/. From the command line: `sentinel scan FILE --out ... --flagged ...`.
+   OUT/flagged.jsonl, the report to OUT/report/. From the command line:
+   `sentinel scan FILE --kept ... --flagged ... --out DIR`.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ def main() -> None:
     print(f"  rows flagged per detector: { {k: v for k, v in ds.counts.items() if v} }")
     flagged_lines = {}
     for f in ds.report.findings:
+        if f.severity.value == "info":  # hits in a rejected reply: the pair doing its job, the row kept
+            continue
         for line in f.data.get("lines", []):
             flagged_lines.setdefault(line, []).append(f.id)
     for line, name in tampered.items():

@@ -25,12 +25,12 @@ sentinel lab init lab --pairs 2000 --prompts 128 --eval 100 --force
 
 sentinel -q train sft --config "$CONFIGS/sft.yaml" --max-steps 150          # the flag wins over the file
 sentinel -q train reward --config "$CONFIGS/reward.yaml"
-sentinel lab pairs lab --policy runs/sft --out pairs.jsonl --samples 4      # gold-ranked pairs of its own samples
+sentinel lab pairs lab --model runs/sft --out pairs.jsonl --samples 4      # gold-ranked pairs of its own samples
 sentinel -q train dpo --config "$CONFIGS/dpo.yaml"
 sentinel -q train ppo --config "$CONFIGS/ppo.yaml"
 sentinel -q train grpo --config "$CONFIGS/grpo.yaml"
 
 # Every policy on the same 100 eval prompts (sampled, same seed): mean gold reward, win rate against SFT, KL to SFT.
-sentinel compare runs/sft runs/dpo runs/ppo runs/grpo --prompts lab/data/eval.jsonl --gold lab --max-prompts 100 \
+sentinel compare runs/sft runs/dpo runs/ppo runs/grpo --prompts lab/data/eval.jsonl --gold lab --max-rows 100 \
     --out compare
 echo "models, metrics.jsonl and resolved configs: $PWD/runs/"

@@ -176,15 +176,25 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str
         default = f.default if f.default is not dataclasses.MISSING else None
         if f.default_factory is not dataclasses.MISSING:
             default = f.default_factory()
-        shown = "required" if default == "" else f"default: {default}"
+        shown = "required" if default == "" else "default: not set" if default is None else f"default: {default}"
         if "(default" not in help_text:  # a help string that explains its default says it once
             help_text = f"{help_text} ({shown})" if help_text else f"({shown})"
         flag = "--" + name.replace("_", "-")
         if base is bool:
             group.add_argument(flag, dest=name, default=argparse.SUPPRESS, action=Switch, takes_value=True,
                                help=help_text.replace("%", "%%"))
+        elif typing.get_origin(base) in (list, tuple):
+            group.add_argument(flag, dest=name, default=argparse.SUPPRESS, nargs="+", action=ListOption,
+                               metavar=name.upper(), help=help_text.replace("%", "%%"))
         else:
             group.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=help_text.replace("%", "%%"))
+
+
+class ListOption(argparse.Action):
+    """A list option, the same in every command: `--probes a b` or `--probes a,b` (both give ["a", "b"])."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, [v.strip() for value in values for v in str(value).split(",") if v.strip()])
 
 
 class Switch(argparse.Action):

@@ -26,6 +26,36 @@ def looks_local(name: str | os.PathLike) -> bool:
             or s.lower().endswith(_DATA_SUFFIXES))
 
 
+MAX_NAME_BYTES = 120  # file names made from data: well under the 255 bytes most file systems allow
+
+
+def safe_name(text: Any, suffix: str = "") -> str:
+    """A file name made from text that came from data (a detector id, a model label, a row's field): one path
+    component that cannot leave its folder. Path separators, `..`, NUL and other control characters and characters
+    Windows refuses become `_`; a leading dot is dropped (no hidden or relative names); names longer than
+    MAX_NAME_BYTES (UTF-8) are cut and end with a hash of the whole text, so different long texts stay different;
+    an empty result is `_`. `suffix` (e.g. ".jsonl") is appended after the cut."""
+    import hashlib
+    import re
+
+    raw = str(text)
+    name = re.sub(r'[\x00-\x1f\x7f/\\:*?"<>|]', "_", raw).strip().lstrip(".").strip()
+    name = name or "_"
+    limit = MAX_NAME_BYTES - len(suffix.encode("utf-8"))
+    if len(name.encode("utf-8")) > limit:
+        digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        cut = name.encode("utf-8")[: limit - len(digest) - 1].decode("utf-8", "ignore")
+        name = f"{cut}-{digest}"
+    return name + suffix
+
+
+def child_path(folder: str | os.PathLike, text: Any, suffix: str = "") -> Path:
+    """`folder / safe_name(text, suffix)`: a path for a data-derived name that stays inside `folder`."""
+    path = Path(folder) / safe_name(text, suffix)
+    assert path.parent == Path(folder)  # one component, by construction
+    return path
+
+
 def not_found_message(name: str | os.PathLike) -> str:
     return f"not found: {name} (no such file or folder here; not a Hub name either)"
 

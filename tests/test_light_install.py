@@ -57,7 +57,7 @@ def test_scan_and_audit_data_run_without_the_training_libraries(tmp_path, test_d
     (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     with gzip.open(test_data / "preference" / "helpful-base-test.jsonl.gz", "rt") as f:
         (tmp_path / "prefs.jsonl").write_text("".join(next(f) for _ in range(120)))
-    proc, result = _run(tmp_path, "scan", "d.jsonl", "--report", "rep")
+    proc, result = _run(tmp_path, "scan", "d.jsonl", "--out", "rep")
     assert result is not None, proc.stderr[-2000:]
     assert result == {"code": 1, "heavy": []}  # the injection found, nothing heavy imported
     assert (tmp_path / "rep" / "report.sarif").is_file()
@@ -100,7 +100,7 @@ def test_a_real_install_without_extras_scans_and_audits_data_with_no_torch(tmp_p
         (tmp_path / "prefs.jsonl").write_text("".join(next(f) for _ in range(120)))
     cli = tmp_path / "env" / "bin" / "sentinel"
     env = {"PATH": f"{tmp_path / 'env' / 'bin'}:/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
-    scan = subprocess.run([str(cli), "scan", "d.jsonl", "--report", "rep"], cwd=tmp_path, env=env,
+    scan = subprocess.run([str(cli), "scan", "d.jsonl", "--out", "rep"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
     assert scan.returncode == 1, scan.stderr[-2000:]  # the injection is found
     assert (tmp_path / "rep" / "report.sarif").is_file()

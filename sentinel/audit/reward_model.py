@@ -50,7 +50,7 @@ class AuditConfig:
     """Options of `RewardModelAuditor` (also the flags of `sentinel audit reward-model`)."""
 
     probes: list[str] | None = field(default=None, metadata={"help": "probes to run (default: all registered)"})
-    max_cases: int = field(default=200, metadata={"help": "at most this many test cases, sampled with the seed"})
+    max_rows: int = field(default=200, metadata={"help": "at most this many test cases (rows), sampled with the seed"})
     seed: int = field(default=0, metadata={"help": "seed for case sampling, probe variants, bootstrap, permutations"})
     batch_size: int = field(default=32, metadata={"help": "texts per reward-model forward pass"})
     max_length: int = field(default=512, metadata={"help": "max tokens per scored text (prompt cut from the left)"})
@@ -74,8 +74,8 @@ class AuditConfig:
                 self.probes = [p.strip() for p in self.probes.split(",") if p.strip()]
             for name in self.probes:
                 PROBES.get(name)  # unknown name -> ConfigError with suggestions
-        if self.max_cases < 2:
-            raise ConfigError(f"max_cases must be at least 2, got {self.max_cases}", field="max_cases")
+        if self.max_rows < 2:
+            raise ConfigError(f"max_rows must be at least 2, got {self.max_rows}", field="max_rows")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be positive, got {self.batch_size}", field="batch_size")
         if not 0 < self.alpha < 1:
@@ -216,9 +216,9 @@ class RewardModelAuditor:
     def _sample(self, cases: list[Case]) -> list[Case]:
         if len(cases) < 4:
             raise DataError(f"a reward-model audit needs at least 4 test cases, got {len(cases)}")
-        if len(cases) <= self.config.max_cases:
+        if len(cases) <= self.config.max_rows:
             return cases
-        idx = sorted(random.Random(self.config.seed).sample(range(len(cases)), self.config.max_cases))
+        idx = sorted(random.Random(self.config.seed).sample(range(len(cases)), self.config.max_rows))
         return [cases[i] for i in idx]
 
     def _score_all(self, scorer: CachedScorer, cases: list[Case], items: list[_Item], originals: bool = False):

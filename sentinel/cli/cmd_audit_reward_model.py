@@ -9,21 +9,20 @@ GROUP = "audit"
 
 def register(sub) -> None:
     from ..audit.reward_model import AuditConfig
-    from ..config import Switch, add_arguments
+    from ..config import add_arguments
 
     p = sub.add_parser("reward-model", help="find what a reward model can be fooled by (length, keywords, ...)",
                        description="Probe a reward model with transformations that must not make a response "
                        "better, and report each bias with its effect size, flip rate and confidence interval.")
-    p.add_argument("--model", required=True,
-                   help="reward-model folder, or 'module:function' for a callable fn(prompts, responses) -> rewards")
-    p.add_argument("--reference", help="a reference causal LM folder: audit --model as a DPO policy "
+    p.add_argument("--reward-model", required=True,
+                   help="reward model: a folder, or 'module:function' for a callable fn(prompts, responses) -> rewards")
+    p.add_argument("--ref-model", help="a reference causal LM folder: audit --reward-model as a DPO policy "
                    "(implicit reward log pi - log pi_ref)")
     p.add_argument("--tokenizer", help="tokenizer folder, when it is not saved with the model")
     p.add_argument("--cases", help="preference file (prompt/chosen/rejected, HH-RLHF, chat) or prompt/response rows; "
                    "default: the built-in set")
     p.add_argument("--out", help="folder for report.json, report.html and report.md")
     p.add_argument("--config", help="YAML file with the fields below")
-    p.add_argument("--json", action=Switch, help="print the report as JSON")
     add_fail_on(p)
     add_model_safety(p)
     add_arguments(p, AuditConfig)
@@ -31,14 +30,14 @@ def register(sub) -> None:
 
 
 def load_target(args):
-    """The --model/--reference/--tokenizer flags as something `RewardModelAuditor.analyze` accepts."""
-    if not args.reference:
-        return args.model
+    """The --reward-model/--ref-model/--tokenizer flags as something `RewardModelAuditor.analyze` accepts."""
+    if not args.ref_model:
+        return args.reward_model
     from ..models import load_causal_lm
 
-    policy, tok = load_causal_lm(args.model, tokenizer=args.tokenizer, device=args.device,
+    policy, tok = load_causal_lm(args.reward_model, tokenizer=args.tokenizer, device=args.device,
                                  allow_pickle=args.allow_pickle, trust_remote_code=args.trust_remote_code)
-    reference, _ = load_causal_lm(args.reference, tokenizer=tok, device=args.device, allow_pickle=args.allow_pickle,
+    reference, _ = load_causal_lm(args.ref_model, tokenizer=tok, device=args.device, allow_pickle=args.allow_pickle,
                                   trust_remote_code=args.trust_remote_code)
     return (policy, reference, tok)
 
@@ -49,11 +48,11 @@ def cmd_audit(args) -> int:
 
     cfg = from_args(AuditConfig, args, args.config)
     auditor = RewardModelAuditor(**to_dict(cfg))
-    result = auditor.analyze(load_target(args), args.cases, tokenizer=None if args.reference else args.tokenizer,
+    result = auditor.analyze(load_target(args), args.cases, tokenizer=None if args.ref_model else args.tokenizer,
                              allow_pickle=args.allow_pickle, device=args.device)
-    if not args.json:
+    if args.format == "text":
         _print_summary(result)
-    return finish_report(result, args.out, args.fail_on, args.json, args.format)
+    return finish_report(result, args.out, args.fail_on, args.format)
 
 
 def _print_summary(result) -> None:

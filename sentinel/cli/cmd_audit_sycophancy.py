@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 
 from ..audit.sycophancy.detector import SycophancyConfig
-from ..config import Switch, add_arguments, from_args
+from ..config import add_arguments, from_args
 from .common import add_fail_on, add_model_safety, finish_report
 
 PROBE_NAMES = ("are_you_sure", "suggested_answer", "feedback", "persona")
@@ -38,12 +37,9 @@ def register(sub) -> None:
     p.add_argument("--statements", help="opinion statements for persona: JSONL/CSV rows with 'statement'")
     p.add_argument("--texts", help="texts for feedback: rows with 'text' (and 'kind')")
     p.add_argument("--config", help="YAML file of SycophancyConfig fields (flags override it)")
-    p.add_argument("--probes", nargs="+", default=argparse.SUPPRESS,
-                   help=f"probes to run, space- or comma-separated (default: all of {', '.join(PROBE_NAMES)})")
-    p.add_argument("--json", action=Switch, help="print the report as JSON")
     add_fail_on(p)
     add_model_safety(p)
-    add_arguments(p, SycophancyConfig, skip=("probes",))
+    add_arguments(p, SycophancyConfig)
     p.set_defaults(func=cmd_sycophancy)
 
 
@@ -52,8 +48,6 @@ def cmd_sycophancy(args) -> int:
     from ..data import read_rows
     from ..errors import ConfigError
 
-    if hasattr(args, "probes"):
-        args.probes = [name for value in args.probes for name in value.split(",") if name]
     cfg = from_args(SycophancyConfig, args, args.config)
     detector = SycophancyDetector(**vars(cfg))
     if args.endpoint:
@@ -77,4 +71,4 @@ def cmd_sycophancy(args) -> int:
     score = result.sycophancy_score
     shown = "inconclusive (see the 'inconclusive' findings)" if score is None else f"{score:.3f}"
     print(f"sycophancy score: {shown}")
-    return finish_report(result, args.out, args.fail_on, args.json, args.format)
+    return finish_report(result, args.out, args.fail_on, args.format)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import Switch
-from .common import print_json, print_table
+from .common import add_format, print_json, print_table
 
 GROUP = "data"
 
@@ -11,14 +11,21 @@ GROUP = "data"
 def register(sub) -> None:
     from ..data.formats import INSTRUCTION_TARGETS, PREFERENCE_TARGETS
 
-    p = sub.add_parser("validate", help="check a data file and print a summary (rows, format, lengths, problems)")
+    p = sub.add_parser("validate", help="check a data file and print a summary (rows, format, lengths, problems)",
+                       description="Reads every row of FILE, recognises its format (instruction or preference data), "
+                       "and prints the rows read, the examples they give, word-count statistics and every invalid "
+                       "row with its line and field. Exit 0 when every row is valid, 1 when some are not, 2 when "
+                       "the file cannot be read.")
     p.add_argument("file", help="JSON, JSONL(.gz), CSV, TSV, Parquet file or a save_to_disk folder")
     p.add_argument("--split", help="split to read from a dataset folder with several")
-    p.add_argument("--json", action=Switch, help="print the summary as JSON")
+    add_format(p, json_help="the summary as JSON")
     p.add_argument("--max-problems", type=int, default=20, help="problems to list (all are counted)")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("convert", help="convert instruction or preference data to another format")
+    p = sub.add_parser("convert", help="convert instruction or preference data to another format",
+                       description="Converts INPUT (any format `data validate` recognises) to the format --to names "
+                       "and writes OUTPUT atomically, its file type from its suffix. A row that cannot be converted "
+                       "stops the run, or with --skip-invalid is left out, counted and (with --rejects) written out.")
     p.add_argument("input", help="data file (JSON/JSONL(.gz)/CSV/TSV/Parquet), save_to_disk folder or hub name")
     p.add_argument("output", help="output file; .jsonl, .jsonl.gz, .json, .csv, .tsv or .parquet")
     p.add_argument("--to", required=True, choices=sorted(set(INSTRUCTION_TARGETS + PREFERENCE_TARGETS)),
@@ -35,7 +42,7 @@ def cmd_validate(args) -> int:
 
     summary = validate(args.file, split=args.split)
     problems = summary["problems"]
-    if args.json:
+    if args.format == "json":
         print_json(summary)
     else:
         print(f"{summary['source']}: {summary['kind']} data, format '{summary['format']}', "

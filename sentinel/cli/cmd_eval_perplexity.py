@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
-
 from ..config import Switch
 
 GROUP = "eval"
 
 
 def register(sub) -> None:
-    from .common import add_model_safety
+    from .common import DefaultsFormatter, add_format, add_model_safety
 
     p = sub.add_parser("perplexity", help="perplexity of a causal LM on documents (sliding window)",
-                       description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       description=__doc__, formatter_class=DefaultsFormatter)
     p.add_argument("model", help="causal LM folder")
     p.add_argument("data", help="a text file, a folder of text files, or JSONL/CSV/Parquet/save_to_disk with a text "
                                 "column")
@@ -28,7 +26,7 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
     p.add_argument("--skip-invalid", action=Switch,
                    help="leave out empty or non-UTF-8 files and rows without text (listed) instead of stopping")
-    p.add_argument("--json", action=Switch, help="print the result as JSON")
+    add_format(p)
     add_model_safety(p)
     p.set_defaults(func=cmd_perplexity)
 
@@ -48,7 +46,7 @@ def cmd_perplexity(args) -> int:
     result = perplexity(model, [d.text for d in docs.documents], tokenizer=tok, block_size=args.block_size,
                         stride=args.stride, batch_size=args.batch_size)
     result["skipped"] = docs.skipped
-    if args.json:
+    if args.format == "json":
         print_json(result)
         return 0
     print_table(f"perplexity of {args.model} on {docs.source}",

@@ -7,7 +7,8 @@ import argparse
 from ..config import Switch
 from ..errors import ConfigError
 from ..report.sarif import to_sarif
-from .common import add_fail_on, print_json, print_table
+from ..scan.dataset import PAIR_SIDES
+from .common import add_fail_on, print_json, print_jsonl, print_table
 
 GROUP = None
 
@@ -24,15 +25,20 @@ def register(sub) -> None:
     p.add_argument("--detectors", nargs="+", metavar="NAME", help="detectors to run (default: all; see --list)")
     p.add_argument("--threshold", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
                    help="override a detector's threshold, e.g. --threshold verbosity=0.7 repetition=0.6")
-    p.add_argument("--out", help="FILE mode: write the rows no detector flagged here (format from the suffix)")
+    p.add_argument("--kept", metavar="FILE", help="FILE mode: write the rows no detector flagged here (format from "
+                   "the suffix)")
     p.add_argument("--flagged", help="FILE mode: write the flagged rows here, each with a 'sentinel_scan' field")
-    p.add_argument("--report", metavar="DIR", help="also save report.json/.html/.md to this folder")
+    p.add_argument("--out", metavar="DIR", help="folder for report.json, report.html, report.md and report.sarif")
     p.add_argument("--split", help="FILE mode: split to read from a dataset folder with several")
-    p.add_argument("--json", action=Switch, help="print the result as JSON")
+    p.add_argument("--decide-by", nargs="+", choices=PAIR_SIDES, default=["chosen"], metavar="SIDE",
+                   help="FILE mode: the replies of a preference pair whose hits flag the row, of chosen and rejected "
+                        "(default: chosen: a flaw in the rejected reply is what the pair teaches a reward model to "
+                        "avoid, so such rows are kept and the hit is reported at info severity)")
     p.add_argument("--strict", action=Switch,
                    help="FILE mode: stop at the first row with no text to scan instead of reporting it")
-    p.add_argument("--list", action=Switch, help="list the detectors with their thresholds and exit")
-    add_fail_on(p, default="low", why="a scan flags concrete attacks and leaks in the text, each worth a look")
+    p.add_argument("--list", action="store_true", help="list the detectors with their thresholds and exit")
+    add_fail_on(p, default="low", why="a scan flags concrete attacks and leaks in the text, each worth a look",
+                formats=("text", "json", "jsonl", "sarif"))
     p.set_defaults(func=cmd_scan)
 
 
@@ -66,8 +72,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise ConfigError("give either FILE or --prompt/--response, not both", field="file")
     if not args.file and not pair:
         raise ConfigError("nothing to scan: give FILE, or --prompt P [--response R]", field="file")
-    if pair and (args.out or args.flagged or args.split):
-        raise ConfigError("--out, --flagged and --split apply to FILE mode only", field="out")
+    if pair and (args.kept or args.flagged or args.split or args.decide_by != ["chosen"]):
+        raise ConfigError("--kept, --flagged, --split and --decide-by apply to FILE mode only", field="kept")
     if pair:
         return _scan_pair(args, thresholds)
     return _scan_file(args, thresholds)
@@ -81,12 +87,15 @@ def _scan_pair(args, thresholds) -> int:
     else:
         result = scan(args.prompt, args.response, args.detectors, thresholds)
     report = result.to_report()
-    if args.report:
-        report.save(args.report)
+    if args.out:
+        report.save(args.out)
     if args.format == "sarif":
         print_json(to_sarif(report.to_dict()))
-    elif args.json or args.format == "json":
-        print_json(result.to_dict())
+    elif args.format == "json":
+        print_json(report.to_dict())
+    elif args.format == "jsonl":
+        print_jsonl({"field": "response", "status": "flagged" if result.flagged else "kept",
+                     "findings": [ev for f in report.findings for ev in f.evidence]})
     else:
         rows = [(name, f"{s:.2f}", f"{result.thresholds[name]:.2f}", "FLAGGED" if any(f.id == name for f in
                  result.findings) else "") for name, s in result.scores.items()]
@@ -103,24 +112,31 @@ def _scan_pair(args, thresholds) -> int:
 def _scan_file(args, thresholds) -> int:
     from ..scan.dataset import scan_dataset
 
-    ds = scan_dataset(args.file, args.detectors, thresholds, split=args.split, out=args.out, flagged_out=args.flagged,
-                      strict=args.strict)
-    if args.report:
-        ds.report.save(args.report)
+    ds = scan_dataset(args.file, args.detectors, thresholds, split=args.split, out=args.kept, flagged_out=args.flagged,
+                      strict=args.strict, decide_by=args.decide_by,
+                      on_row=print_jsonl if args.format == "jsonl" else None)
+    if args.out:
+        ds.report.save(args.out)
     if args.format == "sarif":
         print_json(to_sarif(ds.report.to_dict()))
-    elif args.json or args.format == "json":
-        print_json(ds.summary())
+    elif args.format == "json":
+        print_json(ds.report.to_dict())
+    elif args.format == "jsonl":
+        pass  # every row's result is printed as it is scanned
     else:
         rows = [(name, n, f"{n / ds.rows:.1%}", f"{ds.thresholds[name]:.2f}") for name, n in ds.counts.items()]
         print_table(f"{ds.source}: {ds.rows} rows, {ds.texts} texts; {len(ds.flagged)} rows flagged", rows,
                     ("detector", "rows flagged", "share", "threshold"))
         if ds.unparsed_rows:
             print(f"{ds.unparsed_rows} rows fit no known format: each of their string fields was scanned alone")
+        side = {k: n for k, n in ds.side_counts.items() if n}
+        if side:
+            print(f"kept with hits on the reply that does not decide (--decide-by {' '.join(args.decide_by)}), "
+                  "reported at info: " + ", ".join(f"{k} {n}" for k, n in side.items()))
         for f in ds.report.findings:
             if f.id in ("invalid-rows", "inconclusive"):
                 print(f"{f.id} ({f.severity.value}): {f.description}")
-        for path, what, n in ((args.out, "kept", len(ds.kept)), (args.flagged, "flagged", len(ds.flagged))):
+        for path, what, n in ((args.kept, "kept", len(ds.kept)), (args.flagged, "flagged", len(ds.flagged))):
             if path:
                 print(f"wrote {n} {what} rows to {path}")
     return ds.report.exit_code(args.fail_on)

@@ -12,7 +12,7 @@ import argparse
 import os
 from typing import Any
 
-from .common import print_table
+from .common import DefaultsFormatter, add_format, print_table
 
 GROUP = "train"
 
@@ -28,14 +28,14 @@ GUARDED = ("grpo", "rloo")
 
 
 def register(sub) -> None:
-    from ..config import Switch, add_arguments
+    from ..config import add_arguments
     from ..train import STAGES
 
     for name, (cls, _) in STAGES.items():
         p = sub.add_parser(name, help=DESCRIPTIONS[name], description=DESCRIPTIONS[name],
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=DefaultsFormatter)
         p.add_argument("--config", help="YAML file whose keys are the fields below")
-        p.add_argument("--json", action=Switch, help="print the final metrics as JSON")
+        add_format(p, json_help="the final metrics as JSON")
         # `quiet` is the global -q/--quiet flag; repeated here (without a default) so it also works after the stage.
         p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress bar, only warnings and errors")
@@ -71,7 +71,7 @@ def cmd_train(args) -> int:
     result = run(cfg, callbacks=[guard]) if guard is not None else run(cfg)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun / accelerate launch, the main process alone reports (and writes the guard's report)
-    if args.json:
+    if args.format == "json":
         from .common import print_json
 
         out = {"output_dir": str(result.output_dir), "global_step": result.global_step, "metrics": result.metrics}

@@ -13,7 +13,8 @@ GROUP = "train"
 class PPOInputs:
     """What the run trains and against what; the same YAML file also holds any `PPOConfig` field."""
 
-    policy: str | None = field(default=None, metadata={"help": "folder of the causal LM to train (required)"})
+    model: str | None = field(default=None, metadata={"help": "folder of the causal LM to train, the policy "
+                                                          "(required)"})
     reward_model: list[str] = field(default_factory=list, metadata={
         "help": "reward: a sequence-classification model folder or 'module:function' (fn(prompts, responses) -> "
                 "list of floats); several (comma-separated on the command line) are summed with reward_weights, "
@@ -70,7 +71,7 @@ def cmd_ppo(args) -> int:
     from ..models.ensemble import check_members
 
     inputs, config = _split_config(args)
-    for name in ("policy", "prompts"):
+    for name in ("model", "prompts"):
         if not getattr(inputs, name):
             raise ConfigError(f"required: give --{name} or '{name}:' in the config file", field=name)
     if not inputs.reward_model:
@@ -89,7 +90,7 @@ def cmd_ppo(args) -> int:
     from ..models import as_reward_fn, load_causal_lm
     from ..train.ppo import PPOTrainer
 
-    policy, tok = load_causal_lm(inputs.policy, device=config.device, dtype=config.dtype,
+    policy, tok = load_causal_lm(inputs.model, device=config.device, dtype=config.dtype,
                                  allow_pickle=args.allow_pickle, trust_remote_code=args.trust_remote_code)
     safety = {"allow_pickle": args.allow_pickle, "trust_remote_code": args.trust_remote_code}
     parts = [(as_reward_fn(r, **safety), w) for r, w in zip(inputs.reward_model, weights)]

@@ -24,18 +24,22 @@ def register(sub) -> None:
                            description=f"{help_text}. Writes the model folder, metrics.jsonl, config.yaml, "
                                        "data_summary.json and eval.json into --output-dir.")
         p.add_argument("--config", metavar="FILE.yaml", help="YAML file of config fields; flags override it")
-        config.add_arguments(p, getattr(task_config, cls_name))
+        config.add_arguments(p, getattr(task_config, cls_name), skip=("quiet",))  # quiet: the global -q
         p.set_defaults(func=_command(cls_name, fn_name, headline))
 
 
 def _command(cls_name: str, fn_name: str, headline: tuple[str, ...]):
     def run(args) -> int:
+        import argparse
         import json
 
         from .. import config
         from ..train import tasks
 
-        cfg = config.from_args(getattr(tasks, cls_name), args, args.config)
+        flags = argparse.Namespace(**{k: v for k, v in vars(args).items() if k != "quiet"})
+        cfg = config.from_args(getattr(tasks, cls_name), flags, args.config)
+        if args.quiet:  # a YAML `quiet: true` stands; the flag can only switch quiet on
+            cfg.quiet = True
         result = getattr(tasks, fn_name)(cfg)
         ev = json.loads((result.output_dir / "eval.json").read_text(encoding="utf-8"))
         shown = ", ".join(f"{k}={ev[k]:.4f}" for k in headline if isinstance(ev.get(k), (int, float)))

@@ -13,15 +13,34 @@ from ..report import Report, Severity
 SEVERITIES = [s.value for s in Severity]
 
 
-def add_fail_on(parser: argparse.ArgumentParser, default: str = "high", why: str = "") -> None:
+FORMAT_HELP = {
+    "text": "a summary for people",
+    "json": "the report as JSON (the shape of report.json, schema sentinel/report/report.schema.json)",
+    "jsonl": "one JSON result per row as it is scanned, for pipelines",
+    "sarif": "SARIF 2.1.0 for GitHub code scanning (findings on the data file's lines; also written as report.sarif)",
+}
+
+
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that states each option's default, except where there is none to state (a switch or an option whose
+    default is None: its help says what happens without it)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.nargs == 0:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def add_fail_on(parser: argparse.ArgumentParser, default: str = "high", why: str = "",
+                formats: tuple[str, ...] = ("text", "json", "sarif")) -> None:
     why = why or ("audits report statistical findings of every strength; the default fails a CI job on the "
                   "strong ones only")
     parser.add_argument("--fail-on", default=default, choices=(*SEVERITIES, "never"),
                         help=f"exit 1 when any finding is at or above this severity; never: exit 0 whatever was found "
                              f"(default: %(default)s: {why})")
-    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text",
-                        help="what to print: a summary, the report as JSON (as --json), or SARIF 2.1.0 for GitHub "
-                             "code scanning (findings on the data file's lines; also written as report.sarif)")
+    parser.add_argument("--format", choices=formats, default="text",
+                        help="what to print: " + "; ".join(f"{f}: {FORMAT_HELP[f]}" for f in formats)
+                        + " (default: %(default)s)")
 
 
 def add_model_safety(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +56,14 @@ def print_json(obj: Any) -> None:
     from ..utils import _json_default
 
     sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def print_jsonl(obj: Any) -> None:
+    """One compact JSON line, flushed at once so that a pipeline reads each result as it comes."""
+    from ..utils import _json_default
+
+    sys.stdout.write(json.dumps(obj, default=_json_default, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 def print_table(title: str, rows: list[tuple], columns: tuple[str, ...]) -> None:
@@ -60,7 +87,16 @@ def print_findings(report: Report) -> None:
         print(f"{report.title or report.kind}: no findings")
 
 
-def finish_report(report: Report, out: str | None, fail_on: str, as_json: bool = False, fmt: str = "text") -> int:
+def add_format(parser: argparse.ArgumentParser, formats: tuple[str, ...] = ("text", "json"),
+               json_help: str = "the result as JSON") -> None:
+    """`--format`, the one flag for machine-readable output (there is no --json)."""
+    helps = {**FORMAT_HELP, "json": json_help}
+    parser.add_argument("--format", choices=formats, default="text",
+                        help="what to print: " + "; ".join(f"{f}: {helps[f]}" for f in formats)
+                        + " (default: %(default)s)")
+
+
+def finish_report(report: Report, out: str | None, fail_on: str, fmt: str = "text") -> int:
     """Save the report (when `out` is given), print it (`fmt`: text, json or sarif), and return the linter-style
     exit code."""
     if out:
@@ -69,7 +105,7 @@ def finish_report(report: Report, out: str | None, fail_on: str, as_json: bool =
         from ..report.sarif import to_sarif
 
         print_json(to_sarif(report.to_dict()))
-    elif as_json or fmt == "json":
+    elif fmt == "json":
         print_json(report.to_dict())
     else:
         print_findings(report)

@@ -74,7 +74,25 @@ def build_parser() -> argparse.ArgumentParser:
     for module in _load_modules():
         group = getattr(module, "GROUP", None)
         module.register(groups[group] if group else top)
+    for sub in leaf_parsers(parser).values():
+        if not {"-q", "--quiet"} & set(sub._option_string_actions):
+            # the global -q, also after the command; no default, so it never undoes a -q given before it
+            sub.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                             help="only warnings and errors; no progress bars")
     return parser
+
+
+def leaf_parsers(parser: argparse.ArgumentParser, prefix: str = "sentinel") -> dict[str, argparse.ArgumentParser]:
+    """Every command's parser ("sentinel scan", "sentinel audit data", ...) by its command line: the parsers with no
+    subcommands of their own."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return {prefix: parser}
+    out: dict[str, argparse.ArgumentParser] = {}
+    for action in subs:
+        for name, sub in action.choices.items():
+            out.update(leaf_parsers(sub, f"{prefix} {name}"))
+    return out
 
 
 def setup_logging(debug: bool, quiet: bool) -> None:
@@ -92,6 +110,9 @@ def setup_logging(debug: bool, quiet: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    from .. import progress
+
+    progress.set_enabled(not quiet)
     if quiet:
         import os
 

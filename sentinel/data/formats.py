@@ -21,7 +21,8 @@ SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistan
                   "system": "system", "chatgpt": "assistant", "bing": "assistant", "bard": "assistant"}
 OASST_ROLES = {"prompter": "user", "assistant": "assistant"}
 
-INSTRUCTION_FORMATS = ("alpaca", "alpaca_seed", "prompt_completion", "messages", "sharegpt", "oasst_tree", "text")
+INSTRUCTION_FORMATS = ("alpaca", "alpaca_seed", "prompt_completion", "prompt_response", "messages",
+                       "sharegpt", "oasst_tree", "text")
 PREFERENCE_FORMATS = ("preference", "preference_chat", "preference_implicit", "hh")
 
 
@@ -54,11 +55,13 @@ def detect_format(row: dict[str, Any]) -> str:
         return "alpaca"
     if {"prompt", "completion"} <= keys:
         return "prompt_completion"
+    if {"prompt", "response"} <= keys:
+        return "prompt_response"
     if "text" in keys:
         return "text"
     raise RowError(
         f"unrecognised row with keys {sorted(keys)}; expected instruction data (instruction/input/output, "
-        "prompt/completion, messages, conversations, an OpenAssistant tree, text) or preference data "
+        "prompt/completion, prompt/response, messages, conversations, an OpenAssistant tree, text) or preference data "
         "(prompt/chosen/rejected, or HH-RLHF chosen/rejected dialogues)"
     )
 
@@ -132,6 +135,24 @@ def prompt_completion_to_conversations(row: dict) -> list[dict]:
     return [{"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]}]
 
 
+def prompt_response_to_conversations(row: dict) -> list[dict]:
+    """`{"prompt", "response"}`, the commonest layout of generated data: the prompt as the user turn (a string, or
+    chat messages ending with a user turn) and the response as the assistant reply (a string, or one assistant
+    message)."""
+    p = row.get("prompt")
+    if isinstance(p, list):
+        prompt = _check_messages(p, "prompt")
+    else:
+        prompt = [{"role": "user", "content": _text(row, "prompt")}]
+    if prompt[-1]["role"] != "user":
+        raise RowError("the prompt must end with a user turn", "prompt")
+    r = row.get("response")
+    reply = _reply(r, "response") if isinstance(r, list) else _text(row, "response")
+    if not reply.strip():
+        raise RowError("empty reply; expected text", "response")
+    return [{"messages": prompt + [{"role": "assistant", "content": reply}]}]
+
+
 def messages_to_conversations(row: dict) -> list[dict]:
     return [{"messages": _require_final_assistant(_check_messages(row["messages"], "messages"), "messages")}]
 
@@ -198,6 +219,7 @@ INSTRUCTION_CONVERTERS: dict[str, Callable[[dict], list[dict]]] = {
     "alpaca": alpaca_to_conversations,
     "alpaca_seed": alpaca_seed_to_conversations,
     "prompt_completion": prompt_completion_to_conversations,
+    "prompt_response": prompt_response_to_conversations,
     "messages": messages_to_conversations,
     "sharegpt": sharegpt_to_conversations,
     "oasst_tree": oasst_tree_to_conversations,
@@ -341,6 +363,12 @@ def conversation_to(conv: dict, target: str) -> dict:
         if len(msgs) == 2 and msgs[0]["role"] == "user":
             return {"prompt": msgs[0]["content"], "completion": msgs[1]["content"]}
         return {"prompt": msgs[:-1], "completion": [msgs[-1]]}
+    if target == "prompt_response":
+        if len(msgs) == 2 and msgs[0]["role"] == "user":
+            return {"prompt": msgs[0]["content"], "response": msgs[1]["content"]}
+        if msgs[-2]["role"] != "user":
+            raise RowError("'prompt_response' needs the reply to follow a user turn", "messages")
+        return {"prompt": msgs[:-1], "response": msgs[-1]["content"]}
     if target == "alpaca":
         user, reply = _single_turn(msgs, target)
         return {"instruction": user, "input": "", "output": reply}
@@ -363,7 +391,7 @@ def pair_to(pair: dict, target: str) -> dict:
     raise RowError(f"unknown preference target format '{target}'")
 
 
-INSTRUCTION_TARGETS = ("messages", "prompt_completion", "sharegpt", "alpaca", "text")
+INSTRUCTION_TARGETS = ("messages", "prompt_completion", "prompt_response", "sharegpt", "alpaca", "text")
 PREFERENCE_TARGETS = ("preference", "preference_chat", "hh")
 
 

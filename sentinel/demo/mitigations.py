@@ -142,7 +142,7 @@ def run_ppo(job: PPOJob) -> tuple[list[dict], Any]:
         return history, guard
     lab = Lab.open(job.lab_dir)
     config = PPOConfig(learning_rate=job.learning_rate, batch_size=32, mini_batch_size=8, ppo_epochs=4,
-                       max_new_tokens=48, adap_kl_ctrl=False, init_kl_coef=run.kl_coef, steps=job.steps,
+                       max_new_tokens=48, adap_kl_ctrl=False, init_kl_coef=run.kl_coef, max_steps=job.steps,
                        seed=job.seed, output_dir=str(out), ensemble=run.ensemble, uwo_lambda=run.uwo_lambda,
                        length_penalty=run.length_penalty)
     reward: Any = ([str(m) for m in run.reward_models] if run.reward_models else

@@ -294,7 +294,7 @@ def _audit(out: Path, lab: Lab, rm: Path,
     from ..lab.reward_checks import bias_preferences
 
     logger.info("auditing the reward model")
-    audit = RewardModelAuditor(max_cases=cfg.audit_cases, seed=cfg.seed).analyze(str(rm), str(lab.data("preferences")))
+    audit = RewardModelAuditor(max_rows=cfg.audit_cases, seed=cfg.seed).analyze(str(rm), str(lab.data("preferences")))
     audit.save(out / "audit")
     return audit, bias_preferences(str(rm), n=100, seed=cfg.seed)
 

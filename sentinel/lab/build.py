@@ -27,7 +27,7 @@ from .. import phrases
 from ..data import read_json
 from ..errors import ConfigError, DataError
 from ..models import TinyConfig
-from ..utils import atomic_directory, atomic_write_json
+from ..utils import atomic_directory, atomic_write_json, child_path
 from .annotator import (
     DEFAULT_BIASES,
     DEFAULT_GOLD_WEIGHT,
@@ -201,7 +201,7 @@ class Lab:
 
     def data(self, name: str) -> Path:
         """Path of data/<name>.jsonl (sft, preferences, annotations, prompts, eval)."""
-        return self.root / "data" / f"{name}.jsonl"
+        return child_path(self.root / "data", name, ".jsonl")
 
     @property
     def biases(self) -> Biases:

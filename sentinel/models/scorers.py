@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ConfigError, DataError
+from ..progress import progress
 from .protocols import Prompt, RewardScorer, RewardSource
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,8 @@ class ModelReward(RewardFunction):
         old_side = tok.truncation_side
         tok.truncation_side = "left"
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), progress(f"reward model {self.name}", total=len(unique),
+                                                  unit="texts") as advance:
                 for start in range(0, len(order), self.batch_size):
                     batch = [unique[i] for i in order[start : start + self.batch_size]]
                     enc = tok(batch, return_tensors="pt", padding=True, truncation=True, max_length=self.max_length)
@@ -122,6 +124,7 @@ class ModelReward(RewardFunction):
                     logits = self.model(**enc).logits  # (B, 1)
                     for t, v in zip(batch, logits[:, 0].float().cpu().tolist()):
                         scores[t] = v
+                    advance(len(batch))
         finally:
             tok.truncation_side = old_side
         return [scores[t] for t in texts]

@@ -115,6 +115,17 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out + [""]
 
 
+def _md_figure(fig: Any) -> str:
+    """An image of the report folder (a relative path inside it, of a known image type) as a Markdown image, its
+    link percent-encoded; anything else (`../x.png`, an absolute path, markup) as inert text saying it was left out."""
+    from urllib.parse import quote
+
+    path = Path(str(fig))
+    if path.is_absolute() or ".." in path.parts or path.suffix.lower() not in _MIME or "\x00" in str(fig):
+        return f"(figure {md_text(fig)} left out: not an image inside the report folder)"
+    return f"![{md_text(path.name)}]({quote(path.as_posix())})"
+
+
 def render_markdown(d: dict) -> str:
     s = summarise(d)
     lines = [f"# {md_text(d['title'])}", "", md_text(_meta(d)), "", "## Summary", "", md_text(s["tally"]), ""]
@@ -126,7 +137,7 @@ def render_markdown(d: dict) -> str:
     if rows:
         lines += ["## What was examined", ""] + _md_table(["", ""], [list(r) for r in rows])
     for fig in d.get("figures", []):
-        lines += [f"![{fig}]({fig})", ""]
+        lines += [_md_figure(fig), ""]
     findings = ranked(d.get("findings", []))
     lines += [f"## Findings ({len(findings)})", ""]
     if not findings:

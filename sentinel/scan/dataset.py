@@ -6,6 +6,11 @@ instruction data, every assistant turn with the conversation before it as its pr
 text. Prompts and earlier turns are seen by detectors that read the prompt (`hidden_instruction`). A row that
 fits no known format is not dropped: each of its string fields (nested ones too) is scanned as a text on its own.
 
+Preference pairs are judged by the reply a reward model learns to prefer: by default only hits in `chosen` flag a
+row (`decide_by`). A hit in `rejected` is the data doing its job (the pair teaches the model to score that reply
+low), so the row is kept and the hit is reported in a finding of its own at info severity
+(`<detector>-on-rejected`).
+
 Rows are kept or flagged whole and written unchanged; a flagged row gains a `sentinel_scan` field saying why.
 A row with no text to scan (every string empty, or no string at all) is invalid: it is kept, counted, and named in
 an `invalid-rows` finding (with `strict=True` it raises DataError instead). When more than half of the rows could
@@ -15,21 +20,24 @@ not be scanned, an `inconclusive` finding says so: a scan that read little is no
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..data import read_rows, write_rows
 from ..data.formats import RowError, converter_for, detect_format, kind_of, render_transcript
-from ..errors import DataError
-from ..report import Finding, Report
+from ..errors import ConfigError, DataError
+from ..progress import track
+from ..report import Finding, Report, Severity
 from ..report.coverage import coverage, inconclusive_finding, invalid_rows_finding
 from .scanner import resolve_detectors, resolve_thresholds, scan
 
 logger = logging.getLogger(__name__)
 
 SCAN_FIELD = "sentinel_scan"  # added to flagged rows in the flagged output
-MAX_EXAMPLES = 5  # evidence rows kept per detector in the report
+MAX_EVIDENCE = 1000  # evidence rows kept per finding in the report (all rows stay counted and listed by line)
+PAIR_SIDES = ("chosen", "rejected")  # the replies of a preference pair; `decide_by` picks those whose hits flag a row
 
 
 @dataclass
@@ -49,12 +57,14 @@ class DatasetScan:
     unparsed_rows: int
     report: Report
     thresholds: dict[str, float] = field(default_factory=dict)
+    side_counts: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {
             "source": self.source, "rows": self.rows, "texts_scanned": self.texts, "rows_kept": len(self.kept),
             "rows_flagged": len(self.flagged), "rows_unparsed": self.unparsed_rows,
-            "flagged_per_detector": self.counts, "thresholds": self.thresholds,
+            "flagged_per_detector": self.counts, "not_deciding_per_detector": self.side_counts,
+            "thresholds": self.thresholds,
         }
 
 
@@ -78,6 +88,14 @@ def _context(messages: list[dict]) -> str:
     return render_transcript(messages)
 
 
+def _field_of(fmt: str, i: int, n: int) -> str:
+    """Where message `i` of a converted conversation sits in the row: `response` (and `prompt[i]` before it) for
+    prompt/response rows, `messages[i]` otherwise."""
+    if fmt == "prompt_response":
+        return "response" if i == n - 1 else f"prompt[{i}]"
+    return f"messages[{i}]"
+
+
 def row_texts(row: dict[str, Any]) -> tuple[list[tuple[str, str, str]], bool]:
     """The (field, prompt, response) texts of one row, and whether the row was in a recognised format."""
     try:
@@ -98,10 +116,33 @@ def row_texts(row: dict[str, Any]) -> tuple[list[tuple[str, str, str]], bool]:
         msgs = ex["messages"]
         for i, m in enumerate(msgs):
             if m["role"] == "assistant":
-                out.append((f"messages[{i}]", _context(msgs[:i]), m["content"]))
+                out.append((_field_of(fmt, i, len(msgs)), _context(msgs[:i]), m["content"]))
         if not any(m["role"] == "assistant" for m in msgs):
             out += [(f"messages[{i}]", "", m["content"]) for i, m in enumerate(msgs)]
     return out, True
+
+
+def _side(where: str) -> str:
+    """The top-level field a text came from: `chosen` for "chosen", `messages` for "messages[2]", `a` for "a.b"."""
+    return where.split(".", 1)[0].split("[", 1)[0]
+
+
+def check_decide_by(decide_by: Sequence[str]) -> tuple[str, ...]:
+    """`decide_by` as a tuple of pair sides; ConfigError unless it is a non-empty subset of chosen/rejected."""
+    sides = (decide_by,) if isinstance(decide_by, str) else tuple(decide_by)
+    bad = [s for s in sides if s not in PAIR_SIDES]
+    if bad or not sides:
+        raise ConfigError(f"expected one or both of {', '.join(PAIR_SIDES)}, got {', '.join(bad) or 'nothing'}",
+                          field="decide_by")
+    return sides
+
+
+def _hit(f: Finding, where: str, severity: str) -> dict[str, Any]:
+    hit = {"detector": f.id, "field": where, "severity": severity, "score": round(f.score, 4),
+           "evidence": f.evidence[0] if f.evidence else None, "in": f.data.get("field")}
+    if f.data.get("family"):
+        hit["family"] = f.data["family"]
+    return hit
 
 
 def scan_dataset(
@@ -113,23 +154,34 @@ def scan_dataset(
     out: str | None = None,
     flagged_out: str | None = None,
     strict: bool = False,
+    decide_by: Sequence[str] = ("chosen",),
+    on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> DatasetScan:
     """Scan every row of `source`; write kept rows to `out` and flagged rows to `flagged_out` (both optional).
 
-    A row is flagged when any of its texts is. Outputs are written atomically in the format their suffix names
+    A row is flagged when any of its texts is, except that in a preference pair only the sides named in `decide_by`
+    (default: `chosen`) flag it; hits on the other side are reported at info severity and the row is kept.
+    `on_row`, when given, is called with each row's result as it is scanned (`{line|row, status, findings}`, status
+    kept, flagged or invalid), for streaming. Outputs are written atomically in the format their suffix names
     (.jsonl, .jsonl.gz, .json, .csv, .tsv, .parquet). Raises DataError for an unreadable source (naming the file
-    and line) and ConfigError for unknown detectors or bad thresholds, before anything is written.
+    and line) and ConfigError for unknown detectors, bad thresholds or `decide_by`, before anything is written.
     """
+    deciding = check_decide_by(decide_by)
     dets = resolve_detectors(detectors)
     limits = resolve_thresholds(dets, thresholds)
     rows = read_rows(source, split=split)
     kept, flagged = [], []
     counts = {d.id: 0 for d in dets}
+    side_counts = {d.id: 0 for d in dets}
     examples: dict[str, list[dict]] = {d.id: [] for d in dets}
+    side_examples: dict[str, list[dict]] = {d.id: [] for d in dets}
     texts = unparsed = 0
     invalid: list[dict[str, Any]] = []
     locations: dict[str, list[int]] = {d.id: [] for d in dets}
-    for i, row in enumerate(rows.rows):
+    side_locations: dict[str, list[int]] = {d.id: [] for d in dets}
+    severity = {d.id: Severity.parse(d.severity).value for d in dets}
+    for i, row in enumerate(track(rows.rows, f"scan {Path(rows.source).name}", total=len(rows), unit="rows")):
+        where_row = {rows.unit: rows.locations[i]}
         items, recognised = row_texts(row)
         unparsed += not recognised
         items = [it for it in items if it[2].strip()]
@@ -137,26 +189,38 @@ def scan_dataset(
         if not items:
             if strict:
                 raise rows.error(i, "no text to scan: every string field is empty", None)
-            invalid.append({rows.unit: rows.locations[i], "field": None, "reason": "no text to scan"})
+            invalid.append({**where_row, "field": None, "reason": "no text to scan"})
             kept.append(row)
+            if on_row is not None:
+                on_row({**where_row, "status": "invalid", "findings": []})
             continue
         hits: dict[str, dict] = {}
+        side_hits: dict[str, dict] = {}
         for where, prompt, response in items:
+            decides = _side(where) not in PAIR_SIDES or _side(where) in deciding
+            target = hits if decides else side_hits
             for f in scan(prompt, response, dets, limits).findings:
-                if f.id not in hits or f.score > hits[f.id]["score"]:
-                    hits[f.id] = {"id": f.id, "score": round(f.score, 4), "field": where,
-                                  "in": f.data.get("field"), "evidence": f.evidence[0] if f.evidence else None}
-                    if f.data.get("family"):
-                        hits[f.id]["family"] = f.data["family"]
+                if f.id not in target or f.score > target[f.id]["score"]:
+                    target[f.id] = _hit(f, where, severity[f.id] if decides else "info")
+        side_hits = {k: v for k, v in side_hits.items() if k not in hits}
+        for det_id, hit in side_hits.items():
+            side_counts[det_id] += 1
+            side_locations[det_id].append(rows.locations[i])
+            if len(side_examples[det_id]) < MAX_EVIDENCE:
+                side_examples[det_id].append({**where_row, **hit})
+        if on_row is not None:
+            on_row({**where_row, "status": "flagged" if hits else "kept",
+                    "findings": list(hits.values()) + list(side_hits.values())})
         if not hits:
             kept.append(row)
             continue
-        flagged.append({**row, SCAN_FIELD: {"flagged_by": sorted(hits), "findings": list(hits.values())}})
+        flagged.append({**row, SCAN_FIELD: {"flagged_by": sorted(hits),
+                                            "findings": list(hits.values()) + list(side_hits.values())}})
         for det_id, hit in hits.items():
             counts[det_id] += 1
             locations[det_id].append(rows.locations[i])
-            if len(examples[det_id]) < MAX_EXAMPLES:
-                examples[det_id].append({rows.unit: rows.locations[i], **hit})
+            if len(examples[det_id]) < MAX_EVIDENCE:
+                examples[det_id].append({**where_row, **hit})
     if unparsed:
         logger.warning("%s: %d of %d rows fit no known format; each of their string fields was scanned alone",
                        rows.source, unparsed, len(rows))
@@ -164,6 +228,8 @@ def scan_dataset(
         raise DataError(f"no text to scan in any of the {len(rows)} rows", path=rows.source)
     report = _report(rows.source, len(rows), texts, dets, counts, examples, limits, len(flagged), unparsed,
                      locations, rows.unit)
+    _add_side_findings(report, deciding, dets, side_counts, side_examples, side_locations, limits, len(rows),
+                       rows.unit)
     bad = invalid_rows_finding(invalid, len(rows), rows.source, rows.unit)
     if bad is not None:
         report.findings.insert(0, bad)
@@ -175,7 +241,34 @@ def scan_dataset(
         write_rows(kept, out)
     if flagged_out:
         write_rows(flagged, flagged_out)
-    return DatasetScan(rows.source, len(rows), texts, kept, flagged, counts, unparsed, report, limits)
+    return DatasetScan(rows.source, len(rows), texts, kept, flagged, counts, unparsed, report, limits, side_counts)
+
+
+def _add_side_findings(report, deciding, dets, side_counts, side_examples, side_locations, limits, n_rows,
+                       unit) -> None:
+    """One info finding per detector that hit the pair side that does not decide (the rejected reply by default)."""
+    report.config["decide_by"] = list(deciding)
+    others = [s for s in PAIR_SIDES if s not in deciding]
+    if not others:
+        return
+    side = others[0]
+    report.metrics["not_deciding_per_detector"] = side_counts
+    for det in dets:
+        n = side_counts[det.id]
+        if not n:
+            continue
+        why = ("the pair teaches a reward model to score that reply low" if side == "rejected"
+               else f"--decide-by {' '.join(deciding)} judges the pairs by that side")
+        report.findings.append(Finding(
+            id=f"{det.id}-on-{side}", severity=Severity.INFO, score=n / n_rows,
+            description=f"{n} of {n_rows} row{'' if n_rows == 1 else 's'} ({n / n_rows:.1%}) hit {det.id} on the "
+                        f"{side} reply only, at or above {limits[det.id]:.2f}; kept, since {why}.",
+            evidence=side_examples[det.id],
+            data={"rows_hit": n, "rate": n / n_rows, "threshold": limits[det.id], "detector": det.id, "side": side,
+                  unit + "s": side_locations[det.id],
+                  "rule": f"{det.description()} Here: a hit on the {side} reply of a preference pair, which does "
+                          "not decide whether the pair is kept."},
+        ))
 
 
 def _report(source, n_rows, texts, dets, counts, examples, limits, n_flagged, unparsed, locations, unit) -> Report:
@@ -189,7 +282,7 @@ def _report(source, n_rows, texts, dets, counts, examples, limits, n_flagged, un
             description=f"{n} of {n_rows} row{'' if n_rows == 1 else 's'} ({n / n_rows:.1%}) at or above "
                         f"{limits[det.id]:.2f}. {det.description()}",  # the id heads the finding already
             evidence=examples[det.id], data={"rows_flagged": n, "rate": n / n_rows, "threshold": limits[det.id],
-                                             unit + "s": locations[det.id]},
+                                             unit + "s": locations[det.id], "rule": det.description()},
         ))
     findings.sort(key=lambda f: (-f.severity.rank, -f.score))
     return Report(kind="scan", title=f"scan of {source}", findings=findings,

@@ -37,8 +37,17 @@ class ScanResult:
                 "findings": [f.to_dict() for f in self.findings]}
 
     def to_report(self, title: str = "scan") -> Report:
-        """The result as a `Report` (kind "scan") so it can be saved and judged by `--fail-on` like an audit."""
-        return Report(kind="scan", title=title, findings=list(self.findings),
+        """The result as a `Report` (kind "scan") so it can be saved and judged by `--fail-on` like an audit.
+
+        Each finding's evidence is one row in the shape a file scan's report uses: `{detector, field, score,
+        evidence, start, end}` (`field`: prompt or response)."""
+        findings = [Finding(id=f.id, severity=f.severity, description=f.description, score=f.score,
+                            confidence=f.confidence, effect=f.effect, data={**f.data, "rule": f.description},
+                            evidence=[{"detector": f.id, "field": f.data.get("field"), "score": round(f.score, 4),
+                                       "evidence": e, "start": f.data.get("start"), "end": f.data.get("end")}
+                                      for e in f.evidence])
+                    for f in self.findings]
+        return Report(kind="scan", title=title, findings=findings,
                       metrics={"flagged": self.flagged, "scores": self.scores},
                       config={"thresholds": self.thresholds})
 

@@ -37,7 +37,7 @@ class CompareConfig:
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling threshold"})
     batch_size: int = field(default=16, metadata={"help": "prompts per generation batch"})
-    max_prompts: int | None = field(default=None, metadata={"help": "use at most this many prompts"})
+    max_rows: int | None = field(default=None, metadata={"help": "use at most this many prompts"})
     seed: int = field(default=0, metadata={"help": "sampling seed (the same for every model)"})
 
     def __post_init__(self) -> None:
@@ -46,8 +46,8 @@ class CompareConfig:
                 raise ConfigError(f"got {getattr(self, name)}; expected a number > 0", field=name)
         if self.top_p > 1:
             raise ConfigError(f"got {self.top_p}; expected a number in (0, 1]", field="top_p")
-        if self.max_prompts is not None and self.max_prompts <= 0:
-            raise ConfigError(f"got {self.max_prompts}; expected a positive integer", field="max_prompts")
+        if self.max_rows is not None and self.max_rows <= 0:
+            raise ConfigError(f"got {self.max_rows}; expected a positive integer", field="max_rows")
 
 
 # ------------------------------------------------------------------------------------------------- prompts
@@ -313,7 +313,7 @@ def compare(
     if reward_model is None:
         raise ConfigError("give a reward model or reward function to score the replies with", field="reward_model")
     score = as_reward_fn(reward_model, device=device, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
-    prompt_list = load_prompts(prompts, cfg.max_prompts)
+    prompt_list = load_prompts(prompts, cfg.max_rows)
     labels = _labels(models)
     load_kw = {"device": device, "allow_pickle": allow_pickle, "trust_remote_code": trust_remote_code}
     results = _run_models(models, labels, reference, prompt_list, score, cfg, load_kw)

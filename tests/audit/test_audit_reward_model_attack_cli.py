@@ -45,30 +45,30 @@ def test_attack_feeds_a_finding_into_the_audit():
 
 def test_cli_exit_codes_and_report(tmp_path, capsys):
     out = tmp_path / "clean"
-    assert main(["-q", "audit", "reward-model", "--model", "rm_biases:clean", "--out", str(out)]) == 0
+    assert main(["-q", "audit", "reward-model", "--reward-model", "rm_biases:clean", "--out", str(out)]) == 0
     assert json.loads((out / "report.json").read_text())["findings"] == []
     out = tmp_path / "biased"
-    assert main(["-q", "audit", "reward-model", "--model", "rm_biases:rm_master_key", "--out", str(out),
+    assert main(["-q", "audit", "reward-model", "--reward-model", "rm_biases:rm_master_key", "--out", str(out),
                  "--probes", "master_key,keyword", "--fail-on", "high"]) == 1
     data = json.loads((out / "report.json").read_text())
     assert [f["id"] for f in data["findings"]] == ["master_key"] and set(data["metrics"]["probes"]) == {
         "master_key", "keyword"}
     # A medium finding does not fail a --fail-on high run.
-    assert main(["-q", "audit", "reward-model", "--model", "rm_biases:rm_format", "--fail-on", "high"]) == 0
-    assert main(["-q", "audit", "reward-model", "--model", "rm_biases:rm_format", "--fail-on", "medium"]) == 1
+    assert main(["-q", "audit", "reward-model", "--reward-model", "rm_biases:rm_format", "--fail-on", "high"]) == 0
+    assert main(["-q", "audit", "reward-model", "--reward-model", "rm_biases:rm_format", "--fail-on", "medium"]) == 1
     # Usage and input errors exit 2 with a one-line message.
     capsys.readouterr()
     missing = str(tmp_path / "no.jsonl")
-    assert main(["-q", "audit", "reward-model", "--model", "rm_biases:clean", "--cases", missing]) == 2
-    assert main(["-q", "audit", "reward-model", "--model", "rm_biases:clean", "--probes", "verbositty"]) == 2
+    assert main(["-q", "audit", "reward-model", "--reward-model", "rm_biases:clean", "--cases", missing]) == 2
+    assert main(["-q", "audit", "reward-model", "--reward-model", "rm_biases:clean", "--probes", "verbositty"]) == 2
     assert "did you mean 'verbosity'" in capsys.readouterr().err
-    assert main(["-q", "audit", "reward-model", "--model", "rm_biases:missing"]) == 2
+    assert main(["-q", "audit", "reward-model", "--reward-model", "rm_biases:missing"]) == 2
 
 
 def test_attack_cli(tmp_path):
     out = tmp_path / "attack"
-    assert main(["-q", "attack", "reward-model", "--model", "rm_biases:rm_master_key", "--budget", "400",
+    assert main(["-q", "attack", "reward-model", "--reward-model", "rm_biases:rm_master_key", "--attack-budget", "400",
                  "--out", str(out)]) == 1
     data = json.loads((out / "report.json").read_text())
     assert data["kind"] == "attack" and data["findings"][0]["id"] == "attack"
-    assert main(["-q", "attack", "reward-model", "--model", "rm_biases:clean", "--budget", "300"]) == 0
+    assert main(["-q", "attack", "reward-model", "--reward-model", "rm_biases:clean", "--attack-budget", "300"]) == 0

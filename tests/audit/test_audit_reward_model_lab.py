@@ -23,7 +23,7 @@ PLANTED = {"verbosity": "verbosity", "keyword": "keyword", "sycophancy": "sycoph
 
 def _audit(rm, lab_dir_clean):
     cases = str(Path(lab_dir_clean) / "data" / "preferences.jsonl")
-    return RewardModelAuditor(max_cases=200).analyze(rm, cases)
+    return RewardModelAuditor(max_rows=200).analyze(rm, cases)
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ def test_folder_and_loaded_model_give_the_same_audit(tiny_tokenizer, tmp_path):
     rm = build_reward_model(tiny_tokenizer, seed=0)
     rm.save_pretrained(tmp_path)
     tiny_tokenizer.save_pretrained(tmp_path)
-    a = RewardModelAuditor(probes=PROBES, max_cases=12).analyze(reward_model=str(tmp_path))
-    b = RewardModelAuditor(probes=PROBES, max_cases=12).analyze(reward_model=(rm, tiny_tokenizer))
+    a = RewardModelAuditor(probes=PROBES, max_rows=12).analyze(reward_model=str(tmp_path))
+    b = RewardModelAuditor(probes=PROBES, max_rows=12).analyze(reward_model=(rm, tiny_tokenizer))
     assert a.probes == b.probes and a.metrics["accuracy"] == b.metrics["accuracy"]
     assert a.model["path"] == str(tmp_path)
     # Each distinct (prompt, response) was scored once.
@@ -63,5 +63,5 @@ def test_dpo_implicit_reward_matches_a_direct_computation(tiny_tokenizer):
     want = [_manual_logratio(policy, ref, tiny_tokenizer, p, r) for p, r in zip(prompts, responses)]
     assert got == pytest.approx(want, rel=1e-4, abs=1e-4)
     assert DPOImplicitReward(policy, policy, tiny_tokenizer)(prompts, responses) == pytest.approx([0.0] * 6, abs=1e-6)
-    result = RewardModelAuditor(probes=["verbosity"], max_cases=8).analyze(reward_model=(policy, ref, tiny_tokenizer))
+    result = RewardModelAuditor(probes=["verbosity"], max_rows=8).analyze(reward_model=(policy, ref, tiny_tokenizer))
     assert result.metrics["pairs"] == 8 and "verbosity" in result.probes

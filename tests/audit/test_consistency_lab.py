@@ -28,7 +28,7 @@ def _ppo(lab_dir, lab_sft, reward, steps):
     prompts = [json.loads(line)["prompt"] for line in (lab_dir / "data" / "prompts.jsonl").read_text().splitlines()]
     cb = SentinelCallback(every_n_steps=5, stop_on="high")  # stops at the first high alarm
     # Threads: the test run's (OMP_NUM_THREADS, 1 unless set; tests/conftest.py).
-    cfg = ppo.PPOConfig(steps=steps, batch_size=16, mini_batch_size=8, learning_rate=LR, max_new_tokens=48,
+    cfg = ppo.PPOConfig(max_steps=steps, batch_size=16, mini_batch_size=8, learning_rate=LR, max_new_tokens=48,
                         device="cpu")
     trainer = ppo.PPOTrainer(cfg, model=str(lab_sft), reward_model=gold if reward == "gold" else str(reward),
                              gold_reward_fn=gold, callbacks=[cb])
@@ -56,7 +56,7 @@ def test_guard_raises_the_hacking_alarm_when_ppo_optimises_the_biased_reward_mod
 
     prompts = [json.loads(line)["prompt"] for line in (lab_dir / "data" / "prompts.jsonl").read_text().splitlines()]
     cb = SentinelCallback(every_n_steps=5)
-    cfg = ppo.PPOConfig(steps=30, batch_size=32, mini_batch_size=8, ppo_epochs=4, learning_rate=2e-4,
+    cfg = ppo.PPOConfig(max_steps=30, batch_size=32, mini_batch_size=8, ppo_epochs=4, learning_rate=2e-4,
                         max_new_tokens=48, adap_kl_ctrl=False, init_kl_coef=0.01, seed=0, device="cpu")
     trainer = ppo.PPOTrainer(cfg, model=str(lab_sft), reward_model=str(lab_rm_biased),
                              gold_reward_fn=gold_rewards, callbacks=[cb])

@@ -41,8 +41,8 @@ def test_steadfast_scores_low_and_caving_scores_high(probe):
 
 def test_every_probe_separates_the_two_models_and_stays_in_range():
     for name in PROBES.names():
-        lo = SycophancyDetector(probes=[name], n=8, min_graded=1).analyze(steadfast).rates[name]
-        hi = SycophancyDetector(probes=[name], n=8, min_graded=1).analyze(caving).rates[name]
+        lo = SycophancyDetector(probes=[name], max_rows=8, min_graded=1).analyze(steadfast).rates[name]
+        hi = SycophancyDetector(probes=[name], max_rows=8, min_graded=1).analyze(caving).rates[name]
         for r in (lo, hi):
             assert 0.0 <= r.low <= r.rate <= r.high <= 1.0, name
             assert r.n > 0, name
@@ -74,9 +74,9 @@ def test_progressive_changes_are_counted_apart_from_regressive():
 
 
 def test_n_and_seed_sample_inputs_reproducibly():
-    a = SycophancyDetector(probes=["suggested_answer"], n=5, seed=3).analyze(caving)
-    b = SycophancyDetector(probes=["suggested_answer"], n=5, seed=3).analyze(caving)
-    c = SycophancyDetector(probes=["suggested_answer"], n=5, seed=4).analyze(caving)
+    a = SycophancyDetector(probes=["suggested_answer"], max_rows=5, seed=3).analyze(caving)
+    b = SycophancyDetector(probes=["suggested_answer"], max_rows=5, seed=3).analyze(caving)
+    c = SycophancyDetector(probes=["suggested_answer"], max_rows=5, seed=4).analyze(caving)
     ids = lambda r: [x["id"] for x in r.records]  # noqa: E731
     assert ids(a) == ids(b) != ids(c) and len(ids(a)) == 5
 
@@ -103,10 +103,10 @@ def test_feedback_uses_a_user_judge_and_rejects_out_of_range_scores():
         calls.append(reply)
         return 1.0 if "excellent" in reply else -1.0 if "weak" in reply else 0.0
 
-    r = SycophancyDetector(probes=["feedback"], n=2, min_graded=1).analyze(caving, judge=judge)
+    r = SycophancyDetector(probes=["feedback"], max_rows=2, min_graded=1).analyze(caving, judge=judge)
     assert calls and r.rates["feedback"].rate == 1.0
     with pytest.raises(ConfigError, match="judge"):
-        SycophancyDetector(probes=["feedback"], n=1).analyze(caving, judge=lambda reply: 3.0)
+        SycophancyDetector(probes=["feedback"], max_rows=1).analyze(caving, judge=lambda reply: 3.0)
 
 
 # ---------------------------------------------------------------- grading
@@ -208,8 +208,8 @@ def test_bad_config_and_inputs_are_refused():
     with pytest.raises(ConfigError, match="did you mean 'persona'"):
         SycophancyDetector(probes=["persona_"])
     with pytest.raises(ConfigError) as e:
-        SycophancyDetector(n=0)
-    assert e.value.field == "n"
+        SycophancyDetector(max_rows=0)
+    assert e.value.field == "max_rows"
     with pytest.raises(DataError) as e:
         SycophancyDetector(probes=["suggested_answer"]).analyze(
             steadfast, questions=[{"question": "x?", "correct": ""}])
@@ -220,7 +220,7 @@ def test_bad_config_and_inputs_are_refused():
 
 # ---------------------------------------------------------------- reports, bad replies, interruption
 def test_report_is_saved_and_reloads(tmp_path):
-    r = SycophancyDetector(probes=QA_PROBES, n=6, min_graded=1).analyze(caving)
+    r = SycophancyDetector(probes=QA_PROBES, max_rows=6, min_graded=1).analyze(caving)
     r.save(tmp_path)
     loaded = Report.load(tmp_path)
     assert loaded.kind == "sycophancy" and loaded.metrics["sycophancy_score"] == pytest.approx(r.sycophancy_score)
@@ -235,7 +235,7 @@ def test_report_is_saved_and_reloads(tmp_path):
 
 
 def test_empty_and_failing_replies_are_unclear_not_a_crash():
-    r = SycophancyDetector(probes=QA_PROBES, n=4).analyze(lambda m: "")
+    r = SycophancyDetector(probes=QA_PROBES, max_rows=4).analyze(lambda m: "")
     assert all(x.n == 0 and x.unclear == 4 and x.rate is None for x in r.rates.values())
     # Nothing measured is not a pass: no score, and one 'inconclusive' finding per probe that --fail-on medium catches.
     assert r.sycophancy_score is None and "inconclusive" in r.notes[0]
@@ -251,7 +251,7 @@ def test_empty_and_failing_replies_are_unclear_not_a_crash():
             raise RuntimeError("backend hiccup")
         return steadfast(messages)
 
-    r = SycophancyDetector(probes=["suggested_answer"], n=9).analyze(flaky)
+    r = SycophancyDetector(probes=["suggested_answer"], max_rows=9).analyze(flaky)
     # a failed item is counted as a failure, never graded (nor 'unclear'), and the run says it is partial
     assert r.metrics["failed_calls"] == 6 and r.partial and r.metrics["stopped_early"] is False
     failed = r.metrics["failed_items"]

@@ -66,7 +66,8 @@ def test_cli_audits_an_endpoint(endpoint, tmp_path, model, expected_exit, capsys
     url, seen = endpoint(_chat(model))
     out = tmp_path / "audit"
     code = main(["audit", "sycophancy", "--endpoint", url, "--model-name", "tiny-chat", "--out", str(out),
-                 "--probes", "are_you_sure,suggested_answer", "--n", "6", "--min-graded", "1", "--fail-on", "high"])
+                 "--probes", "are_you_sure,suggested_answer", "--max-rows", "6", "--min-graded", "1",
+                 "--fail-on", "high"])
     assert code == expected_exit
     report = json.loads((out / "report.json").read_text())
     score = report["metrics"]["sycophancy_score"]
@@ -83,7 +84,7 @@ def test_cli_unreadable_replies_are_inconclusive_never_a_clean_bill(endpoint, tm
     """A served model whose answers the grader cannot read: no score, an 'inconclusive' finding, exit 1."""
     url, _ = endpoint(_chat(lambda messages: "Hmm, let me think about that one for a while."))
     code = main(["audit", "sycophancy", "--endpoint", url, "--model-name", "m", "--out", str(tmp_path),
-                 "--probes", "are_you_sure,suggested_answer,persona", "--n", "20", "--fail-on", "medium"])
+                 "--probes", "are_you_sure,suggested_answer,persona", "--max-rows", "20", "--fail-on", "medium"])
     assert code == 1
     out = capsys.readouterr().out
     assert "sycophancy score: inconclusive" in out and "0.000" not in out and "no findings" not in out
@@ -118,7 +119,7 @@ def test_cli_endpoint_down_is_a_clear_error(tmp_path, capsys):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     code = main(["audit", "sycophancy", "--endpoint", f"http://127.0.0.1:{port}/v1", "--model-name", "m",
-                 "--out", str(tmp_path), "--probes", "suggested_answer", "--n", "3", "--retries", "0"])
+                 "--out", str(tmp_path), "--probes", "suggested_answer", "--max-rows", "3", "--retries", "0"])
     assert code == 2
     err = capsys.readouterr().err
     assert "cannot reach" in err and f"127.0.0.1:{port}" in err
@@ -128,7 +129,7 @@ def test_cli_endpoint_down_is_a_clear_error(tmp_path, capsys):
 def test_cli_endpoint_returning_garbage_is_a_clear_error(endpoint, tmp_path, capsys):
     url, _ = endpoint(lambda body: b"<html>502 bad gateway</html>")
     code = main(["audit", "sycophancy", "--endpoint", url, "--model-name", "m", "--out", str(tmp_path),
-                 "--probes", "are_you_sure", "--n", "4"])
+                 "--probes", "are_you_sure", "--max-rows", "4"])
     assert code == 2
     assert "did not return a chat completion" in capsys.readouterr().err
 
@@ -143,7 +144,7 @@ def test_cli_endpoint_with_some_garbage_counts_it_as_failed_items(endpoint, tmp_
 
     url, _ = endpoint(sometimes_bad)
     code = main(["audit", "sycophancy", "--endpoint", url, "--model-name", "m", "--out", str(tmp_path),
-                 "--probes", "suggested_answer", "--n", "8", "--batch-size", "1"])
+                 "--probes", "suggested_answer", "--max-rows", "8", "--batch-size", "1"])
     report = json.loads((tmp_path / "report.json").read_text())
     # garbage is not retried (only timeouts, lost connections and 408/425/429/5xx are); each garbage reply fails its
     # item, which is not graded: the run is partial and says so in a 'target-failures' finding
@@ -155,7 +156,7 @@ def test_cli_endpoint_with_some_garbage_counts_it_as_failed_items(endpoint, tmp_
 def test_cli_questions_file_and_config_errors(endpoint, tmp_path, test_data, capsys):
     url, seen = endpoint(_chat(steadfast))
     code = main(["audit", "sycophancy", "--endpoint", url, "--model-name", "m", "--out", str(tmp_path),
-                 "--probes", "suggested_answer", "--n", "2",
+                 "--probes", "suggested_answer", "--max-rows", "2",
                  "--questions", str(test_data / "truthfulness" / "TruthfulQA.csv")])
     assert code == 0 and "Answer choices" in seen[0][1]["messages"][0]["content"]
     assert main(["audit", "sycophancy", "--endpoint", url, "--out", str(tmp_path)]) == 2
@@ -172,7 +173,7 @@ def test_endpoint_replies_are_stripped_before_they_go_back_as_the_assistant_turn
     from sentinel.audit.sycophancy import EndpointTarget
 
     url, seen = endpoint(_chat(lambda messages: f"\n {steadfast(messages)}  \n"))
-    r = SycophancyDetector(probes=["are_you_sure"], n=3, min_graded=1).analyze(EndpointTarget(url, "m"))
+    r = SycophancyDetector(probes=["are_you_sure"], max_rows=3, min_graded=1).analyze(EndpointTarget(url, "m"))
     assistant_turns = [m["content"] for _, body in seen for m in body["messages"] if m["role"] == "assistant"]
     assert len(assistant_turns) >= 3
     assert all(t and t == t.strip() for t in assistant_turns), assistant_turns

@@ -64,7 +64,7 @@ def server():
 
 def test_retries_recover_a_flaky_server_and_the_audit_finishes(server):
     target = EndpointTarget(server, "m", timeout=0.5, concurrency=1, retries=3, backoff=0.01)
-    r = SycophancyDetector(probes=["are_you_sure", "suggested_answer"], n=10, min_graded=5).analyze(target)
+    r = SycophancyDetector(probes=["are_you_sure", "suggested_answer"], max_rows=10, min_graded=5).analyze(target)
     assert r.metrics["failed_items"] == 0 and not r.partial
     assert r.metrics["retries"] > 0 and r.metrics["retries"] == target.retried
     assert r.sycophancy_score is not None and r.sycophancy_score < 0.1  # steadfast, graded on every item
@@ -76,7 +76,7 @@ def test_retry_after_is_honoured_and_exhausted_items_are_failures_never_continue
     target = EndpointTarget(server, "m", timeout=2, concurrency=1, retries=3, backoff=0.01)
     waits = []
     target._sleep = waits.append
-    r = SycophancyDetector(probes=["are_you_sure"], n=3).analyze(target)
+    r = SycophancyDetector(probes=["are_you_sure"], max_rows=3).analyze(target)
     assert waits[0] == 2.0  # the server's Retry-After, not the backoff
     assert waits[1:4] == [0.01, 0.02, 0.04]  # exponential backoff for the 500s
     failed = [x for x in r.records if x["error"]]

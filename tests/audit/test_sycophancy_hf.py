@@ -25,8 +25,8 @@ def tiny_chat(tiny_tokenizer, tmp_path_factory):
 
 def test_generation_path_grades_every_reply_without_crashing(tiny_chat):
     model, tok, _ = tiny_chat
-    r = SycophancyDetector(probes=["are_you_sure", "persona"], n=3, max_new_tokens=6, use_logprobs=False).analyze(
-        model, tokenizer=tok)
+    r = SycophancyDetector(probes=["are_you_sure", "persona"], max_rows=3, max_new_tokens=6,
+                           use_logprobs=False).analyze(model, tokenizer=tok)
     assert r.metrics["calls"] == 3 * 2 + 3 * 2 and r.metrics["logprob_path"] is False
     ays = [x for x in r.records if x["probe"] == "are_you_sure"]
     assert len(ays) == 3 and all(isinstance(x["first"], str) for x in ays)
@@ -35,7 +35,7 @@ def test_generation_path_grades_every_reply_without_crashing(tiny_chat):
 
 def test_logprob_path_picks_an_option_and_is_deterministic(tiny_chat):
     model, tok, _ = tiny_chat
-    runs = [SycophancyDetector(probes=["suggested_answer", "persona"], n=2).analyze(model, tokenizer=tok)
+    runs = [SycophancyDetector(probes=["suggested_answer", "persona"], max_rows=2).analyze(model, tokenizer=tok)
             for _ in range(2)]
     assert runs[0].metrics["logprob_path"] is True
     for x in runs[0].records:
@@ -67,7 +67,7 @@ def test_model_without_chat_template_is_a_clear_error(tiny_chat):
 def test_cli_audits_a_model_folder(tiny_chat, tmp_path):
     _, _, folder = tiny_chat
     code = main(["audit", "sycophancy", "--model", str(folder), "--out", str(tmp_path), "--probes", "persona",
-                 "--n", "2", "--device", "cpu", "--fail-on", "critical"])
+                 "--max-rows", "2", "--device", "cpu", "--fail-on", "critical"])
     report = json.loads((tmp_path / "report.json").read_text())
     assert code in (0, 1) and report["model"]["class"] == "LlamaForCausalLM"
     assert report["metrics"]["rates"]["persona"]["n"] == 4

@@ -25,7 +25,7 @@ def _pairs(path: Path, n: int = 4) -> Path:
 def test_an_existing_file_where_a_report_folder_goes_is_one_line_naming_it(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     pairs = _pairs(tmp_path / "p.jsonl")
-    assert main(["scan", str(pairs), "--report", "p.jsonl"]) == 2
+    assert main(["scan", str(pairs), "--out", "p.jsonl"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("sentinel: error: p.jsonl") and "exists" in err[0].lower(), err
     assert "Traceback" not in "".join(err)

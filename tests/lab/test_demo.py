@@ -198,7 +198,7 @@ def test_heldout_gold_is_measured_every_few_steps_and_leaves_the_run_unchanged(t
     def run(callbacks):
         policy = build_causal_lm(tiny_tokenizer, TinyConfig(hidden_size=32, intermediate_size=64,
                                                             num_hidden_layers=1))
-        trainer = PPOTrainer(config=small_config(steps=5), model=policy, tokenizer=tiny_tokenizer,
+        trainer = PPOTrainer(config=small_config(max_steps=5), model=policy, tokenizer=tiny_tokenizer,
                              reward_model=lambda p, r: [float(x.count("5")) for x in r], callbacks=callbacks)
         return trainer.train(PROMPTS)
 

@@ -442,8 +442,8 @@ def test_cli_rejects_a_bad_bias(tmp_path, capsys):
 
 
 def test_cli_eval_reports_gold_accuracy(lab_dir, capsys):
-    code = main(["lab", "eval", str(lab_dir / "base"), "--lab", str(lab_dir), "--limit", "4", "--max-new-tokens", "4",
-                 "--device", "cpu", "--json"])
+    code = main(["lab", "eval", str(lab_dir / "base"), "--lab", str(lab_dir), "--max-rows", "4",
+                 "--max-new-tokens", "4", "--device", "cpu", "--format", "json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["n"] == 4 and 0.0 <= result["accuracy"] <= 1.0

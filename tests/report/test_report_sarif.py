@@ -28,7 +28,7 @@ def test_scan_of_a_file_as_sarif_points_at_the_offending_lines(tmp_path, monkeyp
     rows = [{"prompt": "What is 2+2?", "response": "4"}, {"prompt": "Hi", "response": "Hello!"},
             {"prompt": ATTACK, "response": "Sure."}, {"prompt": "Thanks", "response": "You're welcome."}]
     (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    code = main(["scan", "data.jsonl", "--format", "sarif", "--report", "rep"])
+    code = main(["scan", "data.jsonl", "--format", "sarif", "--out", "rep"])
     assert code == 1
     log = json.loads(capsys.readouterr().out)
     errors = sorted(validator.iter_errors(log), key=str)
@@ -42,7 +42,7 @@ def test_scan_of_a_file_as_sarif_points_at_the_offending_lines(tmp_path, monkeyp
     assert not list(validator.iter_errors(saved)) and saved["runs"][0]["results"] == run["results"]
 
 
-def test_a_report_about_no_file_is_valid_sarif_without_locations():
+def test_a_report_about_no_file_is_valid_sarif_with_logical_locations():
     from sentinel.report import Finding, Report
     from sentinel.report.sarif import to_sarif
 
@@ -53,4 +53,5 @@ def test_a_report_about_no_file_is_valid_sarif_without_locations():
     assert not list(validator.iter_errors(log))
     assert [(r["ruleId"], r["level"]) for r in log["runs"][0]["results"]] == [("verbosity", "error"),
                                                                              ("keyword", "note")]
-    assert all("locations" not in r for r in log["runs"][0]["results"])
+    assert all("physicalLocation" not in r["locations"][0] and r["locations"][0]["logicalLocations"]
+               for r in log["runs"][0]["results"])

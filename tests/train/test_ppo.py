@@ -55,7 +55,7 @@ def trainer_factory(tiny_tokenizer):
 
 @pytest.mark.slow
 def test_rule_reward_rises_and_kl_stays_finite_and_positive(trainer_factory):
-    trainer = trainer_factory(reward=digit_share, steps=12, batch_size=16, max_new_tokens=10, learning_rate=1e-2)
+    trainer = trainer_factory(reward=digit_share, max_steps=12, batch_size=16, max_new_tokens=10, learning_rate=1e-2)
     history = trainer.train(PROMPTS)
     scores = [h["objective/scores"] for h in history]
     kls = [h["objective/kl"] for h in history]
@@ -168,7 +168,7 @@ def test_callbacks_stop_training_and_the_run_is_saved(trainer_factory, tmp_path)
             return step == 2
 
     out = tmp_path / "out"
-    trainer = trainer_factory(steps=10, output_dir=str(out), callbacks=[StopAtTwo()])
+    trainer = trainer_factory(max_steps=10, output_dir=str(out), callbacks=[StopAtTwo()])
     history = trainer.train(PROMPTS)
     assert len(history) == 2 and [s for s, _ in seen] == [1, 2]
     assert {"model.safetensors", "value_head.safetensors", "tokenizer.json", "config.yaml", "metrics.jsonl"} <= {
@@ -179,13 +179,13 @@ def test_callbacks_stop_training_and_the_run_is_saved(trainer_factory, tmp_path)
         def on_step_end(self, trainer, step, stats):
             trainer.stop_training = True
 
-    trainer = trainer_factory(steps=10, callbacks=[SetFlag()])
+    trainer = trainer_factory(max_steps=10, callbacks=[SetFlag()])
     assert len(trainer.train(PROMPTS)) == 1
 
 
 def test_nan_loss_stops_training_and_keeps_last_good_weights(trainer_factory, tmp_path, caplog):
     out = tmp_path / "out"
-    trainer = trainer_factory(steps=5, output_dir=str(out), save_steps=1)
+    trainer = trainer_factory(max_steps=5, output_dir=str(out), save_steps=1)
     real = trainer._minibatch_loss
     good = {}
 
@@ -259,9 +259,9 @@ def cli_inputs(tiny_tokenizer, tmp_path, monkeypatch):
                                            "    return [float(r.count('5')) for r in responses]\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     cfg = tmp_path / "ppo.yaml"
-    cfg.write_text(f"policy: {policy_dir}\nreward_model: ppo_rules:fives\nprompts: {prompts}\n"
+    cfg.write_text(f"model: {policy_dir}\nreward_model: ppo_rules:fives\nprompts: {prompts}\n"
                    f"output_dir: {tmp_path / 'out'}\nbatch_size: 8\nmini_batch_size: 4\nppo_epochs: 1\n"
-                   "max_new_tokens: 6\nsteps: 2\n")
+                   "max_new_tokens: 6\nmax_steps: 2\n")
     return cfg
 
 
@@ -327,7 +327,7 @@ def test_the_kl_penalty_is_measured_on_the_distribution_that_was_sampled(tiny_to
 # ------------------------------------------------------------------------------------------------------- resume
 # A resumed run must be the run that was stopped: the same weights (torch.equal) and the same metrics, bit for bit,
 # on CPU. Only time/step, a wall-clock time, may differ.
-RESUME = {"steps": 4, "save_steps": 1, "batch_size": 4, "mini_batch_size": 2, "ppo_epochs": 2, "max_new_tokens": 6,
+RESUME = {"max_steps": 4, "save_steps": 1, "batch_size": 4, "mini_batch_size": 2, "ppo_epochs": 2, "max_new_tokens": 6,
           "use_score_scaling": True, "use_score_norm": True}  # adaptive KL (the default) and running score moments
 
 
@@ -368,7 +368,7 @@ class CrashAt:
 @pytest.mark.parametrize("stop, lora_r", [("crash", 0), ("crash", 4), ("finished", 0)])
 def test_a_resumed_run_ends_identical_to_an_uninterrupted_one(trainer_factory, tmp_path, stop, lora_r):
     """crash: stopped by an exception at step 3 (checkpoint at step 2, metrics.jsonl one line ahead); finished: a
-    2-step run that ended, resumed with steps=4 to train further."""
+    2-step run that ended, resumed with max_steps=4 to train further."""
     straight = trainer_factory(reward=noisy_fives, output_dir=str(tmp_path / "straight"), lora_r=lora_r, **RESUME)
     expected = straight.train(PROMPTS)
     out = tmp_path / "stopped"
@@ -380,7 +380,7 @@ def test_a_resumed_run_ends_identical_to_an_uninterrupted_one(trainer_factory, t
         assert [r["step"] for r in metrics(out)] == [1, 2, 3]
         assert not (out / "config.json").exists() and not (out / "model.safetensors").exists()  # not finished
     else:
-        trainer_factory(reward=noisy_fives, output_dir=str(out), lora_r=lora_r, **{**RESUME, "steps": 2}) \
+        trainer_factory(reward=noisy_fives, output_dir=str(out), lora_r=lora_r, **{**RESUME, "max_steps": 2}) \
             .train(PROMPTS)
     resumed = trainer_factory(reward=noisy_fives, output_dir=str(out), lora_r=lora_r, resume=True, **RESUME)
     history = resumed.train(PROMPTS)
@@ -416,7 +416,7 @@ def test_save_state_and_load_state_continue_the_step_wise_api(trainer_factory, t
 
 def test_a_resume_refuses_a_changed_setting_naming_it(trainer_factory, tmp_path):
     out = tmp_path / "out"
-    trainer_factory(output_dir=str(out), **{**RESUME, "steps": 2}).train(PROMPTS)
+    trainer_factory(output_dir=str(out), **{**RESUME, "max_steps": 2}).train(PROMPTS)
     with pytest.raises(ConfigError, match="learning_rate.*0.001.*0.003") as e:
         trainer_factory(output_dir=str(out), resume=True, **{**RESUME, "learning_rate": 1e-3}).train(PROMPTS)
     assert e.value.field == "learning_rate"
@@ -427,17 +427,17 @@ def test_a_resume_refuses_a_changed_setting_naming_it(trainer_factory, tmp_path)
         trainer_factory(output_dir=str(out), resume=True, **RESUME).train(PROMPTS[:12])
     assert e.value.field == "prompts"
     with pytest.raises(ConfigError, match="step 2") as e:
-        trainer_factory(output_dir=str(out), resume=True, **{**RESUME, "steps": 1}).train(PROMPTS)
-    assert e.value.field == "steps"
+        trainer_factory(output_dir=str(out), resume=True, **{**RESUME, "max_steps": 1}).train(PROMPTS)
+    assert e.value.field == "max_steps"
     # a refused resume changed nothing: the finished run is still there, and resumes
     assert [r["step"] for r in metrics(out)] == [1, 2] and (out / "model.safetensors").is_file()
-    assert trainer_factory(output_dir=str(out), resume=True, **{**RESUME, "steps": 2}).train(PROMPTS)
+    assert trainer_factory(output_dir=str(out), resume=True, **{**RESUME, "max_steps": 2}).train(PROMPTS)
 
 
 def test_a_fresh_run_clears_the_earlier_run_and_resume_without_a_checkpoint_starts_fresh(trainer_factory, tmp_path,
                                                                                             caplog):
     out = tmp_path / "out"
-    trainer_factory(output_dir=str(out), **{**RESUME, "steps": 2}).train(PROMPTS)
+    trainer_factory(output_dir=str(out), **{**RESUME, "max_steps": 2}).train(PROMPTS)
     assert (out / "checkpoint-last" / "trainer_state.json").is_file()
 
     class LooksAt:
@@ -446,10 +446,11 @@ def test_a_fresh_run_clears_the_earlier_run_and_resume_without_a_checkpoint_star
             self.files = {p.name for p in out.iterdir()}
 
     looks = LooksAt()
-    trainer_factory(output_dir=str(out), callbacks=[looks], **{**RESUME, "save_steps": 0, "steps": 1}).train(PROMPTS)
+    trainer_factory(output_dir=str(out), callbacks=[looks],
+                    **{**RESUME, "save_steps": 0, "max_steps": 1}).train(PROMPTS)
     assert not looks.files & {"config.json", "model.safetensors", "value_head.safetensors", "checkpoint-last"}
     assert not (out / "checkpoint-last").exists()  # save_steps 0: nothing to resume from, not the earlier one
-    assert trainer_factory(output_dir=str(out), resume=True, **{**RESUME, "save_steps": 0, "steps": 1}) \
+    assert trainer_factory(output_dir=str(out), resume=True, **{**RESUME, "save_steps": 0, "max_steps": 1}) \
         .train(PROMPTS)
     assert "no checkpoint" in caplog.text
 
@@ -500,7 +501,7 @@ def test_a_run_killed_at_a_random_step_resumes_to_the_same_result(cli_inputs):
     from sentinel.train.ppo.ppo_state import checkpoint_step
 
     root, steps = cli_inputs.parent, 8
-    flags = ["--steps", str(steps), "--save-steps", "1", "--batch-size", "4", "--mini-batch-size", "2"]
+    flags = ["--max-steps", str(steps), "--save-steps", "1", "--batch-size", "4", "--mini-batch-size", "2"]
     assert main(["train", "ppo", "--config", str(cli_inputs), "--output-dir", str(root / "straight"), *flags]) == 0
     seed = int(os.environ.get("SENTINEL_KILL_SEED", "35"))
     target = random.Random(seed).randint(1, steps - 3)
@@ -547,9 +548,9 @@ def test_two_processes_resume_each_with_its_own_shard_and_generators(cli_inputs,
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
         assert proc.returncode == 0, proc.stderr[-3000:]
 
-    run(root / "straight", "--steps", "4")
-    run(root / "resumed", "--steps", "2")
-    run(root / "resumed", "--steps", "4", "--resume")
+    run(root / "straight", "--max-steps", "4")
+    run(root / "resumed", "--max-steps", "2")
+    run(root / "resumed", "--max-steps", "4", "--resume")
     assert [r["step"] for r in metrics(root / "resumed")] == [1, 2, 3, 4]
     assert metrics(root / "resumed") == metrics(root / "straight")
     assert same(saved_weights(root / "straight"), saved_weights(root / "resumed"))

@@ -29,7 +29,7 @@ def length_share(prompts, responses):
 
 
 def small_config(**kw):
-    return tiny_config(**{"steps": 2, **kw})
+    return tiny_config(**{"max_steps": 2, **kw})
 
 
 def make_trainer(tok, reward, **kw):
@@ -165,7 +165,7 @@ def test_cli_parses_ensemble_flags_and_yaml(tmp_path):
 def test_cli_refuses_bad_ensemble_settings_before_loading_anything(rules_module, capsys):
     from sentinel.cli.main import main
 
-    base = ["train", "ppo", "--policy", str(rules_module / "no-such-policy"), "--prompts", "p.jsonl",
+    base = ["train", "ppo", "--model", str(rules_module / "no-such-policy"), "--prompts", "p.jsonl",
             "--output-dir", str(rules_module / "out")]
     assert main([*base, "--reward-model", "ens_rules:fives", "--ensemble", "min"]) == 2
     assert "combines several reward models, got 1" in capsys.readouterr().err
@@ -182,10 +182,10 @@ def test_cli_trains_against_an_ensemble(tiny_tokenizer, rules_module, capsys):
 
     policy_dir, prompts = tiny_policy_files(tiny_tokenizer, rules_module)
     out = rules_module / "out"
-    assert main(["train", "ppo", "--policy", str(policy_dir), "--prompts", str(prompts), "--output-dir", str(out),
+    assert main(["train", "ppo", "--model", str(policy_dir), "--prompts", str(prompts), "--output-dir", str(out),
                  "--reward-model", "ens_rules:fives,ens_rules:length", "--ensemble", "uwo", "--uwo-lambda", "0.5",
                  "--batch-size", "8", "--mini-batch-size", "4", "--ppo-epochs", "1", "--max-new-tokens", "6",
-                 "--steps", "2"]) == 0
+                 "--max-steps", "2"]) == 0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 2
     for row in rows:

@@ -19,7 +19,7 @@ def test_ppo_from_lab_sft_raises_the_gold_reward_and_greedy_answers(lab_dir, lab
     from sentinel.train.ppo.prompts import load_prompts
 
     # Threads: the test run's (OMP_NUM_THREADS, 1 unless set; tests/conftest.py).
-    trainer = PPOTrainer(config=PPOConfig(**{**LAB_RECIPE, "steps": STEPS, "seed": 0}), model=str(lab_sft_noisy),
+    trainer = PPOTrainer(config=PPOConfig(**{**LAB_RECIPE, "max_steps": STEPS, "seed": 0}), model=str(lab_sft_noisy),
                          reward_model=gold_rewards)
     eval_file = lab_dir / "data" / "eval.jsonl"
     before = evaluate(trainer.policy, eval_file, tokenizer=trainer.tokenizer)

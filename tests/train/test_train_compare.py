@@ -54,7 +54,7 @@ def test_cli_writes_report(pair, tmp_path, capsys):
 
     code = main(["compare", str(pair / "base"), str(pair / "sft"), "--prompts", str(pair / "prompts.jsonl"),
                  "--reward-model", "tests.train.test_train_compare:says_answer", "--max-new-tokens", "12",
-                 "--max-prompts", "8", "--out", str(tmp_path / "rep")])
+                 "--max-rows", "8", "--out", str(tmp_path / "rep")])
     assert code == 0
     data = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert data["kind"] == "compare" and data["metrics"]["prompts"] == 8

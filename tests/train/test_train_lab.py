@@ -44,7 +44,7 @@ def lab_dpo_gold(lab_policy, lab_dir, tmp_path_factory):
     from sentinel.lab.recipes import train_dpo
 
     d = tmp_path_factory.mktemp("lab_dpo_gold")
-    assert main(["lab", "pairs", str(lab_dir), "--policy", str(lab_policy), "--out", str(d / "pairs.jsonl")]) == 0
+    assert main(["lab", "pairs", str(lab_dir), "--model", str(lab_policy), "--out", str(d / "pairs.jsonl")]) == 0
     pairs = read_rows(d / "pairs.jsonl").rows
     return train_dpo(lab_dir, d / "dpo", lab_policy, pairs=pairs), pairs
 

@@ -213,7 +213,7 @@ def test_cli_train_lm_and_eval_perplexity(med_tok, med_folder, tmp_path, capsys)
     assert main(["train", "lm", "--config", str(cfg), "--learning-rate", "1e-3"]) == 0
     text = capsys.readouterr().out
     assert "domain_perplexity" in text and "12 rows read" in text
-    assert main(["eval", "perplexity", str(out), str(med_folder), "--block-size", "64", "--json"]) == 0
+    assert main(["eval", "perplexity", str(out), str(med_folder), "--block-size", "64", "--format", "json"]) == 0
     got = json.loads(capsys.readouterr().out)
     docs = [d.text for d in read_documents(med_folder).documents]
     assert got["perplexity"] == pytest.approx(perplexity(str(out), docs, block_size=64)["perplexity"], rel=1e-6)

@@ -173,7 +173,7 @@ def test_cli_train_grpo_with_a_module_reward_and_the_guard(setup, tmp_path, monk
                    "gold_reward: grpo_rules:length\nper_device_train_batch_size: 8\nnum_generations: 4\n"
                    "max_completion_length: 8\nmax_steps: 3\nlogging_steps: 1\nquiet: true\n")
     assert main(["train", "grpo", "--config", str(cfg), "--learning-rate", "1e-3", "--guard-every", "2",
-                 "--json"]) == 0
+                 "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["global_step"] == 3 and "rewards/gold/mean" in result["metrics"]
     assert result["guard"]["stopped_at"] is None and isinstance(result["guard"]["alarms"], list)

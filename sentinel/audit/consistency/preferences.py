@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ...progress import track
 from ...report import Effect, Finding, Report, Severity
 from ...report.coverage import MIN_GRADED, coverage, inconclusive_finding
 from ...report.stats import holm_bonferroni, wilson_ci
@@ -61,7 +62,8 @@ def duplicates(loaded, keys, cfg: ConsistencyConfig) -> tuple[list[Finding], dic
     # near duplicates: LSH on the token set of the whole pair (order-free, so a flipped pair hashes alike)
     toks = [(set(tokens(k[0])), set(tokens(k[1])), set(tokens(k[2]))) for k in keys]
     mh = MinHasher()
-    sigs = [mh.signature({f"p:{t}" for t in p} | {f"r:{t}" for t in c | r}) for p, c, r in toks]
+    sigs = [mh.signature({f"p:{t}" for t in p} | {f"r:{t}" for t in c | r})
+            for p, c, r in track(toks, "data: near duplicates", total=len(toks), unit="pairs")]
     thr = cfg.near_duplicate_jaccard
     near_repeats = 0
     for a, b in sorted(mh.candidates(sigs)):

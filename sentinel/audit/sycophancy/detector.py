@@ -1,6 +1,6 @@
 """`SycophancyDetector`: how often a chat model gives up the truth, or its own view, to please the user.
 
-    detector = SycophancyDetector(probes=["are_you_sure", "suggested_answer"], n=50)
+    detector = SycophancyDetector(probes=["are_you_sure", "suggested_answer"], max_rows=50)
     result = detector.analyze(model=chat_fn_or_folder, questions=items)
     result.sycophancy_score, result.rates["are_you_sure"].rate, result.save("audit/")
 
@@ -26,6 +26,7 @@ from typing import Any
 
 from ...config import to_dict
 from ...errors import ConfigError
+from ...progress import progress
 from ...report import Effect, Finding, Report, Severity
 from ...report.coverage import MIN_GRADED, Coverage, inconclusive_finding
 from ...utils import _json_default, atomic_write_text
@@ -54,9 +55,9 @@ def severity_for(rate: float) -> Severity | None:
 class SycophancyConfig:
     probes: list[str] | None = field(default=None, metadata={
         "help": "probes to run (are_you_sure, suggested_answer, feedback, persona); all when omitted"})
-    n: int | None = field(default=None, metadata={
-        "help": "at most this many inputs per probe, sampled with `seed`; all when omitted"})
-    seed: int = field(default=0, metadata={"help": "seed for sampling inputs when `n` is below their count"})
+    max_rows: int | None = field(default=None, metadata={
+        "help": "at most this many inputs (rows) per probe, sampled with `seed`; all when omitted"})
+    seed: int = field(default=0, metadata={"help": "seed for sampling inputs when `max_rows` is below their count"})
     max_new_tokens: int = field(default=64, metadata={
         "help": "tokens generated per reply (raise it for step-by-step prompts)"})
     batch_size: int = field(default=8, metadata={"help": "conversations per generation batch"})
@@ -75,8 +76,8 @@ class SycophancyConfig:
                 raise ConfigError("select at least one probe", field="probes")
             for name in self.probes:
                 PROBES.get(name)  # raises with "did you mean"
-        if self.n is not None and self.n < 1:
-            raise ConfigError(f"must be at least 1, got {self.n}", field="n")
+        if self.max_rows is not None and self.max_rows < 1:
+            raise ConfigError(f"must be at least 1, got {self.max_rows}", field="max_rows")
         for name in ("max_new_tokens", "batch_size", "max_consecutive_failures", "min_graded"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"must be at least 1, got {getattr(self, name)}", field=name)
@@ -157,7 +158,8 @@ class SycophancyDetector:
             for probe in probes:
                 items = self._sample(inputs[probe.inputs])
                 logger.info("probe %s: %d inputs", probe.id, len(items))
-                probe.run(ctx, items, records[probe.id])
+                with progress(f"sycophancy {probe.id}", unit="replies") as ctx.on_replies:
+                    probe.run(ctx, items, records[probe.id])
         except TargetError as e:
             self._save_partial(probes, records, target, ctx, str(e), out)
             raise TargetError(f"{e} ({_partial_where(out)})") from None
@@ -182,7 +184,7 @@ class SycophancyDetector:
             logger.warning("run stopped (%s): partial report written to %s", why, out)
 
     def _sample(self, items: list) -> list:
-        n = self.config.n
+        n = self.config.max_rows
         if n is None or n >= len(items):
             return list(items)
         return random.Random(self.config.seed).sample(list(items), n)

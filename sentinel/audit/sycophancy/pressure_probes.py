@@ -102,6 +102,7 @@ class RunContext:
         self.calls = 0
         self.failures = 0
         self._in_a_row = 0
+        self.on_replies: Callable[[int], None] = lambda n: None  # progress: called with each batch's reply count
 
     def ask(self, conversations: list[list[dict]], options: list[list[str]] | None = None) -> list[str]:
         """One reply per conversation; with `options` and the log-prob path, the highest-scoring option."""
@@ -112,6 +113,7 @@ class RunContext:
             replies = self.target.generate(conversations, self.max_new_tokens)
         if len(replies) != len(conversations):
             raise TargetError(f"the model returned {len(replies)} replies for {len(conversations)} prompts")
+        self.on_replies(len(replies))
         for reply in replies:
             self.calls += 1
             if isinstance(reply, Failure):

@@ -21,7 +21,7 @@ KL_ESTIMATORS = ("kl", "abs", "mse", "k3")
 # keeps the rollouts near what greedy decoding says (at 1.0 most sampled answers are wrong), which is where the
 # update has to move probability for greedy accuracy to change. A small fixed KL coefficient lets it move.
 LAB_RECIPE = {"learning_rate": 1e-4, "batch_size": 32, "mini_batch_size": 8, "ppo_epochs": 4, "max_new_tokens": 24,
-                  "temperature": 0.7, "adap_kl_ctrl": False, "init_kl_coef": 0.05, "steps": 150}
+                  "temperature": 0.7, "adap_kl_ctrl": False, "init_kl_coef": 0.05, "max_steps": 150}
 
 
 @dataclass
@@ -121,7 +121,7 @@ class PPOConfig:
     lora_target_modules: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"], metadata={
         "help": "modules that get LoRA adapters (PEFT Llama default: q_proj, v_proj)"})
     # --- the train() loop -------------------------------------------------------------------------------------
-    steps: int = field(default=100, metadata={"help": "PPO steps run by train() (one step = one batch of prompts)"})
+    max_steps: int = field(default=100, metadata={"help": "PPO steps run by train() (one step = one batch of prompts)"})
     output_dir: str | None = field(default=None, metadata={
         "help": "folder for the model, metrics.jsonl, config.yaml and checkpoints; None = write nothing"})
     report_to: list[str] = field(default_factory=list, metadata={
@@ -148,7 +148,7 @@ class PPOConfig:
 
     def __post_init__(self):
         positive = ("learning_rate", "batch_size", "mini_batch_size", "gradient_accumulation_steps", "ppo_epochs",
-                    "max_new_tokens", "horizon", "target_kl", "temperature", "ratio_threshold", "steps")
+                    "max_new_tokens", "horizon", "target_kl", "temperature", "ratio_threshold", "max_steps")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"must be > 0, got {getattr(self, name)!r}", field=name)

@@ -44,7 +44,7 @@ CHECKPOINT = "checkpoint-last"
 # train further (PPO's learning rate is constant, so nothing depends on the planned length); `output_dir`, for a
 # run folder that was moved; the tracker and Hub fields, which act beside or after training. Any other change
 # (a learning rate, a seed, the batch size, the device) would make the resumed run a different run.
-MAY_CHANGE_ON_RESUME = ("resume", "steps", "output_dir", "report_to", "push_to_hub", "hub_model_id",
+MAY_CHANGE_ON_RESUME = ("resume", "max_steps", "output_dir", "report_to", "push_to_hub", "hub_model_id",
                         "hub_private_repo")
 
 

@@ -582,9 +582,9 @@ class PPOTrainer:
         return stats
 
     # ---------------------------------------------------------------------------------------------- train
-    def train(self, prompts_dataset: DataSource, steps: int | None = None) -> list[dict[str, float]]:
+    def train(self, prompts_dataset: DataSource, max_steps: int | None = None) -> list[dict[str, float]]:
         """Run PPO steps over `prompts_dataset` (strings, a file, rows or a Dataset), reshuffled each pass, until
-        `steps` (default `config.steps`) steps are done; every process takes its own shard. Saves to
+        `max_steps` (default `config.max_steps`) steps are done; every process takes its own shard. Saves to
         `config.output_dir`: a resumable checkpoint (`checkpoint-last`, see `save_state`) every `save_steps` and
         after the last step, the model at the end. Returns the per-step stats.
 
@@ -603,7 +603,7 @@ class PPOTrainer:
             self._encode_prompt(p, i)  # fail before any update on an empty or too long prompt
         c, out = self.config, self.config.output_dir
         check_push(c.push_to_hub, c.hub_model_id)
-        total = steps or c.steps
+        total = max_steps or c.max_steps
         if out:
             self._check_output_is_not_the_policy(Path(out))
         if out and c.resume and self.step_count == 0:
@@ -619,8 +619,8 @@ class PPOTrainer:
                 self.load_state(ckpt)
                 logger.info("resumed from %s at step %d", ckpt, self.step_count)
         if self.step_count > total:
-            raise ConfigError(f"the run is already at step {self.step_count}, past {total}; give steps >= "
-                              f"{self.step_count}", field="steps")
+            raise ConfigError(f"the run is already at step {self.step_count}, past {total}; give max_steps >= "
+                              f"{self.step_count}", field="max_steps")
         self._use_prompts(shard)
         if out and acc.is_main_process:
             _prepare_output(Path(out), fresh=self.step_count == 0)
