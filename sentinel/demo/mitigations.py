@@ -49,8 +49,8 @@ class PPORun:
 
 def smoothing_window(n: int) -> int:
     """Steps per trailing mean for a run of `n` steps: 10 from the demo's 150 steps up, 5 for shorter runs (the quick
-    demo's 60). A mean of three seeds' gold over 10 steps has a standard error near 0.03; a window much wider than a quarter of
-    the rise (about 40 steps in the demo) would smear the peak it is meant to find."""
+    demo's 60). A mean of three seeds' gold over 10 steps has a standard error near 0.03; a window much wider than a
+    quarter of the rise (about 40 steps in the demo) would smear the peak it is meant to find."""
     return 10 if n >= 150 else 5
 
 
