@@ -56,6 +56,11 @@ def child_path(folder: str | os.PathLike, text: Any, suffix: str = "") -> Path:
     return path
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`n` and the noun, plural unless `n` is 1: "1 row", "3 rows", "1 text", "0 findings"."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
+
+
 def not_found_message(name: str | os.PathLike) -> str:
     return f"not found: {name} (no such file or folder here; not a Hub name either)"
 

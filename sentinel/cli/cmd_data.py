@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..config import Switch
+from ..utils import counted
 from .common import add_format, print_json, print_table
 
 GROUP = "data"
@@ -46,7 +47,8 @@ def cmd_validate(args) -> int:
         print_json(summary)
     else:
         print(f"{summary['source']}: {summary['kind']} data, format '{summary['format']}', "
-              f"{summary['rows_read']} rows -> {summary['examples']} examples, {len(problems)} invalid rows")
+              f"{counted(summary['rows_read'], 'row')} -> {counted(summary['examples'], 'example')}, "
+              f"{len(problems)} invalid")
         rows = [(k, *(v.get(s, "") for s in ("mean", "median", "min", "max"))) for k, v in summary["lengths"].items()]
         print_table("lengths (words)", rows, ("field", "mean", "median", "min", "max"))
         for p in problems[: args.max_problems]:
@@ -62,8 +64,8 @@ def cmd_convert(args) -> int:
 
     s = convert(args.input, args.to, args.output, skip_invalid=args.skip_invalid, split=args.split,
                 rejects=args.rejects)
-    print(f"wrote {s['written']} {s['kind']} examples ({s['format']} -> {s['to']}) to {s['out']}; "
-          f"{s['rows_skipped']} rows skipped"
+    print(f"wrote {counted(s['written'], s['kind'] + ' example')} ({s['format']} -> {s['to']}) to {s['out']}; "
+          f"{counted(s['rows_skipped'], 'row')} skipped"
           + (f" (listed in {args.rejects})" if args.rejects and s["rows_skipped"] else ""))
     for reason, n in s.get("skip_reasons", {}).items():
         print(f"  skipped {n}: {reason}")

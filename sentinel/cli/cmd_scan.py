@@ -8,6 +8,7 @@ from ..config import Switch
 from ..errors import ConfigError
 from ..report.sarif import to_sarif
 from ..scan.dataset import PAIR_SIDES
+from ..utils import counted
 from .common import add_fail_on, print_json, print_jsonl, print_table
 
 GROUP = None
@@ -125,10 +126,12 @@ def _scan_file(args, thresholds) -> int:
         pass  # every row's result is printed as it is scanned
     else:
         rows = [(name, n, f"{n / ds.rows:.1%}", f"{ds.thresholds[name]:.2f}") for name, n in ds.counts.items()]
-        print_table(f"{ds.source}: {ds.rows} rows, {ds.texts} texts; {len(ds.flagged)} rows flagged", rows,
+        print_table(f"{ds.source}: {counted(ds.rows, 'row')}, {counted(ds.texts, 'text')}; "
+                    f"{len(ds.flagged)} flagged", rows,
                     ("detector", "rows flagged", "share", "threshold"))
         if ds.unparsed_rows:
-            print(f"{ds.unparsed_rows} rows fit no known format: each of their string fields was scanned alone")
+            print(f"{counted(ds.unparsed_rows, 'row')} fit no known format: each of their string fields was scanned "
+                  "alone")
         side = {k: n for k, n in ds.side_counts.items() if n}
         if side:
             print(f"kept with hits on the reply that does not decide (--decide-by {' '.join(args.decide_by)}), "
@@ -138,5 +141,5 @@ def _scan_file(args, thresholds) -> int:
                 print(f"{f.id} ({f.severity.value}): {f.description}")
         for path, what, n in ((args.kept, "kept", len(ds.kept)), (args.flagged, "flagged", len(ds.flagged))):
             if path:
-                print(f"wrote {n} {what} rows to {path}")
+                print(f"wrote {counted(n, what + ' row')} to {path}")
     return ds.report.exit_code(args.fail_on)

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..config import Switch
 from ..report import Report, Severity
+from ..utils import counted
 
 SEVERITIES = [s.value for s in Severity]
 
@@ -81,7 +82,7 @@ def print_table(title: str, rows: list[tuple], columns: tuple[str, ...]) -> None
 def print_findings(report: Report) -> None:
     rows = [(f.severity.value, f.id, f"{f.score:.2f}", f.description) for f in report.findings]
     if rows:
-        print_table(f"{report.title or report.kind}: {len(rows)} findings", rows,
+        print_table(f"{report.title or report.kind}: {counted(len(rows), 'finding')}", rows,
                     ("severity", "id", "score", "description"))
     else:
         print(f"{report.title or report.kind}: no findings")
