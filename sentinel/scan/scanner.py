@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError, DataError
 from ..report import Finding, Report
 from .detectors import DETECTORS, Detector, Span
+from .matching import resolve_matcher, using
 
 # One instance per detector class: detectors hold no state, and building them per call would cost throughput.
 _INSTANCES: dict[type, Detector] = {}
@@ -97,18 +98,65 @@ def _finding(det: Detector, score: float, span: Span | None) -> Finding:
                    evidence=evidence, data=data)
 
 
+class Scanner:
+    """Detectors, thresholds and matcher resolved once, for scanning many pairs.
+
+    `Scanner(...).scan(prompt, response)` returns what `scan(prompt, response, ...)` returns with the same arguments;
+    resolving the detectors and checking the thresholds once, and entering the matcher once per `scan_many`,
+    keeps the per-pair overhead small. `matcher`: "compiled" (the default where `google-re2` is installed) or
+    "reference" (Python `re` alone); both give identical results (see `sentinel.scan.matching`).
+    """
+
+    def __init__(self, detectors: Iterable[str | Detector | type] | None = None,
+                 thresholds: Mapping[str, float] | None = None, matcher: str | None = None):
+        self.detectors = resolve_detectors(detectors)
+        self.thresholds = resolve_thresholds(self.detectors, thresholds)
+        self.matcher = resolve_matcher(matcher)
+        self._plan = [(d, self.thresholds[d.id]) for d in self.detectors]
+
+    def _scan(self, prompt: str, response: str) -> ScanResult:
+        scores: dict[str, float] = {}
+        findings: list[Finding] = []
+        for det, limit in self._plan:
+            score, span = det.score(prompt, response)
+            scores[det.id] = score
+            if score >= limit and score > 0.0:
+                findings.append(_finding(det, score, span))
+        if len(findings) > 1:
+            findings.sort(key=lambda f: (-f.severity.rank, -f.score))
+        return ScanResult(scores=scores, thresholds=self.thresholds, findings=findings)
+
+    def scan(self, prompt: str, response: str | None = None) -> ScanResult:
+        """Score one pair (`response=None`: `prompt` alone is the text under test); see `scan()`."""
+        prompt = _check_text(prompt, "prompt")
+        if response is None:
+            prompt, response = "", prompt
+        else:
+            response = _check_text(response, "response")
+        with using(self.matcher):
+            return self._scan(prompt, response)
+
+    def scan_many(self, pairs: Iterable[tuple[str, str]]) -> Iterator[ScanResult]:
+        """`scan` of each (prompt, response) pair, in order; both must be strings."""
+        with using(self.matcher):
+            for prompt, response in pairs:
+                yield self._scan(_check_text(prompt, "prompt"), _check_text(response, "response"))
+
+
 def scan(
     prompt: str,
     response: str | None = None,
     detectors: Iterable[str | Detector | type] | None = None,
     thresholds: Mapping[str, float] | None = None,
+    matcher: str | None = None,
 ) -> ScanResult:
     """Score a prompt/response pair with each detector; flag those at or above their threshold.
 
     `response=None` scans `prompt` alone, as the text under test with no context. `detectors` are registered
     names, classes or instances (default: every registered detector, see `sentinel.scan.DETECTORS`);
     `thresholds` overrides default thresholds by detector id, each in [0, 1] (a score of 0 never flags, even at
-    threshold 0). Raises DataError (naming the field) for a non-string input and ConfigError for an unknown
+    threshold 0). `matcher`: "compiled" (default where `google-re2` is installed) or "reference"; both give
+    identical results, the compiled one sooner (`sentinel.scan.matching`). Raises DataError (naming the field) for a non-string input and ConfigError for an unknown
     detector or a bad threshold. Deterministic; no model is needed; time is linear in the text length.
     """
     prompt = _check_text(prompt, "prompt")
@@ -120,10 +168,11 @@ def scan(
     limits = resolve_thresholds(dets, thresholds)
     scores: dict[str, float] = {}
     findings: list[Finding] = []
-    for det in dets:
-        score, span = det.score(prompt, response)
-        scores[det.id] = score
-        if score >= limits[det.id] and score > 0.0:
-            findings.append(_finding(det, score, span))
+    with using(resolve_matcher(matcher)):
+        for det in dets:
+            score, span = det.score(prompt, response)
+            scores[det.id] = score
+            if score >= limits[det.id] and score > 0.0:
+                findings.append(_finding(det, score, span))
     findings.sort(key=lambda f: (-f.severity.rank, -f.score))
     return ScanResult(scores=scores, thresholds=limits, findings=findings)

@@ -18,6 +18,7 @@ from typing import ClassVar
 from ...errors import ConfigError
 from ...registry import Registry
 from ...report import Severity
+from ..matching import PATTERNS, active
 
 DETECTORS: Registry[type[Detector]] = Registry("detector")
 register = DETECTORS.register
@@ -90,14 +91,21 @@ class Gated:
     def __init__(self, pattern: str, literals: tuple[str, ...]):
         self.pattern = re.compile(pattern)
         self.literals = literals
+        self.index = PATTERNS.add(self.pattern)  # its place in the compiled matcher's set
+
+    def _may_match(self, low: str) -> bool:
+        compiled = active()
+        if compiled is not None:
+            return compiled.may_match(self.index, low)
+        return any(lit in low for lit in self.literals)
 
     def search(self, low: str, pos: int = 0, endpos: int | None = None) -> re.Match | None:
-        if not any(lit in low for lit in self.literals):
+        if not self._may_match(low):
             return None
         return self.pattern.search(low, pos, len(low) if endpos is None else endpos)
 
     def finditer(self, low: str, pos: int = 0, endpos: int | None = None):
-        if not any(lit in low for lit in self.literals):
+        if not self._may_match(low):
             return iter(())
         return self.pattern.finditer(low, pos, len(low) if endpos is None else endpos)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ...report import Severity
+from ..matching import PATTERNS, active
 from .base_detector import Detector, Span, lowered, make_span, match_span, register
 from .injection_patterns import GRAMMARS, LEET, LETTER_SPACED, QUOTES, WORD, Family, Grammar, Rule, despace, unleet
 
@@ -28,6 +29,28 @@ def _index(plan: tuple[Planned, ...]) -> tuple[dict[str, list[int]], frozenset[i
 
 _BY_WORD, _ALWAYS = _index(_IN_RESPONSE)
 _FIRST_WORDS = frozenset(_BY_WORD)
+
+
+def _by_pattern(plan: tuple[Planned, ...]) -> dict[int, list[int]]:
+    """Compiled-matcher pattern index -> the positions in `plan` of the rules using that pattern."""
+    out: dict[int, list[int]] = {}
+    for i, (_, _, rule) in enumerate(plan):
+        out.setdefault(rule.pattern.index, []).append(i)
+    return out
+
+
+_PROMPT_BY_PATTERN = _by_pattern(_IN_PROMPT)
+_RESPONSE_BY_PATTERN = _by_pattern(_IN_RESPONSE)
+
+
+def _compiled_plan(plan: tuple[Planned, ...], by_pattern: dict[int, list[int]],
+                   possible: frozenset[int] | None) -> tuple[Planned, ...]:
+    """The rules of `plan` whose pattern the compiled matcher says may match, in plan order."""
+    if possible is None:
+        return plan
+    picked = [i for p in possible if p in by_pattern for i in by_pattern[p]]
+    picked.sort()
+    return tuple(plan[i] for i in picked)
 
 
 def _candidates(tokens: frozenset[str]) -> tuple[Planned, ...]:
@@ -57,6 +80,11 @@ _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\u180e\ufeff]")
 _EMOJI_MIN = 0x2190  # a zero-width joiner between two symbols at/after this code point is an emoji sequence
 MAX_COMMENT_CHARS = 5000
+# Compiled-matcher indices of the patterns tried on every response. LEET's lookarounds hold its selectivity (a digit
+# between two letters), so its prefilter spells them out.
+_LETTER_SPACED_INDEX = PATTERNS.add(LETTER_SPACED)
+_LEET_INDEX = PATTERNS.add(LEET, prefilter=r"[a-z][013457@$][a-z]")
+_CODE_COMMENT_INDEX = PATTERNS.add(_CODE_COMMENT)
 
 
 def _html_comments(text: str):
@@ -133,7 +161,15 @@ def _injection(field: str, text: str, low: str, context: str, tokens: frozenset[
     context_low: str | None = None
     discussing: bool | None = None
     memo: dict[int, bool] = {}  # gate group -> whether one of its literals occurs in `low`
-    plan = _candidates(tokens) if tokens is not None else _IN_PROMPT if field == "prompt" else _IN_RESPONSE
+    compiled = active()
+    if compiled is not None:  # one RE2 pass picked the rules that may match; `re` confirms them
+        if field == "prompt":
+            plan = _compiled_plan(_IN_PROMPT, _PROMPT_BY_PATTERN, compiled.possible(low))
+        else:
+            plan = _compiled_plan(_IN_RESPONSE, _RESPONSE_BY_PATTERN, compiled.possible(low))
+        tokens = None
+    else:
+        plan = _candidates(tokens) if tokens is not None else _IN_PROMPT if field == "prompt" else _IN_RESPONSE
     for grammar, family, rule in plan:
         for m in rule.pattern.finditer(low, tokens, memo):
             if rule.check is not None and not rule.check(text, low, m):
@@ -194,8 +230,16 @@ def _scan_text(field: str, text: str, context: str = "") -> tuple[float, Span | 
         if best[0] >= 1.0:
             return best
     low = lowered(text)
+    compiled = active()
     if field == "prompt":
         span = _injection(field, text, low, context, None)
+    elif compiled is not None:
+        # The same tests as below, each skipped when the compiled matcher says its pattern cannot match here.
+        span = _injection(field, text, low, context, None)
+        if span is None and compiled.may_match(_LETTER_SPACED_INDEX, low):
+            span = _letter_spaced(field, text, low, context, frozenset(WORD.findall(low)))
+        if span is None and compiled.may_match(_LEET_INDEX, low):
+            span = _leet(field, text, low, context)
     else:
         tokens = frozenset(WORD.findall(low))
         span = (_injection(field, text, low, context, tokens) or _letter_spaced(field, text, low, context, tokens)
@@ -207,7 +251,7 @@ def _scan_text(field: str, text: str, context: str = "") -> tuple[float, Span | 
             if _IN_COMMENT.search(low, start, min(end, start + MAX_COMMENT_CHARS)):
                 return 0.8, make_span(field, text if len(low) == len(text) else low, start, end, "html_comment")
     if best[0] < 0.7 and ("#" in low or "//" in low or "/*" in low or "--" in low or ";" in low):
-        m = _CODE_COMMENT.search(low)
+        m = _CODE_COMMENT.search(low) if compiled is None or compiled.may_match(_CODE_COMMENT_INDEX, low) else None
         if m:
             return 0.7, make_span(field, text if len(low) == len(text) else low, m.start(),
                                   min(len(low), m.end() + 80), "code_comment")

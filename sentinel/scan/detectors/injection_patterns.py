@@ -31,6 +31,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from ..matching import PATTERNS
+
 # Between two words: a short run of spaces, newlines, dashes or punctuation ("ignore, all... previous").
 _S = r"[\s\-_*.,;:!]{1,6}"
 # Letter-spaced words ("i g n o r e   a l l", "I.G.N.O.R.E"): five or more single letters apart. `despace` closes
@@ -76,6 +78,7 @@ class Gate:
 
     def __init__(self, pattern: str, *groups: tuple[str, ...]):
         self.pattern = re.compile(pattern)
+        self.index = PATTERNS.add(self.pattern)  # its place in the compiled matcher's set
         self.groups = tuple((frozenset(g) if all(w.isascii() and w.isalpha() for w in g) else None, g)
                             for g in groups)
 

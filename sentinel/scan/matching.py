@@ -1,0 +1,277 @@
+"""How detectors' regular expressions meet a text: the reference matcher (Python `re` behind substring gates) or
+the compiled one (every pattern at once in one RE2 set, Python `re` only where the set says a match may exist).
+
+The compiled matcher is a *prefilter*: each registered Python pattern is translated to an RE2 pattern that matches
+wherever the Python one does and possibly elsewhere (lookarounds and word boundaries dropped, large bounded repeats
+opened up, Unicode classes widened). One pass of RE2's automaton over a text says which patterns may match; the
+others are skipped, and a pattern that may match is run with Python `re` exactly as the reference matcher runs it.
+So findings are identical by construction; the set only decides what is not worth running. A pattern that does not
+translate (a back-reference, say) is always run.
+
+`matcher="compiled"` needs the `google-re2` package (wheels for Linux, macOS and Windows); without it, or for a
+text RE2 cannot read (lone surrogates), the reference path runs. The matcher in force for a call is held in a
+context variable set by `scan()`, so threads and nested calls each see their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from ..errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+MATCHERS = ("compiled", "reference")
+# Repeats up to this count keep their bounds in the RE2 translation; longer ones become `*` / `+`, which keeps the
+# automaton small (a `{4,300}` repeat would otherwise unroll 300 copies).
+MAX_KEPT_REPEAT = 8
+# RE2's memory budget for the set's automaton, in bytes. When the DFA outgrows it RE2 reports failure and the call
+# falls back to "every pattern may match" (still correct, only slower).
+SET_MAX_MEM = 64 << 20
+
+try:  # the compiled matcher is optional: google-re2 ships wheels for the common platforms, not all
+    import re2 as _re2
+except ImportError:  # pragma: no cover - exercised by the light install test
+    _re2 = None
+
+_parser: Any
+_c: Any
+try:
+    import re._constants as _c
+    import re._parser as _parser
+except ImportError:  # pragma: no cover - Python < 3.11
+    import sre_constants as _c  # type: ignore[no-redef]
+    import sre_parse as _parser  # type: ignore[no-redef]
+
+
+def compiled_available() -> bool:
+    """Whether the compiled matcher can run here (the `google-re2` package imports)."""
+    return _re2 is not None
+
+
+def resolve_matcher(matcher: str | None) -> str:
+    """The matcher to use for `matcher` ("compiled", "reference", or None for the best available)."""
+    if matcher is None:
+        return "compiled" if _re2 is not None else "reference"
+    if matcher not in MATCHERS:
+        raise ConfigError(f"unknown matcher {matcher!r}; choose one of {', '.join(MATCHERS)}", field="matcher")
+    if matcher == "compiled" and _re2 is None:
+        logger.warning("matcher 'compiled' needs google-re2 (pip install 'sentinel-rlhf[fast]'); "
+                       "using the reference matcher")
+        return "reference"
+    return matcher
+
+
+# ------------------------------------------------------------------------------------------ Python re -> RE2
+_ANY = r"[\x{0}-\x{10FFFF}]"
+# Supersets of Python's Unicode classes for str patterns (`\d` is Nd, `\w` is alphanumerics and "_", `\s` what
+# str.isspace accepts).
+_CATEGORY = {
+    _c.CATEGORY_DIGIT: r"\pN",
+    _c.CATEGORY_SPACE: r"\s\pZ\x{1c}-\x{1f}\x{85}",
+    _c.CATEGORY_WORD: r"\pL\pN\pM_",
+}
+
+
+class _Untranslatable(Exception):
+    pass
+
+
+def _char(code: int) -> str:
+    return rf"\x{{{code:x}}}"
+
+
+def _set(items, ignore_case: bool) -> str:
+    negate = False
+    parts = []
+    for op, av in items:
+        if op is _c.NEGATE:
+            negate = True
+        elif op is _c.LITERAL:
+            parts.append(_char(av))
+        elif op is _c.RANGE:
+            parts.append(f"{_char(av[0])}-{_char(av[1])}")
+        elif op is _c.CATEGORY and av in _CATEGORY:
+            if negate:
+                return _ANY
+            parts.append(_CATEGORY[av])
+        else:  # a negated category (\W, \S, \D) or anything rarer: any character is a superset
+            return _ANY
+    if not parts:
+        return _ANY
+    body = "".join(parts)
+    if negate:
+        return _ANY if ignore_case else f"[^{body}]"
+    return f"[{body}]"
+
+
+def _translate(tokens, ignore_case: bool) -> str:
+    out = []
+    for op, av in tokens:
+        if op is _c.LITERAL:
+            out.append(_char(av))
+        elif op is _c.NOT_LITERAL:
+            out.append(_ANY if ignore_case else f"[^{_char(av)}]")
+        elif op is _c.ANY:
+            out.append(_ANY)
+        elif op is _c.IN:
+            out.append(_set(av, ignore_case))
+        elif op is _c.BRANCH:
+            out.append("(?:" + "|".join(_translate(b, ignore_case) for b in av[1]) + ")")
+        elif op is _c.SUBPATTERN:
+            _group, add_flags, del_flags, sub = av
+            ic = (ignore_case or bool(add_flags & _c.SRE_FLAG_IGNORECASE)) and not del_flags & _c.SRE_FLAG_IGNORECASE
+            inner = _translate(sub, ic)
+            out.append(f"(?i:{inner})" if ic and not ignore_case else f"(?:{inner})")
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT) or op is getattr(_c, "POSSESSIVE_REPEAT", None):
+            lo, hi, sub = av
+            inner = "(?:" + _translate(sub, ignore_case) + ")"
+            if hi is _c.MAXREPEAT or hi > MAX_KEPT_REPEAT:
+                out.append(inner + ("*" if lo == 0 else "+"))
+            else:
+                out.append(f"{inner}{{{lo},{hi}}}")
+        elif op is getattr(_c, "ATOMIC_GROUP", None):
+            out.append("(?:" + _translate(av, ignore_case) + ")")
+        elif op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+            continue  # an assertion only removes matches: without it the pattern matches a superset
+        else:  # back-references, conditionals: no RE2 form
+            raise _Untranslatable(str(op))
+    return "".join(out)
+
+
+def to_re2(pattern: re.Pattern) -> str | None:
+    """An RE2 pattern matching (somewhere) in every text where `pattern` matches; None when there is none."""
+    if not isinstance(pattern.pattern, str):
+        return None
+    try:
+        tree = _parser.parse(pattern.pattern, pattern.flags)
+        ignore_case = bool(tree.state.flags & _c.SRE_FLAG_IGNORECASE)
+        body = _translate(list(tree), ignore_case)
+    except (_Untranslatable, re.error, RecursionError):
+        return None
+    return f"(?si){body}" if ignore_case else f"(?s){body}"
+
+
+# ------------------------------------------------------------------------------------------------ the set
+class PatternSet:
+    """Python patterns registered by detectors (`add`), and the RE2 set compiled from them on first use.
+
+    `possible(text)` is the frozenset of indices of the patterns that may match in `text` (None: any may).
+    """
+
+    def __init__(self) -> None:
+        self.patterns: list[re.Pattern] = []
+        self._forms: list[str | None] = []
+        self._always: frozenset[int] = frozenset()
+        self._set: Any = None
+        self._compiled_for = -1  # how many patterns the compiled set covers
+        self._lock = threading.Lock()
+
+    def add(self, pattern: re.Pattern, prefilter: str | None = None) -> int:
+        """Register `pattern`; returns its index (the same index for the same pattern object).
+
+        `prefilter`: an RE2 pattern to use instead of the translation, for a pattern whose lookarounds carry its
+        selectivity; it must match wherever `pattern` does.
+        """
+        for i, p in enumerate(self.patterns):
+            if p is pattern:
+                return i
+        self.patterns.append(pattern)
+        self._forms.append(prefilter)
+        return len(self.patterns) - 1
+
+    def _compile(self) -> None:
+        with self._lock:
+            if self._compiled_for == len(self.patterns):
+                return
+            opts = _re2.Options()
+            opts.max_mem = SET_MAX_MEM
+            opts.log_errors = False
+            rs = _re2.Set.SearchSet(opts)
+            # Slot 0 matches every text: a result without it means RE2 gave up (its automaton ran out of memory),
+            # and then every pattern may match.
+            rs.Add("")
+            always = []
+            slots: list[int] = [-1]  # set slot -> pattern index
+            for i, p in enumerate(self.patterns):
+                src = self._forms[i] or to_re2(p)
+                if src is None:
+                    always.append(i)
+                    continue
+                try:
+                    rs.Add(src)
+                except Exception:  # noqa: BLE001 - any pattern RE2 refuses is simply always run
+                    always.append(i)
+                    continue
+                slots.append(i)
+            rs.Compile()
+            self._set, self._slots, self._always = rs._set, slots, frozenset(always)
+            self._compiled_for = len(self.patterns)
+            if always:
+                logger.debug("compiled matcher: %d of %d patterns always run (no RE2 form)", len(always),
+                             len(self.patterns))
+
+    def possible(self, text: str) -> frozenset[int] | None:
+        if self._compiled_for != len(self.patterns):
+            self._compile()
+        try:
+            raw = text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: RE2 reads UTF-8 only
+            return None
+        hits = self._set.Match(raw)
+        if 0 not in hits:
+            return None
+        slots = self._slots
+        return self._always.union([slots[h] for h in hits if h])
+
+
+PATTERNS = PatternSet()
+
+
+class _PairCache:
+    """Per `scan()` call: which patterns may match each text seen (texts compared by value, so `prompt.lower()`
+    computed twice is matched once)."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        self.seen: dict[str, frozenset[int] | None] = {}
+
+    def possible(self, text: str) -> frozenset[int] | None:
+        """Indices of the registered patterns that may match in `text`; None when any may."""
+        hits = self.seen.get(text, _MISSING)
+        if hits is _MISSING:
+            if len(self.seen) > 8:
+                self.seen.clear()
+            hits = self.seen[text] = PATTERNS.possible(text)
+        return hits
+
+    def may_match(self, index: int, text: str) -> bool:
+        """Whether the registered pattern `index` may match in `text`."""
+        hits = self.possible(text)
+        return hits is None or index in hits
+
+
+_MISSING: Any = object()
+_ACTIVE: ContextVar[_PairCache | None] = ContextVar("sentinel_scan_matcher", default=None)
+
+
+def active() -> _PairCache | None:
+    """The compiled matcher's cache for the scan in progress, or None when the reference matcher is in force."""
+    return _ACTIVE.get()
+
+
+@contextmanager
+def using(matcher: str) -> Iterator[None]:
+    """Run the enclosed detector calls with `matcher` (already resolved: "compiled" or "reference")."""
+    token = _ACTIVE.set(_PairCache() if matcher == "compiled" else None)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
