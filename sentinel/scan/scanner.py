@@ -10,7 +10,8 @@ from typing import Any
 from ..errors import ConfigError, DataError
 from ..report import Finding, Report
 from .detectors import DETECTORS, Detector, Span
-from .matching import resolve_matcher, using
+from .detectors.base_detector import lowered
+from .matching import active, resolve_matcher, using
 
 # One instance per detector class: detectors hold no state, and building them per call would cost throughput.
 _INSTANCES: dict[type, Detector] = {}
@@ -98,6 +99,13 @@ def _finding(det: Detector, score: float, span: Span | None) -> Finding:
                    evidence=evidence, data=data)
 
 
+def _ruled_out(need, in_response: frozenset[int] | None, in_prompt: frozenset[int] | None) -> bool:
+    """Whether the compiled matcher rules out every pattern in `need` (a `Needs`) for this pair."""
+    if in_response is None or in_prompt is None:
+        return False
+    return need.response.isdisjoint(in_response) and need.prompt.isdisjoint(in_prompt)
+
+
 class Scanner:
     """Detectors, thresholds and matcher resolved once, for scanning many pairs.
 
@@ -112,12 +120,20 @@ class Scanner:
         self.detectors = resolve_detectors(detectors)
         self.thresholds = resolve_thresholds(self.detectors, thresholds)
         self.matcher = resolve_matcher(matcher)
-        self._plan = [(d, self.thresholds[d.id]) for d in self.detectors]
+        self._plan = [(d, self.thresholds[d.id], getattr(d, "needs", None)) for d in self.detectors]
 
     def _scan(self, prompt: str, response: str) -> ScanResult:
         scores: dict[str, float] = {}
         findings: list[Finding] = []
-        for det, limit in self._plan:
+        compiled = active()
+        in_response = in_prompt = None
+        if compiled is not None:
+            in_response = compiled.possible(lowered(response))
+            in_prompt = compiled.possible(lowered(prompt)) if prompt else frozenset()
+        for det, limit, need in self._plan:
+            if need is not None and compiled is not None and _ruled_out(need, in_response, in_prompt):
+                scores[det.id] = 0.0  # the compiled set found none of the patterns a score above 0 needs
+                continue
             score, span = det.score(prompt, response)
             scores[det.id] = score
             if score >= limit and score > 0.0:

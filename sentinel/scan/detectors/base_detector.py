@@ -62,22 +62,24 @@ def match_span(field: str, text: str, m: re.Match, family: str = "") -> Span:
     return make_span(field, text, m.start(), m.end(), family)
 
 
-_last_lowered: tuple[str, str] = ("", "")
+_last_lowered: tuple[str, str, str, str] = ("", "", "", "")
 
 
 def lowered(text: str) -> str:
     """`text.lower()`, computed once per text even though every detector asks for it.
 
     Detectors match lowercase patterns against lowercase text, which is cheaper than `re.IGNORECASE`
-    (benchmarks/scan_throughput.py measures the scanner). The one-entry cache is a single tuple swapped atomically,
-    so threads at worst recompute.
+    (benchmarks/scan_throughput.py measures the scanner). The two-entry cache (a pair's prompt and response) is a
+    single tuple swapped atomically, so threads at worst recompute.
     """
     global _last_lowered
     last = _last_lowered
     if last[0] is text:
         return last[1]
+    if last[2] is text:
+        return last[3]
     low = text.lower()
-    _last_lowered = (text, low)
+    _last_lowered = (text, low, last[0], last[1])
     return low
 
 
@@ -143,6 +145,31 @@ def harm_pattern() -> Gated:
     return Gated(phrase_pattern(HARM_TERMS, stems=True), literals_of(HARM_TERMS))
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What a detector needs to score above 0: a match of one of `response` (in the lowered response) or of one of
+    `prompt` (in the lowered, non-empty prompt). Patterns are given by their index in the compiled matcher's set.
+
+    The compiled matcher scores a detector 0 without running it when its set rules all of them out; a detector
+    whose `needs` is None is always run. A promise broken here shows as a difference in the differential test.
+    """
+
+    response: frozenset[int] = frozenset()
+    prompt: frozenset[int] = frozenset()
+
+
+def needs(response=(), prompt=()) -> Needs:
+    """`Needs` from patterns given as `Gated` objects, compiled `re` patterns or indices."""
+    def index(p) -> int:
+        if isinstance(p, int):
+            return p
+        if isinstance(p, Gated):
+            return p.index
+        return PATTERNS.add(p)
+
+    return Needs(frozenset(map(index, response)), frozenset(map(index, prompt)))
+
+
 def clamp(x: float) -> float:
     """`x` limited to [0, 1] (NaN becomes 0)."""
     if not x > 0.0:
@@ -156,6 +183,8 @@ class Detector:
     id: ClassVar[str] = ""
     threshold: ClassVar[float] = 0.5
     severity: ClassVar[Severity] = Severity.MEDIUM
+    # Patterns one of which must match for a score above 0 (see `Needs`); None: no such promise, always run.
+    needs: ClassVar[Needs | None] = None
 
     @classmethod
     def description(cls) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...phrases import HEDGES, REFUSALS
 from ...report import Severity
-from .base_detector import Detector, Gated, clamp, harm_pattern, lowered, match_span, phrase_pattern, register
+from .base_detector import Detector, Gated, clamp, harm_pattern, lowered, match_span, needs, phrase_pattern, register
 
 _A = "['’]"
 _CANT = (rf"(?: can{_A}?t| cannot| can not| won{_A}?t| will not| am not able to| am unable to"
@@ -44,6 +44,7 @@ class Evasive(Detector):
 
     threshold = 0.5
     severity = Severity.LOW
+    needs = needs(response=[_REFUSAL, _HEDGE])
 
     def score(self, prompt: str, response: str):
         low = lowered(response)

@@ -6,7 +6,7 @@ import re
 
 from ...report import Severity
 from ..matching import PATTERNS, active
-from .base_detector import Detector, Span, lowered, make_span, match_span, register
+from .base_detector import Detector, Span, lowered, make_span, match_span, needs, register
 from .injection_patterns import GRAMMARS, LEET, LETTER_SPACED, QUOTES, WORD, Family, Grammar, Rule, despace, unleet
 
 _GRADER = r"(?:grader|evaluator|reviewer|judge|rater|annotator|reward model|scorer|marker|ai judge|llm judge)"
@@ -80,11 +80,14 @@ _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\u180e\ufeff]")
 _EMOJI_MIN = 0x2190  # a zero-width joiner between two symbols at/after this code point is an emoji sequence
 MAX_COMMENT_CHARS = 5000
-# Compiled-matcher indices of the patterns tried on every response. LEET's lookarounds hold its selectivity (a digit
-# between two letters), so its prefilter spells them out.
-_LETTER_SPACED_INDEX = PATTERNS.add(LETTER_SPACED)
+# Compiled-matcher indices of the patterns tried on every response. The lookarounds of LETTER_SPACED and LEET hold
+# their selectivity, so their prefilters spell them out: a non-letter, then five spaced letters (every run starts
+# so); a digit between two letters.
+_SPACED_LETTER = r"[a-z](?: {1,3}|[.\-_*] ?)"
+_LETTER_SPACED_INDEX = PATTERNS.add(LETTER_SPACED, prefilter=r"(?:^|[^a-z])" + _SPACED_LETTER * 4 + "[a-z]")
 _LEET_INDEX = PATTERNS.add(LEET, prefilter=r"[a-z][013457@$][a-z]")
 _CODE_COMMENT_INDEX = PATTERNS.add(_CODE_COMMENT)
+_HTML_COMMENT = re.compile("<!--")
 
 
 def _html_comments(text: str):
@@ -280,6 +283,10 @@ class HiddenInstruction(Detector):
 
     threshold = 0.5
     severity = Severity.HIGH
+    # Every finding starts from one of these: a rule, a spaced or leet word, a comment, an invisible character.
+    needs = needs(response=[r.pattern.index for _, _, r in _IN_RESPONSE]
+                  + [_LETTER_SPACED_INDEX, _LEET_INDEX, _CODE_COMMENT, _HTML_COMMENT, _INVISIBLE],
+                  prompt=[r.pattern.index for _, _, r in _IN_PROMPT] + [_CODE_COMMENT, _HTML_COMMENT, _INVISIBLE])
 
     def score(self, prompt: str, response: str):
         s_resp = _scan_text("response", response, prompt)

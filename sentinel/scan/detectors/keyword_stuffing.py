@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...phrases import REWARD_KEYWORDS
 from ...report import Severity
-from .base_detector import Detector, Gated, clamp, literals_of, lowered, make_span, phrase_pattern, register
+from .base_detector import Detector, Gated, clamp, literals_of, lowered, make_span, needs, phrase_pattern, register
 
 _KEYWORDS = Gated(phrase_pattern(REWARD_KEYWORDS), literals_of(REWARD_KEYWORDS))
 MIN_WORDS = 8  # short replies count as this many words, so "Certainly!" alone is not 100% keywords
@@ -24,6 +24,7 @@ class KeywordStuffing(Detector):
 
     threshold = 0.5
     severity = Severity.MEDIUM
+    needs = needs(response=[_KEYWORDS])
 
     def score(self, prompt: str, response: str):
         low = lowered(response)
