@@ -99,13 +99,6 @@ def _finding(det: Detector, score: float, span: Span | None) -> Finding:
                    evidence=evidence, data=data)
 
 
-def _ruled_out(need, in_response: frozenset[int] | None, in_prompt: frozenset[int] | None) -> bool:
-    """Whether the compiled matcher rules out every pattern in `need` (a `Needs`) for this pair."""
-    if in_response is None or in_prompt is None:
-        return False
-    return need.response.isdisjoint(in_response) and need.prompt.isdisjoint(in_prompt)
-
-
 class Scanner:
     """Detectors, thresholds and matcher resolved once, for scanning many pairs.
 
@@ -130,8 +123,10 @@ class Scanner:
         if compiled is not None:
             in_response = compiled.possible(lowered(response))
             in_prompt = compiled.possible(lowered(prompt)) if prompt else frozenset()
+        sure = in_response is not None and in_prompt is not None
         for det, limit, need in self._plan:
-            if need is not None and compiled is not None and _ruled_out(need, in_response, in_prompt):
+            if sure and need is not None and need.response.isdisjoint(in_response) \
+                    and need.prompt.isdisjoint(in_prompt):
                 scores[det.id] = 0.0  # the compiled set found none of the patterns a score above 0 needs
                 continue
             score, span = det.score(prompt, response)
