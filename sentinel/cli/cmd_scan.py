@@ -32,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--strict", action=Switch,
                    help="FILE mode: stop at the first row with no text to scan instead of reporting it")
     p.add_argument("--list", action=Switch, help="list the detectors with their thresholds and exit")
+    p.add_argument("--matcher", choices=("compiled", "reference"), default=None,
+                   help="how detectors match text: 'compiled' (one RE2 pass prefilters every pattern; the default "
+                        "where google-re2 is installed) or 'reference' (Python re alone); findings are identical")
     add_fail_on(p, default="low", why="a scan flags concrete attacks and leaks in the text, each worth a look")
     p.set_defaults(func=cmd_scan)
 
@@ -77,9 +80,9 @@ def _scan_pair(args, thresholds) -> int:
     from ..scan import scan
 
     if args.prompt is None:
-        result = scan("", args.response, args.detectors, thresholds)
+        result = scan("", args.response, args.detectors, thresholds, args.matcher)
     else:
-        result = scan(args.prompt, args.response, args.detectors, thresholds)
+        result = scan(args.prompt, args.response, args.detectors, thresholds, args.matcher)
     report = result.to_report()
     if args.report:
         report.save(args.report)
@@ -104,7 +107,7 @@ def _scan_file(args, thresholds) -> int:
     from ..scan.dataset import scan_dataset
 
     ds = scan_dataset(args.file, args.detectors, thresholds, split=args.split, out=args.out, flagged_out=args.flagged,
-                      strict=args.strict)
+                      strict=args.strict, matcher=args.matcher, keep_rows=False)
     if args.report:
         ds.report.save(args.report)
     if args.format == "sarif":
@@ -113,14 +116,14 @@ def _scan_file(args, thresholds) -> int:
         print_json(ds.summary())
     else:
         rows = [(name, n, f"{n / ds.rows:.1%}", f"{ds.thresholds[name]:.2f}") for name, n in ds.counts.items()]
-        print_table(f"{ds.source}: {ds.rows} rows, {ds.texts} texts; {len(ds.flagged)} rows flagged", rows,
+        print_table(f"{ds.source}: {ds.rows} rows, {ds.texts} texts; {ds.rows_flagged} rows flagged", rows,
                     ("detector", "rows flagged", "share", "threshold"))
         if ds.unparsed_rows:
             print(f"{ds.unparsed_rows} rows fit no known format: each of their string fields was scanned alone")
         for f in ds.report.findings:
             if f.id in ("invalid-rows", "inconclusive"):
                 print(f"{f.id} ({f.severity.value}): {f.description}")
-        for path, what, n in ((args.out, "kept", len(ds.kept)), (args.flagged, "flagged", len(ds.flagged))):
+        for path, what, n in ((args.out, "kept", ds.rows_kept), (args.flagged, "flagged", ds.rows_flagged)):
             if path:
                 print(f"wrote {n} {what} rows to {path}")
     return ds.report.exit_code(args.fail_on)

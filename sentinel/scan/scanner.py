@@ -147,6 +147,10 @@ class Scanner:
         with using(self.matcher):
             return self._scan(prompt, response)
 
+    def scan_checked(self, prompt: str, response: str) -> ScanResult:
+        """`scan` of a pair already known to be two strings, inside a `matching.using(self.matcher)` block."""
+        return self._scan(prompt, response)
+
     def scan_many(self, pairs: Iterable[tuple[str, str]]) -> Iterator[ScanResult]:
         """`scan` of each (prompt, response) pair, in order; both must be strings."""
         with using(self.matcher):
