@@ -159,36 +159,59 @@ def to_re2(pattern: re.Pattern) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------------ the set
+# A gate: a test the reference matcher runs before a pattern, which the compiled matcher runs after its set said the
+# pattern may match (so it skips exactly what the reference skips). ("substring", literals): one of them occurs in the
+# text; ("word", words): one of them is a whole run of ASCII letters (`_WORD`) of the text.
+GateTest = tuple[str, tuple[str, ...]]
+_WORD = re.compile(r"[a-z]+")
+
+
+def any_substring(literals) -> GateTest:
+    """The gate "one of `literals` occurs in the text"."""
+    return ("substring", tuple(literals))
+
+
+def any_word(words) -> GateTest:
+    """The gate "one of `words` is a word of the text" (a whole run of ASCII letters)."""
+    return ("word", tuple(words))
+
+
 class PatternSet:
     """Python patterns registered by detectors (`add`), and the RE2 set compiled from them on first use.
 
-    `possible(text)` is the frozenset of indices of the patterns that may match in `text` (None: any may).
+    An entry is a Python pattern plus the gates the reference matcher tests before running it: it may match in a
+    text when the RE2 form of its pattern matches there (`candidates`) and then its gates pass (`gates_pass`). The
+    set's automaton holds only the patterns; the gates, plain substring and word tests, run only for the few
+    candidates a caller asks about.
     """
 
     def __init__(self) -> None:
-        self.patterns: list[re.Pattern] = []
-        self._forms: list[str | None] = []
+        self.patterns: list[re.Pattern] = []  # entry -> its Python pattern
+        self._entries: list[tuple[re.Pattern, str | None, tuple[GateTest, ...]]] = []
         self._always: frozenset[int] = frozenset()
         self._set: Any = None
-        self._compiled_for = -1  # how many patterns the compiled set covers
+        self._compiled_for = -1  # how many entries the compiled set covers
         self._lock = threading.Lock()
 
-    def add(self, pattern: re.Pattern, prefilter: str | None = None) -> int:
-        """Register `pattern`; returns its index (the same index for the same pattern object).
+    def add(self, pattern: re.Pattern, prefilter: str | None = None, gates: tuple[GateTest, ...] = ()) -> int:
+        """Register `pattern`; returns its entry's index (the same index for the same arguments).
 
         `prefilter`: an RE2 pattern to use instead of the translation, for a pattern whose lookarounds carry its
-        selectivity; it must match wherever `pattern` does.
+        selectivity; it must match wherever `pattern` does. `gates`: tests that must all pass too (`any_substring`,
+        `any_word`), those the reference matcher runs before the pattern.
         """
-        for i, p in enumerate(self.patterns):
-            if p is pattern:
+        gates = tuple((kind, frozenset(members) if kind == "word" else tuple(members)) for kind, members in gates)
+        entry = (pattern, prefilter, gates)
+        for i, e in enumerate(self._entries):
+            if e[0] is pattern and e[1:] == entry[1:]:
                 return i
+        self._entries.append(entry)
         self.patterns.append(pattern)
-        self._forms.append(prefilter)
-        return len(self.patterns) - 1
+        return len(self._entries) - 1
 
     def _compile(self) -> None:
         with self._lock:
-            if self._compiled_for == len(self.patterns):
+            if self._compiled_for == len(self._entries):
                 return
             opts = _re2.Options()
             opts.max_mem = SET_MAX_MEM
@@ -196,29 +219,45 @@ class PatternSet:
             rs = _re2.Set.SearchSet(opts)
             # Slot 0 matches every text: a result without it means RE2 gave up (its automaton ran out of memory),
             # and then every pattern may match.
-            rs.Add("")
-            always = []
-            slots: list[int] = [-1]  # set slot -> pattern index
-            for i, p in enumerate(self.patterns):
-                src = self._forms[i] or to_re2(p)
-                if src is None:
-                    always.append(i)
-                    continue
+            slots: dict[str, int] = {"": rs.Add("")}
+            always, by_slot = [], {}
+            for i, (pattern, prefilter, _) in enumerate(self._entries):
+                src = prefilter or to_re2(pattern)
                 try:
-                    rs.Add(src)
-                except Exception:  # noqa: BLE001 - any pattern RE2 refuses is simply always run
+                    if src is None:
+                        raise _Untranslatable(pattern.pattern)
+                    if src not in slots:
+                        slots[src] = rs.Add(src)
+                except Exception:  # noqa: BLE001 - a pattern RE2 refuses is simply always run
                     always.append(i)
                     continue
-                slots.append(i)
+                by_slot.setdefault(slots[src], []).append(i)
             rs.Compile()
-            self._set, self._slots, self._always = rs._set, slots, frozenset(always)
-            self._compiled_for = len(self.patterns)
+            self._set, self._by_slot, self._always = rs._set, by_slot, frozenset(always)
+            self._compiled_for = len(self._entries)
             if always:
                 logger.debug("compiled matcher: %d of %d patterns always run (no RE2 form)", len(always),
-                             len(self.patterns))
+                             len(self._entries))
 
-    def possible(self, text: str) -> frozenset[int] | None:
-        if self._compiled_for != len(self.patterns):
+    def gates_pass(self, i: int, text: str, words: list) -> bool:
+        """Whether entry `i`'s gates pass on `text`. `words` caches the text's word set (pass [] per text)."""
+        for kind, members in self._entries[i][2]:
+            if kind == "word":
+                if not words:
+                    words.append(frozenset(_WORD.findall(text)))
+                if members.isdisjoint(words[0]):  # type: ignore[attr-defined]
+                    return False
+            else:
+                for lit in members:
+                    if lit in text:
+                        break
+                else:
+                    return False
+        return True
+
+    def candidates(self, text: str) -> frozenset[int] | None:
+        """The entries whose pattern may match in `text` before gates (None: any may)."""
+        if self._compiled_for != len(self._entries):
             self._compile()
         try:
             raw = text.encode("utf-8")
@@ -227,35 +266,62 @@ class PatternSet:
         hits = self._set.Match(raw)
         if 0 not in hits:
             return None
-        slots = self._slots
-        return self._always.union([slots[h] for h in hits if h])
+        by_slot = self._by_slot
+        found = [i for h in hits if h in by_slot for i in by_slot[h]]
+        return self._always.union(found) if self._always else frozenset(found)
+
+    def possible(self, text: str) -> frozenset[int] | None:
+        """The entries that may match in `text`, gates included (None: any may)."""
+        found = self.candidates(text)
+        if found is None:
+            return None
+        words: list = []
+        return frozenset(i for i in found if self.gates_pass(i, text, words))
 
 
 PATTERNS = PatternSet()
 
 
 class _PairCache:
-    """Per `scan()` call: which patterns may match each text seen (texts compared by value, so `prompt.lower()`
-    computed twice is matched once)."""
+    """Per scan: which patterns may match each text seen (texts compared by value, so `prompt.lower()` computed
+    twice is matched once), with gate results kept as they are asked for."""
 
     __slots__ = ("seen",)
 
     def __init__(self) -> None:
-        self.seen: dict[str, frozenset[int] | None] = {}
+        # text -> (candidates or None, the text's words once a word gate needed them, gate results by entry)
+        self.seen: dict[str, tuple[frozenset[int] | None, list, dict[int, bool]]] = {}
 
-    def possible(self, text: str) -> frozenset[int] | None:
-        """Indices of the registered patterns that may match in `text`; None when any may."""
-        hits = self.seen.get(text, _MISSING)
-        if hits is _MISSING:
+    def _state(self, text: str) -> tuple[frozenset[int] | None, list, dict[int, bool]]:
+        st = self.seen.get(text)
+        if st is None:
             if len(self.seen) > 8:
                 self.seen.clear()
-            hits = self.seen[text] = PATTERNS.possible(text)
-        return hits
+            st = self.seen[text] = (PATTERNS.candidates(text), [], {})
+        return st
+
+    def candidates(self, text: str) -> frozenset[int] | None:
+        """Entries whose pattern may match in `text`, gates not yet tested (None: any may)."""
+        return self._state(text)[0]
 
     def may_match(self, index: int, text: str) -> bool:
-        """Whether the registered pattern `index` may match in `text`."""
-        hits = self.possible(text)
-        return hits is None or index in hits
+        """Whether the registered entry `index` may match in `text` (its pattern, then its gates)."""
+        found, words, gates = self._state(text)
+        if found is None:
+            return True
+        if index not in found:
+            return False
+        passed = gates.get(index)
+        if passed is None:
+            passed = gates[index] = PATTERNS.gates_pass(index, text, words)
+        return passed
+
+    def any_may_match(self, indices: frozenset[int], text: str) -> bool:
+        """Whether any of the entries `indices` may match in `text`."""
+        found = self._state(text)[0]
+        if found is None:
+            return True
+        return any(self.may_match(i, text) for i in (indices & found))
 
 
 _MISSING: Any = object()

@@ -119,15 +119,18 @@ class Scanner:
         scores: dict[str, float] = {}
         findings: list[Finding] = []
         compiled = active()
-        in_response = in_prompt = None
         if compiled is not None:
-            in_response = compiled.possible(lowered(response))
-            in_prompt = compiled.possible(lowered(prompt)) if prompt else frozenset()
-        sure = in_response is not None and in_prompt is not None
+            low_response, low_prompt = lowered(response), lowered(prompt) if prompt else ""
+            in_response = compiled.candidates(low_response)
+            in_prompt = compiled.candidates(low_prompt) if prompt else frozenset()
         for det, limit, need in self._plan:
-            if sure and need is not None and need.response.isdisjoint(in_response) \
-                    and need.prompt.isdisjoint(in_prompt):
-                scores[det.id] = 0.0  # the compiled set found none of the patterns a score above 0 needs
+            # A detector is skipped when the compiled set rules out every pattern a score above 0 needs: cheap set
+            # tests first, then the gates of the few patterns the set let through.
+            if need is not None and compiled is not None and in_response is not None and in_prompt is not None \
+                    and (need.response.isdisjoint(in_response)
+                         or not compiled.any_may_match(need.response, low_response)) \
+                    and (need.prompt.isdisjoint(in_prompt) or not compiled.any_may_match(need.prompt, low_prompt)):
+                scores[det.id] = 0.0
                 continue
             score, span = det.score(prompt, response)
             scores[det.id] = score

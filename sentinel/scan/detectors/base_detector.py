@@ -18,7 +18,7 @@ from typing import ClassVar
 from ...errors import ConfigError
 from ...registry import Registry
 from ...report import Severity
-from ..matching import PATTERNS, active
+from ..matching import PATTERNS, active, any_substring
 
 DETECTORS: Registry[type[Detector]] = Registry("detector")
 register = DETECTORS.register
@@ -93,7 +93,8 @@ class Gated:
     def __init__(self, pattern: str, literals: tuple[str, ...]):
         self.pattern = re.compile(pattern)
         self.literals = literals
-        self.index = PATTERNS.add(self.pattern)  # its place in the compiled matcher's set
+        # Its place in the compiled matcher's set, with the literal gate the reference tests first.
+        self.index = PATTERNS.add(self.pattern, gates=(any_substring(literals),))
 
     def _may_match(self, low: str) -> bool:
         compiled = active()

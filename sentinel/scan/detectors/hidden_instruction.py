@@ -31,24 +31,27 @@ _BY_WORD, _ALWAYS = _index(_IN_RESPONSE)
 _FIRST_WORDS = frozenset(_BY_WORD)
 
 
-def _by_pattern(plan: tuple[Planned, ...]) -> dict[int, list[int]]:
-    """Compiled-matcher pattern index -> the positions in `plan` of the rules using that pattern."""
+def _by_pattern(plan: tuple[Planned, ...], words: bool) -> dict[int, list[int]]:
+    """Compiled-matcher entry -> the positions in `plan` of the rules using it. A response is gated by its words
+    (`words=True`, as `_candidates` does), a prompt by substrings."""
     out: dict[int, list[int]] = {}
     for i, (_, _, rule) in enumerate(plan):
-        out.setdefault(rule.pattern.index, []).append(i)
+        out.setdefault(rule.pattern.index_words if words else rule.pattern.index_substrings, []).append(i)
     return out
 
 
-_PROMPT_BY_PATTERN = _by_pattern(_IN_PROMPT)
-_RESPONSE_BY_PATTERN = _by_pattern(_IN_RESPONSE)
+_PROMPT_BY_PATTERN = _by_pattern(_IN_PROMPT, words=False)
+_PROMPT_BY_RESPONSE_TEXT = _by_pattern(_IN_RESPONSE, words=False)  # response rules gated by substrings
+_RESPONSE_BY_PATTERN = _by_pattern(_IN_RESPONSE, words=True)
 
 
-def _compiled_plan(plan: tuple[Planned, ...], by_pattern: dict[int, list[int]],
-                   possible: frozenset[int] | None) -> tuple[Planned, ...]:
-    """The rules of `plan` whose pattern the compiled matcher says may match, in plan order."""
-    if possible is None:
+def _compiled_plan(plan: tuple[Planned, ...], by_pattern: dict[int, list[int]], compiled, low: str
+                   ) -> tuple[Planned, ...]:
+    """The rules of `plan` that the compiled matcher says may match in `low` (pattern, then gates), in plan order."""
+    found = compiled.candidates(low)
+    if found is None:
         return plan
-    picked = [i for p in possible if p in by_pattern for i in by_pattern[p]]
+    picked = [i for p in found if p in by_pattern and compiled.may_match(p, low) for i in by_pattern[p]]
     picked.sort()
     return tuple(plan[i] for i in picked)
 
@@ -165,16 +168,19 @@ def _injection(field: str, text: str, low: str, context: str, tokens: frozenset[
     discussing: bool | None = None
     memo: dict[int, bool] = {}  # gate group -> whether one of its literals occurs in `low`
     compiled = active()
-    if compiled is not None:  # one RE2 pass picked the rules that may match; `re` confirms them
-        if field == "prompt":
-            plan = _compiled_plan(_IN_PROMPT, _PROMPT_BY_PATTERN, compiled.possible(low))
+    if compiled is not None:
+        # One RE2 pass tested every rule's gates and pattern (words for a response, substrings for a prompt, as
+        # below); `re` runs the rules it could not rule out.
+        if tokens is None:
+            plan = _compiled_plan(_IN_PROMPT if field == "prompt" else _IN_RESPONSE,
+                                  _PROMPT_BY_PATTERN if field == "prompt" else _PROMPT_BY_RESPONSE_TEXT, compiled, low)
         else:
-            plan = _compiled_plan(_IN_RESPONSE, _RESPONSE_BY_PATTERN, compiled.possible(low))
-        tokens = None
+            plan = _compiled_plan(_IN_RESPONSE, _RESPONSE_BY_PATTERN, compiled, low)
     else:
         plan = _candidates(tokens) if tokens is not None else _IN_PROMPT if field == "prompt" else _IN_RESPONSE
     for grammar, family, rule in plan:
-        for m in rule.pattern.finditer(low, tokens, memo):
+        matches = rule.pattern.pattern.finditer(low) if compiled is not None else rule.pattern.finditer(low, tokens, memo)
+        for m in matches:
             if rule.check is not None and not rule.check(text, low, m):
                 continue
             if family.name == "fake_turn" or _quoted(low, m.start()):
@@ -191,6 +197,7 @@ def _injection(field: str, text: str, low: str, context: str, tokens: frozenset[
 
 
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
+_BY_WORDS: frozenset[str] = frozenset()  # `tokens` for `_injection` under the compiled matcher: gate by words
 _SPACED_CONTEXT = 200  # characters either side of a letter-spaced run that are scanned with it
 
 
@@ -237,8 +244,9 @@ def _scan_text(field: str, text: str, context: str = "") -> tuple[float, Span | 
     if field == "prompt":
         span = _injection(field, text, low, context, None)
     elif compiled is not None:
-        # The same tests as below, each skipped when the compiled matcher says its pattern cannot match here.
-        span = _injection(field, text, low, context, None)
+        # The same tests as below, each skipped when the compiled matcher says its pattern cannot match here
+        # (`_injection` gates a response by its words from the compiled set, so it needs no token set).
+        span = _injection(field, text, low, context, _BY_WORDS)
         if span is None and compiled.may_match(_LETTER_SPACED_INDEX, low):
             span = _letter_spaced(field, text, low, context, frozenset(WORD.findall(low)))
         if span is None and compiled.may_match(_LEET_INDEX, low):
@@ -284,9 +292,9 @@ class HiddenInstruction(Detector):
     threshold = 0.5
     severity = Severity.HIGH
     # Every finding starts from one of these: a rule, a spaced or leet word, a comment, an invisible character.
-    needs = needs(response=[r.pattern.index for _, _, r in _IN_RESPONSE]
+    needs = needs(response=[r.pattern.index_words for _, _, r in _IN_RESPONSE]
                   + [_LETTER_SPACED_INDEX, _LEET_INDEX, _CODE_COMMENT, _HTML_COMMENT, _INVISIBLE],
-                  prompt=[r.pattern.index for _, _, r in _IN_PROMPT] + [_CODE_COMMENT, _HTML_COMMENT, _INVISIBLE])
+                  prompt=[r.pattern.index_substrings for _, _, r in _IN_PROMPT] + [_CODE_COMMENT, _HTML_COMMENT, _INVISIBLE])
 
     def score(self, prompt: str, response: str):
         s_resp = _scan_text("response", response, prompt)

@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from ..matching import PATTERNS
+from ..matching import PATTERNS, any_substring, any_word
 
 # Between two words: a short run of spaces, newlines, dashes or punctuation ("ignore, all... previous").
 _S = r"[\s\-_*.,;:!]{1,6}"
@@ -78,9 +78,13 @@ class Gate:
 
     def __init__(self, pattern: str, *groups: tuple[str, ...]):
         self.pattern = re.compile(pattern)
-        self.index = PATTERNS.add(self.pattern)  # its place in the compiled matcher's set
         self.groups = tuple((frozenset(g) if all(w.isascii() and w.isalpha() for w in g) else None, g)
                             for g in groups)
+        # Its places in the compiled matcher's set, with the gates `finditer` tests: word groups against the text's
+        # words (`index_words`, when `tokens` is given) or every group by substring (`index_substrings`).
+        self.index_words = PATTERNS.add(self.pattern, gates=tuple(
+            any_word(g) if words is not None else any_substring(g) for words, g in self.groups))
+        self.index_substrings = PATTERNS.add(self.pattern, gates=tuple(any_substring(g) for _, g in self.groups))
 
     @property
     def first_words(self) -> frozenset[str] | None:
