@@ -141,4 +141,4 @@ def test_without_google_re2_the_reference_matcher_runs():
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out == {"matcher": "reference", "found": ["ai_disclaimer", "evasive", "hidden_instruction"]}
+    assert out == {"matcher": "reference", "found": ["ai_disclaimer", "hidden_instruction"]}
