@@ -34,6 +34,8 @@ MAX_KEPT_REPEAT = 8
 # RE2's memory budget for the set's automaton, in bytes. When the DFA outgrows it RE2 reports failure and the call
 # falls back to "every pattern may match" (still correct, only slower).
 SET_MAX_MEM = 64 << 20
+# Texts whose set results a scan keeps: the texts of a pair and its windows, and a prompt shared by the pairs of a row.
+MAX_CACHED_TEXTS = 8
 
 try:  # the compiled matcher is optional: google-re2 ships wheels for the common platforms, not all
     import re2 as _re2
@@ -295,8 +297,8 @@ class _PairCache:
     def _state(self, text: str) -> tuple[frozenset[int] | None, list, dict[int, bool]]:
         st = self.seen.get(text)
         if st is None:
-            if len(self.seen) > 8:
-                self.seen.clear()
+            if len(self.seen) >= MAX_CACHED_TEXTS:
+                del self.seen[next(iter(self.seen))]  # the oldest: a pair's texts and a shared prompt stay
             st = self.seen[text] = (PATTERNS.candidates(text), [], {})
         return st
 

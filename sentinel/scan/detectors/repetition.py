@@ -26,7 +26,7 @@ def _ngram_repeats(words: list[str]) -> float:
     n = len(words) - N + 1
     if n <= 0:
         return 0.0
-    return 1.0 - len(set(zip(*(words[i:] for i in range(N))))) / n
+    return 1.0 - len(set(zip(words, words[1:], words[2:], words[3:]))) / n  # N = 4
 
 
 def _most_common_ngram(words: list[str]) -> str:
