@@ -197,6 +197,12 @@ def stream_rows(source: Any, *, split: str | None = None, batch_rows: int = BATC
     return _batches_of(read_rows(source, split=split), batch_rows)
 
 
+def _arrow_table(pa, rows: list[dict[str, Any]]):
+    """An Arrow table of `rows` with a column for every key of any row (`from_pylist` reads the first row's)."""
+    keys = dict.fromkeys(k for r in rows for k in r)
+    return pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in keys})
+
+
 class RowWriter:
     """Rows appended in batches to `path` (format from its suffix, as `write_rows`), made visible only by `close()`.
 
@@ -269,7 +275,7 @@ class RowWriter:
             except ImportError:
                 raise MissingDependencyError("pyarrow", "data", "writing Parquet files") from None
             # Two passes over the spill: one schema for all batches (types widened where batches differ), then write.
-            schemas = [pa.Table.from_pylist(b).schema for b in self._spilled()]
+            schemas = [_arrow_table(pa, b).schema for b in self._spilled()]
             schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else pa.schema([])
             with pq.ParquetWriter(self._tmp, schema) as out:
                 for b in self._spilled():
