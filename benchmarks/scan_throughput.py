@@ -94,7 +94,7 @@ def lengths(pairs) -> None:
             row = []
             for n in SIZES:
                 t = make(n)
-                row.append(best_of(1, lambda t=t: scanner.scan("Tell me about it", t)) * 1e6 / n)
+                row.append(best_of(1, lambda t=t, scanner=scanner: scanner.scan("Tell me about it", t)) * 1e6 / n)
             growth = f"   {SIZES[-1] // SIZES[0]}x longer: {row[-1] / row[0]:.2f}x the cost per MB"
             print(f"{name:<26}" + "".join(f"{v:>11.3f}" for v in row) + growth)
 

@@ -263,7 +263,8 @@ class RowWriter:
                 out.write("\n]\n")
         elif self.suffix in (".csv", ".tsv"):
             with open(self._tmp, "w", encoding="utf-8", newline="") as out:
-                w = csv.DictWriter(out, fieldnames=list(self._columns), delimiter="\t" if self.suffix == ".tsv" else ",")
+                delimiter = "\t" if self.suffix == ".tsv" else ","
+                w = csv.DictWriter(out, fieldnames=list(self._columns), delimiter=delimiter)
                 w.writeheader()
                 for batch in self._spilled():
                     for r in batch:

@@ -15,7 +15,8 @@ from .detectors import DETECTORS, Detector, Span, check_detector, register
 from .matching import MATCHERS, compiled_available
 from .scanner import Scanner, ScanResult, resolve_detectors, resolve_thresholds, scan
 
-__all__ = ["DETECTORS", "MATCHERS", "Detector", "ScanResult", "Scanner", "compiled_available", "Span", "check_detector", "register", "resolve_detectors",
+__all__ = ["DETECTORS", "MATCHERS", "Detector", "ScanResult", "Scanner", "Span", "check_detector",
+           "compiled_available", "register", "resolve_detectors",
            "resolve_thresholds", "scan", "scan_dataset"]
 
 

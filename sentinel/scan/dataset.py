@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..data import Rows
-from ..data.stream import BATCH_ROWS, RowWriter, stream_rows
 from ..data.formats import RowError, converter_for, detect_format, kind_of, render_transcript
+from ..data.stream import BATCH_ROWS, RowWriter, stream_rows
 from ..errors import DataError
 from ..report import Finding, Report
 from ..report.coverage import coverage, inconclusive_finding, invalid_rows_finding

@@ -15,8 +15,10 @@ context variable set by `scan()`, so threads and nested calls each see their own
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,14 +44,9 @@ try:  # the compiled matcher is optional: google-re2 ships wheels for the common
 except ImportError:  # pragma: no cover - exercised by the light install test
     _re2 = None
 
-_parser: Any
-_c: Any
-try:
-    import re._constants as _c
-    import re._parser as _parser
-except ImportError:  # pragma: no cover - Python < 3.11
-    import sre_constants as _c  # type: ignore[no-redef]
-    import sre_parse as _parser  # type: ignore[no-redef]
+# Python's own regex parser, to translate patterns from their parsed form rather than their text.
+_parser: Any = importlib.import_module("re._parser" if sys.version_info >= (3, 11) else "sre_parse")
+_c: Any = importlib.import_module("re._constants" if sys.version_info >= (3, 11) else "sre_constants")
 
 
 def compiled_available() -> bool:
@@ -202,8 +199,9 @@ class PatternSet:
         selectivity; it must match wherever `pattern` does. `gates`: tests that must all pass too (`any_substring`,
         `any_word`), those the reference matcher runs before the pattern.
         """
-        gates = tuple((kind, frozenset(members) if kind == "word" else tuple(members)) for kind, members in gates)
-        entry = (pattern, prefilter, gates)
+        tests: tuple[Any, ...] = tuple((kind, frozenset(members) if kind == "word" else tuple(members))
+                                       for kind, members in gates)
+        entry = (pattern, prefilter, tests)
         for i, e in enumerate(self._entries):
             if e[0] is pattern and e[1:] == entry[1:]:
                 return i
@@ -222,7 +220,8 @@ class PatternSet:
             # Slot 0 matches every text: a result without it means RE2 gave up (its automaton ran out of memory),
             # and then every pattern may match.
             slots: dict[str, int] = {"": rs.Add("")}
-            always, by_slot = [], {}
+            always: list[int] = []
+            by_slot: dict[int, list[int]] = {}
             for i, (pattern, prefilter, _) in enumerate(self._entries):
                 src = prefilter or to_re2(pattern)
                 try:

@@ -174,23 +174,11 @@ def scan(
     names, classes or instances (default: every registered detector, see `sentinel.scan.DETECTORS`);
     `thresholds` overrides default thresholds by detector id, each in [0, 1] (a score of 0 never flags, even at
     threshold 0). `matcher`: "compiled" (default where `google-re2` is installed) or "reference"; both give
-    identical results, the compiled one sooner (`sentinel.scan.matching`). Raises DataError (naming the field) for a non-string input and ConfigError for an unknown
-    detector or a bad threshold. Deterministic; no model is needed; time is linear in the text length.
+    identical results, the compiled one sooner (`sentinel.scan.matching`). Raises DataError (naming the field)
+    for a non-string input and ConfigError for an unknown detector or a bad threshold. Deterministic; no model
+    is needed; time is linear in the text length.
     """
     prompt = _check_text(prompt, "prompt")
-    if response is None:
-        prompt, response = "", prompt
-    else:
-        response = _check_text(response, "response")
-    dets = resolve_detectors(detectors)
-    limits = resolve_thresholds(dets, thresholds)
-    scores: dict[str, float] = {}
-    findings: list[Finding] = []
-    with using(resolve_matcher(matcher)):
-        for det in dets:
-            score, span = det.score(prompt, response)
-            scores[det.id] = score
-            if score >= limits[det.id] and score > 0.0:
-                findings.append(_finding(det, score, span))
-    findings.sort(key=lambda f: (-f.severity.rank, -f.score))
-    return ScanResult(scores=scores, thresholds=limits, findings=findings)
+    if response is not None:
+        _check_text(response, "response")
+    return Scanner(detectors, thresholds, matcher).scan(prompt, response)

@@ -86,10 +86,9 @@ def test_row_writer_writes_what_write_rows_writes(tmp_path, suffix):
 def test_an_error_midway_leaves_no_output_and_keeps_an_older_file(tmp_path):
     out = tmp_path / "kept.jsonl"
     out.write_text('{"old": 1}\n')
-    with pytest.raises(RuntimeError):
-        with RowWriter(out) as w:
-            w.write(ROWS[:5])
-            raise RuntimeError("the scan failed half-way")
+    with pytest.raises(RuntimeError), RowWriter(out) as w:
+        w.write(ROWS[:5])
+        raise RuntimeError("the scan failed half-way")
     assert out.read_text() == '{"old": 1}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["kept.jsonl"]
     with pytest.raises(DataError, match="cannot write '.txt'"):

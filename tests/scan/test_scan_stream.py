@@ -19,12 +19,14 @@ REPLIES = ["Sure, here is a short answer about {topic}: it depends on the season
            "I would start by reading about {topic} and then trying a small project of your own first.",
            "The usual advice on {topic} is to go slowly, keep notes and ask someone who has done it before."]
 
-# Runs `sentinel scan` in a fresh interpreter and reports its peak resident memory (Linux: ru_maxrss in KB).
+# Runs `sentinel scan` in a fresh interpreter and reports its peak resident memory: VmHWM, the high-water mark of
+# this program's memory (ru_maxrss would also count the forking test process, which it keeps across exec).
 RUNNER = """
-import json, resource, sys
+import json, sys
 from sentinel.cli.main import main
 code = main(sys.argv[1:])
-print(json.dumps({"code": code, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"code": code, "peak_mb": int(hwm.split()[1]) / 1024}))
 """
 
 
@@ -52,7 +54,7 @@ def _scan(tmp_path: Path, source: Path, tag: str) -> dict:
     return {**json.loads(lines[-1]), "summary": json.loads("\n".join(lines[:-1]))}
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak memory read from ru_maxrss (Linux units)")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak memory read from /proc/self/status")
 def test_scan_memory_is_flat_in_the_number_of_rows(tmp_path):
     pytest.importorskip("pyarrow")
     small, large = tmp_path / "small.jsonl", tmp_path / "large.jsonl"
@@ -65,7 +67,8 @@ def test_scan_memory_is_flat_in_the_number_of_rows(tmp_path):
     assert b["peak_mb"] < 400, b["peak_mb"]
     flagged = read_rows(tmp_path / "flagged-large.parquet").rows
     assert len(flagged) == planted and all(r[SCAN_FIELD]["flagged_by"] == ["hidden_instruction"] for r in flagged)
-    assert sum(1 for _ in open(tmp_path / "kept-large.jsonl")) == 300_000 - planted
+    with open(tmp_path / "kept-large.jsonl") as f:
+        assert sum(1 for _ in f) == 300_000 - planted
 
 
 def test_batch_size_changes_nothing_and_a_failed_scan_leaves_no_output(tmp_path):

@@ -179,7 +179,10 @@ def _injection(field: str, text: str, low: str, context: str, tokens: frozenset[
     else:
         plan = _candidates(tokens) if tokens is not None else _IN_PROMPT if field == "prompt" else _IN_RESPONSE
     for grammar, family, rule in plan:
-        matches = rule.pattern.pattern.finditer(low) if compiled is not None else rule.pattern.finditer(low, tokens, memo)
+        if compiled is not None:
+            matches = rule.pattern.pattern.finditer(low)  # the set tested the gates already
+        else:
+            matches = rule.pattern.finditer(low, tokens, memo)
         for m in matches:
             if rule.check is not None and not rule.check(text, low, m):
                 continue
@@ -294,7 +297,8 @@ class HiddenInstruction(Detector):
     # Every finding starts from one of these: a rule, a spaced or leet word, a comment, an invisible character.
     needs = needs(response=[r.pattern.index_words for _, _, r in _IN_RESPONSE]
                   + [_LETTER_SPACED_INDEX, _LEET_INDEX, _CODE_COMMENT, _HTML_COMMENT, _INVISIBLE],
-                  prompt=[r.pattern.index_substrings for _, _, r in _IN_PROMPT] + [_CODE_COMMENT, _HTML_COMMENT, _INVISIBLE])
+                  prompt=[r.pattern.index_substrings for _, _, r in _IN_PROMPT]
+                  + [_CODE_COMMENT, _HTML_COMMENT, _INVISIBLE])
 
     def score(self, prompt: str, response: str):
         s_resp = _scan_text("response", response, prompt)
