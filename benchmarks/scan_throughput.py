@@ -3,19 +3,24 @@
     python benchmarks/scan_throughput.py [--data FILE: default tests/data/preference/helpful-base-test.jsonl.gz;
         the full file is ../shared/data/preference/helpful-base-test.jsonl.gz] [--repeat 3]
         [--differential FILE ...: default the four HH-RLHF test files of ../shared/data/preference when present]
-        [--no-lengths]
+        [--no-lengths] [--baseline TREE: another checkout (e.g. ../main) whose `scan()` is timed on the same pairs]
 
 Prints, for the reference and the compiled matcher on HH-RLHF prompt/chosen pairs: pairs per second for the pattern
 detectors alone and for all detectors (with the ratios), the microseconds each detector costs per pair, and the
 seconds per MB for texts of 100 KB to 4 MB of natural and adversarial text (a linear scan has a flat column). Then
 the differential check: every prompt/chosen and prompt/rejected pair of the `--differential` files scanned with
-both matchers, and the number of pairs whose results differ (must be 0).
+both matchers, and the number of pairs whose results differ (must be 0). With `--baseline`, `scan()` of that tree
+(before the compiled matcher: today's per-pair path) runs on the same pairs in a subprocess pinned to the same
+core, and the ratio to this tree's `scan()` and `Scanner` is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -77,6 +82,42 @@ def throughput(pairs, repeat: int) -> None:
     print("(alone, a compiled detector also pays the set's pass over the pair, which all detectors share)")
 
 
+# Timed in a subprocess on the baseline tree: its `scan()` over the pairs, best CPU time of `repeat` runs.
+BASELINE = """
+import json, os, sys, time
+os.sched_setaffinity(0, {{{core}}})
+from sentinel.data import load_preferences, prompt_text
+from sentinel.scan import scan
+loaded = load_preferences({data!r}, skip_invalid=True)
+pairs = [(prompt_text(e["prompt"]), e["chosen"]) for e in loaded.examples]
+[scan(p, r) for p, r in pairs]
+times = []
+for _ in range({repeat}):
+    t0 = time.process_time()
+    [scan(p, r) for p, r in pairs]
+    times.append(time.process_time() - t0)
+print(json.dumps({{"pairs": len(pairs), "rate": len(pairs) / min(times)}}))
+"""
+
+
+def baseline(tree: str, data: str, pairs, repeat: int) -> None:
+    """`scan()` pairs/s of `tree` against this tree's `scan()` and `Scanner`, on the same core."""
+    core = sorted(os.sched_getaffinity(0))[0] if hasattr(os, "sched_getaffinity") else 0
+    code = BASELINE.format(core=core, data=data, repeat=repeat)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(tree).resolve())})
+    base = json.loads(proc.stdout.strip().splitlines()[-1])["rate"]
+    from sentinel.scan import scan
+
+    list(Scanner().scan_many(pairs))
+    here_scan = len(pairs) / best_of(repeat, lambda: [scan(p, r) for p, r in pairs])
+    here = rate(Scanner(), pairs, repeat)
+    print(f"\n{'all detectors, pairs/s on one core':<44}{'pairs/s':>10}{'vs baseline':>13}")
+    print(f"{'baseline tree ' + tree + ': scan()':<44}{base:>10,.0f}{1.0:>12.2f}x")
+    print(f"{'this tree: scan(), compiled matcher':<44}{here_scan:>10,.0f}{here_scan / base:>12.2f}x")
+    print(f"{'this tree: Scanner.scan_many, compiled':<44}{here:>10,.0f}{here / base:>12.2f}x")
+
+
 def lengths(pairs) -> None:
     natural = " ".join(r for _, r in pairs)
     texts = {
@@ -125,6 +166,7 @@ def main() -> None:
     ap.add_argument("--differential", nargs="*", default=None,
                     help="preference files to compare the matchers on (default: the HH-RLHF test files)")
     ap.add_argument("--no-lengths", action="store_true", help="skip the seconds-per-MB table")
+    ap.add_argument("--baseline", help="another checkout of the project whose scan() to time on the same pairs")
     args = ap.parse_args()
     if not compiled_available():
         raise SystemExit("the compiled matcher needs google-re2: pip install google-re2")
@@ -136,6 +178,8 @@ def main() -> None:
     print(f"{len(pairs)} prompt/chosen pairs from {loaded.source}; mean {chars:.0f} characters per pair; "
           f"load average {os.getloadavg()[0]:.1f}")
     throughput(pairs, args.repeat)
+    if args.baseline:
+        baseline(args.baseline, args.data, pairs, args.repeat)
     if not args.no_lengths:
         lengths(pairs)
     files = args.differential

@@ -113,27 +113,33 @@ class Scanner:
         self.detectors = resolve_detectors(detectors)
         self.thresholds = resolve_thresholds(self.detectors, thresholds)
         self.matcher = resolve_matcher(matcher)
-        self._plan = [(d, self.thresholds[d.id], getattr(d, "needs", None)) for d in self.detectors]
+        self._plan = [(d, d.id, self.thresholds[d.id], getattr(d, "needs", None)) for d in self.detectors]
+
+    def _skip(self, need, compiled, low_response: str, in_response: frozenset[int],
+              low_prompt: str, in_prompt: frozenset[int]) -> bool:
+        """Whether the compiled set rules out every pattern a score above 0 needs (`need`, a `Needs`): cheap set
+        tests first, then the gates of the few patterns the set let through."""
+        if not need.response.isdisjoint(in_response) and compiled.any_may_match(need.response, low_response):
+            return False
+        return need.prompt.isdisjoint(in_prompt) or not compiled.any_may_match(need.prompt, low_prompt)
 
     def _scan(self, prompt: str, response: str) -> ScanResult:
         scores: dict[str, float] = {}
         findings: list[Finding] = []
         compiled = active()
+        in_response = in_prompt = None
         if compiled is not None:
             low_response, low_prompt = lowered(response), lowered(prompt) if prompt else ""
             in_response = compiled.candidates(low_response)
             in_prompt = compiled.candidates(low_prompt) if prompt else frozenset()
-        for det, limit, need in self._plan:
-            # A detector is skipped when the compiled set rules out every pattern a score above 0 needs: cheap set
-            # tests first, then the gates of the few patterns the set let through.
-            if need is not None and compiled is not None and in_response is not None and in_prompt is not None \
-                    and (need.response.isdisjoint(in_response)
-                         or not compiled.any_may_match(need.response, low_response)) \
-                    and (need.prompt.isdisjoint(in_prompt) or not compiled.any_may_match(need.prompt, low_prompt)):
-                scores[det.id] = 0.0
+        sure = in_response is not None and in_prompt is not None  # None: RE2 could not read a text
+        for det, det_id, limit, need in self._plan:
+            if sure and need is not None and self._skip(need, compiled, low_response, in_response,  # type: ignore[arg-type]
+                                                        low_prompt, in_prompt):  # type: ignore[arg-type]
+                scores[det_id] = 0.0
                 continue
             score, span = det.score(prompt, response)
-            scores[det.id] = score
+            scores[det_id] = score
             if score >= limit and score > 0.0:
                 findings.append(_finding(det, score, span))
         if len(findings) > 1:

@@ -83,6 +83,24 @@ def lowered(text: str) -> str:
     return low
 
 
+_last_words: tuple[str, list[str]] = ("", [])
+
+
+def words_of(low: str) -> list[str]:
+    """`low.split()`, computed once per text although several detectors count words.
+
+    Pass the lowered text (`lowered(text)`): `str.lower()` keeps every character's whitespace-ness, so the count is
+    that of `text.split()`. One-entry cache, swapped atomically like `lowered`'s.
+    """
+    global _last_words
+    last = _last_words
+    if last[0] is low:
+        return last[1]
+    words = low.split()
+    _last_words = (low, words)
+    return words
+
+
 class Gated:
     """A regex tried only when one of `literals` occurs in the text.
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 from ...report import Severity
 from ..matching import PATTERNS, active
-from .base_detector import Detector, clamp, lowered, make_span, register
+from .base_detector import Detector, clamp, lowered, make_span, register, words_of
 
 N = 4  # n-gram order: 4 words repeat rarely in natural text, yet catch looped phrases
 MIN_WORDS = 12  # below this, n-gram statistics say nothing
@@ -69,7 +69,7 @@ class Repetition(Detector):
     def score(self, prompt: str, response: str):
         low = lowered(response)
         window = low[:WINDOW_CHARS]
-        words = window.split()
+        words = words_of(window)
         best, evidence = 0.0, None
         if len(words) >= MIN_WORDS:
             ngram_share = _ngram_repeats(words)
