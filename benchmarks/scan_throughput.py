@@ -96,7 +96,8 @@ for _ in range({repeat}):
     t0 = time.process_time()
     [scan(p, r) for p, r in pairs]
     times.append(time.process_time() - t0)
-print(json.dumps({{"pairs": len(pairs), "rate": len(pairs) / min(times)}}))
+import sentinel
+print(json.dumps({{"pairs": len(pairs), "rate": len(pairs) / min(times), "from": sentinel.__file__}}))
 """
 
 
@@ -104,9 +105,13 @@ def baseline(tree: str, data: str, pairs, repeat: int) -> None:
     """`scan()` pairs/s of `tree` against this tree's `scan()` and `Scanner`, on the same core."""
     core = sorted(os.sched_getaffinity(0))[0] if hasattr(os, "sched_getaffinity") else 0
     code = BASELINE.format(core=core, data=data, repeat=repeat)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+    # Run from inside the baseline tree: `python -c` puts the working folder first on the import path.
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tree,
                           env={**os.environ, "PYTHONPATH": str(Path(tree).resolve())})
-    base = json.loads(proc.stdout.strip().splitlines()[-1])["rate"]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    base = out["rate"]
+    if not Path(out["from"]).resolve().is_relative_to(Path(tree).resolve()):
+        raise SystemExit(f"the baseline imported sentinel from {out['from']}, not from {tree}")
     from sentinel.scan import scan
 
     list(Scanner().scan_many(pairs))
