@@ -61,7 +61,7 @@ def resolve_matcher(matcher: str | None) -> str:
     if matcher not in MATCHERS:
         raise ConfigError(f"unknown matcher {matcher!r}; choose one of {', '.join(MATCHERS)}", field="matcher")
     if matcher == "compiled" and _re2 is None:
-        logger.warning("matcher 'compiled' needs google-re2 (pip install 'sentinel-rlhf[fast]'); "
+        logger.warning("matcher 'compiled' needs google-re2 (pip install google-re2); "
                        "using the reference matcher")
         return "reference"
     return matcher
