@@ -37,7 +37,7 @@ MAX_KEPT_REPEAT = 8
 # falls back to "every pattern may match" (still correct, only slower).
 SET_MAX_MEM = 64 << 20
 # Texts whose set results a scan keeps: the texts of a pair and its windows, and a prompt shared by the pairs of a row.
-MAX_CACHED_TEXTS = 8
+MAX_CACHED_TEXTS = 10
 
 try:  # the compiled matcher is optional: google-re2 ships wheels for the common platforms, not all
     import re2 as _re2
@@ -175,21 +175,63 @@ def any_word(words) -> GateTest:
     return ("word", tuple(words))
 
 
+class _CompiledSet:
+    """One RE2 set over some entries' patterns: `candidates(text)` are the entries whose pattern may match."""
+
+    def __init__(self, entries: list[tuple[int, re.Pattern, str | None]]):
+        opts = _re2.Options()
+        opts.max_mem = SET_MAX_MEM
+        opts.log_errors = False
+        rs = _re2.Set.SearchSet(opts)
+        # Slot 0 matches every text: a result without it means RE2 gave up (its automaton ran out of memory), and
+        # then every pattern may match.
+        slots: dict[str, int] = {"": rs.Add("")}
+        always: list[int] = []
+        by_slot: dict[int, list[int]] = {}
+        for i, pattern, prefilter in entries:
+            src = prefilter or to_re2(pattern)
+            try:
+                if src is None:
+                    raise _Untranslatable(pattern.pattern)
+                if src not in slots:
+                    slots[src] = rs.Add(src)
+            except Exception:  # noqa: BLE001 - a pattern RE2 refuses is simply always run
+                always.append(i)
+                continue
+            by_slot.setdefault(slots[src], []).append(i)
+        rs.Compile()
+        self._match, self._by_slot, self._always = rs._set.Match, by_slot, frozenset(always)
+        if always:
+            logger.debug("compiled matcher: %d of %d patterns always run (no RE2 form)", len(always), len(entries))
+
+    def candidates(self, text: str) -> frozenset[int] | None:
+        try:
+            raw = text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: RE2 reads UTF-8 only
+            return None
+        hits = self._match(raw)
+        if 0 not in hits:
+            return None
+        by_slot = self._by_slot
+        found = [i for h in hits if h in by_slot for i in by_slot[h]]
+        return self._always.union(found) if self._always else frozenset(found)
+
+
 class PatternSet:
-    """Python patterns registered by detectors (`add`), and the RE2 set compiled from them on first use.
+    """Python patterns registered by detectors (`add`), and the RE2 sets compiled from them on first use.
 
     An entry is a Python pattern plus the gates the reference matcher tests before running it: it may match in a
     text when the RE2 form of its pattern matches there (`candidates`) and then its gates pass (`gates_pass`). The
-    set's automaton holds only the patterns; the gates, plain substring and word tests, run only for the few
-    candidates a caller asks about.
+    sets' automata hold only the patterns; the gates, plain substring and word tests, run only for the few
+    candidates a caller asks about. Entries marked for prompts (`mark_prompt`) also have a set of their own: a prompt
+    is read for few patterns, and a smaller set reads it sooner.
     """
 
     def __init__(self) -> None:
         self.patterns: list[re.Pattern] = []  # entry -> its Python pattern
         self._entries: list[tuple[re.Pattern, str | None, tuple[GateTest, ...]]] = []
-        self._always: frozenset[int] = frozenset()
-        self._set: Any = None
-        self._compiled_for = -1  # how many entries the compiled set covers
+        self.prompt_entries: set[int] = set()
+        self._sets: tuple[_CompiledSet, _CompiledSet] | None = None  # (all entries, prompt entries)
         self._lock = threading.Lock()
 
     def add(self, pattern: re.Pattern, prefilter: str | None = None, gates: tuple[GateTest, ...] = ()) -> int:
@@ -205,40 +247,33 @@ class PatternSet:
         for i, e in enumerate(self._entries):
             if e[0] is pattern and e[1:] == entry[1:]:
                 return i
-        self._entries.append(entry)
-        self.patterns.append(pattern)
+        with self._lock:
+            self._entries.append(entry)
+            self.patterns.append(pattern)
+            self._sets = None
         return len(self._entries) - 1
 
-    def _compile(self) -> None:
-        with self._lock:
-            if self._compiled_for == len(self._entries):
-                return
-            opts = _re2.Options()
-            opts.max_mem = SET_MAX_MEM
-            opts.log_errors = False
-            rs = _re2.Set.SearchSet(opts)
-            # Slot 0 matches every text: a result without it means RE2 gave up (its automaton ran out of memory),
-            # and then every pattern may match.
-            slots: dict[str, int] = {"": rs.Add("")}
-            always: list[int] = []
-            by_slot: dict[int, list[int]] = {}
-            for i, (pattern, prefilter, _) in enumerate(self._entries):
-                src = prefilter or to_re2(pattern)
-                try:
-                    if src is None:
-                        raise _Untranslatable(pattern.pattern)
-                    if src not in slots:
-                        slots[src] = rs.Add(src)
-                except Exception:  # noqa: BLE001 - a pattern RE2 refuses is simply always run
-                    always.append(i)
-                    continue
-                by_slot.setdefault(slots[src], []).append(i)
-            rs.Compile()
-            self._set, self._by_slot, self._always = rs._set, by_slot, frozenset(always)
-            self._compiled_for = len(self._entries)
-            if always:
-                logger.debug("compiled matcher: %d of %d patterns always run (no RE2 form)", len(always),
-                             len(self._entries))
+    def mark_prompt(self, indices) -> None:
+        """Mark entries as ones asked about on prompts (they join the prompt set)."""
+        new = set(indices) - self.prompt_entries
+        if new:
+            with self._lock:
+                self.prompt_entries |= new
+                self._sets = None
+
+    def _compiled(self) -> tuple[_CompiledSet, _CompiledSet]:
+        sets = self._sets
+        if sets is None:
+            with self._lock:
+                entries = [(i, p, f) for i, (p, f, _) in enumerate(self._entries)]
+                sets = (_CompiledSet(entries), _CompiledSet([e for e in entries if e[0] in self.prompt_entries]))
+                self._sets = sets
+        return sets
+
+    def candidates(self, text: str, prompt: bool = False) -> frozenset[int] | None:
+        """The entries whose pattern may match in `text` before gates (None: any may). With `prompt=True`, among
+        the entries marked for prompts only: ask `may_prompt` first."""
+        return self._compiled()[1 if prompt else 0].candidates(text)
 
     def gates_pass(self, i: int, text: str, words: list) -> bool:
         """Whether entry `i`'s gates pass on `text`. `words` caches the text's word set (pass [] per text)."""
@@ -256,21 +291,6 @@ class PatternSet:
                     return False
         return True
 
-    def candidates(self, text: str) -> frozenset[int] | None:
-        """The entries whose pattern may match in `text` before gates (None: any may)."""
-        if self._compiled_for != len(self._entries):
-            self._compile()
-        try:
-            raw = text.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates: RE2 reads UTF-8 only
-            return None
-        hits = self._set.Match(raw)
-        if 0 not in hits:
-            return None
-        by_slot = self._by_slot
-        found = [i for h in hits if h in by_slot for i in by_slot[h]]
-        return self._always.union(found) if self._always else frozenset(found)
-
     def possible(self, text: str) -> frozenset[int] | None:
         """The entries that may match in `text`, gates included (None: any may)."""
         found = self.candidates(text)
@@ -285,29 +305,35 @@ PATTERNS = PatternSet()
 
 class _PairCache:
     """Per scan: which patterns may match each text seen (texts compared by value, so `prompt.lower()` computed
-    twice is matched once), with gate results kept as they are asked for."""
+    twice is matched once), with gate results kept as they are asked for. A text read as a prompt (by the smaller
+    prompt set) is kept apart from the same text read in full."""
 
     __slots__ = ("seen",)
 
     def __init__(self) -> None:
-        # text -> (candidates or None, the text's words once a word gate needed them, gate results by entry)
-        self.seen: dict[str, tuple[frozenset[int] | None, list, dict[int, bool]]] = {}
+        # (read as a prompt, text) -> (candidates or None, the text's words once a word gate needed them,
+        # gate results by entry)
+        self.seen: dict[tuple[bool, str], tuple[frozenset[int] | None, list, dict[int, bool]]] = {}
 
-    def _state(self, text: str) -> tuple[frozenset[int] | None, list, dict[int, bool]]:
-        st = self.seen.get(text)
+    def _state(self, text: str, prompt: bool) -> tuple[frozenset[int] | None, list, dict[int, bool]]:
+        key = (prompt, text)
+        st = self.seen.get(key)
         if st is None:
             if len(self.seen) >= MAX_CACHED_TEXTS:
                 del self.seen[next(iter(self.seen))]  # the oldest: a pair's texts and a shared prompt stay
-            st = self.seen[text] = (PATTERNS.candidates(text), [], {})
+            st = self.seen[key] = (PATTERNS.candidates(text, prompt), [], {})
         return st
 
-    def candidates(self, text: str) -> frozenset[int] | None:
-        """Entries whose pattern may match in `text`, gates not yet tested (None: any may)."""
-        return self._state(text)[0]
+    def candidates(self, text: str, prompt: bool = False) -> frozenset[int] | None:
+        """Entries whose pattern may match in `text`, gates not yet tested (None: any may). `prompt=True` reads
+        `text` for the entries marked for prompts only (others are never among its candidates)."""
+        return self._state(text, prompt)[0]
 
-    def may_match(self, index: int, text: str) -> bool:
+    def may_match(self, index: int, text: str, prompt: bool = False) -> bool:
         """Whether the registered entry `index` may match in `text` (its pattern, then its gates)."""
-        found, words, gates = self._state(text)
+        if prompt and index not in PATTERNS.prompt_entries:
+            prompt = False  # not in the prompt set: read the text in full
+        found, words, gates = self._state(text, prompt)
         if found is None:
             return True
         if index not in found:
@@ -317,12 +343,14 @@ class _PairCache:
             passed = gates[index] = PATTERNS.gates_pass(index, text, words)
         return passed
 
-    def any_may_match(self, indices: frozenset[int], text: str) -> bool:
+    def any_may_match(self, indices: frozenset[int], text: str, prompt: bool = False) -> bool:
         """Whether any of the entries `indices` may match in `text`."""
-        found = self._state(text)[0]
+        if prompt and not indices <= PATTERNS.prompt_entries:
+            prompt = False
+        found = self._state(text, prompt)[0]
         if found is None:
             return True
-        return any(self.may_match(i, text) for i in (indices & found))
+        return any(self.may_match(i, text, prompt) for i in (indices & found))
 
 
 _MISSING: Any = object()

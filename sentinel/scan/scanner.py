@@ -11,7 +11,7 @@ from ..errors import ConfigError, DataError
 from ..report import Finding, Report
 from .detectors import DETECTORS, Detector, Span
 from .detectors.base_detector import lowered
-from .matching import active, resolve_matcher, using
+from .matching import PATTERNS, active, resolve_matcher, using
 
 # One instance per detector class: detectors hold no state, and building them per call would cost throughput.
 _INSTANCES: dict[type, Detector] = {}
@@ -114,6 +114,9 @@ class Scanner:
         self.thresholds = resolve_thresholds(self.detectors, thresholds)
         self.matcher = resolve_matcher(matcher)
         self._plan = [(d, d.id, self.thresholds[d.id], getattr(d, "needs", None)) for d in self.detectors]
+        for _, _, _, need in self._plan:
+            if need is not None:
+                PATTERNS.mark_prompt(need.prompt)  # the prompt is read by the smaller prompt set
 
     def _skip(self, need, compiled, low_response: str, in_response: frozenset[int],
               low_prompt: str, in_prompt: frozenset[int]) -> bool:
@@ -121,7 +124,7 @@ class Scanner:
         tests first, then the gates of the few patterns the set let through."""
         if not need.response.isdisjoint(in_response) and compiled.any_may_match(need.response, low_response):
             return False
-        return need.prompt.isdisjoint(in_prompt) or not compiled.any_may_match(need.prompt, low_prompt)
+        return need.prompt.isdisjoint(in_prompt) or not compiled.any_may_match(need.prompt, low_prompt, prompt=True)
 
     def _scan(self, prompt: str, response: str) -> ScanResult:
         scores: dict[str, float] = {}
@@ -131,7 +134,7 @@ class Scanner:
         if compiled is not None:
             low_response, low_prompt = lowered(response), lowered(prompt) if prompt else ""
             in_response = compiled.candidates(low_response)
-            in_prompt = compiled.candidates(low_prompt) if prompt else frozenset()
+            in_prompt = compiled.candidates(low_prompt, prompt=True) if prompt else frozenset()
         sure = in_response is not None and in_prompt is not None  # None: RE2 could not read a text
         for det, det_id, limit, need in self._plan:
             if sure and need is not None and self._skip(need, compiled, low_response, in_response,  # type: ignore[arg-type]

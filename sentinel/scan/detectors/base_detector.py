@@ -186,7 +186,9 @@ def needs(response=(), prompt=()) -> Needs:
             return p.index
         return PATTERNS.add(p)
 
-    return Needs(frozenset(map(index, response)), frozenset(map(index, prompt)))
+    out = Needs(frozenset(map(index, response)), frozenset(map(index, prompt)))
+    PATTERNS.mark_prompt(out.prompt)  # read on prompts: they join the compiled matcher's prompt set
+    return out
 
 
 def clamp(x: float) -> float:

@@ -45,13 +45,14 @@ _PROMPT_BY_RESPONSE_TEXT = _by_pattern(_IN_RESPONSE, words=False)  # response ru
 _RESPONSE_BY_PATTERN = _by_pattern(_IN_RESPONSE, words=True)
 
 
-def _compiled_plan(plan: tuple[Planned, ...], by_pattern: dict[int, list[int]], compiled, low: str
-                   ) -> tuple[Planned, ...]:
-    """The rules of `plan` that the compiled matcher says may match in `low` (pattern, then gates), in plan order."""
-    found = compiled.candidates(low)
+def _compiled_plan(plan: tuple[Planned, ...], by_pattern: dict[int, list[int]], compiled, low: str,
+                   prompt: bool = False) -> tuple[Planned, ...]:
+    """The rules of `plan` that the compiled matcher says may match in `low` (pattern, then gates), in plan order.
+    `prompt`: `low` is a prompt, read by the prompt set (`plan` is then `_IN_PROMPT`, all of it in that set)."""
+    found = compiled.candidates(low, prompt)
     if found is None:
         return plan
-    picked = [i for p in found if p in by_pattern and compiled.may_match(p, low) for i in by_pattern[p]]
+    picked = [i for p in found if p in by_pattern and compiled.may_match(p, low, prompt) for i in by_pattern[p]]
     picked.sort()
     return tuple(plan[i] for i in picked)
 
@@ -172,8 +173,10 @@ def _injection(field: str, text: str, low: str, context: str, tokens: frozenset[
         # One RE2 pass tested every rule's gates and pattern (words for a response, substrings for a prompt, as
         # below); `re` runs the rules it could not rule out.
         if tokens is None:
-            plan = _compiled_plan(_IN_PROMPT if field == "prompt" else _IN_RESPONSE,
-                                  _PROMPT_BY_PATTERN if field == "prompt" else _PROMPT_BY_RESPONSE_TEXT, compiled, low)
+            if field == "prompt":
+                plan = _compiled_plan(_IN_PROMPT, _PROMPT_BY_PATTERN, compiled, low, prompt=True)
+            else:
+                plan = _compiled_plan(_IN_RESPONSE, _PROMPT_BY_RESPONSE_TEXT, compiled, low)
         else:
             plan = _compiled_plan(_IN_RESPONSE, _RESPONSE_BY_PATTERN, compiled, low)
     else:
@@ -265,7 +268,8 @@ def _scan_text(field: str, text: str, context: str = "") -> tuple[float, Span | 
             if _IN_COMMENT.search(low, start, min(end, start + MAX_COMMENT_CHARS)):
                 return 0.8, make_span(field, text if len(low) == len(text) else low, start, end, "html_comment")
     if best[0] < 0.7 and ("#" in low or "//" in low or "/*" in low or "--" in low or ";" in low):
-        m = _CODE_COMMENT.search(low) if compiled is None or compiled.may_match(_CODE_COMMENT_INDEX, low) else None
+        m = _CODE_COMMENT.search(low) if compiled is None \
+            or compiled.may_match(_CODE_COMMENT_INDEX, low, field == "prompt") else None
         if m:
             return 0.7, make_span(field, text if len(low) == len(text) else low, m.start(),
                                   min(len(low), m.end() + 80), "code_comment")
