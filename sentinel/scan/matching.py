@@ -73,7 +73,7 @@ _ANY = r"[\x{0}-\x{10FFFF}]"
 # str.isspace accepts).
 _CATEGORY = {
     _c.CATEGORY_DIGIT: r"\pN",
-    _c.CATEGORY_SPACE: r"\s\pZ\x{1c}-\x{1f}\x{85}",
+    _c.CATEGORY_SPACE: r"\s\x{b}\pZ\x{1c}-\x{1f}\x{85}",  # RE2's \s lacks the vertical tab
     _c.CATEGORY_WORD: r"\pL\pN\pM_",
 }
 

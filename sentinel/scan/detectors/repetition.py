@@ -18,7 +18,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 # A run of whitespace holding two or more spaces. Without one, every sentence with three spaces has four words, so a
 # repeated sentence repeats a word 4-gram: a text whose 4-grams are all distinct has no repeated sentence to count.
 _WIDE_GAP = re.compile(r" [^\S ]* ")
-_WIDE_GAP_INDEX = PATTERNS.add(_WIDE_GAP, prefilter=r" [\s\pZ\x{1c}-\x{1f}\x{85}]* ")
+_WIDE_GAP_INDEX = PATTERNS.add(_WIDE_GAP, prefilter=r" [\s\x{b}\pZ\x{1c}-\x{1f}\x{85}]* ")
 
 
 def _ngram_repeats(words: list[str]) -> float:
