@@ -190,4 +190,20 @@ def scan(
     prompt = _check_text(prompt, "prompt")
     if response is not None:
         _check_text(response, "response")
+    if detectors is None and not thresholds:
+        return _default_scanner(matcher).scan(prompt, response)
     return Scanner(detectors, thresholds, matcher).scan(prompt, response)
+
+
+# Scanners of every registered detector at its default threshold, by matcher: a Scanner holds no per-call state, so
+# `scan(prompt, response)` reuses one instead of resolving the detectors on every call. Keyed on the number of
+# registered detectors too, since registering one more changes "every detector".
+_DEFAULTS: dict[tuple[str | None, int], Scanner] = {}
+
+
+def _default_scanner(matcher: str | None) -> Scanner:
+    key = (matcher, len(DETECTORS))
+    scanner = _DEFAULTS.get(key)
+    if scanner is None:
+        scanner = _DEFAULTS[key] = Scanner(None, None, matcher)
+    return scanner
