@@ -7,6 +7,8 @@ text. Prompts and earlier turns are seen by detectors that read the prompt (`hid
 fits no known format is not dropped: each of its string fields (nested ones too) is scanned as a text on its own.
 
 Rows are kept or flagged whole and written unchanged; a flagged row gains a `sentinel_scan` field saying why.
+The source is read in batches (`sentinel.data.stream`) and the outputs are written batch by batch, each renamed into
+place when the scan finishes, so memory does not grow with the number of rows (with `keep_rows=False`).
 A row with no text to scan (every string empty, or no string at all) is invalid: it is kept, counted, and named in
 an `invalid-rows` finding (with `strict=True` it raises DataError instead). When more than half of the rows could
 not be scanned, an `inconclusive` finding says so: a scan that read little is not a clean bill.

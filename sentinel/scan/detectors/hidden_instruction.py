@@ -40,9 +40,9 @@ def _by_pattern(plan: tuple[Planned, ...], words: bool) -> dict[int, list[int]]:
     return out
 
 
-_PROMPT_BY_PATTERN = _by_pattern(_IN_PROMPT, words=False)
-_PROMPT_BY_RESPONSE_TEXT = _by_pattern(_IN_RESPONSE, words=False)  # response rules gated by substrings
-_RESPONSE_BY_PATTERN = _by_pattern(_IN_RESPONSE, words=True)
+_PROMPT_BY_SUBSTRING = _by_pattern(_IN_PROMPT, words=False)
+_RESPONSE_BY_SUBSTRING = _by_pattern(_IN_RESPONSE, words=False)  # a response scanned without its words
+_RESPONSE_BY_WORD = _by_pattern(_IN_RESPONSE, words=True)
 
 
 def _compiled_plan(plan: tuple[Planned, ...], by_pattern: dict[int, list[int]], compiled, low: str,
@@ -174,11 +174,11 @@ def _injection(field: str, text: str, low: str, context: str, tokens: frozenset[
         # below); `re` runs the rules it could not rule out.
         if tokens is None:
             if field == "prompt":
-                plan = _compiled_plan(_IN_PROMPT, _PROMPT_BY_PATTERN, compiled, low, prompt=True)
+                plan = _compiled_plan(_IN_PROMPT, _PROMPT_BY_SUBSTRING, compiled, low, prompt=True)
             else:
-                plan = _compiled_plan(_IN_RESPONSE, _PROMPT_BY_RESPONSE_TEXT, compiled, low)
+                plan = _compiled_plan(_IN_RESPONSE, _RESPONSE_BY_SUBSTRING, compiled, low)
         else:
-            plan = _compiled_plan(_IN_RESPONSE, _RESPONSE_BY_PATTERN, compiled, low)
+            plan = _compiled_plan(_IN_RESPONSE, _RESPONSE_BY_WORD, compiled, low)
     else:
         plan = _candidates(tokens) if tokens is not None else _IN_PROMPT if field == "prompt" else _IN_RESPONSE
     for grammar, family, rule in plan:
