@@ -118,27 +118,25 @@ class Scanner:
             if need is not None:
                 PATTERNS.mark_prompt(need.prompt)  # the prompt is read by the smaller prompt set
 
-    def _skip(self, need, compiled, low_response: str, in_response: frozenset[int],
-              low_prompt: str, in_prompt: frozenset[int]) -> bool:
-        """Whether the compiled set rules out every pattern a score above 0 needs (`need`, a `Needs`): cheap set
-        tests first, then the gates of the few patterns the set let through."""
-        if not need.response.isdisjoint(in_response) and compiled.any_may_match(need.response, low_response):
-            return False
-        return need.prompt.isdisjoint(in_prompt) or not compiled.any_may_match(need.prompt, low_prompt, prompt=True)
-
     def _scan(self, prompt: str, response: str) -> ScanResult:
         scores: dict[str, float] = {}
         findings: list[Finding] = []
         compiled = active()
-        in_response = in_prompt = None
+        in_response: frozenset[int] | None = None  # None: every pattern may match (or no compiled matcher)
+        in_prompt: frozenset[int] | None = None
+        low_response = low_prompt = ""
         if compiled is not None:
             low_response, low_prompt = lowered(response), lowered(prompt) if prompt else ""
             in_response = compiled.candidates(low_response)
             in_prompt = compiled.candidates(low_prompt, prompt=True) if prompt else frozenset()
-        sure = in_response is not None and in_prompt is not None  # None: RE2 could not read a text
         for det, det_id, limit, need in self._plan:
-            if sure and need is not None and self._skip(need, compiled, low_response, in_response,  # type: ignore[arg-type]
-                                                        low_prompt, in_prompt):  # type: ignore[arg-type]
+            # Skipped when the compiled set rules out every pattern a score above 0 needs: cheap set tests first, then
+            # the gates of the few patterns the set let through.
+            if need is not None and compiled is not None and in_response is not None and in_prompt is not None \
+                    and (need.response.isdisjoint(in_response)
+                         or not compiled.any_may_match(need.response, low_response)) \
+                    and (need.prompt.isdisjoint(in_prompt)
+                         or not compiled.any_may_match(need.prompt, low_prompt, prompt=True)):
                 scores[det_id] = 0.0
                 continue
             score, span = det.score(prompt, response)
