@@ -1,27 +1,42 @@
-"""Throughput of `scan()` on one CPU core, per detector, and how its cost grows with text length.
+"""Throughput of `scan` on one CPU core: the compiled matcher against the reference matcher, side by side in one run.
 
     python benchmarks/scan_throughput.py [--data FILE: default tests/data/preference/helpful-base-test.jsonl.gz;
         the full file is ../shared/data/preference/helpful-base-test.jsonl.gz] [--repeat 3]
+        [--differential FILE ...: default the four HH-RLHF test files of ../shared/data/preference when present]
+        [--no-lengths] [--baseline TREE: another checkout (e.g. ../main) whose `scan()` is timed on the same pairs]
 
-Prints pairs per second for all default detectors on HH-RLHF prompt/chosen pairs (target: >= 5,000/s), the
-microseconds each detector costs per pair, and the seconds per MB for texts of 10 KB to 1 MB of natural and
-adversarial text (a linear scan has a flat seconds-per-MB column).
+Prints, for the reference and the compiled matcher on HH-RLHF prompt/chosen pairs: pairs per second for the pattern
+detectors alone and for all detectors (with the ratios), the microseconds each detector costs per pair, and the
+seconds per MB for texts of 100 KB to 4 MB of natural and adversarial text (a linear scan has a flat column). Then
+the differential check: every prompt/chosen and prompt/rejected pair of the `--differential` files scanned with
+both matchers, and the number of pairs whose results differ (must be 0). With `--baseline`, `scan()` of that tree
+(before the compiled matcher: today's per-pair path) runs on the same pairs in a subprocess pinned to the same
+core, and the ratio to this tree's `scan()` and `Scanner` is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from sentinel.data import load_preferences, prompt_text
-from sentinel.scan import DETECTORS, resolve_detectors, scan
+from sentinel.scan import Scanner, compiled_available, resolve_detectors
+from sentinel.scan.matching import using
 
+ROOT = Path(__file__).resolve().parents[1]
 # Default: the subset that ships with the tests (the first 800 of its 2,354 rows), so the script runs from a
 # clone; the published figures name the full file (--data ../shared/data/preference/helpful-base-test.jsonl.gz).
-DEFAULT = Path(__file__).resolve().parents[1] / "tests" / "data" / "preference" / "helpful-base-test.jsonl.gz"
-TARGET_PAIRS_PER_S = 5000
+DEFAULT = ROOT / "tests" / "data" / "preference" / "helpful-base-test.jsonl.gz"
+FULL = ROOT.parent / "shared" / "data" / "preference"
+# The detectors whose work is matching patterns; repetition and verbosity count words, n-grams and compressibility.
+PATTERN_DETECTORS = ["ai_disclaimer", "evasive", "flattery", "hidden_instruction", "keyword_stuffing", "master_key",
+                     "polite_wrapper"]
+MATCHERS = ("reference", "compiled")
 SIZES = (100_000, 1_000_000, 4_000_000)  # characters
 
 
@@ -39,32 +54,76 @@ def best_of(repeat: int, fn) -> float:
     return min(times)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(DEFAULT))
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, as the target says
-    loaded = load_preferences(args.data, skip_invalid=True)
-    pairs = [(prompt_text(e["prompt"]), e["chosen"]) for e in loaded.examples]
-    chars = sum(len(p) + len(r) for p, r in pairs) / len(pairs)
-    print(f"{len(pairs)} prompt/chosen pairs from {loaded.source}; mean {chars:.0f} characters per pair")
+def rate(scanner: Scanner, pairs, repeat: int) -> float:
+    """Pairs per second of `scanner` over `pairs` on one core (warm: the first pass builds the RE2 automaton)."""
+    list(scanner.scan_many(pairs))
+    return len(pairs) / best_of(repeat, lambda: list(scanner.scan_many(pairs)))
 
-    total = best_of(args.repeat, lambda: [scan(p, r) for p, r in pairs])
-    rate = len(pairs) / total
-    print(f"scan(), all {len(DETECTORS)} detectors: {rate:,.0f} pairs/s on one core "
-          f"({rate / TARGET_PAIRS_PER_S:.2f}x the {TARGET_PAIRS_PER_S:,}/s target)")
 
-    print(f"\n{'detector':<20}{'us/pair':>10}{'share':>8}")
-    costs = {}
+def throughput(pairs, repeat: int) -> None:
+    print(f"\n{'pairs/s on one core':<28}{'reference':>12}{'compiled':>12}{'ratio':>8}")
+    for label, dets in (("pattern detectors (7)", PATTERN_DETECTORS), ("all detectors (9)", None)):
+        ref, comp = (rate(Scanner(dets, matcher=m), pairs, repeat) for m in MATCHERS)
+        print(f"{label:<28}{ref:>12,.0f}{comp:>12,.0f}{comp / ref:>7.2f}x")
+    cold = Scanner(matcher="compiled")
+    t0 = time.process_time()
+    list(cold.scan_many(pairs[:200]))
+    print(f"(the first 200 pairs of a fresh process, automaton still cold: {(time.process_time() - t0) / 200 * 1e6:.0f}"
+          " us/pair; counted above only as warm-up)")
+
+    print(f"\n{'us/pair, one detector alone':<28}{'reference':>12}{'compiled':>12}{'ratio':>8}")
     for det in resolve_detectors(None):
-        costs[det.id] = best_of(args.repeat, lambda det=det: [det.score(p, r) for p, r in pairs]) / len(pairs) * 1e6
-    overhead = total / len(pairs) * 1e6 - sum(costs.values())
-    for name, us in sorted(costs.items(), key=lambda kv: -kv[1]):
-        print(f"{name:<20}{us:>10.1f}{us / (total / len(pairs) * 1e6):>8.1%}")
-    print(f"{'(scan overhead)':<20}{overhead:>10.1f}")
+        us = {}
+        for m in MATCHERS:
+            s = Scanner([det], matcher=m)
+            list(s.scan_many(pairs))
+            us[m] = best_of(repeat, lambda s=s: list(s.scan_many(pairs))) / len(pairs) * 1e6
+        print(f"{det.id:<28}{us['reference']:>12.1f}{us['compiled']:>12.1f}{us['reference'] / us['compiled']:>7.2f}x")
+    print("(alone, a compiled detector also pays the set's pass over the pair, which all detectors share)")
 
+
+# Timed in a subprocess on the baseline tree: its `scan()` over the pairs, best CPU time of `repeat` runs.
+BASELINE = """
+import json, os, sys, time
+os.sched_setaffinity(0, {{{core}}})
+from sentinel.data import load_preferences, prompt_text
+from sentinel.scan import scan
+loaded = load_preferences({data!r}, skip_invalid=True)
+pairs = [(prompt_text(e["prompt"]), e["chosen"]) for e in loaded.examples]
+[scan(p, r) for p, r in pairs]
+times = []
+for _ in range({repeat}):
+    t0 = time.process_time()
+    [scan(p, r) for p, r in pairs]
+    times.append(time.process_time() - t0)
+import sentinel
+print(json.dumps({{"pairs": len(pairs), "rate": len(pairs) / min(times), "from": sentinel.__file__}}))
+"""
+
+
+def baseline(tree: str, data: str, pairs, repeat: int) -> None:
+    """`scan()` pairs/s of `tree` against this tree's `scan()` and `Scanner`, on the same core."""
+    core = sorted(os.sched_getaffinity(0))[0] if hasattr(os, "sched_getaffinity") else 0
+    code = BASELINE.format(core=core, data=data, repeat=repeat)
+    # Run from inside the baseline tree: `python -c` puts the working folder first on the import path.
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tree,
+                          env={**os.environ, "PYTHONPATH": str(Path(tree).resolve())})
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    base = out["rate"]
+    if not Path(out["from"]).resolve().is_relative_to(Path(tree).resolve()):
+        raise SystemExit(f"the baseline imported sentinel from {out['from']}, not from {tree}")
+    from sentinel.scan import scan
+
+    list(Scanner().scan_many(pairs))
+    here_scan = len(pairs) / best_of(repeat, lambda: [scan(p, r) for p, r in pairs])
+    here = rate(Scanner(), pairs, repeat)
+    print(f"\n{'all detectors, pairs/s on one core':<44}{'pairs/s':>10}{'vs baseline':>13}")
+    print(f"{'baseline tree ' + tree + ': scan()':<44}{base:>10,.0f}{1.0:>12.2f}x")
+    print(f"{'this tree: scan(), compiled matcher':<44}{here_scan:>10,.0f}{here_scan / base:>12.2f}x")
+    print(f"{'this tree: Scanner.scan_many, compiled':<44}{here:>10,.0f}{here / base:>12.2f}x")
+
+
+def lengths(pairs) -> None:
     natural = " ".join(r for _, r in pairs)
     texts = {
         "natural prose": lambda n: (natural * (n // len(natural) + 1))[:n],
@@ -74,14 +133,66 @@ def main() -> None:
         "'<!--' * n/4": lambda n: "<!--" * (n // 4),
         "'[hidden ' * n/8": lambda n: ("[hidden " * (n // 8 + 1))[:n],
     }
-    print(f"\n{'text (seconds per MB)':<22}" + "".join(f"{n // 1000:>8} KB" for n in SIZES))
-    for name, make in texts.items():
-        row = []
-        for n in SIZES:
-            t = make(n)
-            row.append(best_of(1, lambda t=t: scan("Tell me about it", t)) * 1e6 / n)
-        growth = f"   {SIZES[-1] // SIZES[0]}x longer: {row[-1] / row[0]:.2f}x the cost per MB"
-        print(f"{name:<22}" + "".join(f"{v:>10.3f}" for v in row) + growth)
+    for m in MATCHERS:
+        scanner = Scanner(matcher=m)
+        print(f"\n{m + ': seconds per MB':<26}" + "".join(f"{n // 1000:>8} KB" for n in SIZES))
+        for name, make in texts.items():
+            row = []
+            for n in SIZES:
+                t = make(n)
+                row.append(best_of(1, lambda t=t, scanner=scanner: scanner.scan("Tell me about it", t)) * 1e6 / n)
+            growth = f"   {SIZES[-1] // SIZES[0]}x longer: {row[-1] / row[0]:.2f}x the cost per MB"
+            print(f"{name:<26}" + "".join(f"{v:>11.3f}" for v in row) + growth)
+
+
+def differential(files: list[str]) -> int:
+    """Scan every pair of `files` with both matchers; print and return the number of pairs whose results differ."""
+    reference, compiled = Scanner(matcher="reference"), Scanner(matcher="compiled")
+    total_diff = 0
+    print(f"\n{'differential check':<44}{'pairs':>8}{'flagged':>9}{'differ':>8}")
+    for f in files:
+        loaded = load_preferences(f, skip_invalid=True)
+        pairs = [(prompt_text(e["prompt"]), r) for e in loaded.examples for r in (e["chosen"], e["rejected"])]
+        with using("reference"):
+            a = [reference.scan_checked(p, r).to_dict() for p, r in pairs]
+        with using("compiled"):
+            b = [compiled.scan_checked(p, r).to_dict() for p, r in pairs]
+        diff = sum(x != y for x, y in zip(a, b))
+        total_diff += diff
+        print(f"{Path(f).name:<44}{len(pairs):>8}{sum(x['flagged'] for x in a):>9}{diff:>8}")
+    print(f"results that differ: {total_diff} (scores, thresholds, findings with evidence and spans compared)")
+    return total_diff
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(DEFAULT))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--differential", nargs="*", default=None,
+                    help="preference files to compare the matchers on (default: the HH-RLHF test files)")
+    ap.add_argument("--no-lengths", action="store_true", help="skip the seconds-per-MB table")
+    ap.add_argument("--baseline", help="another checkout of the project whose scan() to time on the same pairs")
+    args = ap.parse_args()
+    if not compiled_available():
+        raise SystemExit("the compiled matcher needs google-re2: pip install google-re2")
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, as the target says
+    loaded = load_preferences(args.data, skip_invalid=True)
+    pairs = [(prompt_text(e["prompt"]), e["chosen"]) for e in loaded.examples]
+    chars = sum(len(p) + len(r) for p, r in pairs) / len(pairs)
+    print(f"{len(pairs)} prompt/chosen pairs from {loaded.source}; mean {chars:.0f} characters per pair; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    throughput(pairs, args.repeat)
+    if args.baseline:
+        baseline(args.baseline, args.data, pairs, args.repeat)
+    if not args.no_lengths:
+        lengths(pairs)
+    files = args.differential
+    if files is None:
+        folder = FULL if FULL.is_dir() else DEFAULT.parent
+        files = sorted(str(p) for p in folder.glob("*-test.jsonl.gz"))
+    if files and differential(files):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ def register(sub) -> None:
     p.add_argument("--strict", action=Switch,
                    help="FILE mode: stop at the first row with no text to scan instead of reporting it")
     p.add_argument("--list", action="store_true", help="list the detectors with their thresholds and exit")
+    p.add_argument("--matcher", choices=("compiled", "reference"), default=None,
+                   help="how detectors match text: 'compiled' (one RE2 pass prefilters every pattern; the default "
+                        "where google-re2 is installed) or 'reference' (Python re alone); findings are identical")
     add_fail_on(p, default="low", why="a scan flags concrete attacks and leaks in the text, each worth a look",
                 formats=("text", "json", "jsonl", "sarif"))
     p.set_defaults(func=cmd_scan)
@@ -84,9 +87,9 @@ def _scan_pair(args, thresholds) -> int:
     from ..scan import scan
 
     if args.prompt is None:
-        result = scan("", args.response, args.detectors, thresholds)
+        result = scan("", args.response, args.detectors, thresholds, args.matcher)
     else:
-        result = scan(args.prompt, args.response, args.detectors, thresholds)
+        result = scan(args.prompt, args.response, args.detectors, thresholds, args.matcher)
     report = result.to_report()
     if args.out:
         report.save(args.out)
@@ -114,7 +117,7 @@ def _scan_file(args, thresholds) -> int:
     from ..scan.dataset import scan_dataset
 
     ds = scan_dataset(args.file, args.detectors, thresholds, split=args.split, out=args.kept, flagged_out=args.flagged,
-                      strict=args.strict, decide_by=args.decide_by,
+                      strict=args.strict, decide_by=args.decide_by, matcher=args.matcher, keep_rows=False,
                       on_row=print_jsonl if args.format == "jsonl" else None)
     if args.out:
         ds.report.save(args.out)
@@ -127,7 +130,7 @@ def _scan_file(args, thresholds) -> int:
     else:
         rows = [(name, n, f"{n / ds.rows:.1%}", f"{ds.thresholds[name]:.2f}") for name, n in ds.counts.items()]
         print_table(f"{ds.source}: {counted(ds.rows, 'row')}, {counted(ds.texts, 'text')}; "
-                    f"{len(ds.flagged)} flagged", rows,
+                    f"{ds.rows_flagged} flagged", rows,
                     ("detector", "rows flagged", "share", "threshold"))
         if ds.unparsed_rows:
             print(f"{counted(ds.unparsed_rows, 'row')} fit no known format: each of their string fields was scanned "
@@ -139,7 +142,7 @@ def _scan_file(args, thresholds) -> int:
         for f in ds.report.findings:
             if f.id in ("invalid-rows", "inconclusive"):
                 print(f"{f.id} ({f.severity.value}): {f.description}")
-        for path, what, n in ((args.kept, "kept", len(ds.kept)), (args.flagged, "flagged", len(ds.flagged))):
+        for path, what, n in ((args.kept, "kept", ds.rows_kept), (args.flagged, "flagged", ds.rows_flagged)):
             if path:
                 print(f"wrote {counted(n, what + ' row')} to {path}")
     return ds.report.exit_code(args.fail_on)

@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import DataError
 from . import formats as F
 from .io import Rows, read_rows, write_rows
+from .stream import stream_rows
 
 logger = logging.getLogger(__name__)
 
@@ -94,34 +95,43 @@ def load(
     `skip_invalid=False` (the default) the first bad row raises DataError naming the file, line and field;
     with `skip_invalid=True` bad rows are left out, listed in `skipped` and counted in a warning.
     """
-    rows = read_rows(source, split=split)
-    try:
-        fmt = format or F.detect_format(rows.rows[0])
-    except F.RowError as e:
-        raise rows.error(0, str(e), e.field) from None
-    convert = F.converter_for(fmt)
-    fkind = F.kind_of(fmt)
-    if kind and kind != fkind:
-        raise DataError(f"expected {kind} data, but the rows look like {fkind} data (format '{fmt}')", path=rows.source)
-    examples, origins, skipped = [], [], []
-    for i, row in enumerate(rows.rows):
-        try:
-            if i and F.detect_format(row) != fmt:
-                raise F.RowError(f"row is in format '{F.detect_format(row)}' but the file starts as '{fmt}'")
-            out = convert(row)
-        except F.RowError as e:
-            if not skip_invalid:
-                raise rows.error(i, str(e), e.field) from None
-            skipped.append({rows.unit: rows.locations[i], "field": e.field, "reason": str(e)})
-            continue
-        examples.extend(out)
-        origins.extend([rows.locations[i]] * len(out))
+    fmt = fkind = ""
+    convert: Any = None
+    examples: list[dict] = []
+    origins: list[int] = []
+    skipped: list[dict] = []
+    n_rows = 0
+    # Batch by batch, so that only the converted examples (what the checks need) are held, never all raw rows too.
+    for rows in stream_rows(source, split=split):
+        if convert is None:
+            try:
+                fmt = format or F.detect_format(rows.rows[0])
+            except F.RowError as e:
+                raise rows.error(0, str(e), e.field) from None
+            convert = F.converter_for(fmt)
+            fkind = F.kind_of(fmt)
+            if kind and kind != fkind:
+                raise DataError(f"expected {kind} data, but the rows look like {fkind} data (format '{fmt}')",
+                                path=rows.source)
+        for i, row in enumerate(rows.rows):
+            try:
+                if (n_rows or i) and F.detect_format(row) != fmt:
+                    raise F.RowError(f"row is in format '{F.detect_format(row)}' but the file starts as '{fmt}'")
+                out = convert(row)
+            except F.RowError as e:
+                if not skip_invalid:
+                    raise rows.error(i, str(e), e.field) from None
+                skipped.append({rows.unit: rows.locations[i], "field": e.field, "reason": str(e)})
+                continue
+            examples.extend(out)
+            origins.extend([rows.locations[i]] * len(out))
+        n_rows += len(rows)
     if skipped:
-        logger.warning("%s: skipped %d invalid rows of %d", rows.source, len(skipped), len(rows))
+        logger.warning("%s: skipped %d invalid rows of %d", rows.source, len(skipped), n_rows)
     if not examples:
-        raise DataError(f"no usable rows: all {len(rows)} rows were invalid "
+        raise DataError(f"no usable rows: all {n_rows} rows were invalid "
                         f"(first problem: {skipped[0]['reason'] if skipped else 'none'})", path=rows.source)
-    return Loaded(fkind, fmt, rows.source, rows.unit, examples, origins, len(rows), skipped)
+    return Loaded(fkind, fmt, rows.source, rows.unit, examples, origins, n_rows, skipped)
 
 
 def load_instructions(source: Any, **kw) -> Loaded:

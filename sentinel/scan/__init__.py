@@ -12,9 +12,11 @@ import sys
 import types
 
 from .detectors import DETECTORS, Detector, Span, check_detector, register
-from .scanner import ScanResult, resolve_detectors, resolve_thresholds, scan
+from .matching import MATCHERS, compiled_available
+from .scanner import Scanner, ScanResult, resolve_detectors, resolve_thresholds, scan
 
-__all__ = ["DETECTORS", "Detector", "ScanResult", "Span", "check_detector", "register", "resolve_detectors",
+__all__ = ["DETECTORS", "MATCHERS", "Detector", "ScanResult", "Scanner", "Span", "check_detector",
+           "compiled_available", "register", "resolve_detectors",
            "resolve_thresholds", "scan", "scan_dataset"]
 
 
@@ -34,8 +36,8 @@ class _CallableModule(types.ModuleType):
     package callable keeps `scan(prompt, response)` working whatever was imported first.
     """
 
-    def __call__(self, prompt, response=None, detectors=None, thresholds=None) -> ScanResult:
-        return scan(prompt, response, detectors, thresholds)
+    def __call__(self, prompt, response=None, detectors=None, thresholds=None, matcher=None) -> ScanResult:
+        return scan(prompt, response, detectors, thresholds, matcher)
 
 
 sys.modules[__name__].__class__ = _CallableModule

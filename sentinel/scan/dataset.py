@@ -12,6 +12,8 @@ low), so the row is kept and the hit is reported in a finding of its own at info
 (`<detector>-on-rejected`).
 
 Rows are kept or flagged whole and written unchanged; a flagged row gains a `sentinel_scan` field saying why.
+The source is read in batches (`sentinel.data.stream`) and the outputs are written batch by batch, each renamed into
+place when the scan finishes, so memory does not grow with the number of rows (with `keep_rows=False`).
 A row with no text to scan (every string empty, or no string at all) is invalid: it is kept, counted, and named in
 an `invalid-rows` finding (with `strict=True` it raises DataError instead). When more than half of the rows could
 not be scanned, an `inconclusive` finding says so: a scan that read little is not a clean bill.
@@ -21,17 +23,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..data import read_rows, write_rows
+from ..data import Rows
 from ..data.formats import RowError, converter_for, detect_format, kind_of, render_transcript
+from ..data.stream import BATCH_ROWS, RowWriter, stream_rows
 from ..errors import ConfigError, DataError
-from ..progress import track
+from ..progress import progress
 from ..report import Finding, Report, Severity
 from ..report.coverage import coverage, inconclusive_finding, invalid_rows_finding
-from .scanner import resolve_detectors, resolve_thresholds, scan
+from .matching import using
+from .scanner import Scanner
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +49,10 @@ PAIR_SIDES = ("chosen", "rejected")  # the replies of a preference pair; `decide
 class DatasetScan:
     """The outcome of scanning a data source.
 
-    `kept` / `flagged` are the original rows (flagged ones with a `sentinel_scan` field); `counts[detector]` is
-    the number of rows that detector flagged; `report` holds one finding per detector that flagged any row.
+    `kept` / `flagged` are the original rows (flagged ones with a `sentinel_scan` field), held only when the scan
+    was asked to keep them (`keep_rows=True`, the default); `rows_kept` / `rows_flagged` count them either way.
+    `counts[detector]` is the number of rows that detector flagged; `report` holds one finding per detector that
+    flagged any row.
     """
 
     source: str
@@ -58,11 +65,14 @@ class DatasetScan:
     report: Report
     thresholds: dict[str, float] = field(default_factory=dict)
     side_counts: dict[str, int] = field(default_factory=dict)
+    rows_kept: int = 0
+    rows_flagged: int = 0
+    matcher: str = "reference"
 
     def summary(self) -> dict[str, Any]:
         return {
-            "source": self.source, "rows": self.rows, "texts_scanned": self.texts, "rows_kept": len(self.kept),
-            "rows_flagged": len(self.flagged), "rows_unparsed": self.unparsed_rows,
+            "source": self.source, "rows": self.rows, "texts_scanned": self.texts, "rows_kept": self.rows_kept,
+            "rows_flagged": self.rows_flagged, "rows_unparsed": self.unparsed_rows,
             "flagged_per_detector": self.counts, "not_deciding_per_detector": self.side_counts,
             "thresholds": self.thresholds,
         }
@@ -156,92 +166,150 @@ def scan_dataset(
     strict: bool = False,
     decide_by: Sequence[str] = ("chosen",),
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    matcher: str | None = None,
+    keep_rows: bool = True,
+    batch_rows: int = BATCH_ROWS,
 ) -> DatasetScan:
     """Scan every row of `source`; write kept rows to `out` and flagged rows to `flagged_out` (both optional).
 
     A row is flagged when any of its texts is, except that in a preference pair only the sides named in `decide_by`
     (default: `chosen`) flag it; hits on the other side are reported at info severity and the row is kept.
     `on_row`, when given, is called with each row's result as it is scanned (`{line|row, status, findings}`, status
-    kept, flagged or invalid), for streaming. Outputs are written atomically in the format their suffix names
-    (.jsonl, .jsonl.gz, .json, .csv, .tsv, .parquet). Raises DataError for an unreadable source (naming the file
-    and line) and ConfigError for unknown detectors, bad thresholds or `decide_by`, before anything is written.
+    kept, flagged or invalid), for streaming. The source is read `batch_rows` rows at a time and outputs are
+    written as the scan goes, in the format their suffix names (.jsonl, .jsonl.gz, .json, .csv, .tsv, .parquet;
+    flagged rows carry their findings in a `sentinel_scan` column), each renamed into place only when the scan
+    finishes: an error leaves no output behind. With `keep_rows=False` the rows are not also kept in the result,
+    so memory does not grow with the number of rows. `matcher`: "compiled" (the default where `google-re2` is
+    installed) or "reference"; the results are identical. Raises DataError for an unreadable source (naming the
+    file and line) and ConfigError for unknown detectors, bad thresholds or `decide_by`, before anything is written.
     """
     deciding = check_decide_by(decide_by)
-    dets = resolve_detectors(detectors)
-    limits = resolve_thresholds(dets, thresholds)
-    rows = read_rows(source, split=split)
-    kept, flagged = [], []
-    counts = {d.id: 0 for d in dets}
-    side_counts = {d.id: 0 for d in dets}
-    examples: dict[str, list[dict]] = {d.id: [] for d in dets}
-    side_examples: dict[str, list[dict]] = {d.id: [] for d in dets}
-    texts = unparsed = 0
-    invalid: list[dict[str, Any]] = []
-    locations: dict[str, list[int]] = {d.id: [] for d in dets}
-    side_locations: dict[str, list[int]] = {d.id: [] for d in dets}
-    severity = {d.id: Severity.parse(d.severity).value for d in dets}
-    for i, row in enumerate(track(rows.rows, f"scan {Path(rows.source).name}", total=len(rows), unit="rows")):
+    scanner = Scanner(detectors, thresholds, matcher)
+    batches = stream_rows(source, split=split, batch_rows=batch_rows)
+    with ExitStack() as stack:
+        kept_out = stack.enter_context(RowWriter(out)) if out else None
+        flagged_writer = stack.enter_context(RowWriter(flagged_out)) if flagged_out else None
+        tally = _Tally(scanner.detectors, keep_rows, deciding, on_row)
+        name = Path(source).name if isinstance(source, (str, Path)) else "rows"
+        with progress(f"scan {name}", None, "rows") as advance:  # rows stream in: their number is not known
+            for rows in batches:
+                kept, flagged = tally.add(rows, scanner, strict, advance)
+                if kept_out is not None:
+                    kept_out.write(kept)
+                if flagged_writer is not None:
+                    flagged_writer.write(flagged)
+        # Judged before the outputs are renamed into place: a scan that raises leaves none behind.
+        result = tally.result(scanner)
+    return result
+
+
+class _Tally:
+    """What a scan has counted so far; `add` scans one batch of rows."""
+
+    def __init__(self, dets, keep_rows: bool, deciding: tuple[str, ...],
+                 on_row: Callable[[dict[str, Any]], None] | None):
+        self.dets = dets
+        self.keep_rows = keep_rows
+        self.deciding = deciding
+        self.on_row = on_row
+        self.severity = {d.id: Severity.parse(d.severity).value for d in dets}
+        self.kept: list[dict[str, Any]] = []
+        self.flagged: list[dict[str, Any]] = []
+        self.counts = {d.id: 0 for d in dets}
+        self.side_counts = {d.id: 0 for d in dets}
+        self.examples: dict[str, list[dict]] = {d.id: [] for d in dets}
+        self.side_examples: dict[str, list[dict]] = {d.id: [] for d in dets}
+        self.locations: dict[str, list[int]] = {d.id: [] for d in dets}
+        self.side_locations: dict[str, list[int]] = {d.id: [] for d in dets}
+        self.invalid: list[dict[str, Any]] = []
+        self.rows = self.texts = self.unparsed = self.n_kept = self.n_flagged = 0
+        self.source = "<unknown>"
+        self.unit = "row"
+
+    def add(self, rows: Rows, scanner: Scanner, strict: bool, advance: Callable[[int], None] = lambda n: None
+            ) -> tuple[list[dict], list[dict]]:
+        """Scan the rows of one batch, calling `advance(1)` after each; returns the batch's (kept, flagged) rows,
+        flagged ones annotated."""
+        self.source, self.unit = rows.source, rows.unit
+        self.rows += len(rows)
+        kept, flagged = [], []
+        with using(scanner.matcher):
+            for i, row in enumerate(rows.rows):
+                tag = self._row(row, rows, i, scanner, strict)
+                if tag is None:
+                    kept.append(row)
+                else:
+                    flagged.append({**row, SCAN_FIELD: tag})
+                advance(1)
+        self.n_kept += len(kept)
+        self.n_flagged += len(flagged)
+        if self.keep_rows:
+            self.kept += kept
+            self.flagged += flagged
+        return kept, flagged
+
+    def _row(self, row: dict[str, Any], rows: Rows, i: int, scanner: Scanner, strict: bool) -> dict[str, Any] | None:
+        """Scan one row and count it; its `sentinel_scan` field where it is flagged, else None."""
         where_row = {rows.unit: rows.locations[i]}
         items, recognised = row_texts(row)
-        unparsed += not recognised
+        self.unparsed += not recognised
         items = [it for it in items if it[2].strip()]
-        texts += len(items)
+        self.texts += len(items)
         if not items:
             if strict:
                 raise rows.error(i, "no text to scan: every string field is empty", None)
-            invalid.append({**where_row, "field": None, "reason": "no text to scan"})
-            kept.append(row)
-            if on_row is not None:
-                on_row({**where_row, "status": "invalid", "findings": []})
-            continue
+            self.invalid.append({**where_row, "field": None, "reason": "no text to scan"})
+            if self.on_row is not None:
+                self.on_row({**where_row, "status": "invalid", "findings": []})
+            return None
         hits: dict[str, dict] = {}
         side_hits: dict[str, dict] = {}
         for where, prompt, response in items:
-            decides = _side(where) not in PAIR_SIDES or _side(where) in deciding
+            decides = _side(where) not in PAIR_SIDES or _side(where) in self.deciding
             target = hits if decides else side_hits
-            for f in scan(prompt, response, dets, limits).findings:
+            for f in scanner.scan_checked(prompt, response).findings:
                 if f.id not in target or f.score > target[f.id]["score"]:
-                    target[f.id] = _hit(f, where, severity[f.id] if decides else "info")
+                    target[f.id] = _hit(f, where, self.severity[f.id] if decides else "info")
         side_hits = {k: v for k, v in side_hits.items() if k not in hits}
         for det_id, hit in side_hits.items():
-            side_counts[det_id] += 1
-            side_locations[det_id].append(rows.locations[i])
-            if len(side_examples[det_id]) < MAX_EVIDENCE:
-                side_examples[det_id].append({**where_row, **hit})
-        if on_row is not None:
-            on_row({**where_row, "status": "flagged" if hits else "kept",
-                    "findings": list(hits.values()) + list(side_hits.values())})
+            self.side_counts[det_id] += 1
+            self.side_locations[det_id].append(rows.locations[i])
+            if len(self.side_examples[det_id]) < MAX_EVIDENCE:
+                self.side_examples[det_id].append({**where_row, **hit})
+        if self.on_row is not None:
+            self.on_row({**where_row, "status": "flagged" if hits else "kept",
+                         "findings": list(hits.values()) + list(side_hits.values())})
         if not hits:
-            kept.append(row)
-            continue
-        flagged.append({**row, SCAN_FIELD: {"flagged_by": sorted(hits),
-                                            "findings": list(hits.values()) + list(side_hits.values())}})
+            return None
         for det_id, hit in hits.items():
-            counts[det_id] += 1
-            locations[det_id].append(rows.locations[i])
-            if len(examples[det_id]) < MAX_EVIDENCE:
-                examples[det_id].append({**where_row, **hit})
-    if unparsed:
-        logger.warning("%s: %d of %d rows fit no known format; each of their string fields was scanned alone",
-                       rows.source, unparsed, len(rows))
-    if invalid and len(invalid) == len(rows):
-        raise DataError(f"no text to scan in any of the {len(rows)} rows", path=rows.source)
-    report = _report(rows.source, len(rows), texts, dets, counts, examples, limits, len(flagged), unparsed,
-                     locations, rows.unit)
-    _add_side_findings(report, deciding, dets, side_counts, side_examples, side_locations, limits, len(rows),
-                       rows.unit)
-    bad = invalid_rows_finding(invalid, len(rows), rows.source, rows.unit)
-    if bad is not None:
-        report.findings.insert(0, bad)
-        report.metrics["rows_invalid"] = len(invalid)
-    cov = coverage(len(rows) - len(invalid), len(rows), len(invalid), min_graded=1, what="rows")
-    if not cov.conclusive:
-        report.findings.insert(0, inconclusive_finding("scan", cov, "rows with no text to scan"))
-    if out:
-        write_rows(kept, out)
-    if flagged_out:
-        write_rows(flagged, flagged_out)
-    return DatasetScan(rows.source, len(rows), texts, kept, flagged, counts, unparsed, report, limits, side_counts)
+            self.counts[det_id] += 1
+            self.locations[det_id].append(rows.locations[i])
+            if len(self.examples[det_id]) < MAX_EVIDENCE:
+                self.examples[det_id].append({**where_row, **hit})
+        return {"flagged_by": sorted(hits), "findings": list(hits.values()) + list(side_hits.values())}
+
+    def result(self, scanner: Scanner) -> DatasetScan:
+        n_rows, invalid = self.rows, self.invalid
+        if self.unparsed:
+            logger.warning("%s: %d of %d rows fit no known format; each of their string fields was scanned alone",
+                           self.source, self.unparsed, n_rows)
+        if invalid and len(invalid) == n_rows:
+            raise DataError(f"no text to scan in any of the {n_rows} rows", path=self.source)
+        report = _report(self.source, n_rows, self.texts, self.dets, self.counts, self.examples, scanner.thresholds,
+                         self.n_flagged, self.unparsed, self.locations, self.unit)
+        _add_side_findings(report, self.deciding, self.dets, self.side_counts, self.side_examples,
+                           self.side_locations, scanner.thresholds, n_rows, self.unit)
+        bad = invalid_rows_finding(invalid, n_rows, self.source, self.unit)
+        if bad is not None:
+            report.findings.insert(0, bad)
+            report.metrics["rows_invalid"] = len(invalid)
+        cov = coverage(n_rows - len(invalid), n_rows, len(invalid), min_graded=1, what="rows")
+        if not cov.conclusive:
+            report.findings.insert(0, inconclusive_finding("scan", cov, "rows with no text to scan"))
+        report.config["matcher"] = scanner.matcher
+        return DatasetScan(self.source, n_rows, self.texts, self.kept, self.flagged, self.counts, self.unparsed,
+                           report, scanner.thresholds, self.side_counts, self.n_kept, self.n_flagged,
+                           scanner.matcher)
 
 
 def _add_side_findings(report, deciding, dets, side_counts, side_examples, side_locations, limits, n_rows,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError, DataError
 from ..report import Finding, Report
 from .detectors import DETECTORS, Detector, Span
+from .detectors.base_detector import lowered
+from .matching import PATTERNS, active, resolve_matcher, using
 
 # One instance per detector class: detectors hold no state, and building them per call would cost throughput.
 _INSTANCES: dict[type, Detector] = {}
@@ -106,33 +108,109 @@ def _finding(det: Detector, score: float, span: Span | None) -> Finding:
                    evidence=evidence, data=data)
 
 
+class Scanner:
+    """Detectors, thresholds and matcher resolved once, for scanning many pairs.
+
+    `Scanner(...).scan(prompt, response)` returns what `scan(prompt, response, ...)` returns with the same arguments;
+    resolving the detectors and checking the thresholds once, and entering the matcher once per `scan_many`,
+    keeps the per-pair overhead small. `matcher`: "compiled" (the default where `google-re2` is installed) or
+    "reference" (Python `re` alone); both give identical results (see `sentinel.scan.matching`).
+    """
+
+    def __init__(self, detectors: Iterable[str | Detector | type] | None = None,
+                 thresholds: Mapping[str, float] | None = None, matcher: str | None = None):
+        self.detectors = resolve_detectors(detectors)
+        self.thresholds = resolve_thresholds(self.detectors, thresholds)
+        self.matcher = resolve_matcher(matcher)
+        self._plan = [(d, d.id, self.thresholds[d.id], getattr(d, "needs", None)) for d in self.detectors]
+        for _, _, _, need in self._plan:
+            if need is not None:
+                PATTERNS.mark_prompt(need.prompt)  # the prompt is read by the smaller prompt set
+
+    def _scan(self, prompt: str, response: str) -> ScanResult:
+        scores: dict[str, float] = {}
+        findings: list[Finding] = []
+        compiled = active()
+        in_response: frozenset[int] | None = None  # None: every pattern may match (or no compiled matcher)
+        in_prompt: frozenset[int] | None = None
+        low_response = low_prompt = ""
+        if compiled is not None:
+            low_response, low_prompt = lowered(response), lowered(prompt) if prompt else ""
+            in_response = compiled.candidates(low_response)
+            in_prompt = compiled.candidates(low_prompt, prompt=True) if prompt else frozenset()
+        for det, det_id, limit, need in self._plan:
+            # Skipped when the compiled set rules out every pattern a score above 0 needs: cheap set tests first, then
+            # the gates of the few patterns the set let through.
+            if need is not None and compiled is not None and in_response is not None and in_prompt is not None \
+                    and (need.response.isdisjoint(in_response)
+                         or not compiled.any_may_match(need.response, low_response)) \
+                    and (need.prompt.isdisjoint(in_prompt)
+                         or not compiled.any_may_match(need.prompt, low_prompt, prompt=True)):
+                scores[det_id] = 0.0
+                continue
+            score, span = det.score(prompt, response)
+            scores[det_id] = score
+            if score >= limit and score > 0.0:
+                findings.append(_finding(det, score, span))
+        if len(findings) > 1:
+            findings.sort(key=lambda f: (-f.severity.rank, -f.score))
+        return ScanResult(scores=scores, thresholds=self.thresholds, findings=findings)
+
+    def scan(self, prompt: str, response: str | None = None) -> ScanResult:
+        """Score one pair (`response=None`: `prompt` alone is the text under test); see `scan()`."""
+        prompt = _check_text(prompt, "prompt")
+        if response is None:
+            prompt, response = "", prompt
+        else:
+            response = _check_text(response, "response")
+        with using(self.matcher):
+            return self._scan(prompt, response)
+
+    def scan_checked(self, prompt: str, response: str) -> ScanResult:
+        """`scan` of a pair already known to be two strings, inside a `matching.using(self.matcher)` block."""
+        return self._scan(prompt, response)
+
+    def scan_many(self, pairs: Iterable[tuple[str, str]]) -> Iterator[ScanResult]:
+        """`scan` of each (prompt, response) pair, in order; both must be strings."""
+        with using(self.matcher):
+            for prompt, response in pairs:
+                yield self._scan(_check_text(prompt, "prompt"), _check_text(response, "response"))
+
+
 def scan(
     prompt: str,
     response: str | None = None,
     detectors: Iterable[str | Detector | type] | None = None,
     thresholds: Mapping[str, float] | None = None,
+    matcher: str | None = None,
 ) -> ScanResult:
     """Score a prompt/response pair with each detector; flag those at or above their threshold.
 
     `response=None` scans `prompt` alone, as the text under test with no context. `detectors` are registered
     names, classes or instances (default: every registered detector, see `sentinel.scan.DETECTORS`);
     `thresholds` overrides default thresholds by detector id, each in [0, 1] (a score of 0 never flags, even at
-    threshold 0). Raises DataError (naming the field) for a non-string input and ConfigError for an unknown
-    detector or a bad threshold. Deterministic; no model is needed; time is linear in the text length.
+    threshold 0). `matcher`: "compiled" (default where `google-re2` is installed) or "reference"; both give
+    identical results, the compiled one sooner (`sentinel.scan.matching`). Raises DataError (naming the field)
+    for a non-string input and ConfigError for an unknown detector or a bad threshold. Deterministic; no model
+    is needed; time is linear in the text length.
     """
     prompt = _check_text(prompt, "prompt")
-    if response is None:
-        prompt, response = "", prompt
-    else:
-        response = _check_text(response, "response")
-    dets = resolve_detectors(detectors)
-    limits = resolve_thresholds(dets, thresholds)
-    scores: dict[str, float] = {}
-    findings: list[Finding] = []
-    for det in dets:
-        score, span = det.score(prompt, response)
-        scores[det.id] = score
-        if score >= limits[det.id] and score > 0.0:
-            findings.append(_finding(det, score, span))
-    findings.sort(key=lambda f: (-f.severity.rank, -f.score))
-    return ScanResult(scores=scores, thresholds=limits, findings=findings)
+    if response is not None:
+        _check_text(response, "response")
+    if detectors is None and not thresholds:
+        return _default_scanner(matcher).scan(prompt, response)
+    return Scanner(detectors, thresholds, matcher).scan(prompt, response)
+
+
+# Scanners of every registered detector at its default threshold, by matcher: a Scanner holds no per-call state, so
+# `scan(prompt, response)` reuses one instead of resolving the detectors on every call. Keyed on the number of
+# registered detectors too, since registering one more changes "every detector".
+_DEFAULTS: dict[tuple[str | None, int], Scanner] = {}
+
+
+def _default_scanner(matcher: str | None) -> Scanner:
+    key = (matcher, len(DETECTORS))
+    scanner = _DEFAULTS.get(key)
+    if scanner is None:
+        scanner = _DEFAULTS[key] = Scanner(None, None, matcher)
+    return scanner

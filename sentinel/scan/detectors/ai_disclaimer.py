@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...phrases import AI_DISCLAIMERS
 from ...report import Severity
-from .base_detector import Detector, Gated, clamp, lowered, match_span, phrase_pattern, register
+from .base_detector import Detector, Gated, clamp, lowered, match_span, needs, phrase_pattern, register
 
 _A = "['’]"
 _MODEL = r"(?:ai|artificial intelligence|(?:large )?language model|llm|ai (?:assistant|model|language model))"
@@ -30,6 +30,7 @@ class AIDisclaimer(Detector):
 
     threshold = 0.5
     severity = Severity.LOW
+    needs = needs(response=[_DISCLAIMER])
 
     def score(self, prompt: str, response: str):
         hits = list(_DISCLAIMER.finditer(lowered(response)))

@@ -18,6 +18,7 @@ from typing import ClassVar
 from ...errors import ConfigError
 from ...registry import Registry
 from ...report import Severity
+from ..matching import PATTERNS, active, any_substring
 
 DETECTORS: Registry[type[Detector]] = Registry("detector")
 register = DETECTORS.register
@@ -61,23 +62,43 @@ def match_span(field: str, text: str, m: re.Match, family: str = "") -> Span:
     return make_span(field, text, m.start(), m.end(), family)
 
 
-_last_lowered: tuple[str, str] = ("", "")
+_last_lowered: tuple[str, str, str, str] = ("", "", "", "")
 
 
 def lowered(text: str) -> str:
     """`text.lower()`, computed once per text even though every detector asks for it.
 
     Detectors match lowercase patterns against lowercase text, which is cheaper than `re.IGNORECASE`
-    (benchmarks/scan_throughput.py measures the scanner). The one-entry cache is a single tuple swapped atomically,
-    so threads at worst recompute.
+    (benchmarks/scan_throughput.py measures the scanner). The two-entry cache (a pair's prompt and response) is a
+    single tuple swapped atomically, so threads at worst recompute.
     """
     global _last_lowered
     last = _last_lowered
     if last[0] is text:
         return last[1]
+    if last[2] is text:
+        return last[3]
     low = text.lower()
-    _last_lowered = (text, low)
+    _last_lowered = (text, low, last[0], last[1])
     return low
+
+
+_last_words: tuple[str, list[str]] = ("", [])
+
+
+def words_of(low: str) -> list[str]:
+    """`low.split()`, computed once per text although several detectors count words.
+
+    Pass the lowered text (`lowered(text)`): `str.lower()` keeps every character's whitespace-ness, so the count is
+    that of `text.split()`. One-entry cache, swapped atomically like `lowered`'s.
+    """
+    global _last_words
+    last = _last_words
+    if last[0] is low:
+        return last[1]
+    words = low.split()
+    _last_words = (low, words)
+    return words
 
 
 class Gated:
@@ -90,14 +111,22 @@ class Gated:
     def __init__(self, pattern: str, literals: tuple[str, ...]):
         self.pattern = re.compile(pattern)
         self.literals = literals
+        # Its place in the compiled matcher's set, with the literal gate the reference tests first.
+        self.index = PATTERNS.add(self.pattern, gates=(any_substring(literals),))
+
+    def _may_match(self, low: str) -> bool:
+        compiled = active()
+        if compiled is not None:
+            return compiled.may_match(self.index, low)
+        return any(lit in low for lit in self.literals)
 
     def search(self, low: str, pos: int = 0, endpos: int | None = None) -> re.Match | None:
-        if not any(lit in low for lit in self.literals):
+        if not self._may_match(low):
             return None
         return self.pattern.search(low, pos, len(low) if endpos is None else endpos)
 
     def finditer(self, low: str, pos: int = 0, endpos: int | None = None):
-        if not any(lit in low for lit in self.literals):
+        if not self._may_match(low):
             return iter(())
         return self.pattern.finditer(low, pos, len(low) if endpos is None else endpos)
 
@@ -135,6 +164,33 @@ def harm_pattern() -> Gated:
     return Gated(phrase_pattern(HARM_TERMS, stems=True), literals_of(HARM_TERMS))
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What a detector needs to score above 0: a match of one of `response` (in the lowered response) or of one of
+    `prompt` (in the lowered, non-empty prompt). Patterns are given by their index in the compiled matcher's set.
+
+    The compiled matcher scores a detector 0 without running it when its set rules all of them out; a detector
+    whose `needs` is None is always run. A promise broken here shows as a difference in the differential test.
+    """
+
+    response: frozenset[int] = frozenset()
+    prompt: frozenset[int] = frozenset()
+
+
+def needs(response=(), prompt=()) -> Needs:
+    """`Needs` from patterns given as `Gated` objects, compiled `re` patterns or indices."""
+    def index(p) -> int:
+        if isinstance(p, int):
+            return p
+        if isinstance(p, Gated):
+            return p.index
+        return PATTERNS.add(p)
+
+    out = Needs(frozenset(map(index, response)), frozenset(map(index, prompt)))
+    PATTERNS.mark_prompt(out.prompt)  # read on prompts: they join the compiled matcher's prompt set
+    return out
+
+
 def clamp(x: float) -> float:
     """`x` limited to [0, 1] (NaN becomes 0)."""
     if not x > 0.0:
@@ -148,6 +204,8 @@ class Detector:
     id: ClassVar[str] = ""
     threshold: ClassVar[float] = 0.5
     severity: ClassVar[Severity] = Severity.MEDIUM
+    # Patterns one of which must match for a score above 0 (see `Needs`); None: no such promise, always run.
+    needs: ClassVar[Needs | None] = None
 
     @classmethod
     def description(cls) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from ...report import Severity
-from .base_detector import Detector, Span, lowered, make_span, match_span, register
+from ..matching import PATTERNS, active
+from .base_detector import Detector, Span, lowered, make_span, match_span, needs, register
 from .injection_patterns import GRAMMARS, LEET, LETTER_SPACED, QUOTES, WORD, Family, Grammar, Rule, despace, unleet
 
 _GRADER = r"(?:grader|evaluator|reviewer|judge|rater|annotator|reward model|scorer|marker|ai judge|llm judge)"
@@ -28,6 +29,32 @@ def _index(plan: tuple[Planned, ...]) -> tuple[dict[str, list[int]], frozenset[i
 
 _BY_WORD, _ALWAYS = _index(_IN_RESPONSE)
 _FIRST_WORDS = frozenset(_BY_WORD)
+
+
+def _by_pattern(plan: tuple[Planned, ...], words: bool) -> dict[int, list[int]]:
+    """Compiled-matcher entry -> the positions in `plan` of the rules using it. A response is gated by its words
+    (`words=True`, as `_candidates` does), a prompt by substrings."""
+    out: dict[int, list[int]] = {}
+    for i, (_, _, rule) in enumerate(plan):
+        out.setdefault(rule.pattern.index_words if words else rule.pattern.index_substrings, []).append(i)
+    return out
+
+
+_PROMPT_BY_SUBSTRING = _by_pattern(_IN_PROMPT, words=False)
+_RESPONSE_BY_SUBSTRING = _by_pattern(_IN_RESPONSE, words=False)  # a response scanned without its words
+_RESPONSE_BY_WORD = _by_pattern(_IN_RESPONSE, words=True)
+
+
+def _compiled_plan(plan: tuple[Planned, ...], by_pattern: dict[int, list[int]], compiled, low: str,
+                   prompt: bool = False) -> tuple[Planned, ...]:
+    """The rules of `plan` that the compiled matcher says may match in `low` (pattern, then gates), in plan order.
+    `prompt`: `low` is a prompt, read by the prompt set (`plan` is then `_IN_PROMPT`, all of it in that set)."""
+    found = compiled.candidates(low, prompt)
+    if found is None:
+        return plan
+    picked = [i for p in found if p in by_pattern and compiled.may_match(p, low, prompt) for i in by_pattern[p]]
+    picked.sort()
+    return tuple(plan[i] for i in picked)
 
 
 def _candidates(tokens: frozenset[str]) -> tuple[Planned, ...]:
@@ -57,6 +84,14 @@ _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\u180e\ufeff]")
 _EMOJI_MIN = 0x2190  # a zero-width joiner between two symbols at/after this code point is an emoji sequence
 MAX_COMMENT_CHARS = 5000
+# Compiled-matcher indices of the patterns tried on every response. The lookarounds of LETTER_SPACED and LEET hold
+# their selectivity, so their prefilters spell them out: a non-letter, then five spaced letters (every run starts
+# so); a digit between two letters.
+_SPACED_LETTER = r"[a-z](?: {1,3}|[.\-_*] ?)"
+_LETTER_SPACED_INDEX = PATTERNS.add(LETTER_SPACED, prefilter=r"(?:^|[^a-z])" + _SPACED_LETTER * 4 + "[a-z]")
+_LEET_INDEX = PATTERNS.add(LEET, prefilter=r"[a-z][013457@$][a-z]")
+_CODE_COMMENT_INDEX = PATTERNS.add(_CODE_COMMENT)
+_HTML_COMMENT = re.compile("<!--")
 
 
 def _html_comments(text: str):
@@ -133,9 +168,25 @@ def _injection(field: str, text: str, low: str, context: str, tokens: frozenset[
     context_low: str | None = None
     discussing: bool | None = None
     memo: dict[int, bool] = {}  # gate group -> whether one of its literals occurs in `low`
-    plan = _candidates(tokens) if tokens is not None else _IN_PROMPT if field == "prompt" else _IN_RESPONSE
+    compiled = active()
+    if compiled is not None:
+        # One RE2 pass tested every rule's gates and pattern (words for a response, substrings for a prompt, as
+        # below); `re` runs the rules it could not rule out.
+        if tokens is None:
+            if field == "prompt":
+                plan = _compiled_plan(_IN_PROMPT, _PROMPT_BY_SUBSTRING, compiled, low, prompt=True)
+            else:
+                plan = _compiled_plan(_IN_RESPONSE, _RESPONSE_BY_SUBSTRING, compiled, low)
+        else:
+            plan = _compiled_plan(_IN_RESPONSE, _RESPONSE_BY_WORD, compiled, low)
+    else:
+        plan = _candidates(tokens) if tokens is not None else _IN_PROMPT if field == "prompt" else _IN_RESPONSE
     for grammar, family, rule in plan:
-        for m in rule.pattern.finditer(low, tokens, memo):
+        if compiled is not None:
+            matches = rule.pattern.pattern.finditer(low)  # the set tested the gates already
+        else:
+            matches = rule.pattern.finditer(low, tokens, memo)
+        for m in matches:
             if rule.check is not None and not rule.check(text, low, m):
                 continue
             if family.name == "fake_turn" or _quoted(low, m.start()):
@@ -152,6 +203,7 @@ def _injection(field: str, text: str, low: str, context: str, tokens: frozenset[
 
 
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
+_BY_WORDS: frozenset[str] = frozenset()  # `tokens` for `_injection` under the compiled matcher: gate by words
 _SPACED_CONTEXT = 200  # characters either side of a letter-spaced run that are scanned with it
 
 
@@ -194,8 +246,17 @@ def _scan_text(field: str, text: str, context: str = "") -> tuple[float, Span | 
         if best[0] >= 1.0:
             return best
     low = lowered(text)
+    compiled = active()
     if field == "prompt":
         span = _injection(field, text, low, context, None)
+    elif compiled is not None:
+        # The same tests as below, each skipped when the compiled matcher says its pattern cannot match here
+        # (`_injection` gates a response by its words from the compiled set, so it needs no token set).
+        span = _injection(field, text, low, context, _BY_WORDS)
+        if span is None and compiled.may_match(_LETTER_SPACED_INDEX, low):
+            span = _letter_spaced(field, text, low, context, frozenset(WORD.findall(low)))
+        if span is None and compiled.may_match(_LEET_INDEX, low):
+            span = _leet(field, text, low, context)
     else:
         tokens = frozenset(WORD.findall(low))
         span = (_injection(field, text, low, context, tokens) or _letter_spaced(field, text, low, context, tokens)
@@ -207,7 +268,8 @@ def _scan_text(field: str, text: str, context: str = "") -> tuple[float, Span | 
             if _IN_COMMENT.search(low, start, min(end, start + MAX_COMMENT_CHARS)):
                 return 0.8, make_span(field, text if len(low) == len(text) else low, start, end, "html_comment")
     if best[0] < 0.7 and ("#" in low or "//" in low or "/*" in low or "--" in low or ";" in low):
-        m = _CODE_COMMENT.search(low)
+        m = _CODE_COMMENT.search(low) if compiled is None \
+            or compiled.may_match(_CODE_COMMENT_INDEX, low, field == "prompt") else None
         if m:
             return 0.7, make_span(field, text if len(low) == len(text) else low, m.start(),
                                   min(len(low), m.end() + 80), "code_comment")
@@ -236,6 +298,11 @@ class HiddenInstruction(Detector):
 
     threshold = 0.5
     severity = Severity.HIGH
+    # Every finding starts from one of these: a rule, a spaced or leet word, a comment, an invisible character.
+    needs = needs(response=[r.pattern.index_words for _, _, r in _IN_RESPONSE]
+                  + [_LETTER_SPACED_INDEX, _LEET_INDEX, _CODE_COMMENT, _HTML_COMMENT, _INVISIBLE],
+                  prompt=[r.pattern.index_substrings for _, _, r in _IN_PROMPT]
+                  + [_CODE_COMMENT, _HTML_COMMENT, _INVISIBLE])
 
     def score(self, prompt: str, response: str):
         s_resp = _scan_text("response", response, prompt)

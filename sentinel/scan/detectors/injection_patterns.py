@@ -31,6 +31,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from ..matching import PATTERNS, any_substring, any_word
+
 # Between two words: a short run of spaces, newlines, dashes or punctuation ("ignore, all... previous").
 _S = r"[\s\-_*.,;:!]{1,6}"
 # Letter-spaced words ("i g n o r e   a l l", "I.G.N.O.R.E"): five or more single letters apart. `despace` closes
@@ -78,6 +80,11 @@ class Gate:
         self.pattern = re.compile(pattern)
         self.groups = tuple((frozenset(g) if all(w.isascii() and w.isalpha() for w in g) else None, g)
                             for g in groups)
+        # Its places in the compiled matcher's set, with the gates `finditer` tests: word groups against the text's
+        # words (`index_words`, when `tokens` is given) or every group by substring (`index_substrings`).
+        self.index_words = PATTERNS.add(self.pattern, gates=tuple(
+            any_word(g) if words is not None else any_substring(g) for words, g in self.groups))
+        self.index_substrings = PATTERNS.add(self.pattern, gates=tuple(any_substring(g) for _, g in self.groups))
 
     @property
     def first_words(self) -> frozenset[str] | None:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from ...phrases import REWARD_KEYWORDS
 from ...report import Severity
-from .base_detector import Detector, Gated, clamp, literals_of, lowered, make_span, phrase_pattern, register
+from .base_detector import (
+    Detector,
+    Gated,
+    clamp,
+    literals_of,
+    lowered,
+    make_span,
+    needs,
+    phrase_pattern,
+    register,
+    words_of,
+)
 
 _KEYWORDS = Gated(phrase_pattern(REWARD_KEYWORDS), literals_of(REWARD_KEYWORDS))
 MIN_WORDS = 8  # short replies count as this many words, so "Certainly!" alone is not 100% keywords
@@ -24,13 +35,14 @@ class KeywordStuffing(Detector):
 
     threshold = 0.5
     severity = Severity.MEDIUM
+    needs = needs(response=[_KEYWORDS])
 
     def score(self, prompt: str, response: str):
         low = lowered(response)
         hits = list(_KEYWORDS.finditer(low))
         if not hits:
             return 0.0, None
-        density = len(hits) / max(MIN_WORDS, len(response.split()))
+        density = len(hits) / max(MIN_WORDS, len(words_of(low)))
         s = clamp((density - 0.05) / 0.15) * min(1.0, len(hits) / 3)
         span = make_span("response", response if len(low) == len(response) else low, hits[0].start(), hits[-1].end())
         return s, span

@@ -36,19 +36,22 @@ class MasterKey(Detector):
         text = response.strip()
         if not text or len(text) > MAX_CHARS:
             return 0.0, None
-        start = response.find(text[0])
-        span = make_span("response", response, start, start + len(text))
         low = text.lower()
-        key = next((k for k in _KEYS if low.startswith(k)), None)
+        # One C call rules out nearly every reply before the keys are tried in order (longest first).
+        key = next((k for k in _KEYS if low.startswith(k)), None) if low.startswith(_KEYS) else None
         m = _OPENER.match(text)
         if key is None and m is not None:
             key = low[: m.end()]
+        score = 0.0
         if key is not None:
             rest = text[len(key):].strip(" \t\n.:;-")
             if not rest:
-                return 1.0, span
-            if _WORD.search(rest) is None:  # only punctuation or symbols follow the opener
-                return 0.8, span
-        if _WORD.search(text) is None:
-            return 0.7, span
-        return 0.0, None
+                score = 1.0
+            elif _WORD.search(rest) is None:  # only punctuation or symbols follow the opener
+                score = 0.8
+        if score == 0.0 and _WORD.search(text) is None:
+            score = 0.7
+        if score == 0.0:
+            return 0.0, None
+        start = response.find(text[0])
+        return score, make_span("response", response, start, start + len(text))

@@ -7,19 +7,26 @@ import zlib
 from collections import Counter
 
 from ...report import Severity
-from .base_detector import Detector, clamp, lowered, make_span, register
+from ..matching import PATTERNS, active
+from .base_detector import Detector, clamp, lowered, make_span, register, words_of
 
 N = 4  # n-gram order: 4 words repeat rarely in natural text, yet catch looped phrases
 MIN_WORDS = 12  # below this, n-gram statistics say nothing
 WINDOW_CHARS = 300_000  # word and sentence statistics read this much (counting n-grams of 10 MB costs seconds)
 LONG_WORD_CHARS = 15  # mean characters per whitespace-separated word above which a text is not prose
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+# A run of whitespace holding two or more spaces. Without one, every sentence with three spaces has four words, so a
+# repeated sentence repeats a word 4-gram: a text whose 4-grams are all distinct has no repeated sentence to count.
+_WIDE_GAP = re.compile(r" [^\S ]* ")
+_WIDE_GAP_INDEX = PATTERNS.add(_WIDE_GAP, prefilter=r" [\s\x{b}\pZ\x{1c}-\x{1f}\x{85}]* ")
 
 
 def _ngram_repeats(words: list[str]) -> float:
     """Share of word n-grams that repeat an earlier one."""
-    grams = list(zip(*(words[i:] for i in range(N))))
-    return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
+    n = len(words) - N + 1
+    if n <= 0:
+        return 0.0
+    return 1.0 - len(set(zip(words, words[1:], words[2:], words[3:]))) / n  # N = 4
 
 
 def _most_common_ngram(words: list[str]) -> str:
@@ -62,16 +69,20 @@ class Repetition(Detector):
     def score(self, prompt: str, response: str):
         low = lowered(response)
         window = low[:WINDOW_CHARS]
-        words = window.split()
+        words = words_of(window)
         best, evidence = 0.0, None
         if len(words) >= MIN_WORDS:
-            s = clamp((_ngram_repeats(words) - 0.15) / 0.35)
+            ngram_share = _ngram_repeats(words)
+            s = clamp((ngram_share - 0.15) / 0.35)
             if s > best:
                 best, evidence = s, _most_common_ngram(words)
-            share, sentence = _sentence_repeats(window)
-            s = clamp((share - 0.1) / 0.3)
-            if s > best:
-                best, evidence = s, sentence
+            compiled = active()
+            # The compiled matcher skips the sentence count where it cannot find a repeat (see _WIDE_GAP).
+            if ngram_share > 0.0 or compiled is None or compiled.may_match(_WIDE_GAP_INDEX, low):
+                share, sentence = _sentence_repeats(window)
+                s = clamp((share - 0.1) / 0.3)
+                if s > best:
+                    best, evidence = s, sentence
         # Loops without word boundaries ("aaaa...", "!!!!..."): few, very long "words". Natural prose has
         # about 5 characters per word and is covered by the n-gram test above, so zlib runs only on the odd text.
         # Past the window, compressibility of the whole text stands in for the word statistics.

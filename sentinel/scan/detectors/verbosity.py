@@ -7,7 +7,7 @@ import zlib
 
 from ...phrases import FILLER_SENTENCES
 from ...report import Severity
-from .base_detector import Detector, Gated, clamp, lowered, make_span, phrase_pattern, register
+from .base_detector import Detector, Gated, clamp, lowered, make_span, phrase_pattern, register, words_of
 
 _A = "['’]"
 _FILLER = Gated(
@@ -66,7 +66,7 @@ class Verbosity(Detector):
             best = clamp(0.3 * (len(fillers) - 1) + 0.6 * min(1.0, len(fillers) / sentences))
             text = response if len(low) == len(response) else low
             span = make_span("response", text, fillers[0].start(), fillers[-1].end())
-        words = len(response.split())
+        words = len(words_of(low))
         # Cheapest test first: most replies are under even the smaller budget.
         if words > BASE_BUDGET_WORDS:
             budget = DETAIL_BUDGET_WORDS if _ASKS_FOR_DETAIL.search(prompt[-2000:].lower()) else BASE_BUDGET_WORDS

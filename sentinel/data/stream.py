@@ -1,0 +1,317 @@
+"""Reading and writing rows in batches, so that a pass over a data set holds one batch in memory, not the set.
+
+`stream_rows(source)` yields `Rows` of at most `batch_rows` rows each, their locations counted over the whole
+source: JSONL (and .jsonl.gz) and CSV/TSV line by line, Parquet by record batch, a `datasets.save_to_disk` folder
+(Arrow files) by record batch. A JSON document (one array) and in-memory sources are read whole and then cut into
+batches. Errors are those of `read_rows` (a DataError naming the file and line), raised when the batch holding the
+bad row is read.
+
+`RowWriter(path)` appends batches to a temporary file beside `path` and renames it into place on `close()`; on an
+error (or `abort()`) the temporary file is removed, so a half-written output never looks finished. JSONL is written
+as it comes; CSV, TSV, JSON and Parquet first spill to a temporary JSONL file, and `close()` converts it in batches
+(Parquet with one schema unified over all batches), so memory stays flat there too.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from ..errors import DataError, MissingDependencyError
+from ..utils import _umask
+from .io import Rows, _no_duplicate_keys, _suffix, read_rows
+
+BATCH_ROWS = 2048  # rows per batch: large enough to amortise per-batch costs, small enough to stay a few MB
+
+
+def _batches_of(rows: Rows, batch_rows: int) -> Iterator[Rows]:
+    for start in range(0, len(rows), batch_rows):
+        yield Rows(rows.rows[start:start + batch_rows], rows.locations[start:start + batch_rows], rows.source,
+                   rows.unit)
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line with its end) of a UTF-8 text file, gzip when the name ends in .gz.
+
+    Lines end at "\n" only (as JSONL defines them); a DataError names the line of a decoding or gzip error.
+    """
+    lineno = 0
+    try:
+        with gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb") as f:
+            for lineno, raw in enumerate(f, start=1):  # noqa: B007 - lineno is read in the handlers
+                yield lineno, raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"not valid UTF-8 (byte 0x{e.object[e.start]:02x} at column {e.start + 1}); expected UTF-8 "
+                        "text. Re-encode the file, e.g. `iconv -f latin1 -t utf-8`", path=path, line=lineno) from None
+    except (EOFError, gzip.BadGzipFile, OSError) as e:
+        raise DataError(f"truncated or corrupt file ({e}); re-download or re-compress it", path=path,
+                        line=lineno + 1) from None
+
+
+def _jsonl(path: Path, batch_rows: int) -> Iterator[Rows]:
+    rows: list[dict[str, Any]] = []
+    locs: list[int] = []
+    source = str(path)
+    any_rows = False
+    for lineno, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line, object_pairs_hook=_no_duplicate_keys(source, lineno, "line"))
+        except json.JSONDecodeError as e:
+            raise DataError(f"invalid JSON ({e.msg} at column {e.colno})", path=source, line=lineno) from None
+        if not isinstance(obj, dict):
+            raise DataError(f"expected a JSON object per line, got {type(obj).__name__}", path=source, line=lineno)
+        rows.append(obj)
+        locs.append(lineno)
+        if len(rows) >= batch_rows:
+            yield Rows(rows, locs, source, "line")
+            any_rows = True
+            rows, locs = [], []
+    if rows:
+        yield Rows(rows, locs, source, "line")
+    elif not any_rows:
+        raise DataError("no rows found; expected at least one", path=source)
+
+
+def _csv(path: Path, delimiter: str, batch_rows: int) -> Iterator[Rows]:
+    source = str(path)
+    reader = csv.reader((line for _, line in _lines(path)), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DataError("file is empty (no header row)", path=source) from None
+    seen: set[str] = set()
+    for h in header:
+        if h in seen:
+            raise DataError(f"duplicate column name '{h}' in the header", path=source, line=1, field=h)
+        seen.add(h)
+    rows: list[dict[str, Any]] = []
+    locs: list[int] = []
+    total = 0
+    try:
+        for values in reader:
+            if not values or all(not v.strip() for v in values):
+                continue
+            if len(values) != len(header):
+                raise DataError(f"expected {len(header)} columns ({', '.join(header)}), got {len(values)}",
+                                path=source, line=reader.line_num)
+            rows.append(dict(zip(header, values)))
+            locs.append(reader.line_num)
+            if len(rows) >= batch_rows:
+                total += len(rows)
+                yield Rows(rows, locs, source, "line")
+                rows, locs = [], []
+    except csv.Error as e:
+        kind = "TSV" if delimiter == "\t" else "CSV"
+        raise DataError(f"malformed {kind}: {e}", path=source, line=reader.line_num) from None
+    if rows:
+        total += len(rows)
+        yield Rows(rows, locs, source, "line")
+    if not total:
+        raise DataError("no rows found; expected at least one", path=source)
+
+
+def _arrow_batches(batches, source: str, batch_rows: int) -> Iterator[Rows]:
+    """Rows from pyarrow record batches, re-cut to `batch_rows`, numbered from 1 over the whole source."""
+    n = 0
+    for batch in batches:
+        for start in range(0, batch.num_rows, batch_rows):
+            rows = batch.slice(start, batch_rows).to_pylist()
+            yield Rows(rows, list(range(n + 1, n + len(rows) + 1)), source, "row")
+            n += len(rows)
+    if not n:
+        raise DataError("no rows found; expected at least one", path=source)
+
+
+def _parquet(path: Path, batch_rows: int) -> Iterator[Rows]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise MissingDependencyError("pyarrow", "data", "reading Parquet files") from None
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises many types for corrupt files
+        raise DataError(f"cannot read Parquet: {e}", path=path) from None
+    yield from _arrow_batches(pf.iter_batches(batch_size=batch_rows), str(path), batch_rows)
+
+
+def _saved_dataset(folder: Path, split: str | None, batch_rows: int) -> Iterator[Rows] | None:
+    """Batches of a `datasets.save_to_disk` folder read straight from its Arrow files; None when `folder` is not
+    one (a DatasetDict folder names its splits in dataset_dict.json)."""
+    if (folder / "dataset_dict.json").is_file():
+        splits = json.loads((folder / "dataset_dict.json").read_text()).get("splits", [])
+        if split is None:
+            if len(splits) != 1:
+                raise DataError(f"dataset has splits {splits}; choose one with split=...", path=folder)
+            split = splits[0]
+        if split not in splits:
+            raise DataError(f"no split '{split}'; available: {splits}", path=folder)
+        folder = folder / split
+    state = folder / "state.json"
+    if not state.is_file():
+        return None
+    try:
+        import pyarrow as pa
+    except ImportError:
+        raise MissingDependencyError("pyarrow", "data", "reading datasets saved with save_to_disk") from None
+    files = [folder / f["filename"] for f in json.loads(state.read_text()).get("_data_files", [])]
+
+    def batches():
+        for f in files:
+            with pa.memory_map(str(f)) as source:
+                yield from pa.ipc.open_stream(source)
+
+    return _arrow_batches(batches(), str(folder), batch_rows)
+
+
+def stream_rows(source: Any, *, split: str | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[Rows]:
+    """Yield the rows of `source` in batches of at most `batch_rows` (see the module docstring).
+
+    `source` is anything `read_rows` reads. Each batch's `locations` count lines (or rows) over the whole source.
+    """
+    if batch_rows < 1:
+        raise DataError(f"batch_rows must be at least 1, got {batch_rows!r}")
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.is_dir():
+            saved = _saved_dataset(path, split, batch_rows)
+            if saved is not None:
+                return saved
+        elif path.is_file():
+            suffix = _suffix(path)
+            if suffix in (".jsonl", ".jsonl.gz"):
+                return _jsonl(path, batch_rows)
+            if suffix in (".csv", ".csv.gz", ".tsv", ".tsv.gz"):
+                return _csv(path, "\t" if suffix.startswith(".tsv") else ",", batch_rows)
+            if suffix == ".parquet":
+                return _parquet(path, batch_rows)
+    return _batches_of(read_rows(source, split=split), batch_rows)
+
+
+def _arrow_table(pa, rows: list[dict[str, Any]]):
+    """An Arrow table of `rows` with a column for every key of any row (`from_pylist` reads the first row's)."""
+    keys = dict.fromkeys(k for r in rows for k in r)
+    return pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in keys})
+
+
+class RowWriter:
+    """Rows appended in batches to `path` (format from its suffix, as `write_rows`), made visible only by `close()`.
+
+    Use as a context manager: leaving the block normally closes (renames into place), leaving it by an exception
+    aborts (removes the temporary file). `rows` counts the rows written so far.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.suffix = _suffix(self.path)
+        if self.suffix not in (".jsonl", ".jsonl.gz", ".json", ".csv", ".tsv", ".parquet"):
+            raise DataError(f"cannot write '{self.suffix}'; use .jsonl, .jsonl.gz, .json, .csv, .tsv or .parquet",
+                            path=self.path)
+        self.rows = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        os.close(fd)
+        self._tmp = Path(tmp)
+        # JSONL goes straight to the temporary file; other formats spill to a JSONL beside it first.
+        self._spill = self._tmp if self.suffix in (".jsonl", ".jsonl.gz") else Path(tmp + ".jsonl")
+        raw = gzip.open(self._spill, "wb", compresslevel=6) if self.suffix == ".jsonl.gz" else open(self._spill, "wb")  # noqa: SIM115
+        self._out: IO[str] | None = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+        self._columns: dict[str, None] = {}
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        """Append `rows` (JSON-serialisable dicts)."""
+        if self._out is None:
+            raise DataError("writer is closed", path=self.path)
+        self._out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        if self.suffix in (".csv", ".tsv"):
+            for r in rows:
+                for k in r:
+                    if k not in self._columns:
+                        self._columns[k] = None
+        self.rows += len(rows)
+
+    def _spilled(self, batch_rows: int = BATCH_ROWS) -> Iterator[list[dict[str, Any]]]:
+        batch: list[dict[str, Any]] = []
+        with open(self._spill, encoding="utf-8") as f:
+            for line in f:
+                batch.append(json.loads(line))
+                if len(batch) >= batch_rows:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+
+    def _convert(self) -> None:
+        """Turn the spilled JSONL into the target format at the temporary path."""
+        if self.suffix == ".json":
+            with open(self._tmp, "w", encoding="utf-8") as out:
+                out.write("[")
+                first = True
+                for batch in self._spilled():
+                    for r in batch:
+                        out.write(("\n " if first else ",\n ") + json.dumps(r, ensure_ascii=False))
+                        first = False
+                out.write("\n]\n")
+        elif self.suffix in (".csv", ".tsv"):
+            with open(self._tmp, "w", encoding="utf-8", newline="") as out:
+                delimiter = "\t" if self.suffix == ".tsv" else ","
+                w = csv.DictWriter(out, fieldnames=list(self._columns), delimiter=delimiter)
+                w.writeheader()
+                for batch in self._spilled():
+                    for r in batch:
+                        w.writerow({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()})
+        elif self.suffix == ".parquet":
+            try:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise MissingDependencyError("pyarrow", "data", "writing Parquet files") from None
+            # Two passes over the spill: one schema for all batches (types widened where batches differ), then write.
+            schemas = [_arrow_table(pa, b).schema for b in self._spilled()]
+            schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else pa.schema([])
+            with pq.ParquetWriter(self._tmp, schema) as out:
+                for b in self._spilled():
+                    out.write_table(pa.Table.from_pylist(b, schema=schema))
+
+    def close(self) -> None:
+        """Finish the file and rename it into place (atomic: readers see the old file or the whole new one)."""
+        if self._out is None:
+            return
+        self._out.close()
+        self._out = None
+        try:
+            if self._spill != self._tmp:
+                self._convert()
+                self._spill.unlink(missing_ok=True)
+            os.chmod(self._tmp, 0o666 & ~_umask())
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Drop what was written; `path` is left as it was."""
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        self._tmp.unlink(missing_ok=True)
+        self._spill.unlink(missing_ok=True)
+
+    def __enter__(self) -> RowWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
