@@ -83,7 +83,7 @@ def main() -> None:
     for seed in args.seeds:
         t = time.time()
         cfg = PPOConfig(learning_rate=args.lr, batch_size=32, mini_batch_size=8, ppo_epochs=4, max_new_tokens=48,
-                        adap_kl_ctrl=False, init_kl_coef=args.kl, steps=args.steps, seed=seed,
+                        adap_kl_ctrl=False, init_kl_coef=args.kl, max_steps=args.steps, seed=seed,
                         temperature=args.temperature, device="cpu", save_steps=10 ** 9,
                         output_dir=str(out / f"ppo-{seed}"))
         shares: list[tuple[float, float]] = []  # per step: share of samples graded correct, and wrong

@@ -79,7 +79,7 @@ def main() -> None:
     config = PPOConfig(learning_rate=args.learning_rate, batch_size=args.batch_size,
                        mini_batch_size=args.mini_batch_size, ppo_epochs=4, max_new_tokens=args.max_new_tokens,
                        adap_kl_ctrl=args.adaptive_kl, init_kl_coef=args.kl_coef, temperature=args.temperature,
-                       vf_coef=args.vf_coef, steps=args.steps, seed=args.seed)
+                       vf_coef=args.vf_coef, max_steps=args.steps, seed=args.seed)
     trainer = PPOTrainer(config=config, model=str(sft), reward_model=make_reward(args.reward))
     before = accuracy(trainer.policy, trainer.tokenizer, eval_file)
     t0 = time.perf_counter()

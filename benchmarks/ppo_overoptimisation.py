@@ -72,7 +72,7 @@ def main() -> None:
 
     config = PPOConfig(learning_rate=args.learning_rate, batch_size=32, mini_batch_size=8, ppo_epochs=4,
                        max_new_tokens=args.max_new_tokens, adap_kl_ctrl=False, init_kl_coef=args.kl_coef,
-                       steps=args.steps, seed=0, output_dir=str(out / "policy"))
+                       max_steps=args.steps, seed=0, output_dir=str(out / "policy"))
     trainer = PPOTrainer(config=config, model=str(sft), reward_model=str(rm), gold_reward_fn=gold_and_style)
     history = trainer.train(load_prompts(lab / "data" / "prompts.jsonl"))
     rows = []
