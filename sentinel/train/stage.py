@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from .._version import __version__
 from ..config import _fields, coerce, to_dict
 from ..errors import ConfigError, DataError
 from ..report.model_card import training_card
-from ..utils import atomic_directory, atomic_write_json, atomic_write_text, set_seed
+from ..utils import atomic_directory, atomic_write_json, atomic_write_text, disk_errors, folder_lock, set_seed
 from .hub import check_push, push_folder, repo_id_for
 
 logger = logging.getLogger(__name__)
@@ -366,11 +367,41 @@ def cap_and_split(examples: list, cfg: TrainConfig, summary: dict[str, Any]) -> 
 
 
 def last_checkpoint(cfg: TrainConfig) -> str | None:
-    """The newest `checkpoint-N` folder under OUTPUT_DIR/checkpoints, or None."""
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest complete `checkpoint-N` folder under OUTPUT_DIR/checkpoints, or None.
+
+    Trainer writes a checkpoint in place and its `trainer_state.json` last, so a run killed (or out of disk space)
+    while saving leaves a newer folder without a readable state: that one is not resumable and is skipped."""
+    from transformers.trainer import TRAINER_STATE_NAME
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
     work = Path(cfg.output_dir) / WORK_DIR
-    return get_last_checkpoint(str(work)) if work.is_dir() else None
+    if not work.is_dir():
+        return None
+    found = []
+    for p in work.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        step = p.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-")
+        if p.is_dir() and step.isdigit():
+            found.append((int(step), p))
+    for _, p in sorted(found, reverse=True):
+        try:
+            json.loads((p / TRAINER_STATE_NAME).read_text(encoding="utf-8"))
+            return str(p)
+        except (OSError, ValueError):
+            logger.warning("resume: %s was not saved completely (killed or out of disk space while saving); "
+                           "skipping it", p)
+    return None
+
+
+def _drop_unfinished_checkpoints(work: Path, keep: str | None) -> None:
+    """Remove the checkpoint folders newer than `keep` (the one resumed from): they were not saved completely, and
+    Trainer would otherwise count them when it rotates checkpoints."""
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    step = int(Path(keep).name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-")) if keep else -1
+    for p in work.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        n = p.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-")
+        if p.is_dir() and n.isdigit() and int(n) > step:
+            shutil.rmtree(p)
 
 
 def prepare_output(cfg: TrainConfig) -> str | None:
@@ -381,9 +412,19 @@ def prepare_output(cfg: TrainConfig) -> str | None:
         logger.warning("resume: no checkpoint under %s; starting from the beginning", work)
     if ckpt is None and work.exists() and _is_main_process():
         shutil.rmtree(work)  # stale state from an earlier run must not leak into a fresh one
+    elif ckpt is not None and _is_main_process():
+        _drop_unfinished_checkpoints(work, ckpt)
     _wait_for_everyone()
     work.mkdir(parents=True, exist_ok=True)
     return ckpt
+
+
+def output_lock(folder: str | Path, main_process: bool | None = None) -> AbstractContextManager[Any]:
+    """Hold the output folder of a run (`folder_lock`): a second run writing there is refused with
+    `FolderBusyError`. Only the main process holds it (`main_process`; default: RANK 0), so the processes of one
+    distributed run do not refuse each other."""
+    main = _is_main_process() if main_process is None else main_process
+    return folder_lock(folder) if main else nullcontext()
 
 
 def _is_main_process() -> bool:
@@ -428,6 +469,11 @@ def run_stage(
     skips the trainer's own final evaluation (when `evaluate` already covers the eval set).
     """
     check_push(cfg.push_to_hub, cfg.hub_model_id)  # before hours of training, not after
+    with output_lock(cfg.output_dir):
+        return _train_and_save(cfg, build_trainer, data_summary, save_extra, evaluate, callbacks, trainer_eval)
+
+
+def _train_and_save(cfg, build_trainer, data_summary, save_extra, evaluate, callbacks, trainer_eval) -> TrainResult:
     set_seed(cfg.seed)
     ckpt = prepare_output(cfg)
     work = Path(cfg.output_dir) / WORK_DIR
@@ -441,7 +487,8 @@ def run_stage(
         trainer.add_callback(cb)
     if ckpt:
         logger.info("resuming from %s", ckpt)
-    trainer.train(resume_from_checkpoint=ckpt)
+    with disk_errors(work):  # a full disk while saving a checkpoint: one line naming the folder (earlier ones stay)
+        trainer.train(resume_from_checkpoint=ckpt)
     final: dict[str, float] = {}
     if trainer_eval and trainer.eval_dataset is not None:
         final.update(trainer.evaluate())
@@ -473,7 +520,7 @@ def _write_final(cfg, trainer, data_summary, save_extra, metrics) -> None:
     model = trainer.accelerator.unwrap_model(trainer.model)
     if cfg.lora_r and cfg.lora_merge and hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
-    with atomic_directory(out) as tmp:
+    with disk_errors(out), atomic_directory(out) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         trainer.processing_class.save_pretrained(tmp)
         if (work / METRICS_FILE).exists():
