@@ -298,6 +298,24 @@ def _metrics_callback_cls():
     return MetricsCallback
 
 
+class _AlreadyFinished(Exception):
+    """Raised by the callback of `_stop_past_the_end_cls` to leave `Trainer.train` before a step past the end."""
+
+
+def _stop_past_the_end_cls():
+    from transformers import TrainerCallback
+
+    class StopPastTheEnd(TrainerCallback):
+        """Stops a run resumed from the checkpoint of its last step (killed, or out of disk space, during the final
+        save) before it trains: Trainer (transformers 5.x) would run one step more than `max_steps` first."""
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.max_steps and state.global_step >= state.max_steps:
+                raise _AlreadyFinished()
+
+    return StopPastTheEnd
+
+
 def _plain(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
@@ -487,8 +505,13 @@ def _train_and_save(cfg, build_trainer, data_summary, save_extra, evaluate, call
         trainer.add_callback(cb)
     if ckpt:
         logger.info("resuming from %s", ckpt)
-    with disk_errors(work):  # a full disk while saving a checkpoint: one line naming the folder (earlier ones stay)
-        trainer.train(resume_from_checkpoint=ckpt)
+    if ckpt:
+        trainer.add_callback(_stop_past_the_end_cls()())
+    try:
+        with disk_errors(work):  # a full disk while saving a checkpoint: one line naming the folder, earlier ones stay
+            trainer.train(resume_from_checkpoint=ckpt)
+    except _AlreadyFinished:
+        logger.info("resume: %s holds the run's last step; writing its model", ckpt)
     final: dict[str, float] = {}
     if trainer_eval and trainer.eval_dataset is not None:
         final.update(trainer.evaluate())
