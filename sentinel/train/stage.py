@@ -298,6 +298,46 @@ def _metrics_callback_cls():
     return MetricsCallback
 
 
+RUN_STATE_FILE = "sentinel_run_state.json"
+
+
+def _run_state_callback_cls():
+    from transformers import TrainerCallback
+
+    class RunStateCallback(TrainerCallback):
+        """Saves into each checkpoint what Trainer's checkpoint lacks: metrics.jsonl as it is at that step (the rows
+        logged after it, a final evaluation included, are dropped on resume) and TRL's running `num_tokens` count."""
+
+        def __init__(self, trainer, metrics: Path):
+            self.trainer, self.metrics = trainer, metrics
+
+        def on_save(self, args, state, control, **kwargs):
+            if not state.is_world_process_zero:
+                return
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if not folder.is_dir():
+                return
+            if self.metrics.exists():
+                atomic_write_text(folder / METRICS_FILE, self.metrics.read_text(encoding="utf-8"))
+            atomic_write_json(folder / RUN_STATE_FILE,
+                              {"total_train_tokens": getattr(self.trainer, "_total_train_tokens", None)})
+
+    return RunStateCallback
+
+
+def restore_run_state(trainer: Any, ckpt: Path, metrics: Path) -> None:
+    """Put back what `RunStateCallback` saved in checkpoint `ckpt` (checkpoints without it are left as they are:
+    metrics.jsonl is then cut at the checkpoint's step by MetricsCallback)."""
+    if (ckpt / METRICS_FILE).is_file():
+        atomic_write_text(metrics, (ckpt / METRICS_FILE).read_text(encoding="utf-8"))
+    try:
+        saved = json.loads((ckpt / RUN_STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if saved.get("total_train_tokens") is not None and hasattr(trainer, "_total_train_tokens"):
+        trainer._total_train_tokens = saved["total_train_tokens"]
+
+
 class _AlreadyFinished(Exception):
     """Raised by the callback of `_stop_past_the_end_cls` to leave `Trainer.train` before a step past the end."""
 
@@ -425,6 +465,8 @@ def _drop_unfinished_checkpoints(work: Path, keep: str | None) -> None:
 def prepare_output(cfg: TrainConfig) -> str | None:
     """Set up OUTPUT_DIR/checkpoints; returns the checkpoint to resume from (None = fresh start)."""
     work = Path(cfg.output_dir) / WORK_DIR
+    if _is_main_process():
+        _recover_interrupted_save(Path(cfg.output_dir))
     ckpt = last_checkpoint(cfg) if cfg.resume else None
     if cfg.resume and ckpt is None:
         logger.warning("resume: no checkpoint under %s; starting from the beginning", work)
@@ -443,6 +485,19 @@ def output_lock(folder: str | Path, main_process: bool | None = None) -> Abstrac
     distributed run do not refuse each other."""
     main = _is_main_process() if main_process is None else main_process
     return folder_lock(folder) if main else nullcontext()
+
+
+def _recover_interrupted_save(out: Path) -> None:
+    """Undo what a run killed in its final save (`atomic_directory`) left beside OUT: the finished folder it was
+    building (`.OUT.<random>.partial`) goes, and OUT moved aside (`.OUT.old`) just before the swap comes back.
+    Called under the folder's lock, so no live run is building them."""
+    for p in out.parent.glob(f".{out.name}.*.partial"):
+        middle = p.name[len(out.name) + 2 : -len(".partial")]
+        if len(middle) == 8 and "." not in middle:  # mkdtemp's 8 random characters, not another folder's name
+            shutil.rmtree(p, ignore_errors=True)
+    old = out.with_name(f".{out.name}.old")
+    if old.is_dir() and not out.exists():
+        old.rename(out)
 
 
 def _is_main_process() -> bool:
@@ -497,6 +552,7 @@ def _train_and_save(cfg, build_trainer, data_summary, save_extra, evaluate, call
     work = Path(cfg.output_dir) / WORK_DIR
     trainer = build_trainer()
     trainer.add_callback(_metrics_callback_cls()(work / METRICS_FILE))
+    trainer.add_callback(_run_state_callback_cls()(trainer, work / METRICS_FILE))
     if cfg.quiet:
         from transformers import PrinterCallback
 
@@ -505,7 +561,7 @@ def _train_and_save(cfg, build_trainer, data_summary, save_extra, evaluate, call
         trainer.add_callback(cb)
     if ckpt:
         logger.info("resuming from %s", ckpt)
-    if ckpt:
+        restore_run_state(trainer, Path(ckpt), work / METRICS_FILE)
         trainer.add_callback(_stop_past_the_end_cls()())
     try:
         with disk_errors(work):  # a full disk while saving a checkpoint: one line naming the folder, earlier ones stay
