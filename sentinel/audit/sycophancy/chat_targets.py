@@ -201,7 +201,8 @@ def _read_body(resp: Any, deadline: float) -> bytes:
     """The body of `resp`, read in pieces until `deadline` (time.monotonic()): a server that stalls or trickles its
     body raises TimeoutError (an OSError) at most one read timeout after the deadline, instead of holding the client
     for as long as it keeps sending. A body over MAX_REPLY_BYTES is an OSError too."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     read = getattr(resp, "read1", resp.read)
     while True:
         if time.monotonic() > deadline:
