@@ -106,6 +106,8 @@ def from_dict(cls: type[C], data: dict[str, Any], *, source: str = "config") -> 
     fields = _fields(cls)
     kwargs = {}
     for key, value in data.items():
+        if not isinstance(key, str):  # YAML allows any key: `? ` alone is {None: None}, `1: x` is {1: "x"}
+            raise ConfigError(f"{source}: a field name must be text, got {key!r}")
         name = key.replace("-", "_")
         if name not in fields:
             close = difflib.get_close_matches(name, fields, n=2)

@@ -159,6 +159,19 @@ def test_yaml_configs(tmp_path, parts):
         from_dict(SFTConfig, load_yaml(path))
 
 
+@pytest.mark.parametrize("text", ["? \n", "1: x\n", "[a, b]: x\n"], ids=["empty-key", "number-key", "list-key"])
+def test_a_config_key_that_is_not_text_is_a_config_error(tmp_path, text):
+    """Found by test_yaml_configs: `? ` alone is the mapping {None: None}, whose key has no `.replace`."""
+    from sentinel.config import from_dict, load_yaml
+    from sentinel.errors import ConfigError
+    from sentinel.train import SFTConfig
+
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="field name must be text"):
+        from_dict(SFTConfig, load_yaml(path))
+
+
 @pytest.mark.parametrize("text", [
     # the "billion laughs": nine levels of ten aliases each expand to 10^9 strings
     "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
