@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import random
 import shutil
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import FolderBusyError
+
+logger = logging.getLogger(__name__)
 
 # file suffixes no Hub repository name ends with
 _DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".parquet", ".txt", ".md", ".gz", ".arrow", ".yaml", ".yml",
@@ -185,6 +188,11 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
         except BlockingIOError:
             os.close(fd)
             raise FolderBusyError(Path(folder), _holder(path)) from None
+        except OSError as e:  # a file system without locks (some network mounts): write unlocked, as before
+            os.close(fd)
+            logger.warning("cannot lock %s (%s); another run could write %s at the same time", path, e, folder)
+            fd = -1
+            break
         except BaseException:
             os.close(fd)
             raise
@@ -195,6 +203,9 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
         if same:
             break
         os.close(fd)  # the holder removed this file as we opened it: lock the one now at `path`
+    if fd < 0:
+        yield
+        return
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
