@@ -111,6 +111,8 @@ def atomic_directory(final: str | os.PathLike) -> Iterator[Path]:
 # How the writers that do not raise OSError report a write that failed: safetensors (its Rust I/O error) and torch's
 # zip writer (PytorchStreamWriter / inline_container, whose message rarely says why).
 _DISK_FULL_WORDS = ("no space left on device", "os error 28", "storagefull", "disk quota exceeded")
+# the errors of a write that the file system refused (others, a refused connection say, are not about `path`)
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
 _TORCH_WRITER_WORDS = ("pytorchstreamwriter", "inline_container", "file write failed")
 
 
@@ -118,12 +120,13 @@ _TORCH_WRITER_WORDS = ("pytorchstreamwriter", "inline_container", "file write fa
 def disk_errors(path: str | os.PathLike) -> Iterator[None]:
     """Writes into `path` (a file or folder) whose failure is the file system's end as an `OSError` that names a
     path: a full disk as `OSError(ENOSPC, ..., path)` whichever library was writing (safetensors and torch raise
-    their own exception types), an `OSError` without a file name gets `path`. Other errors pass unchanged."""
+    their own exception types), and a file-system `OSError` without a file name (full, over quota, read-only, I/O
+    error) gets `path`. Other errors pass unchanged."""
     try:
         yield
     except OSError as e:
-        if e.filename is None and e.errno is not None:
-            raise OSError(e.errno, e.strerror or str(e), str(path)) from e
+        if e.filename is None and e.errno in _DISK_ERRNOS:
+            raise OSError(e.errno, e.strerror or os.strerror(e.errno), str(path)) from e
         raise
     except Exception as e:
         text = str(e).lower()

@@ -110,3 +110,49 @@ def test_ppo_on_a_full_disk_keeps_its_last_checkpoint_and_resumes(tiny_tokenizer
 
 def without_time(history):
     return [{k: v for k, v in h.items() if k != "time/step"} for h in history]
+
+
+@pytest.fixture
+def full_fs(tmp_path):
+    """A 1 MiB tmpfs, where mounting one is allowed (root on Linux); the test skips, saying why, elsewhere."""
+    import os
+    import shutil
+    import subprocess
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.name != "posix" or os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a small file system needs root on Linux")
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], check=False)
+
+
+@pytest.mark.parametrize("writer", ["safetensors", "torch", "text"])
+def test_a_real_full_file_system_is_an_os_error_naming_the_path(full_fs, writer):
+    """The messages `disk_errors` reads are the ones safetensors, torch and Python give on a really full disk."""
+    import errno
+
+    from safetensors.torch import save_file
+
+    from sentinel.utils import atomic_write_text, disk_errors
+
+    big = {"w": torch.zeros(2**20)}  # 4 MiB, on a 1 MiB file system
+    target = full_fs / "model"
+    write = {"safetensors": lambda: save_file(big, str(target)), "torch": lambda: torch.save(big, target),
+             "text": lambda: atomic_write_text(target, "x" * 2**21)}[writer]
+    with pytest.raises(OSError) as e, disk_errors(target):
+        write()
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(target)
+
+
+def test_other_errors_pass_through_unchanged():
+    from sentinel.utils import disk_errors
+
+    with pytest.raises(ConnectionRefusedError) as e, disk_errors("out"):
+        raise ConnectionRefusedError(111, "Connection refused")
+    assert e.value.filename is None
+    with pytest.raises(RuntimeError, match="shape"), disk_errors("out"):
+        raise RuntimeError("shape mismatch")
