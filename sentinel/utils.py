@@ -228,6 +228,20 @@ def _holder(path: Path) -> int | None:
         return None
 
 
+def clear_interrupted_writes(final: str | os.PathLike) -> None:
+    """Undo what an `atomic_directory(final)` killed part-way left beside `final`: the folder it was building
+    (`.NAME.<8 random characters>.partial`) goes, and `final` moved aside (`.NAME.old`) just before the swap comes
+    back. Call it while holding `folder_lock(final)`, so that no live writer is building them."""
+    final = Path(final)
+    for p in final.parent.glob(f".{final.name}.*.partial"):
+        middle = p.name[len(final.name) + 2 : -len(".partial")]
+        if len(middle) == 8 and "." not in middle:  # mkdtemp's 8 random characters, not another folder's name
+            shutil.rmtree(p, ignore_errors=True)
+    old = final.with_name(f".{final.name}.old")
+    if old.is_dir() and not final.exists():
+        old.rename(final)
+
+
 def set_seed(seed: int) -> None:
     """Seed python, numpy and torch (when installed)."""
     random.seed(seed)

@@ -26,7 +26,15 @@ from .._version import __version__
 from ..config import _fields, coerce, to_dict
 from ..errors import ConfigError, DataError
 from ..report.model_card import training_card
-from ..utils import atomic_directory, atomic_write_json, atomic_write_text, disk_errors, folder_lock, set_seed
+from ..utils import (
+    atomic_directory,
+    atomic_write_json,
+    atomic_write_text,
+    clear_interrupted_writes,
+    disk_errors,
+    folder_lock,
+    set_seed,
+)
 from .hub import check_push, push_folder, repo_id_for
 
 logger = logging.getLogger(__name__)
@@ -466,7 +474,7 @@ def prepare_output(cfg: TrainConfig) -> str | None:
     """Set up OUTPUT_DIR/checkpoints; returns the checkpoint to resume from (None = fresh start)."""
     work = Path(cfg.output_dir) / WORK_DIR
     if _is_main_process():
-        _recover_interrupted_save(Path(cfg.output_dir))
+        clear_interrupted_writes(Path(cfg.output_dir))
     ckpt = last_checkpoint(cfg) if cfg.resume else None
     if cfg.resume and ckpt is None:
         logger.warning("resume: no checkpoint under %s; starting from the beginning", work)
@@ -485,19 +493,6 @@ def output_lock(folder: str | Path, main_process: bool | None = None) -> Abstrac
     distributed run do not refuse each other."""
     main = _is_main_process() if main_process is None else main_process
     return folder_lock(folder) if main else nullcontext()
-
-
-def _recover_interrupted_save(out: Path) -> None:
-    """Undo what a run killed in its final save (`atomic_directory`) left beside OUT: the finished folder it was
-    building (`.OUT.<random>.partial`) goes, and OUT moved aside (`.OUT.old`) just before the swap comes back.
-    Called under the folder's lock, so no live run is building them."""
-    for p in out.parent.glob(f".{out.name}.*.partial"):
-        middle = p.name[len(out.name) + 2 : -len(".partial")]
-        if len(middle) == 8 and "." not in middle:  # mkdtemp's 8 random characters, not another folder's name
-            shutil.rmtree(p, ignore_errors=True)
-    old = out.with_name(f".{out.name}.old")
-    if old.is_dir() and not out.exists():
-        old.rename(out)
 
 
 def _is_main_process() -> bool:

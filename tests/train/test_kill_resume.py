@@ -8,6 +8,9 @@ logged metrics and bit-identical weights (every stage is deterministic on CPU; w
 the folder never looks finished. SENTINEL_KILL_SEED picks other kill points; a failure names the seed and the
 points.
 
+The demo (on a tiny configuration) is killed half-way through one of its model saves, drawn from the seed, and run
+again: its report must equal that of a demo never killed.
+
 The process kills itself at the chosen point (`KILLER` patches Trainer's step hook and safetensors' writer), so the
 point is exact and no test waits on timing.
 """
@@ -40,8 +43,13 @@ def die():
 
 real_save, real_step_end = mu.safe_save_file, CallbackHandler.on_step_end
 
+saves = 0
+
 def save(tensors, filename, *args, **kwargs):
-    if (kind == "checkpoint" and f"checkpoint-{n}" in filename) or (kind == "final" and ".partial" in filename):
+    global saves
+    saves += 1
+    if ((kind == "checkpoint" and f"checkpoint-{n}" in filename) or (kind == "final" and ".partial" in filename)
+            or (kind == "save" and saves == int(n))):
         with open(filename, "wb") as f:
             f.write(b"\\0" * 100)  # half a file, as a write cut short leaves it
         die()
@@ -165,3 +173,31 @@ def test_a_stage_killed_in_training_and_in_its_final_save_resumes_to_the_same_re
     a, b = _weights(tmp_path / "straight"), _weights(out)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), where
     assert sorted(p.name for p in tmp_path.glob(".out*")) == [], where  # no partial folder, no lock file left
+
+
+# `sentinel demo` in about 40 s on one core: every stage, a few steps each
+TINY_DEMO = ["--sft-steps", "2", "--onpolicy-prompts", "4", "--rm-steps", "2", "--ppo-steps", "2", "--ppo-seeds", "1",
+             "--no-mitigations", "--dpo-steps", "2", "--eval-prompts", "4", "--audit-cases", "4", "--heldout-prompts",
+             "0", "--workers", "1"]
+DEMO_SAVES = 10  # the models the tiny demo writes: lab base, SFT, noisy SFT, reward model (checkpoints and finished
+# folders), PPO, DPO
+
+
+def _report(out: Path) -> dict:
+    """report.json without what names the run's folder or time."""
+    report = json.loads((out / "report.json").read_text())
+    return {k: v for k, v in report.items() if k not in ("created", "model")}
+
+
+@pytest.mark.slow
+def test_the_demo_killed_in_a_save_runs_again_to_the_same_report(tmp_path):
+    seed = int(os.environ.get("SENTINEL_KILL_SEED", "35"))
+    point = f"save:{random.Random(f'{seed}/demo').randint(1, DEMO_SAVES)}"
+    where = f"demo, SENTINEL_KILL_SEED={seed}: killed in model save {point.split(':')[1]} of {DEMO_SAVES}"
+    assert main(["-q", "demo", "--out", str(tmp_path / "straight"), *TINY_DEMO]) == 0
+    out = tmp_path / "out"
+    _killed(["-q", "demo", "--out", str(out), *TINY_DEMO], point, tmp_path, where)
+    assert not (out / "report.json").exists(), where
+    assert main(["-q", "demo", "--out", str(out), *TINY_DEMO]) == 0, where
+    assert _report(out) == _report(tmp_path / "straight"), where
+    assert sorted(p.name for p in out.rglob(".*")) == [], where  # no half-built folder, no lock left anywhere
