@@ -156,9 +156,10 @@ _HELD: dict[str, tuple[int, int]] = {}
 
 
 def lock_path(folder: str | os.PathLike) -> Path:
-    """The lock file of `folder`: `.NAME.lock` beside it, outside the folder that `atomic_directory` replaces."""
+    """The lock file of `folder`: `.NAME.sentinel-lock` beside it, outside the folder that `atomic_directory`
+    replaces (a name of its own: a plain `.NAME.lock` may be another tool's lock on the same folder)."""
     folder = Path(os.path.abspath(folder))
-    return folder.with_name(f".{folder.name}.lock")
+    return folder.with_name(f".{folder.name}.sentinel-lock")
 
 
 @contextmanager
