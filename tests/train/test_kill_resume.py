@@ -8,63 +8,23 @@ logged metrics and bit-identical weights (every stage is deterministic on CPU; w
 the folder never looks finished. SENTINEL_KILL_SEED picks other kill points; a failure names the seed and the
 points.
 
-The demo (on a tiny configuration) is killed half-way through one of its model saves, drawn from the seed, and run
-again: its report must equal that of a demo never killed.
-
-The process kills itself at the chosen point (`KILLER` patches Trainer's step hook and safetensors' writer), so the
-point is exact and no test waits on timing.
+The process kills itself at the chosen point (tests/helpers/kill_points.py), so the point is exact and no test waits
+on timing. The demo has its own: tests/lab/test_demo_kill_resume.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from kill_points import kill_seed, killed  # tests/helpers/kill_points.py
 
 from sentinel.cli.main import main
 
-ROOT = Path(__file__).resolve().parents[2]
 STEPS = 4
-KILLER = """
-import os, signal, sys
-import transformers.modeling_utils as mu
-from transformers.trainer_callback import CallbackHandler
-
-kind, _, n = sys.argv[1].partition(":")
-
-def die():
-    os.kill(os.getpid(), signal.SIGKILL)
-
-real_save, real_step_end = mu.safe_save_file, CallbackHandler.on_step_end
-
-saves = 0
-
-def save(tensors, filename, *args, **kwargs):
-    global saves
-    saves += 1
-    if ((kind == "checkpoint" and f"checkpoint-{n}" in filename) or (kind == "final" and ".partial" in filename)
-            or (kind == "save" and saves == int(n))):
-        with open(filename, "wb") as f:
-            f.write(b"\\0" * 100)  # half a file, as a write cut short leaves it
-        die()
-    return real_save(tensors, filename, *args, **kwargs)
-
-def step_end(self, args, state, control):
-    control = real_step_end(self, args, state, control)
-    if kind == "step" and state.global_step == int(n):
-        die()
-    return control
-
-mu.safe_save_file, CallbackHandler.on_step_end = save, step_end
-from sentinel.cli.main import main
-sys.exit(main(sys.argv[2:]))
-"""
 
 
 def _clock(key: str) -> bool:
@@ -116,14 +76,6 @@ def _argv(stage: str, root: Path, out: Path, *more: str) -> list[str]:
             "--save-steps", "1", "--logging-steps", "1", "--seed", "0", "--quiet", *more]
 
 
-def _killed(argv: list[str], point: str, root: Path, where: str) -> None:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(ROOT), *sys.path]), HF_HUB_OFFLINE="1",
-               OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    proc = subprocess.run([sys.executable, "-c", KILLER, point, *argv], env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == -9, f"{where}: the run was not killed at {point}: {proc.stderr[-3000:]}"
-
-
 def _metrics(out: Path) -> list[dict]:
     """The rows of metrics.jsonl without wall-clock values and without Trainer's end-of-run summary row: its
     `train_loss` averages only the steps the last process trained, and a run resumed from its last step's checkpoint
@@ -145,8 +97,7 @@ def _looks_unfinished(out: Path, where: str) -> None:
 
 def kill_points(stage: str) -> tuple[str, str]:
     """(the point in training, the point in the final save) for `stage`, drawn from SENTINEL_KILL_SEED."""
-    seed = int(os.environ.get("SENTINEL_KILL_SEED", "35"))
-    rng = random.Random(f"{seed}/{stage}")
+    rng = random.Random(f"{kill_seed()}/{stage}")
     return f"{rng.choice(['step', 'checkpoint'])}:{rng.randint(1, STEPS - 1)}", "final"
 
 
@@ -162,11 +113,11 @@ def test_a_stage_killed_in_training_and_in_its_final_save_resumes_to_the_same_re
     assert main(_argv(stage, tmp_path, tmp_path / "straight")) == 0
     out = tmp_path / "out"
     training, final = kill_points(stage)
-    where = f"{stage}, SENTINEL_KILL_SEED={os.environ.get('SENTINEL_KILL_SEED', '35')}: killed at {training}"
-    _killed(_argv(stage, tmp_path, out), training, tmp_path, where)
+    where = f"{stage}, SENTINEL_KILL_SEED={kill_seed()}: killed at {training}"
+    killed(_argv(stage, tmp_path, out), training, tmp_path, where)
     _looks_unfinished(out, where)
     where += f", resumed and killed at {final}"
-    _killed(_argv(stage, tmp_path, out, "--resume"), final, tmp_path, where)
+    killed(_argv(stage, tmp_path, out, "--resume"), final, tmp_path, where)
     _looks_unfinished(out, where)
     assert main(_argv(stage, tmp_path, out, "--resume")) == 0, where
     assert _metrics(out) == _metrics(tmp_path / "straight"), where
@@ -174,30 +125,3 @@ def test_a_stage_killed_in_training_and_in_its_final_save_resumes_to_the_same_re
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), where
     assert sorted(p.name for p in tmp_path.glob(".out*")) == [], where  # no partial folder, no lock file left
 
-
-# `sentinel demo` in about 40 s on one core: every stage, a few steps each
-TINY_DEMO = ["--sft-steps", "2", "--onpolicy-prompts", "4", "--rm-steps", "2", "--ppo-steps", "2", "--ppo-seeds", "1",
-             "--no-mitigations", "--dpo-steps", "2", "--eval-prompts", "4", "--audit-cases", "4", "--heldout-prompts",
-             "0", "--workers", "1"]
-DEMO_SAVES = 10  # the models the tiny demo writes: lab base, SFT, noisy SFT, reward model (checkpoints and finished
-# folders), PPO, DPO
-
-
-def _report(out: Path) -> dict:
-    """report.json without what names the run's folder or time."""
-    report = json.loads((out / "report.json").read_text())
-    return {k: v for k, v in report.items() if k not in ("created", "model")}
-
-
-@pytest.mark.slow
-def test_the_demo_killed_in_a_save_runs_again_to_the_same_report(tmp_path):
-    seed = int(os.environ.get("SENTINEL_KILL_SEED", "35"))
-    point = f"save:{random.Random(f'{seed}/demo').randint(1, DEMO_SAVES)}"
-    where = f"demo, SENTINEL_KILL_SEED={seed}: killed in model save {point.split(':')[1]} of {DEMO_SAVES}"
-    assert main(["-q", "demo", "--out", str(tmp_path / "straight"), *TINY_DEMO]) == 0
-    out = tmp_path / "out"
-    _killed(["-q", "demo", "--out", str(out), *TINY_DEMO], point, tmp_path, where)
-    assert not (out / "report.json").exists(), where
-    assert main(["-q", "demo", "--out", str(out), *TINY_DEMO]) == 0, where
-    assert _report(out) == _report(tmp_path / "straight"), where
-    assert sorted(p.name for p in out.rglob(".*")) == [], where  # no half-built folder, no lock left anywhere
