@@ -2,7 +2,7 @@
 documents and YAML configs. Whatever the bytes, a reader returns rows or raises one of the project's own errors
 (`SentinelError`); it never crashes with another exception nor hangs.
 
-`make test` runs a fixed, small number of examples per target (the `default` Hypothesis profile in
+`make test` runs a fixed, small number of examples per target (the `fixed` Hypothesis profile in
 tests/conftest.py); `make fuzz` runs many more (the `fuzz` profile)."""
 
 from __future__ import annotations
