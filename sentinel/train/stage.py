@@ -336,7 +336,7 @@ def _run_state_callback_cls():
 def restore_run_state(trainer: Any, ckpt: Path, metrics: Path) -> None:
     """Put back what `RunStateCallback` saved in checkpoint `ckpt` (checkpoints without it are left as they are:
     metrics.jsonl is then cut at the checkpoint's step by MetricsCallback)."""
-    if (ckpt / METRICS_FILE).is_file():
+    if (ckpt / METRICS_FILE).is_file() and _is_main_process():  # the file only the main process writes
         atomic_write_text(metrics, (ckpt / METRICS_FILE).read_text(encoding="utf-8"))
     try:
         saved = json.loads((ckpt / RUN_STATE_FILE).read_text(encoding="utf-8"))
