@@ -3,11 +3,14 @@
 A stage (sft, reward, dpo, task fine-tuning) only builds its dataset, its model and its TRL/transformers trainer;
 `run_stage` does the rest the same way for all of them:
 
-    OUT/checkpoints/          trainer checkpoints and metrics.jsonl while the run is in progress (resume reads these)
+    .OUT.sentinel-lock        beside OUT while the run writes it: a second run into OUT is refused (`output_lock`)
+    OUT/checkpoints/          trainer checkpoints and metrics.jsonl while the run is in progress (resume reads these;
+                              each checkpoint also keeps metrics.jsonl and TRL's token count as they were at its step)
     OUT/                      on success, replaced atomically by the finished folder: model + tokenizer (safetensors),
                               metrics.jsonl, config.yaml, data_summary.json (and checkpoints/ if keep_checkpoints)
 
-A crashed run therefore leaves OUT holding only `checkpoints/`, never a folder that looks finished.
+A crashed run therefore leaves OUT holding only `checkpoints/`, never a folder that looks finished; resume skips a
+checkpoint saved only in part, and a write that fills the disk ends as an OSError naming the path (`disk_errors`).
 """
 
 from __future__ import annotations
