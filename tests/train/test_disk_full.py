@@ -81,7 +81,8 @@ def test_sft_on_a_full_disk_names_the_path_keeps_earlier_checkpoints_and_resumes
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_ppo_on_a_full_disk_keeps_its_last_checkpoint_and_resumes(tiny_tokenizer, tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["checkpoint", "final-save"])
+def test_ppo_on_a_full_disk_keeps_its_last_checkpoint_and_resumes(tiny_tokenizer, tmp_path, monkeypatch, where):
     from ppo_tiny import PROMPTS, small_config, tiny_policy_files
 
     from sentinel.train.ppo import PPOTrainer
@@ -96,12 +97,17 @@ def test_ppo_on_a_full_disk_keeps_its_last_checkpoint_and_resumes(tiny_tokenizer
     straight = trainer(tmp_path / "straight")
     straight.train(PROMPTS)
     out = tmp_path / "out"
-    _fill_disk(monkeypatch, ".checkpoint-last.", after=3)  # the third checkpoint does not fit
+    if where == "checkpoint":
+        _fill_disk(monkeypatch, ".checkpoint-last.", after=3)  # the third checkpoint does not fit
+    else:
+        _fill_disk(monkeypatch, f"/.{out.name}.")  # the finished model, built beside OUT, does not fit
     with pytest.raises(OSError) as e:
         trainer(out).train(PROMPTS)
-    assert e.value.filename == str(out / "checkpoint-last") and "No space left" in str(e.value)
-    assert checkpoint_step(out / "checkpoint-last") == 2
-    assert not (out / "config.json").exists() and not list(out.glob(".checkpoint-last.*"))
+    named = out / "checkpoint-last" if where == "checkpoint" else out
+    assert e.value.filename == str(named) and "No space left" in str(e.value)
+    assert checkpoint_step(out / "checkpoint-last") == (2 if where == "checkpoint" else 4)
+    assert not (out / "config.json").exists() and not (out / "model.safetensors").exists()
+    assert not list(out.glob(".checkpoint-last.*")) and not list(tmp_path.glob(".out.*"))
     monkeypatch.undo()
     resumed = trainer(out, resume=True)
     resumed.train(PROMPTS)
