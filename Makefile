@@ -7,7 +7,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-fast lint install browser docs docs-serve clean
+.PHONY: demo test test-fast fuzz gpu-check lint install browser docs docs-serve clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,20 @@ test: install browser
 # The everyday loop: every test not marked slow (no model training beyond a few steps).
 test-fast: install
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" $(XDIST) tests
+
+# The fuzz tests (marked fuzz: readers, YAML configs, scan detectors, the endpoint client) with the `fuzz` Hypothesis
+# profile of tests/conftest.py: 1,000 fresh examples per target instead of `make test`'s fixed 25.
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -p no:cacheprovider -m fuzz $(XDIST) tests
+
+# The GPU-relevant tests (tests/gpu: the CUDA device, bf16, SFT, PPO and GRPO steps, two processes under
+# `accelerate launch` where two GPUs exist) in under 5 minutes, for a GPU machine; without CUDA it says so and skips.
+gpu-check: install
+	@if $(PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then \
+		timeout 300 $(PY) -m pytest -q -p no:cacheprovider -rs -m gpu tests/gpu; \
+	else \
+		echo "gpu-check skipped: no CUDA device here (torch $$($(PY) -c 'import torch; print(torch.__version__)'), torch.cuda.is_available() is False)"; \
+	fi
 
 # ruff (style and bugs), import-linter (no lower layer imports a higher one), mypy (the package's types)
 lint: install

@@ -131,6 +131,8 @@ def from_dict(cls: type[C], data: dict[str, Any], *, source: str = "config") -> 
     fields = _fields(cls)
     kwargs = {}
     for key, value in data.items():
+        if not isinstance(key, str):  # YAML allows any key: `? ` alone is {None: None}, `1: x` is {1: "x"}
+            raise ConfigError(f"{source}: a field name must be text, got {key!r}")
         name = key.replace("-", "_")
         if name not in fields:
             close = difflib.get_close_matches(name, fields, n=2)
@@ -143,6 +145,44 @@ def from_dict(cls: type[C], data: dict[str, Any], *, source: str = "config") -> 
         raise ConfigError(f"{source}: {e}") from None
 
 
+# The most values a config file may expand to once its aliases are followed: far above any real config, far below
+# what an alias bomb ("billion laughs": each level repeats the one before ten times) expands to.
+MAX_YAML_VALUES = 100_000
+
+
+def _check_expansion(root: Any, path: Path) -> None:
+    """ConfigError when the YAML node graph `root` refers to itself through an alias or expands to more than
+    MAX_YAML_VALUES values: loading it would build an endless or exponentially large structure."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: Any) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            mark = node.start_mark
+            raise ConfigError(f"{path}: line {mark.line + 1}: a YAML alias refers to the value that contains it")
+        open_nodes.add(key)
+        if isinstance(node, yaml.SequenceNode):
+            n = 1 + sum(size(c) for c in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            n = 1 + sum(size(k) + size(v) for k, v in node.value)
+        else:
+            n = 1
+        open_nodes.discard(key)
+        if n > MAX_YAML_VALUES:
+            raise ConfigError(f"{path}: its YAML aliases expand to more than {MAX_YAML_VALUES:,} values (an alias "
+                              "bomb?)")
+        sizes[key] = n
+        return n
+
+    if root is not None:
+        size(root)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     import yaml
 
@@ -150,11 +190,18 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"config file not found: {p}")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {e.start})") from None
+    try:
+        _check_expansion(yaml.compose(text, Loader=yaml.SafeLoader), p)
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{p}: invalid YAML{where}: {getattr(e, 'problem', e)}") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: YAML nested too deeply") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: expected a mapping of field: value at the top level, got {type(data).__name__}")
     return data

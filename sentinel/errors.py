@@ -48,6 +48,17 @@ class ConfigError(SentinelError, ValueError):
         super().__init__(f"config field '{field}': {message}" if field else message)
 
 
+class FolderBusyError(SentinelError):
+    """Another live process is writing the output folder this run would write (the CLI exits 75, "try again
+    later"). `.path` is the folder, `.pid` the other process's id when known."""
+
+    def __init__(self, path, pid: int | None = None):
+        self.path = str(path)
+        self.pid = pid
+        who = f"process {pid}" if pid else "another process"
+        super().__init__(f"{self.path}: {who} is writing this folder; wait for it to finish, or write elsewhere")
+
+
 class ModelLoadError(SentinelError):
     """A model or tokenizer could not be loaded, or loading it would be unsafe."""
 

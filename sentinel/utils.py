@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 import random
 import shutil
@@ -12,6 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from .errors import FolderBusyError
+
+logger = logging.getLogger(__name__)
 
 # file suffixes no Hub repository name ends with
 _DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".parquet", ".txt", ".md", ".gz", ".arrow", ".yaml", ".yml",
@@ -82,7 +88,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with disk_errors(path), os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -135,6 +141,141 @@ def atomic_directory(final: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+# How the writers that do not raise OSError report a write that failed: safetensors (its Rust I/O error) and torch's
+# zip writer (PytorchStreamWriter / inline_container, whose message rarely says why).
+_DISK_FULL_WORDS = ("no space left on device", "os error 28", "storagefull", "disk quota exceeded")
+# the errors of a write that the file system refused (others, a refused connection say, are not about `path`)
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
+_TORCH_WRITER_WORDS = ("pytorchstreamwriter", "inline_container", "file write failed")
+
+
+@contextmanager
+def disk_errors(path: str | os.PathLike) -> Iterator[None]:
+    """Writes into `path` (a file or folder) whose failure is the file system's end as an `OSError` that names a
+    path: a full disk as `OSError(ENOSPC, ..., path)` whichever library was writing (safetensors and torch raise
+    their own exception types), and a file-system `OSError` without a file name (full, over quota, read-only, I/O
+    error) gets `path`. Other errors pass unchanged."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None and e.errno in _DISK_ERRNOS:
+            raise OSError(e.errno, e.strerror or os.strerror(e.errno), str(path)) from e
+        raise
+    except Exception as e:
+        text = str(e).lower()
+        if any(w in text for w in _DISK_FULL_WORDS):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from e
+        if any(w in text for w in _TORCH_WRITER_WORDS):
+            full = _free_bytes(Path(path)) < 2**20
+            code = errno.ENOSPC if full else errno.EIO
+            raise OSError(code, os.strerror(code) if full else f"write failed ({e})", str(path)) from e
+        raise
+
+
+def _free_bytes(path: Path) -> int:
+    """Free bytes on the file system holding `path` (its nearest existing ancestor); large when unknown."""
+    for p in (path, *path.parents):
+        if p.exists():
+            try:
+                return shutil.disk_usage(p).free
+            except OSError:
+                break
+    return 2**62
+
+
+# Folders this process holds the lock of: {lock file: (descriptor, depth)}; a nested `folder_lock` of the same folder
+# (a stage run inside a run that already holds it) takes it again instead of refusing itself.
+_HELD: dict[str, tuple[int, int]] = {}
+
+
+def lock_path(folder: str | os.PathLike) -> Path:
+    """The lock file of `folder`: `.NAME.sentinel-lock` beside it, outside the folder that `atomic_directory`
+    replaces (a name of its own: a plain `.NAME.lock` may be another tool's lock on the same folder)."""
+    folder = Path(os.path.abspath(folder))
+    return folder.with_name(f".{folder.name}.sentinel-lock")
+
+
+@contextmanager
+def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
+    """Hold `folder` for writing: a second holder, in any process, gets `FolderBusyError` naming the holder's pid.
+
+    The lock is an advisory `flock` on `lock_path(folder)`: the kernel drops it when its process ends, however it
+    ends (a SIGKILLed run does not leave its folder locked). The lock file is removed on release; one left by a
+    killed process is taken over. Without `fcntl` (Windows) nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    path = lock_path(folder)
+    key = str(path)
+    if key in _HELD:
+        fd, depth = _HELD[key]
+        _HELD[key] = (fd, depth + 1)
+        try:
+            yield
+        finally:
+            _HELD[key] = (fd, depth)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise FolderBusyError(Path(folder), _holder(path)) from None
+        except OSError as e:  # a file system without locks (some network mounts): write unlocked, as before
+            os.close(fd)
+            logger.warning("cannot lock %s (%s); another run could write %s at the same time", path, e, folder)
+            fd = -1
+            break
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder removed this file as we opened it: lock the one now at `path`
+    if fd < 0:
+        yield
+        return
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        _HELD[key] = (fd, 1)
+        yield
+    finally:
+        _HELD.pop(key, None)
+        path.unlink(missing_ok=True)  # while still locked, so no one can hold the file being removed
+        os.close(fd)
+
+
+def _holder(path: Path) -> int | None:
+    """The pid written in the lock file `path` (None when it cannot be read)."""
+    try:
+        return int(path.read_text(encoding="utf-8").split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def clear_interrupted_writes(final: str | os.PathLike) -> None:
+    """Undo what an `atomic_directory(final)` killed part-way left beside `final`: the folder it was building
+    (`.NAME.<8 random characters>.partial`) goes, and `final` moved aside (`.NAME.old`) just before the swap comes
+    back. Call it while holding `folder_lock(final)`, so that no live writer is building them."""
+    final = Path(final)
+    for p in final.parent.glob(f".{final.name}.*.partial"):
+        middle = p.name[len(final.name) + 2 : -len(".partial")]
+        if len(middle) == 8 and "." not in middle:  # mkdtemp's 8 random characters, not another folder's name
+            shutil.rmtree(p, ignore_errors=True)
+    old = final.with_name(f".{final.name}.old")
+    if old.is_dir() and not final.exists():
+        old.rename(final)
 
 
 def set_seed(seed: int) -> None:

@@ -28,6 +28,21 @@ except ImportError:  # pragma: no cover
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
+# Hypothesis (the fuzz tests, marked `fuzz`): the `fixed` profile in `make test`, a small budget of examples,
+# derandomized so that every run tries the same inputs; `make fuzz` selects the `fuzz` profile (HYPOTHESIS_PROFILE),
+# with many more examples, drawn afresh each run. No example database: a failure prints the example that reproduces it.
+try:
+    from hypothesis import settings
+
+    settings.register_profile("fixed", max_examples=25, derandomize=True, deadline=None, database=None,
+                              print_blob=True)
+    settings.register_profile("fuzz", max_examples=1000, derandomize=False, deadline=None, database=None,
+                              print_blob=True)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
+except ImportError:  # pragma: no cover - hypothesis is a dev dependency
+    pass
+
+
 @pytest.fixture(scope="session")
 def test_data() -> Path:
     """Subsets of real public datasets kept in the repository (tests/data/SOURCES.md), so a clone needs nothing else."""

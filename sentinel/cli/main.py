@@ -14,7 +14,11 @@ import sys
 
 from .._version import __version__
 from ..config import join_switch_values
-from ..errors import SentinelError
+from ..errors import FolderBusyError, SentinelError
+
+# exit code of a command refused because another live process writes its output folder (sysexits' EX_TEMPFAIL:
+# nothing is wrong with the command, it can be run again once the other one ends)
+EXIT_BUSY = 75
 
 # what `pip install 'sentinel-rlhf[train]'` adds to the light core (pyproject.toml)
 TRAIN_EXTRA = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "safetensors", "tokenizers")
@@ -132,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"sentinel: error: {_as_typed(e, parser, args, argv)}", file=sys.stderr)
-        return 2
+        return EXIT_BUSY if isinstance(e, FolderBusyError) else 2
     except ModuleNotFoundError as e:
         top = (e.name or "").split(".")[0]
         if args.debug or top not in TRAIN_EXTRA:

@@ -24,6 +24,9 @@ from ..utils import looks_local, not_found_message
 
 logger = logging.getLogger(__name__)
 
+# what Python's json parser cannot read: arrays or objects nested beyond its recursion limit (about 1,000 levels)
+TOO_DEEP = "JSON nested too deeply (arrays or objects inside each other beyond the parser's limit)"
+
 
 @dataclass
 class Rows:
@@ -103,6 +106,8 @@ def _read_jsonl(text: str, path: str) -> Rows:
             obj = json.loads(line, object_pairs_hook=_no_duplicate_keys(path, lineno, "line"))
         except json.JSONDecodeError as e:
             raise DataError(f"invalid JSON ({e.msg} at column {e.colno})", path=path, line=lineno) from None
+        except RecursionError:
+            raise DataError(TOO_DEEP, path=path, line=lineno) from None
         if not isinstance(obj, dict):
             raise DataError(f"expected a JSON object per line, got {type(obj).__name__}", path=path, line=lineno)
         rows.append(obj)
@@ -119,6 +124,8 @@ def _read_json(text: str, path: str) -> Rows:
             logger.info("%s holds one JSON object per line; reading it as JSONL", path)
             return _read_jsonl(text, path)
         raise DataError(f"invalid JSON ({e.msg} at column {e.colno})", path=path, line=e.lineno) from None
+    except RecursionError:
+        raise DataError(TOO_DEEP, path=path) from None
     if isinstance(obj, dict):
         for key in ("data", "rows", "examples", "train"):
             if isinstance(obj.get(key), list):
@@ -220,6 +227,8 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise DataError(f"invalid JSON ({e.msg} at column {e.colno})", path=p, line=e.lineno) from None
+    except RecursionError:
+        raise DataError(TOO_DEEP, path=p) from None
 
 
 def read_rows(source: Any, *, split: str | None = None) -> Rows:

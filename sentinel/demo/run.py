@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import ConfigError
 from ..lab.recipes import DPO_RECIPE, SFT_RECIPE
 from ..report import Effect, Finding, Report, Severity
-from ..utils import atomic_write_json
+from ..utils import atomic_write_json, folder_lock
 from .mitigations import PPOJob, PPORun, mitigation_runs, run_figures, run_ppo_jobs
 from .tables import (
     KEY_METRICS,
@@ -487,9 +487,15 @@ def _report(out: Path, s: _Stages, cfg: DemoConfig) -> Report:
 
 
 def run_demo(out: str | Path, config: DemoConfig | None = None) -> Report:
-    """Run the whole lab pipeline into `out` and return (and save) its report."""
+    """Run the whole lab pipeline into `out` and return (and save) its report. A second demo writing into `out`
+    while this one runs is refused (`FolderBusyError`)."""
     cfg = config or DemoConfig()
     out = Path(out)
+    with folder_lock(out):
+        return _run(out, cfg)
+
+
+def _run(out: Path, cfg: DemoConfig) -> Report:
     _prepare(out, cfg)
     lab_dir = out / "lab"
     lab = _open_lab(lab_dir, cfg)

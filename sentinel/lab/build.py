@@ -27,7 +27,7 @@ from .. import phrases
 from ..data import read_json
 from ..errors import ConfigError, DataError
 from ..models import TinyConfig
-from ..utils import atomic_directory, atomic_write_json, child_path
+from ..utils import atomic_directory, atomic_write_json, child_path, clear_interrupted_writes, folder_lock
 from .annotator import (
     DEFAULT_BIASES,
     DEFAULT_GOLD_WEIGHT,
@@ -116,11 +116,17 @@ def _write_jsonl(rows: list[dict], path: Path) -> None:
 
 
 def init_lab(out: str | Path, config: LabConfig | None = None, *, overwrite: bool = False) -> Path:
-    """Build a lab folder at `out` (atomically: a crash leaves no half-built lab). Returns the folder."""
+    """Build a lab folder at `out` (atomically: a crash leaves no half-built lab). Returns the folder. A second
+    build of the same folder while this one runs is refused (`FolderBusyError`)."""
+    out = Path(out)
+    with folder_lock(out):
+        clear_interrupted_writes(out)  # a lab build killed part-way leaves its half-built folder beside `out`
+        return _init_lab(out, config or LabConfig(), overwrite)
+
+
+def _init_lab(out: Path, cfg: LabConfig, overwrite: bool) -> Path:
     from ..models import build_causal_lm, train_tokenizer
 
-    cfg = config or LabConfig()
-    out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise DataError("folder exists and is not empty; choose another or pass overwrite=True (--force)", path=out)
     # Separate streams per file, so changing one size does not reshuffle the others.

@@ -3,11 +3,14 @@
 A stage (sft, reward, dpo, task fine-tuning) only builds its dataset, its model and its TRL/transformers trainer;
 `run_stage` does the rest the same way for all of them:
 
-    OUT/checkpoints/          trainer checkpoints and metrics.jsonl while the run is in progress (resume reads these)
+    .OUT.sentinel-lock        beside OUT while the run writes it: a second run into OUT is refused (`output_lock`)
+    OUT/checkpoints/          trainer checkpoints and metrics.jsonl while the run is in progress (resume reads these;
+                              each checkpoint also keeps metrics.jsonl and TRL's token count as they were at its step)
     OUT/                      on success, replaced atomically by the finished folder: model + tokenizer (safetensors),
                               metrics.jsonl, config.yaml, data_summary.json (and checkpoints/ if keep_checkpoints)
 
-A crashed run therefore leaves OUT holding only `checkpoints/`, never a folder that looks finished.
+A crashed run therefore leaves OUT holding only `checkpoints/`, never a folder that looks finished; resume skips a
+checkpoint saved only in part, and a write that fills the disk ends as an OSError naming the path (`disk_errors`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,15 @@ from .._version import __version__
 from ..config import _fields, coerce, to_dict
 from ..errors import ConfigError, DataError
 from ..report.model_card import training_card
-from ..utils import atomic_directory, atomic_write_json, atomic_write_text, set_seed
+from ..utils import (
+    atomic_directory,
+    atomic_write_json,
+    atomic_write_text,
+    clear_interrupted_writes,
+    disk_errors,
+    folder_lock,
+    set_seed,
+)
 from .hub import check_push, push_folder, repo_id_for
 
 logger = logging.getLogger(__name__)
@@ -297,6 +309,64 @@ def _metrics_callback_cls():
     return MetricsCallback
 
 
+RUN_STATE_FILE = "sentinel_run_state.json"
+
+
+def _run_state_callback_cls():
+    from transformers import TrainerCallback
+
+    class RunStateCallback(TrainerCallback):
+        """Saves into each checkpoint what Trainer's checkpoint lacks: metrics.jsonl as it is at that step (the rows
+        logged after it, a final evaluation included, are dropped on resume) and TRL's running `num_tokens` count."""
+
+        def __init__(self, trainer, metrics: Path):
+            self.trainer, self.metrics = trainer, metrics
+
+        def on_save(self, args, state, control, **kwargs):
+            if not state.is_world_process_zero:
+                return
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if not folder.is_dir():
+                return
+            if self.metrics.exists():
+                atomic_write_text(folder / METRICS_FILE, self.metrics.read_text(encoding="utf-8"))
+            atomic_write_json(folder / RUN_STATE_FILE,
+                              {"total_train_tokens": getattr(self.trainer, "_total_train_tokens", None)})
+
+    return RunStateCallback
+
+
+def restore_run_state(trainer: Any, ckpt: Path, metrics: Path) -> None:
+    """Put back what `RunStateCallback` saved in checkpoint `ckpt` (checkpoints without it are left as they are:
+    metrics.jsonl is then cut at the checkpoint's step by MetricsCallback)."""
+    if (ckpt / METRICS_FILE).is_file() and _is_main_process():  # the file only the main process writes
+        atomic_write_text(metrics, (ckpt / METRICS_FILE).read_text(encoding="utf-8"))
+    try:
+        saved = json.loads((ckpt / RUN_STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if saved.get("total_train_tokens") is not None and hasattr(trainer, "_total_train_tokens"):
+        trainer._total_train_tokens = saved["total_train_tokens"]
+
+
+class _AlreadyFinished(Exception):
+    """Raised by the callback of `_stop_past_the_end_cls` to leave `Trainer.train` before a step past the end."""
+
+
+def _stop_past_the_end_cls():
+    from transformers import TrainerCallback
+
+    class StopPastTheEnd(TrainerCallback):
+        """Stops a run resumed from the checkpoint of its last step (killed, or out of disk space, during the final
+        save) before it trains: Trainer (transformers 5.x) would run one step more than `max_steps` first."""
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.max_steps and state.global_step >= state.max_steps:
+                raise _AlreadyFinished()
+
+    return StopPastTheEnd
+
+
 def _plain(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
@@ -366,24 +436,66 @@ def cap_and_split(examples: list, cfg: TrainConfig, summary: dict[str, Any]) -> 
 
 
 def last_checkpoint(cfg: TrainConfig) -> str | None:
-    """The newest `checkpoint-N` folder under OUTPUT_DIR/checkpoints, or None."""
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest complete `checkpoint-N` folder under OUTPUT_DIR/checkpoints, or None.
+
+    Trainer writes a checkpoint in place and its `trainer_state.json` last, so a run killed (or out of disk space)
+    while saving leaves a newer folder without a readable state: that one is not resumable and is skipped."""
+    from transformers.trainer import TRAINER_STATE_NAME
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
     work = Path(cfg.output_dir) / WORK_DIR
-    return get_last_checkpoint(str(work)) if work.is_dir() else None
+    if not work.is_dir():
+        return None
+    found = []
+    for p in work.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        step = p.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-")
+        if p.is_dir() and step.isdigit():
+            found.append((int(step), p))
+    for _, p in sorted(found, reverse=True):
+        try:
+            json.loads((p / TRAINER_STATE_NAME).read_text(encoding="utf-8"))
+            return str(p)
+        except (OSError, ValueError):
+            logger.warning("resume: %s was not saved completely (killed or out of disk space while saving); "
+                           "skipping it", p)
+    return None
+
+
+def _drop_unfinished_checkpoints(work: Path, keep: str | None) -> None:
+    """Remove the checkpoint folders newer than `keep` (the one resumed from): they were not saved completely, and
+    Trainer would otherwise count them when it rotates checkpoints."""
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    step = int(Path(keep).name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-")) if keep else -1
+    for p in work.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        n = p.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-")
+        if p.is_dir() and n.isdigit() and int(n) > step:
+            shutil.rmtree(p)
 
 
 def prepare_output(cfg: TrainConfig) -> str | None:
     """Set up OUTPUT_DIR/checkpoints; returns the checkpoint to resume from (None = fresh start)."""
     work = Path(cfg.output_dir) / WORK_DIR
+    if _is_main_process():
+        clear_interrupted_writes(Path(cfg.output_dir))
     ckpt = last_checkpoint(cfg) if cfg.resume else None
     if cfg.resume and ckpt is None:
         logger.warning("resume: no checkpoint under %s; starting from the beginning", work)
     if ckpt is None and work.exists() and _is_main_process():
         shutil.rmtree(work)  # stale state from an earlier run must not leak into a fresh one
+    elif ckpt is not None and _is_main_process():
+        _drop_unfinished_checkpoints(work, ckpt)
     _wait_for_everyone()
     work.mkdir(parents=True, exist_ok=True)
     return ckpt
+
+
+def output_lock(folder: str | Path, main_process: bool | None = None) -> AbstractContextManager[Any]:
+    """Hold the output folder of a run (`folder_lock`): a second run writing there is refused with
+    `FolderBusyError`. Only the main process holds it (`main_process`; default: RANK 0), so the processes of one
+    distributed run do not refuse each other."""
+    main = _is_main_process() if main_process is None else main_process
+    return folder_lock(folder) if main else nullcontext()
 
 
 def _is_main_process() -> bool:
@@ -428,11 +540,17 @@ def run_stage(
     skips the trainer's own final evaluation (when `evaluate` already covers the eval set).
     """
     check_push(cfg.push_to_hub, cfg.hub_model_id)  # before hours of training, not after
+    with output_lock(cfg.output_dir):
+        return _train_and_save(cfg, build_trainer, data_summary, save_extra, evaluate, callbacks, trainer_eval)
+
+
+def _train_and_save(cfg, build_trainer, data_summary, save_extra, evaluate, callbacks, trainer_eval) -> TrainResult:
     set_seed(cfg.seed)
     ckpt = prepare_output(cfg)
     work = Path(cfg.output_dir) / WORK_DIR
     trainer = build_trainer()
     trainer.add_callback(_metrics_callback_cls()(work / METRICS_FILE))
+    trainer.add_callback(_run_state_callback_cls()(trainer, work / METRICS_FILE))
     if cfg.quiet:
         from transformers import PrinterCallback
 
@@ -441,7 +559,13 @@ def run_stage(
         trainer.add_callback(cb)
     if ckpt:
         logger.info("resuming from %s", ckpt)
-    trainer.train(resume_from_checkpoint=ckpt)
+        restore_run_state(trainer, Path(ckpt), work / METRICS_FILE)
+        trainer.add_callback(_stop_past_the_end_cls()())
+    try:
+        with disk_errors(work):  # a full disk while saving a checkpoint: one line naming the folder, earlier ones stay
+            trainer.train(resume_from_checkpoint=ckpt)
+    except _AlreadyFinished:
+        logger.info("resume: %s holds the run's last step; writing its model", ckpt)
     final: dict[str, float] = {}
     if trainer_eval and trainer.eval_dataset is not None:
         final.update(trainer.evaluate())
@@ -473,7 +597,7 @@ def _write_final(cfg, trainer, data_summary, save_extra, metrics) -> None:
     model = trainer.accelerator.unwrap_model(trainer.model)
     if cfg.lora_r and cfg.lora_merge and hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
-    with atomic_directory(out) as tmp:
+    with disk_errors(out), atomic_directory(out) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         trainer.processing_class.save_pretrained(tmp)
         if (work / METRICS_FILE).exists():

@@ -13,6 +13,7 @@ ends a report; the detector stops after too many failures in a row.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -149,11 +150,15 @@ class EndpointTarget(ChatTarget):
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        deadline = time.monotonic() + self.timeout
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                raw = resp.read()
+                raw = _read_body(resp, deadline)
         except urllib.error.HTTPError as e:
-            detail = e.read()[:200].decode(errors="replace")
+            try:
+                detail = e.read(200).decode(errors="replace")
+            except (OSError, http.client.HTTPException):  # the error page itself was cut short
+                detail = ""
             failure = Failure(f"HTTP {e.code} from {self.url}: {detail}")
             if e.code not in RETRY_STATUS:
                 return failure, None
@@ -165,6 +170,8 @@ class EndpointTarget(ChatTarget):
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
             return Failure(f"cannot reach {self.url}: {reason}"), 0.0
+        except http.client.HTTPException as e:  # a reply cut short (IncompleteRead) or not HTTP at all
+            return Failure(f"broken reply from {self.url}: {type(e).__name__}: {e}"), 0.0
         try:
             content = json.loads(raw)["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
@@ -184,6 +191,29 @@ class EndpointTarget(ChatTarget):
 
     def identity(self):
         return {"endpoint": self.url, "model_name": self.model_name}
+
+
+# the largest reply body read from an endpoint; a chat completion is a few kB
+MAX_REPLY_BYTES = 16 * 2**20
+
+
+def _read_body(resp: Any, deadline: float) -> bytes:
+    """The body of `resp`, read in pieces until `deadline` (time.monotonic()): a server that stalls or trickles its
+    body raises TimeoutError (an OSError) at most one read timeout after the deadline, instead of holding the client
+    for as long as it keeps sending. A body over MAX_REPLY_BYTES is an OSError too."""
+    chunks: list[bytes] = []
+    size = 0
+    read = getattr(resp, "read1", resp.read)
+    while True:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the reply did not arrive within the timeout")
+        chunk = read(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_REPLY_BYTES:
+            raise OSError(f"the reply is larger than {MAX_REPLY_BYTES} bytes")
+        chunks.append(chunk)
 
 
 class HFChatTarget(ChatTarget):

@@ -35,9 +35,9 @@ from ...errors import ConfigError, DataError, SentinelError
 from ...models import as_reward_fn, load_causal_lm
 from ...models.ensemble import EnsembleReward, check_members, ensemble_std
 from ...report.model_card import training_card
-from ...utils import atomic_directory, atomic_write_json, atomic_write_text, set_seed
+from ...utils import atomic_directory, atomic_write_json, atomic_write_text, disk_errors, set_seed
 from ..hub import check_push, push_folder, repo_id_for
-from ..stage import METRICS_FILE, truncate_metrics
+from ..stage import METRICS_FILE, output_lock, truncate_metrics
 from . import ppo_core as core
 from . import ppo_state as state_io
 from .ppo_config import PPOConfig
@@ -603,7 +603,12 @@ class PPOTrainer:
             self._encode_prompt(p, i)  # fail before any update on an empty or too long prompt
         c, out = self.config, self.config.output_dir
         check_push(c.push_to_hub, c.hub_model_id)
-        total = max_steps or c.max_steps
+        with output_lock(out, acc.is_main_process) if out else contextlib.nullcontext():
+            return self._train(prompts, shard, max_steps or c.max_steps)
+
+    def _train(self, prompts: list, shard: list, total: int) -> list[dict[str, float]]:
+        """`train` once the output folder is held."""
+        acc, c, out = self.accelerator, self.config, self.config.output_dir
         if out:
             self._check_output_is_not_the_policy(Path(out))
         if out and c.resume and self.step_count == 0:
@@ -779,7 +784,7 @@ class PPOTrainer:
             policy = module.policy
             if self.is_peft:
                 policy = copy.deepcopy(policy).merge_and_unload()
-            with atomic_directory(path) as tmp:
+            with disk_errors(path), atomic_directory(path) as tmp:
                 policy.save_pretrained(tmp, safe_serialization=True)
                 self.tokenizer.save_pretrained(tmp)
                 save_file({k: v.detach().contiguous().cpu() for k, v in module.v_head.state_dict().items()},
