@@ -46,7 +46,7 @@ def test_ppo_steps_on_the_gpu(tiny_tokenizer, tmp_path):
     from sentinel.train.ppo import PPOTrainer
 
     policy, _ = tiny_policy_files(tiny_tokenizer, tmp_path)
-    trainer = PPOTrainer(config=small_config(steps=2, device="cuda", output_dir=str(tmp_path / "out")),
+    trainer = PPOTrainer(config=small_config(max_steps=2, device="cuda", output_dir=str(tmp_path / "out")),
                          model=str(policy), reward_model=lambda p, r: [float(x.count("5")) for x in r])
     history = trainer.train(PROMPTS)
     assert next(trainer.model.parameters()).device.type == "cuda"

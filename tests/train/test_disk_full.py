@@ -91,7 +91,7 @@ def test_ppo_on_a_full_disk_keeps_its_last_checkpoint_and_resumes(tiny_tokenizer
     policy, _ = tiny_policy_files(tiny_tokenizer, tmp_path)
 
     def trainer(out, **kw):
-        cfg = small_config(output_dir=str(out), steps=4, save_steps=1, batch_size=4, mini_batch_size=2, **kw)
+        cfg = small_config(output_dir=str(out), max_steps=4, save_steps=1, batch_size=4, mini_batch_size=2, **kw)
         return PPOTrainer(config=cfg, model=str(policy), reward_model=lambda p, r: [float(x.count("5")) for x in r])
 
     straight = trainer(tmp_path / "straight")
