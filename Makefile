@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# On Linux the default index's torch is the CUDA build (several GB); PyTorch's CPU index serves the CPU build.
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -16,8 +18,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then \
 		echo "CUDA found: installing the default torch build"; $(PY) -m pip install -q "torch>=2.4,<3"; \
 	else \
-		echo "no CUDA: installing a CPU build of torch"; \
-		$(PY) -m pip install -q torch==2.13.0 || $(PY) -m pip install -q "torch>=2.4,<3" --index-url https://download.pytorch.org/whl/cpu; \
+		echo "no CUDA: installing a CPU build of torch (PyTorch's CPU index first, then the default index)"; \
+		$(PY) -m pip install -q --timeout 20 --retries 1 --index-url $(TORCH_CPU_INDEX) "torch==2.13.0" \
+			|| $(PY) -m pip install -q "torch==2.13.0"; \
 	fi
 	$(PY) -m pip install -q -e ".[all,dev,docs]"
 	touch $@
