@@ -57,7 +57,7 @@ test: install browser
 test-fast: install
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" $(XDIST) tests
 
-# The fuzz tests (marked fuzz: readers, YAML configs, scan detectors, the endpoint client) with the `fuzz` Hypothesis
+# The fuzz tests (marked fuzz: readers, YAML configs, scan detectors, the endpoint client, the report outputs) with the `fuzz` Hypothesis
 # profile of tests/conftest.py: 1,000 fresh examples per target instead of `make test`'s fixed 25.
 fuzz: install
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -p no:cacheprovider -m fuzz $(XDIST) tests

@@ -40,7 +40,7 @@ def card_section(report: dict[str, Any], link: str | None = None) -> str:
     if inconclusive:
         lines += ["", f"**Inconclusive in {len(inconclusive)} place(s)**: something could not be measured; that is "
                       "not a pass."]
-    lines += ["", s["tally"], ""]
+    lines += ["", md_text(s["tally"]), ""]
     lines += [f"- {_cell(x, 300)}" for x in s["what_happened"]]
     if s["key_figures"]:
         lines += ["", "| Figure | Value |", "| --- | --- |"]
@@ -53,7 +53,7 @@ def card_section(report: dict[str, Any], link: str | None = None) -> str:
                          f"{_cell(f.get('description', ''))} |")
         if len(findings) > MAX_FINDINGS:
             lines.append(f"\n{len(findings) - MAX_FINDINGS} more in the full report.")
-    lines += ["", "Next: " + " ".join(s["next_steps"])]
+    lines += ["", "Next: " + md_text(" ".join(s["next_steps"]))]  # next steps name findings: data
     if link:
         lines += ["", f"Full report: {link}"]
     lines.append(END.format(kind=kind))

@@ -11,6 +11,7 @@ import base64
 import html
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +98,15 @@ def _meta(d: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ Markdown
+_LINE_BREAK = re.compile(r"\r\n|[\r\n]")  # CommonMark's line endings
+
+
 def md_text(text: Any) -> str:
     """Text for one Markdown line, inert: HTML (`<img onerror=...>`, `<script>`) becomes entities and link or image
     syntax (`[x](url)`, `![x](url)`) loses its brackets, so nothing from the data renders as markup or loads a URL."""
     s = str(text).replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return s.replace("[", "\\[").replace("]", "\\]").replace("\n", " ")
+    s = s.replace("[", "\\[").replace("]", "\\]")
+    return _LINE_BREAK.sub(" ", s).replace("\x00", "\ufffd")
 
 
 def md_cell(text: Any) -> str:
