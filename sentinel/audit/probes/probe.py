@@ -164,17 +164,25 @@ class Probe:
         pool = _placebo_pool(n, self._nouns())
         counter = self.token_count
         n_tokens = counter(phrase) if counter is not None else 0
+        def cost(t: str) -> float:
+            return _shortfall(len(t), n_chars) / 4 + (_shortfall(counter(t), n_tokens) if counter is not None else 0.0)
+
         out: list[str] = []
         for j in range(k):
-            step = 0 if j in ((k - 1) // 2, k // 2) else round(((j + 0.5) / k - 0.5) * (n + 1))
+            middle = j in ((k - 1) // 2, k // 2)
+            step = 0 if middle else round(((j + 0.5) / k - 0.5) * (n + 1))
             want = (min(n, max(0, core + step)), min(n, max(0, broad + step)))
-            key = min(pool, key=lambda x: (abs(x[0] - want[0]) + abs(x[1] - want[1]), x))
-            texts, lengths = pool[key]
-            at = bisect.bisect_left(lengths, n_chars)
-            window = [t for t in texts[max(0, at - 4) : at + 8] if t not in out] or texts[max(0, at - 4) : at + 8]
-            window.sort(key=lambda t: _shortfall(len(t), n_chars) / 4
-                        + (_shortfall(counter(t), n_tokens) if counter is not None else 0.0))
-            out.append(rng.choice(window[:3]))
+            dist = {key: abs(key[0] - want[0]) + abs(key[1] - want[1]) for key in pool}
+            nearest = min(dist.values())
+            # The middle placebos keep the nearest density; the others may move one word for a closer length.
+            options = []
+            for key in sorted(key for key, d in dist.items() if d <= nearest + (0 if middle else 1)):
+                texts, lengths = pool[key]
+                at = bisect.bisect_left(lengths, n_chars)
+                window = [t for t in texts[max(0, at - 4) : at + 8] if t not in out] or texts[max(0, at - 4) : at + 8]
+                options += [(cost(t) + 2.0 * (dist[key] - nearest), t) for t in window]
+            options.sort()
+            out.append(rng.choice(options[:3])[1])
         return out
 
     def _nouns(self) -> tuple[str, ...]:
@@ -248,7 +256,7 @@ def _placebo_pool(n: int, nouns: tuple[str, ...]) -> dict[tuple[int, int], tuple
     rng = random.Random(f"placebo-pool:{n}")
     nouns = tuple(w for w in nouns if w not in FUNCTION_WORDS)
     texts = (PLACEBO_SENTENCES + NEUTRAL_SENTENCES + tuple(w[:1].upper() + w[1:] + "." for w in nouns)
-             + tuple(f"The {w}." for w in nouns[:: max(1, len(nouns) // 6)]))
+             + tuple(f"The {w}." for w in nouns))
     pieces = [(s, len(s.split()), function_word_counts(s)) for s in texts]
     by_density = sorted(pieces, key=lambda x: (sum(x[2]) / x[1], x[0]))
     sparse, dense = by_density[: len(by_density) // 2], by_density[len(by_density) // 2 :]
