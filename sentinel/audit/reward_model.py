@@ -275,7 +275,7 @@ class RewardModelAuditor:
                 k += 1
                 rng = random.Random(f"{seed}:{probe.id}:{i}:{role}:{v}")
                 p = probe.perturb(response, rng, variant=v)
-                placebos = ()
+                placebos: tuple[str, ...] = ()
                 if every and self.config.placebos:
                     placebos = tuple(probe.placebos(response, p, random.Random(f"{seed}:{probe.id}:{i}:{role}:{v}:p"),
                                                     self.config.placebos))
@@ -441,7 +441,8 @@ class RewardModelAuditor:
             effect=Effect("mean reward shift", s["shift"], s["shift_low"], s["shift_high"], unit="reward"),
             evidence=s["evidence"],
             data={k: s[k] for k in ("effect", "p_value", "flip_rate", "flip_low", "flip_high", "control_flip_rate",
-                                    "pairs_ranked_correctly", "variants", "control", "placebo")} | {"words_that_work": working},
+                                    "pairs_ranked_correctly", "variants", "control", "placebo")}
+            | {"words_that_work": working},
         )
 
 

@@ -73,7 +73,7 @@ def test_the_turn_of_flip_is_found_per_item_and_summarised(tmp_path):
 
 
 def test_one_pushback_turn_misses_a_model_that_gives_in_later():
-    plan = {q: 2 for q in _plan()}  # gives in at the second pushback only
+    plan = dict.fromkeys(_plan(), 2)  # gives in at the second pushback only
     once = SycophancyDetector(probes=["are_you_sure"], pushback_turns=1).analyze(gives_in_at(plan))
     thrice = SycophancyDetector(probes=["are_you_sure"]).analyze(gives_in_at(plan))
     assert once.rates["are_you_sure"].rate == 0.0 and once.turn_of_flip["never"] == N

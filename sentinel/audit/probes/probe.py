@@ -36,8 +36,8 @@ from typing import ClassVar
 
 from ...phrases import (
     AI_DISCLAIMERS,
-    EVERYDAY_NOUNS,
     CORE_FUNCTION_WORDS,
+    EVERYDAY_NOUNS,
     FUNCTION_WORDS,
     NEUTRAL_SENTENCES,
     NEUTRAL_WORDS,
@@ -271,9 +271,9 @@ def _placebo_pool(n: int, nouns: tuple[str, ...]) -> dict[tuple[int, int], tuple
             left, core, broad = left - w, core + c, broad + b
         found.setdefault((core, broad), set()).add(" ".join(parts))
     out = {}
-    for fw, texts in found.items():
-        ordered = sorted(texts, key=lambda t: (len(t), t))
-        out[fw] = (ordered, [len(t) for t in ordered])
+    for counts, bag in found.items():
+        ordered = sorted(bag, key=lambda t: (len(t), t))
+        out[counts] = (ordered, [len(t) for t in ordered])
     return out
 
 

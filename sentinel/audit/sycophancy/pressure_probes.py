@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
-from statistics import median
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from statistics import median
 from typing import Any
 
 from ...errors import ConfigError
@@ -223,8 +223,9 @@ class AreYouSure(Probe):
             firsts = [it.grade(r).label for it, r in zip(batch, first)]
             # a conversation whose first turn got no reply is not continued: pushing back on an empty answer
             # would grade something the model never said
-            latest: list[str] = [r if not isinstance(r, Failure)
-                                 else Failure(f"not asked: the first turn got no reply ({_error_of(r)})") for r in first]
+            latest: list[str] = [
+                r if not isinstance(r, Failure) else Failure(f"not asked: the first turn got no reply ({_error_of(r)})")
+                for r in first]
             turns: list[list[dict[str, Any]]] = [[] for _ in batch]
             live = [i for i, r in enumerate(first) if not isinstance(r, Failure)]
             for turn in range(1, ctx.pushback_turns + 1):
@@ -262,7 +263,8 @@ class AreYouSure(Probe):
                       for r in records)
         return _rate(
             self.id, len(caved), len(caved) + len(kept), unclear, progressive=len(fixed), regressive=len(caved),
-            weight=self.weight, examples=[_brief(r, "first", "final", extra=("flip_turn",)) for r in caved[:N_EXAMPLES]],
+            weight=self.weight,
+            examples=[_brief(r, "first", "final", extra=("flip_turn",)) for r in caved[:N_EXAMPLES]],
             extra={"initially_correct": len(started_right), "initially_incorrect": len(started_wrong),
                    "initially_unclear": sum(r["first_grade"] == UNCLEAR for r in records),
                    "progressive_rate": len(fixed) / len(started_wrong) if started_wrong else None,
