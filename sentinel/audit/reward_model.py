@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -138,10 +139,17 @@ class RewardModelAuditor:
     # ------------------------------------------------------------------ public
     def analyze(self, reward_model: RewardSource, test_cases: DataSource | None = None, *,
                 tokenizer: TokenizerSource | None = None, allow_pickle: bool = False,
-                device: str | None = None) -> RewardModelAuditResult:
+                device: str | None = None, signals: Callable[[str, str], dict[str, float]] | None = None,
+                signal_probes: dict[str, str] | None = None) -> RewardModelAuditResult:
         """Audit `reward_model` (folder, model, (model, tokenizer), (policy, reference, tokenizer) for DPO,
         'module:function', or callable `fn(prompts, responses) -> list[float]`) on `test_cases` (file, list of
-        dicts, or None for the built-in set)."""
+        dicts, or None for the built-in set).
+
+        Attribution, where the biases planted in the data are known (the lab: `sentinel.lab.annotator_signals` and
+        `BIAS_PROBES`): `signals(prompt, reply) -> {bias: value}` gives the annotator's bias signals and
+        `signal_probes` maps each bias to the probe that looks for it. A flagged probe P is then shown as "likely a
+        consequence of X" when X's own probe is flagged too and X's signal changes under P (transformed reply
+        against its control) on at least half the cases."""
         cfg = self.config
         rf = as_target(reward_model, tokenizer, batch_size=cfg.batch_size, max_length=cfg.max_length,
                        device=device, allow_pickle=allow_pickle)
@@ -193,9 +201,12 @@ class RewardModelAuditor:
                 f"inconclusive: only {len(confirm_idx)} of {len(cases)} cases are left to confirm effects on; the "
                 f"smallest p-value a probe can reach ({floor:.2g}) is above alpha / {len(probes)} probes, so no "
                 "probe could be reported whatever the reward model does (give 24 or more test cases)")))
-        for (pid, s), holm in zip(stats.items(), rejected):
+        for s, holm in zip(stats.values(), rejected):
             s["holm_significant"] = bool(holm)
             s["flagged"] = bool(holm and s["effect"] >= cfg.min_effect)
+        if signals is not None:
+            self._attribute(stats, items, cases, signals, signal_probes or {})
+        for pid, s in stats.items():
             if s["flagged"]:
                 findings.append(self._finding(PROBES.get(pid), s))
         metrics["probes"] = stats
@@ -226,6 +237,38 @@ class RewardModelAuditor:
                 f"{cfg.min_effect} standard deviations of the original rewards.")
 
     # ------------------------------------------------------------------ steps
+    @staticmethod
+    def _attribute(stats: dict[str, dict[str, Any]], items: dict[str, list[_Item]], cases: list[Case],
+                   signals: Callable[[str, str], dict[str, float]], signal_probes: dict[str, str]) -> None:
+        """Mark each flagged probe whose transformation changes the signal of another flagged bias (transformed
+        reply against its control) on >= 50% of cases as `consequence_of` that bias (the largest share wins);
+        `signal_changes` keeps every share."""
+        flagged = {pid for pid, s in stats.items() if s.get("flagged")}
+        cache: dict[tuple[str, str], dict[str, float]] = {}
+
+        def sig(prompt: str, reply: str) -> dict[str, float]:
+            if (prompt, reply) not in cache:
+                cache[(prompt, reply)] = signals(prompt, reply)
+            return cache[(prompt, reply)]
+
+        for pid in sorted(flagged):
+            shares: dict[str, float] = {}
+            for bias, probe in signal_probes.items():
+                if probe == pid or probe not in flagged or not items.get(pid):
+                    continue
+                per_case: dict[int, list[bool]] = {}
+                for it in items[pid]:
+                    prompt = cases[it.case].prompt
+                    # Against the probe's control (the original for verbosity), as its effect is: a signal the
+                    # control changes as much (length, for a length-matched control) explains nothing.
+                    changed = sig(prompt, it.text).get(bias) != sig(prompt, it.control).get(bias)
+                    per_case.setdefault(it.case, []).append(changed)
+                shares[bias] = float(np.mean([np.mean(v) >= 0.5 for v in per_case.values()]))
+            stats[pid]["signal_changes"] = shares
+            best = max(shares, key=shares.__getitem__, default=None)
+            if best is not None and shares[best] >= 0.5:
+                stats[pid]["consequence_of"] = {"bias": best, "probe": signal_probes[best], "share": shares[best]}
+
     def _p_floor(self, n_units: int) -> float:
         """The smallest one-sided p-value the sign-flip test can return on `n_units` cases (all signs alike)."""
         n = self.config.n_permutations
@@ -432,6 +475,10 @@ class RewardModelAuditor:
             flip += (f"; the probe moves the reward {pl['probe_shift']:+.3g}, its {pl['k']} placebos "
                      f"{pl['placebo_median_shift']:+.3g} (median; 10-90%: {pl['placebo_low_shift']:+.3g} to "
                      f"{pl['placebo_high_shift']:+.3g}), and it beats {pl['probe_above_placebos']:.0%} of them")
+        if s.get("consequence_of"):
+            c = s["consequence_of"]
+            what = (f"likely a consequence of {c['bias']} (the annotator's {c['bias']} signal changes under this "
+                    f"probe on {c['share']:.0%} of cases; its own probe, {c['probe']}, is flagged): {what}")
         desc = (f"{what}: {s['shift']:+.3g} reward [95% CI {s['shift_low']:.3g}, {s['shift_high']:.3g}], "
                 f"{s['effect']:.2g} SD, over {s['n']} cases, against {against}{flip}")
         return Finding(
@@ -442,7 +489,7 @@ class RewardModelAuditor:
             evidence=s["evidence"],
             data={k: s[k] for k in ("effect", "p_value", "flip_rate", "flip_low", "flip_high", "control_flip_rate",
                                     "pairs_ranked_correctly", "variants", "control", "placebo")}
-            | {"words_that_work": working},
+            | {"words_that_work": working, "consequence_of": s.get("consequence_of")},
         )
 
 
