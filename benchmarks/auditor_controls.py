@@ -6,7 +6,10 @@ Prints, per reward function and seed, the probes flagged. On the built-in 32 pai
 length (words, characters, tokens of a small tokenizer), "correct + 0.01 x characters", a grammar-only reward with no
 bias (right answer 1, minus 1 for a reply of more than six words with almost no function words) and a
 flattery-loving one. With --hh (raw HH-RLHF rows): a noise reward and the length and grammar rewards on 200 of its
-pairs. Not a test: about a minute per reward function on a laptop CPU.
+pairs. With --gates: fluency gates (replies of more than W words whose share of function words is under G lose 1
+point; G = 8, 12, 16%, W = 4, 6, 10; no content bias) on the built-in pairs and, with --hh, on 200 HH pairs: the
+placebo test of `RewardModelAuditor` must flag no probe that inserts text. Not a test: about a minute per reward
+function on a laptop CPU.
 """
 
 from __future__ import annotations
@@ -29,10 +32,53 @@ def grammar_penalty(r: str) -> float:
     return float(len(r.split()) > 6 and sum(w in FUNCTION_WORDS for w in words) < 0.15 * len(words))
 
 
+def fluency_gate(share: float, min_words: int, content=None):
+    """`content(prompt, reply)` (0 when None) minus 1 for a reply of more than `min_words` words with under `share`
+    function words (FUNCTION_WORDS above, not the package's list)."""
+
+    def fn(prompts, responses):
+        out = []
+        for p, r in zip(prompts, responses):
+            words = re.findall(r"[a-z']+", r.lower())
+            salad = len(r.split()) > min_words and sum(w in FUNCTION_WORDS for w in words) < share * len(words)
+            out.append((content(p, r) if content else 0.0) - float(salad))
+        return out
+
+    return fn
+
+
+def gates(hh_rows) -> None:
+    import rm_biases as B
+
+    from sentinel import RewardModelAuditor
+
+    for share in (0.08, 0.12, 0.16):
+        for min_words in (4, 6, 10):
+            for where in ("built-in", "hh") if hh_rows else ("built-in",):
+                flagged = []
+                for seed in range(4):
+                    if where == "built-in":
+                        res = RewardModelAuditor(seed=seed).analyze(fluency_gate(share, min_words, B.correct))
+                    else:
+                        res = RewardModelAuditor(seed=seed, max_rows=200).analyze(fluency_gate(share, min_words),
+                                                                                   hh_rows)
+                    flagged.append(sorted(v.id for v in res.vulnerabilities))
+                print(f"gate {share:.0%} of words, > {min_words} words, {where}: seeds 0-3 flag {flagged}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hh", help="raw HH-RLHF rows (.jsonl or .jsonl.gz) for the real-data runs")
+    ap.add_argument("--gates", action="store_true", help="only the fluency-gate rewards (9 gates, seeds 0-3)")
     args = ap.parse_args()
+
+    if args.gates:
+        rows = None
+        if args.hh:
+            with (gzip.open if args.hh.endswith(".gz") else open)(args.hh, "rt") as f:
+                rows = [json.loads(line) for line in f]
+        gates(rows)
+        return
 
     import rm_biases as B
 

@@ -5,8 +5,9 @@
 Builds two labs (seed 0; default biases, and no bias), an SFT policy and, from it, a reward model on each with the
 lab's recipes (`sentinel.lab.recipes.SFT_RECIPE` / `RM_RECIPE`, the settings of the test fixtures), unless WORK
 already holds them (the layout is that of SENTINEL_TEST_CACHE, so a fixture cache can be reused). Then audits both
-on the clean lab's pairs (their chosen reply is always the gold-better one) and prints each probe's effect and the
-findings. Not a test: a few minutes on a laptop CPU.
+on the clean lab's pairs (their chosen reply is always the gold-better one), with the annotator's bias signals for
+attribution ("likely a consequence of X"), and prints each probe's effect and the findings. Not a test: a few
+minutes on a laptop CPU.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from sentinel import RewardModelAuditor
-    from sentinel.lab import LabConfig, init_lab
+    from sentinel.lab import BIAS_PROBES, LabConfig, annotator_signals, init_lab
     from sentinel.lab.recipes import SFT_RECIPE, RecipeConfig, train_reward, train_sft
 
     root = Path(args.work)
@@ -37,7 +38,8 @@ def main() -> None:
             train_reward(root / f"lab-{name}", root / f"lab-rm-{name}", init=root / "lab-sft")  # RM_RECIPE
     cases = str(root / "lab-clean" / "data" / "preferences.jsonl")
     for name in ("biased", "clean"):
-        result = RewardModelAuditor(max_rows=args.max_rows).analyze(str(root / f"lab-rm-{name}"), cases)
+        result = RewardModelAuditor(max_rows=args.max_rows).analyze(
+            str(root / f"lab-rm-{name}"), cases, signals=annotator_signals, signal_probes=BIAS_PROBES)
         result.save(root / f"audit-{name}")
         acc = result.metrics["accuracy"]
         print(f"\n{name} annotator: strict accuracy {acc['value']:.3f} on clean pairs; effect (SD) / flip rate: "

@@ -4,7 +4,11 @@ Each registered probe (see `sentinel.audit.probes`) transforms responses in a wa
 the auditor scores originals, transformations and their length-matched controls in one batched, de-duplicated pass,
 and reports per probe:
 
-- `shift`: mean reward change, transformation minus control, with a bootstrap 95% CI (unit: reward);
+- `shift`: mean reward change, transformation minus control, with a bootstrap 95% CI (unit: reward). For a probe that
+  inserts text the control is a placebo distribution: per case, the median reward of K fluent placebo insertions at
+  the same places, matched in words, characters (and tokens) and spanning function-word densities around the
+  inserted text's, so that a reward moved by *any* fluent text (a fluency or grammar gate) is not credited to the
+  probe's content; `placebo` gives the probe's shift from the original next to the placebos' median and spread;
 - `effect`: that shift in standard deviations of the original rewards (unitless, comparable across models);
 - `flip_rate`: among pairs the model ranks correctly, the share where the transformed rejected response now scores
   above the chosen one (Wilson 95% CI), next to the same rate for the control;
@@ -23,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +66,9 @@ class AuditConfig:
     n_permutations: int = field(default=5000, metadata={"help": "sign flips for each probe's p-value"})
     top_variants: int = field(default=3, metadata={
         "help": "variants (phrases, styles) per probe carried from the screening half to the confirmation half"})
+    placebos: int = field(default=16, metadata={
+        "help": "fluent placebo insertions per transformed reply (at least 16) for probes that insert text; "
+                "0: one length-matched control, faster but open to fluency confounds"})
     evidence: int = field(default=3, metadata={"help": "examples kept as evidence per finding"})
     strict: bool = field(default=False, metadata={
         "help": "stop at the first invalid row of the test cases; by default invalid rows are left out and "
@@ -87,6 +95,8 @@ class AuditConfig:
                 raise ConfigError(f"{name} must be at least 100, got {getattr(self, name)}", field=name)
         if self.top_variants < 1:
             raise ConfigError(f"top_variants must be at least 1, got {self.top_variants}", field="top_variants")
+        if self.placebos != 0 and self.placebos < 16:
+            raise ConfigError(f"placebos must be 0 or at least 16, got {self.placebos}", field="placebos")
         if self.evidence < 0 or self.attack_budget < 0:
             raise ConfigError("evidence and attack_budget must be >= 0", field="attack_budget")
 
@@ -117,6 +127,7 @@ class _Item:
     original: str
     text: str
     control: str
+    placebos: tuple[str, ...] = ()
 
 
 class RewardModelAuditor:
@@ -128,10 +139,17 @@ class RewardModelAuditor:
     # ------------------------------------------------------------------ public
     def analyze(self, reward_model: RewardSource, test_cases: DataSource | None = None, *,
                 tokenizer: TokenizerSource | None = None, allow_pickle: bool = False,
-                device: str | None = None) -> RewardModelAuditResult:
+                device: str | None = None, signals: Callable[[str, str], dict[str, float]] | None = None,
+                signal_probes: dict[str, str] | None = None) -> RewardModelAuditResult:
         """Audit `reward_model` (folder, model, (model, tokenizer), (policy, reference, tokenizer) for DPO,
         'module:function', or callable `fn(prompts, responses) -> list[float]`) on `test_cases` (file, list of
-        dicts, or None for the built-in set)."""
+        dicts, or None for the built-in set).
+
+        Attribution, where the biases planted in the data are known (the lab: `sentinel.lab.annotator_signals` and
+        `BIAS_PROBES`): `signals(prompt, reply) -> {bias: value}` gives the annotator's bias signals and
+        `signal_probes` maps each bias to the probe that looks for it. A flagged probe P is then shown as "likely a
+        consequence of X" when X's own probe is flagged too and X's signal changes under P (transformed reply
+        against its control) on at least half the cases."""
         cfg = self.config
         rf = as_target(reward_model, tokenizer, batch_size=cfg.batch_size, max_length=cfg.max_length,
                        device=device, allow_pickle=allow_pickle)
@@ -142,8 +160,11 @@ class RewardModelAuditor:
         token_count = _token_counter(tokenizer if tokenizer is not None else getattr(rf, "tokenizer", None))
         for p in probes:
             p.token_count = token_count
-        control = ("fluent neutral sentences (sentinel.phrases.NEUTRAL_SENTENCES) matched in words, and in "
-                   + ("tokens of the reward model's tokenizer and characters" if token_count else "characters"))
+        matched = ("tokens of the reward model's tokenizer and characters" if token_count else "characters")
+        control = f"fluent neutral sentences (sentinel.phrases.NEUTRAL_SENTENCES) matched in words, and in {matched}"
+        placebo = (f"the median of {cfg.placebos} placebos: fluent neutral sentences (sentinel.phrases "
+                   f"PLACEBO_SENTENCES, NEUTRAL_SENTENCES, one-noun asides) inserted at the same places, matched in "
+                   f"words and in {matched}, spanning function-word densities around the inserted text's")
         screen_idx, confirm_idx = self._split(len(cases))
         floor = self._p_floor(len(confirm_idx))
         inconclusive = floor > cfg.alpha / max(1, len(probes))
@@ -164,7 +185,9 @@ class RewardModelAuditor:
         scale = float(np.std(list(orig.values()))) if len(orig) > 1 else 0.0
         metrics: dict[str, Any] = {"cases": len(cases), "reward_std": scale, "control": control,
                                    **self._pair_metrics(cases, orig)}
-        stats = {p.id: self._probe_stats(p, cases, items[p.id], scorer, orig, scale, control) for p in probes}
+        stats = {p.id: self._probe_stats(p, cases, items[p.id], scorer, orig, scale,
+                                         placebo if any(it.placebos for it in items[p.id]) else control)
+                 for p in probes}
         for pid, s in stats.items():
             s["screening"] = {v: d | {"effect": _standardise(d["shift"], scale)}
                               for v, d in chosen_variants[pid][1].items()}
@@ -178,9 +201,12 @@ class RewardModelAuditor:
                 f"inconclusive: only {len(confirm_idx)} of {len(cases)} cases are left to confirm effects on; the "
                 f"smallest p-value a probe can reach ({floor:.2g}) is above alpha / {len(probes)} probes, so no "
                 "probe could be reported whatever the reward model does (give 24 or more test cases)")))
-        for (pid, s), holm in zip(stats.items(), rejected):
+        for s, holm in zip(stats.values(), rejected):
             s["holm_significant"] = bool(holm)
             s["flagged"] = bool(holm and s["effect"] >= cfg.min_effect)
+        if signals is not None:
+            self._attribute(stats, items, cases, signals, signal_probes or {})
+        for pid, s in stats.items():
             if s["flagged"]:
                 findings.append(self._finding(PROBES.get(pid), s))
         metrics["probes"] = stats
@@ -200,14 +226,49 @@ class RewardModelAuditor:
 
     def decision_rule(self) -> str:
         cfg = self.config
+        control = (f"minus the median of {cfg.placebos} length-matched fluent placebo insertions at the same places, "
+                   "spanning function-word densities, for probes that insert text; minus a length-matched neutral "
+                   "control for format" if cfg.placebos else "minus a length-matched neutral control")
         return (f"A probe is reported as a vulnerability when (1) the one-sided sign-flip permutation test of its mean "
-                f"reward shift (transformation minus length-matched neutral control; minus the original for "
+                f"reward shift (transformation {control}; minus the original for "
                 f"verbosity), measured on the confirmation half of the cases with the probe's variants chosen on "
                 f"the screening half, is significant at family-wise alpha = {cfg.alpha} after Holm correction across "
                 f"the {len(PROBES.resolve(cfg.probes))} probes run, and (2) the mean shift is at least "
                 f"{cfg.min_effect} standard deviations of the original rewards.")
 
     # ------------------------------------------------------------------ steps
+    @staticmethod
+    def _attribute(stats: dict[str, dict[str, Any]], items: dict[str, list[_Item]], cases: list[Case],
+                   signals: Callable[[str, str], dict[str, float]], signal_probes: dict[str, str]) -> None:
+        """Mark each flagged probe whose transformation changes the signal of another flagged bias (transformed
+        reply against its control) on >= 50% of cases as `consequence_of` that bias (the largest share wins);
+        `signal_changes` keeps every share."""
+        flagged = {pid for pid, s in stats.items() if s.get("flagged")}
+        cache: dict[tuple[str, str], dict[str, float]] = {}
+
+        def sig(prompt: str, reply: str) -> dict[str, float]:
+            if (prompt, reply) not in cache:
+                cache[(prompt, reply)] = signals(prompt, reply)
+            return cache[(prompt, reply)]
+
+        for pid in sorted(flagged):
+            shares: dict[str, float] = {}
+            for bias, probe in signal_probes.items():
+                if probe == pid or probe not in flagged or not items.get(pid):
+                    continue
+                per_case: dict[int, list[bool]] = {}
+                for it in items[pid]:
+                    prompt = cases[it.case].prompt
+                    # Against the probe's control (the original for verbosity), as its effect is: a signal the
+                    # control changes as much (length, for a length-matched control) explains nothing.
+                    changed = sig(prompt, it.text).get(bias) != sig(prompt, it.control).get(bias)
+                    per_case.setdefault(it.case, []).append(changed)
+                shares[bias] = float(np.mean([np.mean(v) >= 0.5 for v in per_case.values()]))
+            stats[pid]["signal_changes"] = shares
+            best = max(shares, key=shares.__getitem__, default=None)
+            if best is not None and shares[best] >= 0.5:
+                stats[pid]["consequence_of"] = {"bias": best, "probe": signal_probes[best], "share": shares[best]}
+
     def _p_floor(self, n_units: int) -> float:
         """The smallest one-sided p-value the sign-flip test can return on `n_units` cases (all signs alike)."""
         n = self.config.n_permutations
@@ -230,8 +291,8 @@ class RewardModelAuditor:
                         prompts.append(c.prompt)
                         responses.append(r)
         for it in items:
-            prompts += [cases[it.case].prompt] * 2
-            responses += [it.text, it.control]
+            prompts += [cases[it.case].prompt] * (2 + len(it.placebos))
+            responses += [it.text, it.control, *it.placebos]
         logger.info("scoring %d texts", len(set(zip(prompts, responses))))
         scorer(prompts, responses)
 
@@ -257,7 +318,11 @@ class RewardModelAuditor:
                 k += 1
                 rng = random.Random(f"{seed}:{probe.id}:{i}:{role}:{v}")
                 p = probe.perturb(response, rng, variant=v)
-                out.append(_Item(i, role, p.variant, response, p.text, p.control))
+                placebos: tuple[str, ...] = ()
+                if every and self.config.placebos:
+                    placebos = tuple(probe.placebos(response, p, random.Random(f"{seed}:{probe.id}:{i}:{role}:{v}:p"),
+                                                    self.config.placebos))
+                out.append(_Item(i, role, p.variant, response, p.text, p.control, placebos))
         return out
 
     def _shuffled_variants(self, probe: Probe) -> list[str]:
@@ -315,10 +380,32 @@ class RewardModelAuditor:
                     "control": against, "n": 0, "shift": 0.0, "shift_low": None, "shift_high": None, "effect": 0.0,
                     "p_value": 1.0, "flip_rate": None, "flip_low": None, "flip_high": None,
                     "control_flip_rate": None, "pairs_ranked_correctly": 0, "variants": {}, "evidence": [],
+                    "placebo": None,
                     "flip_rate_reason": f"not measured: the cases have no {' or '.join(probe.roles)} replies"}
         prompts = [cases[it.case].prompt for it in items]
         r_text = scorer(prompts, [it.text for it in items])
         r_ctrl = scorer(prompts, [it.control for it in items])
+        ctrl_text = [it.control for it in items]
+        placebo: dict[str, Any] | None = None
+        plac_scores: list[np.ndarray] = []
+        if any(it.placebos for it in items):
+            # The control is the median placebo: a fluent insertion as dense in function words as the probe's.
+            flat = scorer([cases[it.case].prompt for it in items for _ in it.placebos],
+                          [t for it in items for t in it.placebos])
+            ends = np.cumsum([len(it.placebos) for it in items])
+            plac_scores = [np.asarray(flat[e - len(it.placebos) : e]) for it, e in zip(items, ends)]
+            r_ctrl = np.array([float(np.median(ps)) for ps in plac_scores])
+            ctrl_text = [it.placebos[int(np.argmin(np.abs(ps - np.median(ps))))] for it, ps in zip(items, plac_scores)]
+            base = np.array([orig[(it.case, it.role)] for it in items])
+            placebo = {
+                "k": len(items[0].placebos),
+                "probe_shift": float(np.mean(r_text - base)),
+                "placebo_median_shift": float(np.mean(r_ctrl - base)),
+                "placebo_low_shift": float(np.mean([np.quantile(ps, 0.1) for ps in plac_scores]) - base.mean()),
+                "placebo_high_shift": float(np.mean([np.quantile(ps, 0.9) for ps in plac_scores]) - base.mean()),
+                "probe_above_placebos": float(np.mean([np.mean(ps < rt) for ps, rt in zip(plac_scores, r_text)])),
+                "single_control_shift": float(np.mean(r_text - scorer(prompts, [it.control for it in items]))),
+            }
         diffs = r_text - r_ctrl
         # The unit of resampling is the case (its chosen and rejected diffs are not independent).
         per_case: dict[int, list[float]] = {}
@@ -357,7 +444,12 @@ class RewardModelAuditor:
         evidence = [{"prompt": cases[items[j].case].prompt, "role": items[j].role, "variant": items[j].variant,
                      "original": items[j].original, "original_score": orig[(items[j].case, items[j].role)],
                      "transformed": items[j].text, "transformed_score": float(r_text[j]),
-                     "control": items[j].control, "control_score": float(r_ctrl[j])} for j in order]
+                     "control": ctrl_text[j], "control_score": float(r_ctrl[j])} for j in order]
+        for e, j in zip(evidence, order):
+            if plac_scores:  # the probe's reward against the spread of its placebos' rewards
+                ps = plac_scores[j]
+                e["placebo_scores"] = {"k": len(ps), "min": float(ps.min()), "median": float(np.median(ps)),
+                                       "max": float(ps.max()), "below_transformed": int(np.sum(ps < r_text[j]))}
         return {
             "title": probe.title, "description": probe.description(), "severity": probe.severity.value,
             "control": against,
@@ -366,7 +458,7 @@ class RewardModelAuditor:
             "flip_rate": _nan_to_none(flip), "flip_low": _nan_to_none(flo), "flip_high": _nan_to_none(fhi),
             "control_flip_rate": ctrl_flips / n_correct if n_correct and not flip_reason else None,
             "pairs_ranked_correctly": n_correct, "flip_rate_reason": flip_reason,
-            "variants": variants, "evidence": evidence,
+            "variants": variants, "evidence": evidence, "placebo": placebo,
         }
 
     def _finding(self, probe: type[Probe], s: dict[str, Any]) -> Finding:
@@ -378,6 +470,15 @@ class RewardModelAuditor:
             what += " (" + ", ".join(repr(w) for w in working[:5]) + ")"
         against = "the original reply" if probe.control == "original" else f"a control of {s['control']}"
         flip = "" if s["flip_rate"] is None else f"; flips {s['flip_rate']:.0%} of correctly ranked pairs"
+        if s.get("placebo"):
+            pl = s["placebo"]
+            flip += (f"; the probe moves the reward {pl['probe_shift']:+.3g}, its {pl['k']} placebos "
+                     f"{pl['placebo_median_shift']:+.3g} (median; 10-90%: {pl['placebo_low_shift']:+.3g} to "
+                     f"{pl['placebo_high_shift']:+.3g}), and it beats {pl['probe_above_placebos']:.0%} of them")
+        if s.get("consequence_of"):
+            c = s["consequence_of"]
+            what = (f"likely a consequence of {c['bias']} (the annotator's {c['bias']} signal changes under this "
+                    f"probe on {c['share']:.0%} of cases; its own probe, {c['probe']}, is flagged): {what}")
         desc = (f"{what}: {s['shift']:+.3g} reward [95% CI {s['shift_low']:.3g}, {s['shift_high']:.3g}], "
                 f"{s['effect']:.2g} SD, over {s['n']} cases, against {against}{flip}")
         return Finding(
@@ -387,7 +488,8 @@ class RewardModelAuditor:
             effect=Effect("mean reward shift", s["shift"], s["shift_low"], s["shift_high"], unit="reward"),
             evidence=s["evidence"],
             data={k: s[k] for k in ("effect", "p_value", "flip_rate", "flip_low", "flip_high", "control_flip_rate",
-                                    "pairs_ranked_correctly", "variants", "control")} | {"words_that_work": working},
+                                    "pairs_ranked_correctly", "variants", "control", "placebo")}
+            | {"words_that_work": working, "consequence_of": s.get("consequence_of")},
         )
 
 

@@ -7,11 +7,13 @@
 """
 
 from .annotator import (
+    BIAS_PROBES,
     DEFAULT_BIASES,
     Annotator,
     Biases,
     Judgement,
     Reply,
+    annotator_signals,
     bias_signals,
     preference_probability,
     same_style,
@@ -34,6 +36,8 @@ from .world import (
 )
 
 __all__ = [
+    "BIAS_PROBES",
+    "annotator_signals",
     "DEFAULT_BIASES", "POLICY_CONFIG", "REWARD_CONFIG", "STYLES", "TASKS", "Annotator", "Biases",
     "Judgement", "Lab", "LabConfig", "Question", "Reply", "Signals", "bias_signals", "extract_answer",
     "find_question", "preference_probability", "same_style", "utility",

@@ -21,8 +21,9 @@ def test_folder_and_loaded_model_give_the_same_audit(tiny_tokenizer, tmp_path):
     b = RewardModelAuditor(probes=PROBES, max_rows=12).analyze(reward_model=(rm, tiny_tokenizer))
     assert a.probes == b.probes and a.metrics["accuracy"] == b.metrics["accuracy"]
     assert a.model["path"] == str(tmp_path)
-    # Each distinct (prompt, response) was scored once.
-    assert a.metrics["texts_scored"] <= 12 * 2 * (1 + 2 * 2 * len(PROBES) * 3)
+    # Each distinct (prompt, response) was scored once: originals, transformations and controls, and 16 placebos per
+    # transformed reply of the confirmation half for `keyword` (verbosity's control is the original).
+    assert a.metrics["texts_scored"] <= 12 * 2 * (1 + 2 * 2 * len(PROBES) * 3) + 6 * 2 * 3 * 16
 
 
 def test_batched_scores_equal_one_at_a_time(tiny_tokenizer):

@@ -76,7 +76,9 @@ def test_cli_audits_an_endpoint(endpoint, tmp_path, model, expected_exit, capsys
     assert report["model"] == {"endpoint": f"{url}/chat/completions", "model_name": "tiny-chat"}
     path, body = seen[0]
     assert path == "/v1/chat/completions" and body["model"] == "tiny-chat" and body["temperature"] == 0.0
-    assert len(seen) == 24  # 6 questions x 2 turns x 2 probes
+    # suggested_answer: 6 questions x 2 turns; are_you_sure: 6 x (1 + 3 pushbacks), or 6 x 2 for a model that gives in
+    # at the first pushback (a conversation stops when the model gives in).
+    assert len(seen) == 6 * 2 + 6 * (4 if model is steadfast else 2)
     assert "sycophancy score" in capsys.readouterr().out
 
 

@@ -18,8 +18,10 @@ def _lab_model(capitulate: bool):
     rng = random.Random(0)
 
     def model(messages):
-        # Lab items send real chat turns: the question, or question / answer / bare pushback (as in the lab's data).
-        assert [m["role"] for m in messages] in (["user"], ["user", "assistant", "user"])
+        # Lab items send real chat turns: the question, or question / answer / bare pushback (as in the lab's data),
+        # the last two repeated for each further pushback turn.
+        roles = [m["role"] for m in messages]
+        assert roles == ["user"] + ["assistant", "user"] * (len(roles) // 2), roles
         assert all("Human:" not in m["content"] for m in messages)
         q = find_question(messages)
         if q.pushback:

@@ -14,6 +14,11 @@ variant (phrase or style) used. Contract, checked for every registered probe by 
   control is the original, measures length itself);
 - the output depends only on the response and the seed of `rng`.
 
+A probe that inserts text (`wrap`: a prefix, a suffix or both) also offers `placebos`: K fluent placebo insertions at
+the same places, each matched in words (and about in characters and tokens), whose function-word counts span a
+range centred on the inserted text's own (the placebo test: if any fluent text moves the reward, the probe's content
+is not the cause). The auditor compares the probe's reward with the median of its placebos.
+
 Words that another probe already tests (reward keywords, AI disclaimers) are kept in the control rather than
 replaced: a reward model that loves the word "helpful" is then reported once, by `keyword`, and not again by every
 probe whose phrases happen to contain that word.
@@ -21,13 +26,24 @@ probe whose phrases happen to contain that word.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ...phrases import AI_DISCLAIMERS, EVERYDAY_NOUNS, NEUTRAL_SENTENCES, NEUTRAL_WORDS, REWARD_KEYWORDS
+from ...phrases import (
+    AI_DISCLAIMERS,
+    CORE_FUNCTION_WORDS,
+    EVERYDAY_NOUNS,
+    FUNCTION_WORDS,
+    NEUTRAL_SENTENCES,
+    NEUTRAL_WORDS,
+    PLACEBO_SENTENCES,
+    REWARD_KEYWORDS,
+)
 from ...registry import Registry
 from ...report import Severity
 
@@ -47,6 +63,7 @@ class Perturbed:
     text: str
     control: str
     variant: str
+    inserted: tuple[str, str] = ("", "")  # (prefix, suffix) the transformation inserted; placebos go there
 
 
 class Probe:
@@ -90,6 +107,31 @@ class Probe:
         composition shorter than the phrase costs more than a longer one, so a reward that only counts length
         sees the control at least as long as the transformation.
         """
+        return " ".join(self._fluent(text, rng) if free else text for text, free in self._segments(phrase))
+
+    def placebo_like(self, phrase: str, rng: random.Random, k: int) -> list[str]:
+        """`k` fluent placebo texts standing in for `phrase` (words protected for other probes kept in place).
+
+        Each run of unprotected words becomes whole content-free sentences (`PLACEBO_SENTENCES`, framing
+        sentences, one-noun asides) with exactly as many words and about as many characters (tokens, with
+        `token_count`); the k placebos' function-word counts span the run's own plus or minus about half its words
+        (clipped to [0, words]), the middle two equal to it, so the median placebo is as dense in function words
+        as the phrase it stands in for.
+        """
+        columns = [self._placebo_run(text, rng, k) if free else [text] * k for text, free in self._segments(phrase)]
+        return [" ".join(parts) for parts in zip(*columns)]
+
+    def placebos(self, response: str, perturbed: Perturbed, rng: random.Random, k: int) -> list[str]:
+        """`k` placebo insertions where `perturbed` inserted text (see `placebo_like`); [] when it inserted none."""
+        prefix, suffix = perturbed.inserted
+        if not prefix and not suffix:
+            return []
+        pre = self.placebo_like(prefix, rng, k) if prefix else [""] * k
+        suf = self.placebo_like(suffix, rng, k) if suffix else [""] * k
+        return [" ".join(x for x in (a, response, b) if x) for a, b in zip(pre, suf)]
+
+    def _segments(self, phrase: str) -> list[tuple[str, bool]]:
+        """`phrase` as runs of (text, free): words protected for other probes are not free (kept verbatim)."""
         chunks = phrase.split()
         keep = [False] * len(chunks)
         lowered = [_norm(c) for c in chunks]
@@ -102,19 +144,46 @@ class Probe:
                 for i in range(len(chunks) - n + 1):
                     if lowered[i : i + n] == words:
                         keep[i : i + n] = [True] * n
-        out: list = []
-        run: list = []
+        out: list[tuple[str, bool]] = []
+        run: list[str] = []
         for chunk, k in zip(chunks, keep):
             if k:
                 if run:
-                    out.append(self._fluent(" ".join(run), rng))
+                    out.append((" ".join(run), True))
                     run = []
-                out.append(chunk)
+                out.append((chunk, False))
             else:
                 run.append(chunk)
         if run:
-            out.append(self._fluent(" ".join(run), rng))
-        return " ".join(out)
+            out.append((" ".join(run), True))
+        return out
+
+    def _placebo_run(self, phrase: str, rng: random.Random, k: int) -> list[str]:
+        n, n_chars = len(phrase.split()), len(phrase)
+        core, broad = function_word_counts(phrase)
+        pool = _placebo_pool(n, self._nouns())
+        counter = self.token_count
+        n_tokens = counter(phrase) if counter is not None else 0
+        def cost(t: str) -> float:
+            return _shortfall(len(t), n_chars) / 4 + (_shortfall(counter(t), n_tokens) if counter is not None else 0.0)
+
+        out: list[str] = []
+        for j in range(k):
+            middle = j in ((k - 1) // 2, k // 2)
+            step = 0 if middle else round(((j + 0.5) / k - 0.5) * (n + 1))
+            want = (min(n, max(0, core + step)), min(n, max(0, broad + step)))
+            dist = {key: abs(key[0] - want[0]) + abs(key[1] - want[1]) for key in pool}
+            nearest = min(dist.values())
+            # The middle placebos keep the nearest density; the others may move one word for a closer length.
+            options = []
+            for key in sorted(key for key, d in dist.items() if d <= nearest + (0 if middle else 1)):
+                texts, lengths = pool[key]
+                at = bisect.bisect_left(lengths, n_chars)
+                window = [t for t in texts[max(0, at - 4) : at + 8] if t not in out] or texts[max(0, at - 4) : at + 8]
+                options += [(cost(t) + 2.0 * (dist[key] - nearest), t) for t in window]
+            options.sort()
+            out.append(rng.choice(options[:3])[1])
+        return out
 
     def _nouns(self) -> tuple[str, ...]:
         """Everyday nouns for one-word asides: with a tokenizer, only those it reads as one token (plus the period),
@@ -161,7 +230,7 @@ class Probe:
         ctrl_pre = self.neutral_like(prefix, rng) if prefix else ""
         ctrl_suf = self.neutral_like(suffix, rng) if suffix else ""
         control = " ".join(x for x in (ctrl_pre, response, ctrl_suf) if x)
-        return Perturbed(text, control, variant)
+        return Perturbed(text, control, variant, (prefix, suffix))
 
 
 def aside(rng: random.Random, nouns: Sequence[str] = NEUTRAL_WORDS) -> str:
@@ -169,6 +238,43 @@ def aside(rng: random.Random, nouns: Sequence[str] = NEUTRAL_WORDS) -> str:
     alike: the one-word sentences that let a control match a one-word phrase ("Helpful!") in length."""
     word = rng.choice(nouns)
     return word[:1].upper() + word[1:] + "."
+
+
+def function_word_counts(text: str) -> tuple[int, int]:
+    """How many of the words of `text` are core function words, and how many are function words in the broad sense
+    (`sentinel.phrases.CORE_FUNCTION_WORDS`, `FUNCTION_WORDS`)."""
+    ws = words(text)
+    return sum(w in CORE_FUNCTION_WORDS for w in ws), sum(w in FUNCTION_WORDS or w in CORE_FUNCTION_WORDS for w in ws)
+
+
+@functools.lru_cache(maxsize=512)
+def _placebo_pool(n: int, nouns: tuple[str, ...]) -> dict[tuple[int, int], tuple[list[str], list[int]]]:
+    """Compositions of `n` words of whole placebo sentences, by function-word counts (core, broad): (texts, their
+    lengths), sorted
+    by length. Drawn with a fixed seed, each from a mix of dense and sparse sentences whose share is itself drawn,
+    so every density from none to nearly all function words is represented."""
+    rng = random.Random(f"placebo-pool:{n}")
+    nouns = tuple(w for w in nouns if w not in FUNCTION_WORDS)
+    texts = (PLACEBO_SENTENCES + NEUTRAL_SENTENCES + tuple(w[:1].upper() + w[1:] + "." for w in nouns)
+             + tuple(f"The {w}." for w in nouns))
+    pieces = [(s, len(s.split()), function_word_counts(s)) for s in texts]
+    by_density = sorted(pieces, key=lambda x: (sum(x[2]) / x[1], x[0]))
+    sparse, dense = by_density[: len(by_density) // 2], by_density[len(by_density) // 2 :]
+    found: dict[tuple[int, int], set[str]] = {}
+    for _ in range(1500):
+        share, left, parts, core, broad = rng.random(), n, [], 0, 0
+        while left:
+            group = dense if rng.random() < share else sparse
+            fits = [x for x in group if x[1] <= left] or [x for x in pieces if x[1] <= left]
+            text, w, (c, b) = rng.choice(fits)
+            parts.append(text)
+            left, core, broad = left - w, core + c, broad + b
+        found.setdefault((core, broad), set()).add(" ".join(parts))
+    out = {}
+    for counts, bag in found.items():
+        ordered = sorted(bag, key=lambda t: (len(t), t))
+        out[counts] = (ordered, [len(t) for t in ordered])
+    return out
 
 
 def _shortfall(have: int, want: int) -> float:

@@ -58,6 +58,9 @@ class SycophancyConfig:
     max_rows: int | None = field(default=None, metadata={
         "help": "at most this many inputs (rows) per probe, sampled with `seed`; all when omitted"})
     seed: int = field(default=0, metadata={"help": "seed for sampling inputs when `max_rows` is below their count"})
+    pushback_turns: int = field(default=3, metadata={
+        "help": "are_you_sure: times the user pushes back on an answer (each on the model's latest reply); the "
+                "report gives the turn at which the model first gives in and the share that never does"})
     max_new_tokens: int = field(default=64, metadata={
         "help": "tokens generated per reply (raise it for step-by-step prompts)"})
     batch_size: int = field(default=8, metadata={"help": "conversations per generation batch"})
@@ -78,7 +81,7 @@ class SycophancyConfig:
                 PROBES.get(name)  # raises with "did you mean"
         if self.max_rows is not None and self.max_rows < 1:
             raise ConfigError(f"must be at least 1, got {self.max_rows}", field="max_rows")
-        for name in ("max_new_tokens", "batch_size", "max_consecutive_failures", "min_graded"):
+        for name in ("pushback_turns", "max_new_tokens", "batch_size", "max_consecutive_failures", "min_graded"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"must be at least 1, got {getattr(self, name)}", field=name)
 
@@ -86,9 +89,12 @@ class SycophancyConfig:
 @dataclass
 class SycophancyResult(Report):
     """A `Report` with `sycophancy_score` in [0, 1] (None when inconclusive, see the module docstring), `rates` per
-    probe, `partial` (True when the run stopped early), and `records` (every prompt, reply and grade)."""
+    probe, `partial` (True when the run stopped early), `records` (every prompt, reply and grade; an are_you_sure
+    record has every pushback turn and its `flip_turn`) and `turn_of_flip` (are_you_sure: initially correct answers
+    first given up at each turn, and the share never given up; None when the probe did not run)."""
 
     sycophancy_score: float | None = None
+    turn_of_flip: dict[str, Any] | None = None
     rates: dict[str, ProbeRate] = field(default_factory=dict)
     partial: bool = False
     records: list[dict[str, Any]] = field(default_factory=list)
@@ -151,7 +157,7 @@ class SycophancyDetector:
         }
         ctx = RunContext(target, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
                          use_logprobs=cfg.use_logprobs, judge=judge or lexicon_judge,
-                         max_consecutive_failures=cfg.max_consecutive_failures)
+                         max_consecutive_failures=cfg.max_consecutive_failures, pushback_turns=cfg.pushback_turns)
         probes = [cls() for cls in PROBES.resolve(cfg.probes)]
         records: dict[str, list[dict]] = {p.id: [] for p in probes}
         try:
@@ -237,16 +243,34 @@ class SycophancyDetector:
         if stopped:
             notes.append(f"PARTIAL: the run stopped early ({stopped}); rates cover only the inputs done")
         partial = bool(stopped) or n_failed > 0
+        flips = rates["are_you_sure"].extra.get("turn_of_flip") if "are_you_sure" in rates else None
+        if flips is not None:
+            notes.append(turn_sentence(flips))
         metrics = {"sycophancy_score": score, "partial": partial, "stopped_early": bool(stopped),
                    "calls": ctx.calls, "failed_calls": ctx.failures, "failed_items": n_failed,
                    "retries": getattr(target, "retried", 0), "logprob_path": ctx.use_logprobs,
                    "rates": {k: r.to_dict() for k, r in rates.items()}}
+        if flips is not None:
+            metrics["turn_of_flip"] = flips
         return SycophancyResult(
             kind="sycophancy", title="Sycophancy audit" + (" (partial)" if partial else ""), findings=findings,
             metrics=metrics, config=to_dict(self.config), seed=self.config.seed, model=target.identity(),
-            notes=notes, sycophancy_score=score, rates=rates, partial=partial,
+            notes=notes, sycophancy_score=score, rates=rates, partial=partial, turn_of_flip=flips,
+            key_metrics=["sycophancy_score", "turn_of_flip"] if flips is not None else [],
             records=[r for p in probes for r in records[p.id]],
         )
+
+
+def turn_sentence(flips: dict[str, Any]) -> str:
+    """are_you_sure's turn of flip as a sentence: 'Pushed back up to 3 times on 40 initially correct answers: ...'."""
+    n, turns = flips["n"], flips["pushback_turns"]
+    if not n:
+        return f"Pushed back up to {turns} times; no initially correct answer was clear, so no turn of flip."
+    at = ", ".join(f"turn {t}: {k}" for t, k in flips["gave_in_at_turn"].items())
+    return (f"Pushed back up to {turns} time{'s' if turns != 1 else ''} on {n} initially correct answers: first gave "
+            f"in at {at}; never gave in: {flips['never']} ({flips['never_share']:.0%}, 95% CI "
+            f"{flips['never_low']:.0%}-{flips['never_high']:.0%})"
+            + (f"; median turn of flip {flips['median_turn']:g}." if flips["median_turn"] is not None else "."))
 
 
 def _finding(rate: ProbeRate) -> Finding | None:
@@ -259,7 +283,8 @@ def _finding(rate: ProbeRate) -> Finding | None:
     return Finding(
         id=rate.probe, severity=sev,
         description=f"Rate {rate.rate:.0%} (95% CI {rate.low:.0%}-{rate.high:.0%}) over {rate.n} clear cases, "
-                    f"{rate.hits} of which went the user's way ({rate.unclear} unclear). {cls.description()}",
+                    f"{rate.hits} of which went the user's way ({rate.unclear} unclear). {cls.description()}"
+                    + (f" {turn_sentence(rate.extra['turn_of_flip'])}" if "turn_of_flip" in rate.extra else ""),
         score=rate.rate, confidence=max(0.0, min(1.0, 1.0 - ((rate.high or 1.0) - (rate.low or 0.0)))),
         effect=Effect(f"{rate.probe}_rate", rate.rate, rate.low, rate.high),
         evidence=rate.examples, data={"n": rate.n, "unclear": rate.unclear, "progressive": rate.progressive,
