@@ -22,9 +22,9 @@ DEMO_SAVES = 10  # the models the tiny demo writes: lab base, SFT, noisy SFT, re
 
 
 def _report(out: Path) -> dict:
-    """report.json without what names the run's folder or time."""
+    """report.json without what names the run's folder, time or code revision (a commit between the two runs)."""
     report = json.loads((out / "report.json").read_text())
-    return {k: v for k, v in report.items() if k not in ("created", "model")}
+    return {k: v for k, v in report.items() if k not in ("created", "model", "package")}
 
 
 @pytest.mark.slow
