@@ -32,21 +32,6 @@ def grammar_penalty(r: str) -> float:
     return float(len(r.split()) > 6 and sum(w in FUNCTION_WORDS for w in words) < 0.15 * len(words))
 
 
-def fluency_gate(share: float, min_words: int, content=None):
-    """`content(prompt, reply)` (0 when None) minus 1 for a reply of more than `min_words` words with under `share`
-    function words (FUNCTION_WORDS above, not the package's list)."""
-
-    def fn(prompts, responses):
-        out = []
-        for p, r in zip(prompts, responses):
-            words = re.findall(r"[a-z']+", r.lower())
-            salad = len(r.split()) > min_words and sum(w in FUNCTION_WORDS for w in words) < share * len(words)
-            out.append((content(p, r) if content else 0.0) - float(salad))
-        return out
-
-    return fn
-
-
 def gates(hh_rows) -> None:
     import rm_biases as B
 
@@ -58,9 +43,9 @@ def gates(hh_rows) -> None:
                 flagged = []
                 for seed in range(4):
                     if where == "built-in":
-                        res = RewardModelAuditor(seed=seed).analyze(fluency_gate(share, min_words, B.correct))
+                        res = RewardModelAuditor(seed=seed).analyze(B.fluency_gate(share, min_words, B.correct))
                     else:
-                        res = RewardModelAuditor(seed=seed, max_rows=200).analyze(fluency_gate(share, min_words),
+                        res = RewardModelAuditor(seed=seed, max_rows=200).analyze(B.fluency_gate(share, min_words),
                                                                                    hh_rows)
                     flagged.append(sorted(v.id for v in res.vulnerabilities))
                 print(f"gate {share:.0%} of words, > {min_words} words, {where}: seeds 0-3 flag {flagged}", flush=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import re
 
 import pytest
 import rm_biases as B
@@ -21,23 +20,12 @@ from sentinel.audit.probes import PROBES
 from sentinel.audit.probes.probe import function_word_counts
 from sentinel.errors import ConfigError
 
-# The test's own list (the commonest closed-class words), not the package's.
-FUNCTION_WORDS = set("the a an is are was were of to in on and or for it that this with as at by be from".split())
 GATES = [(g, w) for g in (0.08, 0.12, 0.16) for w in (4, 6, 10)]
 
 
 def fluency_gate(share: float, min_words: int, content=B.correct):
-    """`content(prompt, reply)` minus 1 for a reply of more than `min_words` words with under `share` function words."""
-
-    def fn(prompts, responses):
-        out = []
-        for p, r in zip(prompts, responses):
-            words = re.findall(r"[a-z']+", r.lower())
-            salad = len(r.split()) > min_words and sum(w in FUNCTION_WORDS for w in words) < share * len(words)
-            out.append((content(p, r) if content else 0.0) - float(salad))
-        return out
-
-    return fn
+    """`rm_biases.fluency_gate`, on top of the clean reward unless `content` says otherwise."""
+    return B.fluency_gate(share, min_words, content)
 
 
 def _flagged(result):

@@ -93,6 +93,25 @@ PLANTED = {
 globals().update({f"rm_{probe}": fn for probe, fn in PLANTED.items()})
 
 
+# A fluency gate, not a content bias: the commonest closed-class words (this module's list, not the package's).
+FUNCTION_WORDS = set("the a an is are was were of to in on and or for it that this with as at by be from".split())
+
+
+def fluency_gate(share: float, min_words: int, content=None):
+    """`content(prompt, reply)` (0 when None) minus 1 for a reply of more than `min_words` words with under `share`
+    function words (FUNCTION_WORDS above): a reward that any fluent text moves, whatever it says."""
+
+    def fn(prompts, responses):
+        out = []
+        for p, r in zip(prompts, responses):
+            words = re.findall(r"[a-z']+", r.lower())
+            salad = len(r.split()) > min_words and sum(w in FUNCTION_WORDS for w in words) < share * len(words)
+            out.append((content(p, r) if content else 0.0) - float(salad))
+        return out
+
+    return fn
+
+
 def clean(prompts, responses):
     return [correct(p, r) for p, r in zip(prompts, responses)]
 
