@@ -97,21 +97,26 @@ def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
+def parse_jsonl_line(line: str, path: str, lineno: int) -> dict[str, Any]:
+    """One JSONL line as a dict; DataError naming the file and line for invalid or too deeply nested JSON, a
+    repeated key, or a value that is not an object."""
+    try:
+        obj = json.loads(line, object_pairs_hook=_no_duplicate_keys(path, lineno, "line"))
+    except json.JSONDecodeError as e:
+        raise DataError(f"invalid JSON ({e.msg} at column {e.colno})", path=path, line=lineno) from None
+    except RecursionError:
+        raise DataError(TOO_DEEP, path=path, line=lineno) from None
+    if not isinstance(obj, dict):
+        raise DataError(f"expected a JSON object per line, got {type(obj).__name__}", path=path, line=lineno)
+    return obj
+
+
 def _read_jsonl(text: str, path: str) -> Rows:
     rows, locs = [], []
     for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line, object_pairs_hook=_no_duplicate_keys(path, lineno, "line"))
-        except json.JSONDecodeError as e:
-            raise DataError(f"invalid JSON ({e.msg} at column {e.colno})", path=path, line=lineno) from None
-        except RecursionError:
-            raise DataError(TOO_DEEP, path=path, line=lineno) from None
-        if not isinstance(obj, dict):
-            raise DataError(f"expected a JSON object per line, got {type(obj).__name__}", path=path, line=lineno)
-        rows.append(obj)
-        locs.append(lineno)
+        if line.strip():
+            rows.append(parse_jsonl_line(line, path, lineno))
+            locs.append(lineno)
     return Rows(rows, locs, path, "line")
 
 

@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from ..errors import DataError, MissingDependencyError
 from ..utils import _umask
-from .io import Rows, _no_duplicate_keys, _suffix, read_rows
+from .io import Rows, _suffix, parse_jsonl_line, read_rows
 
 BATCH_ROWS = 2048  # rows per batch: large enough to amortise per-batch costs, small enough to stay a few MB
 
@@ -64,13 +64,7 @@ def _jsonl(path: Path, batch_rows: int) -> Iterator[Rows]:
     for lineno, line in _lines(path):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line, object_pairs_hook=_no_duplicate_keys(source, lineno, "line"))
-        except json.JSONDecodeError as e:
-            raise DataError(f"invalid JSON ({e.msg} at column {e.colno})", path=source, line=lineno) from None
-        if not isinstance(obj, dict):
-            raise DataError(f"expected a JSON object per line, got {type(obj).__name__}", path=source, line=lineno)
-        rows.append(obj)
+        rows.append(parse_jsonl_line(line, source, lineno))
         locs.append(lineno)
         if len(rows) >= batch_rows:
             yield Rows(rows, locs, source, "line")
