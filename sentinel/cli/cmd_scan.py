@@ -36,7 +36,8 @@ def register(sub) -> None:
                         "(default: chosen: a flaw in the rejected reply is what the pair teaches a reward model to "
                         "avoid, so such rows are kept and the hit is reported at info severity)")
     p.add_argument("--strict", action=Switch,
-                   help="FILE mode: stop at the first row with no text to scan instead of reporting it")
+                   help="FILE mode: stop at the first row with no text to scan, or JSONL line that is not one JSON "
+                        "object, instead of counting and naming it in the invalid-rows finding")
     p.add_argument("--list", action="store_true", help="list the detectors with their thresholds and exit")
     p.add_argument("--matcher", choices=("compiled", "reference"), default=None,
                    help="how detectors match text: 'compiled' (one RE2 pass prefilters every pattern; the default "

@@ -56,22 +56,29 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
                         line=lineno + 1) from None
 
 
-def _jsonl(path: Path, batch_rows: int) -> Iterator[Rows]:
+def _jsonl(path: Path, batch_rows: int, skip_bad_lines: bool = False) -> Iterator[Rows]:
     rows: list[dict[str, Any]] = []
     locs: list[int] = []
+    bad: list[dict[str, Any]] = []
     source = str(path)
     any_rows = False
     for lineno, line in _lines(path):
         if not line.strip():
             continue
-        rows.append(parse_jsonl_line(line, source, lineno))
+        try:
+            rows.append(parse_jsonl_line(line, source, lineno))
+        except DataError as e:
+            if not skip_bad_lines:
+                raise
+            bad.append({"line": lineno, "field": None, "reason": e.reason})
+            continue
         locs.append(lineno)
         if len(rows) >= batch_rows:
-            yield Rows(rows, locs, source, "line")
+            yield Rows(rows, locs, source, "line", {"bad_lines": bad})
             any_rows = True
-            rows, locs = [], []
-    if rows:
-        yield Rows(rows, locs, source, "line")
+            rows, locs, bad = [], [], []
+    if rows or bad:
+        yield Rows(rows, locs, source, "line", {"bad_lines": bad})
     elif not any_rows:
         raise DataError("no rows found; expected at least one", path=source)
 
@@ -167,10 +174,14 @@ def _saved_dataset(folder: Path, split: str | None, batch_rows: int) -> Iterator
     return _arrow_batches(batches(), str(folder), batch_rows)
 
 
-def stream_rows(source: Any, *, split: str | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[Rows]:
+def stream_rows(source: Any, *, split: str | None = None, batch_rows: int = BATCH_ROWS,
+                skip_bad_lines: bool = False) -> Iterator[Rows]:
     """Yield the rows of `source` in batches of at most `batch_rows` (see the module docstring).
 
     `source` is anything `read_rows` reads. Each batch's `locations` count lines (or rows) over the whole source.
+    With `skip_bad_lines`, a JSONL line that is not one JSON object (invalid or too deeply nested JSON, a repeated
+    key, an array) is left out and named in its batch's `meta["bad_lines"]` (`{"line", "field", "reason"}`) instead
+    of ending the read; a batch may then hold only bad lines. Other formats and faults raise as before.
     """
     if batch_rows < 1:
         raise DataError(f"batch_rows must be at least 1, got {batch_rows!r}")
@@ -183,7 +194,7 @@ def stream_rows(source: Any, *, split: str | None = None, batch_rows: int = BATC
         elif path.is_file():
             suffix = _suffix(path)
             if suffix in (".jsonl", ".jsonl.gz"):
-                return _jsonl(path, batch_rows)
+                return _jsonl(path, batch_rows, skip_bad_lines)
             if suffix in (".csv", ".csv.gz", ".tsv", ".tsv.gz"):
                 return _csv(path, "\t" if suffix.startswith(".tsv") else ",", batch_rows)
             if suffix == ".parquet":

@@ -15,7 +15,8 @@ Rows are kept or flagged whole and written unchanged; a flagged row gains a `sen
 The source is read in batches (`sentinel.data.stream`) and the outputs are written batch by batch, each renamed into
 place when the scan finishes, so memory does not grow with the number of rows (with `keep_rows=False`).
 A row with no text to scan (every string empty, or no string at all) is invalid: it is kept, counted, and named in
-an `invalid-rows` finding (with `strict=True` it raises DataError instead). When more than half of the rows could
+an `invalid-rows` finding. A JSONL line that is not one JSON object is counted and named there too (it is in neither
+output: it is no row). With `strict=True` either raises DataError instead. When more than half of the rows could
 not be scanned, an `inconclusive` finding says so: a scan that read little is not a clean bill.
 """
 
@@ -185,7 +186,7 @@ def scan_dataset(
     """
     deciding = check_decide_by(decide_by)
     scanner = Scanner(detectors, thresholds, matcher)
-    batches = stream_rows(source, split=split, batch_rows=batch_rows)
+    batches = stream_rows(source, split=split, batch_rows=batch_rows, skip_bad_lines=not strict)
     with ExitStack() as stack:
         kept_out = stack.enter_context(RowWriter(out)) if out else None
         flagged_writer = stack.enter_context(RowWriter(flagged_out)) if flagged_out else None
@@ -231,7 +232,13 @@ class _Tally:
         """Scan the rows of one batch, calling `advance(1)` after each; returns the batch's (kept, flagged) rows,
         flagged ones annotated."""
         self.source, self.unit = rows.source, rows.unit
-        self.rows += len(rows)
+        bad_lines = rows.meta.get("bad_lines", [])
+        self.rows += len(rows) + len(bad_lines)
+        self.invalid += bad_lines  # lines that are not one JSON object: counted and named, not the end of the scan
+        for bad in bad_lines:
+            if self.on_row is not None:
+                self.on_row({"line": bad["line"], "status": "invalid", "findings": [], "reason": bad["reason"]})
+            advance(1)
         kept, flagged = [], []
         with using(scanner.matcher):
             for i, row in enumerate(rows.rows):
@@ -294,7 +301,8 @@ class _Tally:
             logger.warning("%s: %d of %d rows fit no known format; each of their string fields was scanned alone",
                            self.source, self.unparsed, n_rows)
         if invalid and len(invalid) == n_rows:
-            raise DataError(f"no text to scan in any of the {n_rows} rows", path=self.source)
+            raise DataError(f"no text to scan in any of the {n_rows} rows (first: {invalid[0]['reason']})",
+                            path=self.source)
         report = _report(self.source, n_rows, self.texts, self.dets, self.counts, self.examples, scanner.thresholds,
                          self.n_flagged, self.unparsed, self.locations, self.unit)
         _add_side_findings(report, self.deciding, self.dets, self.side_counts, self.side_examples,
