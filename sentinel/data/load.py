@@ -93,7 +93,8 @@ def load(
 
     `kind` ("instruction" or "preference") is checked against the detected format when given. With
     `skip_invalid=False` (the default) the first bad row raises DataError naming the file, line and field;
-    with `skip_invalid=True` bad rows are left out, listed in `skipped` and counted in a warning.
+    with `skip_invalid=True` bad rows (and JSONL lines that are not one JSON object) are left out, listed in
+    `skipped` and counted in a warning.
     """
     fmt = fkind = ""
     convert: Any = None
@@ -102,7 +103,11 @@ def load(
     skipped: list[dict] = []
     n_rows = 0
     # Batch by batch, so that only the converted examples (what the checks need) are held, never all raw rows too.
-    for rows in stream_rows(source, split=split):
+    for rows in stream_rows(source, split=split, skip_bad_lines=skip_invalid):
+        skipped += rows.meta.get("bad_lines", [])  # JSONL lines that are not one JSON object (skip_invalid only)
+        n_rows += len(rows.meta.get("bad_lines", []))
+        if not rows.rows:
+            continue
         if convert is None:
             try:
                 fmt = format or F.detect_format(rows.rows[0])

@@ -219,3 +219,17 @@ def test_multi_turn_cannot_become_alpaca(tmp_path, test_data):
     with pytest.raises(DataError, match="single-turn"):
         convert(test_data / "instruction" / "oasst-en_100_message.jsonl", "alpaca", str(tmp_path / "a.jsonl"))
     assert not (tmp_path / "a.jsonl").exists()  # no half-written output
+
+
+def test_skip_invalid_names_lines_that_are_not_json_and_reads_on(tmp_path):
+    p = write(tmp_path / "dirty.jsonl", '{not json\n{"prompt": "a", "chosen": "b", "rejected": "c"}\n[1, 2]\n'
+                                        '{"prompt": "x", "chosen": "y", "rejected": "z"}\n')
+    with pytest.raises(DataError, match="line 1.*invalid JSON"):
+        load_preferences(p)
+    data = load_preferences(p, skip_invalid=True)
+    assert len(data) == 2 and [s["line"] for s in data.skipped] == [1, 3]
+    assert "invalid JSON" in data.skipped[0]["reason"] and "JSON object" in data.skipped[1]["reason"]
+    summary = validate(p)
+    assert summary["rows_read"] == 4 and summary["examples"] == 2 and len(summary["problems"]) == 2
+    with pytest.raises(DataError, match="no usable rows.*invalid JSON"):
+        load(write(tmp_path / "junk.jsonl", "{not json\n[1]\n"), skip_invalid=True)
