@@ -60,7 +60,7 @@ def test_a_bad_line_is_named_when_its_batch_is_read(tmp_path):
     (tmp_path / "empty.jsonl").write_text("\n\n")
     with pytest.raises(DataError, match="no rows"):
         list(stream_rows(tmp_path / "empty.jsonl"))
-    # nested past the parser's recursion limit, a repeated key, a value that is no object: named, as read_rows names them
+    # nested past the parser's recursion limit, a repeated key, a value that is no object: named as read_rows names them
     for n, line in enumerate(['{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", '{"a": 1, "a": 2}', "[1, 2]"]):
         (tmp_path / f"odd{n}.jsonl").write_text('{"text": "ok"}\n' + line + "\n")
         with pytest.raises(DataError) as err:
