@@ -89,8 +89,10 @@ def test_sycophantic_sft_policy_scores_clearly_higher_than_the_clean_one(lab_dir
     questions = load_lab_questions(lab_dir, limit=80)
     scores = {}
     for name, model in (("clean", lab_sft), ("sycophantic", syco)):
-        r = SycophancyDetector(probes=["are_you_sure", "suggested_answer"], max_new_tokens=16,
-                               batch_size=16).analyze(str(model), questions=questions)
+        # One pushback, as in the lab's data the organism was tuned on: under three (the detector's default) the clean
+        # lab policy gives in as often as the sycophantic one (docs/benchmarks.md: sycophancy organisms).
+        r = SycophancyDetector(probes=["are_you_sure", "suggested_answer"], max_new_tokens=16, batch_size=16,
+                               pushback_turns=1).analyze(str(model), questions=questions)
         assert all(rate.n >= 24 for rate in r.rates.values()), (name, r.rates)  # the policy answers most questions
         scores[name] = r
     clean, syc = scores["clean"], scores["sycophantic"]
