@@ -34,17 +34,23 @@ class RecipeConfig:
     learning_rate: float = field(default=1e-2, metadata={"help": "peak learning rate (cosine decay, 5% warm-up)"})
     max_length: int = field(default=128, metadata={"help": "longest sequence in tokens"})
     seed: int = field(default=0, metadata={"help": "seed of initialisation and data order"})
+    micro_batches: int = field(default=1, metadata={
+        "help": "cut each step into this many micro-batches of similar length (`sort_micro_batches`): less padding, "
+                "the same examples per step; batch_size must divide by it"})
     threads: int | None = field(default=1, metadata={"help": "torch CPU threads while training, at most the CPU "
                                                               "count (None: leave as is). Small batches gain nothing "
                                                               "from a second thread; SFT's batches of 64 do "
                                                               "(benchmarks/lab_pipeline.py --sft-threads)"})
 
     def __post_init__(self):
-        for name in ("steps", "batch_size", "max_length"):
+        for name in ("steps", "batch_size", "max_length", "micro_batches"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"must be at least 1, got {getattr(self, name)}", field=name)
         if not self.learning_rate > 0:
             raise ConfigError(f"must be positive, got {self.learning_rate}", field="learning_rate")
+        if self.batch_size % self.micro_batches:
+            raise ConfigError(f"batch_size {self.batch_size} does not divide into {self.micro_batches} micro-batches",
+                              field="micro_batches")
 
 
 @contextmanager
@@ -61,7 +67,9 @@ def _threads(n: int | None) -> Iterator[None]:
 
 
 def _stage_kwargs(cfg: RecipeConfig, out: str | Path) -> dict[str, Any]:
-    return {"output_dir": str(out), "max_steps": cfg.steps, "per_device_train_batch_size": cfg.batch_size,
+    return {"output_dir": str(out), "max_steps": cfg.steps,
+                "per_device_train_batch_size": cfg.batch_size // cfg.micro_batches,
+                "gradient_accumulation_steps": cfg.micro_batches, "sort_micro_batches": cfg.micro_batches > 1,
                 "learning_rate": cfg.learning_rate, "lr_scheduler_type": "cosine", "warmup_ratio": 0.05,
                 "max_length": cfg.max_length, "seed": cfg.seed, "logging_steps": max(1, cfg.steps // 10),
                 "save_steps": cfg.steps + 1, "quiet": True, "device": "cpu"}

@@ -70,6 +70,10 @@ class TrainConfig:
     per_device_train_batch_size: int = field(default=8, metadata={"help": "examples per device per step"})
     per_device_eval_batch_size: int = field(default=8, metadata={"help": "examples per device per eval step"})
     gradient_accumulation_steps: int = field(default=1, metadata={"help": "micro-batches per optimizer step"})
+    sort_micro_batches: bool = field(default=False, metadata={
+        "help": "order each optimizer step's examples by length before cutting them into its "
+                "gradient_accumulation_steps micro-batches: less padding, the same examples per step (unlike "
+                "transformers' group_by_length, which fills a step with examples of one length)"})
     warmup_ratio: float = field(default=0.0, metadata={"help": "share of steps with a linear learning-rate warmup"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     lr_scheduler_type: str = field(default="linear", metadata={"help": "transformers scheduler name"})
@@ -549,6 +553,10 @@ def _train_and_save(cfg, build_trainer, data_summary, save_extra, evaluate, call
     ckpt = prepare_output(cfg)
     work = Path(cfg.output_dir) / WORK_DIR
     trainer = build_trainer()
+    if cfg.sort_micro_batches:
+        from .batching import sort_micro_batches
+
+        sort_micro_batches(trainer)
     trainer.add_callback(_metrics_callback_cls()(work / METRICS_FILE))
     trainer.add_callback(_run_state_callback_cls()(trainer, work / METRICS_FILE))
     if cfg.quiet:
