@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from sentinel.errors import ConfigError
-from sentinel.train.ppo import PPOConfig, core
+from sentinel.train.ppo import PPOConfig
+from sentinel.train.ppo import ppo_core as core
 
 
 def approx(xs):
