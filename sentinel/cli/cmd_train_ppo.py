@@ -31,7 +31,7 @@ class PPOInputs:
 
 def register(sub) -> None:
     from ..config import add_arguments
-    from ..train.ppo.ppo_config import PPOConfig
+    from ..train.ppo.hyperparams import PPOConfig
     from .common import add_model_safety
 
     p = sub.add_parser("ppo", help="PPO against a reward model or a reward function (writes model + metrics.jsonl)",
@@ -46,7 +46,7 @@ def register(sub) -> None:
 def _split_config(args):
     """(PPOInputs, PPOConfig) from the YAML file and the flags given; unknown keys are an error naming them."""
     from ..config import _MISSING, from_dict, load_yaml
-    from ..train.ppo.ppo_config import PPOConfig
+    from ..train.ppo.hyperparams import PPOConfig
 
     data = load_yaml(args.config) if args.config else {}
     if isinstance(data.get("reward_model"), str):  # one string in YAML is one entry; a flag's commas split it

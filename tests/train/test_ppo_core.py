@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from sentinel.errors import ConfigError
-from sentinel.train.ppo import PPOConfig
-from sentinel.train.ppo import ppo_core as core
+from sentinel.train.ppo import PPOConfig, core
 
 
 def approx(xs):

@@ -38,9 +38,9 @@ from ...report.model_card import training_card
 from ...utils import atomic_directory, atomic_write_json, atomic_write_text, disk_errors, set_seed
 from ..hub import check_push, push_folder, repo_id_for
 from ..stage import METRICS_FILE, output_lock, truncate_metrics
-from . import ppo_core as core
+from . import core
 from . import ppo_state as state_io
-from .ppo_config import PPOConfig
+from .hyperparams import PPOConfig
 from .prompts import load_prompts
 from .sampling import InverseCDFSampler
 from .value_head import PolicyWithValue, base_causal_lm, response_logprobs

@@ -14,7 +14,7 @@ from ...errors import ConfigError
 from ...models.loading import _from_pretrained, load_tokenizer, resolve_dtype
 from ...utils import atomic_write_json
 from ..stage import TrainResult, load_dtype, peft_config, run_stage, training_kwargs
-from .task_configs import TaskConfig
+from .configs import TaskConfig
 
 logger = logging.getLogger(__name__)
 
