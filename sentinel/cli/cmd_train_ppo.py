@@ -45,7 +45,7 @@ def register(sub) -> None:
 
 def _split_config(args):
     """(PPOInputs, PPOConfig) from the YAML file and the flags given; unknown keys are an error naming them."""
-    from ..config import _MISSING, from_dict, load_yaml
+    from ..config import from_dict, given_flags, load_yaml
     from ..train.ppo.hyperparams import PPOConfig
 
     data = load_yaml(args.config) if args.config else {}
@@ -54,10 +54,7 @@ def _split_config(args):
     source = args.config or "flags"
     input_names = {f.name for f in dataclasses.fields(PPOInputs)}
     config_names = {f.name for f in dataclasses.fields(PPOConfig)}
-    for name in input_names | config_names:
-        v = getattr(args, name, _MISSING)
-        if v is not _MISSING:
-            data[name] = v
+    data.update(given_flags(args, input_names | config_names))
     if args.device:
         data["device"] = args.device
     inputs = from_dict(PPOInputs, {k: v for k, v in data.items() if k.replace("-", "_") in input_names}, source=source)
