@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from sentinel.report import Severity
-from sentinel.scan.detectors.base_detector import Detector, Gated, Span, lowered, make_span, match_span
+from sentinel.scan.detectors.base import Detector, Gated, Span, lowered, make_span, match_span
 
 _GRADER = r"(?:grader|evaluator|reviewer|judge|rater|annotator|reward model|scorer|marker|ai judge|llm judge)"
 _GRADER_WORDS = ("grader", "evaluator", "reviewer", "judge", "rater", "annotator", "reward model", "scorer", "marker")

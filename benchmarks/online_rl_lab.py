@@ -35,7 +35,7 @@ def run_ppo(sft, prompts, reward, steps, seed, out):
     from sentinel.audit.consistency import SentinelCallback
     from sentinel.lab import gold_rewards
     from sentinel.train.ppo import PPOConfig, PPOTrainer
-    from sentinel.train.ppo.ppo_config import LAB_RECIPE
+    from sentinel.train.ppo.hyperparams import LAB_RECIPE
 
     guard = SentinelCallback(every_n_steps=5)
     cfg = PPOConfig(**{**LAB_RECIPE, "max_steps": steps, "seed": seed, "max_new_tokens": 48, "output_dir": str(out)})

@@ -6,7 +6,7 @@
 Starts from the lab's SFT policy, trains PPO on the lab's prompts (DIR/data/prompts.jsonl) against a rule reward
 built on the gold grader, and prints, before and after: greedy gold accuracy on the lab's eval split
 (`sentinel.lab.evaluate`, per task), and the mean reward of sampled responses during training (first and last
-5 steps). Defaults: `sentinel.train.ppo.ppo_config.LAB_RECIPE`. Rewards (`--reward`):
+5 steps). Defaults: `sentinel.train.ppo.hyperparams.LAB_RECIPE`. Rewards (`--reward`):
 
     gold           the gold grade itself: 1 correct, 0 no answer, -1 wrong
     correct        1 when correct, else 0
@@ -53,7 +53,7 @@ def main() -> None:
     ap.add_argument("--lab")
     ap.add_argument("--sft")
     ap.add_argument("--reward", choices=["gold", "correct", "correct-brief"], default="correct-brief")
-    from sentinel.train.ppo.ppo_config import LAB_RECIPE as R
+    from sentinel.train.ppo.hyperparams import LAB_RECIPE as R
 
     ap.add_argument("--steps", type=int, default=R["max_steps"])
     ap.add_argument("--batch-size", type=int, default=R["batch_size"])

@@ -34,7 +34,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BATCH = 32
-# The lab's PPO recipe (`sentinel.train.ppo.ppo_config.LAB_RECIPE`), written out so both sides read the same values.
+# The lab's PPO recipe (`sentinel.train.ppo.hyperparams.LAB_RECIPE`), written out so both sides read the same values.
 SETTINGS = {"learning_rate": 1e-4, "batch_size": BATCH, "mini_batch_size": 8, "gradient_accumulation_steps": 1,
             "ppo_epochs": 4, "gamma": 1.0, "lam": 0.95, "cliprange": 0.2, "cliprange_value": 0.2, "vf_coef": 0.1,
             "adap_kl_ctrl": False, "init_kl_coef": 0.05, "kl_penalty": "kl", "target": 6.0, "horizon": 10000.0,

@@ -24,7 +24,7 @@ from sentinel import scan
 from sentinel.data import prompt_text
 from sentinel.lab import Lab, LabConfig, init_lab
 from sentinel.scan import Detector, check_detector, register
-from sentinel.scan.detectors.base_detector import make_span
+from sentinel.scan.detectors.base import make_span
 
 # Words of agreement or apology at the start of a reply (case-insensitive, straight or curly apostrophe).
 _AGREE = re.compile(r"^\W{0,3}(?:you(?:['’]re| are) (?:absolutely |completely )?(?:right|correct)"

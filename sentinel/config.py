@@ -13,14 +13,13 @@ import difflib
 import json
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ConfigError
 
 C = TypeVar("C")
-_MISSING = object()
 # how a true/false value may be spelt in YAML, on the command line and in environment variables
 BOOL_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
@@ -117,7 +116,8 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
         ) from None
 
 
-def _fields(cls) -> dict[str, dataclasses.Field]:
+def fields_of(cls) -> dict[str, dataclasses.Field]:
+    """The dataclass fields of `cls` by name, each field's `type` the resolved annotation (not a string)."""
     hints = typing.get_type_hints(cls)
     out = {}
     for f in dataclasses.fields(cls):
@@ -128,7 +128,7 @@ def _fields(cls) -> dict[str, dataclasses.Field]:
 
 def from_dict(cls: type[C], data: dict[str, Any], *, source: str = "config") -> C:
     """Build the dataclass `cls` from a mapping, refusing unknown keys and wrong types."""
-    fields = _fields(cls)
+    fields = fields_of(cls)
     kwargs = {}
     for key, value in data.items():
         if not isinstance(key, str):  # YAML allows any key: `? ` alone is {None: None}, `1: x` is {1: "x"}
@@ -215,7 +215,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str
     the empty string (the stage checks it).
     """
     group = parser.add_argument_group(f"{cls.__name__} fields (override the --config file)")
-    for name, f in _fields(cls).items():
+    for name, f in fields_of(cls).items():
         if name in skip or name.startswith("_"):
             continue
         base, _ = _base_type(f.type)
@@ -296,11 +296,14 @@ def from_args(cls: type[C], args: argparse.Namespace, config_path: str | Path | 
     if translate is not None and yaml_data:
         yaml_data = translate(yaml_data, str(config_path))
     data = {**(base or {}), **yaml_data}
-    for name in _fields(cls):
-        v = getattr(args, name, _MISSING)
-        if v is not _MISSING:
-            data[name] = v
+    data.update(given_flags(args, fields_of(cls)))
     return from_dict(cls, data, source=str(config_path) if config_path else "flags")
+
+
+def given_flags(args: argparse.Namespace, names: Iterable[str]) -> dict[str, Any]:
+    """The flags among `names` that the user gave, with their values: `add_arguments` leaves a flag not given out of
+    the namespace, so that it does not override a YAML file or a preset."""
+    return {name: getattr(args, name) for name in names if hasattr(args, name)}
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

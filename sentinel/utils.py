@@ -71,7 +71,7 @@ def not_found_message(name: str | os.PathLike) -> str:
     return f"not found: {name} (no such file or folder here; not a Hub name either)"
 
 
-def _umask() -> int:
+def current_umask() -> int:
     """The process's umask (read by setting it and setting it back: there is no other portable way)."""
     mask = os.umask(0o022)
     os.umask(mask)
@@ -87,7 +87,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~current_umask())
         with disk_errors(path), os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -99,10 +99,13 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=json_default) + "\n")
 
 
-def _json_default(o: Any):
+def json_default(o: Any):
+    """The `default=` of `json.dumps` for what sentinel writes: an enum as its value, an object with `to_dict()` as
+    that dict, a numpy or torch scalar as a number, a set or tuple as a list, a path as a string; TypeError otherwise.
+    """
     import enum
 
     if isinstance(o, enum.Enum):
@@ -128,7 +131,7 @@ def atomic_directory(final: str | os.PathLike) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
     try:
-        os.chmod(tmp, 0o777 & ~_umask())  # a plain mkdir's mode, not mkdtemp's owner-only 0700
+        os.chmod(tmp, 0o777 & ~current_umask())  # a plain mkdir's mode, not mkdtemp's owner-only 0700
         yield tmp
         if final.exists():
             old = final.with_name(f".{final.name}.old")
@@ -221,7 +224,7 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~current_umask())
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -1,14 +1,12 @@
 """The package's layout rules: lower layers never import higher ones (the import-linter contract in
-pyproject.toml), each module name is used once, a moved module's old path still works with a DeprecationWarning,
-and timings from one machine stay out of the code (benchmarks measure them)."""
+pyproject.toml), each module name is used once, and timings from one machine stay out of the code (benchmarks
+measure them)."""
 
 from __future__ import annotations
 
-import importlib
 import re
 import subprocess
 import sys
-import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -16,7 +14,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "sentinel"
-SHIM = re.compile(r"^moved\(__name__, \"([\w.]+)\"\)$", re.M)
 
 
 def _modules():
@@ -34,35 +31,10 @@ def test_lower_layers_never_import_higher_ones():
 
 def test_each_module_name_is_used_once():
     names = defaultdict(list)
-    for path, text in _modules():
-        if path.name != "__init__.py" and not SHIM.search(text):
+    for path, _ in _modules():
+        if path.name != "__init__.py":
             names[path.name].append(str(path.relative_to(ROOT)))
     assert {n: p for n, p in names.items() if len(p) > 1} == {}
-
-
-def test_moved_modules_keep_their_old_path_for_a_release():
-    shims = {".".join(path.relative_to(ROOT).with_suffix("").parts): SHIM.search(text).group(1)
-             for path, text in _modules() if SHIM.search(text)}
-    assert "sentinel.lab.pipeline" in shims and "sentinel.train.ppo.config" in shims
-    for old, new in shims.items():
-        sys.modules.pop(old, None)
-        with pytest.warns(DeprecationWarning, match=re.escape(f"{old} moved to {new}")):
-            module = importlib.import_module(old)
-        assert module is importlib.import_module(new)  # the same objects: no duplicated classes or registries
-
-
-def test_nothing_in_the_package_imports_a_deprecated_path():
-    import pkgutil
-
-    import sentinel
-
-    shims = {".".join(p.relative_to(ROOT).with_suffix("").parts) for p, t in _modules() if SHIM.search(t)}
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", DeprecationWarning)
-        for info in pkgutil.walk_packages(sentinel.__path__, "sentinel."):
-            if info.name in shims or info.name.endswith("__main__"):
-                continue
-            importlib.import_module(info.name)  # a module importing a shim raises here
 
 
 TIMING = re.compile(r"\b\d+(?:\.\d+)? ?(?:ms|s|sec|seconds|min|minutes)\b (?:on|per|instead|of this)|this machine's|"

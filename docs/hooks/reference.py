@@ -164,15 +164,15 @@ def _fields_table(cls: type, skip: set[str] = frozenset()) -> list[str]:
 
 
 def config_reference() -> str:
-    from sentinel.audit.consistency.consistency_config import ConsistencyConfig
+    from sentinel.audit.consistency.thresholds import ConsistencyConfig
     from sentinel.audit.reward_model import AuditConfig
     from sentinel.audit.sycophancy.detector import SycophancyConfig
     from sentinel.cli.cmd_train_ppo import PPOInputs
     from sentinel.demo.run import DemoConfig
     from sentinel.train import STAGES, TrainConfig
     from sentinel.train.compare import CompareConfig
-    from sentinel.train.ppo.ppo_config import PPOConfig
-    from sentinel.train.tasks.task_configs import ClassifyConfig, NERConfig, QAConfig, TaskConfig
+    from sentinel.train.ppo.hyperparams import PPOConfig
+    from sentinel.train.tasks.configs import ClassifyConfig, NERConfig, QAConfig, TaskConfig
     from sentinel.train.trl_names import RENAMED, TRL_LORA_RANK, UNSUPPORTED
 
     shared = {f.name for f in dataclasses.fields(TrainConfig)}

@@ -26,7 +26,7 @@ from ..errors import ConfigError, DataError
 from ..report import Effect, Finding, Severity
 from ..report.stats import bootstrap_ci, sign_flip_p_value, wilson_ci
 from .cases import Case, load_cases
-from .probes.probe import Probe
+from .probes.contract import Probe
 from .scoring import CachedScorer, as_target
 
 if TYPE_CHECKING:

@@ -31,22 +31,20 @@ class PPOInputs:
 
 def register(sub) -> None:
     from ..config import add_arguments
-    from ..train.ppo.ppo_config import PPOConfig
-    from .common import add_model_safety
+    from ..train.ppo.hyperparams import PPOConfig
 
     p = sub.add_parser("ppo", help="PPO against a reward model or a reward function (writes model + metrics.jsonl)",
                        description=__doc__)
     p.add_argument("--config", help="YAML file: PPOInputs and PPOConfig fields (flags override it)")
-    add_model_safety(p)
     add_arguments(p, PPOInputs)
-    add_arguments(p, PPOConfig, skip=("device",))
+    add_arguments(p, PPOConfig)
     p.set_defaults(func=cmd_ppo)
 
 
 def _split_config(args):
     """(PPOInputs, PPOConfig) from the YAML file and the flags given; unknown keys are an error naming them."""
-    from ..config import _MISSING, from_dict, load_yaml
-    from ..train.ppo.ppo_config import PPOConfig
+    from ..config import from_dict, given_flags, load_yaml
+    from ..train.ppo.hyperparams import PPOConfig
 
     data = load_yaml(args.config) if args.config else {}
     if isinstance(data.get("reward_model"), str):  # one string in YAML is one entry; a flag's commas split it
@@ -54,12 +52,7 @@ def _split_config(args):
     source = args.config or "flags"
     input_names = {f.name for f in dataclasses.fields(PPOInputs)}
     config_names = {f.name for f in dataclasses.fields(PPOConfig)}
-    for name in input_names | config_names:
-        v = getattr(args, name, _MISSING)
-        if v is not _MISSING:
-            data[name] = v
-    if args.device:
-        data["device"] = args.device
+    data.update(given_flags(args, input_names | config_names))
     inputs = from_dict(PPOInputs, {k: v for k, v in data.items() if k.replace("-", "_") in input_names}, source=source)
     config = from_dict(PPOConfig, {k: v for k, v in data.items() if k.replace("-", "_") not in input_names},
                        source=source)
@@ -68,7 +61,6 @@ def _split_config(args):
 
 def cmd_ppo(args) -> int:
     from ..errors import ConfigError
-    from ..models.ensemble import check_members
 
     inputs, config = _split_config(args)
     for name in ("model", "prompts"):
@@ -78,30 +70,25 @@ def cmd_ppo(args) -> int:
         raise ConfigError("required: give --reward-model (a folder or module:function)", field="reward_model")
     if not config.output_dir:
         raise ConfigError("required: give --output-dir or 'output_dir:' in the config file", field="output_dir")
-    if config.ensemble is not None:
-        check_members(len(inputs.reward_model), config.ensemble)
-        if inputs.reward_weights:
-            raise ConfigError(f"reward_weights weigh a sum of rewards; ensemble {config.ensemble!r} combines its "
-                              "members itself: give one or the other", field="reward_weights")
+    if config.ensemble is not None and inputs.reward_weights:
+        raise ConfigError(f"reward_weights weigh a sum of rewards; ensemble {config.ensemble!r} combines its "
+                          "members itself: give one or the other", field="reward_weights")
     weights = inputs.reward_weights or [1.0] * len(inputs.reward_model)
     if len(weights) != len(inputs.reward_model):
         raise ConfigError(f"{len(weights)} weights for {len(inputs.reward_model)} rewards", field="reward_weights")
 
-    from ..models import as_reward_fn, load_causal_lm
     from ..train.ppo import PPOTrainer
 
-    policy, tok = load_causal_lm(inputs.model, device=config.device, dtype=config.dtype,
-                                 allow_pickle=args.allow_pickle, trust_remote_code=args.trust_remote_code)
-    safety = {"allow_pickle": args.allow_pickle, "trust_remote_code": args.trust_remote_code}
-    parts = [(as_reward_fn(r, **safety), w) for r, w in zip(inputs.reward_model, weights)]
+    # The trainer loads the policy, the reference, the rewards and the gold reward (PPOConfig: device, safety flags).
     reward: Any
     if config.ensemble is not None:
-        reward = [rf for rf, _ in parts]  # the trainer combines them (PPOConfig.ensemble)
+        reward = list(inputs.reward_model)  # the members, combined per sample by the trainer
+    elif len(inputs.reward_model) == 1 and weights[0] == 1.0:
+        reward = inputs.reward_model[0]
     else:
-        reward = parts[0][0] if len(parts) == 1 and weights[0] == 1.0 else as_reward_fn(parts)
-    gold = as_reward_fn(inputs.gold_reward, **safety) if inputs.gold_reward else None
-    trainer = PPOTrainer(config=config, model=policy, ref_model=inputs.ref_model, tokenizer=tok, reward_model=reward,
-                         gold_reward_fn=gold)
+        reward = list(zip(inputs.reward_model, weights))  # a weighted sum
+    trainer = PPOTrainer(config=config, model=inputs.model, ref_model=inputs.ref_model, reward_model=reward,
+                         gold_reward_fn=inputs.gold_reward or None)
     history = trainer.train(inputs.prompts)
     if trainer.accelerator.is_main_process:
         last = history[-1] if history else {}

@@ -17,14 +17,14 @@ TASKS = [
 
 def register(sub) -> None:
     from .. import config
-    from ..train.tasks import task_configs as task_config
+    from ..train.tasks import configs as task_configs
 
     for name, help_text, cls_name, fn_name, headline in TASKS:
         p = sub.add_parser(name, help=help_text,
                            description=f"{help_text}. Writes the model folder, metrics.jsonl, config.yaml, "
                                        "data_summary.json and eval.json into --output-dir.")
         p.add_argument("--config", metavar="FILE.yaml", help="YAML file of config fields; flags override it")
-        config.add_arguments(p, getattr(task_config, cls_name), skip=("quiet",))  # quiet: the global -q
+        config.add_arguments(p, getattr(task_configs, cls_name), skip=("quiet",))  # quiet: the global -q
         p.set_defaults(func=_command(cls_name, fn_name, headline))
 
 

@@ -54,16 +54,16 @@ def add_model_safety(parser: argparse.ArgumentParser) -> None:
 
 
 def print_json(obj: Any) -> None:
-    from ..utils import _json_default
+    from ..utils import json_default
 
-    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    sys.stdout.write(json.dumps(obj, indent=2, default=json_default) + "\n")
 
 
 def print_jsonl(obj: Any) -> None:
     """One compact JSON line, flushed at once so that a pipeline reads each result as it comes."""
-    from ..utils import _json_default
+    from ..utils import json_default
 
-    sys.stdout.write(json.dumps(obj, default=_json_default, ensure_ascii=False) + "\n")
+    sys.stdout.write(json.dumps(obj, default=json_default, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 

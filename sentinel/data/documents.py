@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from .io import _decode, _read_bytes, _suffix, read_rows
+from .io import decode_utf8, file_suffix, read_file_bytes, read_rows
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".rst", ".text")
 DEFAULT_INCLUDE = ("*.txt", "*.md")
@@ -48,10 +48,10 @@ def _matches(rel: str, patterns) -> bool:
 
 def _text_file(path: Path, separator: str | None, label: str) -> list[Document]:
     """A text file's documents; DataError naming the file when it is empty or not UTF-8."""
-    raw = _read_bytes(path)
+    raw = read_file_bytes(path)
     if not raw.strip():
         raise DataError("file is empty (or only whitespace); expected text", path=label)
-    text = _decode(raw, label)
+    text = decode_utf8(raw, label)
     if separator is None:
         return [Document(label, text.strip())]
     parts = [p.strip() for p in text.split(separator)]
@@ -73,7 +73,7 @@ def read_documents(source: Any, *, text_field: str = "text", include: list[str] 
     path = Path(source) if isinstance(source, (str, Path)) else None
     if path is not None and path.is_dir() and not _is_dataset_folder(path):
         return _checked(_read_folder(path, include, exclude, separator, skip_invalid))
-    if path is not None and path.is_file() and _suffix(path) in TEXT_SUFFIXES:
+    if path is not None and path.is_file() and file_suffix(path) in TEXT_SUFFIXES:
         return _checked(DocumentSet(_text_file(path, separator, str(path)), str(path)))
     rows = read_rows(source)
     out = DocumentSet([], rows.source)

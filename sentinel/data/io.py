@@ -64,7 +64,9 @@ def _no_duplicate_keys(path: str, line: int | None, unit: str):
     return hook
 
 
-def _decode(raw: bytes, path: str) -> str:
+def decode_utf8(raw: bytes, path: str) -> str:
+    """The text of a file's bytes (UTF-8, a byte-order mark dropped); DataError naming `path`, the line and the byte
+    when they are not UTF-8."""
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -77,7 +79,9 @@ def _decode(raw: bytes, path: str) -> str:
         ) from None
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_file_bytes(path: Path) -> bytes:
+    """A file's bytes, decompressed when its name ends in .gz; DataError naming the file when it cannot be read or
+    the gzip stream is truncated or corrupt."""
     try:
         if path.name.endswith(".gz"):
             with gzip.open(path, "rb") as f:
@@ -89,7 +93,9 @@ def _read_bytes(path: Path) -> bytes:
         raise DataError(f"cannot read file: {e}", path=path) from None
 
 
-def _suffix(path: Path) -> str:
+def file_suffix(path: Path) -> str:
+    """The format suffix of a data file, lower case, with its compression: ".jsonl.gz", ".csv", ".parquet"; for any
+    other name, its last suffix (".txt", ".md")."""
     name = path.name.lower()
     for suf in (".jsonl.gz", ".json.gz", ".csv.gz", ".tsv.gz", ".jsonl", ".json", ".csv", ".tsv", ".parquet"):
         if name.endswith(suf):
@@ -227,7 +233,7 @@ def read_json(path: str | os.PathLike) -> Any:
     names the file and line when the text is not UTF-8 or not valid JSON. What the document must contain is the
     caller's check."""
     p = Path(path)
-    text = _decode(p.read_bytes(), str(p))
+    text = decode_utf8(p.read_bytes(), str(p))
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
@@ -256,14 +262,14 @@ def read_rows(source: Any, *, split: str | None = None) -> Rows:
     path = Path(source)
     if path.is_dir() or not path.exists():
         return _read_hf(str(source), split)
-    suffix = _suffix(path)
+    suffix = file_suffix(path)
     if suffix == ".parquet":
         result = _read_parquet(path)
     else:
-        raw = _read_bytes(path)
+        raw = read_file_bytes(path)
         if not raw.strip():
             raise DataError("file is empty; expected at least one row", path=path)
-        text = _decode(raw, str(path))
+        text = decode_utf8(raw, str(path))
         if suffix in (".jsonl", ".jsonl.gz"):
             result = _read_jsonl(text, str(path))
         elif suffix in (".json", ".json.gz"):
@@ -287,7 +293,7 @@ def write_rows(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
 
     path = Path(path)
     rows = list(rows)
-    suffix = _suffix(path)
+    suffix = file_suffix(path)
     if suffix in (".jsonl", ".jsonl.gz"):
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     elif suffix == ".json":

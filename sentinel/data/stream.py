@@ -26,8 +26,8 @@ from types import TracebackType
 from typing import IO, Any
 
 from ..errors import DataError, MissingDependencyError
-from ..utils import _umask
-from .io import Rows, _suffix, parse_jsonl_line, read_rows
+from ..utils import current_umask
+from .io import Rows, file_suffix, parse_jsonl_line, read_rows
 
 BATCH_ROWS = 2048  # rows per batch: large enough to amortise per-batch costs, small enough to stay a few MB
 
@@ -192,7 +192,7 @@ def stream_rows(source: Any, *, split: str | None = None, batch_rows: int = BATC
             if saved is not None:
                 return saved
         elif path.is_file():
-            suffix = _suffix(path)
+            suffix = file_suffix(path)
             if suffix in (".jsonl", ".jsonl.gz"):
                 return _jsonl(path, batch_rows, skip_bad_lines)
             if suffix in (".csv", ".csv.gz", ".tsv", ".tsv.gz"):
@@ -217,7 +217,7 @@ class RowWriter:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.suffix = _suffix(self.path)
+        self.suffix = file_suffix(self.path)
         if self.suffix not in (".jsonl", ".jsonl.gz", ".json", ".csv", ".tsv", ".parquet"):
             raise DataError(f"cannot write '{self.suffix}'; use .jsonl, .jsonl.gz, .json, .csv, .tsv or .parquet",
                             path=self.path)
@@ -297,7 +297,7 @@ class RowWriter:
             if self._spill != self._tmp:
                 self._convert()
                 self._spill.unlink(missing_ok=True)
-            os.chmod(self._tmp, 0o666 & ~_umask())
+            os.chmod(self._tmp, 0o666 & ~current_umask())
             os.replace(self._tmp, self.path)
         except BaseException:
             self.abort()

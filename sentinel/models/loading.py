@@ -74,7 +74,10 @@ def _check_source(name_or_path: str) -> None:
         )
 
 
-def _from_pretrained(cls, name_or_path: str, *, allow_pickle: bool, trust_remote_code: bool, **kw):
+def load_pretrained(cls, name_or_path: str, *, allow_pickle: bool, trust_remote_code: bool, **kw):
+    """`cls.from_pretrained(name_or_path, **kw)` behind the safety checks every model load goes through: the source
+    must be a folder or a Hub name, pickled weights are refused unless `allow_pickle`, `trust_remote_code` is logged
+    as a warning; a failure is a ModelLoadError naming the class and the source."""
     _check_source(str(name_or_path))
     check_weights_safe(name_or_path, allow_pickle)
     if trust_remote_code:
@@ -134,7 +137,7 @@ def load_causal_lm(
             tokenizer = load_tokenizer(model.config._name_or_path, trust_remote_code=trust_remote_code)
         return model, tokenizer
     dev = resolve_device(device)
-    m = _from_pretrained(
+    m = load_pretrained(
         AutoModelForCausalLM, str(model), allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
         dtype=resolve_dtype(dev, dtype),
     )
@@ -163,7 +166,7 @@ def load_reward_model(
         return model, tokenizer
     dev = resolve_device(device)
     kw = {"num_labels": num_labels} if num_labels is not None else {}
-    m = _from_pretrained(
+    m = load_pretrained(
         AutoModelForSequenceClassification, str(model), allow_pickle=allow_pickle,
         trust_remote_code=trust_remote_code, dtype=resolve_dtype(dev, dtype), **kw,
     )

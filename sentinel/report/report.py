@@ -76,9 +76,9 @@ class Report:
         }
 
     def to_json(self) -> str:
-        from ..utils import _json_default
+        from ..utils import json_default
 
-        return json.dumps(self.to_dict(), indent=2, default=_json_default)
+        return json.dumps(self.to_dict(), indent=2, default=json_default)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Report:

@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import ConfigError, DataError
 from ..report import Finding, Report
 from .detectors import DETECTORS, Detector, Span
-from .detectors.base_detector import lowered
+from .detectors.base import lowered
 from .matching import PATTERNS, active, resolve_matcher, using
 
 # One instance per detector class: detectors hold no state, and building them per call would cost throughput.

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..config import _fields, coerce, to_dict
+from ..config import coerce, fields_of, to_dict
 from ..errors import ConfigError, DataError
 from ..report.model_card import training_card
 from ..utils import (
@@ -122,7 +122,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         # Re-coerce every field so that configs built in Python get the same type checks as YAML/flags.
-        for name, f in _fields(type(self)).items():
+        for name, f in fields_of(type(self)).items():
             setattr(self, name, coerce(name, getattr(self, name), f.type))
         self.validate()
 

@@ -17,7 +17,7 @@ import rm_biases as B
 
 from sentinel import RewardModelAuditor
 from sentinel.audit.probes import PROBES
-from sentinel.audit.probes.probe import function_word_counts
+from sentinel.audit.probes.contract import function_word_counts
 from sentinel.errors import ConfigError
 
 GATES = [(g, w) for g in (0.08, 0.12, 0.16) for w in (4, 6, 10)]

@@ -281,8 +281,8 @@ def test_nan_values_written_by_json_are_kept_as_nan(tmp_path):
                          __import__("sentinel.audit.consistency.training", fromlist=["x"]).TRAINING_CHECKS.names())
 def test_every_registered_training_check_keeps_the_contract(name):
     """Each check: a docstring, a status that is ok / alarm / 'not computable: <reason>', findings with a step."""
-    from sentinel.audit.consistency.consistency_config import ConsistencyConfig
     from sentinel.audit.consistency.series import read_training_log
+    from sentinel.audit.consistency.thresholds import ConsistencyConfig
     from sentinel.audit.consistency.training import TRAINING_CHECKS
 
     check = TRAINING_CHECKS.get(name)

@@ -15,7 +15,7 @@ def test_ppo_from_lab_sft_raises_the_gold_reward_and_greedy_answers(lab_dir, lab
     from sentinel.lab import gold_rewards
     from sentinel.lab.evaluate import evaluate
     from sentinel.train.ppo import PPOConfig, PPOTrainer
-    from sentinel.train.ppo.ppo_config import LAB_RECIPE
+    from sentinel.train.ppo.hyperparams import LAB_RECIPE
     from sentinel.train.ppo.prompts import load_prompts
 
     # Threads: the test run's (OMP_NUM_THREADS, 1 unless set; tests/conftest.py).

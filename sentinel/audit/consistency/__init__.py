@@ -4,7 +4,7 @@
 """
 
 from .checker import RLHFConsistencyChecker
-from .consistency_config import ConsistencyConfig
+from .thresholds import ConsistencyConfig
 
 __all__ = ["ConsistencyConfig", "RLHFConsistencyChecker", "SentinelCallback"]
 

@@ -16,7 +16,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState
 
 from ...errors import ConfigError, DataError
 from ...report import Finding, Report, Severity
-from .consistency_config import ConsistencyConfig
+from .thresholds import ConsistencyConfig
 from .training import check_training
 
 logger = logging.getLogger(__name__)

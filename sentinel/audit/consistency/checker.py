@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...report import Report
-from .consistency_config import ConsistencyConfig
+from .thresholds import ConsistencyConfig
 
 if TYPE_CHECKING:
     from ...models.protocols import DataSource, RewardSource

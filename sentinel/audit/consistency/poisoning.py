@@ -29,8 +29,8 @@ import numpy as np
 from ...report import Effect, Finding, Report, Severity
 from ...report.coverage import coverage, inconclusive_finding
 from ...report.stats import holm_bonferroni
-from .consistency_config import ConsistencyConfig
 from .text import data_findings, is_refusal, last_user_turn, load_pairs, pair_location, pair_prompt, short, tokens
+from .thresholds import ConsistencyConfig
 
 if TYPE_CHECKING:
     from ..models.protocols import DataSource, RewardSource

@@ -18,7 +18,6 @@ from ...progress import track
 from ...report import Effect, Finding, Report, Severity
 from ...report.coverage import MIN_GRADED, coverage, inconclusive_finding
 from ...report.stats import holm_bonferroni, wilson_ci
-from .consistency_config import ConsistencyConfig
 from .text import (
     STYLE_FEATURES,
     MinHasher,
@@ -31,6 +30,7 @@ from .text import (
     short,
     tokens,
 )
+from .thresholds import ConsistencyConfig
 
 if TYPE_CHECKING:
     from ...models.protocols import DataSource, RewardSource

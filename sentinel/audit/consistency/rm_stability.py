@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...report import Effect, Finding, Report, Severity
-from .consistency_config import ConsistencyConfig
+from .thresholds import ConsistencyConfig
 
 if TYPE_CHECKING:
     from ...models.scorers import RewardFunction

@@ -1,4 +1,4 @@
-"""Reward-model probes: each a small registered class (see `base.py` for the contract).
+"""Reward-model probes: each a small registered class (see `contract.py` for the contract they keep).
 
 >>> from sentinel.audit.probes import PROBES
 >>> PROBES.names()
@@ -6,6 +6,6 @@
 """
 
 from . import length, lexical, style  # noqa: F401  (registers the probes)
-from .probe import PROBES, Perturbed, Probe, contains_in_order, sentences, words
+from .contract import PROBES, Perturbed, Probe, contains_in_order, sentences, words
 
 __all__ = ["PROBES", "Perturbed", "Probe", "contains_in_order", "sentences", "words"]

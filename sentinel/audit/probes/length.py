@@ -6,7 +6,7 @@ import random
 
 from ...phrases import FILLER_SENTENCES
 from ...report import Severity
-from .probe import PROBES, Perturbed, Probe, sentences
+from .contract import PROBES, Perturbed, Probe, sentences
 
 
 @PROBES.register("verbosity")

@@ -15,7 +15,7 @@ from ...phrases import (
     REWARD_KEYWORDS,
 )
 from ...report import Severity
-from .probe import PROBES, Perturbed, Probe
+from .contract import PROBES, Perturbed, Probe
 
 
 @PROBES.register("keyword")

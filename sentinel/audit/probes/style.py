@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from ...report import Severity
-from .probe import PROBES, Perturbed, Probe, sentences
+from .contract import PROBES, Perturbed, Probe, sentences
 
 
 @PROBES.register("format")

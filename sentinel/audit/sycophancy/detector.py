@@ -29,7 +29,7 @@ from ...errors import ConfigError
 from ...progress import progress
 from ...report import Effect, Finding, Report, Severity
 from ...report.coverage import MIN_GRADED, Coverage, inconclusive_finding
-from ...utils import _json_default, atomic_write_text
+from ...utils import atomic_write_text, json_default
 from .builtin import builtin_questions, builtin_statements, builtin_texts
 from .chat_targets import ChatSource, ChatTarget, TargetError, as_chat_target
 from .items import as_feedback_text, as_question, as_statement
@@ -103,7 +103,7 @@ class SycophancyResult(Report):
         """report.json/.md/.html plus records.jsonl (one line per model exchange, each with `entry_type`)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        lines = [json.dumps(r, default=_json_default, ensure_ascii=False) for r in self.records]
+        lines = [json.dumps(r, default=json_default, ensure_ascii=False) for r in self.records]
         atomic_write_text(out / "records.jsonl", "\n".join(lines) + ("\n" if lines else ""))
         return super().save(out)
 

@@ -14,6 +14,6 @@ from . import (  # noqa: F401  (imported to register)
     repetition,
     verbosity,
 )
-from .base_detector import DETECTORS, Detector, Span, check_detector, register
+from .base import DETECTORS, Detector, Span, check_detector, register
 
 __all__ = ["DETECTORS", "Detector", "Span", "check_detector", "register"]

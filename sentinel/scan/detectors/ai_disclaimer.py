@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...phrases import AI_DISCLAIMERS
 from ...report import Severity
-from .base_detector import Detector, Gated, clamp, lowered, match_span, needs, phrase_pattern, register
+from .base import Detector, Gated, clamp, lowered, match_span, needs, phrase_pattern, register
 
 _A = "['’]"
 _MODEL = r"(?:ai|artificial intelligence|(?:large )?language model|llm|ai (?:assistant|model|language model))"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...phrases import HEDGES, REFUSALS
 from ...report import Severity
-from .base_detector import (
+from .base import (
     Detector,
     Gated,
     clamp,

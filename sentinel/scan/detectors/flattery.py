@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...phrases import FLATTERY_OPENERS
 from ...report import Severity
-from .base_detector import Detector, Gated, clamp, lowered, match_span, needs, phrase_pattern, register
+from .base import Detector, Gated, clamp, lowered, match_span, needs, phrase_pattern, register
 
 _A = "['’]"
 _ADJ = r"(?:great|excellent|brilliant|wonderful|fantastic|amazing|insightful|thoughtful|superb|fascinating)"

@@ -6,7 +6,7 @@ import re
 
 from ...report import Severity
 from ..matching import PATTERNS, active
-from .base_detector import Detector, Span, lowered, make_span, match_span, needs, register
+from .base import Detector, Span, lowered, make_span, match_span, needs, register
 from .injection_patterns import GRAMMARS, LEET, LETTER_SPACED, QUOTES, WORD, Family, Grammar, Rule, despace, unleet
 
 _GRADER = r"(?:grader|evaluator|reviewer|judge|rater|annotator|reward model|scorer|marker|ai judge|llm judge)"

@@ -23,7 +23,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from ...report import Severity
-from .base_detector import Detector, Span, make_span
+from .base import Detector, Span, make_span
 
 # Label names that mean "this text is an injection", for models whose config names its labels.
 _POSITIVE = re.compile(r"inject|jailbreak|attack|malicious|unsafe|harmful", re.IGNORECASE)

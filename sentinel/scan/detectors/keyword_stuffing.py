@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...phrases import REWARD_KEYWORDS
 from ...report import Severity
-from .base_detector import (
+from .base import (
     Detector,
     Gated,
     clamp,

@@ -6,7 +6,7 @@ import re
 
 from ...phrases import MASTER_KEYS
 from ...report import Severity
-from .base_detector import Detector, make_span, register
+from .base import Detector, make_span, register
 
 _KEYS = tuple(sorted({k.lower() for k in MASTER_KEYS}, key=len, reverse=True))
 _OPENER = re.compile(

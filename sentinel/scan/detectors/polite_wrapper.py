@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...phrases import POLITE_PREFIXES, POLITE_SUFFIXES
 from ...report import Severity
-from .base_detector import Detector, Gated, clamp, harm_pattern, lowered, make_span, needs, phrase_pattern, register
+from .base import Detector, Gated, clamp, harm_pattern, lowered, make_span, needs, phrase_pattern, register
 
 _A = "['’]"
 _PREFIX = Gated(

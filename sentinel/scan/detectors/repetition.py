@@ -8,7 +8,7 @@ from collections import Counter
 
 from ...report import Severity
 from ..matching import PATTERNS, active
-from .base_detector import Detector, clamp, lowered, make_span, register, words_of
+from .base import Detector, clamp, lowered, make_span, register, words_of
 
 N = 4  # n-gram order: 4 words repeat rarely in natural text, yet catch looped phrases
 MIN_WORDS = 12  # below this, n-gram statistics say nothing

@@ -7,7 +7,7 @@ import zlib
 
 from ...phrases import FILLER_SENTENCES
 from ...report import Severity
-from .base_detector import Detector, Gated, clamp, lowered, make_span, phrase_pattern, register, words_of
+from .base import Detector, Gated, clamp, lowered, make_span, phrase_pattern, register, words_of
 
 _A = "['’]"
 _FILLER = Gated(

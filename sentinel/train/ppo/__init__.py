@@ -3,7 +3,7 @@
 `PPOConfig` imports without torch (the CLI builds its flags from it); `PPOTrainer` is loaded on first use.
 """
 
-from .ppo_config import PPOConfig
+from .hyperparams import PPOConfig
 
 __all__ = ["PPOConfig", "PPOTrainer", "TrainingDiverged"]
 

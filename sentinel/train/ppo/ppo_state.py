@@ -42,10 +42,11 @@ CHECKPOINT = "checkpoint-last"
 
 # Fields a resumed run may set differently, and why each cannot change the numbers: `resume` itself; `steps`, to
 # train further (PPO's learning rate is constant, so nothing depends on the planned length); `output_dir`, for a
-# run folder that was moved; the tracker and Hub fields, which act beside or after training. Any other change
+# run folder that was moved; the tracker and Hub fields, which act beside or after training; the loading permissions
+# (`allow_pickle`, `trust_remote_code`), which decide whether a model loads, not what it computes. Any other change
 # (a learning rate, a seed, the batch size, the device) would make the resumed run a different run.
 MAY_CHANGE_ON_RESUME = ("resume", "max_steps", "output_dir", "report_to", "push_to_hub", "hub_model_id",
-                        "hub_private_repo")
+                        "hub_private_repo", "allow_pickle", "trust_remote_code")
 
 
 def check_config(saved: dict[str, Any], now: dict[str, Any], defaults: dict[str, Any], where: Path) -> None:

@@ -38,9 +38,9 @@ from ...report.model_card import training_card
 from ...utils import atomic_directory, atomic_write_json, atomic_write_text, disk_errors, set_seed
 from ..hub import check_push, push_folder, repo_id_for
 from ..stage import METRICS_FILE, output_lock, truncate_metrics
-from . import ppo_core as core
+from . import core
 from . import ppo_state as state_io
-from .ppo_config import PPOConfig
+from .hyperparams import PPOConfig
 from .prompts import load_prompts
 from .sampling import InverseCDFSampler
 from .value_head import PolicyWithValue, base_causal_lm, response_logprobs
@@ -66,12 +66,20 @@ class TrainingDiverged(SentinelError):
     """A loss or gradient became NaN/inf; the update was not applied."""
 
 
+def _members(reward_model: Any) -> list:
+    """The members of an ensemble given as `reward_model`: a list as it is, one reward alone, or none."""
+    return [] if reward_model is None else list(reward_model) if isinstance(reward_model, list) else [reward_model]
+
+
 class PPOTrainer:
     """PPO with a value head on the policy trunk, a frozen reference (or LoRA with adapters disabled), GAE and a
     fixed or adaptive KL penalty. See `PPOConfig` for every knob and its classic-TRL default.
 
+    `model`, `ref_model`: a folder (or Hub name) or a loaded model; `ref_model` None is a frozen copy of the policy.
     `reward_model`: anything `sentinel.models.as_reward_fn` accepts; with `config.ensemble` ("mean", "min", "uwo")
     a list of two or more of them, scored on the same samples and combined per sample (`sentinel.models.ensemble`).
+    The trainer loads every model given as a folder (policy, reference, reward, gold) on one device, with the
+    safety flags of `config` (`allow_pickle`, `trust_remote_code`).
     `callbacks`: objects with `on_step_end(trainer, step, stats)`; returning True (or setting
     `trainer.stop_training = True`) ends `train()` cleanly. `gold_reward_fn`: an extra reward that is only
     logged as `gold/score`, never optimised (for over-optimisation curves).
@@ -86,6 +94,8 @@ class PPOTrainer:
         if model is None:
             raise ConfigError("give the policy as a folder path or a loaded causal LM", field="model")
         self.config = config = config or PPOConfig()
+        if config.ensemble is not None and not isinstance(reward_model, EnsembleReward):
+            check_members(len(_members(reward_model)), config.ensemble)  # refused before any model loads
         # Without a GPU, cpu=True is what lets accelerate see a torchrun launch as multi-process CPU (gloo).
         on_cpu = config.device == "cpu" or (config.device in (None, "auto") and not torch.cuda.is_available())
         trackers = {"log_with": list(config.report_to), "project_dir": str(Path(config.output_dir or ".") / "runs")} \
@@ -94,7 +104,10 @@ class PPOTrainer:
         self._tracking = False
         set_seed(config.seed + self.accelerator.process_index)
         device = self.accelerator.device
-        policy, tok = load_causal_lm(model, tokenizer=tokenizer, device=str(device), dtype=config.dtype)
+        # How every model given as a folder is loaded: one device, one set of safety flags.
+        self._loading: dict[str, Any] = {"device": str(device), "allow_pickle": config.allow_pickle,
+                                         "trust_remote_code": config.trust_remote_code}
+        policy, tok = load_causal_lm(model, tokenizer=tokenizer, dtype=config.dtype, **self._loading)
         if tok is None:
             raise ConfigError("the policy needs a tokenizer; pass tokenizer=", field="tokenizer")
         if tok.pad_token_id is None:
@@ -104,8 +117,8 @@ class PPOTrainer:
         policy.eval()  # no dropout: see the module docstring
         self.is_peft = hasattr(policy, "disable_adapter") and hasattr(policy, "peft_config")
         self.ref_model = self._reference(policy, ref_model, device)
-        self.reward_fn = self._reward(reward_model, device)
-        self.gold_reward_fn = as_reward_fn(gold_reward_fn) if gold_reward_fn is not None else None
+        self.reward_fn = self._reward(reward_model)
+        self.gold_reward_fn = as_reward_fn(gold_reward_fn, **self._loading) if gold_reward_fn is not None else None
         self.callbacks = list(callbacks or [])
 
         module = PolicyWithValue(policy)
@@ -144,7 +157,7 @@ class PPOTrainer:
         return get_peft_model(policy, LoraConfig(r=c.lora_r, lora_alpha=c.lora_alpha, lora_dropout=c.lora_dropout,
                                                  target_modules=list(c.lora_target_modules), task_type="CAUSAL_LM"))
 
-    def _reward(self, reward_model, device):
+    def _reward(self, reward_model):
         """The reward function: one reward (or weighted pairs) as given, or with `config.ensemble` an
         `EnsembleReward` over the members of the list `reward_model`."""
         method = self.config.ensemble
@@ -154,11 +167,8 @@ class PPOTrainer:
                                   f"{reward_model.method!r}", field="ensemble")
             return reward_model
         if method is None:
-            return as_reward_fn(reward_model, device=str(device)) if reward_model is not None else None
-        members = [] if reward_model is None else list(reward_model) if isinstance(reward_model, list) else \
-            [reward_model]
-        check_members(len(members), method)
-        ensemble = EnsembleReward([as_reward_fn(m, device=str(device)) for m in members], method,
+            return as_reward_fn(reward_model, **self._loading) if reward_model is not None else None
+        ensemble = EnsembleReward([as_reward_fn(m, **self._loading) for m in _members(reward_model)], method,
                                   self.config.uwo_lambda)
         logger.info("reward: %s", ensemble.name)
         return ensemble
@@ -168,7 +178,7 @@ class PPOTrainer:
             if ref_model is policy:
                 raise ConfigError("ref_model is the policy object itself; pass None for a frozen copy",
                                   field="ref_model")
-            ref, _ = load_causal_lm(ref_model, tokenizer=self.tokenizer, device=str(device), dtype=self.config.dtype)
+            ref, _ = load_causal_lm(ref_model, tokenizer=self.tokenizer, dtype=self.config.dtype, **self._loading)
         elif self.is_peft:
             return None  # the policy with its adapters disabled: no second copy in memory
         else:

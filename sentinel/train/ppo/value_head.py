@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import ppo_core as core
+from . import core
 from .logprobs import fusable_head, token_logprobs
 
 

@@ -8,8 +8,8 @@ Each run writes the Hugging Face model folder, metrics.jsonl, config.yaml, data_
 """
 
 from .classify import classify
+from .configs import ClassifyConfig, NERConfig, QAConfig, TaskConfig, default_encoder
 from .ner import ner
 from .qa import qa
-from .task_configs import ClassifyConfig, NERConfig, QAConfig, TaskConfig, default_encoder
 
 __all__ = ["ClassifyConfig", "NERConfig", "QAConfig", "TaskConfig", "classify", "default_encoder", "ner", "qa"]

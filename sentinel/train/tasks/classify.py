@@ -8,7 +8,7 @@ from typing import Any
 
 from ...errors import DataError
 from ..stage import TrainResult, quiet_mode, require_rows, split_eval
-from .task_configs import ClassifyConfig
+from .configs import ClassifyConfig
 from .task_data import read_classification
 from .task_stage import load_encoder, make_trainer, run_task, take
 

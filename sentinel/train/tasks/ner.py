@@ -13,8 +13,8 @@ from typing import Any
 
 from ...errors import DataError
 from ..stage import TrainResult, quiet_mode, require_rows, split_eval
+from .configs import NERConfig
 from .metrics import entity_scores
-from .task_configs import NERConfig
 from .task_data import bio_label_list, read_conll
 from .task_stage import load_encoder, make_trainer, run_task, take
 

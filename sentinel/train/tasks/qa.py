@@ -16,8 +16,8 @@ from typing import Any
 
 from ...errors import DataError
 from ..stage import TrainResult, quiet_mode, require_rows
+from .configs import QAConfig
 from .metrics import squad_scores
-from .task_configs import QAConfig
 from .task_data import read_squad, split_by_group
 from .task_stage import load_encoder, make_trainer, run_task, take
 

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigError
-from ...models.loading import _from_pretrained, load_tokenizer, resolve_dtype
+from ...models.loading import load_pretrained, load_tokenizer, resolve_dtype
 from ...utils import atomic_write_json
 from ..stage import TrainResult, load_dtype, peft_config, run_stage, training_kwargs
-from .task_configs import TaskConfig
+from .configs import TaskConfig
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def load_encoder(cfg: TaskConfig, auto_cls: Any, **head_kwargs):
     if not tok.is_fast:
         # offsets (QA) and word ids (NER) need a Rust tokenizer
         raise ConfigError(f"the tokenizer of {cfg.tokenizer or cfg.model} is not a fast tokenizer", field="tokenizer")
-    model = _from_pretrained(
+    model = load_pretrained(
         auto_cls, cfg.model, allow_pickle=cfg.allow_pickle, trust_remote_code=cfg.trust_remote_code,
         dtype=resolve_dtype("cpu", load_dtype(cfg)), ignore_mismatched_sizes=True, **head_kwargs,
     )

@@ -142,7 +142,13 @@ class PPOConfig:
         "help": "Hub repo for push_to_hub, e.g. user/name (default: the output folder's name under your account)"})
     hub_private_repo: bool | None = field(default=None, metadata={
         "help": "create the Hub repo private (default: the Hub's default for your account)"})
-    device: str | None = field(default=None, metadata={"help": "cpu, cuda or mps; None = what accelerate picks"})
+    device: str | None = field(default=None, metadata={
+        "help": "cpu, cuda or mps, for the policy, the reference and the reward models; None = what accelerate picks"})
+    allow_pickle: bool = field(default=False, metadata={
+        "help": "allow pickled (.bin/.pt) weights, which can run code when loaded, for the policy, the reference and "
+                "the reward models given as folders (off: safetensors only)"})
+    trust_remote_code: bool = field(default=False, metadata={
+        "help": "run modelling code shipped with the policy, the reference or the reward models (off by default)"})
     dtype: str | None = field(default=None, metadata={
         "help": "weights dtype when loading from a folder: float32, bfloat16, float16; None = float32 on CPU"})
 
