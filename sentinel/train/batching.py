@@ -4,14 +4,15 @@ A step of `batch size x gradient_accumulation_steps x processes` examples is dra
 by length before it is cut into its micro-batches, so each micro-batch is padded only to the length of its own longest
 example. The step holds the same examples as it would unsorted, so the gradient it follows is the same in expectation
 (exactly the same where the loss is normalised over the whole step, as transformers does for causal LMs; TRL's
-reward and DPO losses average each micro-batch, and the micro-batches are of equal size). What changes is the padding:
-on the lab's reward pairs (33 tokens on average, padded to 73 in a batch of 128 pairs) four sorted micro-batches do a
-step in 0.35 s instead of 0.61 s on one core (docs/benchmarks.md).
+reward and DPO losses average each micro-batch, and the micro-batches are of equal size). What changes is the padding,
+and with it the time of a step (`benchmarks/micro_batches.py`; docs/benchmarks.md, "Sorted micro-batches").
 
 Why not transformers' own samplers: `group_by_length` sorts whole mega-batches, so one step holds examples of one
-length (and, in the lab, often of one kind): the lab's reward model then ranks the policy's samples at 0.62 instead
-of 0.71. `batch_rebalance` keeps the step but gives its micro-batches different sizes, which weights the examples of
-per-micro-batch averaged losses (reward, DPO) unequally. This sampler is the few lines between the two.
+length (and, in the lab, often of one kind), and a lab reward model trained that way ranks its policy's samples
+worse; `batch_rebalance` keeps the step but gives its micro-batches different sizes, which weights the examples of
+per-micro-batch averaged losses (reward, DPO) unequally. This sampler is the few lines between the two. It applies to
+data of token ids (SFT, reward, DPO, task and language-model stages); GRPO and RLOO sample prompts in groups of
+their own and keep their sampler.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def sort_micro_batches(trainer) -> bool:
     """Make `trainer` (a transformers/TRL Trainer) draw its training examples through `StepSortedSampler`.
 
     Returns False, leaving the trainer as it is, where it would change nothing or cannot apply: one micro-batch per
-    step, or a training set that is not a sized `datasets.Dataset` (a streamed one keeps its own order).
+    step, a training set that is not a sized `datasets.Dataset` (a streamed one keeps its own order), or one without
+    token ids to measure (GRPO's and RLOO's prompts).
     """
     args = trainer.args
     step = args.per_device_train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
@@ -81,7 +83,11 @@ def sort_micro_batches(trainer) -> bool:
     if not (hasattr(dataset, "column_names") and hasattr(dataset, "__len__")):
         logger.warning("sort_micro_batches: the training data is streamed; its order is kept")
         return False
-    lengths = example_lengths(dataset)
+    try:
+        lengths = example_lengths(dataset)
+    except ValueError as e:  # e.g. GRPO's prompts: its own sampler groups them
+        logger.warning("sort_micro_batches: %s; the trainer's own order is kept", e)
+        return False
 
     def _get_train_sampler(self, train_dataset=None):  # the Trainer hook for a custom sampler
         return StepSortedSampler(lengths, step, seed=self.args.data_seed if self.args.data_seed is not None

@@ -37,6 +37,28 @@ def test_lengths_of_sft_reward_and_dpo_rows():
         example_lengths(Dataset.from_list([{"text": "a"}]))
 
 
+def test_a_trainer_without_token_ids_or_accumulation_keeps_its_sampler():
+    """GRPO's prompts carry no token ids (its own sampler groups them); one micro-batch per step has nothing to sort."""
+    from types import SimpleNamespace
+
+    from datasets import Dataset
+
+    from sentinel.train.batching import sort_micro_batches
+
+    def trainer(accumulation: int, rows: list[dict]):
+        args = SimpleNamespace(per_device_train_batch_size=4, gradient_accumulation_steps=accumulation, world_size=1,
+                               data_seed=None, seed=0)
+        return SimpleNamespace(args=args, train_dataset=Dataset.from_list(rows))
+
+    prompts = trainer(4, [{"prompt": "What is 2 + 2?"}] * 8)
+    assert not sort_micro_batches(prompts) and "_get_train_sampler" not in vars(prompts)
+    single = trainer(1, [{"input_ids": [1, 2, 3]}] * 8)
+    assert not sort_micro_batches(single) and "_get_train_sampler" not in vars(single)
+    ids = trainer(4, [{"input_ids": [1] * (i % 5 + 1)} for i in range(8)])
+    assert sort_micro_batches(ids)
+    assert isinstance(ids._get_train_sampler(), StepSortedSampler)
+
+
 @pytest.mark.parametrize("stage", ["reward", "sft"])
 def test_the_trainer_pads_each_micro_batch_to_its_own_length(stage, tmp_path, tiny_tokenizer):
     """Through a real TRL trainer: with the option, each step's micro-batches come in rising length and the padded
