@@ -156,3 +156,21 @@ def test_cli_audit_data(tmp_path):
     assert "conflicting-duplicates" in [f["id"] for f in saved["findings"]]
     assert (tmp_path / "rep" / "poisoning" / "pairs.jsonl").is_file()
     assert main(["audit", "data", str(tmp_path / "missing.jsonl")]) == 2
+
+
+def test_near_duplicates_and_a_cycle_are_found_in_a_crowd_of_pairs_on_one_prompt():
+    """On-policy data puts many pairs on one prompt: their shared prompt makes them hash alike, so the near-
+    duplicate search must sift the crowd (by per-text sketches) and still find the one near-conflict in it."""
+    rng = random.Random(3)
+    prompt = "Tell me about " + _text(rng, 40)
+    rows = [{"prompt": prompt, "chosen": _text(rng, 12), "rejected": _text(rng, 12)} for _ in range(150)]
+    rows.append({"prompt": prompt, "chosen": rows[40]["rejected"], "rejected": rows[40]["chosen"][:-1] + " indeed."})
+    rows += [{"prompt": prompt, "chosen": "Blue is calm.", "rejected": "Red is bold."},
+             {"prompt": prompt, "chosen": "Red is bold.", "rejected": "Green is fresh."},
+             {"prompt": prompt, "chosen": "Green is fresh.", "rejected": "Blue is calm."}]
+    rows += clean_pairs(100)
+    report = RLHFConsistencyChecker().check_preferences(rows)
+    found = _ids(report)
+    assert found["near-conflicting-duplicates"].data["pairs"] == [[41, 151]]
+    assert report.metrics["near_repeated_pairs"] == 0 and report.metrics["conflicting_duplicates"] == 0
+    assert [sorted(c) for c in found["intransitive-cycle"].data["locations"]] == [[152, 153, 154]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -11,8 +12,8 @@ import numpy as np
 from ... import phrases
 from ...data import Loaded, load_preferences, prompt_text
 
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
-_TOKEN = re.compile(r"[a-z0-9']+|[^\w\s]+")
+_QUOTES = (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'))
+TOKEN = re.compile(r"[a-z0-9']+|[^\w\s]+")
 _LIST_LINE = re.compile(r"(?m)^\s*(?:[-*\u2022]|\d+[.)])\s+\S")
 _REFUSAL = re.compile(
     r"\b(?:i'?m sorry|i am sorry|i apologi[sz]e|i can(?:'|no)?t (?:help|assist|do|provide|answer|tell|recommend|"
@@ -24,16 +25,30 @@ _REFUSAL = re.compile(
 )
 
 
+def lower_plain(text: str) -> str:
+    """Lower case with curly quotes made straight (by `str.replace`, several times faster here than
+    `str.translate` with a mapping table, which looks up every character)."""
+    for curly, plain in _QUOTES:
+        if curly in text:
+            text = text.replace(curly, plain)
+    return text.lower()
+
+
+_HEDGES = tuple(h.lower() for h in phrases.HEDGES)
+_DISCLAIMERS = tuple(d.lower().rstrip(",") for d in phrases.AI_DISCLAIMERS)
+_OPENERS = tuple(o.lower().rstrip("!.") for o in phrases.FLATTERY_OPENERS)
+
+
 def normalise(text: str) -> str:
     """Lower case, unified quotes, collapsed whitespace, trimmed punctuation at the ends: two texts that differ
     only in these ways compare equal."""
-    t = " ".join(text.translate(_APOSTROPHES).lower().split())
+    t = " ".join(lower_plain(text).split())
     return t.strip(" .!?,;:")
 
 
 def tokens(text: str) -> list[str]:
     """Word and punctuation-run tokens of normalised-case text ("do it?" -> ["do", "it", "?"])."""
-    return _TOKEN.findall(text.translate(_APOSTROPHES).lower())
+    return TOKEN.findall(lower_plain(text))
 
 
 def jaccard(a: set, b: set) -> float:
@@ -43,8 +58,8 @@ def jaccard(a: set, b: set) -> float:
 def is_refusal(text: str) -> bool:
     """Heuristic: the reply declines, apologises or warns instead of complying (English phrasings, plus the
     shared HEDGES bank)."""
-    t = text.translate(_APOSTROPHES).lower()
-    return bool(_REFUSAL.search(t)) or any(h.lower() in t for h in phrases.HEDGES)
+    t = lower_plain(text)
+    return bool(_REFUSAL.search(t)) or any(h in t for h in _HEDGES)
 
 
 def has_list(text: str) -> bool:
@@ -52,13 +67,12 @@ def has_list(text: str) -> bool:
 
 
 def has_disclaimer(text: str) -> bool:
-    t = text.translate(_APOSTROPHES).lower()
-    return any(d.lower().rstrip(",") in t for d in phrases.AI_DISCLAIMERS)
+    t = lower_plain(text)
+    return any(d in t for d in _DISCLAIMERS)
 
 
 def has_flattering_opener(text: str) -> bool:
-    t = text.translate(_APOSTROPHES).lower().lstrip()[:80]
-    return any(t.startswith(o.lower().rstrip("!.")) for o in phrases.FLATTERY_OPENERS)
+    return lower_plain(text.lstrip()[:80])[:80].startswith(_OPENERS)
 
 
 _KEYWORDS = tuple(f" {' '.join(tokens(k))} " for k in phrases.REWARD_KEYWORDS)
@@ -127,33 +141,52 @@ class MinHasher:
     Hand-written because no maintained dependency of this project offers it (datasketch would be a new
     dependency for ~30 lines). `num_perm` hash functions in `bands` bands: pairs with Jaccard s become candidates
     with probability 1 - (1 - s^(num_perm/bands))^bands (0.99 for s = 0.9, 0.38 for s = 0.7 with the defaults).
+    Tokens are hashed once (`hashes`, with a salt per namespace, e.g. prompt and reply words apart); signatures of
+    several sets combine by an element-wise minimum into the signature of their union; only one 64-bit key per band
+    is kept per text (`band_keys`), so a million texts take 64 MB.
     """
 
     _PRIME = (1 << 61) - 1
+    MAX_BUCKET = 200  # larger buckets are degenerate (e.g. empty texts); exact repeats are found apart
 
     def __init__(self, num_perm: int = 64, bands: int = 8, seed: int = 0):
         rng = np.random.default_rng(seed)
         self.a = rng.integers(1, self._PRIME, size=num_perm, dtype=np.uint64)
         self.b = rng.integers(0, self._PRIME, size=num_perm, dtype=np.uint64)
+        self.mix = rng.integers(1, self._PRIME, size=num_perm // bands, dtype=np.uint64) | np.uint64(1)
         self.bands = bands
         self.rows = num_perm // bands
 
-    def signature(self, items: set[str]) -> np.ndarray:
-        if not items:
-            return np.zeros(len(self.a), dtype=np.uint64)
-        h = np.array([zlib.crc32(s.encode()) for s in items], dtype=np.uint64)
-        # (a*h + b) mod 2^64 is a cheap universal-ish hash; the minimum per function is the signature
-        return (np.outer(h, self.a) + self.b).min(axis=0)
+    @staticmethod
+    def hashes(items: set[str], salt: int = 0) -> np.ndarray:
+        return np.fromiter((zlib.crc32(s.encode()) ^ salt for s in items), dtype=np.uint64, count=len(items))
 
-    def candidates(self, sigs: list[np.ndarray]) -> set[tuple[int, int]]:
-        out: set[tuple[int, int]] = set()
-        for band in range(self.bands):
-            buckets: dict[bytes, list[int]] = {}
-            for i, sig in enumerate(sigs):
-                buckets.setdefault(sig[band * self.rows:(band + 1) * self.rows].tobytes(), []).append(i)
-            for members in buckets.values():
-                if 1 < len(members) <= 200:  # huge buckets are degenerate (e.g. empty texts), handled exactly
-                    for x in range(len(members)):
-                        for y in range(x + 1, len(members)):
-                            out.add((members[x], members[y]))
-        return out
+    def signature(self, hashes: np.ndarray) -> np.ndarray:
+        """Per hash function, the minimum over the set; an empty set gets the largest value, the identity of
+        the union's minimum."""
+        if not len(hashes):
+            return np.full(len(self.a), np.iinfo(np.uint64).max, dtype=np.uint64)
+        # (a*h + b) mod 2^64 is a cheap universal-ish hash; the minimum per function is the signature
+        return (np.outer(hashes, self.a) + self.b).min(axis=0)
+
+    def band_keys(self, signature: np.ndarray) -> np.ndarray:
+        """One 64-bit key per band: texts share a band's key (up to a 2^-64 chance) when their signatures agree
+        on all of that band's rows."""
+        return (signature.reshape(self.bands, self.rows) * self.mix).sum(axis=1)
+
+    def candidates(self, keys: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Per band, the index pairs (i < j) that share its key, as two arrays; `keys` is (texts, bands), rows
+        from `band_keys`. A pair may come from several bands."""
+        for band in range(keys.shape[1]):
+            order = np.argsort(keys[:, band], kind="stable")
+            col = keys[order, band]
+            starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
+            sizes = np.diff(np.r_[starts, len(col)])
+            left, right = [], []
+            for size in np.unique(sizes[(sizes > 1) & (sizes <= self.MAX_BUCKET)]):
+                runs = order[starts[sizes == size][:, None] + np.arange(size)]  # (buckets, size)
+                x, y = np.triu_indices(size, 1)
+                left.append(np.minimum(runs[:, x], runs[:, y]).ravel())
+                right.append(np.maximum(runs[:, x], runs[:, y]).ravel())
+            if left:
+                yield np.concatenate(left), np.concatenate(right)
