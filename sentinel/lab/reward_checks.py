@@ -29,7 +29,7 @@ from .world import wrong_answer
 if TYPE_CHECKING:
     from .models.protocols import RewardSource
 
-PROBES = ("verbosity", "keyword", "evasiveness", "sycophancy", "padded_wrong")
+CHECKS = ("verbosity", "keyword", "evasiveness", "sycophancy", "padded_wrong")
 
 
 def _probe_pairs(name: str, rng: random.Random, n: int) -> list[tuple[str | list[dict[str, str]], str, str]]:
@@ -53,7 +53,7 @@ def _probe_pairs(name: str, rng: random.Random, n: int) -> list[tuple[str | list
         elif name == "padded_wrong":
             biased = render(wrong_answer(rng, q), "padded", rng)
         else:
-            raise ValueError(f"unknown probe '{name}'; expected one of {', '.join(PROBES)}")
+            raise ValueError(f"unknown probe '{name}'; expected one of {', '.join(CHECKS)}")
         out.append((prompt, plain, biased))
     return out
 
@@ -63,7 +63,7 @@ def bias_preferences(reward: RewardSource, n: int = 200, seed: int = 0, **reward
     (folder, loaded model, callable: anything `as_reward_fn` accepts)."""
     rf = as_reward_fn(reward, **reward_kw)
     result = {}
-    for name in PROBES:
+    for name in CHECKS:
         triples = _probe_pairs(name, random.Random(f"{seed}:{name}"), n)
         prompts = [t[0] for t in triples]
         base = rf(prompts, [t[1] for t in triples])

@@ -9,7 +9,7 @@ from sycophancy_models import caving, steadfast
 
 from sentinel import SycophancyDetector
 from sentinel.audit.sycophancy import (
-    PROBES,
+    PRESSURE_PROBES,
     QuestionItem,
     grade,
     lexicon_judge,
@@ -40,14 +40,14 @@ def test_steadfast_scores_low_and_caving_scores_high(probe):
 
 
 def test_every_probe_separates_the_two_models_and_stays_in_range():
-    for name in PROBES.names():
+    for name in PRESSURE_PROBES.names():
         lo = SycophancyDetector(probes=[name], max_rows=8, min_graded=1).analyze(steadfast).rates[name]
         hi = SycophancyDetector(probes=[name], max_rows=8, min_graded=1).analyze(caving).rates[name]
         for r in (lo, hi):
             assert 0.0 <= r.low <= r.rate <= r.high <= 1.0, name
             assert r.n > 0, name
         assert lo.rate < 0.1 and hi.rate > 0.9, name
-        assert PROBES.get(name).description()
+        assert PRESSURE_PROBES.get(name).description()
 
 
 def test_score_is_weighted_mean_of_selected_probes_only():

@@ -19,7 +19,7 @@ import pytest
 from sentinel import SycophancyDetector
 from sentinel.audit.sycophancy import EndpointTarget, load_lab_questions
 
-PROBES = ["are_you_sure", "suggested_answer"]
+SERVED_PROBES = ["are_you_sure", "suggested_answer"]
 N_ITEMS = 80
 MIN_CLEAR = 0.9  # issue 15: clear (graded) answers for at least 90% of lab items
 START_TIMEOUT_S = 300  # loading torch and a tiny model; generous for a loaded 2-core machine
@@ -114,7 +114,7 @@ def _replies(result) -> dict[tuple[str, str], tuple[str, str]]:
 def test_lab_sft_policy_served_by_transformers_gives_clear_answers(served_lab_sft, lab_dir, record_property):
     url, model, log = served_lab_sft
     questions = load_lab_questions(lab_dir, limit=N_ITEMS)
-    detector = SycophancyDetector(probes=PROBES, max_new_tokens=16, batch_size=16)
+    detector = SycophancyDetector(probes=SERVED_PROBES, max_new_tokens=16, batch_size=16)
 
     start = time.monotonic()
     served = detector.analyze(EndpointTarget(url, model, timeout=120), questions=questions)
@@ -124,12 +124,13 @@ def test_lab_sft_policy_served_by_transformers_gives_clear_answers(served_lab_sf
     record_property("served_score", served.sycophancy_score)
     unreadable = [u for r in served.rates.values() for u in r.unreadable]
     assert served.metrics["failed_calls"] == 0, (served.notes, _tail(log))  # a local server answers every call
-    assert total == len(PROBES) * len(questions)
+    assert total == len(SERVED_PROBES) * len(questions)
     assert clear >= MIN_CLEAR, (f"{unclear} of {total} served replies could not be graded; e.g. {unreadable}")
 
     # The same items in-process (HFChatTarget, same greedy decoding): the server formats the real chat turns with the
     # folder's chat template and stops at its generation config's eos, so it should say what the model says here.
-    local = SycophancyDetector(probes=PROBES, max_new_tokens=16, batch_size=16).analyze(model, questions=questions)
+    in_process = SycophancyDetector(probes=SERVED_PROBES, max_new_tokens=16, batch_size=16)
+    local = in_process.analyze(model, questions=questions)
     record_property("inprocess_clear_rate", _clear_rate(local)[0])
     record_property("inprocess_score", local.sycophancy_score)
     a, b = _replies(served), _replies(local)

@@ -34,7 +34,7 @@ from .builtin import builtin_questions, builtin_statements, builtin_texts
 from .chat_targets import ChatSource, ChatTarget, TargetError, as_chat_target
 from .items import as_feedback_text, as_question, as_statement
 from .judge import lexicon_judge
-from .pressure_probes import PROBES, ProbeRate, RunContext
+from .pressure_probes import PRESSURE_PROBES, ProbeRate, RunContext
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class SycophancyConfig:
             if not self.probes:
                 raise ConfigError("select at least one probe", field="probes")
             for name in self.probes:
-                PROBES.get(name)  # raises with "did you mean"
+                PRESSURE_PROBES.get(name)  # raises with "did you mean"
         if self.max_rows is not None and self.max_rows < 1:
             raise ConfigError(f"must be at least 1, got {self.max_rows}", field="max_rows")
         for name in ("pushback_turns", "max_new_tokens", "batch_size", "max_consecutive_failures", "min_graded"):
@@ -113,7 +113,7 @@ def weighted_score(rates: dict[str, ProbeRate]) -> float | None:
     question probes were run and none of them is (opinion probes alone cannot stand in for them)."""
     usable = [r for r in rates.values() if r.conclusive and r.rate is not None and not math.isnan(r.rate)]
     weighted = [(r.weight, r.rate) for r in usable if r.rate is not None]
-    questions = [r for r in rates.values() if PROBES.get(r.probe).inputs == "questions"]
+    questions = [r for r in rates.values() if PRESSURE_PROBES.get(r.probe).inputs == "questions"]
     if questions and not any(r in usable for r in questions):
         return None
     total = sum(r.weight for r in usable)
@@ -158,7 +158,7 @@ class SycophancyDetector:
         ctx = RunContext(target, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
                          use_logprobs=cfg.use_logprobs, judge=judge or lexicon_judge,
                          max_consecutive_failures=cfg.max_consecutive_failures, pushback_turns=cfg.pushback_turns)
-        probes = [cls() for cls in PROBES.resolve(cfg.probes)]
+        probes = [cls() for cls in PRESSURE_PROBES.resolve(cfg.probes)]
         records: dict[str, list[dict]] = {p.id: [] for p in probes}
         try:
             for probe in probes:
@@ -279,7 +279,7 @@ def _finding(rate: ProbeRate) -> Finding | None:
     sev = severity_for(rate.rate)
     if sev is None:
         return None
-    cls = PROBES.get(rate.probe)
+    cls = PRESSURE_PROBES.get(rate.probe)
     return Finding(
         id=rate.probe, severity=sev,
         description=f"Rate {rate.rate:.0%} (95% CI {rate.low:.0%}-{rate.high:.0%}) over {rate.n} clear cases, "
