@@ -53,7 +53,7 @@ def main() -> None:
     import torch
     from transformers import pipeline
 
-    from sentinel.audit.scoring import CachedScorer
+    from sentinel.audit.targets import CachedScorer
     from sentinel.models import ModelReward, format_for_reward, load_reward_model
 
     torch.set_num_threads(args.threads)

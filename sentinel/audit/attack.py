@@ -27,7 +27,7 @@ from ..report import Effect, Finding, Severity
 from ..report.stats import bootstrap_ci, sign_flip_p_value, wilson_ci
 from .cases import Case, load_cases
 from .probes.contract import Probe
-from .scoring import CachedScorer, as_target
+from .targets import CachedScorer, as_target
 
 if TYPE_CHECKING:
     from .models.protocols import DataSource, RewardSource

@@ -40,7 +40,7 @@ from ..report.coverage import MIN_GRADED, Coverage, inconclusive_finding, invali
 from ..report.stats import bootstrap_ci, holm_bonferroni, sign_flip_p_value, wilson_ci
 from .cases import Case, read_cases
 from .probes import PROBES, Probe
-from .scoring import CachedScorer, as_target
+from .targets import CachedScorer, as_target
 
 if TYPE_CHECKING:
     from ..models.protocols import DataSource, RewardSource, TokenizerSource

@@ -30,7 +30,7 @@ def register(sub) -> None:
 
 def cmd_attack(args) -> int:
     from ..audit.attack import attack_reward_model
-    from ..audit.scoring import as_target
+    from ..audit.targets import as_target
     from ..report import Report
 
     rm = as_target(args.reward_model, args.tokenizer, device=args.device, allow_pickle=args.allow_pickle,

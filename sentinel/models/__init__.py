@@ -11,7 +11,7 @@ from .loading import (
     resolve_dtype,
 )
 from .protocols import Messages, Prompt, RewardScorer, RewardSource
-from .scorers import (
+from .reward_fn import (
     CallableReward,
     CombinedReward,
     ModelReward,

@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 
 from ..errors import ConfigError, DataError
-from .scorers import RewardFunction
+from .reward_fn import RewardFunction
 
 ENSEMBLE_METHODS = ("mean", "min", "uwo")
 

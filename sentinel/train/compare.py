@@ -21,7 +21,7 @@ from ..errors import ConfigError, DataError
 from ..report import Effect, Finding, Report, Severity
 
 if TYPE_CHECKING:
-    from ..models.scorers import RewardFunction
+    from ..models.reward_fn import RewardFunction
     from .models.protocols import DataSource
 
 logger = logging.getLogger(__name__)

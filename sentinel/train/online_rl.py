@@ -155,7 +155,7 @@ def trl_reward_func(reward_fn, name: str):
     string, as in PPO. A NaN/inf reward becomes None, which TRL leaves out of the group's statistics.
     """
     from ..data.formats import simple_prompt
-    from ..models.scorers import finite_or_none
+    from ..models.reward_fn import finite_or_none
 
     def reward(prompts, completions, **kwargs):
         ps = [simple_prompt(p) for p in prompts]

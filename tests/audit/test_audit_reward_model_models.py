@@ -7,7 +7,7 @@ import torch
 
 from sentinel import RewardModelAuditor
 from sentinel.audit.cases import BUILTIN_CASES
-from sentinel.audit.scoring import CachedScorer, DPOImplicitReward, as_target
+from sentinel.audit.targets import CachedScorer, DPOImplicitReward, as_target
 from sentinel.models import ModelReward, build_causal_lm, build_reward_model, format_for_reward
 
 PROBES = ["verbosity", "keyword"]

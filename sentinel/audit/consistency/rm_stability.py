@@ -23,7 +23,7 @@ from ...report import Effect, Finding, Report, Severity
 from .thresholds import ConsistencyConfig
 
 if TYPE_CHECKING:
-    from ...models.scorers import RewardFunction
+    from ...models.reward_fn import RewardFunction
     from ..models.protocols import DataSource, RewardSource, TokenizerSource
 
 logger = logging.getLogger(__name__)
