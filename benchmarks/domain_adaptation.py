@@ -8,9 +8,9 @@ Data (`--data`, the layout of ../shared/data): general text = the chosen transcr
 harmless-base test splits (MIT), 10% of them held out by document; medical text = the 157 documents of MedQuAD's
 NIDDK subset (CC BY 4.0; `benchmarks/_medquad.py`), 16 held out by document, whose question-answer pairs are held
 out of SFT too. One tokenizer (BPE, 4,000 tokens) is trained on the general and medical training text, and one
-tiny Llama (`--hidden 128 --layers 4`) on the general text (`sentinel train lm`). Then:
+tiny Llama (`--hidden 128 --layers 4`) on the general text (`sentinel train domain`). Then:
 
-  1. adapt: `sentinel.train.lm` on the medical training documents, with the general held-out set as
+  1. adapt: `sentinel.train.domain` on the medical training documents, with the general held-out set as
      `general_eval_file`: domain perplexity before/after (what it learnt), general before/after (what it forgot);
   2. SFT (`sentinel.train.sft`) on the medical training documents' question-answer pairs, once from the adapted
      model and once from the general base, same settings: perplexity of the held-out pairs (chat-formatted), the
@@ -63,7 +63,7 @@ def main() -> None:
 
     from sentinel.models import TinyConfig, build_causal_lm, train_tokenizer
     from sentinel.models.perplexity import perplexity
-    from sentinel.train import LMConfig, SFTConfig, lm, sft
+    from sentinel.train import DomainConfig, SFTConfig, domain, sft
 
     torch.set_num_threads(args.threads)
     data, out = Path(args.data), Path(args.out)
@@ -107,11 +107,11 @@ def main() -> None:
         return result
 
     base = out / "base"
-    stage("base (general text)", lambda: lm(LMConfig(
+    stage("base (general text)", lambda: domain(DomainConfig(
         model=str(init), train_file=str(files["general_train"]), output_dir=str(base), max_steps=args.base_steps,
         learning_rate=1e-3, warmup_ratio=0.05, eval_file=str(files["general_held"]), **common)))
     adapted = out / "adapted"
-    res = stage("adapt (medical text)", lambda: lm(LMConfig(
+    res = stage("adapt (medical text)", lambda: domain(DomainConfig(
         model=str(base), train_file=str(files["med_train"]), output_dir=str(adapted), max_steps=args.adapt_steps,
         learning_rate=5e-4, eval_file=str(files["med_held"]), general_eval_file=str(files["general_held"]),
         **common)))

@@ -1,4 +1,4 @@
-"""`sentinel train sft|reward|dpo|grpo|rloo|lm --config FILE.yaml [--field value ...]`.
+"""`sentinel train sft|reward|dpo|grpo|rloo|domain --config FILE.yaml [--field value ...]`.
 
 The YAML file maps one to one onto the stage's config dataclass; every field is also a flag that overrides it.
 Runs under `accelerate launch` unchanged (DDP, DeepSpeed and FSDP settings go through `trainer_args`).
@@ -22,7 +22,7 @@ DESCRIPTIONS = {
     "dpo": "direct preference optimisation of a causal LM on preference pairs",
     "grpo": "GRPO (TRL): sample a group of replies per prompt, reward them, push up the better ones; guarded",
     "rloo": "RLOO (TRL): REINFORCE with the other replies to the prompt as the baseline; guarded",
-    "lm": "domain adaptation: continue causal-LM training on raw text; perplexity before and after",
+    "domain": "domain adaptation: continue causal-LM training on raw text; perplexity before and after",
 }
 GUARDED = ("grpo", "rloo")
 

@@ -26,7 +26,7 @@ TRAIN_EXTRA = ("torch", "transformers", "trl", "peft", "accelerate", "datasets",
 GROUPS = {
     "data": "read, validate and convert instruction and preference data",
     "lab": "the built-in RLHF lab: a small world with exact ground truth",
-    "train": "fine-tune: classify, ner, qa, lm, sft, reward, dpo, ppo, grpo, rloo",
+    "train": "fine-tune: classify, ner, qa, domain, sft, reward, dpo, ppo, grpo, rloo",
     "eval": "measure a model: perplexity on documents",
     "audit": "audit reward models, chat models, preference data and training runs",
     "attack": "search for inputs that fool a reward model",

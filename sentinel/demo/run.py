@@ -47,9 +47,10 @@ class DemoConfig:
                 "correctness outweighs one or two planted biases but not all of them, so a reward model learns "
                 "both (docs/benchmarks.md, 'The curve against a learned reward model')"})
     base_model: str | None = field(default=None, metadata={
-        "help": "causal-LM folder to start SFT from instead of the lab's untrained base: the lab's base adapted on "
-                "domain text (sentinel train lm --model OUT/lab/base ...), so the run goes domain -> instruction -> "
-                "preference; it must keep the lab's tokenizer (a lab of the same seed has the same one)"})
+        "help": "causal-LM folder to start SFT from instead of the lab's untrained base: the lab's base adapted "
+                "on domain text (sentinel train domain --model OUT/lab/base ...), so the run goes domain -> "
+                "instruction -> preference; it must keep the lab's tokenizer (a lab of the same seed has the same "
+                "one)"})
     sft_steps: int = field(default=1000, metadata={
         "help": "SFT optimiser steps (the lab's SFT recipe otherwise: batches of 64, learning rate 1e-2)"})
     noisy_share: float = field(default=0.4, metadata={

@@ -108,7 +108,7 @@ def train_sft(lab: str | Path | Lab, out: str | Path, config: RecipeConfig | Non
     """Fine-tune the lab's base policy (or `init`) on DIR/data/sft.jsonl (loss on the reply only). Returns `out`.
 
     `init`: a causal-LM folder to start from instead of DIR/base, such as the lab's base adapted on domain text by
-    `sentinel train lm`, or a trained policy to fine-tune further; it must keep the lab's tokenizer (the lab's data,
+    `sentinel train domain`, or a trained policy to fine-tune further; it must keep the lab's tokenizer (the lab's data,
     graders and reward models are tokenized with it). `rows`: conversations to train on instead of the lab's SFT
     file (`noisy_sft_rows` of them, say). Default settings: `SFT_RECIPE`."""
     from ..data import write_rows
@@ -176,7 +176,7 @@ def check_same_tokenizer(model: Path, lab_base: Path) -> None:
     ours = AutoTokenizer.from_pretrained(str(lab_base)).get_vocab()
     if theirs != ours:
         raise ConfigError(f"{model} has another tokenizer than the lab's ({len(theirs)} vs {len(ours)} tokens); "
-                          f"adapt the lab's own base instead (sentinel train lm --model {lab_base} ...)",
+                          f"adapt the lab's own base instead (sentinel train domain --model {lab_base} ...)",
                           field="base_model")
 
 

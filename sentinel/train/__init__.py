@@ -1,4 +1,4 @@
-"""Training: one module per method (sft, reward, dpo, ppo, online_rl: grpo and rloo, lm: domain adaptation, task
+"""Training: one module per method (sft, reward, dpo, ppo, online_rl: grpo and rloo, domain: domain adaptation, task
 fine-tuning).
 
     from sentinel.train import sft, SFTConfig
@@ -10,8 +10,8 @@ Every stage writes the same folder layout (see `sentinel.train.stage`). Heavy li
 
 from collections.abc import Callable
 
+from .domain import DomainConfig, domain
 from .dpo import DPOConfig, dpo
-from .lm import LMConfig, lm
 from .online_rl import GRPOConfig, RLOOConfig, grpo, rloo
 from .reward import RewardConfig, pairwise_accuracy, reward
 from .sft import SFTConfig, sft
@@ -20,7 +20,8 @@ from .stage import TrainConfig, TrainResult, read_metrics
 # stage name -> (config class, function); used by `sentinel train STAGE`
 STAGES: dict[str, tuple[type[TrainConfig], Callable[..., TrainResult]]] = {
     "sft": (SFTConfig, sft), "reward": (RewardConfig, reward), "dpo": (DPOConfig, dpo),
-    "grpo": (GRPOConfig, grpo), "rloo": (RLOOConfig, rloo), "lm": (LMConfig, lm)}
+    "grpo": (GRPOConfig, grpo), "rloo": (RLOOConfig, rloo), "domain": (DomainConfig, domain)}
 
-__all__ = ["DPOConfig", "GRPOConfig", "LMConfig", "RLOOConfig", "RewardConfig", "SFTConfig", "STAGES", "TrainConfig",
-           "TrainResult", "dpo", "grpo", "lm", "pairwise_accuracy", "read_metrics", "reward", "rloo", "sft"]
+__all__ = ["DPOConfig", "DomainConfig", "GRPOConfig", "RLOOConfig", "RewardConfig", "SFTConfig", "STAGES",
+           "TrainConfig", "TrainResult", "domain", "dpo", "grpo", "pairwise_accuracy", "read_metrics", "reward", "rloo",
+           "sft"]

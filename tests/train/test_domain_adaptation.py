@@ -22,7 +22,7 @@ def test_general_base_adapted_on_medical_text_learns_it_and_forgets_some_general
     import torch
 
     from sentinel.models import TinyConfig, build_causal_lm, train_tokenizer
-    from sentinel.train import LMConfig, lm
+    from sentinel.train import DomainConfig, domain
 
     with gzip.open(test_data / "preference" / "helpful-base-test.jsonl.gz", "rt") as f:
         general = [json.loads(x)["chosen"].strip() for x in f]
@@ -37,10 +37,11 @@ def test_general_base_adapted_on_medical_text_learns_it_and_forgets_some_general
     common = {"block_size": 128, "per_device_train_batch_size": 16, "logging_steps": 50, "save_steps": 10 ** 6,
               "quiet": True, "seed": 0}
     gen_held_file = _jsonl(tmp_path / "general-held.jsonl", gen_held)
-    base = lm(LMConfig(model=str(init), train_file=str(_jsonl(tmp_path / "general.jsonl", gen_train)),
+    base = domain(DomainConfig(model=str(init), train_file=str(_jsonl(tmp_path / "general.jsonl", gen_train)),
                        output_dir=str(tmp_path / "base"), max_steps=300, learning_rate=2e-3,
                        eval_file=str(gen_held_file), **common))
-    adapted = lm(LMConfig(model=str(base.output_dir), train_file=str(_jsonl(tmp_path / "med.jsonl", medical[3:])),
+    med_train = _jsonl(tmp_path / "med.jsonl", medical[3:])
+    adapted = domain(DomainConfig(model=str(base.output_dir), train_file=str(med_train),
                           eval_file=str(_jsonl(tmp_path / "med-held.jsonl", medical[:3])),
                           general_eval_file=str(gen_held_file), output_dir=str(tmp_path / "adapted"), max_steps=150,
                           learning_rate=1e-3, **common))
@@ -61,10 +62,10 @@ def test_lab_sft_starts_from_an_adapted_base_with_the_labs_tokenizer(lab_dir, tm
     from sentinel.errors import ConfigError
     from sentinel.lab.recipes import RecipeConfig, train_sft
     from sentinel.models import build_causal_lm
-    from sentinel.train import LMConfig, lm
+    from sentinel.train import DomainConfig, domain
 
     replies = [r["messages"][-1]["content"] for r in read_rows(lab_dir / "data" / "sft.jsonl").rows[:400]]
-    adapted = lm(LMConfig(model=str(lab_dir / "base"), train_file=str(_jsonl(tmp_path / "lab.jsonl", replies)),
+    adapted = domain(DomainConfig(model=str(lab_dir / "base"), train_file=str(_jsonl(tmp_path / "lab.jsonl", replies)),
                           output_dir=str(tmp_path / "adapted"), block_size=64, max_steps=20, learning_rate=1e-3,
                           per_device_train_batch_size=16, quiet=True)).output_dir
     out = train_sft(lab_dir, tmp_path / "sft", RecipeConfig(steps=5, batch_size=8), init=adapted)

@@ -67,7 +67,7 @@ def _stage_flags(stage: str, root: Path) -> list[str]:
         "dpo": ["--model", str(root / "lm"), "--train-file", str(root / "pairs.jsonl"), *batch],
         "grpo": online,
         "rloo": online,
-        "lm": ["--model", str(root / "lm"), "--train-file", str(root / "docs"), "--block-size", "16", *batch],
+        "domain": ["--model", str(root / "lm"), "--train-file", str(root / "docs"), "--block-size", "16", *batch],
     }[stage]
 
 
@@ -101,8 +101,8 @@ def kill_points(stage: str) -> tuple[str, str]:
     return f"{rng.choice(['step', 'checkpoint'])}:{rng.randint(1, STEPS - 1)}", "final"
 
 
-STAGES = ["sft", "reward", "dpo", "grpo", "rloo", "lm"]
-HEAVY = {"reward", "rloo", "lm"}  # the same Trainer paths as sft and grpo: run with the slow tests
+STAGES = ["sft", "reward", "dpo", "grpo", "rloo", "domain"]
+HEAVY = {"reward", "rloo", "domain"}  # the same Trainer paths as sft and grpo: run with the slow tests
 
 
 @pytest.mark.parametrize("stage", [pytest.param(s, marks=pytest.mark.slow) if s in HEAVY else s for s in STAGES])

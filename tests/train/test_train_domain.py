@@ -1,5 +1,5 @@
-"""Domain adaptation (`sentinel train lm`): documents from files, folders and tables with bad ones named, the split by
-document, packing, perplexity against a reference computation, the run's before/after figures, resume and the CLI."""
+"""Domain adaptation (`sentinel train domain`): documents from files, folders and tables with bad ones named, the split
+by document, packing, perplexity against a reference computation, the run's before/after figures, resume and the CLI."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sentinel.data.documents import read_documents, split_documents
 from sentinel.errors import ConfigError, DataError
 from sentinel.models import TinyConfig, build_causal_lm, train_tokenizer
 from sentinel.models.perplexity import perplexity, windows
-from sentinel.train.lm import LMConfig, lm, token_blocks
+from sentinel.train.domain import DomainConfig, domain, token_blocks
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +158,7 @@ def _base(tok, tmp_path):
 
 
 def _cfg(base, data, out, **kw):
-    return LMConfig(**{"model": str(base), "train_file": str(data), "output_dir": str(out), "block_size": 64,
+    return DomainConfig(**{"model": str(base), "train_file": str(data), "output_dir": str(out), "block_size": 64,
                        "learning_rate": 3e-3, "max_steps": 60, "per_device_train_batch_size": 8,
                        "eval_fraction": 0.25, "logging_steps": 10, "save_steps": 1000, "quiet": True, **kw})
 
@@ -167,7 +167,7 @@ def test_lm_run_lowers_held_out_perplexity_and_names_what_it_held_out(med_tok, m
     base = _base(med_tok, tmp_path)
     general = test_data / "instruction" / "oasst-en_100_message.jsonl"
     out = tmp_path / "lm"
-    result = lm(_cfg(base, med_folder, out, general_eval_file=str(general)))
+    result = domain(_cfg(base, med_folder, out, general_eval_file=str(general)))
     m = result.metrics
     assert m["domain_perplexity"] < 0.5 * m["domain_perplexity_before"]  # from a random start: a large fall
     assert "general_perplexity_before" in m and m["general_perplexity_ratio"] > 0
@@ -192,14 +192,14 @@ def test_lm_resumes_after_a_crash_and_refuses_a_block_beyond_the_context(med_tok
                 raise RuntimeError("simulated crash")
 
     with pytest.raises(RuntimeError, match="simulated"):
-        lm(_cfg(base, med_folder, out, max_steps=20, save_steps=10), callbacks=[Crash()])
+        domain(_cfg(base, med_folder, out, max_steps=20, save_steps=10), callbacks=[Crash()])
     assert not (out / "model.safetensors").exists()
-    lm(_cfg(base, med_folder, out, max_steps=20, save_steps=10, resume=True))
+    domain(_cfg(base, med_folder, out, max_steps=20, save_steps=10, resume=True))
     steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()
              if "loss" in json.loads(x)]
     assert steps == [1, 10, 20]  # each logged step once (the first step is logged too)
     with pytest.raises(ConfigError, match="context"):
-        lm(_cfg(base, med_folder, tmp_path / "big", block_size=100_000))
+        domain(_cfg(base, med_folder, tmp_path / "big", block_size=100_000))
 
 
 def test_cli_train_lm_and_eval_perplexity(med_tok, med_folder, tmp_path, capsys):
@@ -210,12 +210,12 @@ def test_cli_train_lm_and_eval_perplexity(med_tok, med_folder, tmp_path, capsys)
     cfg = tmp_path / "lm.yaml"
     cfg.write_text(f"model: {base}\ntrain_file: {med_folder}\noutput_dir: {out}\nblock_size: 64\nmax_steps: 5\n"
                    "per_device_train_batch_size: 8\nquiet: true\n")
-    assert main(["train", "lm", "--config", str(cfg), "--learning-rate", "1e-3"]) == 0
+    assert main(["train", "domain", "--config", str(cfg), "--learning-rate", "1e-3"]) == 0
     text = capsys.readouterr().out
     assert "domain_perplexity" in text and "12 rows read" in text
     assert main(["eval", "perplexity", str(out), str(med_folder), "--block-size", "64", "--format", "json"]) == 0
     got = json.loads(capsys.readouterr().out)
     docs = [d.text for d in read_documents(med_folder).documents]
     assert got["perplexity"] == pytest.approx(perplexity(str(out), docs, block_size=64)["perplexity"], rel=1e-6)
-    assert main(["train", "lm", "--config", str(cfg), "--stride", "65"]) == 2
+    assert main(["train", "domain", "--config", str(cfg), "--stride", "65"]) == 2
     assert "stride" in capsys.readouterr().err

@@ -28,7 +28,7 @@ from .stage import TrainConfig, TrainResult, load_policy, quiet_mode, run_stage,
 
 
 @dataclass
-class LMConfig(TrainConfig):
+class DomainConfig(TrainConfig):
     """Continued pre-training of a causal LM on raw text (`train_file`: a file, a folder, a table)."""
 
     eval_fraction: float | None = field(default=None, metadata={  # type: ignore[assignment]  # None: decided later
@@ -97,18 +97,19 @@ def _collate(pad_id: int):
     return collate
 
 
-def _read(cfg: LMConfig, source: str):
+def _read(cfg: DomainConfig, source: str):
     from ..data.documents import read_documents
 
     return read_documents(source, text_field=cfg.text_field, include=cfg.include, exclude=cfg.exclude,
                           separator=cfg.separator, skip_invalid=cfg.skip_invalid)
 
 
-def _perplexities(cfg: LMConfig, model, tokenizer, domain: list[str], general: list[str], suffix: str) -> dict:
+def _perplexities(cfg: DomainConfig, model, tokenizer, domain_texts: list[str], general: list[str],
+                  suffix: str) -> dict:
     from ..models.perplexity import perplexity
 
     out = {}
-    for name, texts in (("domain", domain), ("general", general)):
+    for name, texts in (("domain", domain_texts), ("general", general)):
         if texts:
             r = perplexity(model, texts, tokenizer=tokenizer, block_size=cfg.block_size, stride=cfg.eval_stride,
                            batch_size=cfg.per_device_eval_batch_size)
@@ -117,7 +118,7 @@ def _perplexities(cfg: LMConfig, model, tokenizer, domain: list[str], general: l
     return out
 
 
-def lm(cfg: LMConfig, *, model=None, tokenizer=None, callbacks: list | None = None) -> TrainResult:
+def domain(cfg: DomainConfig, *, model=None, tokenizer=None, callbacks: list | None = None) -> TrainResult:
     """Continue causal-LM training of `cfg.model` on `cfg.train_file`; returns the run with its perplexities."""
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments
