@@ -109,7 +109,7 @@ def label(history: list[dict]) -> dict[str, Any]:
 def judge(history: list[dict], gold: bool, every: int = 5, **overrides: Any) -> dict[str, Any]:
     """Replay `history` through a guard checking every `every` steps (gold keys removed unless `gold`; `overrides`:
     ConsistencyConfig fields): the step at which each alarm id was raised and its severity."""
-    from sentinel.audit.consistency import SentinelCallback
+    from sentinel.audit.guard import SentinelCallback
 
     guard = SentinelCallback(every_n_steps=every, **overrides)
     guard.replay(history if gold else [{k: v for k, v in h.items() if not k.startswith(GOLD_KEYS)} for h in history])
@@ -159,7 +159,7 @@ def _fall_z_roc(runs: list[dict]) -> list[dict]:
 
 def _export(runs: list[dict], folder: Path) -> None:
     """Each run's history as JSONL of the metrics the guard reads, for replay tests (tests/data/guard_runs)."""
-    from sentinel.audit.consistency.series import ALIASES
+    from sentinel.audit.guard.series import ALIASES
 
     keep = {k for names in ALIASES.values() for k in names} | {"heldout/gold", "heldout/greedy_accuracy"}
     folder.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ def _mean(xs):
 
 
 def run_ppo(sft, prompts, reward, steps, seed, out):
-    from sentinel.audit.consistency import SentinelCallback
+    from sentinel.audit.guard import SentinelCallback
     from sentinel.lab import gold_rewards
     from sentinel.train.ppo import PPOConfig, PPOTrainer
     from sentinel.train.ppo.hyperparams import LAB_RECIPE
@@ -49,7 +49,7 @@ def run_ppo(sft, prompts, reward, steps, seed, out):
 
 
 def run_online(kind, sft, prompts_file, reward, steps, seed, out):
-    from sentinel.audit.consistency import SentinelCallback
+    from sentinel.audit.guard import SentinelCallback
     from sentinel.lab import gold_rewards
     from sentinel.models import load_causal_lm
     from sentinel.train.online_rl import LAB_RECIPE, LAB_STEPS_PER_GENERATION, GRPOConfig, RLOOConfig, grpo, rloo

@@ -22,7 +22,7 @@ _LAZY = {
     "attack_reward_model": "sentinel.audit.attack",
     "SycophancyDetector": "sentinel.audit.sycophancy",
     "RLHFConsistencyChecker": "sentinel.audit.consistency",
-    "SentinelCallback": "sentinel.audit.consistency",
+    "SentinelCallback": "sentinel.audit.guard",
     "PPOTrainer": "sentinel.train.ppo",
     "PPOConfig": "sentinel.train.ppo",
 }

@@ -65,7 +65,7 @@ def cmd_train(args) -> int:
         cfg.quiet = True
     guard = None
     if args.stage in GUARDED:
-        from ..audit.consistency import SentinelCallback
+        from ..audit.guard import SentinelCallback
 
         guard = SentinelCallback(every_n_steps=args.guard_every, stop_on=args.stop_on)
     result = run(cfg, callbacks=[guard]) if guard is not None else run(cfg)

@@ -126,7 +126,7 @@ def run_ppo(job: PPOJob) -> tuple[list[dict], Any]:
     prompts measured (`HeldOutGold`) and `SentinelCallback` guarding the run. Returns (per-step history, the
     callback). A finished run (out/history.json) is reused: its history is replayed through a new callback, so the
     alarms, and the steps they were raised at, are the same."""
-    from ..audit.consistency import SentinelCallback
+    from ..audit.guard import SentinelCallback
     from ..data import read_rows
     from ..lab.build import Lab
     from ..lab.world import gold_rewards

@@ -30,7 +30,7 @@ from .tables import (
 )
 
 if TYPE_CHECKING:
-    from ..audit.consistency.callback import SentinelCallback
+    from ..audit.guard.callback import SentinelCallback
     from ..audit.reward_model import RewardModelAuditResult
     from ..lab.build import Lab
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.audit.consistency import SentinelCallback
+from sentinel.audit.guard import SentinelCallback
 
 RUNS = Path(__file__).resolve().parents[1] / "data" / "guard_runs"
 INDEX = json.loads((RUNS / "index.json").read_text())

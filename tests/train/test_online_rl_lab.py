@@ -22,7 +22,7 @@ def _grpo(lab_dir, sft, out, reward, gold_eval=False):
     """GRPO for GENERATIONS generations with the gold grader watched. With `gold_eval`, gold is also measured on
     a fixed set of held-out prompts (TRL's evaluation loop) and the guard watches that series: the training batch's
     gold mixes 4 new prompts a generation, and that prompt mix is most of its noise."""
-    from sentinel.audit.consistency import SentinelCallback
+    from sentinel.audit.guard import SentinelCallback
     from sentinel.lab import gold_rewards
     from sentinel.train.online_rl import LAB_RECIPE, LAB_STEPS_PER_GENERATION, GRPOConfig, grpo
 

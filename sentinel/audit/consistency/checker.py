@@ -46,6 +46,6 @@ class RLHFConsistencyChecker:
 
     def check_training(self, run: Any, checks: list[str] | None = None) -> Report:
         """Reward hacking and instability signals in a metrics.jsonl, a TRL log_history, a trainer or PPO stats."""
-        from .training import check_training
+        from ..guard.checks import check_training
 
         return check_training(run, self.config, checks)

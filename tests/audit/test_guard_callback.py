@@ -32,7 +32,7 @@ def _trl_replay(cb, rows):
 
 def test_trl_path_raises_the_hacking_alarm_and_stops(caplog):
     cb = SentinelCallback(every_n_steps=5, stop_on="high")
-    with caplog.at_level(logging.WARNING, logger="sentinel.audit.consistency.callback"):
+    with caplog.at_level(logging.WARNING, logger="sentinel.audit.guard.callback"):
         stopped = _trl_replay(cb, ppo_log(n=60, hacking=True, onset=20))
     assert stopped is not None and 25 <= stopped <= 40  # the checks run every 5 logs; hacking began at step 21
     assert cb.stopped_at == stopped

@@ -278,12 +278,12 @@ def test_nan_values_written_by_json_are_kept_as_nan(tmp_path):
 
 
 @pytest.mark.parametrize("name",
-                         __import__("sentinel.audit.consistency.training", fromlist=["x"]).TRAINING_CHECKS.names())
+                         __import__("sentinel.audit.guard.checks", fromlist=["x"]).TRAINING_CHECKS.names())
 def test_every_registered_training_check_keeps_the_contract(name):
     """Each check: a docstring, a status that is ok / alarm / 'not computable: <reason>', findings with a step."""
-    from sentinel.audit.consistency.series import read_training_log
     from sentinel.audit.consistency.thresholds import ConsistencyConfig
-    from sentinel.audit.consistency.training import TRAINING_CHECKS
+    from sentinel.audit.guard.checks import TRAINING_CHECKS
+    from sentinel.audit.guard.series import read_training_log
 
     check = TRAINING_CHECKS.get(name)
     assert check.__doc__ and check.id == name

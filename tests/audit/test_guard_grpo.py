@@ -7,7 +7,7 @@ import pytest
 from consistency_logs import grpo_log, ppo_log
 
 from sentinel import RLHFConsistencyChecker
-from sentinel.audit.consistency import SentinelCallback
+from sentinel.audit.guard import SentinelCallback
 
 
 def _ids(report):

@@ -16,8 +16,8 @@ from transformers import TrainerCallback, TrainerControl, TrainerState
 
 from ...errors import ConfigError, DataError
 from ...report import Finding, Report, Severity
-from .thresholds import ConsistencyConfig
-from .training import check_training
+from ..consistency.thresholds import ConsistencyConfig
+from .checks import check_training
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import numpy as np
 
 from ...registry import Registry
 from ...report import Effect, Finding, Report, Severity
+from ..consistency.thresholds import ConsistencyConfig
 from .series import GROUP_KEY, Series, TrainingLog, read_training_log
-from .thresholds import ConsistencyConfig
 
 TRAINING_CHECKS: Registry = Registry("training check")
 
