@@ -1,4 +1,5 @@
-"""`sentinel audit data|consistency|training`: the consistency checks from the command line."""
+"""`sentinel audit data|stability|training`: the consistency checks and the guard's training checks from the command
+line."""
 
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ def register(sub) -> None:
     _common(p)
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("consistency", help="reward-model consistency: batch, padding, order, neutral edits, "
-                                           "transitivity, determinism",
+    p = sub.add_parser("stability", help="reward-model stability: batch, padding, order, neutral edits, "
+                                         "transitivity, determinism",
                        description="Checks that a reward model gives the same reward to the same text however it is "
                        "batched, padded or ordered, under neutral edits (whitespace, casing), transitively across "
                        "pairs, and from run to run. Exit codes as every audit: 0, 1 at or above --fail-on, 2.")
@@ -47,7 +48,7 @@ def register(sub) -> None:
     p.add_argument("--tolerance", type=float, default=1e-3, help="largest reward difference counted as equal")
     add_model_safety(p)
     _common(p)
-    p.set_defaults(func=cmd_consistency)
+    p.set_defaults(func=cmd_stability)
 
     p = sub.add_parser("training", help="a training log: length hacking, KL, ratio, clip fraction, entropy, "
                                         "value loss, over-optimisation",
@@ -91,7 +92,7 @@ def cmd_data(args) -> int:
     return finish_report(report, args.out, args.fail_on, args.format)
 
 
-def cmd_consistency(args) -> int:
+def cmd_stability(args) -> int:
     from ..audit.consistency import RLHFConsistencyChecker
 
     checker = RLHFConsistencyChecker(reward_tolerance=args.tolerance)

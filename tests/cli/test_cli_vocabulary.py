@@ -45,7 +45,7 @@ def test_the_concepts_are_where_they_belong(commands):
     def flags(line):
         return {s for a in _options(commands[line]) for s in a.option_strings}
 
-    for line in ("sentinel audit reward-model", "sentinel attack reward-model", "sentinel audit consistency",
+    for line in ("sentinel audit reward-model", "sentinel attack reward-model", "sentinel audit stability",
                  "sentinel compare", "sentinel train ppo", "sentinel audit data"):
         assert "--reward-model" in flags(line), line
     for line in ("sentinel audit reward-model", "sentinel compare", "sentinel train ppo"):

@@ -106,6 +106,6 @@ def test_tiny_reward_model_folder_and_cli(tmp_path, tiny_tokenizer, one_torch_th
     for name in ("nondeterministic", "batch-dependence", "order-dependence", "padding-side", "intransitive"):
         assert checks[name] in ("ok", "alarm")  # computed, not skipped, for a tokenised model
     assert checks["nondeterministic"] == "ok" and checks["intransitive"] == "ok"
-    code = main(["audit", "consistency", "--reward-model", str(folder), "--out", str(tmp_path / "rep"),
+    code = main(["audit", "stability", "--reward-model", str(folder), "--out", str(tmp_path / "rep"),
                  "--fail-on", "critical"])
     assert code == 0 and (tmp_path / "rep" / "report.json").is_file()
