@@ -108,6 +108,7 @@ def test_a_real_install_without_extras_scans_and_audits_data_with_no_torch(tmp_p
                            capture_output=True, text=True, timeout=300)
     assert audit.returncode in (0, 1), audit.stderr[-2000:]
     assert json.loads((tmp_path / "audit" / "report.json").read_text())["kind"]
+    assert "<h2>Findings" in (tmp_path / "audit" / "report.html").read_text()  # the page template was installed
     train = subprocess.run([str(cli), "train", "sft", "--model", "m", "--output-dir", "o", "--train-file", "d.jsonl"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert train.returncode == 2 and "pip install 'sentinel-rlhf[train]'" in train.stderr, train.stderr[-2000:]

@@ -1,4 +1,6 @@
-"""Render a report's JSON (a dict) to Markdown and to one self-contained HTML page.
+"""Render a report's JSON (a dict) to Markdown and to one self-contained HTML page (the Jinja2 template
+`report.html.j2`, autoescaped; the Markdown is built here, since Markdown has no autoescaping template engine and
+its escaping rules are per context: table cells, text, code).
 
 Renderers read only the JSON dict (and, for HTML, the figure files it names), never the live objects, so a saved
 report.json re-renders identically. The HTML page embeds its figures as data URIs and uses no script, so the file
@@ -8,6 +10,7 @@ alone (a CI artefact, an attachment) shows everything; the Markdown links the fi
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import logging
@@ -173,20 +176,6 @@ def _h(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _html_table(header: list[str] | None, rows: list[list[str]], cls: str = "") -> str:
-    out = [f"<table class='{cls}'>" if cls else "<table>"]
-    if header:
-        out.append("<tr>" + "".join(f"<th>{_h(h)}</th>" for h in header) + "</tr>")
-    for row in rows:
-        out.append("<tr>" + "".join(f"<td>{_h(c)}</td>" for c in row) + "</tr>")
-    return "".join(out) + "</table>"
-
-
-def _kv_table(rows: list[tuple[str, str]], cls: str) -> str:
-    return (f"<table class='{cls}'>" + "".join(f"<tr><th>{_h(k)}</th><td>{_h(v)}</td></tr>" for k, v in rows)
-            + "</table>")
-
-
 def _figure(fig: str, base_dir: Path | None) -> str:
     """<figure> with the image inlined as a data URI, or a visible note saying why it could not be."""
     why = None
@@ -208,61 +197,37 @@ def _figure(fig: str, base_dir: Path | None) -> str:
             f"<figcaption>{_h(fig)}</figcaption></figure>")
 
 
-def _folded(title: str, body: str, rows: int, always: bool = False) -> str:
-    if always or rows > COLLAPSE_ROWS:
-        return f"<h2>{_h(title)}</h2><details><summary>{rows} rows</summary>{body}</details>"
-    return f"<h2>{_h(title)}</h2>{body}"
+@functools.cache
+def _template():
+    """The page template (report.html.j2 beside this module), autoescaped: report data can never become markup."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    return env.get_template("report.html.j2")
 
 
 def render_html(d: dict, base_dir: str | Path | None = None) -> str:
     """The report as one HTML page; figures (paths relative to `base_dir`, the report folder) are embedded."""
+    from markupsafe import Markup
+
     base = Path(base_dir) if base_dir is not None else None
-    s = summarise(d)
-    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-             f"<title>{_h(d['title'])}</title><style>{_CSS}</style></head><body>",
-             f"<h1>{_h(d['title'])}</h1>", f"<p class='meta'>{_h(_meta(d))}</p>"]
-
-    parts.append("<section class='summary' id='summary'><h2>Summary</h2>")
-    parts.append(f"<p><strong>{_h(s['tally'])}</strong></p>")
-    parts.append("<h3>What happened</h3><ul>" + "".join(f"<li>{_h(w)}</li>" for w in s["what_happened"]) + "</ul>")
-    if s["key_figures"]:
-        parts.append("<h3>Key figures</h3>" + _kv_table(s["key_figures"], "key-figures"))
-    parts.append("<h3>What to do next</h3><ul>" + "".join(f"<li>{_h(n)}</li>" for n in s["next_steps"]) + "</ul>")
-    parts.append("</section>")
-
-    rows = identity_rows(d.get("model"))
-    if rows:
-        parts.append("<h2>What was examined</h2>" + _kv_table(rows, "identity"))
-    if d.get("figures"):
-        parts.append("<h2>Figures</h2>" + "".join(_figure(fig, base) for fig in d["figures"]))
-
-    findings = ranked(d.get("findings", []))
-    parts.append(f"<h2>Findings ({len(findings)})</h2>")
-    if not findings:
-        parts.append("<p>No findings.</p>")
-    for f in findings:
-        colour = _SEV_COLOUR.get(f["severity"], "#333")
-        parts.append(f"<h3><span class='sev' style='background:{colour}'>{_h(f['severity'])}</span> "
-                     f"{_h(f['id'])}: {_h(f['description'])}</h3>")
+    findings = []
+    for f in ranked(d.get("findings", [])):
         facts = [("score", fmt(f["score"])), ("confidence", fmt(f["confidence"]))]
         if f.get("effect"):
             facts.append(("effect", effect_text(f["effect"])))
-        parts.append(_kv_table(facts, "facts"))
         evidence = f.get("evidence", [])
-        if evidence:
-            columns, ev_rows = evidence_table(evidence[:EVIDENCE_ROWS])
-            parts.append(_html_table(columns, ev_rows, "evidence"))
-            if len(evidence) > EVIDENCE_ROWS:
-                parts.append(f"<p class='meta'>{len(evidence) - EVIDENCE_ROWS} more in report.json</p>")
-
-    if d.get("metrics"):
-        metric_rows = [[k, _cell(v)] for k, v in flatten(d["metrics"])]
-        parts.append(_folded("Metrics", _html_table(["metric", "value"], metric_rows, "metrics"), len(metric_rows)))
-    if d.get("notes"):
-        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{_h(n)}</li>" for n in d["notes"]) + "</ul>")
-    if d.get("config"):
-        config_rows = [[k, _cell(v)] for k, v in flatten(d["config"])]
-        parts.append(_folded("Config", _html_table(["field", "value"], config_rows, "config"), len(config_rows)))
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        columns, rows = evidence_table(evidence[:EVIDENCE_ROWS]) if evidence else ([], [])
+        findings.append({"id": f["id"], "severity": f["severity"], "description": f["description"],
+                         "colour": _SEV_COLOUR.get(f["severity"], "#333"), "facts": facts,
+                         "evidence_columns": columns, "evidence_rows": rows,
+                         "more_evidence": max(0, len(evidence) - EVIDENCE_ROWS)})
+    return _template().render(
+        title=d["title"], meta=_meta(d), css=Markup(_CSS), summary=summarise(d), identity=identity_rows(d.get("model")),
+        # each figure block is built by _figure, which escapes every value it puts in it
+        figures=[Markup(_figure(fig, base)) for fig in d.get("figures") or []],
+        findings=findings, collapse_rows=COLLAPSE_ROWS,
+        metrics=[[k, _cell(v)] for k, v in flatten(d["metrics"])] if d.get("metrics") else [],
+        notes=d.get("notes") or [],
+        config=[[k, _cell(v)] for k, v in flatten(d["config"])] if d.get("config") else [])
