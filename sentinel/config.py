@@ -207,17 +207,25 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = ()) -> None:
-    """Add one `--field-name` flag per dataclass field, help taken from the field metadata.
+def add_arguments(parser: argparse.ArgumentParser, *classes: type, skip: tuple[str, ...] = ()) -> None:
+    """Add one `--field-name` flag per field of the dataclasses `classes`, help taken from the field metadata; a
+    field that several of them declare gets one flag (the first class's help), which fills each (`from_args`).
 
     Flags the user did not give are left out of the namespace (`argparse.SUPPRESS`), so that only flags given
     override the YAML file; the help states each field's default once, or "required" for a field whose default is
     the empty string (the stage checks it).
     """
+    seen = set(skip)
+    for cls in classes:
+        _add_fields(parser, cls, seen)
+
+
+def _add_fields(parser: argparse.ArgumentParser, cls: type, seen: set[str]) -> None:
     group = parser.add_argument_group(f"{cls.__name__} fields (override the --config file)")
     for name, f in fields_of(cls).items():
-        if name in skip or name.startswith("_"):
+        if name in seen or name.startswith("_"):
             continue
+        seen.add(name)
         base, _ = _base_type(f.type)
         help_text = f.metadata.get("help", "")
         default = f.default if f.default is not dataclasses.MISSING else None
@@ -292,12 +300,30 @@ def from_args(cls: type[C], args: argparse.Namespace, config_path: str | Path | 
               base: dict[str, Any] | None = None, translate: Any = None) -> C:
     """`base` (a preset, if any) first, then the YAML file (if any; `translate(data, source)` maps other names onto
     the fields first), then every flag the user actually gave."""
+    return from_args_many((cls,), args, config_path, base, translate)[0]
+
+
+def from_args_many(classes: tuple[type, ...], args: argparse.Namespace, config_path: str | Path | None = None,
+                   base: dict[str, Any] | None = None, translate: Any = None) -> tuple[Any, ...]:
+    """Several dataclasses filled at once from one preset, one YAML file and the flags given, as `from_args` fills
+    one (TRL's scripts do the same with `TrlParser((ScriptArguments, DPOConfig, ModelConfig))`): each key goes to
+    every class that declares it; a key that none declares is an error naming it, with the closest field names."""
     yaml_data = load_yaml(config_path) if config_path else {}
     if translate is not None and yaml_data:
         yaml_data = translate(yaml_data, str(config_path))
     data = {**(base or {}), **yaml_data}
-    data.update(given_flags(args, fields_of(cls)))
-    return from_dict(cls, data, source=str(config_path) if config_path else "flags")
+    declared = [fields_of(cls) for cls in classes]
+    known = set().union(*declared)
+    data.update(given_flags(args, known))
+    source = str(config_path) if config_path else "flags"
+    for key in data:
+        if isinstance(key, str) and key.replace("-", "_") not in known:
+            close = difflib.get_close_matches(key.replace("-", "_"), known, n=2)
+            hint = f" did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(f"unknown field in {source}.{hint}", field=key)
+    return tuple(from_dict(cls, {k: v for k, v in data.items()
+                                 if not isinstance(k, str) or k.replace("-", "_") in names}, source=source)
+                 for cls, names in zip(classes, declared))
 
 
 def given_flags(args: argparse.Namespace, names: Iterable[str]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from sentinel.config import add_arguments, from_args, from_dict
+from sentinel.config import add_arguments, from_args, from_args_many, from_dict
 from sentinel.errors import ConfigError
 
 
@@ -62,3 +62,31 @@ def test_mapping_fields_take_yaml_mappings_or_json_flags(tmp_path):
         from_args(SFTConfig, argparse.Namespace(**{**vars(args), **base, "trainer_args": "{optim: sgd"}))
     with pytest.raises(ConfigError, match="'trainer_args'"):
         SFTConfig(**base, trainer_args="[1, 2]")
+
+
+@dataclass
+class Inputs:
+    data: str | None = field(default=None, metadata={"help": "what to read"})
+    seed: int = field(default=0, metadata={"help": "shared with Demo-like configs"})
+
+
+@dataclass
+class Knobs:
+    steps: int = field(default=10, metadata={"help": "optimizer steps"})
+    seed: int = field(default=1, metadata={"help": "the same field in a second class"})
+
+
+def test_one_parser_fills_several_dataclasses(tmp_path):
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("data: d.jsonl\nsteps: 5\nseed: 3\n")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, Inputs, Knobs)
+    assert sum("--seed" in a.option_strings for a in parser._actions) == 1  # a shared field: one flag
+    inputs, knobs = from_args_many((Inputs, Knobs), parser.parse_args(["--steps", "7"]), cfg_file)
+    assert (inputs.data, inputs.seed, knobs.steps, knobs.seed) == ("d.jsonl", 3, 7, 3)
+    inputs, knobs = from_args_many((Inputs, Knobs), parser.parse_args(["--seed", "9"]), cfg_file)
+    assert inputs.seed == knobs.seed == 9  # a flag fills every class that declares it
+    cfg_file.write_text("data: d.jsonl\nstesp: 5\n")
+    with pytest.raises(ConfigError) as e:
+        from_args_many((Inputs, Knobs), parser.parse_args([]), cfg_file)
+    assert e.value.field == "stesp" and "did you mean steps" in str(e.value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,33 +35,27 @@ def register(sub) -> None:
     p = sub.add_parser("ppo", help="PPO against a reward model or a reward function (writes model + metrics.jsonl)",
                        description=__doc__)
     p.add_argument("--config", help="YAML file: PPOInputs and PPOConfig fields (flags override it)")
-    add_arguments(p, PPOInputs)
-    add_arguments(p, PPOConfig)
+    add_arguments(p, PPOInputs, PPOConfig)
     p.set_defaults(func=cmd_ppo)
 
 
-def _split_config(args):
-    """(PPOInputs, PPOConfig) from the YAML file and the flags given; unknown keys are an error naming them."""
-    from ..config import from_dict, given_flags, load_yaml
+def _one_reward_is_a_list(data: dict, source: str) -> dict:
+    """One string for reward_model in YAML is one entry (a flag's commas split it)."""
+    return {**data, "reward_model": [data["reward_model"]]} if isinstance(data.get("reward_model"), str) else data
+
+
+def configs(args):
+    """(PPOInputs, PPOConfig) from the --config file and the flags given, by the one parser every command uses."""
+    from ..config import from_args_many
     from ..train.ppo.hyperparams import PPOConfig
 
-    data = load_yaml(args.config) if args.config else {}
-    if isinstance(data.get("reward_model"), str):  # one string in YAML is one entry; a flag's commas split it
-        data["reward_model"] = [data["reward_model"]]
-    source = args.config or "flags"
-    input_names = {f.name for f in dataclasses.fields(PPOInputs)}
-    config_names = {f.name for f in dataclasses.fields(PPOConfig)}
-    data.update(given_flags(args, input_names | config_names))
-    inputs = from_dict(PPOInputs, {k: v for k, v in data.items() if k.replace("-", "_") in input_names}, source=source)
-    config = from_dict(PPOConfig, {k: v for k, v in data.items() if k.replace("-", "_") not in input_names},
-                       source=source)
-    return inputs, config
+    return from_args_many((PPOInputs, PPOConfig), args, args.config, translate=_one_reward_is_a_list)
 
 
 def cmd_ppo(args) -> int:
     from ..errors import ConfigError
 
-    inputs, config = _split_config(args)
+    inputs, config = configs(args)
     for name in ("model", "prompts"):
         if not getattr(inputs, name):
             raise ConfigError(f"required: give --{name} or '{name}:' in the config file", field=name)

@@ -9,10 +9,10 @@ from sentinel.errors import ConfigError
 
 
 def parse(argv):
-    from sentinel.cli.cmd_train_ppo import _split_config
+    from sentinel.cli.cmd_train_ppo import configs
     from sentinel.cli.main import build_parser
 
-    return _split_config(build_parser().parse_args(["train", "ppo", *argv]))
+    return configs(build_parser().parse_args(["train", "ppo", *argv]))
 
 
 def test_cli_parses_ensemble_flags_and_yaml(tmp_path):
