@@ -23,6 +23,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -253,6 +254,21 @@ def _arrow_table(pa, rows: list[dict[str, Any]]):
     return pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in keys})
 
 
+@dataclass
+class EncodedRows:
+    """Rows as `RowWriter` appends them: one JSON line each, their number and their keys in order of first
+    appearance. Encoding is the costly part of writing; another process can do it and hand the result over."""
+
+    text: str = ""
+    rows: int = 0
+    columns: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, rows: list[dict[str, Any]]) -> EncodedRows:
+        return cls("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), len(rows),
+                   list(dict.fromkeys(k for r in rows for k in r)))
+
+
 class RowWriter:
     """Rows appended in batches to `path` (format from its suffix, as `write_rows`), made visible only by `close()`.
 
@@ -279,15 +295,18 @@ class RowWriter:
 
     def write(self, rows: list[dict[str, Any]]) -> None:
         """Append `rows` (JSON-serialisable dicts)."""
+        self.write_encoded(EncodedRows.of(rows))
+
+    def write_encoded(self, encoded: EncodedRows) -> None:
+        """Append rows encoded elsewhere (`EncodedRows.of`): what `write` of those rows would append."""
         if self._out is None:
             raise DataError("writer is closed", path=self.path)
-        self._out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        self._out.write(encoded.text)
         if self.suffix in (".csv", ".tsv"):
-            for r in rows:
-                for k in r:
-                    if k not in self._columns:
-                        self._columns[k] = None
-        self.rows += len(rows)
+            for k in encoded.columns:
+                if k not in self._columns:
+                    self._columns[k] = None
+        self.rows += encoded.rows
 
     def _spilled(self, batch_rows: int = BATCH_ROWS) -> Iterator[list[dict[str, Any]]]:
         batch: list[dict[str, Any]] = []

@@ -186,6 +186,14 @@ def judge_row(row: dict[str, Any], scanner: Scanner, deciding: tuple[str, ...], 
     return Verdict(len(items), recognised, hits, {k: v for k, v in side_hits.items() if k not in hits})
 
 
+def scan_field(verdict: Verdict) -> dict[str, Any] | None:
+    """The `sentinel_scan` field of a row judged `verdict`: None unless it is flagged."""
+    if not verdict.texts or not verdict.hits:
+        return None
+    return {"flagged_by": sorted(verdict.hits),
+            "findings": list(verdict.hits.values()) + list(verdict.side_hits.values())}
+
+
 def scan_dataset(
     source: Any,
     detectors: list[str] | None = None,
@@ -332,14 +340,19 @@ class _Tally:
         if self.on_row is not None:
             self.on_row({**where_row, "status": "flagged" if hits else "kept",
                          "findings": list(hits.values()) + list(side_hits.values())})
-        if not hits:
-            return None
         for det_id, hit in hits.items():
             self.counts[det_id] += 1
             self.locations[det_id].append(rows.locations[i])
             if len(self.examples[det_id]) < MAX_EVIDENCE:
                 self.examples[det_id].append({**where_row, **hit})
-        return {"flagged_by": sorted(hits), "findings": list(hits.values()) + list(side_hits.values())}
+        return scan_field(verdict)
+
+    def count_clean(self, n: int, texts: int) -> None:
+        """Count `n` rows judged elsewhere that were in a known format, had `texts` texts in all and no hit: they
+        add to the totals and nothing else (no finding, evidence or location names them)."""
+        self.rows += n
+        self.texts += texts
+        self.n_kept += n
 
     def result(self, scanner: Scanner) -> DatasetScan:
         n_rows, invalid = self.rows, self.invalid

@@ -45,9 +45,9 @@ from typing import Any, cast
 
 from ..data import Rows
 from ..data.io import file_suffix
-from ..data.stream import BATCH_ROWS, RowWriter, jsonl_ranges, range_lines, stream_jsonl_range, stream_rows
+from ..data.stream import BATCH_ROWS, EncodedRows, RowWriter, jsonl_ranges, range_lines, stream_jsonl_range, stream_rows
 from ..errors import ConfigError, DataError, MissingDependencyError
-from .dataset import Verdict, _Tally, judge_row
+from .dataset import SCAN_FIELD, Verdict, _Tally, judge_row, scan_field
 from .matching import using
 from .scanner import Scanner
 
@@ -93,28 +93,36 @@ def plan_shards(source: Any, split: str | None, workers: int, part_bytes: int | 
 
 @dataclass
 class ShardResult:
-    """What one shard sent back: `events` in file order, `("row", location, Verdict, row or None)` or
-    `("bad", line, reason, field)`, locations counted from the shard's start; `lines`, the shard's lines (or rows),
-    to number the next shard's from; `error`, the first reading error as (reason, path, line, row, field)."""
+    """What one shard sent back. `events`, in file order, locations counted from the shard's start:
+    `("row", location, Verdict, row or None)`, `("clean", rows, texts)` for a run of rows in a known format with no
+    hit (where rows are not sent one by one), `("bad", line, reason, field)` for a JSONL line that is not one JSON
+    object. `lines`: the shard's lines (or rows), to number the next shard's from. `kept` / `flagged`: the shard's
+    output rows, encoded, where outputs are written and rows are not sent one by one. `error`: the first reading
+    error as (reason, path, line, row, field)."""
 
     source: str | None
     unit: str
     lines: int
-    events: list[tuple] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
+    kept: EncodedRows | None = None
+    flagged: EncodedRows | None = None
     error: tuple[str, str | None, int | None, int | None, str | None] | None = None
 
 
 class ShardScanner:
-    """The Ray Data callable class: builds a `Scanner` once per actor, then scans one shard per call."""
+    """The Ray Data callable class: builds a `Scanner` once per actor, then scans one shard per call.
+
+    `per_row`: send every row as an event (for `on_row` and `keep_rows`), with the row itself where `send_rows`;
+    otherwise rows with no hit travel as counts, and where `encode` the outputs travel encoded, per shard."""
 
     def __init__(self, shards: list[dict[str, Any]], detectors: list[str] | None,
                  thresholds: Mapping[str, float] | None, matcher: str | None, deciding: tuple[str, ...],
-                 send_rows: bool):
+                 per_row: bool, send_rows: bool, encode: bool):
         self.shards = shards
         self.scanner = Scanner(detectors, thresholds, matcher)
         self.severity = _Tally(self.scanner.detectors, False, deciding, None).severity
         self.deciding = deciding
-        self.send_rows = send_rows
+        self.per_row, self.send_rows, self.encode = per_row, send_rows, encode
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
@@ -126,6 +134,9 @@ class ShardScanner:
     def scan(self, shard: dict[str, Any]) -> ShardResult:
         """Read and judge every row of one shard."""
         result = ShardResult(None, "line", 0)
+        events = result.events
+        kept: list[dict[str, Any]] = []
+        flagged: list[dict[str, Any]] = []
         try:
             with using(self.scanner.matcher):
                 for rows in self._read(shard, result):
@@ -133,12 +144,27 @@ class ShardScanner:
                     bad_lines = rows.meta.get("bad_lines", [])
                     fields = rows.meta.get("bad_fields", [None] * len(bad_lines))
                     for bad, fld in zip(bad_lines, fields):
-                        result.events.append(("bad", bad["line"], bad["reason"], fld))
+                        events.append(("bad", bad["line"], bad["reason"], fld))
                     for row, loc in zip(rows.rows, rows.locations):
                         verdict = judge_row(row, self.scanner, self.deciding, self.severity)
-                        result.events.append(("row", loc, verdict, row if self.send_rows else None))
+                        if self.per_row or not verdict.recognised or not verdict.texts or verdict.hits \
+                                or verdict.side_hits:
+                            events.append(("row", loc, verdict, row if self.send_rows else None))
+                        elif events and events[-1][0] == "clean":
+                            events[-1][1] += 1
+                            events[-1][2] += verdict.texts
+                        else:
+                            events.append(["clean", 1, verdict.texts])
+                        if self.encode:
+                            tag = scan_field(verdict)
+                            if tag is None:
+                                kept.append(row)
+                            else:
+                                flagged.append({**row, SCAN_FIELD: tag})
         except DataError as e:
             result.error = (e.reason, e.path, e.line, e.row, e.field)
+        if self.encode and result.error is None:
+            result.kept, result.flagged = EncodedRows.of(kept), EncodedRows.of(flagged)
         return result
 
     @staticmethod
@@ -169,7 +195,7 @@ class ShardScanner:
 
 class _Merger:
     """Turns the shards' events into the batches the local engine reads, numbered over the whole source, and counts
-    them with the tally, writing each batch's kept and flagged rows."""
+    them with the tally, writing the kept and flagged rows."""
 
     def __init__(self, tally: _Tally, strict: bool, batch_rows: int, writers: tuple[RowWriter | None, ...],
                  advance: Callable[[int], None], source: str):
@@ -178,45 +204,67 @@ class _Merger:
         self.source, self.unit = source, "line"
         self.offset = 0
         self.seen = 0
+        self.pending = 0  # rows in the batch being gathered
         self.bad: list[dict[str, Any]] = []
         self.rows: list[dict[str, Any] | None] = []
         self.locations: list[int] = []
         self.verdicts: list[Verdict] = []
+        self.clean = self.clean_texts = 0
 
     def add(self, result: ShardResult) -> None:
         self.source, self.unit = result.source or self.source, result.unit
         for event in result.events:
+            kind = event[0]
             self.seen += 1
-            if event[0] == "bad":
+            if kind == "bad":
                 _, line, reason, fld = event
                 if self.strict:  # the local reader raises here, before the rows of this batch are counted
                     raise DataError(reason, path=self.source, line=line + self.offset, field=fld)
                 self.bad.append({"line": line + self.offset, "field": None, "reason": reason})
-                continue
-            _, loc, verdict, row = event
-            self.rows.append(row)
-            self.locations.append(loc + self.offset)
-            self.verdicts.append(verdict)
-            if len(self.rows) >= self.batch_rows:
-                self.flush()
+            elif kind == "clean":
+                self._add_clean(event[1], event[2])
+            else:
+                _, loc, verdict, row = event
+                self.rows.append(row)
+                self.locations.append(loc + self.offset)
+                self.verdicts.append(verdict)
+                self.pending += 1
+                if self.pending >= self.batch_rows:
+                    self.flush()
         if result.error is not None:
             reason, path, line, row_no, fld = result.error
             raise DataError(reason, path=path, line=None if line is None else line + self.offset,
                             row=None if row_no is None else row_no + self.offset, field=fld)
+        for writer, encoded in zip(self.writers, (result.kept, result.flagged)):
+            if writer is not None and encoded is not None:
+                writer.write_encoded(encoded)
         self.offset += result.lines
+
+    def _add_clean(self, n: int, texts: int) -> None:
+        self.clean_texts += texts  # a total: which batch counts them changes nothing
+        while n:
+            take = min(n, self.batch_rows - self.pending)
+            self.clean += take
+            self.pending += take
+            n -= take
+            if self.pending >= self.batch_rows:
+                self.flush()
 
     def flush(self) -> None:
         # rows are None where the workers did not send them (nothing written or kept): `count` counts them alone
         rows = Rows(cast(list[dict[str, Any]], self.rows), self.locations, self.source, self.unit,
                     {"bad_lines": self.bad})
         kept, flagged = self.tally.count(rows, self.verdicts, self.strict, self.advance)
+        self.tally.count_clean(self.clean, self.clean_texts)
+        self.advance(self.clean)
         for writer, out in zip(self.writers, (kept, flagged)):
-            if writer is not None:
+            if writer is not None and out:
                 writer.write(out)
         self.bad, self.rows, self.locations, self.verdicts = [], [], [], []
+        self.pending = self.clean = self.clean_texts = 0
 
     def finish(self) -> None:
-        if self.rows or self.bad:
+        if self.pending or self.bad:
             self.flush()
         if not self.seen:
             raise DataError("no rows found; expected at least one", path=self.source)
@@ -227,8 +275,9 @@ def scan_shards(source: Any, *, split: str | None, scanner: Scanner, detectors: 
                 writers: tuple[RowWriter | None, RowWriter | None], advance: Callable[[int], None],
                 workers: int | None, address: str | None, part_bytes: int | None = None) -> None:
     """Scan `source` on Ray, counting into `tally` and writing to `writers` (kept, flagged) as the local engine
-    does. Connects to the running Ray (`ray.init` already called), else calls `ray.init(address=address)`: a
-    cluster's address, or None for Ray's default (the `RAY_ADDRESS` variable, else a Ray started on this machine)."""
+    does. Uses the Ray this process is connected to (`ray.init` already called), else calls
+    `ray.init(address=address)`: a cluster's address, or None for Ray's default (the `RAY_ADDRESS` variable, else a
+    Ray running on this machine, else a new one started here)."""
     ray, data = ray_modules()
     if workers is not None and workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}", field="workers")
@@ -237,7 +286,8 @@ def scan_shards(source: Any, *, split: str | None, scanner: Scanner, detectors: 
     cpus = int(ray.cluster_resources().get("CPU", 1))
     shards = plan_shards(source, split, workers or cpus, part_bytes)
     size = min(workers or max(cpus, 1), len(shards))
-    send_rows = tally.keep_rows or any(w is not None for w in writers)
+    per_row = tally.keep_rows or tally.on_row is not None
+    outputs = any(w is not None for w in writers)
     name = str(Path(source)) if isinstance(source, (str, os.PathLike)) else "rows"
     merger = _Merger(tally, strict, batch_rows, writers, advance, name)
     ctx = data.DataContext.get_current()
@@ -254,7 +304,9 @@ def scan_shards(source: Any, *, split: str | None, scanner: Scanner, detectors: 
         ds = ds.map_batches(
             ShardScanner, batch_size=1, num_cpus=1, compute=data.ActorPoolStrategy(size=size),
             fn_constructor_kwargs={"shards": shards, "detectors": detectors, "thresholds": thresholds,
-                                   "matcher": scanner.matcher, "deciding": tally.deciding, "send_rows": send_rows})
+                                   "matcher": scanner.matcher, "deciding": tally.deciding, "per_row": per_row,
+                                   "send_rows": per_row and (tally.keep_rows or outputs),
+                                   "encode": outputs and not per_row})
         logger.info("scanning %d shard(s) of %s on %d Ray worker(s)", len(shards), name, size)
         for item in ds.iter_rows():
             merger.add(pickle.loads(item["result"]))
