@@ -124,12 +124,13 @@ class ShardScanner:
         self.deciding = deciding
         self.per_row, self.send_rows, self.encode = per_row, send_rows, encode
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        import numpy as np
+    def __call__(self, batch: dict[str, Any]) -> Any:
+        import pyarrow as pa
 
+        # One pickled ShardResult per shard, in an Arrow binary column: Ray moves it as bytes, not as an object.
         results = [pickle.dumps(self.scan(self.shards[int(i)]), protocol=pickle.HIGHEST_PROTOCOL)
                    for i in batch["index"]]
-        return {"index": batch["index"], "result": np.array(results, dtype=object)}
+        return pa.table({"index": pa.array(batch["index"], pa.int64()), "result": pa.array(results, pa.large_binary())})
 
     def scan(self, shard: dict[str, Any]) -> ShardResult:
         """Read and judge every row of one shard."""
