@@ -48,7 +48,7 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, metavar="N",
                    help="--engine ray: the number of Ray workers, one CPU each (default: one per CPU of the cluster)")
     p.add_argument("--ray-address", metavar="ADDR",
-                   help="--engine ray: the Ray cluster to run on, e.g. auto or ray://head:10001 (default: the "
+                   help="--engine ray: the Ray cluster to run on, e.g. auto or HEAD_IP:6379 (default: the "
                         "RAY_ADDRESS variable, else a Ray running on this machine, else a new one started here)")
     add_fail_on(p, default="low", why="a scan flags concrete attacks and leaks in the text, each worth a look",
                 formats=("text", "json", "jsonl", "sarif"))

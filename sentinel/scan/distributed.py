@@ -9,9 +9,11 @@ Shards: an uncompressed JSONL file is cut into byte ranges that start at line st
 file into its row groups; any other source (gzip, CSV and TSV, whose quoted fields may span lines, a JSON document,
 a `save_to_disk` folder, rows in memory) is one shard, read by one worker. `ShardScanner` is a callable class: each
 actor builds its `Scanner` (and, with the compiled matcher, its RE2 set) once and then scans shard after shard. For
-each shard it returns, in file order, one event per row (its line or row number counted from the shard's start, its
-`Verdict`, and the row itself when the rows are written or kept) and one per JSONL line that is not one JSON object,
-with the shard's number of lines (or rows) and the first reading error, if any.
+each shard it returns a `ShardResult`: in file order, one event per row with a hit, no text or no known format (its
+line or row number counted from the shard's start and its `Verdict`), one per run of rows with nothing to report
+(their number and texts), one per JSONL line that is not one JSON object; the shard's number of lines (or rows); the
+first reading error, if any; and the shard's kept and flagged rows encoded as JSON lines (`EncodedRows`) where outputs
+are written. With `on_row` or `keep_rows` every row is an event of its own, carrying the row itself.
 
 Why not Ray's own readers and writers: `ray.data.read_json` and `read_parquet` drop line numbers, which the
 findings and the invalid-rows report name, and they fail on (or silently coerce) the bad lines the local engine
@@ -29,8 +31,9 @@ the same. A reading error (bytes that are not UTF-8, a truncated gzip, a CSV row
 is sent back with its shard-local line and raised at the driver with the file's line.
 
 Resources: the shard plan enters Ray through `from_items`, so there is no read task competing with the actors for
-CPUs; each actor takes one CPU (`num_cpus=1`), and `workers` defaults to the CPUs of the Ray cluster. The outputs are
-written by the driver alone, a serial step whose cost docs/guides/scale.md measures.
+CPUs (on 2 CPUs, two actors plus read tasks can starve one another); each actor takes one CPU (`num_cpus=1`), and
+`workers` defaults to the CPUs of the Ray cluster. The driver's serial share is receiving the results, counting the
+rows with findings and writing the outputs (docs/benchmarks.md measures it).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ from .scanner import Scanner
 logger = logging.getLogger(__name__)
 
 PART_BYTES = 16 * 1024 * 1024  # bytes per JSONL shard: enough rows to amortise a shard's round trip
-SHARDS_PER_WORKER = 4  # a file is cut into at least this many shards per worker (where it has that many lines)
+SHARDS_PER_WORKER = 4  # a smaller file is cut into this many shards per worker, each at least MIN_PART_BYTES
 MIN_PART_BYTES = 256 * 1024
 LINE_READERS = (".jsonl", ".jsonl.gz", ".csv", ".csv.gz", ".tsv", ".tsv.gz")  # whole shards read row by row
 
@@ -286,17 +289,19 @@ def scan_shards(source: Any, *, split: str | None, scanner: Scanner, detectors: 
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     cpus = int(ray.cluster_resources().get("CPU", 1))
     shards = plan_shards(source, split, workers or cpus, part_bytes)
+    name = str(Path(source)) if isinstance(source, (str, os.PathLike)) else "rows"
+    if not shards:  # a Parquet file with no row groups
+        raise DataError("no rows found; expected at least one", path=name)
     size = min(workers or max(cpus, 1), len(shards))
     per_row = tally.keep_rows or tally.on_row is not None
     outputs = any(w is not None for w in writers)
-    name = str(Path(source)) if isinstance(source, (str, os.PathLike)) else "rows"
     merger = _Merger(tally, strict, batch_rows, writers, advance, name)
     ctx = data.DataContext.get_current()
     order, progress_bars = ctx.execution_options.preserve_order, ctx.enable_progress_bars
     ctx.execution_options.preserve_order, ctx.enable_progress_bars = True, False
     # Ray Data logs each execution at INFO (and that its progress bars are off): sentinel's own progress says enough.
-    quiet = {name: logging.getLogger(name) for name in ("ray.data", "ray.data._internal.progress")}
-    levels = {name: lg.level for name, lg in quiet.items()}
+    quiet = {n: logging.getLogger(n) for n in ("ray.data", "ray.data._internal.progress")}
+    levels = {n: lg.level for n, lg in quiet.items()}
     if not logger.isEnabledFor(logging.DEBUG):
         quiet["ray.data"].setLevel(max(levels["ray.data"], logging.WARNING))
         quiet["ray.data._internal.progress"].setLevel(logging.ERROR)
@@ -313,6 +318,6 @@ def scan_shards(source: Any, *, split: str | None, scanner: Scanner, detectors: 
             merger.add(pickle.loads(item["result"]))
     finally:
         ctx.execution_options.preserve_order, ctx.enable_progress_bars = order, progress_bars
-        for name, lg in quiet.items():
-            lg.setLevel(levels[name])
+        for n, lg in quiet.items():
+            lg.setLevel(levels[n])
     merger.finish()
