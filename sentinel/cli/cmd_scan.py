@@ -7,7 +7,7 @@ import argparse
 from ..config import Switch
 from ..errors import ConfigError
 from ..report.sarif import to_sarif
-from ..scan.dataset import PAIR_SIDES
+from ..scan.dataset import ENGINES, PAIR_SIDES
 from ..utils import counted
 from .common import add_fail_on, print_json, print_jsonl, print_table
 
@@ -42,6 +42,14 @@ def register(sub) -> None:
     p.add_argument("--matcher", choices=("compiled", "reference"), default=None,
                    help="how detectors match text: 'compiled' (one RE2 pass prefilters every pattern; the default "
                         "where google-re2 is installed) or 'reference' (Python re alone); findings are identical")
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help="FILE mode: where the scan runs: 'local' (this process, the default) or 'ray' (Ray workers on "
+                        "this machine or a cluster; needs the scale extra); results are identical")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="--engine ray: the number of Ray workers, one CPU each (default: one per CPU of the cluster)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="--engine ray: the Ray cluster to run on, e.g. auto or HEAD_IP:6379 (default: the "
+                        "RAY_ADDRESS variable, else a Ray running on this machine, else a new one started here)")
     add_fail_on(p, default="low", why="a scan flags concrete attacks and leaks in the text, each worth a look",
                 formats=("text", "json", "jsonl", "sarif"))
     p.set_defaults(func=cmd_scan)
@@ -77,8 +85,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise ConfigError("give either FILE or --prompt/--response, not both", field="file")
     if not args.file and not pair:
         raise ConfigError("nothing to scan: give FILE, or --prompt P [--response R]", field="file")
-    if pair and (args.kept or args.flagged or args.split or args.decide_by != ["chosen"]):
-        raise ConfigError("--kept, --flagged, --split and --decide-by apply to FILE mode only", field="kept")
+    if pair and (args.kept or args.flagged or args.split or args.decide_by != ["chosen"] or args.engine != "local"):
+        raise ConfigError("--kept, --flagged, --split, --decide-by and --engine apply to FILE mode only", field="kept")
+    if args.engine != "ray" and (args.workers is not None or args.ray_address):
+        raise ConfigError("--workers and --ray-address apply to --engine ray only", field="workers")
     if pair:
         return _scan_pair(args, thresholds)
     return _scan_file(args, thresholds)
@@ -119,7 +129,8 @@ def _scan_file(args, thresholds) -> int:
 
     ds = scan_dataset(args.file, args.detectors, thresholds, split=args.split, out=args.kept, flagged_out=args.flagged,
                       strict=args.strict, decide_by=args.decide_by, matcher=args.matcher, keep_rows=False,
-                      on_row=print_jsonl if args.format == "jsonl" else None)
+                      on_row=print_jsonl if args.format == "jsonl" else None, engine=args.engine,
+                      workers=args.workers, ray_address=args.ray_address)
     if args.out:
         ds.report.save(args.out)
     if args.format == "sarif":

@@ -4,7 +4,9 @@
 source: JSONL (and .jsonl.gz) and CSV/TSV line by line, Parquet by record batch, a `datasets.save_to_disk` folder
 (Arrow files) by record batch. A JSON document (one array) and in-memory sources are read whole and then cut into
 batches. Errors are those of `read_rows` (a DataError naming the file and line), raised when the batch holding the
-bad row is read.
+bad row is read. `jsonl_ranges` cuts an uncompressed JSONL file into byte ranges at line starts and
+`stream_jsonl_range` reads one of them, its lines numbered from the range's start, so that several processes can
+share one file (`sentinel.scan.distributed`).
 
 `RowWriter(path)` appends batches to a temporary file beside `path` and renames it into place on `close()`; on an
 error (or `abort()`) the temporary file is removed, so a half-written output never looks finished. JSONL is written
@@ -20,7 +22,8 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -38,16 +41,22 @@ def _batches_of(rows: Rows, batch_rows: int) -> Iterator[Rows]:
                    rows.unit)
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
+def _lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[tuple[int, str]]:
     """(1-based line number, line with its end) of a UTF-8 text file, gzip when the name ends in .gz.
 
-    Lines end at "\n" only (as JSONL defines them); a DataError names the line of a decoding or gzip error.
+    Lines end at "\n" only (as JSONL defines them); a DataError names the line of a decoding or gzip error. With
+    `start`/`end` (an uncompressed file only; `start` at the beginning of a line), the bytes in [start, end) are
+    read and their lines numbered from 1.
     """
     lineno = 0
     try:
         with gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb") as f:
-            for lineno, raw in enumerate(f, start=1):  # noqa: B007 - lineno is read in the handlers
-                yield lineno, raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            src: Iterable[bytes] = f
+            if end is not None:
+                f.seek(start)
+                src = io.BytesIO(f.read(end - start))
+            for lineno, raw in enumerate(src, start=1):  # noqa: B007 - lineno is read in the handlers
+                yield lineno, raw.decode("utf-8-sig" if lineno == 1 and start == 0 else "utf-8")
     except UnicodeDecodeError as e:
         raise DataError(f"not valid UTF-8 (byte 0x{e.object[e.start]:02x} at column {e.start + 1}); expected UTF-8 "
                         "text. Re-encode the file, e.g. `iconv -f latin1 -t utf-8`", path=path, line=lineno) from None
@@ -56,13 +65,48 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
                         line=lineno + 1) from None
 
 
-def _jsonl(path: Path, batch_rows: int, skip_bad_lines: bool = False) -> Iterator[Rows]:
+def jsonl_ranges(path: str | os.PathLike, part_bytes: int) -> list[tuple[int, int]]:
+    """Byte ranges [start, end) of an uncompressed text file, each about `part_bytes` long and starting at the
+    beginning of a line, that together cover the file (one range for an empty file). Reads one line per range."""
+    path = Path(path)
+    total = path.stat().st_size
+    bounds = [0]
+    with open(path, "rb") as f:
+        pos = part_bytes
+        while pos < total:
+            f.seek(pos - 1)
+            f.readline()  # to the end of the line holding byte pos - 1: the next range starts on a line of its own
+            if f.tell() >= total:
+                break
+            bounds.append(f.tell())
+            pos = f.tell() + part_bytes
+    return list(zip(bounds, bounds[1:] + [total]))
+
+
+def range_lines(path: str | os.PathLike, start: int, end: int) -> int:
+    """The number of lines in bytes [start, end) of a text file (a last line without its newline counts)."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        raw = f.read(end - start)
+    return raw.count(b"\n") + (bool(raw) and not raw.endswith(b"\n"))
+
+
+def stream_jsonl_range(path: str | os.PathLike, start: int, end: int, *, batch_rows: int = BATCH_ROWS,
+                       skip_bad_lines: bool = False) -> Iterator[Rows]:
+    """The rows of bytes [start, end) of an uncompressed JSONL file (a range of `jsonl_ranges`), as `stream_rows`
+    reads a whole file but with lines numbered from 1 at `start`, and no error for a range with no rows."""
+    return _jsonl(Path(path), batch_rows, skip_bad_lines, _lines(Path(path), start, end), need_rows=False)
+
+
+def _jsonl(path: Path, batch_rows: int, skip_bad_lines: bool = False,
+           lines: Iterator[tuple[int, str]] | None = None, need_rows: bool = True) -> Iterator[Rows]:
     rows: list[dict[str, Any]] = []
     locs: list[int] = []
     bad: list[dict[str, Any]] = []
     source = str(path)
     any_rows = False
-    for lineno, line in _lines(path):
+    fields: list[str | None] = []  # the field each bad line's error names (a repeated key), beside `bad`
+    for lineno, line in _lines(path) if lines is None else lines:
         if not line.strip():
             continue
         try:
@@ -71,15 +115,16 @@ def _jsonl(path: Path, batch_rows: int, skip_bad_lines: bool = False) -> Iterato
             if not skip_bad_lines:
                 raise
             bad.append({"line": lineno, "field": None, "reason": e.reason})
+            fields.append(e.field)
             continue
         locs.append(lineno)
         if len(rows) >= batch_rows:
-            yield Rows(rows, locs, source, "line", {"bad_lines": bad})
+            yield Rows(rows, locs, source, "line", {"bad_lines": bad, "bad_fields": fields})
             any_rows = True
-            rows, locs, bad = [], [], []
+            rows, locs, bad, fields = [], [], [], []
     if rows or bad:
-        yield Rows(rows, locs, source, "line", {"bad_lines": bad})
-    elif not any_rows:
+        yield Rows(rows, locs, source, "line", {"bad_lines": bad, "bad_fields": fields})
+    elif not any_rows and need_rows:
         raise DataError("no rows found; expected at least one", path=source)
 
 
@@ -181,7 +226,8 @@ def stream_rows(source: Any, *, split: str | None = None, batch_rows: int = BATC
     `source` is anything `read_rows` reads. Each batch's `locations` count lines (or rows) over the whole source.
     With `skip_bad_lines`, a JSONL line that is not one JSON object (invalid or too deeply nested JSON, a repeated
     key, an array) is left out and named in its batch's `meta["bad_lines"]` (`{"line", "field", "reason"}`) instead
-    of ending the read; a batch may then hold only bad lines. Other formats and faults raise as before.
+    of ending the read, `meta["bad_fields"]` holding the field each one's error names (or None); a batch may then
+    hold only bad lines. Other formats and faults raise as before.
     """
     if batch_rows < 1:
         raise DataError(f"batch_rows must be at least 1, got {batch_rows!r}")
@@ -206,6 +252,21 @@ def _arrow_table(pa, rows: list[dict[str, Any]]):
     """An Arrow table of `rows` with a column for every key of any row (`from_pylist` reads the first row's)."""
     keys = dict.fromkeys(k for r in rows for k in r)
     return pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in keys})
+
+
+@dataclass
+class EncodedRows:
+    """Rows as `RowWriter` appends them: one JSON line each, their number and their keys in order of first
+    appearance. Encoding is the costly part of writing; another process can do it and hand the result over."""
+
+    text: str = ""
+    rows: int = 0
+    columns: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, rows: list[dict[str, Any]]) -> EncodedRows:
+        return cls("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), len(rows),
+                   list(dict.fromkeys(k for r in rows for k in r)))
 
 
 class RowWriter:
@@ -234,15 +295,18 @@ class RowWriter:
 
     def write(self, rows: list[dict[str, Any]]) -> None:
         """Append `rows` (JSON-serialisable dicts)."""
+        self.write_encoded(EncodedRows.of(rows))
+
+    def write_encoded(self, encoded: EncodedRows) -> None:
+        """Append rows encoded elsewhere (`EncodedRows.of`): what `write` of those rows would append."""
         if self._out is None:
             raise DataError("writer is closed", path=self.path)
-        self._out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        self._out.write(encoded.text)
         if self.suffix in (".csv", ".tsv"):
-            for r in rows:
-                for k in r:
-                    if k not in self._columns:
-                        self._columns[k] = None
-        self.rows += len(rows)
+            for k in encoded.columns:
+                if k not in self._columns:
+                    self._columns[k] = None
+        self.rows += encoded.rows
 
     def _spilled(self, batch_rows: int = BATCH_ROWS) -> Iterator[list[dict[str, Any]]]:
         batch: list[dict[str, Any]] = []

@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 SCAN_FIELD = "sentinel_scan"  # added to flagged rows in the flagged output
 MAX_EVIDENCE = 1000  # evidence rows kept per finding in the report (all rows stay counted and listed by line)
+ENGINES = ("local", "ray")  # where `scan_dataset` runs: this process, or Ray workers (`sentinel.scan.distributed`)
 PAIR_SIDES = ("chosen", "rejected")  # the replies of a preference pair; `decide_by` picks those whose hits flag a row
 
 
@@ -156,6 +157,43 @@ def _hit(f: Finding, where: str, severity: str) -> dict[str, Any]:
     return hit
 
 
+@dataclass
+class Verdict:
+    """What scanning one row found: how many texts it had (0: nothing to scan), whether it was in a known format,
+    and the best hit per detector on the texts that decide (`hits`) and, where no deciding text hit that detector,
+    on the pair side that does not (`side_hits`)."""
+
+    texts: int
+    recognised: bool
+    hits: dict[str, dict[str, Any]]
+    side_hits: dict[str, dict[str, Any]]
+
+
+def judge_row(row: dict[str, Any], scanner: Scanner, deciding: tuple[str, ...], severity: Mapping[str, str]
+              ) -> Verdict:
+    """Scan the texts of one row (call it inside `matching.using(scanner.matcher)`); `severity[detector]` is the
+    severity of a deciding hit."""
+    items, recognised = row_texts(row)
+    items = [it for it in items if it[2].strip()]
+    hits: dict[str, dict] = {}
+    side_hits: dict[str, dict] = {}
+    for where, prompt, response in items:
+        decides = _side(where) not in PAIR_SIDES or _side(where) in deciding
+        target = hits if decides else side_hits
+        for f in scanner.scan_checked(prompt, response).findings:
+            if f.id not in target or f.score > target[f.id]["score"]:
+                target[f.id] = _hit(f, where, severity[f.id] if decides else "info")
+    return Verdict(len(items), recognised, hits, {k: v for k, v in side_hits.items() if k not in hits})
+
+
+def scan_field(verdict: Verdict) -> dict[str, Any] | None:
+    """The `sentinel_scan` field of a row judged `verdict`: None unless it is flagged."""
+    if not verdict.texts or not verdict.hits:
+        return None
+    return {"flagged_by": sorted(verdict.hits),
+            "findings": list(verdict.hits.values()) + list(verdict.side_hits.values())}
+
+
 def scan_dataset(
     source: Any,
     detectors: list[str] | None = None,
@@ -170,6 +208,9 @@ def scan_dataset(
     matcher: str | None = None,
     keep_rows: bool = True,
     batch_rows: int = BATCH_ROWS,
+    engine: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
 ) -> DatasetScan:
     """Scan every row of `source`; write kept rows to `out` and flagged rows to `flagged_out` (both optional).
 
@@ -181,24 +222,37 @@ def scan_dataset(
     flagged rows carry their findings in a `sentinel_scan` column), each renamed into place only when the scan
     finishes: an error leaves no output behind. With `keep_rows=False` the rows are not also kept in the result,
     so memory does not grow with the number of rows. `matcher`: "compiled" (the default where `google-re2` is
-    installed) or "reference"; the results are identical. Raises DataError for an unreadable source (naming the
-    file and line) and ConfigError for unknown detectors, bad thresholds or `decide_by`, before anything is written.
+    installed) or "reference"; the results are identical. `engine`: "local" (this process) or "ray" (`workers`
+    Ray actors, by default one per CPU of the Ray cluster, which `ray_address` names when Ray is not running yet;
+    `sentinel.scan.distributed`, the `scale` extra); the results are identical. Raises DataError for an unreadable
+    source (naming the file and line) and ConfigError for unknown detectors, bad thresholds, `decide_by` or
+    `engine`, before anything is written.
     """
     deciding = check_decide_by(decide_by)
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}", field="engine")
     scanner = Scanner(detectors, thresholds, matcher)
-    batches = stream_rows(source, split=split, batch_rows=batch_rows, skip_bad_lines=not strict)
+    if batch_rows < 1:
+        raise DataError(f"batch_rows must be at least 1, got {batch_rows!r}")
     with ExitStack() as stack:
         kept_out = stack.enter_context(RowWriter(out)) if out else None
         flagged_writer = stack.enter_context(RowWriter(flagged_out)) if flagged_out else None
         tally = _Tally(scanner.detectors, keep_rows, deciding, on_row)
         name = Path(source).name if isinstance(source, (str, Path)) else "rows"
         with progress(f"scan {name}", None, "rows") as advance:  # rows stream in: their number is not known
-            for rows in batches:
-                kept, flagged = tally.add(rows, scanner, strict, advance)
-                if kept_out is not None:
-                    kept_out.write(kept)
-                if flagged_writer is not None:
-                    flagged_writer.write(flagged)
+            if engine == "ray":
+                from .distributed import scan_shards
+
+                scan_shards(source, split=split, scanner=scanner, detectors=detectors, thresholds=thresholds,
+                            tally=tally, strict=strict, batch_rows=batch_rows, writers=(kept_out, flagged_writer),
+                            advance=advance, workers=workers, address=ray_address)
+            else:
+                for rows in stream_rows(source, split=split, batch_rows=batch_rows, skip_bad_lines=not strict):
+                    kept, flagged = tally.add(rows, scanner, strict, advance)
+                    if kept_out is not None:
+                        kept_out.write(kept)
+                    if flagged_writer is not None:
+                        flagged_writer.write(flagged)
         # Judged before the outputs are renamed into place: a scan that raises leaves none behind.
         result = tally.result(scanner)
     return result
@@ -231,6 +285,15 @@ class _Tally:
             ) -> tuple[list[dict], list[dict]]:
         """Scan the rows of one batch, calling `advance(1)` after each; returns the batch's (kept, flagged) rows,
         flagged ones annotated."""
+        with using(scanner.matcher):
+            verdicts = [judge_row(row, scanner, self.deciding, self.severity) for row in rows.rows]
+        return self.count(rows, verdicts, strict, advance)
+
+    def count(self, rows: Rows, verdicts: list[Verdict], strict: bool,
+              advance: Callable[[int], None] = lambda n: None) -> tuple[list[dict], list[dict]]:
+        """Count one batch of judged rows (`verdicts[i]` is that of `rows.rows[i]`) and its bad lines; returns the
+        batch's (kept, flagged) rows, flagged ones annotated. A row may be None (judged elsewhere and not sent
+        back): it is counted but in neither list."""
         self.source, self.unit = rows.source, rows.unit
         bad_lines = rows.meta.get("bad_lines", [])
         self.rows += len(rows) + len(bad_lines)
@@ -240,44 +303,35 @@ class _Tally:
                 self.on_row({"line": bad["line"], "status": "invalid", "findings": [], "reason": bad["reason"]})
             advance(1)
         kept, flagged = [], []
-        with using(scanner.matcher):
-            for i, row in enumerate(rows.rows):
-                tag = self._row(row, rows, i, scanner, strict)
-                if tag is None:
+        for i, (row, verdict) in enumerate(zip(rows.rows, verdicts)):
+            tag = self._count(verdict, rows, i, strict)
+            if tag is None:
+                self.n_kept += 1
+                if row is not None:
                     kept.append(row)
-                else:
+            else:
+                self.n_flagged += 1
+                if row is not None:
                     flagged.append({**row, SCAN_FIELD: tag})
-                advance(1)
-        self.n_kept += len(kept)
-        self.n_flagged += len(flagged)
+            advance(1)
         if self.keep_rows:
             self.kept += kept
             self.flagged += flagged
         return kept, flagged
 
-    def _row(self, row: dict[str, Any], rows: Rows, i: int, scanner: Scanner, strict: bool) -> dict[str, Any] | None:
-        """Scan one row and count it; its `sentinel_scan` field where it is flagged, else None."""
+    def _count(self, verdict: Verdict, rows: Rows, i: int, strict: bool) -> dict[str, Any] | None:
+        """Count one judged row; its `sentinel_scan` field where it is flagged, else None."""
         where_row = {rows.unit: rows.locations[i]}
-        items, recognised = row_texts(row)
-        self.unparsed += not recognised
-        items = [it for it in items if it[2].strip()]
-        self.texts += len(items)
-        if not items:
+        self.unparsed += not verdict.recognised
+        self.texts += verdict.texts
+        if not verdict.texts:
             if strict:
                 raise rows.error(i, "no text to scan: every string field is empty", None)
             self.invalid.append({**where_row, "field": None, "reason": "no text to scan"})
             if self.on_row is not None:
                 self.on_row({**where_row, "status": "invalid", "findings": []})
             return None
-        hits: dict[str, dict] = {}
-        side_hits: dict[str, dict] = {}
-        for where, prompt, response in items:
-            decides = _side(where) not in PAIR_SIDES or _side(where) in self.deciding
-            target = hits if decides else side_hits
-            for f in scanner.scan_checked(prompt, response).findings:
-                if f.id not in target or f.score > target[f.id]["score"]:
-                    target[f.id] = _hit(f, where, self.severity[f.id] if decides else "info")
-        side_hits = {k: v for k, v in side_hits.items() if k not in hits}
+        hits, side_hits = verdict.hits, verdict.side_hits
         for det_id, hit in side_hits.items():
             self.side_counts[det_id] += 1
             self.side_locations[det_id].append(rows.locations[i])
@@ -286,14 +340,19 @@ class _Tally:
         if self.on_row is not None:
             self.on_row({**where_row, "status": "flagged" if hits else "kept",
                          "findings": list(hits.values()) + list(side_hits.values())})
-        if not hits:
-            return None
         for det_id, hit in hits.items():
             self.counts[det_id] += 1
             self.locations[det_id].append(rows.locations[i])
             if len(self.examples[det_id]) < MAX_EVIDENCE:
                 self.examples[det_id].append({**where_row, **hit})
-        return {"flagged_by": sorted(hits), "findings": list(hits.values()) + list(side_hits.values())}
+        return scan_field(verdict)
+
+    def count_clean(self, n: int, texts: int) -> None:
+        """Count `n` rows judged elsewhere that were in a known format, had `texts` texts in all and no hit: they
+        add to the totals and nothing else (no finding, evidence or location names them)."""
+        self.rows += n
+        self.texts += texts
+        self.n_kept += n
 
     def result(self, scanner: Scanner) -> DatasetScan:
         n_rows, invalid = self.rows, self.invalid
