@@ -50,17 +50,16 @@ def wilson_ci(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float
     return (p, max(0.0, centre - half), min(1.0, centre + half))
 
 
-def holm_bonferroni(p_values: Sequence[float], alpha: float = 0.05) -> list[bool]:
+def holm_bonferroni(p_values: Sequence[float] | np.ndarray, alpha: float = 0.05) -> list[bool]:
     """Which hypotheses are rejected under Holm's step-down correction (family-wise error rate `alpha`)."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    rejected = [False] * m
-    for rank, i in enumerate(order):
-        if p_values[i] <= alpha / (m - rank):
-            rejected[i] = True
-        else:
-            break
-    return rejected
+    p = np.asarray(p_values, dtype=float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    passes = p[order] <= alpha / (m - np.arange(m))
+    k = m if passes.all() else int(np.argmin(passes))  # the first hypothesis that fails stops the procedure
+    rejected = np.zeros(m, dtype=bool)
+    rejected[order[:k]] = True
+    return rejected.tolist()
 
 
 def sign_flip_p_value(diffs: Sequence[float], *, n_resamples: int = 5000, seed: int = 0) -> float:

@@ -38,42 +38,91 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _DIM = 1 << 16  # hashed feature space of the self-reference model; collisions cost little at this size
+_CHUNK = 20_000  # pairs featurised at a time: bounds the memory of the (row, column) arrays
 
 
-def _features(texts: list[str]):
-    """Hashed unigram + bigram presence of each text -> sparse (N, _DIM + 1); the last column is 'refuses'."""
+class _Crc32(dict):
+    """token -> crc32 of its UTF-8 bytes, computed once per distinct token."""
+
+    def __missing__(self, key: str) -> int:
+        value = self[key] = zlib.crc32(key.encode())
+        return value
+
+
+def _features(texts: list[str], crc: _Crc32 | None = None):
+    """Hashed unigram + bigram presence of each text -> sparse (N, _DIM + 1); the last column is 'refuses'.
+
+    A unigram's or bigram's ("a b") column is the crc32 of its text modulo _DIM.
+    """
     from scipy import sparse
 
-    rows, cols = [], []
+    crc = _Crc32() if crc is None else crc
+    flat: list[int] = []
+    flat2: list[int] = []
+    lens = np.zeros(len(texts), dtype=np.int64)
     for r, t in enumerate(texts):
         toks = tokens(t)
-        grams = set(toks) | {f"{a} {b}" for a, b in zip(toks, toks[1:])}
-        idx = {zlib.crc32(g.encode()) % _DIM for g in grams}
-        if is_refusal(t):
-            idx.add(_DIM)
-        rows += [r] * len(idx)
-        cols += sorted(idx)
-    return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(texts), _DIM + 1))
+        lens[r] = len(toks)
+        flat.extend(map(crc.__getitem__, toks))
+        flat2.extend(zlib.crc32(f"{a} {b}".encode()) for a, b in zip(toks, toks[1:]))
+    doc = np.repeat(np.arange(len(texts), dtype=np.int64), lens)
+    doc2 = np.repeat(np.arange(len(texts), dtype=np.int64), np.maximum(lens - 1, 0))
+    refusing = np.flatnonzero([is_refusal(t) for t in texts])
+    rows = np.concatenate([doc, doc2, refusing])
+    cols = np.concatenate([np.array(flat, dtype=np.int64) % _DIM, np.array(flat2, dtype=np.int64) % _DIM,
+                           np.full(len(refusing), _DIM, dtype=np.int64)])
+    key = np.unique(rows * (_DIM + 1) + cols)  # presence, not counts
+    indptr = np.searchsorted(key, np.arange(len(texts) + 1, dtype=np.int64) * (_DIM + 1))
+    return sparse.csr_matrix((np.ones(len(key)), (key % (_DIM + 1)).astype(np.int32), indptr),
+                             shape=(len(texts), _DIM + 1))
 
 
-def self_reference_margins(examples: list[dict], folds: int = 5, l2: float = 300.0, seed: int = 0) -> np.ndarray:
+def _pair_features(examples: list[dict], idx: np.ndarray, crc: _Crc32):
+    """phi(chosen) - phi(rejected) of the pairs `idx`, built _CHUNK pairs at a time (CSR, zeros dropped)."""
+    from scipy import sparse
+
+    parts = []
+    for s in range(0, len(idx), _CHUNK):
+        chunk = [examples[i] for i in idx[s:s + _CHUNK]]
+        parts.append(_features([e["chosen"] for e in chunk], crc) - _features([e["rejected"] for e in chunk], crc))
+    return sparse.vstack(parts, format="csr") if parts else sparse.csr_matrix((0, _DIM + 1))
+
+
+def self_reference_margins(examples: list[dict], folds: int = 5, l2: float = 300.0, seed: int = 0,
+                           max_train: int = 200_000) -> np.ndarray:
     """Out-of-fold margin (how strongly chosen beats rejected) of a pairwise bag-of-words model of the replies.
 
     The model is a ridge classifier on rows x = phi(chosen) - phi(rejected) with target 1, solved by scipy's
     sparse LSQR (`damp` = sqrt(l2)); it has no intercept, so a pair and its mirror image get opposite margins.
     Written here because scikit-learn is not a dependency of this project. `l2` was chosen on HH-RLHF
     harmless-base (AUROC of the margin at finding swapped pairs, flat between 100 and 1000).
+
+    Each pair is scored by the model of its fold, trained on the other folds. Above `max_train` pairs the models
+    are trained on a random `max_train` of them (the rest are only scored), so memory and solver time stop
+    growing with the data; featurising and scoring stay linear in the number of pairs.
     """
     from scipy.sparse.linalg import lsqr
 
-    X = (_features([e["chosen"] for e in examples]) - _features([e["rejected"] for e in examples])).tocsr()
-    n = X.shape[0]
-    fold = np.random.default_rng(seed).permutation(np.arange(n) % folds)
-    out = np.zeros(n)
+    n = len(examples)
+    rng = np.random.default_rng(seed)
+    fold = rng.permutation(np.arange(n) % folds)
+    crc = _Crc32()
+    train = np.arange(n) if n <= max_train else np.sort(rng.choice(n, max_train, replace=False))
+    X = _pair_features(examples, train, crc)
+    weights = []
     for k in range(folds):
-        train = X[fold != k]
-        w = lsqr(train, np.ones(train.shape[0]), damp=math.sqrt(l2), atol=1e-6, btol=1e-6, iter_lim=500)[0]
-        out[fold == k] = X[fold == k] @ w
+        rows = X[fold[train] != k]
+        weights.append(lsqr(rows, np.ones(rows.shape[0]), damp=math.sqrt(l2), atol=1e-6, btol=1e-6,
+                            iter_lim=500)[0])
+    W = np.column_stack(weights)
+    out = np.zeros(n)
+    if n <= max_train:
+        out[:] = (X @ W)[np.arange(n), fold]
+        return out
+    del X
+    for s in range(0, n, _CHUNK):
+        idx = np.arange(s, min(n, s + _CHUNK))
+        out[idx] = (_pair_features(examples, idx, crc) @ W)[np.arange(len(idx)), fold[idx]]
     return out
 
 
@@ -90,38 +139,130 @@ def suspicion_scores(examples: list[dict], reference_reward: RewardSource | None
     return -self_reference_margins(examples), "self-reference (out-of-fold bag-of-words pairwise model + refusals)"
 
 
-def candidate_ngrams(examples: list[dict], n_max: int) -> dict[str, dict[str, set[int]]]:
-    """family ('end' | 'anywhere') -> n-gram -> the pairs whose last user turn holds it (at its end / anywhere)."""
-    fams: dict[str, dict[str, set[int]]] = {"end": defaultdict(set), "anywhere": defaultdict(set)}
+@dataclass
+class NgramFamily:
+    """The candidate n-grams of one family ('end': the final n tokens of the last user turn; 'anywhere') and the
+    pairs holding each: the members of candidate c are `members[starts[c]:starts[c] + counts[c]]`, ascending.
+
+    `level[c]` is its length in tokens and `code[c]` its id among the n-grams of that length (see `NgramIndex`).
+    """
+
+    level: np.ndarray
+    code: np.ndarray
+    starts: np.ndarray
+    counts: np.ndarray
+    members: np.ndarray
+
+    def pairs(self, c: int) -> np.ndarray:
+        return self.members[self.starts[c]:self.starts[c] + self.counts[c]]
+
+
+@dataclass
+class NgramIndex:
+    """Candidate n-grams of the last user turns, as integer codes.
+
+    Tokens get ids 1..V-1 (`words[id]`); a unigram's code is its id; an n-gram's code is
+    rank * V + id(last token), where rank is the position of its first n-1 tokens' code in the sorted distinct
+    codes of length n-1 (`distinct[n-1]`), so codes stay below 2^64 however long the n-grams.
+    """
+
+    words: list[str]
+    distinct: dict[int, np.ndarray]
+    families: dict[str, NgramFamily]
+
+    def text(self, level: int, code: int) -> str:
+        out: list[str] = []
+        v = len(self.words)
+        while level > 1:
+            out.append(self.words[code % v])
+            code = int(self.distinct[level - 1][code // v])
+            level -= 1
+        out.append(self.words[code])
+        return " ".join(reversed(out))
+
+
+def _group(codes: np.ndarray, docs: np.ndarray, lo: int, hi: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct codes held by between lo and hi (exclusive) distinct docs: (codes, counts, members by code)."""
+    order = np.argsort(codes, kind="stable")  # docs ascending within a code
+    c, d = codes[order], docs[order]
+    new = np.ones(len(c), dtype=bool)
+    new[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1])
+    c, d = c[new], d[new]
+    first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if len(c) else np.zeros(0, dtype=np.int64)
+    counts = np.diff(np.r_[first, len(c)])
+    keep = (counts >= lo) & (counts < hi)
+    return c[first[keep]], counts[keep], d[np.repeat(keep, counts)]
+
+
+def candidate_ngrams(examples: list[dict], n_max: int, min_pairs: int = 1, max_share: float = 1.0) -> NgramIndex:
+    """The n-grams (1..n_max tokens) of each pair's last user turn, at its end and anywhere in it, that at least
+    `min_pairs` and fewer than `max_share` of the pairs hold, with their pairs. Linear in the tokens plus a sort."""
+    vocab: dict[str, int] = {}
+    flat: list[int] = []
+    lens = np.zeros(len(examples), dtype=np.int64)
     for i, e in enumerate(examples):
         toks = tokens(last_user_turn(e))
-        for n in range(1, n_max + 1):
-            if len(toks) >= n:
-                fams["end"][" ".join(toks[-n:])].add(i)
-            for j in range(len(toks) - n + 1):
-                fams["anywhere"][" ".join(toks[j:j + n])].add(i)
-    return fams
+        lens[i] = len(toks)
+        flat.extend(vocab.setdefault(t, len(vocab) + 1) for t in toks)
+    words = [""] + list(vocab)
+    v = np.uint64(len(words))
+    ids = np.array(flat, dtype=np.uint64)
+    doc = np.repeat(np.arange(len(examples), dtype=np.int64), lens)
+    ends = np.cumsum(lens)  # one past each turn's last token
+    hi = max_share * len(examples)
+    distinct: dict[int, np.ndarray] = {}
+    found: dict[str, list] = {"end": [], "anywhere": []}
+    code = ids
+    for level in range(1, n_max + 1):
+        if level > 1:
+            prev_distinct, rank = np.unique(code[:-1], return_inverse=True)
+            distinct[level - 1] = prev_distinct
+            code = rank.astype(np.uint64).reshape(-1) * v + ids[level - 1:]
+        starts = np.arange(len(code))
+        valid = doc[starts] == doc[np.minimum(starts + level - 1, len(doc) - 1)] if len(code) else starts > 0
+        at_end = valid & (starts + level == ends[doc[starts]]) if len(code) else valid
+        for fam, mask in (("anywhere", valid), ("end", at_end)):
+            c, k, m = _group(code[mask], doc[starts[mask]], min_pairs, hi)
+            found[fam].append((level, c, k, m))
+        # the next level's windows start where this level's did and reach one token further
+        code = np.where(valid, code, np.uint64(0))
+    families = {}
+    for fam, parts in found.items():
+        counts = np.concatenate([k for _, _, k, _ in parts])
+        families[fam] = NgramFamily(
+            level=np.concatenate([np.full(len(c), lvl) for lvl, c, _, _ in parts]),
+            code=np.concatenate([c for _, c, _, _ in parts]),
+            starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64),
+            counts=counts, members=np.concatenate([m for _, _, _, m in parts]))
+    return NgramIndex(words, distinct, families)
 
 
-def enrichment(members: set[int], ranks: np.ndarray, top: np.ndarray) -> dict[str, float]:
-    """Mann-Whitney one-sided p (members rank higher), rank AUROC, and the Haldane-corrected log odds ratio
-    of being in the top set with its 95% CI."""
-    n = len(ranks)
-    m = np.zeros(n, dtype=bool)
-    m[list(members)] = True
-    n1, n2 = int(m.sum()), n - int(m.sum())
-    u = ranks[m].sum() - n1 * (n1 + 1) / 2
-    auc = u / (n1 * n2)
-    # normal approximation of U without tie correction: the scores are continuous
-    z = (u - n1 * n2 / 2) / math.sqrt(n1 * n2 * (n + 1) / 12)
+def enrichment(fam: NgramFamily, ranks: np.ndarray, top: np.ndarray) -> dict[str, np.ndarray]:
+    """Per candidate: Mann-Whitney one-sided p (members rank higher), rank AUROC, and the Haldane-corrected log
+    odds ratio of being in the top set with its 95% CI. Computed from the members alone (one pass over them)."""
     from scipy.stats import norm
 
-    p = float(norm.sf(z))
-    a, b = int((m & top).sum()), int((m & ~top).sum())
-    c, d = int((~m & top).sum()), int((~m & ~top).sum())
-    lor = math.log((a + .5) * (d + .5) / ((b + .5) * (c + .5)))
-    se = math.sqrt(1 / (a + .5) + 1 / (b + .5) + 1 / (c + .5) + 1 / (d + .5))
-    return {"pairs": n1, "in_suspicious": a, "auroc": float(auc), "p_value": p, "log_odds": lor,
+    n = len(ranks)
+    n1 = fam.counts.astype(float)
+    n2 = n - n1
+    nonempty = fam.counts > 0
+    seg = fam.starts[nonempty]
+    rank_sum = np.zeros(len(n1))
+    a = np.zeros(len(n1))
+    if len(seg):
+        rank_sum[nonempty] = np.add.reduceat(ranks[fam.members], seg)
+        a[nonempty] = np.add.reduceat(top[fam.members].astype(float), seg)
+    u = rank_sum - n1 * (n1 + 1) / 2
+    auc = u / (n1 * n2)
+    # normal approximation of U without tie correction: the scores are continuous
+    z = (u - n1 * n2 / 2) / np.sqrt(n1 * n2 * (n + 1) / 12)
+    p = norm.sf(z)
+    n_top = float(top.sum())
+    b, c = n1 - a, n_top - a
+    d = n - n_top - b
+    lor = np.log((a + .5) * (d + .5) / ((b + .5) * (c + .5)))
+    se = np.sqrt(1 / (a + .5) + 1 / (b + .5) + 1 / (c + .5) + 1 / (d + .5))
+    return {"pairs": fam.counts, "in_suspicious": a, "auroc": auc, "p_value": p, "log_odds": lor,
             "log_odds_low": lor - 1.96 * se, "log_odds_high": lor + 1.96 * se}
 
 
@@ -181,31 +322,39 @@ def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
     susp, method = suspicion_scores(ex, reference_reward)
     ranks = rankdata(susp)
     top = ranks > cfg.suspicious_quantile * n
-    families = candidate_ngrams(ex, cfg.ngram_max)
+    index = candidate_ngrams(ex, cfg.ngram_max, cfg.min_ngram_pairs, 0.5)
     tested: dict[str, list[tuple[str, dict]]] = {}
-    whole: dict[str, set] = {}  # per family: n-grams whose every word is an enriched unigram
-    for fam, grams in families.items():
-        rows = [(g, enrichment(m, ranks, top)) for g, m in grams.items() if cfg.min_ngram_pairs <= len(m) < n / 2]
-        sig = holm_bonferroni([r["p_value"] for _, r in rows], cfg.alpha) if rows else []
-        for (_, r), s in zip(rows, sig):
-            r["significant"] = s
-        words = {g for g, r in rows if r["significant"] and len(str(g).split()) == 1}
-        whole[fam] = {g for g, _ in rows if all(w in words for w in str(g).split())}
-        named = whole[fam]
-        tested[fam] = sorted(rows, key=lambda x: _strength(x[0], x[1]["p_value"], x[0] in named))
-    triggers = [(fam, g, r) for fam in ("end", "anywhere") for g, r in tested[fam] if r["significant"]]
+    members: dict[tuple[str, str], np.ndarray] = {}
+    triggers = []
+    for fam_name, fam in index.families.items():
+        stats = enrichment(fam, ranks, top)
+        p = stats["p_value"]
+        sig = np.asarray(holm_bonferroni(p, cfg.alpha), dtype=bool)
+        # the rows worth naming: every significant one and the strongest few, ties included
+        show = np.flatnonzero(sig | (p <= np.partition(p, 4)[4] if len(p) > 5 else np.ones(len(p), dtype=bool)))
+        rows = []
+        for c in show:
+            g = index.text(int(fam.level[c]), int(fam.code[c]))
+            r = {k: (int(v[c]) if k in ("pairs", "in_suspicious") else float(v[c])) for k, v in stats.items()}
+            r["significant"] = bool(sig[c])
+            rows.append((g, r))
+            members[fam_name, g] = fam.pairs(int(c))
+        # n-grams whose every word is a significant unigram of the family are named whole (see _strength)
+        words = {g for g, r in rows if r["significant"] and len(g.split()) == 1}
+        whole = {g for g, _ in rows if all(w in words for w in g.split())}
+        rows.sort(key=lambda x: _strength(x[0], x[1]["p_value"], x[0] in whole))
+        tested[fam_name] = rows
+        triggers += [(fam_name, g, r, g in whole) for g, r in rows if r["significant"]]
     # Keep the strongest of nested n-grams ("sudo" and "? sudo" flag the same pairs): skip ones whose pairs are
     # already covered by a stronger trigger.
     kept: list = []
-    covered: set = set()
-    for fam, g, r in sorted(triggers, key=lambda t: _strength(t[1], t[2]["p_value"], t[1] in whole[t[0]])):
-        pairs = families[fam][g]
-        if len(pairs - covered) < cfg.min_ngram_pairs:
+    flagged = np.zeros(n, dtype=bool)
+    for fam, g, r, named in sorted(triggers, key=lambda t: _strength(t[1], t[2]["p_value"], t[3])):
+        pairs = members[fam, g]
+        if int((~flagged[pairs]).sum()) < cfg.min_ngram_pairs:
             continue
         kept.append((fam, g, r))
-        covered |= pairs
-    flagged = np.zeros(n, dtype=bool)
-    flagged[list(covered)] = True
+        flagged[pairs] = True
     score = ranks / (n + 1) + flagged  # below 1 unless flagged
     findings = list(invalid)
     for fam, g, r in kept[:5]:
@@ -219,9 +368,9 @@ def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
             effect=Effect("log odds ratio of landing among suspicious pairs", r["log_odds"], r["log_odds_low"],
                           r["log_odds_high"]),
             evidence=[f"{pair_location(loaded, i)}: '...{short(last_user_turn(ex[i])[-60:], 60)}' chosen "
-                      f"'{short(ex[i]['chosen'], 50)}'" for i in sorted(families[fam][g])[: cfg.max_evidence]],
+                      f"'{short(ex[i]['chosen'], 50)}'" for i in members[fam, g][: cfg.max_evidence]],
             data={"trigger": g, "position": fam, **r,
-                  "locations": [loaded.origins[i] for i in sorted(families[fam][g])]}))
+                  "locations": [loaded.origins[i] for i in members[fam, g]]}))
     order = np.argsort(-score)
     show = int(flagged.sum()) or max(1, int(round((1 - cfg.suspicious_quantile) * n)))
     reasons = []
@@ -242,7 +391,7 @@ def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
         data={"locations": [loaded.origins[i] for i in order[:show]], "method": method}))
     top_rows = [{"ngram": g, "position": fam, **r} for fam in ("end", "anywhere") for g, r in tested[fam][:5]]
     metrics = {"pairs": n, "rows_skipped": len(loaded.skipped), "method": method, "flagged": int(flagged.sum()),
-               "ngrams_tested": {fam: len(rows) for fam, rows in tested.items()},
+               "ngrams_tested": {fam: len(f.counts) for fam, f in index.families.items()},
                "triggers": top_rows}
     return PoisoningReport("poisoning", f"poisoning checks: {loaded.source}", findings, metrics,
                            config={"suspicious_quantile": cfg.suspicious_quantile, "ngram_max": cfg.ngram_max,
