@@ -41,50 +41,126 @@ _DIM = 1 << 16  # hashed feature space of the self-reference model; collisions c
 _CHUNK = 20_000  # pairs featurised at a time: bounds the memory of the (row, column) arrays
 
 
-class _Crc32(dict):
-    """token -> crc32 of its UTF-8 bytes, computed once per distinct token."""
+_POLY = 0xEDB88320  # CRC-32 (zlib), bit-reflected
+
+
+def _mulmod(a: int, b: int) -> int:
+    """a * b modulo the CRC-32 polynomial, bit-reflected (zlib's multmodp)."""
+    m, p = 1 << 31, 0
+    while m:
+        if a & m:
+            p ^= b
+        m >>= 1
+        b = (b >> 1) ^ _POLY if b & 1 else b >> 1
+    return p
+
+
+class _Shift(dict):
+    """length L in bytes -> byte tables (4, 256) of the linear map M_L with crc32(A + B) = M_L(crc32(A)) ^ crc32(B)
+    for every B of L bytes (zlib's crc32_combine: M_L multiplies by x^(8L) modulo the polynomial)."""
+
+    def __missing__(self, length: int) -> np.ndarray:
+        x, power, k = 1 << 31, 1 << 30, 3  # x^0 and x^(2^0); multiply x^(8 * length) in by the bits of length
+        squares = [power]
+        for _ in range(64):
+            squares.append(_mulmod(squares[-1], squares[-1]))
+        n = length
+        while n:
+            if n & 1:
+                x = _mulmod(squares[k], x)
+            n >>= 1
+            k += 1
+        basis = np.array([_mulmod(x, 1 << i) for i in range(32)], dtype=np.uint32)
+        tables = np.zeros((4, 256), dtype=np.uint32)
+        for byte in range(4):
+            for bit in range(8):
+                step = 1 << bit
+                tables[byte, step:2 * step] = tables[byte, :step] ^ basis[8 * byte + bit]
+        value = self[length] = tables
+        return value
+
+    def apply(self, crc: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(crc), dtype=np.uint32)
+        order = np.argsort(lengths, kind="stable")
+        ls = lengths[order]
+        bounds = np.flatnonzero(np.r_[True, ls[1:] != ls[:-1], True]) if len(ls) else np.zeros(1, dtype=np.int64)
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            at = order[lo:hi]
+            c, t = crc[at], self[int(ls[lo])]
+            out[at] = t[0, c & 255] ^ t[1, (c >> 8) & 255] ^ t[2, (c >> 16) & 255] ^ t[3, c >> 24]
+        return out
+
+
+class _Vocab(dict):
+    """token -> id, with the crc32 and the UTF-8 length of each id's token in `crc` / `nbytes`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.crc: list[int] = []
+        self.nbytes: list[int] = []
+        self.shift = _Shift()
+        self._arrays = (np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int64))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """`crc` and `nbytes` as numpy arrays (extended by the ids added since the last call)."""
+        crc, nbytes = self._arrays
+        if len(crc) < len(self.crc):
+            self._arrays = (np.concatenate([crc, np.array(self.crc[len(crc):], dtype=np.uint32)]),
+                            np.concatenate([nbytes, np.array(self.nbytes[len(nbytes):], dtype=np.int64)]))
+        return self._arrays
 
     def __missing__(self, key: str) -> int:
-        value = self[key] = zlib.crc32(key.encode())
+        raw = key.encode()
+        self.crc.append(zlib.crc32(raw))
+        self.nbytes.append(len(raw))
+        value = self[key] = len(self.crc) - 1
         return value
 
 
-def _features(texts: list[str], crc: _Crc32 | None = None):
+_SPACE_CRC = zlib.crc32(b" ")
+
+
+def _features(texts: list[str], vocab: _Vocab | None = None):
     """Hashed unigram + bigram presence of each text -> sparse (N, _DIM + 1); the last column is 'refuses'.
 
-    A unigram's or bigram's ("a b") column is the crc32 of its text modulo _DIM.
+    A unigram's or bigram's ("a b") column is the crc32 of its text modulo _DIM; a bigram's crc is combined from
+    its words' (crc32 of "a", then " ", then "b"), so each distinct token is hashed once.
     """
     from scipy import sparse
 
-    crc = _Crc32() if crc is None else crc
+    vocab = _Vocab() if vocab is None else vocab
     flat: list[int] = []
-    flat2: list[int] = []
     lens = np.zeros(len(texts), dtype=np.int64)
     for r, t in enumerate(texts):
         toks = tokens(t)
         lens[r] = len(toks)
-        flat.extend(map(crc.__getitem__, toks))
-        flat2.extend(zlib.crc32(f"{a} {b}".encode()) for a, b in zip(toks, toks[1:]))
+        flat.extend(map(vocab.__getitem__, toks))
+    ids = np.array(flat, dtype=np.int64)
+    crc_of, nbytes_of = vocab.arrays()
+    crc, nbytes = crc_of[ids], nbytes_of[ids]
     doc = np.repeat(np.arange(len(texts), dtype=np.int64), lens)
-    doc2 = np.repeat(np.arange(len(texts), dtype=np.int64), np.maximum(lens - 1, 0))
+    same = np.flatnonzero(doc[1:] == doc[:-1])
+    first = vocab.shift.apply(crc[same], np.ones(len(same), dtype=np.int64)) ^ np.uint32(_SPACE_CRC)  # "a "
+    bigram = vocab.shift.apply(first, nbytes[same + 1]) ^ crc[same + 1]
     refusing = np.flatnonzero([is_refusal(t) for t in texts])
-    rows = np.concatenate([doc, doc2, refusing])
-    cols = np.concatenate([np.array(flat, dtype=np.int64) % _DIM, np.array(flat2, dtype=np.int64) % _DIM,
+    rows = np.concatenate([doc, doc[same], refusing])
+    cols = np.concatenate([crc.astype(np.int64) % _DIM, bigram.astype(np.int64) % _DIM,
                            np.full(len(refusing), _DIM, dtype=np.int64)])
-    key = np.unique(rows * (_DIM + 1) + cols)  # presence, not counts
+    key = np.sort(rows * (_DIM + 1) + cols)
+    key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key  # presence, not counts
     indptr = np.searchsorted(key, np.arange(len(texts) + 1, dtype=np.int64) * (_DIM + 1))
     return sparse.csr_matrix((np.ones(len(key)), (key % (_DIM + 1)).astype(np.int32), indptr),
                              shape=(len(texts), _DIM + 1))
 
 
-def _pair_features(examples: list[dict], idx: np.ndarray, crc: _Crc32):
+def _pair_features(examples: list[dict], idx: np.ndarray, vocab: _Vocab):
     """phi(chosen) - phi(rejected) of the pairs `idx`, built _CHUNK pairs at a time (CSR, zeros dropped)."""
     from scipy import sparse
 
     parts = []
     for s in range(0, len(idx), _CHUNK):
         chunk = [examples[i] for i in idx[s:s + _CHUNK]]
-        parts.append(_features([e["chosen"] for e in chunk], crc) - _features([e["rejected"] for e in chunk], crc))
+        parts.append(_features([e["chosen"] for e in chunk], vocab) - _features([e["rejected"] for e in chunk], vocab))
     return sparse.vstack(parts, format="csr") if parts else sparse.csr_matrix((0, _DIM + 1))
 
 
@@ -106,9 +182,9 @@ def self_reference_margins(examples: list[dict], folds: int = 5, l2: float = 300
     n = len(examples)
     rng = np.random.default_rng(seed)
     fold = rng.permutation(np.arange(n) % folds)
-    crc = _Crc32()
+    vocab = _Vocab()
     train = np.arange(n) if n <= max_train else np.sort(rng.choice(n, max_train, replace=False))
-    X = _pair_features(examples, train, crc)
+    X = _pair_features(examples, train, vocab)
     weights = []
     for k in range(folds):
         rows = X[fold[train] != k]
@@ -122,7 +198,7 @@ def self_reference_margins(examples: list[dict], folds: int = 5, l2: float = 300
     del X
     for s in range(0, n, _CHUNK):
         idx = np.arange(s, min(n, s + _CHUNK))
-        out[idx] = (_pair_features(examples, idx, crc) @ W)[np.arange(len(idx)), fold[idx]]
+        out[idx] = (_pair_features(examples, idx, vocab) @ W)[np.arange(len(idx)), fold[idx]]
     return out
 
 
