@@ -28,7 +28,7 @@ import numpy as np
 
 from ...report import Effect, Finding, Report, Severity
 from ...report.coverage import coverage, inconclusive_finding
-from ...report.stats import holm_bonferroni
+from ...report.stats import power_weights, weighted_holm
 from .text import data_findings, is_refusal, last_user_turn, load_pairs, pair_location, pair_prompt, short, tokens
 from .thresholds import ConsistencyConfig
 
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _DIM = 1 << 16  # hashed feature space of the self-reference model; collisions cost little at this size
+_MAX_ECHO = 0.1  # an n-gram echoed elsewhere in more than this share as many pairs as hold it is not tested
+_PRIOR_AUROC = 0.6  # the weakest trigger the test is tuned for: its pairs' suspicion rank AUROC (see power_weights)
 _CHUNK = 20_000  # pairs featurised at a time: bounds the memory of the (row, column) arrays
 
 
@@ -245,6 +247,7 @@ class NgramIndex:
     words: list[str]
     distinct: dict[int, np.ndarray]
     families: dict[str, NgramFamily]
+    vocab: dict[str, int] = field(default_factory=dict)
 
     def text(self, level: int, code: int) -> str:
         out: list[str] = []
@@ -272,7 +275,8 @@ def _group(codes: np.ndarray, docs: np.ndarray, lo: int, hi: float) -> tuple[np.
 
 def candidate_ngrams(examples: list[dict], n_max: int, min_pairs: int = 1, max_share: float = 1.0) -> NgramIndex:
     """The n-grams (1..n_max tokens) of each pair's last user turn, at its end and anywhere in it, that at least
-    `min_pairs` and fewer than `max_share` of the pairs hold, with their pairs. Linear in the tokens plus a sort."""
+    `min_pairs` and fewer than `max_share` of the pairs hold, with their pairs. An n-gram of two or more tokens is
+    made of words only ("sudo mode", not "? sudo"). Linear in the tokens plus a sort."""
     vocab: dict[str, int] = {}
     flat: list[int] = []
     lens = np.zeros(len(examples), dtype=np.int64)
@@ -283,6 +287,8 @@ def candidate_ngrams(examples: list[dict], n_max: int, min_pairs: int = 1, max_s
     words = [""] + list(vocab)
     v = np.uint64(len(words))
     ids = np.array(flat, dtype=np.uint64)
+    is_word = np.array([bool(w) and (w[0].isalnum() or w[0] == "'") for w in words])[ids.astype(np.int64)]
+    all_words = is_word
     doc = np.repeat(np.arange(len(examples), dtype=np.int64), lens)
     ends = np.cumsum(lens)  # one past each turn's last token
     hi = max_share * len(examples)
@@ -296,6 +302,9 @@ def candidate_ngrams(examples: list[dict], n_max: int, min_pairs: int = 1, max_s
             code = rank.astype(np.uint64).reshape(-1) * v + ids[level - 1:]
         starts = np.arange(len(code))
         valid = doc[starts] == doc[np.minimum(starts + level - 1, len(doc) - 1)] if len(code) else starts > 0
+        if level > 1:
+            all_words = all_words[:-1] & is_word[level - 1:]
+            valid &= all_words
         at_end = valid & (starts + level == ends[doc[starts]]) if len(code) else valid
         for fam, mask in (("anywhere", valid), ("end", at_end)):
             c, k, m = _group(code[mask], doc[starts[mask]], min_pairs, hi)
@@ -310,7 +319,62 @@ def candidate_ngrams(examples: list[dict], n_max: int, min_pairs: int = 1, max_s
             code=np.concatenate([c for _, c, _, _ in parts]),
             starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64),
             counts=counts, members=np.concatenate([m for _, _, _, m in parts]))
-    return NgramIndex(words, distinct, families)
+    return NgramIndex(words, distinct, families, vocab)
+
+
+def context_support(examples: list[dict], index: NgramIndex, chunk: int = _CHUNK) -> dict[str, np.ndarray]:
+    """Per family and candidate: in how many pairs the n-gram occurs in the rest of the conversation (the earlier
+    turns and either reply). A planted trigger lives in the last user turn only; a natural n-gram is echoed."""
+    v = np.uint64(len(index.words))
+    targets = {fam: {lvl: np.unique(f.code[f.level == lvl]) for lvl in np.unique(f.level).tolist()}
+               for fam, f in index.families.items()}
+    wanted = {lvl: np.unique(np.concatenate([t[lvl] for t in targets.values() if lvl in t]))
+              for lvl in {lvl for t in targets.values() for lvl in t}}
+    hits: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {lvl: [] for lvl in wanted}
+    for s in range(0, len(examples), chunk):
+        flat: list[int] = []
+        lens: list[int] = []
+        owner: list[int] = []
+        for i in range(s, min(len(examples), s + chunk)):
+            e = examples[i]
+            for text in [m["content"] for m in e["prompt"][:-1]] + [e["chosen"], e["rejected"]]:
+                toks = tokens(text)
+                flat.extend(index.vocab.get(t, 0) for t in toks)
+                lens.append(len(toks))
+                owner.append(i)
+        ids = np.array(flat, dtype=np.uint64)
+        text_of = np.repeat(np.arange(len(lens)), lens)
+        pair_of = np.repeat(np.array(owner, dtype=np.int64), lens)
+        code = ids
+        for level in range(1, max(wanted, default=0) + 1):
+            if level > 1:
+                prefix = index.distinct.get(level - 1, np.zeros(0, dtype=np.uint64))
+                pos = np.minimum(np.searchsorted(prefix, code[:-1]), max(len(prefix) - 1, 0))
+                known = (prefix[pos] == code[:-1]) if len(prefix) else np.zeros(len(code) - 1, dtype=bool)
+                known &= (text_of[:len(code) - 1] == text_of[level - 1:]) & (code[:-1] > 0)
+                code = np.where(known, pos.astype(np.uint64) * v + ids[level - 1:], np.uint64(0))
+            else:
+                code = np.where(ids > 0, ids, np.uint64(0))
+            if level in wanted:
+                at = np.flatnonzero(np.isin(code, wanted[level]) & (code > 0))
+                hits[level].append((code[at], pair_of[at]))
+    support = {lvl: (np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)) for lvl in wanted}
+    for lvl, parts in hits.items():
+        if parts:
+            c, d = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+            codes, counts, _ = _group(c, d, 1, np.inf)
+            support[lvl] = (codes, counts)
+    out = {}
+    for fam, f in index.families.items():
+        n_ctx = np.zeros(len(f.code), dtype=np.int64)
+        for lvl, (codes, counts) in support.items():
+            at = np.flatnonzero(f.level == lvl)
+            pos = np.searchsorted(codes, f.code[at])
+            ok = pos < len(codes)
+            ok[ok] = codes[pos[ok]] == f.code[at][ok]
+            n_ctx[at[ok]] = counts[pos[ok]]
+        out[fam] = n_ctx
+    return out
 
 
 def enrichment(fam: NgramFamily, ranks: np.ndarray, top: np.ndarray) -> dict[str, np.ndarray]:
@@ -399,26 +463,51 @@ def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
     ranks = rankdata(susp)
     top = ranks > cfg.suspicious_quantile * n
     index = candidate_ngrams(ex, cfg.ngram_max, cfg.min_ngram_pairs, 0.5)
+    echoed = context_support(ex, index)
+    stats = {fam: enrichment(f, ranks, top) for fam, f in index.families.items()}
+    # The hypotheses: one per distinct set of pairs held by an n-gram that the rest of the conversations do not echo.
+    # Both choices look at the text only, never at the labels or the suspicion scores, so the test stays valid.
+    tests = [(fam, c) for fam, f in index.families.items()
+             for c in np.flatnonzero(echoed[fam] <= _MAX_ECHO * f.counts).tolist()]
+    set_of: dict[bytes, int] = {}
+    hyp = np.array([set_of.setdefault(index.families[fam].pairs(c).tobytes(), len(set_of)) for fam, c in tests],
+                   dtype=np.int64)
+    first = np.unique(hyp, return_index=True)[1] if len(hyp) else np.zeros(0, dtype=np.int64)
+    p_h = np.array([stats[tests[i][0]]["p_value"][tests[i][1]] for i in first])
+    n_h = np.array([index.families[tests[i][0]].counts[tests[i][1]] for i in first], dtype=float)
+    weights = power_weights((_PRIOR_AUROC - 0.5) * np.sqrt(12 * n_h), cfg.alpha)
+    rejected = weighted_holm(p_h, weights, cfg.alpha)
+    significant = {fam: np.zeros(len(f.counts), dtype=bool) for fam, f in index.families.items()}
+    for (fam, c), h in zip(tests, hyp):
+        significant[fam][c] = rejected[h]
     tested: dict[str, list[tuple[str, dict]]] = {}
     members: dict[tuple[str, str], np.ndarray] = {}
     triggers = []
     for fam_name, fam in index.families.items():
-        stats = enrichment(fam, ranks, top)
-        p = stats["p_value"]
-        sig = np.asarray(holm_bonferroni(p, cfg.alpha), dtype=bool)
-        # the rows worth naming: every significant one and the strongest few, ties included
-        show = np.flatnonzero(sig | (p <= np.partition(p, 4)[4] if len(p) > 5 else np.ones(len(p), dtype=bool)))
-        rows = []
+        at = np.array([c for f, c in tests if f == fam_name], dtype=np.int64)
+        at_set = set(at.tolist())
+        p = np.ones(len(fam.counts))
+        p[at] = stats[fam_name]["p_value"][at]  # n-grams left out of the test are listed after the tested ones
+        sig = significant[fam_name]
+        # the rows worth naming: every significant one and the five strongest tested and untested ones
+        untested = np.setdiff1d(np.arange(len(p)), at)
+        raw = stats[fam_name]["p_value"]
+        show = np.union1d(np.flatnonzero(sig), np.union1d(at[np.argsort(raw[at], kind="stable")[:5]],
+                                                          untested[np.argsort(raw[untested], kind="stable")[:5]]))
+        rows, order_p = [], {}
         for c in show:
             g = index.text(int(fam.level[c]), int(fam.code[c]))
-            r = {k: (int(v[c]) if k in ("pairs", "in_suspicious") else float(v[c])) for k, v in stats.items()}
+            r = {k: (int(v[c]) if k in ("pairs", "in_suspicious") else float(v[c])) for k, v in stats[fam_name].items()}
+            r["tested"] = bool(c in at_set)
             r["significant"] = bool(sig[c])
+            r["echoed_in_pairs"] = int(echoed[fam_name][c])
             rows.append((g, r))
+            order_p[g] = float(p[c])
             members[fam_name, g] = fam.pairs(int(c))
         # n-grams whose every word is a significant unigram of the family are named whole (see _strength)
         words = {g for g, r in rows if r["significant"] and len(g.split()) == 1}
         whole = {g for g, _ in rows if all(w in words for w in g.split())}
-        rows.sort(key=lambda x: _strength(x[0], x[1]["p_value"], x[0] in whole))
+        rows.sort(key=lambda x: _strength(x[0], order_p[x[0]], x[0] in whole))
         tested[fam_name] = rows
         triggers += [(fam_name, g, r, g in whole) for g, r in rows if r["significant"]]
     # Keep the strongest of nested n-grams ("sudo" and "? sudo" flag the same pairs): skip ones whose pairs are
@@ -467,7 +556,9 @@ def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
         data={"locations": [loaded.origins[i] for i in order[:show]], "method": method}))
     top_rows = [{"ngram": g, "position": fam, **r} for fam in ("end", "anywhere") for g, r in tested[fam][:5]]
     metrics = {"pairs": n, "rows_skipped": len(loaded.skipped), "method": method, "flagged": int(flagged.sum()),
-               "ngrams_tested": {fam: len(f.counts) for fam, f in index.families.items()},
+               "ngrams_considered": {fam: len(f.counts) for fam, f in index.families.items()},
+               "ngrams_tested": {fam: int(sum(1 for f, _ in tests if f == fam)) for fam in index.families},
+               "hypotheses_tested": len(p_h),
                "triggers": top_rows}
     return PoisoningReport("poisoning", f"poisoning checks: {loaded.source}", findings, metrics,
                            config={"suspicious_quantile": cfg.suspicious_quantile, "ngram_max": cfg.ngram_max,
