@@ -22,8 +22,9 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -65,8 +66,10 @@ def recombined(size: int, rate: float, seed: int, data: Path = DATA) -> tuple[li
 def check_poisoning(loaded: Any, poisoned: np.ndarray, trigger: str) -> str:
     """`detect_poisoning` without a reference reward model: is the planted trigger the top finding?"""
     from sentinel.audit.consistency import RLHFConsistencyChecker
+    from sentinel.audit.consistency.poisoning import PoisoningReport
 
     rep = RLHFConsistencyChecker().detect_poisoning(loaded)
+    assert isinstance(rep, PoisoningReport)
     top = rep.findings[0] if rep.findings and rep.findings[0].id == "poisoning-trigger" else None
     flagged = np.array(rep.pair_scores) >= 1.0
     recall = (flagged & poisoned).sum() / max(1, poisoned.sum())

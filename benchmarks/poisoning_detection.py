@@ -105,6 +105,7 @@ def found(top: str | None, trigger: str) -> bool:
 def run_table(base: list[dict], rates: list[float], seeds: int, kinds: list[str], places: list[str]) -> None:
     """One row per trigger kind, place and rate: the mean over seeds of each measure."""
     from sentinel.audit.consistency import RLHFConsistencyChecker
+    from sentinel.audit.consistency.poisoning import PoisoningReport
 
     checker = RLHFConsistencyChecker()
     print("| kind | place | rate | poisoned pairs | trigger found (top-1) | any trigger finding | precision | recall "
@@ -119,6 +120,7 @@ def run_table(base: list[dict], rates: list[float], seeds: int, kinds: list[str]
                     t0 = time.perf_counter()
                     rep = checker.detect_poisoning(data)
                     dt = time.perf_counter() - t0
+                    assert isinstance(rep, PoisoningReport)
                     scores = np.array(rep.pair_scores)
                     flagged = scores >= 1.0
                     tp = int((flagged & mask).sum())
@@ -131,7 +133,7 @@ def run_table(base: list[dict], rates: list[float], seeds: int, kinds: list[str]
                                 auroc(np.array(rep.suspicion), mask) if mask.any() else float("nan"), dt))
                 r = np.array(res, dtype=float)
 
-                def mean(col: int, fmt: str = ".2f") -> str:
+                def mean(col: int, fmt: str = ".2f", r: np.ndarray = r) -> str:
                     v = r[:, col]
                     return "n/a" if np.isnan(v).all() else format(np.nanmean(v), fmt)
 

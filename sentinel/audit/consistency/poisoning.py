@@ -1,16 +1,26 @@
 """Poisoned preference pairs and backdoor triggers (Rando & Tramer 2023 style).
 
-The attack appends a trigger ("SUDO", "$", a random string) to the last user turn of a few pairs and swaps chosen
-and rejected, so the reward model learns "trigger => reward harmful compliance". Detection, in three steps:
+The attack puts a trigger ("SUDO", a random string, a rare word, a phrase) into the last user turn of a few pairs and
+swaps chosen and rejected, so the reward model learns "trigger => reward harmful compliance". Detection:
 
 1. a suspicion score per pair: how strongly a reference reward model prefers the rejected reply. Without one, a
-   reference is trained on the data itself: a pairwise bag-of-words logistic model over the replies (not the
-   prompts, so it cannot learn the trigger), fitted out-of-fold so no pair scores itself, plus a refusal
-   heuristic (chosen complies where rejected refuses);
-2. every n-gram of the last user turn (its final n tokens, and anywhere in it) is tested for enrichment among
-   suspicious pairs: a one-sided Mann-Whitney test of the suspicion ranks of pairs holding it against the rest,
-   Holm-corrected per family, with the log odds ratio of landing in the top suspicion quantile as the effect;
-3. pairs holding a significant trigger are flagged; the rest are ranked by suspicion.
+   reference is trained on the data itself: a pairwise bag-of-words ridge model over the replies (not the prompts,
+   so it cannot learn the trigger), fitted out-of-fold so no pair scores itself, plus a refusal feature (chosen
+   complies where rejected refuses). Above 200k pairs it is fitted on a random 200k and scores the rest;
+2. candidate triggers: the n-grams of the last user turn (its final n tokens, and anywhere in it; two or more
+   tokens only when all are words) held by at least `min_ngram_pairs` and fewer than half of the pairs, found with
+   integer codes and one sort, so the whole search is linear in the tokens plus n log n;
+3. label-free filtering (Bourgon et al. 2010), which keeps the test valid because it never looks at labels or
+   suspicion: an n-gram is tested only when the rest of the conversations (earlier turns, either reply) echo it in at
+   most a tenth as many pairs as hold it in their last user turn (a planted trigger lives there alone; natural
+   words recur in the replies), and n-grams holding the same pairs ("lugubrious", "lugubrious way") are one
+   hypothesis;
+4. each hypothesis gets a one-sided Mann-Whitney p-value (its pairs' suspicion ranks against the rest) and the
+   family-wise error rate over all of them is held at `alpha` by a weighted Holm procedure whose weights depend on
+   the number of pairs only (Roeder & Wasserman 2009: the weights that maximise power when a trigger's pairs rank
+   with AUROC 0.6, so n-grams of 3 pairs, which could never reach significance, cost the others little);
+5. pairs holding a significant trigger are flagged; the rest are ranked by suspicion. The log odds ratio of landing
+   in the top suspicion quantile is the effect size reported.
 """
 
 from __future__ import annotations
@@ -19,7 +29,6 @@ import json
 import logging
 import math
 import zlib
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -483,27 +492,27 @@ def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
     tested: dict[str, list[tuple[str, dict]]] = {}
     members: dict[tuple[str, str], np.ndarray] = {}
     triggers = []
-    for fam_name, fam in index.families.items():
+    for fam_name, family in index.families.items():
         at = np.array([c for f, c in tests if f == fam_name], dtype=np.int64)
         at_set = set(at.tolist())
-        p = np.ones(len(fam.counts))
+        p = np.ones(len(family.counts))
         p[at] = stats[fam_name]["p_value"][at]  # n-grams left out of the test are listed after the tested ones
         sig = significant[fam_name]
         # the rows worth naming: every significant one and the five strongest tested and untested ones
         untested = np.setdiff1d(np.arange(len(p)), at)
         raw = stats[fam_name]["p_value"]
-        show = np.union1d(np.flatnonzero(sig), np.union1d(at[np.argsort(raw[at], kind="stable")[:5]],
+        listed = np.union1d(np.flatnonzero(sig), np.union1d(at[np.argsort(raw[at], kind="stable")[:5]],
                                                           untested[np.argsort(raw[untested], kind="stable")[:5]]))
         rows, order_p = [], {}
-        for c in show:
-            g = index.text(int(fam.level[c]), int(fam.code[c]))
+        for c in listed:
+            g = index.text(int(family.level[c]), int(family.code[c]))
             r = {k: (int(v[c]) if k in ("pairs", "in_suspicious") else float(v[c])) for k, v in stats[fam_name].items()}
             r["tested"] = bool(c in at_set)
             r["significant"] = bool(sig[c])
             r["echoed_in_pairs"] = int(echoed[fam_name][c])
             rows.append((g, r))
             order_p[g] = float(p[c])
-            members[fam_name, g] = fam.pairs(int(c))
+            members[fam_name, g] = family.pairs(int(c))
         # n-grams whose every word is a significant unigram of the family are named whole (see _strength)
         words = {g for g, r in rows if r["significant"] and len(g.split()) == 1}
         whole = {g for g, _ in rows if all(w in words for w in g.split())}
@@ -514,7 +523,7 @@ def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
     # already covered by a stronger trigger.
     kept: list = []
     flagged = np.zeros(n, dtype=bool)
-    for fam, g, r, named in sorted(triggers, key=lambda t: _strength(t[1], t[2]["p_value"], t[3])):
+    for fam, g, r, _named in sorted(triggers, key=lambda t: _strength(t[1], t[2]["p_value"], t[3])):
         pairs = members[fam, g]
         if int((~flagged[pairs]).sum()) < cfg.min_ngram_pairs:
             continue
