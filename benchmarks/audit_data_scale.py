@@ -6,7 +6,8 @@ replies) combination used at most once, so no two pairs are equal. The four HH t
 rows, hence up to ~70M distinct pairs. A random-character trigger is appended to the last user turn of `--rate` of
 the pairs, whose replies are swapped (`poisoning_detection.poison`'s attack), so the poisoning check has something
 to find. Each (check, size) runs in a fresh subprocess, which reports its own peak RSS; the time of loading the rows
-into canonical pairs (`load_preferences`) is reported apart from the check's.
+into canonical pairs (`load_preferences`) is reported apart from the check's, whose CPU time is given beside its wall
+time (the two differ when the machine is shared).
 
     OMP_NUM_THREADS=1 python benchmarks/audit_data_scale.py --checks poisoning --sizes 10000 100000 1000000
 
@@ -92,10 +93,10 @@ def run_one(check: str, size: int, rate: float, seed: int) -> dict:
     t1 = time.perf_counter()
     loaded = load_preferences(rows, skip_invalid=True)
     del rows
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     summary = CHECKS[check](loaded, poisoned, trigger)
-    t3 = time.perf_counter()
-    return {"check": check, "pairs": size, "build_s": t1 - t0, "load_s": t2 - t1, "check_s": t3 - t2,
+    t3, c3 = time.perf_counter(), time.process_time()
+    return {"check": check, "pairs": size, "build_s": t1 - t0, "load_s": t2 - t1, "check_s": t3 - t2, "cpu_s": c3 - c2,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "result": summary}
 
 
@@ -110,19 +111,19 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_one(args.checks[0], args.sizes[0], args.rate, args.seed)))
         return
-    print("| check | pairs | load s | check s | s per 1k pairs | peak RSS MB | result |")
-    print("|---|---|---|---|---|---|---|")
+    print("| check | pairs | load s | check s (wall) | check s (CPU) | CPU s per 1k pairs | peak RSS MB | result |")
+    print("|---|---|---|---|---|---|---|---|")
     for check in args.checks:
         for size in args.sizes:
             out = subprocess.run([sys.executable, __file__, "--one", "--checks", check, "--sizes", str(size),
                                   "--rate", str(args.rate), "--seed", str(args.seed)],
                                  capture_output=True, text=True)
             if out.returncode:
-                print(f"| {check} | {size:,} | failed: {out.stderr.strip().splitlines()[-1:]} |||||", flush=True)
+                print(f"| {check} | {size:,} | failed: {out.stderr.strip().splitlines()[-1:]} ||||||", flush=True)
                 continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"| {check} | {size:,} | {r['load_s']:.1f} | {r['check_s']:.1f} | {1000 * r['check_s'] / size:.2f} "
-                  f"| {r['peak_rss_mb']:.0f} | {r['result']} |", flush=True)
+            print(f"| {check} | {size:,} | {r['load_s']:.1f} | {r['check_s']:.1f} | {r['cpu_s']:.1f} "
+                  f"| {1000 * r['cpu_s'] / size:.2f} | {r['peak_rss_mb']:.0f} | {r['result']} |", flush=True)
 
 
 if __name__ == "__main__":

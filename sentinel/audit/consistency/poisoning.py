@@ -339,7 +339,7 @@ def context_support(examples: list[dict], index: NgramIndex, chunk: int = _CHUNK
                for fam, f in index.families.items()}
     wanted = {lvl: np.unique(np.concatenate([t[lvl] for t in targets.values() if lvl in t]))
               for lvl in {lvl for t in targets.values() for lvl in t}}
-    hits: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {lvl: [] for lvl in wanted}
+    support = {lvl: np.zeros(len(codes), dtype=np.int64) for lvl, codes in wanted.items()}  # pairs echoing each
     for s in range(0, len(examples), chunk):
         flat: list[int] = []
         lens: list[int] = []
@@ -362,26 +362,16 @@ def context_support(examples: list[dict], index: NgramIndex, chunk: int = _CHUNK
                 known = (prefix[pos] == code[:-1]) if len(prefix) else np.zeros(len(code) - 1, dtype=bool)
                 known &= (text_of[:len(code) - 1] == text_of[level - 1:]) & (code[:-1] > 0)
                 code = np.where(known, pos.astype(np.uint64) * v + ids[level - 1:], np.uint64(0))
-            else:
-                code = np.where(ids > 0, ids, np.uint64(0))
             if level in wanted:
                 at = np.flatnonzero(np.isin(code, wanted[level]) & (code > 0))
-                hits[level].append((code[at], pair_of[at]))
-    support = {lvl: (np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)) for lvl in wanted}
-    for lvl, parts in hits.items():
-        if parts:
-            c, d = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-            codes, counts, _ = _group(c, d, 1, np.inf)
-            support[lvl] = (codes, counts)
+                codes, counts, _ = _group(code[at], pair_of[at], 1, np.inf)  # pairs of this chunk, once each
+                support[level][np.searchsorted(wanted[level], codes)] += counts
     out = {}
     for fam, f in index.families.items():
         n_ctx = np.zeros(len(f.code), dtype=np.int64)
-        for lvl, (codes, counts) in support.items():
+        for lvl, counts in support.items():
             at = np.flatnonzero(f.level == lvl)
-            pos = np.searchsorted(codes, f.code[at])
-            ok = pos < len(codes)
-            ok[ok] = codes[pos[ok]] == f.code[at][ok]
-            n_ctx[at[ok]] = counts[pos[ok]]
+            n_ctx[at] = counts[np.searchsorted(wanted[lvl], f.code[at])]
         out[fam] = n_ctx
     return out
 
