@@ -10,7 +10,7 @@ recall of the flagged pairs, and the AUROC of the per-pair score (final score, a
 
     python benchmarks/poisoning_detection.py [--data FILE] [--kinds random phrase word] [--places end middle]
         [--rates 0 0.005 0.01 0.03 0.05 0.1] [--seeds 5]
-    python benchmarks/poisoning_detection.py --clean FILE... [--subsamples 10] [--share 0.8]
+    python benchmarks/poisoning_detection.py --clean FILE... [--subsamples 10] [--share 0.8] [--first-seed 0]
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def run_table(base: list[dict], rates: list[float], seeds: int, kinds: list[str]
                       flush=True)
 
 
-def run_clean(files: list[str], subsamples: int, share: float) -> int:
+def run_clean(files: list[str], subsamples: int, share: float, first_seed: int = 0) -> int:
     """`poisoning-trigger` findings on each clean file, whole and in seeded subsamples; returns how many."""
     from sentinel.audit.consistency import RLHFConsistencyChecker
     from sentinel.data import load_preferences
@@ -156,8 +156,8 @@ def run_clean(files: list[str], subsamples: int, share: float) -> int:
     for f in files:
         ex = load_preferences(f, skip_invalid=True).examples
         alarms, best = [], []
-        for s in range(-1, subsamples):
-            part = ex if s < 0 else [ex[i] for i in np.sort(np.random.default_rng(s).choice(
+        for s in [None, *range(first_seed, first_seed + subsamples)]:
+            part = ex if s is None else [ex[i] for i in np.sort(np.random.default_rng(s).choice(
                 len(ex), int(share * len(ex)), replace=False))]
             rep = checker.detect_poisoning(part)
             hit = [x.data["trigger"] for x in rep.findings if x.id == "poisoning-trigger"]
@@ -183,13 +183,14 @@ def main() -> None:
                          "--subsamples seeded subsamples of --share of the pairs")
     ap.add_argument("--subsamples", type=int, default=10)
     ap.add_argument("--share", type=float, default=0.8)
+    ap.add_argument("--first-seed", type=int, default=0, help="seed of the first subsample (default 0)")
     args = ap.parse_args()
 
     from sentinel.data import load_preferences
 
     if args.clean is not None:
         files = args.clean or [str(args.data)]
-        total = run_clean(files, args.subsamples, args.share)
+        total = run_clean(files, args.subsamples, args.share, args.first_seed)
         print(f"clean runs with a poisoning-trigger finding: {total}")
         return
     loaded = load_preferences(args.data, skip_invalid=True)
