@@ -102,12 +102,13 @@ def found(top: str | None, trigger: str) -> bool:
     return within(a, b) or within(b, a)
 
 
-def run_table(base: list[dict], rates: list[float], seeds: int, kinds: list[str], places: list[str]) -> None:
+def run_table(base: list[dict], rates: list[float], seeds: int, kinds: list[str], places: list[str],
+              alpha: float = 0.05) -> None:
     """One row per trigger kind, place and rate: the mean over seeds of each measure."""
     from sentinel.audit.consistency import RLHFConsistencyChecker
     from sentinel.audit.consistency.poisoning import PoisoningReport
 
-    checker = RLHFConsistencyChecker()
+    checker = RLHFConsistencyChecker(alpha=alpha)
     print("| kind | place | rate | poisoned pairs | trigger found (top-1) | any trigger finding | precision | recall "
           "| AUROC (final) | AUROC (suspicion only) | s/run |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -143,12 +144,12 @@ def run_table(base: list[dict], rates: list[float], seeds: int, kinds: list[str]
                       flush=True)
 
 
-def run_clean(files: list[str], subsamples: int, share: float, first_seed: int = 0) -> int:
+def run_clean(files: list[str], subsamples: int, share: float, first_seed: int = 0, alpha: float = 0.05) -> int:
     """`poisoning-trigger` findings on each clean file, whole and in seeded subsamples; returns how many."""
     from sentinel.audit.consistency import RLHFConsistencyChecker
     from sentinel.data import load_preferences
 
-    checker = RLHFConsistencyChecker()
+    checker = RLHFConsistencyChecker(alpha=alpha)
     print("| file | pairs | runs (whole + subsamples) | runs with a poisoning-trigger finding | smallest p of a tested "
           "n-gram (median over runs) |")
     print("|---|---|---|---|---|")
@@ -183,6 +184,7 @@ def main() -> None:
                          "--subsamples seeded subsamples of --share of the pairs")
     ap.add_argument("--subsamples", type=int, default=10)
     ap.add_argument("--share", type=float, default=0.8)
+    ap.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate of the trigger search")
     ap.add_argument("--first-seed", type=int, default=0, help="seed of the first subsample (default 0)")
     args = ap.parse_args()
 
@@ -190,12 +192,12 @@ def main() -> None:
 
     if args.clean is not None:
         files = args.clean or [str(args.data)]
-        total = run_clean(files, args.subsamples, args.share, args.first_seed)
+        total = run_clean(files, args.subsamples, args.share, args.first_seed, args.alpha)
         print(f"clean runs with a poisoning-trigger finding: {total}")
         return
     loaded = load_preferences(args.data, skip_invalid=True)
     print(f"{args.data}: {len(loaded.examples)} valid pairs ({len(loaded.skipped)} invalid rows skipped)")
-    run_table(loaded.examples, args.rates, args.seeds, args.kinds, args.places)
+    run_table(loaded.examples, args.rates, args.seeds, args.kinds, args.places, args.alpha)
 
 
 if __name__ == "__main__":
