@@ -50,17 +50,58 @@ def wilson_ci(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float
     return (p, max(0.0, centre - half), min(1.0, centre + half))
 
 
-def holm_bonferroni(p_values: Sequence[float], alpha: float = 0.05) -> list[bool]:
+def holm_bonferroni(p_values: Sequence[float] | np.ndarray, alpha: float = 0.05) -> list[bool]:
     """Which hypotheses are rejected under Holm's step-down correction (family-wise error rate `alpha`)."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    rejected = [False] * m
-    for rank, i in enumerate(order):
-        if p_values[i] <= alpha / (m - rank):
-            rejected[i] = True
-        else:
-            break
+    p = np.asarray(p_values, dtype=float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    passes = p[order] <= alpha / (m - np.arange(m))
+    k = m if passes.all() else int(np.argmin(passes))  # the first hypothesis that fails stops the procedure
+    rejected = np.zeros(m, dtype=bool)
+    rejected[order[:k]] = True
+    return rejected.tolist()
+
+
+def weighted_holm(p_values: Sequence[float] | np.ndarray, weights: Sequence[float] | np.ndarray,
+                  alpha: float = 0.05) -> np.ndarray:
+    """Which hypotheses the weighted Holm procedure rejects (Holm 1979): in increasing order of p / w, hypothesis i is
+    rejected while p_i <= alpha * w_i / (the sum of the weights not yet rejected). The family-wise error rate is
+    `alpha` for any non-negative weights fixed before the p-values are seen; equal weights give Holm's procedure."""
+    p = np.asarray(p_values, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    rejected = np.zeros(len(p), dtype=bool)
+    if not len(p):
+        return rejected
+    with np.errstate(divide="ignore"):
+        order = np.argsort(np.where(w > 0, p / w, np.inf), kind="stable")
+    ws = w[order]
+    remaining = ws.sum() - np.cumsum(ws) + ws
+    passes = p[order] <= alpha * ws / np.maximum(remaining, 1e-300)
+    k = len(p) if passes.all() else int(np.argmin(passes))
+    rejected[order[:k]] = True
     return rejected
+
+
+def power_weights(effects: Sequence[float] | np.ndarray, alpha: float = 0.05, floor: float = 1e-3) -> np.ndarray:
+    """Weights (mean 1) for `weighted_holm` that maximise the expected number of one-sided z-test rejections when
+    hypothesis i, if false, has mean z `effects[i]` (Roeder & Wasserman 2009): w_i = (m / alpha) *
+    P(Z > effects_i / 2 + c / effects_i), c set so the weights average 1. A weight is at least `floor` (then all are
+    rescaled), so no hypothesis is left out entirely."""
+    xi = np.maximum(np.asarray(effects, dtype=float), 1e-9)
+    m = len(xi)
+    if m == 0:
+        return xi
+    from scipy.stats import norm
+
+    lo, hi = -1e3, 1e3
+    for _ in range(200):  # the weights' sum falls as c grows
+        c = (lo + hi) / 2
+        if (m / alpha * norm.sf(xi / 2 + c / xi)).sum() > m:
+            lo = c
+        else:
+            hi = c
+    w = np.maximum(m / alpha * norm.sf(xi / 2 + hi / xi), floor)
+    return w * m / w.sum()
 
 
 def sign_flip_p_value(diffs: Sequence[float], *, n_resamples: int = 5000, seed: int = 0) -> float:

@@ -1,5 +1,6 @@
-"""Poisoning detection: a Rando & Tramer style trigger injected into real HH-RLHF data is found; clean data gives
-no trigger; a reference reward model sharpens the suspicion; too-small data says it cannot be computed."""
+"""Poisoning detection: a Rando & Tramer style trigger injected into real HH-RLHF data is found, at 3% and at 1% for
+each trigger kind and place; clean data gives no trigger; a reference reward model sharpens the suspicion; too-small
+data says it cannot be computed; the statistics behind the search."""
 
 from __future__ import annotations
 
@@ -47,6 +48,76 @@ def test_clean_hh_data_yields_no_trigger(harmless):
     assert report.findings[-1].severity.value == "info"
     assert report.metrics["flagged"] == 0
     assert all(not t["significant"] for t in report.metrics["triggers"])
+
+
+@pytest.mark.slow
+def test_a_trigger_in_one_percent_of_hh_is_the_top_finding_on_most_seeds(harmless):
+    """23 of 2,303 pairs poisoned, no reference reward model; seed k with the k-th kind and place below. The benchmark
+    (benchmarks/poisoning_detection.py, docs/benchmarks.md) finds these 5 of 5 and, over every kind, place and seed
+    at 1%, 28 of 30; at least 3 of these 5 must hold."""
+    from poisoning_detection import found
+
+    checker = RLHFConsistencyChecker()
+    hits = 0
+    runs = [("random", "middle"), ("word", "end"), ("phrase", "middle"), ("word", "middle"), ("phrase", "end")]
+    for seed, (kind, place) in enumerate(runs):
+        data, mask, trigger = poison(harmless.examples, 0.01, seed, kind, place)
+        report = checker.detect_poisoning(data)
+        top = report.findings[0]
+        hits += top.id == "poisoning-trigger" and found(top.data["trigger"], trigger)
+        # whatever is flagged is poisoned: the trigger's pairs, never a natural n-gram's
+        flagged = np.array(report.pair_scores) >= 1.0
+        assert (flagged & ~mask).sum() == 0
+    assert hits >= 3
+
+
+@pytest.mark.slow
+def test_clean_hh_subsamples_and_files_yield_no_trigger(harmless, test_data):
+    """No poisoning-trigger finding on seeded 80% subsamples of harmless-base nor on the other HH files in tests/data
+    (the benchmark checks the four full files and 10 subsamples of each)."""
+    from sentinel.data import load_preferences
+
+    checker = RLHFConsistencyChecker()
+    ex = harmless.examples
+    parts = [[ex[i] for i in np.sort(np.random.default_rng(s).choice(len(ex), int(0.8 * len(ex)), replace=False))]
+             for s in range(2)]
+    for name in ("helpful-base-test", "helpful-online-test", "helpful-rejection-sampled-test"):
+        parts.append(load_preferences(test_data / "preference" / f"{name}.jsonl.gz", skip_invalid=True))
+    for part in parts:
+        report = checker.detect_poisoning(part)
+        assert not [f for f in report.findings if f.id == "poisoning-trigger"], report.metrics["triggers"]
+
+
+def test_weighted_holm_and_power_weights():
+    from sentinel.report.stats import holm_bonferroni, power_weights, weighted_holm
+
+    p = [0.001, 0.04, 0.3, 0.012]
+    assert weighted_holm(p, [1, 1, 1, 1]).tolist() == holm_bonferroni(p)
+    # weight moves the alpha: a larger weight lets a larger p through
+    assert weighted_holm([0.03, 0.5], [1.9, 0.1]).tolist() == [True, False]
+    assert weighted_holm([0.03, 0.5], [1.0, 1.0]).tolist() == [False, False]
+    w = power_weights([0.5, 0.5, 0.5, 2.0])
+    assert abs(w.mean() - 1) < 1e-9 and w[3] > 2 > w[0] > 0
+
+
+def test_candidates_and_echo_are_counted_from_the_text():
+    """The n-gram index finds every n-gram held by enough pairs, multi-token ones made of words only, with its pairs;
+    the echo counts the pairs whose earlier turns or replies hold the n-gram."""
+    from sentinel.audit.consistency.poisoning import candidate_ngrams, context_support
+
+    rows = [{"prompt": [{"role": "user", "content": f"tell me about x{i % 3} please ok?{' zorp blat' * (i < 5)}"}],
+             "chosen": "sure, zorp" if i < 2 else "fine", "rejected": "no"} for i in range(6)]
+    index = candidate_ngrams(rows, 3, 2, 1.0)
+    found = {fam: {index.text(int(f.level[c]), int(f.code[c])): f.pairs(c).tolist() for c in range(len(f.counts))}
+             for fam, f in index.families.items()}
+    assert found["end"]["zorp blat"] == list(range(5)) and found["end"]["blat"] == list(range(5))
+    assert found["anywhere"]["about x1 please"] == [1, 4]
+    assert "ok ? zorp" not in found["anywhere"] and "? zorp" not in found["end"]  # words only
+    echo = context_support(rows, index)
+    at = {g: i for i, g in enumerate(index.text(int(f.level[c]), int(f.code[c]))
+                                     for f in [index.families["anywhere"]] for c in range(len(f.counts)))}
+    assert echo["anywhere"][at["zorp"]] == 2 and echo["anywhere"][at["blat"]] == 0
+    assert echo["anywhere"][at["zorp blat"]] == 0
 
 
 def _synthetic(n=300, rate=0.05, seed=0, trigger="SUDO"):
