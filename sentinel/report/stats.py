@@ -1,6 +1,12 @@
 """Statistics shared by the auditors: confidence intervals and multiple-testing correction.
 
-Pure numpy/scipy; every function is deterministic for a given seed.
+Pure numpy/scipy; every function is deterministic for a given seed. The Wilson interval is scipy's
+(`binomtest(...).proportion_ci(method="wilson")`). Written here, because scipy has no equivalent that gives the same
+results: Holm's step-down correction and its weighted form (scipy.stats has only Benjamini-Hochberg), the sign-flip
+test (`scipy.stats.permutation_test` enumerates every sign pattern exactly below 2^n resamples, so its p-values, and
+every audit verdict pinned by the tests, would change for small case counts) and the percentile bootstrap
+(`scipy.stats.bootstrap` draws another random stream, which would move every published interval, and loops in
+Python over a statistic that is not vectorised).
 """
 
 from __future__ import annotations
@@ -40,14 +46,10 @@ def wilson_ci(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float
     """Rate and Wilson score (1 - alpha) interval for a binomial proportion; NaNs when n == 0."""
     if n == 0:
         return (math.nan, math.nan, math.nan)
-    from scipy.stats import norm
+    from scipy.stats import binomtest
 
-    z = float(norm.ppf(1 - alpha / 2))
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (p, max(0.0, centre - half), min(1.0, centre + half))
+    ci = binomtest(successes, n).proportion_ci(confidence_level=1 - alpha, method="wilson")
+    return (successes / n, max(0.0, float(ci.low)), min(1.0, float(ci.high)))
 
 
 def holm_bonferroni(p_values: Sequence[float] | np.ndarray, alpha: float = 0.05) -> list[bool]:
