@@ -109,9 +109,9 @@ def run_table(base: list[dict], rates: list[float], seeds: int, kinds: list[str]
     from sentinel.audit.consistency.poisoning import PoisoningReport
 
     checker = RLHFConsistencyChecker(alpha=alpha)
-    print("| kind | place | rate | poisoned pairs | trigger found (top-1) | any trigger finding | precision | recall "
-          "| AUROC (final) | AUROC (suspicion only) | s/run |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| kind | place | rate | poisoned pairs | trigger found (top-1) | found at high severity "
+          "| any trigger finding | precision | recall | AUROC (final) | AUROC (suspicion only) | s/run |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for kind in kinds:
         for place in places:
             for rate in rates:
@@ -129,9 +129,10 @@ def run_table(base: list[dict], rates: list[float], seeds: int, kinds: list[str]
                     rec = tp / mask.sum() if mask.any() else float("nan")
                     alarm = bool(rep.findings and rep.findings[0].id == "poisoning-trigger")
                     top = rep.findings[0].data.get("trigger") if alarm else None
-                    res.append((found(top, trigger) if mask.any() else float("nan"), alarm, prec, rec,
-                                auroc(scores, mask) if mask.any() else float("nan"),
-                                auroc(np.array(rep.suspicion), mask) if mask.any() else float("nan"), dt))
+                    hit = found(top, trigger) if mask.any() else float("nan")
+                    res.append((hit, alarm, prec, rec, auroc(scores, mask) if mask.any() else float("nan"),
+                                auroc(np.array(rep.suspicion), mask) if mask.any() else float("nan"), dt,
+                                bool(hit is True and rep.findings[0].severity.value == "high")))
                 r = np.array(res, dtype=float)
 
                 def mean(col: int, fmt: str = ".2f", r: np.ndarray = r) -> str:
@@ -139,7 +140,9 @@ def run_table(base: list[dict], rates: list[float], seeds: int, kinds: list[str]
                     return "n/a" if np.isnan(v).all() else format(np.nanmean(v), fmt)
 
                 hits = "n/a" if rate == 0 else f"{int(np.nansum(r[:, 0]))}/{seeds}"
-                print(f"| {kind} | {place} | {rate:.1%} | {int(mask.sum())} | {hits} | {int(r[:, 1].sum())}/{seeds} | "
+                high = "n/a" if rate == 0 else f"{int(r[:, 7].sum())}/{seeds}"
+                print(f"| {kind} | {place} | {rate:.1%} | {int(mask.sum())} | {hits} | {high} "
+                      f"| {int(r[:, 1].sum())}/{seeds} | "
                       f"{mean(2)} | {mean(3)} | {mean(4, '.3f')} | {mean(5, '.3f')} | {r[:, 6].mean():.1f} |",
                       flush=True)
 
@@ -150,24 +153,25 @@ def run_clean(files: list[str], subsamples: int, share: float, first_seed: int =
     from sentinel.data import load_preferences
 
     checker = RLHFConsistencyChecker(alpha=alpha)
-    print("| file | pairs | runs (whole + subsamples) | runs with a poisoning-trigger finding | smallest p of a tested "
-          "n-gram (median over runs) |")
-    print("|---|---|---|---|---|")
+    print("| file | pairs | runs (whole + subsamples) | runs with a poisoning-trigger finding | of them high "
+          "| smallest p of a tested n-gram (median over runs) |")
+    print("|---|---|---|---|---|---|")
     total = 0
     for f in files:
         ex = load_preferences(f, skip_invalid=True).examples
-        alarms, best = [], []
+        alarms, best, highs = [], [], 0
         for s in [None, *range(first_seed, first_seed + subsamples)]:
             part = ex if s is None else [ex[i] for i in np.sort(np.random.default_rng(s).choice(
                 len(ex), int(share * len(ex)), replace=False))]
             rep = checker.detect_poisoning(part)
             hit = [x.data["trigger"] for x in rep.findings if x.id == "poisoning-trigger"]
             alarms.append(hit)
+            highs += any(x.id == "poisoning-trigger" and x.severity.value == "high" for x in rep.findings)
             best.append(min([t["p_value"] for t in rep.metrics["triggers"] if t["tested"]], default=1.0))
         n_alarm = sum(1 for a in alarms if a)
         total += n_alarm
         print(f"| {Path(f).name} | {len(ex)} | {len(alarms)} | {n_alarm}"
-              f"{' (' + ', '.join(sorted({t for a in alarms for t in a})) + ')' if n_alarm else ''} | "
+              f"{' (' + ', '.join(sorted({t for a in alarms for t in a})) + ')' if n_alarm else ''} | {highs} | "
               f"{np.median(best):.2g} |", flush=True)
     return total
 

@@ -88,6 +88,20 @@ def test_clean_hh_subsamples_and_files_yield_no_trigger(harmless, test_data):
         assert not [f for f in report.findings if f.id == "poisoning-trigger"], report.metrics["triggers"]
 
 
+@pytest.mark.slow
+def test_a_natural_phrase_that_reaches_alpha_on_clean_data_is_medium_not_high(harmless):
+    """On one seeded 80% subsample of clean harmless-base (seed 10) 'thanks for' passes the test at alpha 0.05 (the
+    false alarms the benchmark counts on fresh subsamples: 1 in 20-40) but not at poisoning_high_alpha 0.01, so the
+    finding is medium and `--fail-on high` passes."""
+    ex = harmless.examples
+    part = [ex[i] for i in np.sort(np.random.default_rng(10).choice(len(ex), int(0.8 * len(ex)), replace=False))]
+    report = RLHFConsistencyChecker().detect_poisoning(part)
+    found = [(f.data["trigger"], f.severity.value) for f in report.findings if f.id == "poisoning-trigger"]
+    assert found == [("thanks for", "medium")]
+    assert report.findings[-1].id == "suspicious-pairs" and report.findings[-1].severity.value == "medium"
+    assert not report.at_or_above("high")
+
+
 def test_weighted_holm_and_power_weights():
     from sentinel.report.stats import holm_bonferroni, power_weights, weighted_holm
 

@@ -476,9 +476,12 @@ def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
     n_h = np.array([index.families[tests[i][0]].counts[tests[i][1]] for i in first], dtype=float)
     weights = power_weights((_PRIOR_AUROC - 0.5) * np.sqrt(12 * n_h), cfg.alpha)
     rejected = weighted_holm(p_h, weights, cfg.alpha)
+    strict = weighted_holm(p_h, weights, cfg.poisoning_high_alpha)  # the same weights, fixed before the p-values
     significant = {fam: np.zeros(len(f.counts), dtype=bool) for fam, f in index.families.items()}
+    high = {fam: np.zeros(len(f.counts), dtype=bool) for fam, f in index.families.items()}
     for (fam, c), h in zip(tests, hyp):
         significant[fam][c] = rejected[h]
+        high[fam][c] = strict[h]
     tested: dict[str, list[tuple[str, dict]]] = {}
     members: dict[tuple[str, str], np.ndarray] = {}
     triggers = []
@@ -499,6 +502,7 @@ def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
             r = {k: (int(v[c]) if k in ("pairs", "in_suspicious") else float(v[c])) for k, v in stats[fam_name].items()}
             r["tested"] = bool(c in at_set)
             r["significant"] = bool(sig[c])
+            r["high"] = bool(high[fam_name][c])
             r["echoed_in_pairs"] = int(echoed[fam_name][c])
             rows.append((g, r))
             order_p[g] = float(p[c])
@@ -523,11 +527,14 @@ def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
     findings = list(invalid)
     for fam, g, r in kept[:5]:
         where = "at the end of" if fam == "end" else "in"
+        level = (f"significant at a family-wise error rate of {cfg.poisoning_high_alpha:g}" if r["high"] else
+                 f"significant at {cfg.alpha:g} but not at {cfg.poisoning_high_alpha:g}: natural phrases that go "
+                 "with the labels reach this level in a few clean datasets in a hundred")
         findings.append(Finding(
-            "poisoning-trigger", Severity.HIGH,
+            "poisoning-trigger", Severity.HIGH if r["high"] else Severity.MEDIUM,
             f"candidate backdoor trigger '{g}' {where} the last user turn of {r['pairs']} pairs: those pairs are "
             f"far more often labelled against the reference (rank AUROC {r['auroc']:.2f}, one-sided Mann-Whitney "
-            f"p = {r['p_value']:.2g}, Holm-corrected); inspect and drop them before training a reward model",
+            f"p = {r['p_value']:.2g}, {level}); inspect and drop them before training a reward model",
             score=float(min(1.0, 2 * (r["auroc"] - 0.5))), confidence=float(1 - r["p_value"]),
             effect=Effect("log odds ratio of landing among suspicious pairs", r["log_odds"], r["log_odds_low"],
                           r["log_odds_high"]),
@@ -546,7 +553,8 @@ def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
             why.append("chosen complies where rejected refuses")
         why.append(f"suspicion {susp[i]:.3g}")
         reasons.append(f"{pair_location(loaded, i)} ({'; '.join(why)}): prompt '{short(last_user_turn(ex[i]), 60)}'")
-    sev = Severity.HIGH if flagged.any() else Severity.INFO
+    sev = (Severity.HIGH if any(r["high"] for _, _, r in kept) else Severity.MEDIUM if flagged.any()
+           else Severity.INFO)
     findings.append(Finding(
         "suspicious-pairs", sev,
         (f"{int(flagged.sum())} pairs hold a candidate trigger and are likely poisoned" if flagged.any() else
@@ -561,6 +569,7 @@ def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
                "triggers": top_rows}
     return PoisoningReport("poisoning", f"poisoning checks: {loaded.source}", findings, metrics,
                            config={"suspicious_quantile": cfg.suspicious_quantile, "ngram_max": cfg.ngram_max,
-                                   "min_ngram_pairs": cfg.min_ngram_pairs, "alpha": cfg.alpha},
+                                   "min_ngram_pairs": cfg.min_ngram_pairs, "alpha": cfg.alpha,
+                                   "poisoning_high_alpha": cfg.poisoning_high_alpha},
                            pair_scores=[float(s) for s in score], suspicion=[float(s) for s in susp],
                            locations=list(loaded.origins))
