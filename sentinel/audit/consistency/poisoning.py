@@ -476,7 +476,8 @@ def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
     n_h = np.array([index.families[tests[i][0]].counts[tests[i][1]] for i in first], dtype=float)
     weights = power_weights((_PRIOR_AUROC - 0.5) * np.sqrt(12 * n_h), cfg.alpha)
     rejected = weighted_holm(p_h, weights, cfg.alpha)
-    strict = weighted_holm(p_h, weights, cfg.poisoning_high_alpha)  # the same weights, fixed before the p-values
+    high_alpha = min(cfg.poisoning_high_alpha, cfg.alpha)
+    strict = weighted_holm(p_h, weights, high_alpha)  # the same weights, fixed before the p-values
     significant = {fam: np.zeros(len(f.counts), dtype=bool) for fam, f in index.families.items()}
     high = {fam: np.zeros(len(f.counts), dtype=bool) for fam, f in index.families.items()}
     for (fam, c), h in zip(tests, hyp):
@@ -527,8 +528,8 @@ def detect_poisoning(dataset: DataSource, cfg: ConsistencyConfig | None = None,
     findings = list(invalid)
     for fam, g, r in kept[:5]:
         where = "at the end of" if fam == "end" else "in"
-        level = (f"significant at a family-wise error rate of {cfg.poisoning_high_alpha:g}" if r["high"] else
-                 f"significant at {cfg.alpha:g} but not at {cfg.poisoning_high_alpha:g}: natural phrases that go "
+        level = (f"significant at a family-wise error rate of {high_alpha:g}" if r["high"] else
+                 f"significant at {cfg.alpha:g} but not at {high_alpha:g}: natural phrases that go "
                  "with the labels reach this level in a few clean datasets in a hundred")
         findings.append(Finding(
             "poisoning-trigger", Severity.HIGH if r["high"] else Severity.MEDIUM,

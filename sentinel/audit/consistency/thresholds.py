@@ -32,8 +32,9 @@ class ConsistencyConfig:
         "pairs whose suspicion score is above this quantile are the 'suspicious' set used for n-gram enrichment"))
     ngram_max: int = field(default=3, metadata=_help("longest trigger n-gram (in tokens) considered"))
     poisoning_high_alpha: float = field(default=0.01, metadata=_help(
-        "family-wise error rate at which a candidate trigger is 'high' (one that passes only at alpha is 'medium'): "
-        "on clean HH-RLHF subsamples 0.05 raises a finding on about 1 in 20-40 datasets, 0.01 on about 1 in 80"))
+        "family-wise error rate at which a candidate trigger is 'high' (one that passes only at alpha is 'medium'; "
+        "above alpha, alpha is used): natural n-grams reach alpha = 0.05 on a few clean datasets in a hundred (the "
+        "measured rates: docs/benchmarks.md, Data)"))
     min_ngram_pairs: int = field(default=3, metadata=_help(
         "an n-gram must occur in at least this many pairs to be tested (rarer ones cannot reach significance)"))
     # ------------------------------------------------------------------ reward model
@@ -86,9 +87,8 @@ class ConsistencyConfig:
         for name in ("min_pairs_for_stats", "min_steps", "min_ngram_pairs", "ngram_max", "max_evidence"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"must be at least 1, got {getattr(self, name)!r}", field=name)
-        if not 0.0 < self.poisoning_high_alpha <= self.alpha:
-            raise ConfigError(f"must lie in (0, alpha = {self.alpha}], got {self.poisoning_high_alpha!r}",
-                              field="poisoning_high_alpha")
+        if not 0.0 < self.poisoning_high_alpha < 1.0:
+            raise ConfigError(f"must lie in (0, 1), got {self.poisoning_high_alpha!r}", field="poisoning_high_alpha")
         if self.min_steps < 4:
             raise ConfigError(f"trend checks need at least 4 steps, got {self.min_steps}", field="min_steps")
         if not 0 <= self.confound_effect_medium <= self.confound_effect_high <= 0.5:
