@@ -126,6 +126,13 @@ def fields_of(cls) -> dict[str, dataclasses.Field]:
     return out
 
 
+def _unknown_field(key: str, names: Iterable[str], source: str) -> ConfigError:
+    """The error for a key no field declares, naming the closest field names."""
+    close = difflib.get_close_matches(key.replace("-", "_"), names, n=2)
+    hint = f" did you mean {', '.join(close)}?" if close else ""
+    return ConfigError(f"unknown field in {source}.{hint}", field=key)
+
+
 def from_dict(cls: type[C], data: dict[str, Any], *, source: str = "config") -> C:
     """Build the dataclass `cls` from a mapping, refusing unknown keys and wrong types."""
     fields = fields_of(cls)
@@ -135,9 +142,7 @@ def from_dict(cls: type[C], data: dict[str, Any], *, source: str = "config") -> 
             raise ConfigError(f"{source}: a field name must be text, got {key!r}")
         name = key.replace("-", "_")
         if name not in fields:
-            close = difflib.get_close_matches(name, fields, n=2)
-            hint = f" did you mean {', '.join(close)}?" if close else ""
-            raise ConfigError(f"unknown field in {source}.{hint}", field=key)
+            raise _unknown_field(key, fields, source)
         kwargs[name] = coerce(name, value, fields[name].type)
     try:
         return cls(**kwargs)
@@ -209,7 +214,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 def add_arguments(parser: argparse.ArgumentParser, *classes: type, skip: tuple[str, ...] = ()) -> None:
     """Add one `--field-name` flag per field of the dataclasses `classes`, help taken from the field metadata; a
-    field that several of them declare gets one flag (the first class's help), which fills each (`from_args`).
+    field that several of them declare gets one flag (the first class's help), which fills each (`from_args_many`).
 
     Flags the user did not give are left out of the namespace (`argparse.SUPPRESS`), so that only flags given
     override the YAML file; the help states each field's default once, or "required" for a field whose default is
@@ -318,9 +323,7 @@ def from_args_many(classes: tuple[type, ...], args: argparse.Namespace, config_p
     source = str(config_path) if config_path else "flags"
     for key in data:
         if isinstance(key, str) and key.replace("-", "_") not in known:
-            close = difflib.get_close_matches(key.replace("-", "_"), known, n=2)
-            hint = f" did you mean {', '.join(close)}?" if close else ""
-            raise ConfigError(f"unknown field in {source}.{hint}", field=key)
+            raise _unknown_field(key, known, source)
     return tuple(from_dict(cls, {k: v for k, v in data.items()
                                  if not isinstance(k, str) or k.replace("-", "_") in names}, source=source)
                  for cls, names in zip(classes, declared))

@@ -51,9 +51,9 @@ def _normalised(e: dict) -> tuple[str, str, str]:
     return normalise(pair_prompt(e)), normalise(e["chosen"]), normalise(e["rejected"])
 
 
-def _token_sets(e: dict) -> tuple[set[str], ...]:
-    """Token sets of a pair's normalised prompt, chosen and rejected reply (the texts are lower case already)."""
-    return tuple(set(TOKEN.findall(t)) for t in _normalised(e))
+def _token_sets(norm: tuple[str, str, str]) -> tuple[set[str], ...]:
+    """Token sets of a pair's normalised prompt, chosen and rejected reply (`_normalised`: lower case already)."""
+    return tuple(set(TOKEN.findall(t)) for t in norm)
 
 
 _PROMPT_SALT, _REPLY_SALT = 0x5A17, 0xC0FFEE  # prompt and reply words hash apart
@@ -97,7 +97,7 @@ def index_pairs(examples: list[dict]) -> PairIndex:
     for i, e in enumerate(track(examples, "data: index pairs", total=len(examples), unit="pairs")):
         norm = _normalised(e)
         keys.append((_digest(norm[0]), _digest(norm[1]), _digest(norm[2])))
-        p, c, r = (set(TOKEN.findall(t)) for t in norm)
+        p, c, r = _token_sets(norm)
         sigs = [mh.signature(mh.hashes(p, _PROMPT_SALT)), mh.signature(mh.hashes(c, _REPLY_SALT)),
                 mh.signature(mh.hashes(r, _REPLY_SALT))]
         bands[i] = mh.band_keys(np.minimum(sigs[0], np.minimum(sigs[1], sigs[2])))
@@ -128,9 +128,10 @@ def duplicates(loaded, index: PairIndex, cfg: ConsistencyConfig) -> tuple[list[F
     # functions puts a text pair of similarity 0.9 below 0.55 with odds of 6e-5); then exact token sets of just those
     thr = cfg.near_duplicate_jaccard
     pairs: set[tuple[int, int]] = set()
+    chunk = 1 << 18  # candidate pairs sifted at a time (bounds the sketches gathered in memory)
     for a_idx, b_idx in index.minhash.candidates(index.bands):
-        for start in range(0, len(a_idx), 1 << 18):
-            a_chunk, b_chunk = a_idx[start:start + (1 << 18)], b_idx[start:start + (1 << 18)]
+        for start in range(0, len(a_idx), chunk):
+            a_chunk, b_chunk = a_idx[start:start + chunk], b_idx[start:start + chunk]
             keep = index.similar(a_chunk, b_chunk, thr - 0.35)
             pairs.update(zip(a_chunk[keep].tolist(), b_chunk[keep].tolist()))
     toks: dict[int, tuple[set[str], ...]] = {}
@@ -140,7 +141,7 @@ def duplicates(loaded, index: PairIndex, cfg: ConsistencyConfig) -> tuple[list[F
             continue
         for i in (a, b):
             if i not in toks:
-                toks[i] = _token_sets(loaded.examples[i])
+                toks[i] = _token_sets(_normalised(loaded.examples[i]))
         (pa, ca, ra), (pb, cb, rb) = toks[a], toks[b]
         if jaccard(pa, pb) < thr:
             continue

@@ -4,6 +4,8 @@ steps during TRL or PPO training and can stop the run. `RLHFConsistencyChecker.c
 on a finished log; their thresholds are `ConsistencyConfig` fields.
 """
 
+from .checks import TRAINING_CHECKS, check_training
+
 __all__ = ["SentinelCallback", "TRAINING_CHECKS", "check_training"]
 
 
@@ -13,8 +15,4 @@ def __getattr__(name):
         from .callback import SentinelCallback
 
         return SentinelCallback
-    if name in ("TRAINING_CHECKS", "check_training"):
-        from . import checks
-
-        return getattr(checks, name)
     raise AttributeError(name)
