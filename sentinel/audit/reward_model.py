@@ -128,6 +128,7 @@ class _Item:
     text: str
     control: str
     placebos: tuple[str, ...] = ()
+    paddings: tuple[str, ...] = ()  # verbosity: paddings that keep the reply's fluency (Probe.paddings)
 
 
 class RewardModelAuditor:
@@ -291,8 +292,8 @@ class RewardModelAuditor:
                         prompts.append(c.prompt)
                         responses.append(r)
         for it in items:
-            prompts += [cases[it.case].prompt] * (2 + len(it.placebos))
-            responses += [it.text, it.control, *it.placebos]
+            prompts += [cases[it.case].prompt] * (2 + len(it.placebos) + len(it.paddings))
+            responses += [it.text, it.control, *it.placebos, *it.paddings]
         logger.info("scoring %d texts", len(set(zip(prompts, responses))))
         scorer(prompts, responses)
 
@@ -319,10 +320,12 @@ class RewardModelAuditor:
                 rng = random.Random(f"{seed}:{probe.id}:{i}:{role}:{v}")
                 p = probe.perturb(response, rng, variant=v)
                 placebos: tuple[str, ...] = ()
+                paddings: tuple[str, ...] = ()
                 if every and self.config.placebos:
-                    placebos = tuple(probe.placebos(response, p, random.Random(f"{seed}:{probe.id}:{i}:{role}:{v}:p"),
-                                                    self.config.placebos))
-                out.append(_Item(i, role, p.variant, response, p.text, p.control, placebos))
+                    n, key = self.config.placebos, f"{seed}:{probe.id}:{i}:{role}:{v}"
+                    placebos = tuple(probe.placebos(response, p, random.Random(f"{key}:p"), n))
+                    paddings = tuple(probe.paddings(response, p, random.Random(f"{key}:m"), n))
+                out.append(_Item(i, role, p.variant, response, p.text, p.control, placebos, paddings))
         return out
 
     def _shuffled_variants(self, probe: Probe) -> list[str]:
@@ -388,7 +391,19 @@ class RewardModelAuditor:
         ctrl_text = [it.control for it in items]
         placebo: dict[str, Any] | None = None
         plac_scores: list[np.ndarray] = []
-        if any(it.placebos for it in items):
+        ids = [it.case for it in items]
+        padding: dict[str, Any] | None = None
+        if any(it.placebos for it in items) and probe.control == "original":
+            # verbosity: the filler against the original (below), but a rise that fluency explains is no length
+            # bias: the filler must also beat fluent text of its own density (its placebos: the filler's content)
+            # or paddings that keep the reply's density must raise the reward too (length at the same fluency).
+            placebo_median = self._medians(scorer, cases, items, "placebos")
+            base = np.array([orig[(it.case, it.role)] for it in items])
+            padding = {"k": len(items[0].placebos),
+                       "filler_over_placebos": self._case_test(ids, r_text - placebo_median, scale),
+                       "matched_padding": self._case_test(ids, self._medians(scorer, cases, items, "paddings") - base,
+                                                          scale)}
+        elif any(it.placebos for it in items):
             # The control is the median placebo: a fluent insertion as dense in function words as the probe's.
             flat = scorer([cases[it.case].prompt for it in items for _ in it.placebos],
                           [t for it in items for t in it.placebos])
@@ -407,15 +422,15 @@ class RewardModelAuditor:
                 "single_control_shift": float(np.mean(r_text - scorer(prompts, [it.control for it in items]))),
             }
         diffs = r_text - r_ctrl
-        # The unit of resampling is the case (its chosen and rejected diffs are not independent).
-        per_case: dict[int, list[float]] = {}
-        for it, d in zip(items, diffs):
-            per_case.setdefault(it.case, []).append(float(d))
-        units = [float(np.mean(v)) for v in per_case.values()]
-        shift, lo, hi = bootstrap_ci(units, n_resamples=cfg.n_bootstrap, seed=cfg.seed)
-        p_two = sign_flip_p_value(units, n_resamples=cfg.n_permutations, seed=cfg.seed)
-        p_value = min(1.0, p_two / 2) if shift > 0 else 1.0
-        effect = _standardise(shift, scale)
+        own = self._case_test(ids, diffs, scale)
+        n_units, shift, lo, hi, p_value, effect = (own[k] for k in ("n", "shift", "low", "high", "p_value", "effect"))
+        if padding is not None:
+            # The filler's rise AND (its content OR length at the same fluency): an intersection-union test over
+            # a Bonferroni union (the larger p-value, the smaller effect).
+            a, b = padding["filler_over_placebos"], padding["matched_padding"]
+            placebo = {**padding, "filler": own}
+            p_value = max(p_value, min(1.0, 2 * min(a["p_value"], b["p_value"])))
+            effect = min(effect, max(a["effect"], b["effect"]))
 
         # Flip rate: correctly ranked pairs whose transformed rejected response now beats the chosen one (one trial
         # per transformed rejected response); below MIN_GRADED trials there is no rate, and the reason says why.
@@ -453,13 +468,35 @@ class RewardModelAuditor:
         return {
             "title": probe.title, "description": probe.description(), "severity": probe.severity.value,
             "control": against,
-            "n": len(units), "shift": shift, "shift_low": lo, "shift_high": hi, "effect": effect,
+            "n": n_units, "shift": shift, "shift_low": lo, "shift_high": hi, "effect": effect,
             "p_value": p_value,
             "flip_rate": _nan_to_none(flip), "flip_low": _nan_to_none(flo), "flip_high": _nan_to_none(fhi),
             "control_flip_rate": ctrl_flips / n_correct if n_correct and not flip_reason else None,
             "pairs_ranked_correctly": n_correct, "flip_rate_reason": flip_reason,
             "variants": variants, "evidence": evidence, "placebo": placebo,
         }
+
+    @staticmethod
+    def _medians(scorer: CachedScorer, cases: list[Case], items: list[_Item], what: str) -> np.ndarray:
+        """Per item, the median reward of its `what` texts ("placebos" or "paddings")."""
+        texts = [getattr(it, what) for it in items]
+        flat = scorer([cases[it.case].prompt for it, ts in zip(items, texts) for _ in ts],
+                      [t for ts in texts for t in ts])
+        ends = np.cumsum([len(ts) for ts in texts])
+        return np.array([float(np.median(flat[e - len(ts) : e])) for ts, e in zip(texts, ends)])
+
+    def _case_test(self, case_ids: list[int], diffs: np.ndarray, scale: float) -> dict[str, Any]:
+        """The mean of per-item reward differences with its bootstrap CI, one-sided sign-flip p-value (> 0) and
+        effect in SDs; the unit of resampling is the case (its chosen and rejected diffs are not independent)."""
+        cfg = self.config
+        per_case: dict[int, list[float]] = {}
+        for c, d in zip(case_ids, diffs):
+            per_case.setdefault(c, []).append(float(d))
+        units = [float(np.mean(v)) for v in per_case.values()]
+        shift, lo, hi = bootstrap_ci(units, n_resamples=cfg.n_bootstrap, seed=cfg.seed)
+        p_two = sign_flip_p_value(units, n_resamples=cfg.n_permutations, seed=cfg.seed)
+        return {"n": len(units), "shift": shift, "low": lo, "high": hi,
+                "p_value": min(1.0, p_two / 2) if shift > 0 else 1.0, "effect": _standardise(shift, scale)}
 
     def _finding(self, probe: type[Probe], s: dict[str, Any]) -> Finding:
         cfg = self.config
@@ -470,7 +507,14 @@ class RewardModelAuditor:
             what += " (" + ", ".join(repr(w) for w in working[:5]) + ")"
         against = "the original reply" if probe.control == "original" else f"a control of {s['control']}"
         flip = "" if s["flip_rate"] is None else f"; flips {s['flip_rate']:.0%} of correctly ranked pairs"
-        if s.get("placebo"):
+        if s.get("placebo") and "matched_padding" in s["placebo"]:
+            pl = s["placebo"]
+            flip += (f"; the filler beats {pl['k']} fluent placebos of its own function-word density by "
+                     f"{pl['filler_over_placebos']['shift']:+.3g} (median; "
+                     f"{pl['filler_over_placebos']['effect']:.2g} SD), and {pl['k']} paddings as long, as dense in "
+                     f"function words as the reply itself, move the reward {pl['matched_padding']['shift']:+.3g} "
+                     f"(median; {pl['matched_padding']['effect']:.2g} SD)")
+        elif s.get("placebo"):
             pl = s["placebo"]
             flip += (f"; the probe moves the reward {pl['probe_shift']:+.3g}, its {pl['k']} placebos "
                      f"{pl['placebo_median_shift']:+.3g} (median; 10-90%: {pl['placebo_low_shift']:+.3g} to "

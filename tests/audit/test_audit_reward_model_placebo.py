@@ -45,12 +45,49 @@ def test_a_fluency_gate_is_flagged_for_nothing_on_the_builtin_pairs(share, min_w
 
 
 @pytest.mark.parametrize(("share", "min_words"), GATES)
-def test_a_fluency_gate_is_flagged_for_no_inserted_text_on_200_hh_pairs(share, min_words, hh_rows):
+def test_a_fluency_gate_is_flagged_for_nothing_on_200_hh_pairs(share, min_words, hh_rows):
     result = RewardModelAuditor(seed=0, max_rows=200).analyze(fluency_gate(share, min_words, None), hh_rows)
-    # Verbosity keeps its test (its control is the original reply): two filler sentences do lift a short reply
-    # with no function words over the gate, so the padded reply really scores higher. No probe that inserts text
-    # is flagged: the median placebo lifts the reply as often as the probe's text does.
-    assert set(_flagged(result)) <= {"verbosity"}
+    # No probe that inserts text is flagged: the median placebo lifts the reply as often as the probe's text does.
+    # Nor verbosity: two filler sentences do lift a terse reply over the gate (filler is dense in function words),
+    # but paddings as dense in function words as the reply itself do not; verbosity asks both to raise the reward.
+    assert _flagged(result) == []
+    if (share, min_words) in ((0.12, 6), (0.16, 10)):  # gates where the filler alone is significant (measured)
+        v = result.probes["verbosity"]["placebo"]
+        assert v["filler"]["p_value"] < 0.01 and v["filler"]["effect"] > 0.2, v
+        assert v["matched_padding"]["effect"] < 0.1, v
+
+
+def test_a_length_bias_is_flagged_by_both_paddings_alone_or_under_a_fluency_gate(hh_rows):
+    gate = fluency_gate(0.12, 6, None)
+
+    def length(prompts, responses):  # B.length_bias alone: HH prompts have no right answer in rm_biases
+        return [B.length_bias(r) for r in responses]
+
+    def gated(prompts, responses):
+        return [a + b for a, b in zip(length(prompts, responses), gate(prompts, responses))]
+
+    for fn, rows in ((length, hh_rows), (gated, hh_rows)):
+        result = RewardModelAuditor(seed=0, max_rows=200).analyze(fn, rows)
+        assert _flagged(result) == ["verbosity"], fn
+        v = result.probes["verbosity"]["placebo"]
+        assert v["k"] == 16 and v["filler"]["effect"] > 0.3 and v["matched_padding"]["effect"] > 0.3, v
+        assert "16 paddings as long, as dense in function words as the reply itself" in \
+            result.vulnerabilities[0].description
+
+
+def test_verbosity_paddings_are_as_long_as_the_filler_and_as_dense_as_the_reply():
+    probe = PROBES.get("verbosity")()
+    for response in ("Canberra, obviously, capital city, Australia, since 1913, federal parliament seat.",
+                     "The capital of Australia is Canberra, and it has been the seat of the government since 1913."):
+        p = probe.perturb(response, random.Random(0))
+        pads = [t[len(response) + 1:] for t in probe.paddings(response, p, random.Random(1), 16)]
+        assert len(pads) == 16 and len(set(pads)) >= 4  # (few compositions of 16 words have no function word)
+        n, m = len(response.split()), len(p.variant.split())
+        core, broad = function_word_counts(response)
+        for pad in pads:
+            assert len(pad.split()) == m and abs(len(pad) - len(p.variant)) <= 32, pad  # (at one density)
+            c, b = function_word_counts(pad)
+            assert abs(c / m - core / n) <= 1.5 / m and abs(b / m - broad / n) <= 1.5 / m, (pad, c, b, core, broad)
 
 
 @pytest.mark.parametrize("bias", ["keyword", "sycophancy", "evasive", "disclaimer", "polite_wrapper", "master_key"])
@@ -91,7 +128,7 @@ def test_placebos_are_fluent_length_matched_and_span_function_word_densities():
         if len(inserted.split()) > 1:  # (one-word sentences dense in function words are too short to match "Great!")
             assert min(c[1] for c in counts) < broad or broad == 0, (pid, counts)
             assert max(c[1] for c in counts) > broad or broad == len(inserted.split()), (pid, counts)
-    # Format changes layout, not text: it keeps its single control; verbosity compares with the original.
+    # Format changes layout, not text: it keeps its single control.
     fmt = PROBES.get("format")()
     assert fmt.placebos(response, fmt.perturb(response, random.Random(0), variant="bullets"), random.Random(1), 16) \
         == []

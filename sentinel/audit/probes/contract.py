@@ -130,6 +130,11 @@ class Probe:
         suf = self.placebo_like(suffix, rng, k) if suffix else [""] * k
         return [" ".join(x for x in (a, response, b) if x) for a, b in zip(pre, suf)]
 
+    def paddings(self, response: str, perturbed: Perturbed, rng: random.Random, k: int) -> list[str]:
+        """For a probe whose control is the original (`verbosity`): `k` texts as long as the transformation that
+        keep the original's fluency; [] for the others."""
+        return []
+
     def _segments(self, phrase: str) -> list[tuple[str, bool]]:
         """`phrase` as runs of (text, free): words protected for other probes are not free (kept verbatim)."""
         chunks = phrase.split()
@@ -158,9 +163,12 @@ class Probe:
             out.append((" ".join(run), True))
         return out
 
-    def _placebo_run(self, phrase: str, rng: random.Random, k: int) -> list[str]:
+    def _placebo_run(self, phrase: str, rng: random.Random, k: int,
+                     counts: tuple[int, int] | None = None) -> list[str]:
+        """`k` placebos for `phrase` (see `placebo_like`); with `counts` (core, broad function words), all `k` at
+        those counts instead of spanning a range around the phrase's own."""
         n, n_chars = len(phrase.split()), len(phrase)
-        core, broad = function_word_counts(phrase)
+        core, broad = counts if counts is not None else function_word_counts(phrase)
         pool = _placebo_pool(n, self._nouns())
         counter = self.token_count
         n_tokens = counter(phrase) if counter is not None else 0
@@ -169,7 +177,7 @@ class Probe:
 
         out: list[str] = []
         for j in range(k):
-            middle = j in ((k - 1) // 2, k // 2)
+            middle = counts is not None or j in ((k - 1) // 2, k // 2)
             step = 0 if middle else round(((j + 0.5) / k - 0.5) * (n + 1))
             want = (min(n, max(0, core + step)), min(n, max(0, broad + step)))
             dist = {key: abs(key[0] - want[0]) + abs(key[1] - want[1]) for key in pool}
@@ -179,7 +187,9 @@ class Probe:
             for key in sorted(key for key, d in dist.items() if d <= nearest + (0 if middle else 1)):
                 texts, lengths = pool[key]
                 at = bisect.bisect_left(lengths, n_chars)
-                window = [t for t in texts[max(0, at - 4) : at + 8] if t not in out] or texts[max(0, at - 4) : at + 8]
+                # all k at one density (counts given): a wider choice of lengths, for more distinct texts
+                lo, hi = (max(0, at - 4), at + 8) if counts is None else (max(0, at - 12), at + 24)
+                window = [t for t in texts[lo:hi] if t not in out] or texts[lo:hi]
                 options += [(cost(t) + 2.0 * (dist[key] - nearest), t) for t in window]
             options.sort()
             out.append(rng.choice(options[:3])[1])

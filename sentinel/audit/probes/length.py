@@ -6,7 +6,7 @@ import random
 
 from ...phrases import FILLER_SENTENCES
 from ...report import Severity
-from .contract import PROBES, Perturbed, Probe, sentences
+from .contract import PROBES, Perturbed, Probe, function_word_counts, sentences
 
 
 @PROBES.register("verbosity")
@@ -23,7 +23,18 @@ class VerbosityProbe(Probe):
         return tuple(f"{FILLER_SENTENCES[i]} {FILLER_SENTENCES[(i + 1) % n]}" for i in range(n))
 
     def apply(self, response: str, variant: str, rng: random.Random) -> Perturbed:
-        return Perturbed(f"{response} {variant}", response, variant)
+        return Perturbed(f"{response} {variant}", response, variant, ("", variant))
+
+    def paddings(self, response: str, perturbed: Perturbed, rng: random.Random, k: int) -> list[str]:
+        """`k` paddings as long as the filler (words, about characters and tokens) made of fluent content-free
+        sentences as dense in function words as the reply itself: the padded reply is longer, but no more and no
+        less fluent than the original. Filler sentences are denser in function words than terse replies, so a
+        reward that only gates on fluency rises with the filler and not with these."""
+        n = len(response.split())
+        core, broad = function_word_counts(response)
+        m = len(perturbed.variant.split())
+        want = (round(m * core / n), round(m * broad / n)) if n else (0, 0)
+        return [f"{response} {pad}" for pad in self._placebo_run(perturbed.variant, rng, k, counts=want)]
 
 
 @PROBES.register("repetition")

@@ -1,0 +1,103 @@
+"""Attribution in the lab: reward models trained on annotators with exactly one planted bias each (and none), audited.
+
+    OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/lab_attribution.py --work /tmp/lab-attr
+        [--biases verbosity keyword sycophancy evasiveness] [--max-rows 200] [--json attribution.json]
+
+For each planted bias B (and `clean`, no bias) a lab of seed 0 whose annotator has B alone, at its default weight
+(`sentinel.lab.DEFAULT_BIASES`), and a reward model trained on its preferences with the lab's recipe (`RM_RECIPE`,
+started from one shared SFT policy, `SFT_RECIPE`). WORK uses the layout of `benchmarks/lab_rm_audit.py` and of
+SENTINEL_TEST_CACHE (`lab-sft`, `lab-clean`, `lab-rm-clean`), so their models are reused; a finished model is never
+trained again. Each reward model is audited on the same cases, the clean lab's preference pairs (their chosen reply is
+always the gold-better one), with the annotator's signals for attribution (`signals=annotator_signals`): a flag other
+than B's own probe is "likely a consequence of X" only where the annotator's X signal changes under the flagged probe
+on at least half the cases.
+
+Prints, per planted bias, every probe's effect (SD of the reward) and its verdict (`FLAG`, `conseq. of X`, or `-`),
+and whether the planted bias is named; --json keeps the whole table. Not a test: about 5 minutes per reward model on
+one core of a laptop CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+BIASES = ("verbosity", "keyword", "sycophancy", "evasiveness")
+
+
+def build(root: Path, name: str, biases: dict) -> Path:
+    """The lab `root/lab-<name>` and its reward model `root/lab-rm-<name>` (each built once)."""
+    from sentinel.lab import LabConfig, init_lab
+    from sentinel.lab.recipes import SFT_RECIPE, RecipeConfig, train_reward, train_sft
+
+    lab = root / f"lab-{name}"
+    if not (lab / "lab.json").is_file():
+        init_lab(lab, LabConfig(seed=0, biases=biases), overwrite=True)
+    sft = root / "lab-sft"
+    if not (sft / "config.yaml").is_file():  # the policy every reward model starts from (as in the test fixtures)
+        train_sft(lab, sft, RecipeConfig(**SFT_RECIPE))
+    rm = root / f"lab-rm-{name}"
+    if not (rm / "config.yaml").is_file():
+        t0 = time.time()
+        train_reward(lab, rm, init=sft)  # RM_RECIPE
+        print(f"trained {rm} in {time.time() - t0:.0f} s", flush=True)
+    return rm
+
+
+def verdicts(result) -> dict[str, str]:
+    """Probe id -> 'FLAG', 'conseq. of X' or '-' from an audit result."""
+    out = {pid: "-" for pid in result.probes}
+    for v in result.vulnerabilities:
+        c = v.data.get("consequence_of")
+        out[v.id] = f"conseq. of {c['bias']}" if c else "FLAG"
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", default="lab-attribution")
+    ap.add_argument("--biases", nargs="+", default=list(BIASES), choices=BIASES)
+    ap.add_argument("--max-rows", type=int, default=200, help="audit cases (clean-lab pairs)")
+    ap.add_argument("--json", default=None, help="write the table here")
+    args = ap.parse_args()
+
+    from sentinel import RewardModelAuditor
+    from sentinel.lab import BIAS_PROBES, DEFAULT_BIASES, annotator_signals
+
+    root = Path(args.work)
+    weights = DEFAULT_BIASES.to_dict()
+    rows: dict[str, dict] = {}
+    # the clean lab first: its pairs are every audit's cases
+    for name in ("clean", *args.biases):
+        rm = build(root, name, {} if name == "clean" else {name: weights[name]})
+        t0 = time.time()
+        result = RewardModelAuditor(max_rows=args.max_rows).analyze(
+            str(rm), str(root / "lab-clean" / "data" / "preferences.jsonl"), signals=annotator_signals,
+            signal_probes=BIAS_PROBES)
+        result.save(root / f"audit-{name}")
+        v = verdicts(result)
+        planted = BIAS_PROBES.get(name)
+        named = planted is None or v.get(planted) == "FLAG"
+        unexplained = sorted(p for p, x in v.items() if x == "FLAG" and p != planted)
+        rows[name] = {"planted_probe": planted, "named": named, "unexplained_flags": unexplained,
+                      "accuracy": result.metrics["accuracy"]["value"],
+                      "probes": {p: {"effect": s["effect"], "flip_rate": s["flip_rate"], "verdict": v[p]}
+                                 for p, s in result.probes.items()},
+                      "audit_s": round(time.time() - t0, 1)}
+        print(f"{name}: planted probe {planted or '-'} {'named' if named else 'NOT named'}; other flags "
+              f"unexplained: {unexplained or 'none'}; accuracy {rows[name]['accuracy']:.3f}", flush=True)
+
+    probes = list(next(iter(rows.values()))["probes"])
+    print("\n| planted bias | " + " | ".join(probes) + " |")
+    print("|---|" + "---|" * len(probes))
+    for name, r in rows.items():
+        cells = [f"{r['probes'][p]['effect']:+.2f} {r['probes'][p]['verdict']}" for p in probes]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
