@@ -3,10 +3,11 @@ runs that over-optimise and runs that do not, judged with the gold series remove
 
     OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/guard_roc.py --from DEMO_OUT --out DIR
         [--workers 2] [--logs 'OTHER_DEMO/ppo/seed-*/history.json' ...] [--json DIR/roc.json]
-        [--every 5 10] [--no-run] [--export tests/data/guard_runs]
+        [--every 5 10] [--no-run] [--export tests/data/guard_runs] [--rules]
 
 --every: the guard's check intervals to judge with; --no-run: judge the grid's finished runs only; --export: every
-judged log as trimmed JSONL with index.json of the labels (the replay tests' data).
+judged log as trimmed JSONL with index.json of the labels (the replay tests' data); --rules: grid simple rules on
+gold's fall (see `_rules`) to ask whether any separates the runs; without --from only the --logs are judged.
 
 Runs: `GRID`, each a `sentinel.demo.mitigations.run_ppo` run from DEMO_OUT's start policy (a finished default
 `sentinel demo` folder: its lab, start policy and reward models), the demo's PPO settings, the lab's gold grader
@@ -157,6 +158,48 @@ def _fall_z_roc(runs: list[dict]) -> list[dict]:
     return rows
 
 
+def _rules(runs: list[dict], every: int = 5) -> list[dict]:
+    """With gold watched: can any rule on gold's fall tell the runs apart? Over-optimisation's measures (gold's fall
+    from its peak window to the last fifth, its standard error, the proxy held) on every prefix of each log at the
+    guard's check steps, then a grid of rules: fall > z standard errors (z = 2..8), fall >= an absolute minimum in
+    gold units (0 .. 0.4), for m checks in a row (1, 2, 3, 5). The best TPR at FPR <= 0.05, 0.10 and 0.20."""
+    from sentinel.audit.consistency.thresholds import ConsistencyConfig
+    from sentinel.audit.guard.checks import check_training
+
+    cfg = ConsistencyConfig()
+    for r in runs:
+        rows = [{"step": i, **h} for i, h in enumerate(r["history"], start=1)]
+        r["prefixes"] = []
+        for t in range(cfg.min_steps, len(rows) + 1, every):
+            m = check_training(rows[:t], cfg, checks=["over-optimisation"]).metrics
+            fall, se = m.get("gold_fall_after_peak"), m.get("gold_fall_standard_error")
+            r["prefixes"].append((t, fall if fall is not None else -math.inf, se or math.inf))
+
+    def first(prefixes, z, floor, m):
+        run = 0
+        for t, fall, se in prefixes:
+            run = run + 1 if fall > z * se and fall >= floor else 0
+            if run >= m:
+                return t
+        return None
+
+    pos = [r for r in runs if r["label"]["positive"]]
+    neg = [r for r in runs if not r["label"]["positive"]]
+    rows = []
+    for z in (2, 3, 4, 5, 6, 8):
+        for floor in (0.0, 0.1, 0.2, 0.3, 0.4):
+            for m in (1, 2, 3, 5):
+                hits = [(r, first(r["prefixes"], z, floor, m)) for r in runs]
+                leads = [r["label"]["fell_at"] - t for r, t in hits
+                         if t is not None and r["label"]["positive"] and r["label"]["fell_at"] is not None]
+                rows.append({"z": z, "floor": floor, "m": m,
+                             "tp": sum(t is not None for r, t in hits if r["label"]["positive"]),
+                             "fp": sum(t is not None for r, t in hits if not r["label"]["positive"]),
+                             "positives": len(pos), "negatives": len(neg),
+                             "lead_median": statistics.median(leads) if leads else None})
+    return rows
+
+
 def _export(runs: list[dict], folder: Path) -> None:
     """Each run's history as JSONL of the metrics the guard reads, for replay tests (tests/data/guard_runs)."""
     from sentinel.audit.guard.series import ALIASES
@@ -176,7 +219,10 @@ def _export(runs: list[dict], folder: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--from", dest="source", required=True, help="a finished default `sentinel demo` folder")
+    ap.add_argument("--from", dest="source", help="a finished default `sentinel demo` folder (the grid's start; "
+                    "without it, only the --logs are judged)")
+    ap.add_argument("--rules", action="store_true", help="also grid rules on gold's fall over every log's prefixes "
+                    "(gold watched: z, an absolute floor, checks in a row) and print the best TPR at FPR caps")
     ap.add_argument("--out", required=True, help="folder of the grid's runs (finished runs are reused)")
     ap.add_argument("--workers", type=int, default=2, help="worker processes (results do not depend on it)")
     ap.add_argument("--logs", nargs="*", default=[], help="globs of more PPO history.json files to judge")
@@ -193,17 +239,21 @@ def main() -> None:
     from sentinel.demo.mitigations import run_ppo_jobs
 
     logging.getLogger("sentinel").setLevel(logging.ERROR)  # the replayed guards' alarms are printed in the tables
-    src, out = Path(args.source).resolve(), Path(args.out)
-    jobs = _jobs(src, out)
+    out = Path(args.out)
+    jobs = _jobs(Path(args.source).resolve(), out) if args.source else []
     if args.no_run:
         jobs = [(name, j) for name, j in jobs if (j.out / "history.json").is_file()]
     t = time.time()
     results = run_ppo_jobs([j for _, j in jobs], args.workers)
     print(f"{len(jobs)} grid runs in {time.time() - t:.0f} s ({args.workers} workers)")
     runs = [{"name": f"{name}/{job.out.name}", "history": h} for (name, job), (h, _) in zip(jobs, results)]
+    seen = set()
     for pattern in args.logs:
         for f in sorted(glob.glob(pattern, recursive=True)):
-            runs.append({"name": f, "history": json.loads(Path(f).read_text())})
+            text = Path(f).read_text()
+            if text not in seen:  # the same run found twice (a copied folder) counts once
+                seen.add(text)
+                runs.append({"name": f, "history": json.loads(text)})
     t = time.time()
     keys = [(f"{'gold' if g else 'no_gold'}@{e}", g, e) for e in args.every for g in (False, True)]
     for r in runs:
@@ -256,12 +306,22 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for x in roc:
         print(f"| {x['fall_z']:g} | {x['tpr']:.2f} | {x['fpr']:.2f} | {x['fpr_clear']:.2f} | {x['lead_median']} |")
+    rules = _rules(runs, args.every[0]) if args.rules else []
+    if rules:
+        print("\nRules on gold's fall (gold watched), the best TPR at each FPR cap, over "
+              f"{len(rules)} rules (z, absolute floor, checks in a row):")
+        for cap in (0.05, 0.10, 0.20):
+            ok = [x for x in rules if x["fp"] <= cap * x["negatives"]]
+            b = max(ok, key=lambda x: (x["tp"], -x["fp"]), default=None)
+            print(f"| FPR <= {cap:.2f} | " + (f"TPR {b['tp']}/{b['positives']} = {b['tp'] / b['positives']:.2f}, FP "
+                  f"{b['fp']}/{b['negatives']} | fall > {b['z']} SE, >= {b['floor']}, {b['m']} checks in a row | "
+                  f"lead {b['lead_median']} |" if b else "no rule |"))
     if args.export:
         _export(runs, Path(args.export))
     if args.json:
         Path(args.json).write_text(json.dumps({
             "runs": [{k: v for k, v in r.items() if k != "history"} for r in runs], "rates": table,
-            "fall_z_roc": roc}, indent=1))
+            "fall_z_roc": roc, "rules": rules}, indent=1))
 
 
 if __name__ == "__main__":

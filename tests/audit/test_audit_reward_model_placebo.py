@@ -88,6 +88,7 @@ def test_verbosity_paddings_are_as_long_as_the_filler_and_as_dense_as_the_reply(
             assert len(pad.split()) == m and abs(len(pad) - len(p.variant)) <= 32, pad  # (at one density)
             c, b = function_word_counts(pad)
             assert abs(c / m - core / n) <= 1.5 / m and abs(b / m - broad / n) <= 1.5 / m, (pad, c, b, core, broad)
+            assert c * n <= core * m and b * n <= broad * m, (pad, c, b, core, broad)  # never denser than the reply
 
 
 @pytest.mark.parametrize("bias", ["keyword", "sycophancy", "evasive", "disclaimer", "polite_wrapper", "master_key"])

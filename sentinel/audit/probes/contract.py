@@ -180,7 +180,9 @@ class Probe:
             middle = counts is not None or j in ((k - 1) // 2, k // 2)
             step = 0 if middle else round(((j + 0.5) / k - 0.5) * (n + 1))
             want = (min(n, max(0, core + step)), min(n, max(0, broad + step)))
-            dist = {key: abs(key[0] - want[0]) + abs(key[1] - want[1]) for key in pool}
+            # at given counts, a denser composition costs more than a sparser one (see VerbosityProbe.paddings)
+            dist = {key: (abs(key[0] - want[0]) + abs(key[1] - want[1]) + (counts is not None) * (
+                max(0, key[0] - want[0]) + max(0, key[1] - want[1]))) for key in pool}
             nearest = min(dist.values())
             # The middle placebos keep the nearest density; the others may move one word for a closer length.
             options = []

@@ -33,7 +33,9 @@ class VerbosityProbe(Probe):
         n = len(response.split())
         core, broad = function_word_counts(response)
         m = len(perturbed.variant.split())
-        want = (round(m * core / n), round(m * broad / n)) if n else (0, 0)
+        # rounded down, and never a denser composition where one as sparse exists: the padding must not lift a
+        # reply's share of function words over a line it was under
+        want = (m * core // n, m * broad // n) if n else (0, 0)
         return [f"{response} {pad}" for pad in self._placebo_run(perturbed.variant, rng, k, counts=want)]
 
 
