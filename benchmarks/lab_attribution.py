@@ -1,7 +1,7 @@
 """Attribution in the lab: reward models trained on annotators with exactly one planted bias each (and none), audited.
 
     OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/lab_attribution.py --work /tmp/lab-attr
-        [--biases verbosity keyword sycophancy evasiveness] [--max-rows 200] [--json attribution.json]
+        [--biases verbosity keyword sycophancy evasiveness] [--all] [--max-rows 200] [--json attribution.json]
 
 For each planted bias B (and `clean`, no bias) a lab of seed 0 whose annotator has B alone, at its default weight
 (`sentinel.lab.DEFAULT_BIASES`), and a reward model trained on its preferences with the lab's recipe (`RM_RECIPE`,
@@ -13,8 +13,9 @@ than B's own probe is "likely a consequence of X" only where the annotator's X s
 on at least half the cases.
 
 Prints, per planted bias, every probe's effect (SD of the reward) and its verdict (`FLAG`, `conseq. of X`, or `-`),
-and whether the planted bias is named; --json keeps the whole table. Not a test: about 5 minutes per reward model on
-one core of a laptop CPU.
+whether the planted bias is named, and every other flag as explained (a consequence of a planted bias), also raised
+on the clean reward model (what the lab's data teaches any reward model) or unexplained; --json keeps the table.
+Not a test: about 7 minutes to train each reward model on one core of a 2-core AMD EPYC, and 1-2 to audit it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def build(root: Path, name: str, biases: dict) -> Path:
     sft = root / "lab-sft"
     if not (sft / "config.yaml").is_file():  # the policy every reward model starts from (as in the test fixtures)
         train_sft(lab, sft, RecipeConfig(**SFT_RECIPE))
-    rm = root / f"lab-rm-{name}"
+    rm = root / f"lab-rm-{name}"  # the lab is built from the clean one's seed: same prompts and candidates
     if not (rm / "config.yaml").is_file():
         t0 = time.time()
         train_reward(lab, rm, init=sft)  # RM_RECIPE
@@ -48,7 +49,7 @@ def build(root: Path, name: str, biases: dict) -> Path:
 
 def verdicts(result) -> dict[str, str]:
     """Probe id -> 'FLAG', 'conseq. of X' or '-' from an audit result."""
-    out = {pid: "-" for pid in result.probes}
+    out = dict.fromkeys(result.probes, "-")
     for v in result.vulnerabilities:
         c = v.data.get("consequence_of")
         out[v.id] = f"conseq. of {c['bias']}" if c else "FLAG"
@@ -59,6 +60,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default="lab-attribution")
     ap.add_argument("--biases", nargs="+", default=list(BIASES), choices=BIASES)
+    ap.add_argument("--all", action="store_true", help="also the demo's annotator, all four biases at once "
+                    "(lab-biased, lab-rm-biased: the layout of benchmarks/lab_rm_audit.py)")
     ap.add_argument("--max-rows", type=int, default=200, help="audit cases (clean-lab pairs)")
     ap.add_argument("--json", default=None, help="write the table here")
     args = ap.parse_args()
@@ -69,25 +72,34 @@ def main() -> None:
     root = Path(args.work)
     weights = DEFAULT_BIASES.to_dict()
     rows: dict[str, dict] = {}
-    # the clean lab first: its pairs are every audit's cases
-    for name in ("clean", *args.biases):
-        rm = build(root, name, {} if name == "clean" else {name: weights[name]})
+    baseline: set[str] = set()  # what the clean reward model is flagged for: the lab's data, not a planted bias
+    # the clean lab first: its pairs are every audit's cases; "biased": all four at once (the demo's annotator)
+    for name in ("clean", *args.biases, *(["biased"] if args.all else [])):
+        biases = {} if name == "clean" else weights if name == "biased" else {name: weights[name]}
+        rm = build(root, name, biases)
         t0 = time.time()
         result = RewardModelAuditor(max_rows=args.max_rows).analyze(
             str(rm), str(root / "lab-clean" / "data" / "preferences.jsonl"), signals=annotator_signals,
             signal_probes=BIAS_PROBES)
         result.save(root / f"audit-{name}")
         v = verdicts(result)
-        planted = BIAS_PROBES.get(name)
-        named = planted is None or v.get(planted) == "FLAG"
-        unexplained = sorted(p for p, x in v.items() if x == "FLAG" and p != planted)
-        rows[name] = {"planted_probe": planted, "named": named, "unexplained_flags": unexplained,
+        planted = {BIAS_PROBES[b] for b in biases}
+        if name == "clean":
+            baseline = {p for p, x in v.items() if x == "FLAG"}
+        found = sorted(p for p in planted if v.get(p) == "FLAG")
+        others = [p for p, x in v.items() if x != "-" and p not in planted]
+        rows[name] = {"planted_probes": sorted(planted), "named": found,
+                      "explained": sorted(p for p in others if v[p] != "FLAG"),
+                      "also_on_clean": sorted(p for p in others if v[p] == "FLAG" and p in baseline),
+                      "unexplained": sorted(p for p in others if v[p] == "FLAG" and p not in baseline),
                       "accuracy": result.metrics["accuracy"]["value"],
                       "probes": {p: {"effect": s["effect"], "flip_rate": s["flip_rate"], "verdict": v[p]}
                                  for p, s in result.probes.items()},
                       "audit_s": round(time.time() - t0, 1)}
-        print(f"{name}: planted probe {planted or '-'} {'named' if named else 'NOT named'}; other flags "
-              f"unexplained: {unexplained or 'none'}; accuracy {rows[name]['accuracy']:.3f}", flush=True)
+        r = rows[name]
+        print(f"{name}: planted {sorted(planted) or '-'}, named {found or '-'}; other flags: explained "
+              f"{r['explained'] or '-'}, also on the clean RM {r['also_on_clean'] or '-'}, unexplained "
+              f"{r['unexplained'] or '-'}; accuracy {r['accuracy']:.3f}; audit {r['audit_s']} s", flush=True)
 
     probes = list(next(iter(rows.values()))["probes"])
     print("\n| planted bias | " + " | ".join(probes) + " |")
