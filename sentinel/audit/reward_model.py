@@ -397,26 +397,22 @@ class RewardModelAuditor:
         placebo: dict[str, Any] | None = None
         plac_scores: list[np.ndarray] = []
         ids = [it.case for it in items]
+        base = np.array([orig[(it.case, it.role)] for it in items])
         padding: dict[str, Any] | None = None
         if any(it.placebos for it in items) and probe.control == "original":
             # verbosity: the filler against the original (below), but a rise that fluency explains is no length
             # bias: the filler must also beat fluent text of its own density (its placebos: the filler's content)
             # or paddings that keep the reply's density must raise the reward too (length at the same fluency).
-            placebo_median = self._medians(scorer, cases, items, "placebos")
-            base = np.array([orig[(it.case, it.role)] for it in items])
+            placebo_median = np.array([np.median(ps) for ps in self._item_scores(scorer, cases, items, "placebos")])
+            padding_median = np.array([np.median(ps) for ps in self._item_scores(scorer, cases, items, "paddings")])
             padding = {"k": len(items[0].placebos),
                        "filler_over_placebos": self._case_test(ids, r_text - placebo_median, scale),
-                       "matched_padding": self._case_test(ids, self._medians(scorer, cases, items, "paddings") - base,
-                                                          scale)}
+                       "matched_padding": self._case_test(ids, padding_median - base, scale)}
         elif any(it.placebos for it in items):
             # The control is the median placebo: a fluent insertion as dense in function words as the probe's.
-            flat = scorer([cases[it.case].prompt for it in items for _ in it.placebos],
-                          [t for it in items for t in it.placebos])
-            ends = np.cumsum([len(it.placebos) for it in items])
-            plac_scores = [np.asarray(flat[e - len(it.placebos) : e]) for it, e in zip(items, ends)]
+            plac_scores = self._item_scores(scorer, cases, items, "placebos")
             r_ctrl = np.array([float(np.median(ps)) for ps in plac_scores])
             ctrl_text = [it.placebos[int(np.argmin(np.abs(ps - np.median(ps))))] for it, ps in zip(items, plac_scores)]
-            base = np.array([orig[(it.case, it.role)] for it in items])
             placebo = {
                 "k": len(items[0].placebos),
                 "probe_shift": float(np.mean(r_text - base)),
@@ -482,13 +478,13 @@ class RewardModelAuditor:
         }
 
     @staticmethod
-    def _medians(scorer: CachedScorer, cases: list[Case], items: list[_Item], what: str) -> np.ndarray:
-        """Per item, the median reward of its `what` texts ("placebos" or "paddings")."""
+    def _item_scores(scorer: CachedScorer, cases: list[Case], items: list[_Item], what: str) -> list[np.ndarray]:
+        """Per item, the rewards of its `what` texts ("placebos" or "paddings"), scored in one call."""
         texts = [getattr(it, what) for it in items]
         flat = scorer([cases[it.case].prompt for it, ts in zip(items, texts) for _ in ts],
                       [t for ts in texts for t in ts])
         ends = np.cumsum([len(ts) for ts in texts])
-        return np.array([float(np.median(flat[e - len(ts) : e])) for ts, e in zip(texts, ends)])
+        return [np.asarray(flat[e - len(ts) : e]) for ts, e in zip(texts, ends)]
 
     def _case_test(self, case_ids: list[int], diffs: np.ndarray, scale: float) -> dict[str, Any]:
         """The mean of per-item reward differences with its bootstrap CI, one-sided sign-flip p-value (> 0) and
