@@ -1,7 +1,7 @@
 """Lab folders for the lab benchmarks: the lab (seed 0, default biases), an SFT policy and a reward model on the
 biased preferences, each built with the lab's quick recipes (`sentinel.lab.recipes.QUICK_SFT` / `QUICK_RM`: a
 partly trained policy, and the test fixtures' reward-model settings) unless the caller passes an existing folder or
-`out` already holds one."""
+`out` already holds one; and reward models trained with the lab's full recipes (`recipe_reward_model`)."""
 
 from __future__ import annotations
 
@@ -51,3 +51,28 @@ def noisy_start(out: str | Path, lab_dir: Path, sft: str | None = None, noisy: f
         print(f"fine-tuning it on {noisy:.0%} wrong demonstrations in {start} ...", flush=True)
         noisy_sft(lab_dir, sft_dir, start, share=noisy)
     return sft_dir, start
+
+
+def recipe_reward_model(root: str | Path, name: str, biases: dict | None) -> Path:
+    """ROOT/lab-rm-NAME: a reward model trained with the lab's full recipe (`RM_RECIPE`) on the preferences of
+    ROOT/lab-NAME, a lab of seed 0 whose annotator has `biases` (None: the default ones), started from ROOT/lab-sft
+    (`SFT_RECIPE`, trained on the first lab built). The layout of SENTINEL_TEST_CACHE, so the test fixtures' models
+    are reused; each folder is built once."""
+    import time
+
+    from sentinel.lab import LabConfig, init_lab
+    from sentinel.lab.recipes import SFT_RECIPE, RecipeConfig, train_reward, train_sft
+
+    root = Path(root)
+    lab = root / f"lab-{name}"
+    if not (lab / "lab.json").is_file():
+        init_lab(lab, LabConfig(seed=0) if biases is None else LabConfig(seed=0, biases=biases), overwrite=True)
+    sft = root / "lab-sft"
+    if not (sft / "config.yaml").is_file():
+        train_sft(lab, sft, RecipeConfig(**SFT_RECIPE))
+    rm = root / f"lab-rm-{name}"
+    if not (rm / "config.yaml").is_file():
+        t0 = time.time()
+        train_reward(lab, rm, init=sft)  # RM_RECIPE
+        print(f"trained {rm} in {time.time() - t0:.0f} s", flush=True)
+    return rm

@@ -28,25 +28,6 @@ from pathlib import Path
 BIASES = ("verbosity", "keyword", "sycophancy", "evasiveness")
 
 
-def build(root: Path, name: str, biases: dict) -> Path:
-    """The lab `root/lab-<name>` and its reward model `root/lab-rm-<name>` (each built once)."""
-    from sentinel.lab import LabConfig, init_lab
-    from sentinel.lab.recipes import SFT_RECIPE, RecipeConfig, train_reward, train_sft
-
-    lab = root / f"lab-{name}"
-    if not (lab / "lab.json").is_file():
-        init_lab(lab, LabConfig(seed=0, biases=biases), overwrite=True)
-    sft = root / "lab-sft"
-    if not (sft / "config.yaml").is_file():  # the policy every reward model starts from (as in the test fixtures)
-        train_sft(lab, sft, RecipeConfig(**SFT_RECIPE))
-    rm = root / f"lab-rm-{name}"  # the lab is built from the clean one's seed: same prompts and candidates
-    if not (rm / "config.yaml").is_file():
-        t0 = time.time()
-        train_reward(lab, rm, init=sft)  # RM_RECIPE
-        print(f"trained {rm} in {time.time() - t0:.0f} s", flush=True)
-    return rm
-
-
 def verdicts(result) -> dict[str, str]:
     """Probe id -> 'FLAG', 'conseq. of X' or '-' from an audit result."""
     out = dict.fromkeys(result.probes, "-")
@@ -66,6 +47,8 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write the table here")
     args = ap.parse_args()
 
+    from _lab_models import recipe_reward_model  # benchmarks/_lab_models.py (the script's folder is on sys.path)
+
     from sentinel import RewardModelAuditor
     from sentinel.lab import BIAS_PROBES, DEFAULT_BIASES, annotator_signals
 
@@ -75,15 +58,15 @@ def main() -> None:
     baseline: set[str] = set()  # what the clean reward model is flagged for: the lab's data, not a planted bias
     # the clean lab first: its pairs are every audit's cases; "biased": all four at once (the demo's annotator)
     for name in ("clean", *args.biases, *(["biased"] if args.all else [])):
-        biases = {} if name == "clean" else weights if name == "biased" else {name: weights[name]}
-        rm = build(root, name, biases)
+        biases = {} if name == "clean" else None if name == "biased" else {name: weights[name]}
+        rm = recipe_reward_model(root, name, biases)
         t0 = time.time()
         result = RewardModelAuditor(max_rows=args.max_rows).analyze(
             str(rm), str(root / "lab-clean" / "data" / "preferences.jsonl"), signals=annotator_signals,
             signal_probes=BIAS_PROBES)
         result.save(root / f"audit-{name}")
         v = verdicts(result)
-        planted = {BIAS_PROBES[b] for b in biases}
+        planted = {BIAS_PROBES[b] for b in (weights if biases is None else biases)}
         if name == "clean":
             baseline = {p for p, x in v.items() if x == "FLAG"}
         found = sorted(p for p in planted if v.get(p) == "FLAG")

@@ -22,20 +22,14 @@ def main() -> None:
     ap.add_argument("--max-rows", type=int, default=200)
     args = ap.parse_args()
 
+    from _lab_models import recipe_reward_model  # benchmarks/_lab_models.py (the script's folder is on sys.path)
+
     from sentinel import RewardModelAuditor
-    from sentinel.lab import BIAS_PROBES, LabConfig, annotator_signals, init_lab
-    from sentinel.lab.recipes import SFT_RECIPE, RecipeConfig, train_reward, train_sft
+    from sentinel.lab import BIAS_PROBES, annotator_signals
 
     root = Path(args.work)
-    for name, biases in (("biased", None), ("clean", {})):
-        lab = root / f"lab-{name}"
-        if not (lab / "lab.json").is_file():
-            init_lab(lab, LabConfig(seed=0) if biases is None else LabConfig(seed=0, biases=biases), overwrite=True)
-    if not (root / "lab-sft" / "config.yaml").is_file():
-        train_sft(root / "lab-biased", root / "lab-sft", RecipeConfig(**SFT_RECIPE))
-    for name in ("biased", "clean"):
-        if not (root / f"lab-rm-{name}" / "config.yaml").is_file():
-            train_reward(root / f"lab-{name}", root / f"lab-rm-{name}", init=root / "lab-sft")  # RM_RECIPE
+    for name, biases in (("biased", None), ("clean", {})):  # the SFT policy on the biased lab, as the fixtures
+        recipe_reward_model(root, name, biases)
     cases = str(root / "lab-clean" / "data" / "preferences.jsonl")
     for name in ("biased", "clean"):
         result = RewardModelAuditor(max_rows=args.max_rows).analyze(
