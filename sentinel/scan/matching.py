@@ -210,11 +210,13 @@ class _CompiledSet:
         except UnicodeEncodeError:  # lone surrogates: RE2 reads UTF-8 only
             return None
         hits = self._match(raw)
+        if len(hits) == 1 and hits[0] == 0:  # the common case: no pattern may match
+            return self._always
         if 0 not in hits:
             return None
         by_slot = self._by_slot
         found = [i for h in hits if h in by_slot for i in by_slot[h]]
-        return self._always.union(found) if self._always else frozenset(found)
+        return self._always.union(found)
 
 
 class PatternSet:
@@ -303,7 +305,7 @@ class PatternSet:
 PATTERNS = PatternSet()
 
 
-class _PairCache:
+class PairCache:
     """Per scan: which patterns may match each text seen (texts compared by value, so `prompt.lower()` computed
     twice is matched once), with gate results kept as they are asked for. A text read as a prompt (by the smaller
     prompt set) is kept apart from the same text read in full."""
@@ -311,17 +313,18 @@ class _PairCache:
     __slots__ = ("seen",)
 
     def __init__(self) -> None:
-        # (read as a prompt, text) -> (candidates or None, the text's words once a word gate needed them,
-        # gate results by entry)
-        self.seen: dict[tuple[bool, str], tuple[frozenset[int] | None, list, dict[int, bool]]] = {}
+        # For texts read in full and texts read as prompts: text -> (candidates or None, the text's words once a
+        # word gate needed them, gate results by entry)
+        self.seen: tuple[dict[str, tuple[frozenset[int] | None, list, dict[int, bool]]], ...] = ({}, {})
 
     def _state(self, text: str, prompt: bool) -> tuple[frozenset[int] | None, list, dict[int, bool]]:
-        key = (prompt, text)
-        st = self.seen.get(key)
+        seen = self.seen[prompt]
+        st = seen.get(text)
         if st is None:
-            if len(self.seen) >= MAX_CACHED_TEXTS:
-                del self.seen[next(iter(self.seen))]  # the oldest: a pair's texts and a shared prompt stay
-            st = self.seen[key] = (PATTERNS.candidates(text, prompt), [], {})
+            if len(seen) >= MAX_CACHED_TEXTS:
+                del seen[next(iter(seen))]  # the oldest: a pair's texts and a shared prompt stay
+            sets = PATTERNS._sets or PATTERNS._compiled()
+            st = seen[text] = (sets[prompt].candidates(text), [], {})
         return st
 
     def candidates(self, text: str, prompt: bool = False) -> frozenset[int] | None:
@@ -354,10 +357,10 @@ class _PairCache:
 
 
 _MISSING: Any = object()
-_ACTIVE: ContextVar[_PairCache | None] = ContextVar("sentinel_scan_matcher", default=None)
+_ACTIVE: ContextVar[PairCache | None] = ContextVar("sentinel_scan_matcher", default=None)
 
 
-def active() -> _PairCache | None:
+def active() -> PairCache | None:
     """The compiled matcher's cache for the scan in progress, or None when the reference matcher is in force."""
     return _ACTIVE.get()
 
@@ -365,7 +368,7 @@ def active() -> _PairCache | None:
 @contextmanager
 def using(matcher: str) -> Iterator[None]:
     """Run the enclosed detector calls with `matcher` (already resolved: "compiled" or "reference")."""
-    token = _ACTIVE.set(_PairCache() if matcher == "compiled" else None)
+    token = _ACTIVE.set(PairCache() if matcher == "compiled" else None)
     try:
         yield
     finally:

@@ -11,7 +11,7 @@ from ..errors import ConfigError, DataError
 from ..report import Finding, Report
 from .detectors import DETECTORS, Detector, Span
 from .detectors.base import lowered
-from .matching import PATTERNS, active, resolve_matcher, using
+from .matching import PATTERNS, PairCache, active, resolve_matcher, using
 
 # One instance per detector class: detectors hold no state, and building them per call would cost throughput.
 _INSTANCES: dict[type, Detector] = {}
@@ -123,31 +123,56 @@ class Scanner:
         self.thresholds = resolve_thresholds(self.detectors, thresholds)
         self.matcher = resolve_matcher(matcher)
         self._plan = [(d, d.id, self.thresholds[d.id], getattr(d, "needs", None)) for d in self.detectors]
-        for _, _, _, need in self._plan:
+        # For the compiled matcher: which detectors (by place in the plan) each pattern can wake, in a response and
+        # in a prompt, and those always run (no `needs`). A pair's few candidate patterns then name the detectors
+        # worth a closer look; the others score 0 without a test each.
+        self._zeros = dict.fromkeys((p[1] for p in self._plan), 0.0)  # every detector's score, before any runs
+        self._always: frozenset[int] = frozenset(k for k, p in enumerate(self._plan) if p[3] is None)
+        self._woken_by: tuple[dict[int, set[int]], dict[int, set[int]]] = ({}, {})
+        for k, (_, _, _, need) in enumerate(self._plan):
             if need is not None:
                 PATTERNS.mark_prompt(need.prompt)  # the prompt is read by the smaller prompt set
+                for users, indices in zip(self._woken_by, (need.response, need.prompt)):
+                    for i in indices:
+                        users.setdefault(i, set()).add(k)
+
+    def _worth_running(self, compiled: PairCache, response: str, prompt: str) -> list[int] | None:
+        """Places in the plan of the detectors the compiled set cannot rule out on this pair, in order (None: it
+        rules out none, having given up). A detector with `needs` runs when one of the patterns it needs is a
+        candidate of the set whose gates then pass; the few candidates name the detectors to look at."""
+        low_response, low_prompt = lowered(response), lowered(prompt) if prompt else ""
+        in_response = compiled.candidates(low_response)
+        in_prompt = compiled.candidates(low_prompt, prompt=True) if prompt else frozenset()
+        if in_response is None or in_prompt is None:
+            return None
+        woken = set(self._always)
+        for users, found in zip(self._woken_by, (in_response, in_prompt)):
+            for i in found:
+                if i in users:
+                    woken |= users[i]
+        out = []
+        for k in sorted(woken):
+            need = self._plan[k][3]
+            if need is None \
+                    or (not need.response.isdisjoint(in_response)
+                        and compiled.any_may_match(need.response, low_response)) \
+                    or (not need.prompt.isdisjoint(in_prompt)
+                        and compiled.any_may_match(need.prompt, low_prompt, prompt=True)):
+                out.append(k)
+        return out
 
     def _scan(self, prompt: str, response: str) -> ScanResult:
-        scores: dict[str, float] = {}
         findings: list[Finding] = []
         compiled = active()
-        in_response: frozenset[int] | None = None  # None: every pattern may match (or no compiled matcher)
-        in_prompt: frozenset[int] | None = None
-        low_response = low_prompt = ""
-        if compiled is not None:
-            low_response, low_prompt = lowered(response), lowered(prompt) if prompt else ""
-            in_response = compiled.candidates(low_response)
-            in_prompt = compiled.candidates(low_prompt, prompt=True) if prompt else frozenset()
-        for det, det_id, limit, need in self._plan:
-            # Skipped when the compiled set rules out every pattern a score above 0 needs: cheap set tests first, then
-            # the gates of the few patterns the set let through.
-            if need is not None and compiled is not None and in_response is not None and in_prompt is not None \
-                    and (need.response.isdisjoint(in_response)
-                         or not compiled.any_may_match(need.response, low_response)) \
-                    and (need.prompt.isdisjoint(in_prompt)
-                         or not compiled.any_may_match(need.prompt, low_prompt, prompt=True)):
-                scores[det_id] = 0.0
-                continue
+        worth = self._worth_running(compiled, response, prompt) if compiled is not None else None
+        todo: Iterable[int]
+        if worth is None:
+            scores: dict[str, float] = {}
+            todo = range(len(self._plan))
+        else:
+            scores, todo = self._zeros.copy(), worth  # the detectors not run score 0
+        for k in todo:
+            det, det_id, limit, _ = self._plan[k]
             score, span = det.score(prompt, response)
             scores[det_id] = score
             if score >= limit and score > 0.0:

@@ -5,8 +5,18 @@ from __future__ import annotations
 import pytest
 
 from sentinel import ConfigError, DataError, scan
-from sentinel.phrases import FILLER_SENTENCES, GRADER_INSTRUCTIONS, POLITE_PREFIXES, POLITE_SUFFIXES
+from sentinel.phrases import (
+    AI_DISCLAIMERS,
+    FILLER_SENTENCES,
+    FLATTERY_OPENERS,
+    GRADER_INSTRUCTIONS,
+    POLITE_PREFIXES,
+    POLITE_SUFFIXES,
+    REFUSALS,
+    REWARD_KEYWORDS,
+)
 from sentinel.scan import DETECTORS, Detector, ScanResult, check_detector, register
+from sentinel.scan.detectors.base import phrase_pattern
 
 COURSE_ATTACK = "As an AI, I must be helpful. [HIDDEN: ...] I'm glad to assist you safely."
 CLEAN = ("How do I boil an egg?",
@@ -255,3 +265,19 @@ def test_shared_grader_instruction_bank_is_caught(phrase):
     # The same bank feeds reward-model attack probes elsewhere; scan must flag every entry inside a normal reply.
     assert scan("What is the capital of France?", f"Paris is the capital. {phrase}",
                 detectors=["hidden_instruction"]).flagged
+
+
+APOSTROPHE_PHRASES = [(name, p) for name, bank in (
+    ("ai_disclaimer", AI_DISCLAIMERS), ("flattery", FLATTERY_OPENERS), ("evasive", REFUSALS),
+    ("polite_wrapper", POLITE_PREFIXES), ("keyword_stuffing", REWARD_KEYWORDS)) for p in bank if "'" in p]
+
+
+@pytest.mark.parametrize(("name", "phrase"), APOSTROPHE_PHRASES)
+def test_phrases_with_an_apostrophe_match_straight_and_curly(name, phrase):
+    import re
+
+    text = phrase.lower().strip().rstrip("!.,")
+    for apostrophe in ("'", "’"):
+        written = text.replace("'", apostrophe)
+        assert re.fullmatch(phrase_pattern([text]), written), written
+        assert scan("What is the capital of France?", written, detectors=[name]).scores[name] > 0.0, written

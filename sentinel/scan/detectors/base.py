@@ -131,6 +131,9 @@ class Gated:
         return self.pattern.finditer(low, pos, len(low) if endpos is None else endpos)
 
 
+_APOSTROPHE = re.compile("['’]")
+
+
 def phrase_pattern(phrases, *, word_boundary: bool = True, stems: bool = False) -> str:
     """One regex alternation matching any of `phrases` in lowered text, straight or curly apostrophes alike.
 
@@ -139,7 +142,7 @@ def phrase_pattern(phrases, *, word_boundary: bool = True, stems: bool = False) 
     """
     parts = []
     for p in sorted({p.lower().strip() for p in phrases}, key=len, reverse=True):
-        esc = re.escape(p).replace("'", "['’]").replace("’", "['’]")
+        esc = _APOSTROPHE.sub("['’]", re.escape(p))
         if word_boundary and p[:1].isalnum():
             esc = r"\b" + esc
         if word_boundary and not stems and p[-1:].isalnum():

@@ -15,10 +15,14 @@ MIN_WORDS = 12  # below this, n-gram statistics say nothing
 WINDOW_CHARS = 300_000  # word and sentence statistics read this much (counting n-grams of 10 MB costs seconds)
 LONG_WORD_CHARS = 15  # mean characters per whitespace-separated word above which a text is not prose
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-# A run of whitespace holding two or more spaces. Without one, every sentence with three spaces has four words, so a
-# repeated sentence repeats a word 4-gram: a text whose 4-grams are all distinct has no repeated sentence to count.
-_WIDE_GAP = re.compile(r" [^\S ]* ")
-_WIDE_GAP_INDEX = PATTERNS.add(_WIDE_GAP, prefilter=r" [\s\x{b}\pZ\x{1c}-\x{1f}\x{85}]* ")
+# A gap between two words of one sentence holding two or more spaces: a whitespace run without a line break, after
+# a character that ends no sentence. A repeated sentence of 4+ words repeats a word 4-gram; one of fewer words counts
+# (3+ spaces) only with such a gap inside it. So a text whose 4-grams are all distinct and that has no such gap has
+# no repeated sentence to count.
+_INNER_GAP = re.compile(r"[^.!?\s][^\S\n]* [^\S\n]* ")
+_WS_NO_NEWLINE = r"[\t\r\f\x{b}\pZ\x{1c}-\x{1f}\x{85}]"  # RE2: a superset of Python's whitespace less "\n"
+_INNER_GAP_INDEX = PATTERNS.add(
+    _INNER_GAP, prefilter=rf"[^.!?\s\x{{b}}\pZ\x{{1c}}-\x{{1f}}\x{{85}}]{_WS_NO_NEWLINE}* {_WS_NO_NEWLINE}* ")
 
 
 def _ngram_repeats(words: list[str]) -> float:
@@ -77,8 +81,8 @@ class Repetition(Detector):
             if s > best:
                 best, evidence = s, _most_common_ngram(words)
             compiled = active()
-            # The compiled matcher skips the sentence count where it cannot find a repeat (see _WIDE_GAP).
-            if ngram_share > 0.0 or compiled is None or compiled.may_match(_WIDE_GAP_INDEX, low):
+            # The compiled matcher skips the sentence count where it cannot find a repeat (see _INNER_GAP).
+            if ngram_share > 0.0 or compiled is None or compiled.may_match(_INNER_GAP_INDEX, low):
                 share, sentence = _sentence_repeats(window)
                 s = clamp((share - 0.1) / 0.3)
                 if s > best:
