@@ -4,6 +4,7 @@
         the full file is ../shared/data/preference/helpful-base-test.jsonl.gz] [--repeat 3]
         [--differential FILE ...: default the four HH-RLHF test files of ../shared/data/preference when present]
         [--no-lengths] [--baseline TREE: another checkout (e.g. ../main) whose `scan()` is timed on the same pairs]
+        [--engines: RE2's set against Hyperscan on the same patterns, where `hyperscan` is installed]
 
 Prints, for the reference and the compiled matcher on HH-RLHF prompt/chosen pairs: pairs per second for the pattern
 detectors alone and for all detectors (with the ratios), the microseconds each detector costs per pair, and the
@@ -164,6 +165,56 @@ def differential(files: list[str]) -> int:
     return total_diff
 
 
+def engines(pairs, repeat: int) -> None:
+    """The multi-pattern engine alone: RE2's set (what the compiled matcher runs) against a Hyperscan database
+    compiled from the same translated patterns in prefilter mode, on the same lowered texts (replies and prompts).
+
+    Hyperscan is not a dependency: `pip install hyperscan` to run this comparison."""
+    try:
+        import hyperscan
+    except ImportError:
+        print("\n(hyperscan is not installed: the engine comparison is skipped; pip install hyperscan)")
+        return
+    from sentinel.scan.matching import PATTERNS, to_re2
+
+    sources = [(i, f or to_re2(p)) for i, (p, f, _) in enumerate(PATTERNS._entries)]
+    expressions, ids, flags = [], [], []
+    base = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_UCP | hyperscan.HS_FLAG_SINGLEMATCH \
+        | hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_ALLOWEMPTY
+    for i, src in sources:
+        if src is None:
+            continue
+        flag = base | hyperscan.HS_FLAG_DOTALL
+        for prefix, extra in (("(?si)", hyperscan.HS_FLAG_CASELESS), ("(?s)", 0)):
+            if src.startswith(prefix):
+                src, flag = src[len(prefix):], flag | extra
+                break
+        expressions.append(src.encode())
+        ids.append(i)
+        flags.append(flag)
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    t0 = time.perf_counter()
+    db.compile(expressions=expressions, ids=ids, elements=len(expressions), flags=flags)
+    compile_s = time.perf_counter() - t0
+    scratch = hyperscan.Scratch(db)
+    raw = [t.lower().encode() for p, r in pairs for t in (r, p)]
+    full = PATTERNS._compiled()[0]
+
+    def hs_pass():
+        for b in raw:
+            db.scan(b, match_event_handler=lambda *a: None, scratch=scratch)
+
+    def re2_pass():
+        for b in raw:
+            full._match(b)
+
+    print(f"\n{'one pass of all ' + str(len(expressions)) + ' patterns':<44}{'us/text':>10}")
+    for name, fn in (("RE2 set (google-re2)", re2_pass), ("Hyperscan database, prefilter mode", hs_pass)):
+        fn()
+        print(f"{name:<44}{best_of(repeat, fn) / len(raw) * 1e6:>10.2f}")
+    print(f"(Hyperscan compiled the database in {compile_s:.1f} s; {len(raw)} texts, replies and prompts, lowered)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(DEFAULT))
@@ -172,6 +223,8 @@ def main() -> None:
                     help="preference files to compare the matchers on (default: the HH-RLHF test files)")
     ap.add_argument("--no-lengths", action="store_true", help="skip the seconds-per-MB table")
     ap.add_argument("--baseline", help="another checkout of the project whose scan() to time on the same pairs")
+    ap.add_argument("--engines", action="store_true",
+                    help="also time RE2's set against Hyperscan on the same patterns (needs pip install hyperscan)")
     args = ap.parse_args()
     if not compiled_available():
         raise SystemExit("the compiled matcher needs google-re2: pip install google-re2")
@@ -185,6 +238,8 @@ def main() -> None:
     throughput(pairs, args.repeat)
     if args.baseline:
         baseline(args.baseline, args.data, pairs, args.repeat)
+    if args.engines:
+        engines(pairs, args.repeat)
     if not args.no_lengths:
         lengths(pairs)
     files = args.differential
