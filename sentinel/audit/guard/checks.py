@@ -76,10 +76,11 @@ def head(n: int) -> int:
     return max(2, n // 5)
 
 
-def sustained_onset(mask: np.ndarray, run: int = 3) -> int | None:
-    """First index from which `mask` holds for `run` consecutive points (or to the end); None if never."""
+def sustained_onset(mask: np.ndarray, run: int = 3, to_end: bool = True) -> int | None:
+    """First index from which `mask` holds for `run` consecutive points (or to the end, unless `to_end=False`:
+    then a stretch cut short by the end of the log is not yet sustained); None if never."""
     n = len(mask)
-    for i in range(n):
+    for i in range(n if to_end else n - run + 1):
         end = min(n, i + run)
         if mask[i:end].all():
             return i
@@ -250,7 +251,10 @@ class KLCheck:
         if len(neg):
             # one or two dips are estimator noise worth a note; a run of them, or a mean that stays negative, is a
             # broken estimate (sampling that differs from the reference's, TRL #417)
-            sustained = sustained_onset(trailing_mean(v, window(len(v))) < -cfg.kl_negative_tolerance)
+            # Three consecutive points of the running mean, all inside the log: a dip at the last logged step
+            # (the step a live check runs at) is not yet a mean that stays negative.
+            sustained = sustained_onset(trailing_mean(v, window(len(v))) < -cfg.kl_negative_tolerance,
+                                        to_end=False)
             if len(neg) < 3:
                 sustained = None  # early in a run the trailing window is a step or two: one dip is not a run
             sev = Severity.HIGH if sustained is not None else Severity.MEDIUM if len(neg) >= 3 else Severity.LOW
