@@ -323,8 +323,7 @@ class PairCache:
         if st is None:
             if len(seen) >= MAX_CACHED_TEXTS:
                 del seen[next(iter(seen))]  # the oldest: a pair's texts and a shared prompt stay
-            sets = PATTERNS._sets or PATTERNS._compiled()
-            st = seen[text] = (sets[prompt].candidates(text), [], {})
+            st = seen[text] = (PATTERNS.candidates(text, prompt), [], {})
         return st
 
     def candidates(self, text: str, prompt: bool = False) -> frozenset[int] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sentinel import ConfigError, DataError, scan
@@ -274,8 +276,6 @@ APOSTROPHE_PHRASES = [(name, p) for name, bank in (
 
 @pytest.mark.parametrize(("name", "phrase"), APOSTROPHE_PHRASES)
 def test_phrases_with_an_apostrophe_match_straight_and_curly(name, phrase):
-    import re
-
     text = phrase.lower().strip().rstrip("!.,")
     for apostrophe in ("'", "’"):
         written = text.replace("'", apostrophe)
