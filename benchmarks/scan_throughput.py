@@ -47,25 +47,36 @@ def best_of(repeat: int, fn) -> float:
     CPU time of this process (`time.process_time`), not wall time: on a shared machine wall time also counts the
     time other processes held the core. The work is single-threaded, so this is the cost on one core.
     """
-    times = []
+    return best_of_each(repeat, [fn])[0]
+
+
+def best_of_each(repeat: int, fns) -> list[float]:
+    """Least CPU time of each of `fns` over `repeat` rounds, the functions taking turns within a round: a machine
+    that speeds up or slows down during the run (virtual machines do, by 10-20%) moves all of them alike."""
+    times = [float("inf")] * len(fns)
     for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        times.append(time.process_time() - t0)
-    return min(times)
+        for k, fn in enumerate(fns):
+            t0 = time.process_time()
+            fn()
+            times[k] = min(times[k], time.process_time() - t0)
+    return times
 
 
-def rate(scanner: Scanner, pairs, repeat: int) -> float:
-    """Pairs per second of `scanner` over `pairs` on one core (warm: the first pass builds the RE2 automaton)."""
-    list(scanner.scan_many(pairs))
-    return len(pairs) / best_of(repeat, lambda: list(scanner.scan_many(pairs)))
+def rates(scanners: list[Scanner], pairs, repeat: int) -> list[float]:
+    """Pairs per second of each scanner over `pairs` on one core, timed in turns (warm: the first pass builds the
+    RE2 automaton)."""
+    for s in scanners:
+        list(s.scan_many(pairs))
+    times = best_of_each(repeat, [lambda s=s: list(s.scan_many(pairs)) for s in scanners])
+    return [len(pairs) / t for t in times]
 
 
 def throughput(pairs, repeat: int) -> None:
     print(f"\n{'pairs/s on one core':<28}{'reference':>12}{'compiled':>12}{'ratio':>8}")
     for label, dets in (("pattern detectors (7)", PATTERN_DETECTORS), ("all detectors (9)", None)):
-        ref, comp = (rate(Scanner(dets, matcher=m), pairs, repeat) for m in MATCHERS)
+        ref, comp = rates([Scanner(dets, matcher=m) for m in MATCHERS], pairs, repeat)
         print(f"{label:<28}{ref:>12,.0f}{comp:>12,.0f}{comp / ref:>7.2f}x")
+    print(f"(CPU time of one core, best of {repeat} rounds in which the two matchers take turns)")
     cold = Scanner(matcher="compiled")
     t0 = time.process_time()
     list(cold.scan_many(pairs[:200]))
@@ -74,11 +85,7 @@ def throughput(pairs, repeat: int) -> None:
 
     print(f"\n{'us/pair, one detector alone':<28}{'reference':>12}{'compiled':>12}{'ratio':>8}")
     for det in resolve_detectors(None):
-        us = {}
-        for m in MATCHERS:
-            s = Scanner([det], matcher=m)
-            list(s.scan_many(pairs))
-            us[m] = best_of(repeat, lambda s=s: list(s.scan_many(pairs))) / len(pairs) * 1e6
+        us = {m: 1e6 / r for m, r in zip(MATCHERS, rates([Scanner([det], matcher=m) for m in MATCHERS], pairs, repeat))}
         print(f"{det.id:<28}{us['reference']:>12.1f}{us['compiled']:>12.1f}{us['reference'] / us['compiled']:>7.2f}x")
     print("(alone, a compiled detector also pays the set's pass over the pair, which all detectors share)")
 

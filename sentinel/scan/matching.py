@@ -20,7 +20,7 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -175,6 +175,25 @@ def any_word(words) -> GateTest:
     return ("word", tuple(words))
 
 
+_LOWER_CHANGES: str | None = None
+
+
+def _changed_by_lower() -> str:
+    """An RE2 class of the characters outside ASCII that `str.lower()` changes (1,407 of them, all below U+20000 in
+    this Python's Unicode database; `tests/scan/test_matcher.py` checks the whole range)."""
+    global _LOWER_CHANGES
+    if _LOWER_CHANGES is None:
+        ranges: list[list[int]] = []
+        for c in range(0x80, 0x20000):
+            if not 0xD800 <= c <= 0xDFFF and chr(c).lower() != chr(c):
+                if ranges and ranges[-1][1] == c - 1:
+                    ranges[-1][1] = c
+                else:
+                    ranges.append([c, c])
+        _LOWER_CHANGES = "[" + "".join(_char(a) if a == b else f"{_char(a)}-{_char(b)}" for a, b in ranges) + "]"
+    return _LOWER_CHANGES
+
+
 class _CompiledSet:
     """One RE2 set over some entries' patterns: `candidates(text)` are the entries whose pattern may match."""
 
@@ -183,9 +202,13 @@ class _CompiledSet:
         opts.max_mem = SET_MAX_MEM
         opts.log_errors = False
         rs = _re2.Set.SearchSet(opts)
-        # Slot 0 matches every text: a result without it means RE2 gave up (its automaton ran out of memory), and
-        # then every pattern may match.
-        slots: dict[str, int] = {"": rs.Add("")}
+        # Slot 0 (`\A`, the start of the text) matches every text: a result without it means RE2 gave up (its
+        # automaton ran out of memory), and then every pattern may match. `\A` rather than the empty pattern: that
+        # one matches at every position and keeps the automaton's states busier (about 0.4 us a text more).
+        slots: dict[str, int] = {"": rs.Add(r"\A")}
+        # Slot 1: a character outside ASCII that `str.lower()` changes. Lowering a text's UTF-8 bytes (ASCII letters
+        # only) gives `text.lower()` exactly unless the text holds one; `candidates_as_written` reads that here.
+        slots["\0lowers"] = rs.Add(_changed_by_lower())
         always: list[int] = []
         by_slot: dict[int, list[int]] = {}
         for i, pattern, prefilter in entries:
@@ -209,7 +232,22 @@ class _CompiledSet:
             raw = text.encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates: RE2 reads UTF-8 only
             return None
+        return self._found(self._match(raw))
+
+    def candidates_lowered(self, text: str) -> frozenset[int] | None | bool:
+        """`candidates(text.lower())` read without building `text.lower()`: the UTF-8 bytes of `text` with their
+        ASCII letters lowered are those of `text.lower()` unless `text` holds a character outside ASCII that
+        lowering changes (slot 1 says so in the same pass); then False (ask `candidates(text.lower())`)."""
+        try:
+            raw = text.encode("utf-8").lower()
+        except UnicodeEncodeError:
+            return None
         hits = self._match(raw)
+        if 1 in hits:
+            return False
+        return self._found(hits)
+
+    def _found(self, hits: list[int]) -> frozenset[int] | None:
         if len(hits) == 1 and hits[0] == 0:  # the common case: no pattern may match
             return self._always
         if 0 not in hits:
@@ -305,26 +343,57 @@ class PatternSet:
 PATTERNS = PatternSet()
 
 
+_MISSING: Any = object()
+
+
+def _keep(seen: dict, key: str, value):
+    """`seen[key] = value`, first dropping the oldest entry when `seen` holds `MAX_CACHED_TEXTS` (a pair's texts and
+    a shared prompt stay); returns `value`."""
+    if len(seen) >= MAX_CACHED_TEXTS:
+        del seen[next(iter(seen))]
+    seen[key] = value
+    return value
+
+
 class PairCache:
     """Per scan: which patterns may match each text seen (texts compared by value, so `prompt.lower()` computed
     twice is matched once), with gate results kept as they are asked for. A text read as a prompt (by the smaller
     prompt set) is kept apart from the same text read in full."""
 
-    __slots__ = ("seen",)
+    __slots__ = ("seen", "written")
 
     def __init__(self) -> None:
         # For texts read in full and texts read as prompts: text -> (candidates or None, the text's words once a
         # word gate needed them, gate results by entry)
         self.seen: tuple[dict[str, tuple[frozenset[int] | None, list, dict[int, bool]]], ...] = ({}, {})
+        # The same for `candidates_lowered`: text as written -> candidates of its lowered form (None: any may;
+        # False: not readable from the text as written)
+        self.written: tuple[dict[str, frozenset[int] | None | bool], ...] = ({}, {})
 
     def _state(self, text: str, prompt: bool) -> tuple[frozenset[int] | None, list, dict[int, bool]]:
         seen = self.seen[prompt]
         st = seen.get(text)
         if st is None:
-            if len(seen) >= MAX_CACHED_TEXTS:
-                del seen[next(iter(seen))]  # the oldest: a pair's texts and a shared prompt stay
-            st = seen[text] = (PATTERNS.candidates(text, prompt), [], {})
+            sets = PATTERNS._sets or PATTERNS._compiled()
+            st = _keep(seen, text, (sets[prompt].candidates(text), [], {}))
         return st
+
+    def candidates_lowered(self, text: str, lower: Callable[[str], str],
+                           prompt: bool = False) -> tuple[frozenset[int] | None, str | None]:
+        """`candidates(lower(text))` and `lower(text)` (`lower` is `str.lower`, or a cache of it), read from `text`
+        as written where that is exact (`_CompiledSet.candidates_lowered`). The lowered text is built only where
+        some pattern may match or the read was not exact; otherwise it is None."""
+        written = self.written[prompt]
+        found = written.get(text, _MISSING)
+        if found is _MISSING:
+            sets = PATTERNS._sets or PATTERNS._compiled()
+            found = _keep(written, text, sets[prompt].candidates_lowered(text))
+        if found is not None and found is not False and not found:
+            return found, None
+        low = lower(text)
+        if found is not False and low not in self.seen[prompt]:
+            _keep(self.seen[prompt], low, (found, [], {}))
+        return self._state(low, prompt)[0], low
 
     def candidates(self, text: str, prompt: bool = False) -> frozenset[int] | None:
         """Entries whose pattern may match in `text`, gates not yet tested (None: any may). `prompt=True` reads
@@ -355,7 +424,6 @@ class PairCache:
         return any(self.may_match(i, text, prompt) for i in (indices & found))
 
 
-_MISSING: Any = object()
 _ACTIVE: ContextVar[PairCache | None] = ContextVar("sentinel_scan_matcher", default=None)
 
 

@@ -127,7 +127,7 @@ class Scanner:
         # in a prompt, and those always run (no `needs`). A pair's few candidate patterns then name the detectors
         # worth a closer look; the others score 0 without a test each.
         self._zeros = dict.fromkeys((p[1] for p in self._plan), 0.0)  # every detector's score, before any runs
-        self._always: frozenset[int] = frozenset(k for k, p in enumerate(self._plan) if p[3] is None)
+        self._always: list[int] = [k for k, p in enumerate(self._plan) if p[3] is None]
         self._woken_by: tuple[dict[int, set[int]], dict[int, set[int]]] = ({}, {})
         for k, (_, _, _, need) in enumerate(self._plan):
             if need is not None:
@@ -140,11 +140,13 @@ class Scanner:
         """Places in the plan of the detectors the compiled set cannot rule out on this pair, in order (None: it
         rules out none, having given up). A detector with `needs` runs when one of the patterns it needs is a
         candidate of the set whose gates then pass; the few candidates name the detectors to look at."""
-        low_response, low_prompt = lowered(response), lowered(prompt) if prompt else ""
-        in_response = compiled.candidates(low_response)
-        in_prompt = compiled.candidates(low_prompt, prompt=True) if prompt else frozenset()
+        in_response, low_response = compiled.candidates_lowered(response, lowered)
+        in_prompt, low_prompt = compiled.candidates_lowered(prompt, lowered, prompt=True) if prompt \
+            else (frozenset(), "")
         if in_response is None or in_prompt is None:
             return None
+        if not in_response and not in_prompt:  # the common case: no pattern may match
+            return self._always
         woken = set(self._always)
         for users, found in zip(self._woken_by, (in_response, in_prompt)):
             for i in found:
