@@ -343,9 +343,6 @@ class PatternSet:
 PATTERNS = PatternSet()
 
 
-_MISSING: Any = object()
-
-
 def _keep(seen: dict, key: str, value):
     """`seen[key] = value`, first dropping the oldest entry when `seen` holds `MAX_CACHED_TEXTS` (a pair's texts and
     a shared prompt stay); returns `value`."""
@@ -360,15 +357,15 @@ class PairCache:
     twice is matched once), with gate results kept as they are asked for. A text read as a prompt (by the smaller
     prompt set) is kept apart from the same text read in full."""
 
-    __slots__ = ("seen", "written")
+    __slots__ = ("seen", "last")
 
     def __init__(self) -> None:
         # For texts read in full and texts read as prompts: text -> (candidates or None, the text's words once a
         # word gate needed them, gate results by entry)
         self.seen: tuple[dict[str, tuple[frozenset[int] | None, list, dict[int, bool]]], ...] = ({}, {})
-        # The same for `candidates_lowered`: text as written -> candidates of its lowered form (None: any may;
-        # False: not readable from the text as written)
-        self.written: tuple[dict[str, frozenset[int] | None | bool], ...] = ({}, {})
+        # `candidates_lowered`'s last text in full and as a prompt, by identity (a row's prompt is one string read
+        # with each of its replies), with what that read gave
+        self.last: list[tuple[str | None, Any]] = [(None, None), (None, None)]
 
     def _state(self, text: str, prompt: bool) -> tuple[frozenset[int] | None, list, dict[int, bool]]:
         seen = self.seen[prompt]
@@ -383,11 +380,11 @@ class PairCache:
         """`candidates(lower(text))` and `lower(text)` (`lower` is `str.lower`, or a cache of it), read from `text`
         as written where that is exact (`_CompiledSet.candidates_lowered`). The lowered text is built only where
         some pattern may match or the read was not exact; otherwise it is None."""
-        written = self.written[prompt]
-        found = written.get(text, _MISSING)
-        if found is _MISSING:
+        last, found = self.last[prompt]
+        if last is not text:
             sets = PATTERNS._sets or PATTERNS._compiled()
-            found = _keep(written, text, sets[prompt].candidates_lowered(text))
+            found = sets[prompt].candidates_lowered(text)
+            self.last[prompt] = (text, found)
         if found is not None and found is not False and not found:
             return found, None
         low = lower(text)
