@@ -124,7 +124,7 @@ def baseline(tree: str, data: str, pairs, repeat: int) -> None:
 
     list(Scanner().scan_many(pairs))
     here_scan = len(pairs) / best_of(repeat, lambda: [scan(p, r) for p, r in pairs])
-    here = rate(Scanner(), pairs, repeat)
+    here = rates([Scanner()], pairs, repeat)[0]
     print(f"\n{'all detectors, pairs/s on one core':<44}{'pairs/s':>10}{'vs baseline':>13}")
     print(f"{'baseline tree ' + tree + ': scan()':<44}{base:>10,.0f}{1.0:>12.2f}x")
     print(f"{'this tree: scan(), compiled matcher':<44}{here_scan:>10,.0f}{here_scan / base:>12.2f}x")

@@ -147,6 +147,7 @@ class Scanner:
             return None
         if not in_response and not in_prompt:  # the common case: no pattern may match
             return self._always
+        low_response, low_prompt = low_response or "", low_prompt or ""  # None only where no pattern may match
         woken = set(self._always)
         for users, found in zip(self._woken_by, (in_response, in_prompt)):
             for i in found:

@@ -53,7 +53,8 @@ EDGE = [
     ("", "\u212aELVIN SAYS: ABSOLUTELY CERTAINLY GREAT"), ("", "ΣΟΦΙΑ ΣΑΣ: YOU\u2019RE ABSOLUTELY RIGHT!"),
     ("", "\u0130'M GLAD TO ASSIST. \u0130 HOPE THIS HELPS."),
     # The Kelvin sign lowers to an ASCII "k": only lowering finds these phrases.
-    ("", "YOU ARE SO SMART TO AS\u212a THIS."), ("", "Sure. LET ME \u212aNOW IF THERE IS ANYTHING ELSE I CAN HELP YOU WITH."),
+    ("", "YOU ARE SO SMART TO AS\u212a THIS."),
+    ("", "Sure. LET ME \u212aNOW IF THERE IS ANYTHING ELSE I CAN HELP YOU WITH."),
 ]
 
 
