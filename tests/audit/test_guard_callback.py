@@ -81,6 +81,25 @@ def test_alarms_are_dated_by_the_check_that_raised_them():
     assert set(cb.raised_at) == {a.id for a in cb.alarms}
 
 
+def test_an_alarm_that_grows_more_severe_is_shown_at_the_severity_that_stopped_the_run():
+    # A lab PPO run's KL with three scattered dips (a note, below high, at the checks of steps 5 and 10), then held
+    # below 0 for the last steps: the final check finds the same alarm at high and stops the run on it.
+    kls = [-0.0, -0.0619, 0.0575, 0.0739, -0.0557, 0.0257, 0.0187, 0.107, 0.0718, -0.1197, -0.2, -0.2]
+    rows = ppo_log(n=len(kls))
+    for r, kl in zip(rows, kls):
+        r["objective/kl"] = kl
+        r.pop("step")
+    cb = SentinelCallback(every_n_steps=5, stop_on="high")
+    cb.replay(rows[:10])
+    assert [a.severity < "high" for a in cb.alarms if a.id == "kl-negative"] == [True]
+    assert cb.stopped_at is None
+    cb = SentinelCallback(every_n_steps=5, stop_on="high")
+    cb.replay(rows)
+    kl = [a for a in cb.alarms if a.id == "kl-negative"]
+    assert len(kl) == 1 and kl[0].severity.value == "high"
+    assert cb.raised_at["kl-negative"] == cb.stopped_at == 12
+
+
 def test_ppo_path_reads_the_kl_targets_from_the_trainer_config():
     cb = SentinelCallback(every_n_steps=10)
     trainer = FakePPO(target=1.0, target_kl=0.005)

@@ -33,9 +33,10 @@ class SentinelCallback(TrainerCallback):
         PPO trainer's config (`target` of the adaptive KL controller, when `adap_kl_ctrl` is on); its early-stop
         `target_kl` becomes `approxkl_target` likewise.
     Other keyword arguments are `ConsistencyConfig` fields. After training, `report` holds the last Report,
-    `alarms` every finding raised (first time each id fired), `raised_at` the step at which each alarm id was first
-    raised (a check runs every `every_n_steps`, so an alarm is raised at or after the step its evidence names),
-    `stopped_at` the step training was stopped at.
+    `alarms` one finding per alarm id raised, at the highest severity it reached (the finding of the check that first
+    showed that severity), `raised_at` the step at which each alarm reached that severity (a check runs every
+    `every_n_steps`, so an alarm is raised at or after the step its evidence names), `stopped_at` the step training
+    was stopped at: the finding that stopped it is among `alarms` at the severity that stopped it.
     """
 
     def __init__(self, every_n_steps: int = 5, stop_on: str | Severity | None = None, kl_target: float | None = None,
@@ -84,13 +85,21 @@ class SentinelCallback(TrainerCallback):
             self.skipped_reason = str(e)
             return False
         self.skipped_reason = None
-        known = {f.id for f in self.alarms}
+        known = {f.id: k for k, f in enumerate(self.alarms)}
         # An 'inconclusive' report (too few steps yet for any check) is the normal start of a run, not an alarm.
         for f in self.report.findings:
-            if f.severity > Severity.INFO and f.id not in known and f.id != "inconclusive":
+            if f.severity <= Severity.INFO or f.id == "inconclusive":
+                continue
+            k = known.get(f.id)
+            if k is None:
+                known[f.id] = len(self.alarms)
                 self.alarms.append(f)
-                self.raised_at[f.id] = step if step is not None else len(self.history)
-                logger.warning("sentinel [%s] %s at step %s: %s", f.severity.value, f.id, step, f.description)
+            elif f.severity > self.alarms[k].severity:
+                self.alarms[k] = f  # the alarm grew more severe: it reads as it does now, raised now
+            else:
+                continue
+            self.raised_at[f.id] = step if step is not None else len(self.history)
+            logger.warning("sentinel [%s] %s at step %s: %s", f.severity.value, f.id, step, f.description)
         stop = self.stop_on is not None and any(f.id != "inconclusive" for f in self.report.at_or_above(self.stop_on))
         if stop and self.stopped_at is None:
             self.stopped_at = step

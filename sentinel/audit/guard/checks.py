@@ -383,7 +383,12 @@ class ValueLossSpike(_SpikeCheck):
 
 @TRAINING_CHECKS.register("entropy-collapse")
 class EntropyCollapse:
-    """Policy entropy falling to a small share of its start: the policy is collapsing onto a few outputs."""
+    """Policy entropy falling to a small share of its start: the policy is collapsing onto a few outputs.
+
+    Medium at most: on 54 lab PPO runs it was raised on none of the 30 that over-optimised and on 9 of the 24 that
+    did not, 8 of them runs that optimised the gold reward itself (a policy that answers right grows certain), so it
+    is a note on diversity, not a reason to stop a run (docs/benchmarks.md, "The guard as a detector").
+    """
 
     def run(self, log, cfg):
         got = finite_series(log, "entropy", "entropy metric", cfg)
@@ -400,8 +405,7 @@ class EntropyCollapse:
         i = sustained_onset(v < cfg.entropy_collapse * start)
         if i is None or sm[-1] >= cfg.entropy_collapse * start:
             return CheckResult("ok", metrics={"entropy_final_over_start": ratio})
-        sev = Severity.HIGH if ratio < cfg.entropy_collapse / 2 else Severity.MEDIUM
-        f = Finding("entropy-collapse", sev,
+        f = Finding("entropy-collapse", Severity.MEDIUM,
                     f"policy entropy fell below {cfg.entropy_collapse:.0%} of its start ({start:.3g}) from step "
                     f"{_step(steps[i])}; it ends at {ratio:.0%} of the start",
                     score=float(min(1.0, 1 - ratio)), effect=Effect("final / starting entropy", ratio),
