@@ -7,13 +7,13 @@
         [--engines: RE2's set against Hyperscan on the same patterns, where `hyperscan` is installed]
 
 Prints, for the reference and the compiled matcher on HH-RLHF prompt/chosen pairs: pairs per second for the pattern
-detectors alone and for all detectors (with the ratios; CPU time, best of `--repeat` rounds in which the two matchers
-take turns, so a machine whose speed drifts during the run moves both alike), the microseconds each detector costs per pair, and the
-seconds per MB for texts of 100 KB to 4 MB of natural and adversarial text (a linear scan has a flat column). Then
-the differential check: every prompt/chosen and prompt/rejected pair of the `--differential` files scanned with
-both matchers, and the number of pairs whose results differ (must be 0). With `--baseline`, `scan()` of that tree
-(before the compiled matcher: today's per-pair path) runs on the same pairs in a subprocess pinned to the same
-core, and the ratio to this tree's `scan()` and `Scanner` is printed.
+detectors alone and for all detectors (with the ratios; CPU time, best of `--repeat` rounds in which the two
+matchers take turns, so a machine whose speed drifts during the run moves both alike), the microseconds each
+detector costs per pair, and the seconds per MB for texts of 100 KB to 4 MB of natural and adversarial text (a
+linear scan has a flat column). Then the differential check: every prompt/chosen and prompt/rejected pair of the
+`--differential` files scanned with both matchers, and the number of pairs whose results differ (must be 0). With
+`--baseline`, `scan()` of that tree (before the compiled matcher: today's per-pair path) runs on the same pairs in a
+subprocess pinned to the same core, and the ratio to this tree's `scan()` and `Scanner` is printed.
 """
 
 from __future__ import annotations

@@ -207,7 +207,7 @@ class _CompiledSet:
         # one matches at every position and keeps the automaton's states busier (about 0.4 us a text more).
         slots: dict[str, int] = {"": rs.Add(r"\A")}
         # Slot 1: a character outside ASCII that `str.lower()` changes. Lowering a text's UTF-8 bytes (ASCII letters
-        # only) gives `text.lower()` exactly unless the text holds one; `candidates_as_written` reads that here.
+        # only) gives `text.lower()` exactly unless the text holds one; `candidates_lowered` reads that here.
         slots["\0lowers"] = rs.Add(_changed_by_lower())
         always: list[int] = []
         by_slot: dict[int, list[int]] = {}

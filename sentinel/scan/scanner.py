@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,7 +127,7 @@ class Scanner:
         # in a prompt, and those always run (no `needs`). A pair's few candidate patterns then name the detectors
         # worth a closer look; the others score 0 without a test each.
         self._zeros = dict.fromkeys((p[1] for p in self._plan), 0.0)  # every detector's score, before any runs
-        self._always: list[int] = [k for k, p in enumerate(self._plan) if p[3] is None]
+        self._always: tuple[int, ...] = tuple(k for k, p in enumerate(self._plan) if p[3] is None)
         self._woken_by: tuple[dict[int, set[int]], dict[int, set[int]]] = ({}, {})
         for k, (_, _, _, need) in enumerate(self._plan):
             if need is not None:
@@ -136,7 +136,7 @@ class Scanner:
                     for i in indices:
                         users.setdefault(i, set()).add(k)
 
-    def _worth_running(self, compiled: PairCache, response: str, prompt: str) -> list[int] | None:
+    def _worth_running(self, compiled: PairCache, response: str, prompt: str) -> Sequence[int] | None:
         """Places in the plan of the detectors the compiled set cannot rule out on this pair, in order (None: it
         rules out none, having given up). A detector with `needs` runs when one of the patterns it needs is a
         candidate of the set whose gates then pass; the few candidates name the detectors to look at."""
