@@ -326,8 +326,9 @@ def annotated_onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_pro
     lab; `k` replies each are sampled from `policy` exactly as PPO samples them (`PPOTrainer.generate` at
     `temperature`, top-k off, `max_new_tokens`); replies 1-2, 3-4, ... of a prompt make k // 2 disjoint pairs, each
     labelled by a Bradley-Terry draw of the lab's annotator (its biases, gold weight and temperature); a pair of two
-    identical samples carries no preference and is left out. Returns (pairs {"prompt", "chosen", "rejected"}, one
-    annotation row per pair as the lab's annotations.jsonl has them).
+    identical samples carries no preference and is left out, and so is a pair with an empty sample (a policy may
+    end a reply at once; an empty reply is not a valid preference row). Returns (pairs {"prompt", "chosen",
+    "rejected"}, one annotation row per pair as the lab's annotations.jsonl has them).
     """
     import random
 
@@ -347,7 +348,7 @@ def annotated_onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_pro
                           temperature=info["temperature"])
     sampler = PPOTrainer(PPOConfig(temperature=temperature, top_k=0, max_new_tokens=max_new_tokens, seed=seed,
                                    device=device, batch_size=k, mini_batch_size=k), model=str(policy))
-    pairs, notes, identical = [], [], 0
+    pairs, notes, identical, empty = [], [], 0, 0
     chunk = max(1, 256 // k)  # prompts per generate() call: the sampler keeps each call's rollouts in memory
     for start in range(0, len(questions), chunk):
         block = questions[start:start + chunk]
@@ -358,11 +359,14 @@ def annotated_onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_pro
                 if a.strip() == b.strip():  # two identical samples carry no preference
                     identical += 1
                     continue
+                if not a.strip() or not b.strip():
+                    empty += 1
+                    continue
                 j = annotator.compare(q, a, b)
                 pairs.append({"prompt": prompt, "chosen": j.chosen.text, "rejected": j.rejected.text})
                 notes.append(annotation_row(len(pairs), q, j))
     logger.info("annotated on-policy pairs: %d from %d prompts (%d samples each; %d pairs of identical samples "
-                "left out)", len(pairs), len(questions), k, identical)
+                "and %d with an empty sample left out)", len(pairs), len(questions), k, identical, empty)
     return pairs, notes
 
 

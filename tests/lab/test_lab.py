@@ -509,6 +509,28 @@ def test_annotated_onpolicy_pairs_are_the_policys_samples_labelled_by_the_annota
         annotated_onpolicy_pairs(lab_dir, policy, n_prompts=2, k=3)
 
 
+def test_annotated_onpolicy_pairs_leave_out_a_pair_with_an_empty_sample(lab_dir, monkeypatch, tmp_path):
+    # A policy can end a reply at once (lab seed 1's start policy did, on the Xeon): such a pair is no valid
+    # preference row and would stop the reward model's training on its data check.
+    from sentinel.data import load_preferences, write_rows
+    from sentinel.lab.recipes import annotated_onpolicy_pairs
+    from sentinel.train.ppo import PPOTrainer
+
+    def generate(self, prompts, **kwargs):
+        return [("" if i % 4 == 1 else " " if i % 4 == 2 else f"The answer is {i}.") for i in range(len(prompts))]
+
+    monkeypatch.setattr(PPOTrainer, "generate", generate)
+    pairs, notes = annotated_onpolicy_pairs(lab_dir, lab_dir / "base", n_prompts=6, k=4, max_new_tokens=6, seed=3)
+    # of each prompt's two pairs, (answer, "") and (" ", answer) hold an empty sample: none is left
+    assert pairs == notes == []
+    monkeypatch.setattr(PPOTrainer, "generate", lambda self, prompts, **kw: [
+        "" if i == 1 else f"The answer is {i}." for i in range(len(prompts))])
+    pairs, _ = annotated_onpolicy_pairs(lab_dir, lab_dir / "base", n_prompts=6, k=4, max_new_tokens=6, seed=3)
+    assert len(pairs) == 11  # 12 pairs less the one with the empty sample
+    write_rows(pairs, tmp_path / "pairs.jsonl")
+    assert len(load_preferences(tmp_path / "pairs.jsonl").examples) == 11
+
+
 def test_fresh_questions_skip_the_labs_prompts_and_warn_when_the_space_runs_out(lab_dir, monkeypatch, caplog):
     from sentinel.data import read_rows
     from sentinel.lab import generate
