@@ -247,8 +247,8 @@ def onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_samples: int 
 
     For each prompt (default: the lab's RL prompts, DIR/data/prompts.jsonl), `n_samples` replies are sampled from
     `policy`; where at least one is correct (gold 1.0) and one is not, the first correct reply becomes `chosen`
-    and the lowest-graded reply `rejected`. Prompts whose samples all grade the same give no pair (nothing to
-    learn from them). Returns {"prompt" (chat messages), "chosen", "rejected", "gold_chosen", "gold_rejected"} rows.
+    and the lowest-graded reply `rejected` (empty replies are never paired). Prompts whose samples all grade the
+    same give no pair (nothing to learn from them). Returns {"prompt" (chat messages), "chosen", "rejected", "gold_chosen", "gold_rejected"} rows.
 
     Why this and not the lab's annotator pairs: those replies were written by the lab, not sampled from the
     policy, and the default annotator is biased; DPO on them teaches style (padding, flattery) rather than
@@ -272,7 +272,11 @@ def onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_samples: int 
     golds = gold_rewards(repeated, replies)
     pairs = []
     for i, prompt in enumerate(prompts):
-        group = list(zip(replies[i * n_samples:(i + 1) * n_samples], golds[i * n_samples:(i + 1) * n_samples]))
+        # an empty sample (a policy may end a reply at once) is no valid preference row: it is never paired
+        group = [(r, g) for r, g in zip(replies[i * n_samples:(i + 1) * n_samples],
+                                        golds[i * n_samples:(i + 1) * n_samples]) if r.strip()]
+        if not group:
+            continue
         best = next((g for g in group if g[1] == 1.0), None)
         worst = min(group, key=lambda g: g[1])
         if best is None or worst[1] == 1.0:

@@ -89,6 +89,21 @@ def test_compare_shows_dpo_beating_its_sft_start_on_gold(lab_dpo_gold, lab_polic
     assert 0 < m["dpo/kl"] < 5  # moved away from its start, but stayed close (no collapse)
 
 
+def test_onpolicy_pairs_never_pair_an_empty_sample(lab_dir, monkeypatch):
+    # The lowest-graded sample of a prompt can be an empty reply; it is no valid preference row (DPO's data check
+    # would stop on it), so the lowest-graded non-empty one is paired, and a prompt with none gives no pair.
+    from sentinel.lab import world
+    from sentinel.lab.recipes import onpolicy_pairs
+    from sentinel.train import compare
+
+    replies = ["right", "", "wrong", "right", "", " ", "right", "wrong", "worse"]
+    grades = {"right": 1.0, "": -1.0, " ": -1.0, "wrong": 0.0, "worse": -0.5}
+    monkeypatch.setattr(compare, "generate", lambda model, tok, prompts, cfg: (replies[:len(prompts)], None))
+    monkeypatch.setattr(world, "gold_rewards", lambda prompts, responses: [grades[r] for r in responses])
+    pairs = onpolicy_pairs(lab_dir, lab_dir / "base", n_samples=3, prompts=["a?", "b?", "c?"])
+    assert [(p["chosen"], p["rejected"]) for p in pairs] == [("right", "wrong"), ("right", "worse")]
+
+
 def test_onpolicy_pairs_need_two_samples_per_prompt(tmp_path):
     from sentinel.errors import ConfigError
     from sentinel.lab.recipes import onpolicy_pairs
