@@ -248,7 +248,8 @@ def onpolicy_pairs(lab: str | Path | Lab, policy: str | Path, *, n_samples: int 
     For each prompt (default: the lab's RL prompts, DIR/data/prompts.jsonl), `n_samples` replies are sampled from
     `policy`; where at least one is correct (gold 1.0) and one is not, the first correct reply becomes `chosen`
     and the lowest-graded reply `rejected` (empty replies are never paired). Prompts whose samples all grade the
-    same give no pair (nothing to learn from them). Returns {"prompt" (chat messages), "chosen", "rejected", "gold_chosen", "gold_rejected"} rows.
+    same give no pair (nothing to learn from them). Returns {"prompt" (chat messages), "chosen", "rejected",
+    "gold_chosen", "gold_rejected"} rows.
 
     Why this and not the lab's annotator pairs: those replies were written by the lab, not sampled from the
     policy, and the default annotator is biased; DPO on them teaches style (padding, flattery) rather than
