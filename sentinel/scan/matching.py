@@ -315,6 +315,11 @@ class PatternSet:
         the entries marked for prompts only: ask `may_prompt` first."""
         return self._compiled()[1 if prompt else 0].candidates(text)
 
+    def candidates_lowered(self, text: str, prompt: bool = False) -> frozenset[int] | None | bool:
+        """`candidates(text.lower(), prompt)` read from `text` as written (False: not exact there; see
+        `_CompiledSet.candidates_lowered`)."""
+        return self._compiled()[1 if prompt else 0].candidates_lowered(text)
+
     def gates_pass(self, i: int, text: str, words: list) -> bool:
         """Whether entry `i`'s gates pass on `text`. `words` caches the text's word set (pass [] per text)."""
         for kind, members in self._entries[i][2]:
@@ -371,8 +376,7 @@ class PairCache:
         seen = self.seen[prompt]
         st = seen.get(text)
         if st is None:
-            sets = PATTERNS._sets or PATTERNS._compiled()
-            st = _keep(seen, text, (sets[prompt].candidates(text), [], {}))
+            st = _keep(seen, text, (PATTERNS.candidates(text, prompt), [], {}))
         return st
 
     def candidates_lowered(self, text: str, lower: Callable[[str], str],
@@ -382,8 +386,7 @@ class PairCache:
         some pattern may match or the read was not exact; otherwise it is None."""
         last, found = self.last[prompt]
         if last is not text:
-            sets = PATTERNS._sets or PATTERNS._compiled()
-            found = sets[prompt].candidates_lowered(text)
+            found = PATTERNS.candidates_lowered(text, prompt)
             self.last[prompt] = (text, found)
         if found is not None and found is not False and not found:
             return found, None
